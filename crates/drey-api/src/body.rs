@@ -1,0 +1,190 @@
+//! Request bodies in JSON or YAML, with limits enforced before anything else
+//! looks at them: size (413), UTF-8, nesting depth, YAML aliases.
+
+use crate::AppState;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use drey_model::json::{depth, MAX_DEPTH};
+use drey_model::Error;
+use serde_json::Value;
+
+/// The wire formats drey reads and writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `application/json`.
+    Json,
+    /// `application/yaml`.
+    Yaml,
+}
+
+impl Format {
+    /// The format a `Content-Type` names; `None` when it names neither.
+    pub fn from_content_type(value: &str) -> Option<Format> {
+        let mime = value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if mime == "application/json" || mime.ends_with("+json") {
+            Some(Format::Json)
+        } else if matches!(
+            mime.as_str(),
+            "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml"
+        ) || mime.ends_with("+yaml")
+        {
+            Some(Format::Yaml)
+        } else {
+            None
+        }
+    }
+
+    /// Whether an `Accept` header prefers YAML (JSON is the default).
+    pub fn accepts_yaml(accept: &str) -> bool {
+        accept
+            .split(',')
+            .any(|part| Format::from_content_type(part) == Some(Format::Yaml))
+            && !accept
+                .split(',')
+                .next()
+                .map(|first| Format::from_content_type(first) == Some(Format::Json))
+                .unwrap_or(false)
+    }
+}
+
+/// Parses a document in the given format (or sniffs it when unknown) into
+/// JSON, refusing what no legitimate request contains.
+pub fn parse_document(bytes: &[u8], format: Option<Format>) -> Result<Value, Error> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Error::BadRequest(format!(
+            "request body is not valid UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })?;
+    if text.trim().is_empty() {
+        return Err(Error::BadRequest("request body is empty".into()));
+    }
+    let format = format.unwrap_or_else(|| {
+        if text.trim_start().starts_with(['{', '[']) {
+            Format::Json
+        } else {
+            Format::Yaml
+        }
+    });
+    let value: Value = match format {
+        Format::Json => serde_json::from_str(text)
+            .map_err(|e| Error::BadRequest(format!("malformed JSON: {e}")))?,
+        Format::Yaml => parse_yaml(text)?,
+    };
+    if depth(&value) > MAX_DEPTH {
+        return Err(Error::BadRequest(format!(
+            "request body is nested deeper than {MAX_DEPTH} levels"
+        )));
+    }
+    Ok(value)
+}
+
+fn parse_yaml(text: &str) -> Result<Value, Error> {
+    let mut documents = serde_yaml_ng::Deserializer::from_str(text);
+    let Some(first) = documents.next() else {
+        return Err(Error::BadRequest("request body is empty".into()));
+    };
+    let value = serde::Deserialize::deserialize(first)
+        .map_err(|e| Error::BadRequest(format!("malformed YAML: {e}")))?;
+    if documents.next().is_some() {
+        return Err(Error::BadRequest(
+            "request body holds more than one YAML document; send one".into(),
+        ));
+    }
+    Ok(value)
+}
+
+/// A parsed request body.
+#[derive(Debug)]
+pub struct Payload(pub Value);
+
+impl FromRequest<AppState> for Payload {
+    type Rejection = crate::error::CmfError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.config.max_body_bytes;
+        let too_large = || Error::PayloadTooLarge { limit };
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(too_large().into());
+        }
+        let format = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Format::from_content_type);
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|e| {
+                let is_limit = std::error::Error::source(&e)
+                    .map(|s| s.is::<http_body_util::LengthLimitError>())
+                    .unwrap_or(false)
+                    || e.to_string().contains("length limit");
+                if is_limit {
+                    too_large()
+                } else {
+                    Error::BadRequest(format!("could not read the request body: {e}"))
+                }
+            })?;
+        Ok(Payload(parse_document(&bytes, format)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_negotiation() {
+        assert!(Format::accepts_yaml("application/yaml"));
+        assert!(Format::accepts_yaml("text/html, application/x-yaml"));
+        assert!(!Format::accepts_yaml("application/json, application/yaml"));
+        assert!(!Format::accepts_yaml("*/*"));
+    }
+
+    #[test]
+    fn yaml_alias_bomb_is_refused() {
+        let bomb = "a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n\
+                    b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n\
+                    c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n\
+                    d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n\
+                    e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n\
+                    f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n\
+                    g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n\
+                    h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n\
+                    i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n";
+        assert!(matches!(
+            parse_document(bomb.as_bytes(), Some(Format::Yaml)),
+            Err(Error::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        assert!(parse_document(deep.as_bytes(), Some(Format::Json)).is_err());
+        let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(parse_document(deep.as_bytes(), Some(Format::Json)).is_err());
+        let deep_yaml = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(parse_document(deep_yaml.as_bytes(), Some(Format::Yaml)).is_err());
+    }
+
+    #[test]
+    fn non_utf8_and_multi_doc() {
+        assert!(parse_document(b"{\"a\": \"\xff\"}", None).is_err());
+        assert!(parse_document(b"a: 1\n---\nb: 2\n", Some(Format::Yaml)).is_err());
+        assert_eq!(
+            parse_document(b"name: x", None).unwrap(),
+            serde_json::json!({"name": "x"})
+        );
+    }
+}

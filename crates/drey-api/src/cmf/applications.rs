@@ -1,0 +1,136 @@
+//! `/cmf/api/v1/environments/{env}/applications` and their instances and events.
+
+use super::environments::reply_empty;
+use super::{metadata, page_reply, page_request, reply, resource, resource_input, ORG};
+use crate::body::Payload;
+use crate::error::CmfError;
+use crate::AppState;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use drey_model::application::JobState;
+use drey_model::Object;
+use serde_json::{json, Value};
+
+const KIND: &str = "FlinkApplication";
+
+fn render(app: &Object) -> Value {
+    resource(app, KIND)
+}
+
+fn render_instance(instance: &Object) -> Value {
+    json!({
+        "apiVersion": super::API_VERSION,
+        "kind": "FlinkApplicationInstance",
+        "metadata": metadata(instance),
+        "status": if instance.status.is_null() { json!({}) } else { instance.status.clone() },
+    })
+}
+
+fn render_event(event: &Object) -> Value {
+    let mut meta = metadata(event);
+    if let Some(instance) = event.spec.get("flinkApplicationInstance") {
+        meta.insert("flinkApplicationInstance".into(), instance.clone());
+    }
+    json!({
+        "apiVersion": "cmf.confluent.io/v1alpha1",
+        "kind": "FlinkApplicationEvent",
+        "metadata": meta,
+        "status": if event.status.is_null() { json!({}) } else { event.status.clone() },
+    })
+}
+
+pub(super) async fn upsert(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    Payload(body): Payload,
+) -> Result<Response, CmfError> {
+    let input = resource_input(body, KIND, true)?;
+    let (app, _) = state.core.upsert_application(ORG, &env, input).await?;
+    Ok(reply(StatusCode::CREATED, render(&app)))
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, CmfError> {
+    let (_, page) = page_request(query)?;
+    let apps = state
+        .core
+        .list_applications(ORG, &env, page.clone())
+        .await?;
+    Ok(page_reply(&page, apps, render))
+}
+
+pub(super) async fn get(
+    State(state): State<AppState>,
+    Path((env, app)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    let app = state.core.get_application(ORG, &env, &app).await?;
+    Ok(reply(StatusCode::OK, render(&app)))
+}
+
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    Path((env, app)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    state.core.delete_application(ORG, &env, &app).await?;
+    Ok(reply_empty(StatusCode::OK))
+}
+
+pub(super) async fn start(
+    State(state): State<AppState>,
+    Path((env, app)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    let app = state
+        .core
+        .set_application_state(ORG, &env, &app, JobState::Running)
+        .await?;
+    Ok(reply(StatusCode::OK, render(&app)))
+}
+
+pub(super) async fn suspend(
+    State(state): State<AppState>,
+    Path((env, app)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    let app = state
+        .core
+        .set_application_state(ORG, &env, &app, JobState::Suspended)
+        .await?;
+    Ok(reply(StatusCode::OK, render(&app)))
+}
+
+pub(super) async fn list_instances(
+    State(state): State<AppState>,
+    Path((env, app)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, CmfError> {
+    let (_, page) = page_request(query)?;
+    let instances = state
+        .core
+        .list_instances(ORG, &env, &app, page.clone())
+        .await?;
+    Ok(page_reply(&page, instances, render_instance))
+}
+
+pub(super) async fn get_instance(
+    State(state): State<AppState>,
+    Path((env, app, instance)): Path<(String, String, String)>,
+) -> Result<Response, CmfError> {
+    let instance = state.core.get_instance(ORG, &env, &app, &instance).await?;
+    Ok(reply(StatusCode::OK, render_instance(&instance)))
+}
+
+pub(super) async fn list_events(
+    State(state): State<AppState>,
+    Path((env, app)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, CmfError> {
+    let (_, page) = page_request(query)?;
+    let events = state
+        .core
+        .list_events(ORG, &env, &app, page.clone())
+        .await?;
+    Ok(page_reply(&page, events, render_event))
+}

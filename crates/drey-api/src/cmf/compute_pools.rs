@@ -1,0 +1,57 @@
+//! `/cmf/api/v1/environments/{env}/compute-pools`.
+
+use super::environments::reply_empty;
+use super::{page_reply, page_request, reply, resource, resource_input, ORG};
+use crate::body::Payload;
+use crate::error::CmfError;
+use crate::AppState;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use drey_model::Object;
+use serde_json::Value;
+
+const KIND: &str = "ComputePool";
+
+fn render(pool: &Object) -> Value {
+    resource(pool, KIND)
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    Payload(body): Payload,
+) -> Result<Response, CmfError> {
+    let input = resource_input(body, KIND, true)?;
+    let pool = state.core.create_compute_pool(ORG, &env, input).await?;
+    Ok(reply(StatusCode::OK, render(&pool)))
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, CmfError> {
+    let (_, page) = page_request(query)?;
+    let pools = state
+        .core
+        .list_compute_pools(ORG, &env, page.clone())
+        .await?;
+    Ok(page_reply(&page, pools, render))
+}
+
+pub(super) async fn get(
+    State(state): State<AppState>,
+    Path((env, name)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    let pool = state.core.get_compute_pool(ORG, &env, &name).await?;
+    Ok(reply(StatusCode::OK, render(&pool)))
+}
+
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    Path((env, name)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    state.core.delete_compute_pool(ORG, &env, &name).await?;
+    Ok(reply_empty(StatusCode::NO_CONTENT))
+}

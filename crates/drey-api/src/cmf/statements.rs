@@ -1,0 +1,106 @@
+//! `/cmf/api/v1/environments/{env}/statements`, with results and exceptions.
+
+use super::environments::reply_empty;
+use super::{page_reply, page_request, reply, resource, resource_input, ORG};
+use crate::body::Payload;
+use crate::error::CmfError;
+use crate::AppState;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use drey_control::statements::DeleteOutcome;
+use drey_model::Object;
+use serde_json::{json, Value};
+
+const KIND: &str = "Statement";
+
+fn render(statement: &Object) -> Value {
+    let mut out = resource(statement, KIND);
+    if let Some(map) = out.as_object_mut() {
+        // Internal bookkeeping (results, exceptions) stays out of the status.
+        if let Some(status) = map.get_mut("status").and_then(Value::as_object_mut) {
+            status.remove("exceptions");
+            if let Some(result) = status.remove("result") {
+                map.insert("result".into(), result);
+            }
+        }
+    }
+    out
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    Payload(body): Payload,
+) -> Result<Response, CmfError> {
+    let input = resource_input(body, KIND, true)?;
+    let statement = state.core.create_statement(ORG, &env, input).await?;
+    Ok(reply(StatusCode::OK, render(&statement)))
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, CmfError> {
+    let (pairs, page) = page_request(query)?;
+    let statements = state
+        .core
+        .list_statements(
+            ORG,
+            &env,
+            pairs.get("compute-pool"),
+            pairs.get("phase"),
+            page.clone(),
+        )
+        .await?;
+    Ok(page_reply(&page, statements, render))
+}
+
+pub(super) async fn get(
+    State(state): State<AppState>,
+    Path((env, name)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    let statement = state.core.get_statement(ORG, &env, &name).await?;
+    Ok(reply(StatusCode::OK, render(&statement)))
+}
+
+pub(super) async fn update(
+    State(state): State<AppState>,
+    Path((env, name)): Path<(String, String)>,
+    Payload(body): Payload,
+) -> Result<Response, CmfError> {
+    let input = resource_input(body, KIND, true)?;
+    let statement = state.core.update_statement(ORG, &env, &name, input).await?;
+    Ok(reply(StatusCode::OK, render(&statement)))
+}
+
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    Path((env, name)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    let status = match state.core.delete_statement(ORG, &env, &name).await? {
+        DeleteOutcome::Deleted => StatusCode::NO_CONTENT,
+        DeleteOutcome::Deleting => StatusCode::ACCEPTED,
+    };
+    Ok(reply_empty(status))
+}
+
+pub(super) async fn results(
+    State(state): State<AppState>,
+    Path((env, name)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    let page = state.core.statement_results(ORG, &env, &name).await?;
+    Ok(reply(StatusCode::OK, page))
+}
+
+pub(super) async fn exceptions(
+    State(state): State<AppState>,
+    Path((env, name)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    let data = state.core.statement_exceptions(ORG, &env, &name).await?;
+    Ok(reply(
+        StatusCode::OK,
+        json!({"apiVersion": super::API_VERSION, "kind": "StatementExceptionList", "data": data}),
+    ))
+}

@@ -1,0 +1,83 @@
+//! Turning the domain error into each dialect's status code and body. This is
+//! the only place in drey that knows which error is which HTTP status.
+
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use drey_model::Error;
+use serde_json::json;
+
+/// The HTTP status of a domain error; `invalid` is the status the endpoint
+/// documents for invalid content (CMF uses 422 on most, 400 on some).
+pub fn status_of(error: &Error, invalid: StatusCode) -> StatusCode {
+    match error {
+        Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+        Error::Invalid { .. } => invalid,
+        Error::NotFound { .. } => StatusCode::NOT_FOUND,
+        Error::AlreadyExists { .. } | Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// CMF's `RestError` body: `{"errors":[{"message":"..."}]}`.
+pub fn rest_error(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = json!({"errors": [{"message": message.into()}]});
+    (status, axum::Json(body)).into_response()
+}
+
+/// A domain error answered in CMF's dialect.
+#[derive(Debug)]
+pub struct CmfError {
+    error: Error,
+    invalid: StatusCode,
+}
+
+impl CmfError {
+    /// For endpoints that document 400 (not 422) for invalid content.
+    pub fn invalid_is_400(error: Error) -> Self {
+        CmfError {
+            error,
+            invalid: StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl From<Error> for CmfError {
+    fn from(error: Error) -> Self {
+        CmfError {
+            error,
+            invalid: StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+}
+
+impl IntoResponse for CmfError {
+    fn into_response(self) -> Response {
+        let status = status_of(&self.error, self.invalid);
+        if status.is_server_error() {
+            tracing::warn!(error = %self.error, "request failed");
+        }
+        rest_error(status, self.error.to_string())
+    }
+}
+
+/// Unknown paths: 404 `Resource not found: [<path>]`, as CMF answers.
+pub async fn unknown_route(uri: Uri) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    rest_error(
+        StatusCode::NOT_FOUND,
+        format!("Resource not found: [{path}]"),
+    )
+}
+
+/// Known paths with a method they do not serve: 405 with a RestError body.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    rest_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "Request method '{method}' is not supported for [{}]",
+            uri.path()
+        ),
+    )
+}

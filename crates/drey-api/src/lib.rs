@@ -1,0 +1,56 @@
+//! drey's HTTP face. One router per dialect, all over the same [`Core`]; the
+//! behaviours every endpoint shares (content negotiation, paging, ETags,
+//! errors, metrics, limits) are implemented once here and used by all.
+
+pub mod body;
+pub mod cmf;
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod middleware;
+pub mod paging;
+
+use axum::Router;
+use drey_control::Core;
+use std::sync::Arc;
+
+/// Settings of the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Largest request body accepted, in bytes (413 above it).
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The core.
+    pub core: Core,
+    /// HTTP settings.
+    pub config: Arc<ApiConfig>,
+    /// Request metrics.
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+/// Builds the whole HTTP application.
+pub fn app(core: Core, config: ApiConfig) -> Router {
+    let state = AppState {
+        core,
+        config: Arc::new(config),
+        metrics: Arc::new(metrics::Metrics::new()),
+    };
+    let routes = Router::new()
+        .merge(cmf::router())
+        .merge(health::router())
+        .fallback(error::unknown_route)
+        .method_not_allowed_fallback(error::method_not_allowed);
+    middleware::wrap(routes, state)
+}

@@ -1,0 +1,188 @@
+//! Flink applications: the desired job, its instances and its events.
+
+use crate::{store_error, Core, Outcome, ResourceInput};
+use drey_model::application::{validate_spec, JobState};
+use drey_model::name::check_cmf_name;
+use drey_model::object::app_scope;
+use drey_model::page::{SortDirection, SortKey, SortOrder};
+use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
+use drey_store::{Delete, Write, WriteMode};
+use serde_json::{json, Value};
+
+fn app_key(org: &str, env: &str, name: &str) -> ObjectKey {
+    ObjectKey::in_env(org, Kind::Application, env, name)
+}
+
+impl Core {
+    /// Creates an application or replaces its spec (its status is kept).
+    pub async fn upsert_application(
+        &self,
+        org: &str,
+        env: &str,
+        input: ResourceInput,
+    ) -> Result<(Object, Outcome), Error> {
+        check_cmf_name("metadata.name", &input.name)?;
+        validate_spec(&input.spec)?;
+        let key = app_key(org, env, &input.name);
+        self.require_environment(org, env).await?;
+        let existing = self.store.get(&key).await.map_err(store_error)?;
+        let mut write = Write::new(key, WriteMode::Upsert, input.spec);
+        write.labels = input.labels;
+        write.annotations = input.annotations;
+        write.requires = vec![ObjectKey::global(org, Kind::Environment, env)];
+        let outcome = match existing {
+            Some(_) => Outcome::Updated,
+            None => {
+                write.status = Some(initial_status(&input.name));
+                Outcome::Created
+            }
+        };
+        let stored = self.store.write(write).await.map_err(store_error)?;
+        Ok((stored, outcome))
+    }
+
+    /// One application.
+    pub async fn get_application(&self, org: &str, env: &str, name: &str) -> Result<Object, Error> {
+        match self
+            .store
+            .get(&app_key(org, env, name))
+            .await
+            .map_err(store_error)?
+        {
+            Some(app) => Ok(app),
+            None => {
+                self.require_environment(org, env).await?;
+                Err(Error::not_found(Kind::Application, name))
+            }
+        }
+    }
+
+    /// A page of an environment's applications.
+    pub async fn list_applications(
+        &self,
+        org: &str,
+        env: &str,
+        page: PageRequest,
+    ) -> Result<Page<Object>, Error> {
+        self.require_environment(org, env).await?;
+        self.list(org, Kind::Application, Some(env.to_owned()), vec![], page)
+            .await
+    }
+
+    /// Sets `spec.job.state` (the CMF `start` and `suspend` endpoints).
+    pub async fn set_application_state(
+        &self,
+        org: &str,
+        env: &str,
+        name: &str,
+        state: JobState,
+    ) -> Result<Object, Error> {
+        let current = self.get_application(org, env, name).await?;
+        let mut spec = current.spec;
+        match spec.get_mut("job").and_then(Value::as_object_mut) {
+            Some(job) => {
+                job.insert("state".into(), Value::String(state.as_str().into()));
+            }
+            None => return Err(Error::invalid("spec.job", "is required")),
+        }
+        let mut write = Write::new(
+            current.key,
+            WriteMode::Update {
+                expected_version: Some(current.meta.resource_version),
+            },
+            spec,
+        );
+        write.labels = current.meta.labels;
+        write.annotations = current.meta.annotations;
+        self.store.write(write).await.map_err(store_error)
+    }
+
+    /// Deletes an application with its instances and events.
+    pub async fn delete_application(
+        &self,
+        org: &str,
+        env: &str,
+        name: &str,
+    ) -> Result<Object, Error> {
+        let scope = app_scope(env, name);
+        let mut delete = Delete::new(app_key(org, env, name));
+        delete.cascade = vec![(Kind::Instance, scope.clone()), (Kind::Event, scope)];
+        match self.store.delete(delete).await.map_err(store_error)? {
+            Some(app) => Ok(app),
+            None => {
+                self.require_environment(org, env).await?;
+                Err(Error::not_found(Kind::Application, name))
+            }
+        }
+    }
+
+    /// A page of an application's instances, newest first unless sorted.
+    pub async fn list_instances(
+        &self,
+        org: &str,
+        env: &str,
+        app: &str,
+        page: PageRequest,
+    ) -> Result<Page<Object>, Error> {
+        self.get_application(org, env, app).await?;
+        self.list(
+            org,
+            Kind::Instance,
+            Some(app_scope(env, app)),
+            vec![],
+            newest_first(page),
+        )
+        .await
+    }
+
+    /// One instance.
+    pub async fn get_instance(
+        &self,
+        org: &str,
+        env: &str,
+        app: &str,
+        name: &str,
+    ) -> Result<Object, Error> {
+        self.get_application(org, env, app).await?;
+        self.get(&ObjectKey::in_app(org, Kind::Instance, env, app, name))
+            .await
+    }
+
+    /// A page of an application's events, newest first unless sorted.
+    pub async fn list_events(
+        &self,
+        org: &str,
+        env: &str,
+        app: &str,
+        page: PageRequest,
+    ) -> Result<Page<Object>, Error> {
+        self.get_application(org, env, app).await?;
+        self.list(
+            org,
+            Kind::Event,
+            Some(app_scope(env, app)),
+            vec![],
+            newest_first(page),
+        )
+        .await
+    }
+}
+
+fn newest_first(mut page: PageRequest) -> PageRequest {
+    if page.sort.is_empty() {
+        page.sort.push(SortOrder {
+            key: SortKey::CreationTime,
+            direction: SortDirection::Desc,
+        });
+    }
+    page
+}
+
+/// The status of an application nothing has acted on yet. `jobStatus.jobName`
+/// and `.state` are always strings: the CMF CLI reads them on every item.
+fn initial_status(name: &str) -> Value {
+    json!({
+        "lifecycleState": "CREATED",
+        "jobStatus": {"jobName": name, "state": "CREATED"},
+    })
+}

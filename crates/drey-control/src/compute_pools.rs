@@ -1,0 +1,72 @@
+//! Compute pools: the Flink clusters statements run on.
+
+use crate::{store_error, Core, ResourceInput};
+use drey_model::name::check_cmf_name;
+use drey_model::validate::compute_pool_spec;
+use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
+use drey_store::{Delete, Write, WriteMode};
+use serde_json::json;
+
+fn pool_key(org: &str, env: &str, name: &str) -> ObjectKey {
+    ObjectKey::in_env(org, Kind::ComputePool, env, name)
+}
+
+impl Core {
+    /// Creates a compute pool; 409 semantics if the name is taken.
+    pub async fn create_compute_pool(
+        &self,
+        org: &str,
+        env: &str,
+        input: ResourceInput,
+    ) -> Result<Object, Error> {
+        check_cmf_name("metadata.name", &input.name)?;
+        compute_pool_spec(&input.spec)?;
+        self.require_environment(org, env).await?;
+        let mut write = Write::new(
+            pool_key(org, env, &input.name),
+            WriteMode::Create,
+            input.spec,
+        );
+        write.labels = input.labels;
+        write.annotations = input.annotations;
+        write.requires = vec![ObjectKey::global(org, Kind::Environment, env)];
+        write.status = Some(json!({"phase": "PENDING"}));
+        self.store.write(write).await.map_err(store_error)
+    }
+
+    /// One compute pool.
+    pub async fn get_compute_pool(
+        &self,
+        org: &str,
+        env: &str,
+        name: &str,
+    ) -> Result<Object, Error> {
+        self.require_environment(org, env).await?;
+        self.get(&pool_key(org, env, name)).await
+    }
+
+    /// A page of an environment's compute pools.
+    pub async fn list_compute_pools(
+        &self,
+        org: &str,
+        env: &str,
+        page: PageRequest,
+    ) -> Result<Page<Object>, Error> {
+        self.require_environment(org, env).await?;
+        self.list(org, Kind::ComputePool, Some(env.to_owned()), vec![], page)
+            .await
+    }
+
+    /// Deletes a compute pool; refused while a statement uses it.
+    pub async fn delete_compute_pool(&self, org: &str, env: &str, name: &str) -> Result<(), Error> {
+        self.require_environment(org, env).await?;
+        let mut delete = Delete::new(pool_key(org, env, name));
+        delete.refuse_if_referenced = true;
+        self.store
+            .delete(delete)
+            .await
+            .map_err(store_error)?
+            .map(|_| ())
+            .ok_or_else(|| Error::not_found(Kind::ComputePool, name))
+    }
+}

@@ -1,0 +1,191 @@
+//! Environments: a scope for applications, statements and compute pools, with
+//! the defaults merged into them.
+
+use crate::{store_error, Core, Outcome};
+use drey_model::name::{check_cmf_name, check_dns_subdomain};
+use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
+use drey_store::{Delete, Write, WriteMode};
+use serde_json::{json, Map, Value};
+
+/// The fields a client sets on an environment.
+#[derive(Clone, Debug, Default)]
+pub struct EnvironmentInput {
+    /// The name.
+    pub name: String,
+    /// `kubernetesNamespace`; defaults to the name.
+    pub kubernetes_namespace: Option<String>,
+    /// `flinkApplicationDefaults`.
+    pub flink_application_defaults: Option<Value>,
+    /// `computePoolDefaults`.
+    pub compute_pool_defaults: Option<Value>,
+    /// `statementDefaults`.
+    pub statement_defaults: Option<Value>,
+}
+
+impl Core {
+    /// Creates an environment or replaces its defaults.
+    pub async fn upsert_environment(
+        &self,
+        org: &str,
+        input: EnvironmentInput,
+    ) -> Result<(Object, Outcome), Error> {
+        check_cmf_name("name", &input.name)?;
+        if let Some(ns) = &input.kubernetes_namespace {
+            check_dns_subdomain("kubernetesNamespace", ns, 1)?;
+        }
+        for (field, value) in [
+            (
+                "flinkApplicationDefaults",
+                &input.flink_application_defaults,
+            ),
+            ("computePoolDefaults", &input.compute_pool_defaults),
+        ] {
+            if let Some(v) = value {
+                if !v.is_object() {
+                    return Err(Error::invalid(field, "must be an object"));
+                }
+            }
+        }
+        if let Some(v) = &input.statement_defaults {
+            check_statement_defaults(v)?;
+        }
+        let key = ObjectKey::global(org, Kind::Environment, &input.name);
+        let existing = self.store.get(&key).await.map_err(store_error)?;
+        let namespace = match (&existing, input.kubernetes_namespace) {
+            (Some(current), requested) => {
+                let current_ns = current.spec["kubernetesNamespace"]
+                    .as_str()
+                    .unwrap_or(&input.name)
+                    .to_owned();
+                if let Some(requested) = requested {
+                    if requested != current_ns {
+                        return Err(Error::invalid(
+                            "kubernetesNamespace",
+                            format!(
+                                "cannot be changed once the environment exists (it is '{current_ns}')"
+                            ),
+                        ));
+                    }
+                }
+                current_ns
+            }
+            (None, Some(requested)) => requested,
+            (None, None) => input.name.clone(),
+        };
+        let mut spec = Map::new();
+        spec.insert("kubernetesNamespace".into(), Value::String(namespace));
+        let defaults = [
+            ("flinkApplicationDefaults", input.flink_application_defaults),
+            ("computePoolDefaults", input.compute_pool_defaults),
+            ("statementDefaults", input.statement_defaults),
+        ];
+        for (field, value) in defaults {
+            if let Some(v) = value {
+                spec.insert(field.into(), v);
+            }
+        }
+        let outcome = if existing.is_some() {
+            Outcome::Updated
+        } else {
+            Outcome::Created
+        };
+        let stored = self
+            .store
+            .write(Write::new(key, WriteMode::Upsert, Value::Object(spec)))
+            .await
+            .map_err(store_error)?;
+        Ok((stored, outcome))
+    }
+
+    /// One environment.
+    pub async fn get_environment(&self, org: &str, name: &str) -> Result<Object, Error> {
+        self.require_environment(org, name).await
+    }
+
+    /// A page of environments.
+    pub async fn list_environments(
+        &self,
+        org: &str,
+        page: PageRequest,
+    ) -> Result<Page<Object>, Error> {
+        self.list(org, Kind::Environment, Some(String::new()), vec![], page)
+            .await
+    }
+
+    /// The environment's secret mappings as `connection secret id -> secret name`.
+    pub async fn environment_secrets(
+        &self,
+        org: &str,
+        env: &str,
+    ) -> Result<Map<String, Value>, Error> {
+        let mappings = self
+            .list(
+                org,
+                Kind::SecretMapping,
+                Some(env.to_owned()),
+                vec![],
+                PageRequest::all(),
+            )
+            .await?;
+        Ok(mappings
+            .items
+            .into_iter()
+            .map(|m| {
+                let secret = m.spec["secretName"].clone();
+                (m.meta.name, secret)
+            })
+            .collect())
+    }
+
+    /// Deletes an environment. Refused while it holds applications,
+    /// statements or compute pools; its secret mappings go with it.
+    pub async fn delete_environment(&self, org: &str, name: &str) -> Result<Object, Error> {
+        let mut delete = Delete::new(ObjectKey::global(org, Kind::Environment, name));
+        delete.must_be_empty = vec![
+            (Kind::Application, name.to_owned()),
+            (Kind::Statement, name.to_owned()),
+            (Kind::ComputePool, name.to_owned()),
+        ];
+        delete.cascade = vec![(Kind::SecretMapping, name.to_owned())];
+        self.store
+            .delete(delete)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| Error::not_found(Kind::Environment, name))
+    }
+}
+
+fn check_statement_defaults(v: &Value) -> Result<(), Error> {
+    let Some(map) = v.as_object() else {
+        return Err(Error::invalid("statementDefaults", "must be an object"));
+    };
+    for (mode, defaults) in map {
+        if mode != "detached" && mode != "interactive" {
+            return Err(Error::invalid(
+                format!("statementDefaults.{mode}"),
+                "unknown key: expected 'detached' or 'interactive'",
+            ));
+        }
+        if defaults.is_null() {
+            continue;
+        }
+        let Some(defaults) = defaults.as_object() else {
+            return Err(Error::invalid(
+                format!("statementDefaults.{mode}"),
+                "must be an object",
+            ));
+        };
+        if let Some(conf) = defaults.get("flinkConfiguration").filter(|c| !c.is_null()) {
+            drey_model::validate::string_map(
+                &format!("statementDefaults.{mode}.flinkConfiguration"),
+                conf,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The empty statement defaults CMF shows when none are set.
+pub fn empty_statement_defaults() -> Value {
+    json!({"detached": {"flinkConfiguration": {}}, "interactive": {"flinkConfiguration": {}}})
+}

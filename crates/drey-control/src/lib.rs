@@ -1,0 +1,131 @@
+//! The application functions every dialect calls, and (in later layers of this
+//! crate) the reconcilers. Handlers parse and render; the rules — what may be
+//! created, what blocks a delete, which defaults apply — live here once.
+
+pub mod applications;
+pub mod catalogs;
+pub mod compute_pools;
+pub mod environments;
+pub mod secret_mappings;
+pub mod secrets;
+pub mod statements;
+
+use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
+use drey_store::{ListQuery, Store, StoreError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The user-owned parts of a k8s-style object as a client sent them.
+#[derive(Clone, Debug, Default)]
+pub struct ResourceInput {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.labels`.
+    pub labels: BTreeMap<String, String>,
+    /// `metadata.annotations`.
+    pub annotations: BTreeMap<String, String>,
+    /// `spec`, kept as given.
+    pub spec: serde_json::Value,
+}
+
+/// Whether a create-or-update created the object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did not exist before.
+    Created,
+    /// It existed and was replaced.
+    Updated,
+}
+
+/// drey's core: the store plus the rules. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    store: Arc<dyn Store>,
+}
+
+impl Core {
+    /// A core over a store.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Core { store }
+    }
+
+    /// The store, for layers that need raw access (reconcilers, tests).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Checks the store answers; used by `/readyz`.
+    pub async fn ready(&self) -> Result<(), Error> {
+        self.store
+            .get(&ObjectKey::global("", Kind::Environment, ""))
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+
+    pub(crate) async fn get(&self, key: &ObjectKey) -> Result<Object, Error> {
+        self.store
+            .get(key)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| Error::not_found(key.kind, &key.name))
+    }
+
+    pub(crate) async fn list(
+        &self,
+        org: &str,
+        kind: Kind,
+        scope: Option<String>,
+        filters: Vec<drey_store::FieldFilter>,
+        page: PageRequest,
+    ) -> Result<Page<Object>, Error> {
+        self.store
+            .list(&ListQuery {
+                org: org.to_owned(),
+                kind,
+                scope,
+                filters,
+                page,
+            })
+            .await
+            .map_err(store_error)
+    }
+
+    /// Fails with 404 semantics unless the environment exists.
+    pub(crate) async fn require_environment(&self, org: &str, env: &str) -> Result<Object, Error> {
+        self.get(&ObjectKey::global(org, Kind::Environment, env))
+            .await
+    }
+}
+
+/// Turns a storage failure into the domain error users see. Database details
+/// go to the log, never into a response.
+pub(crate) fn store_error(e: StoreError) -> Error {
+    match e {
+        StoreError::NotFound(key) | StoreError::MissingParent(key) => {
+            Error::not_found(key.kind, key.name)
+        }
+        StoreError::AlreadyExists(key) => Error::AlreadyExists {
+            kind: key.kind,
+            name: key.name,
+        },
+        e @ StoreError::VersionConflict { .. } => Error::Conflict(e.to_string()),
+        StoreError::Blocked(msg) => Error::Conflict(msg),
+        StoreError::Database(sqlx_error) => {
+            tracing::error!(error = %sqlx_error, "database error");
+            match sqlx_error {
+                drey_store_sqlx::Error::PoolTimedOut => {
+                    Error::Unavailable("the database is busy; retry shortly".into())
+                }
+                _ => Error::Internal("database error".into()),
+            }
+        }
+        other => {
+            tracing::error!(error = %other, "store error");
+            Error::Internal(other.to_string())
+        }
+    }
+}
+
+// The store re-exports nothing of sqlx; name the error type through it.
+use drey_store::sqlx as drey_store_sqlx;

@@ -1,0 +1,291 @@
+//! The FlinkApplication spec: the Flink Kubernetes Operator's FlinkDeployment
+//! spec, kept as given. drey validates the fields it acts on and leaves the
+//! rest untouched, so tools that add operator fields keep working.
+
+use crate::error::Error;
+use serde_json::Value;
+
+/// The API version CMF gives applications.
+pub const API_VERSION: &str = "cmf.confluent.io/v1";
+/// The kind name CMF gives applications.
+pub const KIND: &str = "FlinkApplication";
+
+/// `spec.job.state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobState {
+    /// The job should run.
+    Running,
+    /// The job should be stopped (with a savepoint unless stateless).
+    Suspended,
+}
+
+impl JobState {
+    /// The spelling in specs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Suspended => "suspended",
+        }
+    }
+}
+
+/// `spec.job.upgradeMode`, as in the Flink Kubernetes Operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpgradeMode {
+    /// Cancel and start empty.
+    Stateless,
+    /// Stop with a savepoint and start from it.
+    Savepoint,
+    /// Start from the latest retained checkpoint.
+    LastState,
+}
+
+impl UpgradeMode {
+    /// Parses the spec spelling.
+    pub fn parse(text: &str) -> Option<UpgradeMode> {
+        match text {
+            "stateless" => Some(UpgradeMode::Stateless),
+            "savepoint" => Some(UpgradeMode::Savepoint),
+            "last-state" => Some(UpgradeMode::LastState),
+            _ => None,
+        }
+    }
+}
+
+/// Parses a Kubernetes/Flink memory size (`1024m`, `1g`, `1Gi`, `2048Mi`,
+/// `512 mb`, plain bytes) into bytes.
+pub fn parse_memory(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num.parse().ok()?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "ki" | "kib" => 1024.0,
+        "m" | "mb" | "mi" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gi" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "ti" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = num * mult;
+    (bytes.is_finite() && bytes > 0.0).then_some(bytes as u64)
+}
+
+/// Validates the fields of an application spec that drey acts on.
+/// Field names in errors are full paths (`spec.job.upgradeMode`).
+pub fn validate_spec(spec: &Value) -> Result<(), Error> {
+    let Some(spec_obj) = spec.as_object() else {
+        return Err(Error::invalid("spec", "must be an object"));
+    };
+    let job = match spec_obj.get("job") {
+        Some(Value::Object(job)) => job,
+        Some(_) => return Err(Error::invalid("spec.job", "must be an object")),
+        None => return Err(Error::invalid("spec.job", "is required")),
+    };
+    match job.get("jarURI") {
+        Some(Value::String(uri)) if !uri.trim().is_empty() => check_jar_uri(uri)?,
+        Some(Value::String(_)) | None => {
+            return Err(Error::invalid("spec.job.jarURI", "is required"))
+        }
+        Some(_) => return Err(Error::invalid("spec.job.jarURI", "must be a string")),
+    }
+    if let Some(state) = job.get("state") {
+        match state.as_str() {
+            Some("running") | Some("suspended") => {}
+            _ => {
+                return Err(Error::invalid(
+                    "spec.job.state",
+                    format!("must be 'running' or 'suspended', not {state}"),
+                ))
+            }
+        }
+    }
+    if let Some(mode) = job.get("upgradeMode") {
+        if mode.as_str().and_then(UpgradeMode::parse).is_none() {
+            return Err(Error::invalid(
+                "spec.job.upgradeMode",
+                format!("must be one of 'stateless', 'savepoint', 'last-state', not {mode}"),
+            ));
+        }
+    }
+    for field in ["parallelism"] {
+        if let Some(v) = job.get(field) {
+            positive_int(&format!("spec.job.{field}"), v)?;
+        }
+    }
+    if let Some(v) = job.get("entryClass") {
+        if !v.is_string() {
+            return Err(Error::invalid("spec.job.entryClass", "must be a string"));
+        }
+    }
+    if let Some(v) = job.get("args") {
+        let ok = v
+            .as_array()
+            .map(|a| a.iter().all(Value::is_string))
+            .unwrap_or(false);
+        if !ok {
+            return Err(Error::invalid("spec.job.args", "must be a list of strings"));
+        }
+    }
+    for side in ["jobManager", "taskManager"] {
+        if let Some(v) = spec_obj.get(side) {
+            check_component(side, v)?;
+        }
+    }
+    if let Some(conf) = spec_obj.get("flinkConfiguration") {
+        let ok = conf
+            .as_object()
+            .map(|m| {
+                m.values()
+                    .all(|v| v.is_string() || v.is_number() || v.is_boolean())
+            })
+            .unwrap_or(false);
+        if !ok {
+            return Err(Error::invalid(
+                "spec.flinkConfiguration",
+                "must be a map of configuration keys to string values",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_jar_uri(uri: &str) -> Result<(), Error> {
+    let scheme = uri.split_once("://").map(|(s, _)| s);
+    match scheme {
+        Some("local") | Some("file") | Some("http") | Some("https") => Ok(()),
+        _ => Err(Error::invalid(
+            "spec.job.jarURI",
+            format!("'{uri}' must be a local://, file://, http:// or https:// URI"),
+        )),
+    }
+}
+
+fn positive_int(field: &str, v: &Value) -> Result<u64, Error> {
+    match v.as_u64() {
+        Some(n) if n >= 1 => Ok(n),
+        _ => Err(Error::invalid(
+            field,
+            format!("must be a positive integer, not {v}"),
+        )),
+    }
+}
+
+fn check_component(side: &str, v: &Value) -> Result<(), Error> {
+    let Some(obj) = v.as_object() else {
+        return Err(Error::invalid(format!("spec.{side}"), "must be an object"));
+    };
+    if let Some(replicas) = obj.get("replicas") {
+        positive_int(&format!("spec.{side}.replicas"), replicas)?;
+    }
+    let Some(resource) = obj.get("resource") else {
+        return Ok(());
+    };
+    let Some(resource) = resource.as_object() else {
+        return Err(Error::invalid(
+            format!("spec.{side}.resource"),
+            "must be an object",
+        ));
+    };
+    if let Some(memory) = resource.get("memory") {
+        let ok = memory.as_str().and_then(parse_memory).is_some();
+        if !ok {
+            return Err(Error::invalid(
+                format!("spec.{side}.resource.memory"),
+                format!("must be a memory size such as '1024m' or '1g', not {memory}"),
+            ));
+        }
+    }
+    if let Some(cpu) = resource.get("cpu") {
+        let ok = match cpu {
+            Value::Number(n) => n.as_f64().map(|c| c > 0.0).unwrap_or(false),
+            Value::String(s) => s.parse::<f64>().map(|c| c > 0.0).unwrap_or(false),
+            _ => false,
+        };
+        if !ok {
+            return Err(Error::invalid(
+                format!("spec.{side}.resource.cpu"),
+                format!("must be a positive number, not {cpu}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn seed_spec() -> Value {
+        json!({
+            "image": "confluentinc/cp-flink:1.19.1-cp2",
+            "flinkVersion": "v1_19",
+            "flinkConfiguration": {"taskmanager.numberOfTaskSlots": "1"},
+            "serviceAccount": "flink",
+            "jobManager": {"resource": {"memory": "1024m", "cpu": 1}},
+            "taskManager": {"resource": {"memory": "1024m", "cpu": 1}},
+            "job": {
+                "jarURI": "local:///opt/flink/examples/streaming/StateMachineExample.jar",
+                "state": "running", "parallelism": 3, "upgradeMode": "stateless"
+            }
+        })
+    }
+
+    #[test]
+    fn the_seed_example_is_valid() {
+        validate_spec(&seed_spec()).unwrap();
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases: Vec<(&str, Value, &str)> = vec![
+            ("/job/upgradeMode", json!("rolling"), "spec.job.upgradeMode"),
+            ("/job/state", json!("paused"), "spec.job.state"),
+            ("/job/parallelism", json!(0), "spec.job.parallelism"),
+            ("/job/parallelism", json!("3"), "spec.job.parallelism"),
+            ("/job/jarURI", json!("s3://bucket/x.jar"), "spec.job.jarURI"),
+            ("/job/jarURI", json!(5), "spec.job.jarURI"),
+            (
+                "/jobManager/resource/memory",
+                json!("lots"),
+                "spec.jobManager.resource.memory",
+            ),
+            (
+                "/taskManager/resource/cpu",
+                json!(-1),
+                "spec.taskManager.resource.cpu",
+            ),
+            (
+                "/taskManager",
+                json!({"replicas": 0}),
+                "spec.taskManager.replicas",
+            ),
+            (
+                "/flinkConfiguration",
+                json!({"a": {"b": 1}}),
+                "spec.flinkConfiguration",
+            ),
+        ];
+        for (pointer, value, field) in cases {
+            let mut spec = seed_spec();
+            *spec.pointer_mut(pointer).unwrap() = value;
+            match validate_spec(&spec) {
+                Err(Error::Invalid { field: f, .. }) => assert_eq!(f, field, "{pointer}"),
+                other => panic!("{pointer}: expected Invalid, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory("1024m"), Some(1024 * 1024 * 1024));
+        assert_eq!(parse_memory("1g"), Some(1024 * 1024 * 1024));
+        assert_eq!(parse_memory("1Gi"), Some(1024 * 1024 * 1024));
+        assert_eq!(parse_memory("512 mb"), Some(512 * 1024 * 1024));
+        assert_eq!(parse_memory("lots"), None);
+        assert_eq!(parse_memory("0m"), None);
+    }
+}

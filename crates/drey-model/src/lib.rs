@@ -1,0 +1,17 @@
+//! drey's core domain model: the resource types every dialect renders, their
+//! validation, and the defaults merge. This crate does no I/O: it knows no HTTP,
+//! no SQL and no Flink client, so every layer above can share it.
+
+pub mod application;
+pub mod error;
+pub mod json;
+pub mod name;
+pub mod object;
+pub mod page;
+pub mod time;
+pub mod validate;
+
+pub use error::{Error, Result};
+pub use object::{Kind, Object, ObjectKey, ObjectMeta};
+pub use page::{Page, PageRequest, SortDirection, SortKey, SortOrder};
+pub use time::Timestamp;

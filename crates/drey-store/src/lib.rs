@@ -1,0 +1,215 @@
+//! drey's durable state. Handlers and reconcilers see only the [`Store`] trait;
+//! SQLite embedded in the process is the default backend, and a PostgreSQL
+//! backend can be added behind the same trait for several replicas.
+
+mod crypto;
+mod sqlite;
+
+pub use crypto::{Sealer, SecretData};
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use drey_model::{Kind, Object, ObjectKey, Page, PageRequest};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object to update or delete does not exist.
+    #[error("{} '{}' not found", .0.kind, .0.name)]
+    NotFound(ObjectKey),
+    /// A create found an object with that key.
+    #[error("{} '{}' already exists", .0.kind, .0.name)]
+    AlreadyExists(ObjectKey),
+    /// The expected resource version did not match the stored one.
+    #[error("{} '{}' was changed concurrently: expected resourceVersion {expected}, found {actual}", .key.kind, .key.name)]
+    VersionConflict {
+        /// The object.
+        key: ObjectKey,
+        /// What the writer expected.
+        expected: i64,
+        /// What is stored.
+        actual: i64,
+    },
+    /// A precondition of the write failed: a parent is missing.
+    #[error("{} '{}' not found", .0.kind, .0.name)]
+    MissingParent(ObjectKey),
+    /// A delete was refused because other objects depend on this one.
+    #[error("{0}")]
+    Blocked(String),
+    /// The database failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("schema migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row could not be decoded.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// Sealing or unsealing secret data failed.
+    #[error("secret encryption failed: {0}")]
+    Crypto(String),
+    /// Reading or writing a file (key file, data dir) failed.
+    #[error("{context}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How a write treats an existing object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Fail with [`StoreError::AlreadyExists`] when the key is taken.
+    Create,
+    /// Fail with [`StoreError::NotFound`] when the key is free; optionally
+    /// fail with [`StoreError::VersionConflict`] on a stale version.
+    Update {
+        /// The resourceVersion the writer read, if it wants the check.
+        expected_version: Option<i64>,
+    },
+    /// Create or replace.
+    Upsert,
+}
+
+/// A write of one object's user-owned parts.
+#[derive(Clone, Debug)]
+pub struct Write {
+    /// The object.
+    pub key: ObjectKey,
+    /// Create, update or upsert.
+    pub mode: WriteMode,
+    /// Labels to store.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations to store.
+    pub annotations: BTreeMap<String, String>,
+    /// The spec to store.
+    pub spec: Value,
+    /// The status to store; `None` keeps the existing one (`null` on create).
+    pub status: Option<Value>,
+    /// Objects this one refers to (replaces the previous set).
+    pub refs: Vec<ObjectKey>,
+    /// Objects that must exist for the write to happen (checked atomically).
+    pub requires: Vec<ObjectKey>,
+    /// Secret data to seal; `None` keeps what is stored.
+    pub secret: Option<SecretData>,
+}
+
+impl Write {
+    /// A write with no labels, refs, preconditions or secret.
+    pub fn new(key: ObjectKey, mode: WriteMode, spec: Value) -> Self {
+        Write {
+            key,
+            mode,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            spec,
+            status: None,
+            refs: Vec::new(),
+            requires: Vec::new(),
+            secret: None,
+        }
+    }
+}
+
+/// A delete, with what must hold for it to go ahead.
+#[derive(Clone, Debug)]
+pub struct Delete {
+    /// The object.
+    pub key: ObjectKey,
+    /// Refuse unless these (kind, scope) sets are empty.
+    pub must_be_empty: Vec<(Kind, String)>,
+    /// Refuse while other objects refer to this one.
+    pub refuse_if_referenced: bool,
+    /// Delete these (kind, scope) sets together with the object.
+    pub cascade: Vec<(Kind, String)>,
+}
+
+impl Delete {
+    /// A plain delete with no guards.
+    pub fn new(key: ObjectKey) -> Self {
+        Delete {
+            key,
+            must_be_empty: Vec::new(),
+            refuse_if_referenced: false,
+            cascade: Vec::new(),
+        }
+    }
+}
+
+/// An equality filter on a field inside `spec` or `status`.
+#[derive(Clone, Debug)]
+pub struct FieldFilter {
+    /// `["spec", "computePoolName"]`.
+    pub path: Vec<String>,
+    /// The value it must equal (compared as text).
+    pub equals: String,
+}
+
+/// What to list.
+#[derive(Clone, Debug)]
+pub struct ListQuery {
+    /// Organization.
+    pub org: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Scope; `None` lists across every scope.
+    pub scope: Option<String>,
+    /// Field filters, all of which must match.
+    pub filters: Vec<FieldFilter>,
+    /// Page and sort.
+    pub page: PageRequest,
+}
+
+/// The storage contract every backend implements.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Reads one object.
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError>;
+    /// Lists a page of objects with the total count.
+    async fn list(&self, query: &ListQuery) -> Result<Page<Object>, StoreError>;
+    /// Writes an object's user-owned parts; bumps its resourceVersion.
+    async fn write(&self, write: Write) -> Result<Object, StoreError>;
+    /// Replaces an object's status; bumps its resourceVersion.
+    async fn write_status(
+        &self,
+        key: &ObjectKey,
+        expected_version: Option<i64>,
+        status: Value,
+    ) -> Result<Object, StoreError>;
+    /// Deletes an object if its guards allow; returns what was deleted, or
+    /// `None` when nothing was there.
+    async fn delete(&self, delete: Delete) -> Result<Option<Object>, StoreError>;
+    /// Keys of the objects of `from` kind that refer to `target`.
+    async fn referrers(&self, target: &ObjectKey, from: Kind)
+        -> Result<Vec<ObjectKey>, StoreError>;
+    /// The unsealed secret data of an object, for the code that hands it to Flink.
+    async fn secret_data(&self, key: &ObjectKey) -> Result<Option<SecretData>, StoreError>;
+}
+
+/// Builds an object's JSON map from parts; shared by backends' row decoding.
+pub(crate) fn parse_json(column: &str, text: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+/// Decodes a string map column.
+pub(crate) fn parse_string_map(
+    column: &str,
+    text: &str,
+) -> Result<BTreeMap<String, String>, StoreError> {
+    let map: Map<String, Value> =
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))?;
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => (k, s),
+            other => (k, other.to_string()),
+        })
+        .collect())
+}
+/// Re-exported so callers can match database errors without their own sqlx dependency.
+pub use sqlx;

@@ -1,0 +1,472 @@
+//! The embedded SQLite backend: WAL journal, `synchronous=FULL` so a commit
+//! that returned is on disk, one writer connection (SQLite has one writer
+//! anyway; this keeps `SQLITE_BUSY` out of the request path) and a small pool
+//! of readers that never wait for the writer.
+
+use crate::{
+    parse_json, parse_string_map, Delete, ListQuery, Sealer, SecretData, Store, StoreError, Write,
+    WriteMode,
+};
+use async_trait::async_trait;
+use drey_model::page::{SortDirection, SortKey};
+use drey_model::{Kind, Object, ObjectKey, ObjectMeta, Page, Timestamp};
+use serde_json::Value;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use std::path::Path;
+use std::time::Duration;
+use uuid::Uuid;
+
+const COLUMNS: &str = "org, kind, scope, name, uid, resource_version, created_at, updated_at, \
+                       labels, annotations, spec, status";
+
+/// The SQLite store.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+    sealer: Sealer,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub async fn open(path: &Path, sealer: Sealer) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore {
+            writer,
+            readers,
+            sealer,
+        })
+    }
+
+    /// Closes every connection, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+}
+
+fn decode(row: &SqliteRow) -> Result<Object, StoreError> {
+    let kind_id: String = row.try_get("kind")?;
+    let kind = Kind::from_storage_id(&kind_id)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown kind '{kind_id}'")))?;
+    let uid: String = row.try_get("uid")?;
+    let created: String = row.try_get("created_at")?;
+    let updated: String = row.try_get("updated_at")?;
+    let time = |t: &str| {
+        Timestamp::parse(t).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp '{t}'")))
+    };
+    Ok(Object {
+        key: ObjectKey {
+            org: row.try_get("org")?,
+            kind,
+            scope: row.try_get("scope")?,
+            name: row.try_get("name")?,
+        },
+        meta: ObjectMeta {
+            name: row.try_get("name")?,
+            uid: Uuid::parse_str(&uid).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            resource_version: row.try_get("resource_version")?,
+            creation_timestamp: time(&created)?,
+            update_timestamp: time(&updated)?,
+            labels: parse_string_map("labels", row.try_get("labels")?)?,
+            annotations: parse_string_map("annotations", row.try_get("annotations")?)?,
+        },
+        spec: parse_json("spec", row.try_get("spec")?)?,
+        status: parse_json("status", row.try_get("status")?)?,
+    })
+}
+
+async fn fetch(conn: &mut SqliteConnection, key: &ObjectKey) -> Result<Option<Object>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM objects WHERE org = ? AND kind = ? AND scope = ? AND name = ?"
+    ))
+    .bind(&key.org)
+    .bind(key.kind.storage_id())
+    .bind(&key.scope)
+    .bind(&key.name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(decode).transpose()
+}
+
+async fn exists(conn: &mut SqliteConnection, key: &ObjectKey) -> Result<bool, StoreError> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM objects WHERE org = ? AND kind = ? AND scope = ? AND name = ?",
+    )
+    .bind(&key.org)
+    .bind(key.kind.storage_id())
+    .bind(&key.scope)
+    .bind(&key.name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(found.is_some())
+}
+
+fn json_path(path: &[String]) -> String {
+    // Segments are validated by the model (alphanumerics, '_' and '-'); quoting
+    // them keeps '-' from being read as an operator by SQLite's JSON path.
+    let mut out = String::from("$");
+    for p in path {
+        out.push_str(".\"");
+        out.push_str(p);
+        out.push('"');
+    }
+    out
+}
+
+fn push_field<'a>(q: &mut QueryBuilder<'a, Sqlite>, path: &'a [String]) {
+    let (column, rest) = match path.split_first() {
+        Some((root, rest)) if root == "status" => ("status", rest),
+        Some((_, rest)) => ("spec", rest),
+        None => ("spec", path),
+    };
+    q.push(format!("json_extract({column}, "));
+    q.push_bind(json_path(rest));
+    q.push(")");
+}
+
+fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, query: &'a ListQuery) {
+    q.push(" WHERE org = ");
+    q.push_bind(&query.org);
+    q.push(" AND kind = ");
+    q.push_bind(query.kind.storage_id());
+    if let Some(scope) = &query.scope {
+        q.push(" AND scope = ");
+        q.push_bind(scope);
+    }
+    for filter in &query.filters {
+        q.push(" AND CAST(");
+        push_field(q, &filter.path);
+        q.push(" AS TEXT) = ");
+        q.push_bind(&filter.equals);
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError> {
+        let mut conn = self.readers.acquire().await?;
+        fetch(&mut conn, key).await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<Object>, StoreError> {
+        let mut conn = self.readers.acquire().await?;
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM objects");
+        push_filters(&mut count, query);
+        let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+
+        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM objects"));
+        push_filters(&mut q, query);
+        q.push(" ORDER BY ");
+        for order in &query.page.sort {
+            match &order.key {
+                SortKey::Name => q.push("name"),
+                SortKey::CreationTime => q.push("created_at"),
+                SortKey::UpdateTime => q.push("updated_at"),
+                SortKey::Field(path) => {
+                    push_field(&mut q, path);
+                    &mut q
+                }
+            };
+            q.push(match order.direction {
+                SortDirection::Asc => " ASC, ",
+                SortDirection::Desc => " DESC, ",
+            });
+        }
+        q.push("scope ASC, name ASC LIMIT ");
+        q.push_bind(i64::from(query.page.size));
+        q.push(" OFFSET ");
+        q.push_bind(i64::try_from(query.page.offset()).unwrap_or(i64::MAX));
+        let rows = q.build().fetch_all(&mut *conn).await?;
+        let items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    async fn write(&self, write: Write) -> Result<Object, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        for parent in &write.requires {
+            if !exists(&mut tx, parent).await? {
+                return Err(StoreError::MissingParent(parent.clone()));
+            }
+        }
+        let existing = fetch(&mut tx, &write.key).await?;
+        let now = Timestamp::now().to_string();
+        let labels = serde_json::to_string(&write.labels).map_err(corrupt)?;
+        let annotations = serde_json::to_string(&write.annotations).map_err(corrupt)?;
+        let spec = serde_json::to_string(&write.spec).map_err(corrupt)?;
+        let uid = match (&existing, write.mode) {
+            (Some(_), WriteMode::Create) => return Err(StoreError::AlreadyExists(write.key)),
+            (None, WriteMode::Update { .. }) => return Err(StoreError::NotFound(write.key)),
+            (
+                Some(current),
+                WriteMode::Update {
+                    expected_version: Some(v),
+                },
+            ) if current.meta.resource_version != v => {
+                return Err(StoreError::VersionConflict {
+                    key: write.key,
+                    expected: v,
+                    actual: current.meta.resource_version,
+                })
+            }
+            (Some(current), _) => {
+                let status = match &write.status {
+                    Some(s) => serde_json::to_string(s).map_err(corrupt)?,
+                    None => serde_json::to_string(&current.status).map_err(corrupt)?,
+                };
+                let uid = current.meta.uid.to_string();
+                sqlx::query(
+                    "UPDATE objects SET resource_version = resource_version + 1, updated_at = ?, \
+                     labels = ?, annotations = ?, spec = ?, status = ? WHERE uid = ?",
+                )
+                .bind(&now)
+                .bind(&labels)
+                .bind(&annotations)
+                .bind(&spec)
+                .bind(&status)
+                .bind(&uid)
+                .execute(&mut *tx)
+                .await?;
+                uid
+            }
+            (None, _) => {
+                let uid = Uuid::new_v4().to_string();
+                let status = serde_json::to_string(write.status.as_ref().unwrap_or(&Value::Null))
+                    .map_err(corrupt)?;
+                sqlx::query(
+                    "INSERT INTO objects (org, kind, scope, name, uid, resource_version, \
+                     created_at, updated_at, labels, annotations, spec, status) \
+                     VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&write.key.org)
+                .bind(write.key.kind.storage_id())
+                .bind(&write.key.scope)
+                .bind(&write.key.name)
+                .bind(&uid)
+                .bind(&now)
+                .bind(&now)
+                .bind(&labels)
+                .bind(&annotations)
+                .bind(&spec)
+                .bind(&status)
+                .execute(&mut *tx)
+                .await?;
+                uid
+            }
+        };
+        if let Some(secret) = &write.secret {
+            let sealed = self.sealer.seal(&uid, secret)?;
+            sqlx::query("UPDATE objects SET sealed = ? WHERE uid = ?")
+                .bind(sealed)
+                .bind(&uid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM refs WHERE from_uid = ?")
+            .bind(&uid)
+            .execute(&mut *tx)
+            .await?;
+        for target in &write.refs {
+            sqlx::query(
+                "INSERT OR IGNORE INTO refs (from_uid, org, kind, scope, name) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&uid)
+            .bind(&target.org)
+            .bind(target.kind.storage_id())
+            .bind(&target.scope)
+            .bind(&target.name)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let stored = fetch(&mut tx, &write.key)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn write_status(
+        &self,
+        key: &ObjectKey,
+        expected_version: Option<i64>,
+        status: Value,
+    ) -> Result<Object, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let current = fetch(&mut tx, key)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(key.clone()))?;
+        if let Some(v) = expected_version {
+            if current.meta.resource_version != v {
+                return Err(StoreError::VersionConflict {
+                    key: key.clone(),
+                    expected: v,
+                    actual: current.meta.resource_version,
+                });
+            }
+        }
+        sqlx::query(
+            "UPDATE objects SET resource_version = resource_version + 1, updated_at = ?, \
+             status = ? WHERE uid = ?",
+        )
+        .bind(Timestamp::now().to_string())
+        .bind(serde_json::to_string(&status).map_err(corrupt)?)
+        .bind(current.meta.uid.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let stored = fetch(&mut tx, key)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn delete(&self, delete: Delete) -> Result<Option<Object>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let Some(current) = fetch(&mut tx, &delete.key).await? else {
+            return Ok(None);
+        };
+        let mut blockers = Vec::new();
+        for (kind, scope) in &delete.must_be_empty {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM objects WHERE org = ? AND kind = ? AND scope = ?",
+            )
+            .bind(&delete.key.org)
+            .bind(kind.storage_id())
+            .bind(scope)
+            .fetch_one(&mut *tx)
+            .await?;
+            if n > 0 {
+                let names: Vec<String> = sqlx::query_scalar(
+                    "SELECT name FROM objects WHERE org = ? AND kind = ? AND scope = ? \
+                     ORDER BY name LIMIT 5",
+                )
+                .bind(&delete.key.org)
+                .bind(kind.storage_id())
+                .bind(scope)
+                .fetch_all(&mut *tx)
+                .await?;
+                blockers.push(format!("{n} {kind}(s) ({})", names.join(", ")));
+            }
+        }
+        if delete.refuse_if_referenced {
+            let users: Vec<(String, String, String)> = sqlx::query_as(
+                "SELECT o.kind, o.scope, o.name FROM refs r JOIN objects o ON o.uid = r.from_uid \
+                 WHERE r.org = ? AND r.kind = ? AND r.scope = ? AND r.name = ? \
+                 ORDER BY o.kind, o.scope, o.name LIMIT 5",
+            )
+            .bind(&delete.key.org)
+            .bind(delete.key.kind.storage_id())
+            .bind(&delete.key.scope)
+            .bind(&delete.key.name)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (kind, scope, name) in users {
+                let kind = Kind::from_storage_id(&kind)
+                    .map(|k| k.to_string())
+                    .unwrap_or(kind);
+                let place = if scope.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in '{scope}'")
+                };
+                blockers.push(format!("{kind} '{name}'{place}"));
+            }
+        }
+        if !blockers.is_empty() {
+            return Err(StoreError::Blocked(format!(
+                "{} '{}' cannot be deleted while it is in use: {}",
+                delete.key.kind,
+                delete.key.name,
+                blockers.join("; ")
+            )));
+        }
+        for (kind, scope) in &delete.cascade {
+            sqlx::query("DELETE FROM objects WHERE org = ? AND kind = ? AND scope = ?")
+                .bind(&delete.key.org)
+                .bind(kind.storage_id())
+                .bind(scope)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM objects WHERE uid = ?")
+            .bind(current.meta.uid.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(current))
+    }
+
+    async fn referrers(
+        &self,
+        target: &ObjectKey,
+        from: Kind,
+    ) -> Result<Vec<ObjectKey>, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT o.org, o.scope, o.name FROM refs r JOIN objects o ON o.uid = r.from_uid \
+             WHERE r.org = ? AND r.kind = ? AND r.scope = ? AND r.name = ? AND o.kind = ? \
+             ORDER BY o.scope, o.name",
+        )
+        .bind(&target.org)
+        .bind(target.kind.storage_id())
+        .bind(&target.scope)
+        .bind(&target.name)
+        .bind(from.storage_id())
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(org, scope, name)| ObjectKey {
+                org,
+                kind: from,
+                scope,
+                name,
+            })
+            .collect())
+    }
+
+    async fn secret_data(&self, key: &ObjectKey) -> Result<Option<SecretData>, StoreError> {
+        let row: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT uid, sealed FROM objects WHERE org = ? AND kind = ? AND scope = ? AND name = ?",
+        )
+        .bind(&key.org)
+        .bind(key.kind.storage_id())
+        .bind(&key.scope)
+        .bind(&key.name)
+        .fetch_optional(&self.readers)
+        .await?;
+        match row {
+            Some((uid, Some(sealed))) => self.sealer.unseal(&uid, &sealed).map(Some),
+            Some((_, None)) => Ok(Some(SecretData::default())),
+            None => Ok(None),
+        }
+    }
+}
+
+fn corrupt(e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}

@@ -1,0 +1,124 @@
+//! Server settings. Each is defined once, here, with its flag, its `DREY_*`
+//! environment variable, its default and its description; a settings file
+//! (`--config`, YAML, keys are the flag names) supplies defaults beneath the
+//! environment. Precedence: flag > environment > settings file > default.
+
+use anyhow::{bail, Context};
+use clap::{Args, CommandFactory};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Settings of `drey server`.
+#[derive(Args, Debug, Clone)]
+pub struct ServerSettings {
+    /// Settings file (YAML). Keys are the long flag names, e.g. `listen: 127.0.0.1:9090`.
+    #[arg(long, env = "DREY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address and port to serve HTTP on; port 0 picks a free port.
+    #[arg(long, env = "DREY_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory for the database, keys and Flink cluster state
+    /// [default: $XDG_DATA_HOME/drey/data, else ~/.local/share/drey/data].
+    #[arg(long, env = "DREY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    #[arg(long, env = "DREY_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Base64 of a 32-byte key that encrypts secrets at rest. Without it drey
+    /// creates `<data-dir>/secret.key` (mode 0600) on first start.
+    #[arg(long, env = "DREY_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Log format.
+    #[arg(long, env = "DREY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `drey=debug,info`.
+    #[arg(long, env = "DREY_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
+    #[arg(long, env = "DREY_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u64,
+}
+
+impl ServerSettings {
+    /// The data directory, with its default resolved.
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        if let Some(dir) = &self.data_dir {
+            return Ok(dir.clone());
+        }
+        let data_home = std::env::var_os("XDG_DATA_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .context("cannot find a data directory: set --data-dir, DREY_DATA_DIR or HOME")?;
+        Ok(data_home.join("drey").join("data"))
+    }
+}
+
+/// Finds `--config FILE` / `--config=FILE` / `DREY_CONFIG` before clap parses.
+fn config_path() -> Option<PathBuf> {
+    let args: Vec<String> = std::env::args().collect();
+    for (i, arg) in args.iter().enumerate() {
+        if arg == "--config" {
+            return args.get(i + 1).map(PathBuf::from);
+        }
+        if let Some(path) = arg.strip_prefix("--config=") {
+            return Some(PathBuf::from(path));
+        }
+    }
+    std::env::var_os("DREY_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The CLI definition with the settings file's values installed as defaults
+/// of the `subcommand`'s arguments. Unknown keys in the file are an error.
+pub fn command_with_config_defaults<C: CommandFactory>(
+    subcommand: &str,
+) -> anyhow::Result<clap::Command> {
+    let mut command = C::command();
+    let Some(path) = config_path() else {
+        return Ok(command);
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read settings file {}", path.display()))?;
+    let values: serde_json::Map<String, serde_json::Value> = serde_yaml_ng::from_str(&text)
+        .with_context(|| format!("settings file {} is not a YAML map", path.display()))?;
+    let Some(sub) = command.find_subcommand(subcommand) else {
+        bail!("no subcommand {subcommand}");
+    };
+    // (long flag, argument id) of every setting.
+    let args: Vec<(String, String)> = sub
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(|l| (l.to_owned(), a.get_id().to_string())))
+        .collect();
+    let known: Vec<String> = args.iter().map(|(long, _)| long.clone()).collect();
+    for (key, value) in values {
+        let id = key.replace('_', "-");
+        if !known.contains(&id) || id == "config" {
+            bail!(
+                "settings file {}: unknown setting '{key}' (known: {})",
+                path.display(),
+                known.join(", ")
+            );
+        }
+        let text = match value {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let arg_id = args
+            .iter()
+            .find(|(long, _)| *long == id)
+            .map(|(_, arg)| arg.clone())
+            .unwrap_or(id);
+        command =
+            command.mut_subcommand(subcommand, |s| s.mut_arg(arg_id, |a| a.default_value(text)));
+    }
+    Ok(command)
+}
