@@ -1,0 +1,473 @@
+//! Bad input of every kind gets a clear 4xx in CMF's RestError body; never a
+//! 500, a panic, or a hang.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{application, error_message, Server};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const APPS: &str = "/cmf/api/v1/environments/test/applications";
+
+async fn setup(extra: &[&str]) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), extra);
+    let (status, _) = s
+        .post("/cmf/api/v1/environments", json!({"name": "test"}))
+        .await;
+    assert_eq!(status, 201);
+    (dir, s)
+}
+
+/// Posts raw bytes and checks the status and that the body is a RestError
+/// whose message contains `needle`.
+async fn expect(
+    s: &Server,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    status: u16,
+    needle: &str,
+) {
+    let (got, text) = s.raw(Method::POST, path, content_type, body).await;
+    let parsed: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{path}: not a JSON body ({e}): {text}"));
+    let message = error_message(&parsed);
+    assert_eq!(got, status, "{path} {content_type}: {message}");
+    assert!(
+        message.to_lowercase().contains(&needle.to_lowercase()),
+        "expected '{needle}' in '{message}'"
+    );
+}
+
+#[tokio::test]
+async fn malformed_documents() {
+    let (_dir, s) = setup(&[]).await;
+    expect(
+        &s,
+        APPS,
+        "application/json",
+        b"{\"metadata\": ".to_vec(),
+        400,
+        "malformed JSON",
+    )
+    .await;
+    expect(
+        &s,
+        APPS,
+        "application/json",
+        b"[1, 2".to_vec(),
+        400,
+        "malformed JSON",
+    )
+    .await;
+    expect(
+        &s,
+        APPS,
+        "application/yaml",
+        b"metadata: [unclosed".to_vec(),
+        400,
+        "malformed YAML",
+    )
+    .await;
+    expect(
+        &s,
+        APPS,
+        "application/yaml",
+        b"a: 1\n---\nb: 2\n".to_vec(),
+        400,
+        "more than one",
+    )
+    .await;
+    expect(&s, APPS, "application/json", b"".to_vec(), 400, "empty").await;
+    expect(
+        &s,
+        APPS,
+        "application/json",
+        b"42".to_vec(),
+        400,
+        "FlinkApplication object",
+    )
+    .await;
+    expect(
+        &s,
+        APPS,
+        "application/json",
+        b"{\"a\":\"\xff\xfe\"}".to_vec(),
+        400,
+        "UTF-8",
+    )
+    .await;
+    expect(
+        &s,
+        APPS,
+        "application/yaml",
+        b"name: \xc3\x28".to_vec(),
+        400,
+        "UTF-8",
+    )
+    .await;
+    expect(
+        &s,
+        "/cmf/api/v1/environments",
+        "application/json",
+        b"{\"name\": 5}".to_vec(),
+        400,
+        "name",
+    )
+    .await;
+    expect(
+        &s,
+        "/cmf/api/v1/environments",
+        "application/json",
+        b"{}".to_vec(),
+        400,
+        "name is required",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn missing_fields_and_wrong_types() {
+    let (_dir, s) = setup(&[]).await;
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (json!({"spec": {}}), 400, "metadata is required"),
+        (
+            json!({"metadata": {}, "spec": {}}),
+            400,
+            "metadata.name is required",
+        ),
+        (
+            json!({"metadata": {"name": 7}, "spec": {}}),
+            400,
+            "metadata.name must be a string",
+        ),
+        (
+            json!({"metadata": {"name": "abcd"}}),
+            400,
+            "spec is required",
+        ),
+        (
+            json!({"metadata": {"name": "abcd"}, "spec": []}),
+            400,
+            "spec must be an object",
+        ),
+        (
+            json!({"metadata": {"name": "abcd", "labels": {"a": 1}}, "spec": {}}),
+            422,
+            "metadata.labels.a",
+        ),
+        (
+            json!({"kind": "Statement", "metadata": {"name": "abcd"}, "spec": {}}),
+            422,
+            "kind",
+        ),
+        (
+            json!({"apiVersion": "v1", "metadata": {"name": "abcd"}, "spec": {}}),
+            422,
+            "apiVersion",
+        ),
+        (
+            json!({"metadata": {"name": "abcd"}, "spec": {}}),
+            422,
+            "spec.job",
+        ),
+    ];
+    for (body, status, needle) in cases {
+        expect(
+            &s,
+            APPS,
+            "application/json",
+            serde_json::to_vec(&body).unwrap(),
+            status,
+            needle,
+        )
+        .await;
+    }
+    let field_cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "/spec/job/upgradeMode",
+            json!("rolling"),
+            "spec.job.upgradeMode",
+        ),
+        ("/spec/job/state", json!("paused"), "spec.job.state"),
+        (
+            "/spec/job/parallelism",
+            json!("three"),
+            "spec.job.parallelism",
+        ),
+        ("/spec/job/parallelism", json!(-1), "spec.job.parallelism"),
+        (
+            "/spec/job/jarURI",
+            json!("ftp://x/y.jar"),
+            "spec.job.jarURI",
+        ),
+        ("/spec/job/jarURI", json!(null), "spec.job.jarURI"),
+        (
+            "/spec/jobManager/resource/memory",
+            json!("a lot"),
+            "spec.jobManager.resource.memory",
+        ),
+        (
+            "/spec/taskManager/resource/cpu",
+            json!(0),
+            "spec.taskManager.resource.cpu",
+        ),
+        (
+            "/spec/flinkConfiguration",
+            json!([1]),
+            "spec.flinkConfiguration",
+        ),
+    ];
+    for (pointer, value, field) in field_cases {
+        let mut app = application("field-test");
+        *app.pointer_mut(pointer).unwrap() = value;
+        expect(
+            &s,
+            APPS,
+            "application/json",
+            serde_json::to_vec(&app).unwrap(),
+            422,
+            field,
+        )
+        .await;
+    }
+    // None of them created anything.
+    let (_, list) = s.get(APPS).await;
+    assert_eq!(list["metadata"]["size"], 0);
+}
+
+#[tokio::test]
+async fn bad_names() {
+    let (_dir, s) = setup(&[]).await;
+    for name in [
+        "abc",
+        "Upper-Case",
+        "-leading",
+        "trailing-",
+        "under_score",
+        "a..b",
+        &"x".repeat(254),
+    ] {
+        let app = application(name);
+        expect(
+            &s,
+            APPS,
+            "application/json",
+            serde_json::to_vec(&app).unwrap(),
+            422,
+            "name",
+        )
+        .await;
+        expect(
+            &s,
+            "/cmf/api/v1/environments",
+            "application/json",
+            serde_json::to_vec(&json!({"name": name})).unwrap(),
+            400,
+            "name",
+        )
+        .await;
+    }
+    let (status, body) = s
+        .post(
+            "/cmf/api/v1/secrets",
+            json!({"metadata": {"name": "BAD"}, "spec": {"data": {}}}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        error_message(&body).contains("4 and 253") || error_message(&body).contains("must match")
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_get_413() {
+    let (_dir, s) = setup(&["--max-body-bytes", "2000"]).await;
+    let mut app = application("big-app");
+    app["spec"]["flinkConfiguration"]["padding"] = json!("x".repeat(5000));
+    expect(
+        &s,
+        APPS,
+        "application/json",
+        serde_json::to_vec(&app).unwrap(),
+        413,
+        "limit of 2000 bytes",
+    )
+    .await;
+    // Also without a Content-Length (chunked): the limit holds while reading.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..10).map(|_| Ok(vec![b' '; 1000])).collect();
+    let body = reqwest::Body::wrap_stream(futures_util_stream(chunks));
+    let (status, text) = s.raw(Method::POST, APPS, "application/json", body).await;
+    assert_eq!(status, 413, "{text}");
+    // A normal one still works.
+    assert_eq!(s.post(APPS, application("small-app")).await.0, 201);
+}
+
+fn futures_util_stream(
+    chunks: Vec<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures_core_stream::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures_core_stream::iter(chunks)
+}
+
+mod futures_core_stream {
+    pub use futures::stream::{iter, Stream};
+}
+
+#[tokio::test]
+async fn the_default_limit_is_one_mebibyte() {
+    let (_dir, s) = setup(&[]).await;
+    let mut app = application("big-app");
+    app["spec"]["flinkConfiguration"]["padding"] = json!("x".repeat(1024 * 1024 + 10));
+    expect(
+        &s,
+        APPS,
+        "application/json",
+        serde_json::to_vec(&app).unwrap(),
+        413,
+        "limit",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn deep_nesting_and_yaml_bombs() {
+    let (_dir, s) = setup(&[]).await;
+    let deep_json = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+    expect(
+        &s,
+        APPS,
+        "application/json",
+        deep_json.into_bytes(),
+        400,
+        "",
+    )
+    .await;
+    let very_deep = format!("{}1{}", "[".repeat(50_000), "]".repeat(50_000));
+    expect(
+        &s,
+        APPS,
+        "application/json",
+        very_deep.clone().into_bytes(),
+        400,
+        "",
+    )
+    .await;
+    expect(
+        &s,
+        APPS,
+        "application/yaml",
+        very_deep.into_bytes(),
+        400,
+        "",
+    )
+    .await;
+    let mut nested = json!(1);
+    for _ in 0..70 {
+        nested = json!({"a": nested});
+    }
+    let mut app = application("deep-app");
+    app["spec"]["podTemplate"] = nested;
+    expect(
+        &s,
+        APPS,
+        "application/json",
+        serde_json::to_vec(&app).unwrap(),
+        400,
+        "nested",
+    )
+    .await;
+
+    let bomb = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n\
+                b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n\
+                c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n\
+                d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n\
+                e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n\
+                f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n\
+                g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n\
+                h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n\
+                i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n";
+    let started = std::time::Instant::now();
+    expect(
+        &s,
+        APPS,
+        "application/yaml",
+        bomb.as_bytes().to_vec(),
+        400,
+        "malformed YAML",
+    )
+    .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // The server is still healthy afterwards.
+    assert_eq!(s.get("/healthz").await.0, 200);
+}
+
+#[tokio::test]
+async fn bad_paging_parameters() {
+    let (_dir, s) = setup(&[]).await;
+    for query in [
+        "page=-1",
+        "page=abc",
+        "size=0",
+        "size=-5",
+        "size=1000000",
+        "sort=",
+        "sort=,asc",
+        "sort=nonsense",
+        "sort=name,upwards",
+        "sort=spec",
+        "sort=spec.a'b",
+    ] {
+        let (status, body) = s.get(&format!("{APPS}?{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        error_message(&body);
+    }
+    assert_eq!(
+        s.get(&format!("{APPS}?page=0&size=1000&sort=name,DESC"))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn no_input_yields_a_server_error_and_errors_are_rest_errors() {
+    let (_dir, s) = setup(&[]).await;
+    let bodies: Vec<&[u8]> = vec![
+        b"null", b"[]", b"\"text\"", b"{\"metadata\": null, \"spec\": null}",
+        b"{\"metadata\": {\"name\": \"abcd\"}, \"spec\": {\"job\": null}}",
+        b"{\"metadata\": {\"name\": \"abcd\"}, \"spec\": {\"job\": {\"jarURI\": []}}}",
+        b"{\"metadata\": {\"name\": \"abcd\"}, \"spec\": {\"job\": {\"jarURI\": \"file:///x.jar\", \"args\": [1]}}}",
+        b"{\"metadata\": {\"name\": \"abcd\"}, \"spec\": {\"job\": {\"jarURI\": \"file:///x.jar\"}, \"jobManager\": 3}}",
+        b"!!binary aGVsbG8=", b"? [a, b]\n: c\n", b"&x a", b"*unknown",
+    ];
+    let paths = [
+        APPS.to_string(),
+        "/cmf/api/v1/environments".to_string(),
+        "/cmf/api/v1/secrets".to_string(),
+        "/cmf/api/v1/catalogs/kafka".to_string(),
+        "/cmf/api/v1/environments/test/statements".to_string(),
+        "/cmf/api/v1/environments/test/compute-pools".to_string(),
+        "/cmf/api/v1/environments/test/secret-mappings".to_string(),
+    ];
+    for path in &paths {
+        for body in &bodies {
+            for ct in ["application/json", "application/yaml", "text/plain"] {
+                let (status, text) = s.raw(Method::POST, path, ct, body.to_vec()).await;
+                // A secret's spec may legitimately hold other keys: some of
+                // these are valid somewhere. None may ever be a 5xx.
+                assert!(
+                    status < 500,
+                    "{path} {ct} {:?} -> {status} {text}",
+                    String::from_utf8_lossy(body)
+                );
+                if status >= 400 {
+                    let parsed: Value = serde_json::from_str(&text).unwrap();
+                    error_message(&parsed);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Starts the real `drey` binary on port 0 with a temporary data dir and talks
+//! HTTP to it. Shared by the integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use reqwest::{Client, Method, Response};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running drey server.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub client: Client,
+    stderr_log: PathBuf,
+}
+
+impl Server {
+    /// Starts a server on a fresh temporary data dir.
+    pub fn start(dir: &tempfile::TempDir) -> Server {
+        Server::start_in(dir.path(), &[])
+    }
+
+    /// Starts a server on `data_dir` with extra arguments.
+    pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_with(data_dir, extra, &[])
+    }
+
+    /// Starts a server with extra arguments and environment variables.
+    pub fn start_with(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let stderr_log = data_dir.join(format!("server-{}.log", std::process::id()));
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&stderr_log)
+            .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_drey"));
+        cmd.arg("server")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env_remove("DREY_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start drey");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let Some(addr) = line.trim().strip_prefix("drey listening on ") else {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(&stderr_log).unwrap_or_default();
+            panic!("drey did not start: stdout {line:?}, stderr:\n{log}");
+        };
+        Server {
+            child,
+            base: addr.to_owned(),
+            data_dir: data_dir.to_owned(),
+            client: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            stderr_log,
+        }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+    }
+
+    /// `kill -9`: no chance to flush or clean up.
+    pub fn kill9(mut self) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM and wait for a clean exit; returns the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        self.child.wait().unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request with an optional JSON body.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Sends a request and returns status and parsed JSON body (Null if empty).
+    pub async fn json(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let response = self.call(method, path, body).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.json(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.json(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.json(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.json(Method::DELETE, path, None).await
+    }
+
+    /// Sends raw bytes with a content type.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, String) {
+        let response = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The message of a CMF RestError body, asserting its shape.
+pub fn error_message(body: &Value) -> String {
+    let errors = body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a RestError: {body}"));
+    assert_eq!(errors.len(), 1, "{body}");
+    errors[0]["message"].as_str().unwrap().to_owned()
+}
+
+/// The seed's flink-application.yaml as JSON, with another name.
+pub fn application(name: &str) -> Value {
+    serde_json::json!({
+        "apiVersion": "cmf.confluent.io/v1",
+        "kind": "FlinkApplication",
+        "metadata": {"name": name},
+        "spec": {
+            "image": "confluentinc/cp-flink:1.19.1-cp2",
+            "flinkVersion": "v1_19",
+            "flinkConfiguration": {"taskmanager.numberOfTaskSlots": "1"},
+            "serviceAccount": "flink",
+            "jobManager": {"resource": {"memory": "1024m", "cpu": 1}},
+            "taskManager": {"resource": {"memory": "1024m", "cpu": 1}},
+            "job": {
+                "jarURI": "local:///opt/flink/examples/streaming/StateMachineExample.jar",
+                "state": "running",
+                "parallelism": 3,
+                "upgradeMode": "stateless"
+            }
+        }
+    })
+}
+
+/// The seed's flink-application.yaml, verbatim.
+pub const SEED_APPLICATION_YAML: &str = "apiVersion: cmf.confluent.io/v1
+kind: FlinkApplication
+metadata:
+  name: curl-example
+spec:
+  image: confluentinc/cp-flink:1.19.1-cp2
+  flinkVersion: v1_19
+  flinkConfiguration:
+    taskmanager.numberOfTaskSlots: \"1\"
+  serviceAccount: flink
+  jobManager:
+    resource:
+      memory: 1024m
+      cpu: 1
+  taskManager:
+    resource:
+      memory: 1024m
+      cpu: 1
+  job:
+    jarURI: local:///opt/flink/examples/streaming/StateMachineExample.jar
+    state: running
+    parallelism: 3
+    upgradeMode: stateless
+";
