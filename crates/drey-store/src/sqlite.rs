@@ -164,6 +164,29 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, query: &'a ListQuery) {
     }
 }
 
+fn push_order<'a>(q: &mut QueryBuilder<'a, Sqlite>, query: &'a ListQuery) {
+    q.push(" ORDER BY ");
+    for order in &query.page.sort {
+        match &order.key {
+            SortKey::Name => {
+                q.push("name");
+            }
+            SortKey::CreationTime => {
+                q.push("created_at");
+            }
+            SortKey::UpdateTime => {
+                q.push("updated_at");
+            }
+            SortKey::Field(path) => push_field(q, path),
+        }
+        q.push(match order.direction {
+            SortDirection::Asc => " ASC, ",
+            SortDirection::Desc => " DESC, ",
+        });
+    }
+    q.push("scope ASC, name ASC");
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError> {
@@ -177,28 +200,19 @@ impl Store for SqliteStore {
         push_filters(&mut count, query);
         let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
 
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM objects"));
+        // Page through the index first (only keys and rowids: OFFSET skips
+        // index entries without reading rows), then fetch the page's rows.
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {COLUMNS} FROM objects WHERE rowid IN (SELECT rowid FROM objects"
+        ));
         push_filters(&mut q, query);
-        q.push(" ORDER BY ");
-        for order in &query.page.sort {
-            match &order.key {
-                SortKey::Name => q.push("name"),
-                SortKey::CreationTime => q.push("created_at"),
-                SortKey::UpdateTime => q.push("updated_at"),
-                SortKey::Field(path) => {
-                    push_field(&mut q, path);
-                    &mut q
-                }
-            };
-            q.push(match order.direction {
-                SortDirection::Asc => " ASC, ",
-                SortDirection::Desc => " DESC, ",
-            });
-        }
-        q.push("scope ASC, name ASC LIMIT ");
+        push_order(&mut q, query);
+        q.push(" LIMIT ");
         q.push_bind(i64::from(query.page.size));
         q.push(" OFFSET ");
         q.push_bind(i64::try_from(query.page.offset()).unwrap_or(i64::MAX));
+        q.push(")");
+        push_order(&mut q, query);
         let rows = q.build().fetch_all(&mut *conn).await?;
         let items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
         Ok(Page {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need on this machine (Java 17 with the JDK,
+# Flink 2.3.0, the Java test jobs compiled from testjobs/) and runs every test
+# of the workspace: unit tests, HTTP integration tests against real drey
+# servers, and tests against real Flink clusters started by drey's runtime.
+# Extra arguments go to `cargo test`, e.g. scripts/test.sh -p drey-api
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+command -v cargo >/dev/null 2>&1 || {
+    echo "test.sh: cargo is required (install Rust with rustup: https://rustup.rs)" >&2
+    exit 1
+}
+FLINK_HOME="${FLINK_HOME:-$("$REPO/scripts/install-flink.sh" --jdk | tail -n 1)}"
+export FLINK_HOME
+"$REPO/scripts/build-testjobs.sh"
+export DREY_TESTJOBS_DIR="$REPO/target/testjobs"
+
+# Two cores: run test binaries one after another, tests inside each in parallel.
+cargo test --locked --workspace --all-targets "$@"
