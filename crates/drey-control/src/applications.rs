@@ -38,6 +38,24 @@ impl Core {
             }
         };
         let stored = self.store.write(write).await.map_err(store_error)?;
+        let message = match outcome {
+            Outcome::Created => "Application created",
+            Outcome::Updated => "Application updated",
+        };
+        crate::reconcile::events::record(
+            self.store.as_ref(),
+            &stored.key,
+            None,
+            if outcome == Outcome::Created {
+                "APPLICATION_CREATED"
+            } else {
+                "APPLICATION_UPDATED"
+            },
+            message,
+            None,
+        )
+        .await?;
+        self.wake();
         Ok((stored, outcome))
     }
 
@@ -94,16 +112,38 @@ impl Core {
         );
         write.labels = current.meta.labels;
         write.annotations = current.meta.annotations;
-        self.store.write(write).await.map_err(store_error)
+        let stored = self.store.write(write).await.map_err(store_error)?;
+        self.wake();
+        Ok(stored)
     }
 
-    /// Deletes an application with its instances and events.
+    /// Deletes an application. With nothing deployed it goes at once, with
+    /// its instances and events; otherwise it is marked DELETING and the
+    /// reconciler cancels the job, stops the cluster and then removes it.
     pub async fn delete_application(
         &self,
         org: &str,
         env: &str,
         name: &str,
     ) -> Result<Object, Error> {
+        let current = self.get_application(org, env, name).await?;
+        let mut recorded = crate::reconcile::recorded_of(&current);
+        if recorded.deployment.is_some() {
+            recorded.deleting = true;
+            let mut status = current.status.as_object().cloned().unwrap_or_default();
+            status.insert("lifecycleState".into(), Value::String("DELETING".into()));
+            status.insert(
+                "reconciler".into(),
+                serde_json::to_value(&recorded).map_err(|e| Error::Internal(e.to_string()))?,
+            );
+            let stored = self
+                .store
+                .write_status(&current.key, None, Value::Object(status))
+                .await
+                .map_err(store_error)?;
+            self.wake();
+            return Ok(stored);
+        }
         let scope = app_scope(env, name);
         let mut delete = Delete::new(app_key(org, env, name));
         delete.cascade = vec![(Kind::Instance, scope.clone()), (Kind::Event, scope)];

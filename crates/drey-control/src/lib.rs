@@ -6,6 +6,7 @@ pub mod applications;
 pub mod catalogs;
 pub mod compute_pools;
 pub mod environments;
+pub mod reconcile;
 pub mod secret_mappings;
 pub mod secrets;
 pub mod statements;
@@ -41,12 +42,25 @@ pub enum Outcome {
 #[derive(Clone)]
 pub struct Core {
     store: Arc<dyn Store>,
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl Core {
     /// A core over a store.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Core { store }
+        Core {
+            store,
+            wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// What reconcilers wait on: every write of desired state notifies it.
+    pub fn waker(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
+    }
+
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// The store, for layers that need raw access (reconcilers, tests).

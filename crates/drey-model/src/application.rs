@@ -289,3 +289,159 @@ mod tests {
         assert_eq!(parse_memory("0m"), None);
     }
 }
+
+/// The spec drey deploys: the application's spec with the environment's
+/// `flinkApplicationDefaults.spec` merged over it (CMF semantics: the
+/// environment's values win).
+pub fn effective_spec(spec: &Value, env_defaults: Option<&Value>) -> Value {
+    let mut merged = spec.clone();
+    if let Some(defaults) = env_defaults.and_then(|d| d.get("spec")) {
+        crate::json::deep_merge(&mut merged, defaults);
+    }
+    merged
+}
+
+/// A stable fingerprint of what a deployment runs: the effective spec
+/// without the fields that do not need a new deployment (`job.state`,
+/// `job.savepointTriggerNonce`). A change of fingerprint is an upgrade.
+pub fn fingerprint(effective: &Value) -> String {
+    let mut v = effective.clone();
+    if let Some(job) = v.get_mut("job").and_then(Value::as_object_mut) {
+        job.remove("state");
+        job.remove("savepointTriggerNonce");
+    }
+    let canonical = canonical_json(&v);
+    format!("{:016x}", fnv1a(canonical.as_bytes()))
+}
+
+fn canonical_json(v: &Value) -> String {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical_json(&map[k])))
+                .collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", parts.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The shape of the Flink cluster an application needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterShape {
+    /// Number of TaskManagers.
+    pub task_managers: u32,
+    /// Slots per TaskManager.
+    pub slots: u32,
+    /// JobManager process memory in MiB.
+    pub jobmanager_mb: u64,
+    /// TaskManager process memory in MiB.
+    pub taskmanager_mb: u64,
+    /// Job parallelism.
+    pub parallelism: u32,
+    /// `flinkConfiguration`, values as strings.
+    pub flink_configuration: std::collections::BTreeMap<String, String>,
+}
+
+/// Sizes the cluster from a (validated) effective spec: `taskManager.replicas`
+/// when given, else enough TaskManagers for `job.parallelism` at
+/// `taskmanager.numberOfTaskSlots` slots each.
+pub fn cluster_shape(spec: &Value, default_jm_mb: u64, default_tm_mb: u64) -> ClusterShape {
+    let flink_configuration: std::collections::BTreeMap<String, String> = spec
+        .get("flinkConfiguration")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let slots = flink_configuration
+        .get("taskmanager.numberOfTaskSlots")
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(1);
+    let parallelism = crate::json::get_path(spec, "job.parallelism")
+        .and_then(Value::as_u64)
+        .and_then(|p| u32::try_from(p).ok())
+        .unwrap_or(1)
+        .max(1);
+    let task_managers = crate::json::get_path(spec, "taskManager.replicas")
+        .and_then(Value::as_u64)
+        .and_then(|r| u32::try_from(r).ok())
+        .unwrap_or_else(|| parallelism.div_ceil(slots))
+        .max(1);
+    let memory_mb = |path: &str, default: u64| {
+        crate::json::get_path(spec, path)
+            .and_then(Value::as_str)
+            .and_then(parse_memory)
+            .map(|b| b / (1024 * 1024))
+            .unwrap_or(default)
+    };
+    ClusterShape {
+        task_managers,
+        slots,
+        jobmanager_mb: memory_mb("jobManager.resource.memory", default_jm_mb),
+        taskmanager_mb: memory_mb("taskManager.resource.memory", default_tm_mb),
+        parallelism,
+        flink_configuration,
+    }
+}
+
+#[cfg(test)]
+mod deploy_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn environment_defaults_win() {
+        let spec =
+            json!({"flinkConfiguration": {"a": "1", "b": "2"}, "job": {"jarURI": "file:///x.jar"}});
+        let defaults = json!({"spec": {"flinkConfiguration": {"a": "9"}}});
+        let eff = effective_spec(&spec, Some(&defaults));
+        assert_eq!(eff["flinkConfiguration"], json!({"a": "9", "b": "2"}));
+    }
+
+    #[test]
+    fn fingerprint_ignores_state_and_key_order() {
+        let a =
+            json!({"job": {"jarURI": "x", "state": "running", "parallelism": 1}, "z": 1, "a": 2});
+        let b =
+            json!({"a": 2, "z": 1, "job": {"parallelism": 1, "jarURI": "x", "state": "suspended"}});
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        let c = json!({"a": 2, "z": 1, "job": {"parallelism": 2, "jarURI": "x"}});
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+    }
+
+    #[test]
+    fn shape_from_parallelism_and_slots() {
+        let spec = json!({"flinkConfiguration": {"taskmanager.numberOfTaskSlots": "2"},
+                          "taskManager": {"resource": {"memory": "1g"}}, "job": {"parallelism": 3}});
+        let s = cluster_shape(&spec, 768, 1024);
+        assert_eq!(
+            (s.task_managers, s.slots, s.taskmanager_mb, s.jobmanager_mb),
+            (2, 2, 1024, 768)
+        );
+        let spec = json!({"taskManager": {"replicas": 4}, "job": {"parallelism": 1}});
+        assert_eq!(cluster_shape(&spec, 768, 1024).task_managers, 4);
+    }
+}

@@ -187,6 +187,8 @@ pub trait Store: Send + Sync + 'static {
     /// Keys of the objects of `from` kind that refer to `target`.
     async fn referrers(&self, target: &ObjectKey, from: Kind)
         -> Result<Vec<ObjectKey>, StoreError>;
+    /// Keys of every object of a kind, in every organization (reconcilers).
+    async fn keys(&self, kind: Kind) -> Result<Vec<ObjectKey>, StoreError>;
     /// The unsealed secret data of an object, for the code that hands it to Flink.
     async fn secret_data(&self, key: &ObjectKey) -> Result<Option<SecretData>, StoreError>;
 }

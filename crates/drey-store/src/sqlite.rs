@@ -533,6 +533,24 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn keys(&self, kind: Kind) -> Result<Vec<ObjectKey>, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT org, scope, name FROM objects WHERE kind = ? ORDER BY org, scope, name",
+        )
+        .bind(kind.storage_id())
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(org, scope, name)| ObjectKey {
+                org,
+                kind,
+                scope,
+                name,
+            })
+            .collect())
+    }
+
     async fn secret_data(&self, key: &ObjectKey) -> Result<Option<SecretData>, StoreError> {
         let row: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
             "SELECT uid, sealed FROM objects WHERE org = ? AND kind = ? AND scope = ? AND name = ?",

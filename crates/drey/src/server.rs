@@ -3,7 +3,10 @@
 use crate::settings::ServerSettings;
 use anyhow::{bail, Context};
 use drey_api::ApiConfig;
+use drey_control::reconcile::controller::{Controller, ControllerConfig};
+use drey_control::reconcile::{ApplicationReconciler, ReconcilerConfig};
 use drey_control::Core;
+use drey_runtime::{FlinkHome, LocalBackend};
 use drey_store::{Sealer, SqliteStore};
 use std::fs::File;
 use std::path::Path;
@@ -65,6 +68,7 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open the store at {}", db.display()))?;
     let core = Core::new(Arc::new(store.clone()));
+    let controller = reconciler(&settings, &data_dir, core.clone());
     let app = drey_api::app(
         core,
         ApiConfig {
@@ -80,6 +84,12 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     println!("drey listening on http://{address}");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let controller_task = if settings.reconciler == "on" {
+        Some(tokio::spawn(controller.run(stop_rx.clone())))
+    } else {
+        tracing::info!("reconciler off: serving the API only");
+        None
+    };
     let server = tokio::spawn(async move {
         let mut stop_rx = stop_rx;
         axum::serve(listener, app)
@@ -98,9 +108,55 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
         Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
         Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
     }
+    if let Some(task) = controller_task {
+        let _ = task.await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The application controller over the local Flink backend. Without a Flink
+/// distribution the API still works; applications that want to run show why
+/// they cannot.
+fn reconciler(settings: &ServerSettings, data_dir: &Path, core: Core) -> Controller {
+    let backend = match FlinkHome::discover(settings.flink_home.clone()) {
+        Ok(home) => {
+            tracing::info!(flink_home = %home.root().display(), "using Flink");
+            Ok(Arc::new(LocalBackend::new(home, data_dir)))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no Flink distribution: applications will not run");
+            Err(e.to_string())
+        }
+    };
+    let jar_dirs = if settings.jar_dirs.is_empty() {
+        let default = data_dir.join("jars");
+        let _ = std::fs::create_dir_all(&default);
+        vec![default]
+    } else {
+        settings.jar_dirs.clone()
+    };
+    let wake = core.waker();
+    let reconciler = ApplicationReconciler::new(
+        core,
+        backend,
+        ReconcilerConfig {
+            data_dir: data_dir.to_owned(),
+            jar_dirs,
+            cluster_start_timeout: Duration::from_secs(settings.cluster_start_timeout_seconds),
+            default_jobmanager_mb: 768,
+            default_taskmanager_mb: 1024,
+        },
+    );
+    Controller::new(
+        reconciler,
+        wake,
+        ControllerConfig {
+            interval: Duration::from_secs(settings.reconcile_interval_seconds.max(1)),
+            ..ControllerConfig::default()
+        },
+    )
 }
 
 async fn shutdown_signal() {

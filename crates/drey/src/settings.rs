@@ -41,6 +41,39 @@ pub struct ServerSettings {
     #[arg(long, env = "DREY_LOG", default_value = "info")]
     pub log: String,
 
+    /// The Flink 2.3 distribution for local clusters [default: $FLINK_HOME,
+    /// else the one scripts/install-flink.sh installs under the data home].
+    #[arg(long, value_name = "DIR")]
+    pub flink_home: Option<PathBuf>,
+
+    /// A directory `local://` and `file://` jars may come from; repeat for
+    /// several [default: <data-dir>/jars].
+    #[arg(
+        long = "jar-dir",
+        env = "DREY_JAR_DIRS",
+        value_delimiter = ',',
+        value_name = "DIR"
+    )]
+    pub jar_dirs: Vec<PathBuf>,
+
+    /// Run the reconciler that drives Flink (`off` serves the API only, e.g.
+    /// for a read replica or API tests).
+    #[arg(long, env = "DREY_RECONCILER", default_value = "on", value_parser = ["on", "off"])]
+    pub reconciler: String,
+
+    /// Seconds between reconcile passes over all applications (writes wake
+    /// the reconciler at once).
+    #[arg(long, env = "DREY_RECONCILE_INTERVAL_SECONDS", default_value_t = 2)]
+    pub reconcile_interval_seconds: u64,
+
+    /// Seconds a Flink cluster may take to start.
+    #[arg(
+        long,
+        env = "DREY_CLUSTER_START_TIMEOUT_SECONDS",
+        default_value_t = 180
+    )]
+    pub cluster_start_timeout_seconds: u64,
+
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, env = "DREY_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,

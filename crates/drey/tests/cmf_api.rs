@@ -254,7 +254,18 @@ async fn applications_lifecycle() {
         .get("/cmf/api/v1alpha1/environments/test/applications/curl-example/events")
         .await;
     assert_eq!(status, 200);
-    assert_eq!(events["items"], json!([]));
+    // Newest first: the update, then the creation.
+    let types: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["APPLICATION_UPDATED", "APPLICATION_CREATED"]);
+    let event = &events["items"][0];
+    assert_eq!(event["apiVersion"], "cmf.confluent.io/v1alpha1");
+    assert_eq!(event["kind"], "FlinkApplicationEvent");
+    assert_eq!(event["metadata"]["uid"], event["metadata"]["name"]);
 
     // 404s: unknown environment, unknown application.
     for path in [

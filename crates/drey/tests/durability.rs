@@ -131,7 +131,7 @@ async fn settings_from_file_environment_and_flags() {
     // The environment beats the file.
     let s = Server::start_with(
         dir.path(),
-        &["--config", config_arg],
+        &["--reconciler", "off", "--config", config_arg],
         &[("DREY_MAX_BODY_BYTES", "100000")],
     );
     assert_eq!(s.post(apps, app.clone()).await.0, 201);
@@ -140,7 +140,14 @@ async fn settings_from_file_environment_and_flags() {
     // A flag beats the environment.
     let s = Server::start_with(
         dir.path(),
-        &["--config", config_arg, "--max-body-bytes", "200"],
+        &[
+            "--reconciler",
+            "off",
+            "--config",
+            config_arg,
+            "--max-body-bytes",
+            "200",
+        ],
         &[("DREY_MAX_BODY_BYTES", "100000")],
     );
     assert_eq!(s.post(apps, app.clone()).await.0, 413);

@@ -19,16 +19,21 @@ fn render(app: &Object) -> Value {
 }
 
 fn render_instance(instance: &Object) -> Value {
+    // CMF: an instance's uid is identical to its name (a uuid).
+    let mut meta = metadata(instance);
+    meta.insert("uid".into(), json!(instance.meta.name));
     json!({
         "apiVersion": super::API_VERSION,
         "kind": "FlinkApplicationInstance",
-        "metadata": metadata(instance),
+        "metadata": meta,
         "status": if instance.status.is_null() { json!({}) } else { instance.status.clone() },
     })
 }
 
 fn render_event(event: &Object) -> Value {
     let mut meta = metadata(event);
+    // CMF: an event's uid is identical to its name.
+    meta.insert("uid".into(), json!(event.meta.name));
     if let Some(instance) = event.spec.get("flinkApplicationInstance") {
         meta.insert("flinkApplicationInstance".into(), instance.clone());
     }

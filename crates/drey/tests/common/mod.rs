@@ -19,14 +19,16 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server on a fresh temporary data dir.
+    /// Starts an API-only server (reconciler off) on a fresh temporary data dir.
     pub fn start(dir: &tempfile::TempDir) -> Server {
         Server::start_in(dir.path(), &[])
     }
 
-    /// Starts a server on `data_dir` with extra arguments.
+    /// Starts an API-only server (reconciler off) on `data_dir` with extra arguments.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
-        Server::start_with(data_dir, extra, &[])
+        let mut args = vec!["--reconciler", "off"];
+        args.extend_from_slice(extra);
+        Server::start_with(data_dir, &args, &[])
     }
 
     /// Starts a server with extra arguments and environment variables.

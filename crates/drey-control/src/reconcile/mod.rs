@@ -1,0 +1,1363 @@
+//! The application reconciler: reads what is desired and what is observed,
+//! asks the pure [`plan`] for the next step, carries it out, and records the
+//! outcome in the application's status before planning again.
+
+pub mod controller;
+pub(crate) mod events;
+pub mod plan;
+
+use crate::{store_error, Core};
+use drey_flink::{FlinkClient, JarRunRequest, QueueStatusId, SavepointRequest, StopRequest};
+use drey_model::application::{cluster_shape, effective_spec, fingerprint, UpgradeMode};
+use drey_model::object::app_scope;
+use drey_model::{Error, Kind, Object, ObjectKey, Timestamp};
+use drey_runtime::{ClusterSpec, LocalBackend, LocalCluster};
+use drey_store::{Delete, Write, WriteMode};
+use plan::{Action, Deployment, Desired, Observed, OperationObs, Recorded, StopReason, Stopping};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use events::EventType;
+
+/// Settings of the reconciler.
+#[derive(Clone, Debug)]
+pub struct ReconcilerConfig {
+    /// drey's data dir: savepoints, checkpoints and downloaded jars go under it.
+    pub data_dir: PathBuf,
+    /// Directories `local://` and `file://` jars may come from.
+    pub jar_dirs: Vec<PathBuf>,
+    /// How long a cluster may take to start.
+    pub cluster_start_timeout: Duration,
+    /// JobManager memory when the spec names none, MiB.
+    pub default_jobmanager_mb: u64,
+    /// TaskManager memory when the spec names none, MiB.
+    pub default_taskmanager_mb: u64,
+}
+
+/// Where Flink clusters come from; `Err` holds why there is none (no Flink
+/// distribution found), shown in every application that wants to run.
+pub type Backend = Result<Arc<LocalBackend>, String>;
+
+/// What a pass achieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PassOutcome {
+    /// Converged for now; look again on the next tick.
+    Settled,
+    /// An operation is in flight; look again soon.
+    Wait(Duration),
+    /// The application no longer exists.
+    Gone,
+}
+
+/// Reconciles applications.
+pub struct ApplicationReconciler {
+    core: Core,
+    backend: Backend,
+    config: ReconcilerConfig,
+    http: reqwest::Client,
+}
+
+/// Steps one pass may take before yielding to other applications.
+const MAX_STEPS: usize = 12;
+
+impl ApplicationReconciler {
+    /// A reconciler over the core and a cluster backend.
+    pub fn new(core: Core, backend: Backend, config: ReconcilerConfig) -> Self {
+        ApplicationReconciler {
+            core,
+            backend,
+            config,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// One pass over one application: plan and execute steps until it
+    /// settles, waits, or fails (the caller backs off).
+    pub async fn reconcile(&self, key: &ObjectKey) -> Result<PassOutcome, Error> {
+        for _ in 0..MAX_STEPS {
+            let Some(app) = self.core.store().get(key).await.map_err(store_error)? else {
+                return Ok(PassOutcome::Gone);
+            };
+            let env = self
+                .core
+                .store()
+                .get(&ObjectKey::global(&key.org, Kind::Environment, &key.scope))
+                .await
+                .map_err(store_error)?;
+            let effective = effective_spec(
+                &app.spec,
+                env.as_ref()
+                    .and_then(|e| e.spec.get("flinkApplicationDefaults")),
+            );
+            let recorded = recorded_of(&app);
+            let desired = desired_of(&effective, &recorded);
+            let (observed, cluster) = self.observe(&recorded).await;
+            let action = plan::plan(&desired, &recorded, &observed);
+            tracing::debug!(app = %key.name, ?action, "reconcile step");
+            let step = Step {
+                app: &app,
+                effective: &effective,
+                desired: &desired,
+                recorded,
+                observed: &observed,
+                cluster: cluster.as_ref(),
+            };
+            match self.execute(action, step).await? {
+                StepResult::Continue => continue,
+                StepResult::Done(outcome) => return Ok(outcome),
+            }
+        }
+        Ok(PassOutcome::Wait(Duration::from_millis(200)))
+    }
+
+    async fn observe(&self, recorded: &Recorded) -> (Observed, Option<LocalCluster>) {
+        let (Some(deployment), Ok(backend)) = (&recorded.deployment, &self.backend) else {
+            return (Observed::nothing(), None);
+        };
+        if !deployment.cluster_started {
+            return (Observed::nothing(), None);
+        }
+        let cluster = match backend.adopt(&deployment.cluster_id).await {
+            Ok(Some(c)) if c.is_alive() => c,
+            Ok(Some(c)) => {
+                // Part of the cluster died: take the rest down, it is lost.
+                c.kill();
+                return (Observed::nothing(), None);
+            }
+            _ => return (Observed::nothing(), None),
+        };
+        let client = cluster.client();
+        let job_state = if deployment.job_submitted {
+            match client.job_status(&deployment.job_id).await {
+                Ok(info) => Some(job_state_text(&info.status)),
+                Err(e) if e.is_not_found() => None,
+                Err(_) => {
+                    return (Observed::nothing(), Some(cluster));
+                }
+            }
+        } else {
+            None
+        };
+        let trigger = recorded
+            .stopping
+            .as_ref()
+            .and_then(|s| s.trigger_id.clone())
+            .or_else(|| recorded.savepoint_trigger.clone());
+        let operation = match trigger {
+            Some(trigger) => Some(
+                match client.savepoint_status(&deployment.job_id, &trigger).await {
+                    Ok(op) if op.status.id == QueueStatusId::InProgress => OperationObs::InProgress,
+                    Ok(op) => match op.operation {
+                        Some(info) => match (info.location, info.failure_cause) {
+                            (Some(location), _) => OperationObs::Completed(location),
+                            (None, Some(cause)) => OperationObs::Failed(cause.summary()),
+                            (None, None) => {
+                                OperationObs::Failed("savepoint finished without a location".into())
+                            }
+                        },
+                        None => OperationObs::Failed("savepoint finished without a result".into()),
+                    },
+                    Err(e) => OperationObs::Failed(e.to_string()),
+                },
+            ),
+            None => None,
+        };
+        (
+            Observed {
+                cluster_up: true,
+                job_state,
+                operation,
+            },
+            Some(cluster),
+        )
+    }
+}
+
+fn job_state_text(state: &drey_flink::JobState) -> String {
+    serde_json::to_value(state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "UNKNOWN".into())
+}
+
+/// Reads the reconciler's record from an application's status.
+pub fn recorded_of(app: &Object) -> Recorded {
+    app.status
+        .get("reconciler")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+fn desired_of(effective: &Value, recorded: &Recorded) -> Desired {
+    let job = effective.get("job").cloned().unwrap_or(Value::Null);
+    let text = |v: Option<&Value>| {
+        v.filter(|v| !v.is_null()).map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    Desired {
+        running: job
+            .get("state")
+            .and_then(Value::as_str)
+            .unwrap_or("running")
+            == "running",
+        upgrade_mode: job
+            .get("upgradeMode")
+            .and_then(Value::as_str)
+            .and_then(UpgradeMode::parse)
+            .unwrap_or(UpgradeMode::Stateless),
+        fingerprint: fingerprint(effective),
+        savepoint_nonce: text(job.get("savepointTriggerNonce")),
+        initial_savepoint: text(job.get("initialSavepointPath")),
+        deleting: recorded.deleting,
+    }
+}
+
+struct Step<'a> {
+    app: &'a Object,
+    effective: &'a Value,
+    desired: &'a Desired,
+    recorded: Recorded,
+    observed: &'a Observed,
+    cluster: Option<&'a LocalCluster>,
+}
+
+enum StepResult {
+    Continue,
+    Done(PassOutcome),
+}
+
+/// The parts of the status this pass changes; merged over the stored status.
+#[derive(Default)]
+struct StatusPatch(Map<String, Value>);
+
+impl StatusPatch {
+    fn set(mut self, key: &str, value: Value) -> Self {
+        self.0.insert(key.into(), value);
+        self
+    }
+}
+
+impl ApplicationReconciler {
+    fn backend(&self) -> Result<&Arc<LocalBackend>, Error> {
+        self.backend
+            .as_ref()
+            .map_err(|why| Error::Unavailable(why.clone()))
+    }
+
+    /// Writes the record and the status fields, checking the version read at
+    /// the start of the step so a concurrent spec write is never lost.
+    async fn record(
+        &self,
+        step: &Step<'_>,
+        recorded: &Recorded,
+        patch: StatusPatch,
+    ) -> Result<Object, Error> {
+        let mut status = step.app.status.as_object().cloned().unwrap_or_default();
+        for (k, v) in patch.0 {
+            status.insert(k, v);
+        }
+        status.insert(
+            "reconciler".into(),
+            serde_json::to_value(recorded).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        self.core
+            .store()
+            .write_status(&step.app.key, None, Value::Object(status))
+            .await
+            .map_err(store_error)
+    }
+
+    async fn execute(&self, action: Action, step: Step<'_>) -> Result<StepResult, Error> {
+        match action {
+            Action::Idle => {
+                self.settle_idle(&step).await?;
+                Ok(StepResult::Done(PassOutcome::Settled))
+            }
+            Action::Observe => {
+                self.observe_job(&step).await?;
+                Ok(StepResult::Done(PassOutcome::Settled))
+            }
+            Action::NewDeployment { restore_from } => {
+                self.new_deployment(step, restore_from).await?;
+                Ok(StepResult::Continue)
+            }
+            Action::StartCluster => {
+                self.start_cluster(step).await?;
+                Ok(StepResult::Continue)
+            }
+            Action::SubmitJob => {
+                self.submit_job(step).await?;
+                Ok(StepResult::Continue)
+            }
+            Action::StopWithSavepoint(reason) => {
+                self.stop_with_savepoint(step, reason).await?;
+                Ok(StepResult::Continue)
+            }
+            Action::AwaitStop => self.await_stop(step).await,
+            Action::Cancel {
+                reason,
+                keep_checkpoint,
+            } => {
+                self.cancel(step, reason, keep_checkpoint).await?;
+                Ok(StepResult::Continue)
+            }
+            Action::TearDown => {
+                self.tear_down(step).await?;
+                Ok(StepResult::Continue)
+            }
+            Action::ClusterLost => {
+                self.cluster_lost(step).await?;
+                Ok(StepResult::Continue)
+            }
+            Action::TriggerSavepoint => {
+                self.trigger_savepoint(step).await?;
+                Ok(StepResult::Continue)
+            }
+            Action::AwaitSavepoint => self.await_savepoint(step).await,
+            Action::Finalize => {
+                self.finalize(step.app).await?;
+                Ok(StepResult::Done(PassOutcome::Gone))
+            }
+        }
+    }
+
+    async fn settle_idle(&self, step: &Step<'_>) -> Result<(), Error> {
+        let lifecycle = step
+            .app
+            .status
+            .get("lifecycleState")
+            .and_then(Value::as_str);
+        if !step.desired.running && lifecycle != Some("SUSPENDED") && lifecycle != Some("CREATED") {
+            self.record(
+                step,
+                &step.recorded,
+                StatusPatch::default().set("lifecycleState", json!("SUSPENDED")),
+            )
+            .await?;
+        } else if step.desired.running && self.backend.is_err() {
+            let why = self
+                .backend()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            if step.app.status.get("error").and_then(Value::as_str) != Some(why.as_str()) {
+                self.record(
+                    step,
+                    &step.recorded,
+                    StatusPatch::default().set("error", json!(why)),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn new_deployment(
+        &self,
+        step: Step<'_>,
+        restore_from: Option<String>,
+    ) -> Result<(), Error> {
+        self.backend()?;
+        let app = step.app;
+        // A jar that cannot be had is the spec's fault: say so and wait for
+        // the spec to change instead of retrying.
+        let uri = step
+            .effective
+            .pointer("/job/jarURI")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Err(e) = self.jar_path(uri).await {
+            if let Error::Invalid { .. } = e {
+                let mut recorded = step.recorded.clone();
+                recorded.halted_fingerprint = Some(step.desired.fingerprint.clone());
+                let message = e.to_string();
+                self.record(
+                    &step,
+                    &recorded,
+                    StatusPatch::default()
+                        .set("lifecycleState", json!("FAILED"))
+                        .set("error", json!(message)),
+                )
+                .await?;
+                return self
+                    .event(app, None, EventType::Error, &message, None)
+                    .await;
+            }
+            return Err(e);
+        }
+        let instance = uuid::Uuid::new_v4();
+        let job_id = instance.simple().to_string();
+        let env = &app.key.scope;
+        let mut write = Write::new(
+            ObjectKey::in_app(
+                &app.key.org,
+                Kind::Instance,
+                env,
+                &app.key.name,
+                &instance.to_string(),
+            ),
+            WriteMode::Create,
+            json!({}),
+        );
+        write.status = Some(json!({
+            "spec": step.effective,
+            "jobStatus": {"jobId": job_id, "state": "CREATED"},
+        }));
+        self.core.store().write(write).await.map_err(store_error)?;
+        self.trim(&app.key, Kind::Instance).await?;
+
+        let mut recorded = step.recorded.clone();
+        recorded.deployment = Some(Deployment {
+            instance: instance.to_string(),
+            job_id: job_id.clone(),
+            cluster_id: format!("app-{job_id}"),
+            fingerprint: step.desired.fingerprint.clone(),
+            restore_from: restore_from.clone(),
+            cluster_started: false,
+            job_submitted: false,
+        });
+        recorded.deployed_before = true;
+        recorded.halted_fingerprint = None;
+        let upgrading = step
+            .app
+            .status
+            .get("lifecycleState")
+            .and_then(Value::as_str)
+            == Some("UPGRADING");
+        let patch = StatusPatch::default()
+            .set("lifecycleState", json!(if upgrading { "UPGRADING" } else { "DEPLOYED" }))
+            .set("currentDeployedInstanceName", json!(instance.to_string()))
+            .set("error", Value::Null)
+            .set(
+                "reconciliationStatus",
+                json!({"state": "DEPLOYED",
+                       "lastReconciledSpec": serde_json::to_string(step.effective).unwrap_or_default()}),
+            )
+            .set(
+                "jobStatus",
+                json!({"jobId": job_id, "jobName": app.key.name, "state": "RECONCILING",
+                       "updateTime": Timestamp::now().to_string(),
+                       "upgradeSavepointPath": restore_from}),
+            );
+        self.record(&step, &recorded, patch).await?;
+        self.event(
+            app,
+            Some(&instance.to_string()),
+            EventType::InstanceCreated,
+            &match &restore_from {
+                Some(p) => format!("Created instance {instance}; the job restores from {p}"),
+                None => format!("Created instance {instance}; the job starts without state"),
+            },
+            None,
+        )
+        .await
+    }
+
+    fn cluster_spec(&self, step: &Step<'_>, deployment: &Deployment) -> ClusterSpec {
+        let shape = cluster_shape(
+            step.effective,
+            self.config.default_jobmanager_mb,
+            self.config.default_taskmanager_mb,
+        );
+        let mut spec = ClusterSpec::new(deployment.cluster_id.clone());
+        spec.task_managers = shape.task_managers;
+        spec.slots_per_task_manager = shape.slots;
+        spec.jobmanager_memory = format!("{}m", shape.jobmanager_mb);
+        spec.taskmanager_memory = format!("{}m", shape.taskmanager_mb);
+        let mut conf = shape.flink_configuration;
+        let checkpoints = self.checkpoint_dir(step.app);
+        conf.entry("state.checkpoints.dir".into())
+            .or_insert_with(|| format!("file://{}", checkpoints.display()));
+        conf.entry("state.savepoints.dir".into())
+            .or_insert_with(|| format!("file://{}", self.savepoint_dir(step.app).display()));
+        conf.entry("execution.checkpointing.externalized-checkpoint-retention".into())
+            .or_insert_with(|| "RETAIN_ON_CANCELLATION".into());
+        if step.desired.upgrade_mode == UpgradeMode::LastState {
+            conf.entry("execution.checkpointing.interval".into())
+                .or_insert_with(|| "5s".into());
+        }
+        spec.flink_configuration = conf;
+        spec
+    }
+
+    fn savepoint_dir(&self, app: &Object) -> PathBuf {
+        self.config
+            .data_dir
+            .join("savepoints")
+            .join(app.meta.uid.to_string())
+    }
+
+    fn checkpoint_dir(&self, app: &Object) -> PathBuf {
+        self.config
+            .data_dir
+            .join("checkpoints")
+            .join(app.meta.uid.to_string())
+    }
+
+    async fn start_cluster(&self, step: Step<'_>) -> Result<(), Error> {
+        let backend = self.backend()?.clone();
+        let Some(deployment) = step.recorded.deployment.clone() else {
+            return Ok(());
+        };
+        let spec = self.cluster_spec(&step, &deployment);
+        let adopted = backend
+            .adopt(&deployment.cluster_id)
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        let cluster = match adopted {
+            Some(c) => c,
+            None => match backend
+                .start(&spec, self.config.cluster_start_timeout)
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    let message =
+                        format!("Flink cluster {} did not start: {e}", deployment.cluster_id);
+                    self.fail(&step, &message).await?;
+                    return Err(Error::Unavailable(message));
+                }
+            },
+        };
+        let mut recorded = step.recorded.clone();
+        if let Some(d) = recorded.deployment.as_mut() {
+            d.cluster_started = true;
+        }
+        self.record(
+            &step,
+            &recorded,
+            StatusPatch::default().set(
+                "clusterInfo",
+                json!({"restUrl": cluster.rest_url(), "clusterId": deployment.cluster_id}),
+            ),
+        )
+        .await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::ClusterStarted,
+            &format!(
+                "Flink cluster {} is up with {} TaskManager(s) at {}",
+                deployment.cluster_id,
+                spec.task_managers,
+                cluster.rest_url()
+            ),
+            None,
+        )
+        .await
+    }
+
+    /// Resolves `job.jarURI` to a file on this machine.
+    async fn jar_path(&self, uri: &str) -> Result<PathBuf, Error> {
+        if let Some(path) = uri
+            .strip_prefix("local://")
+            .or_else(|| uri.strip_prefix("file://"))
+        {
+            let path = Path::new(path);
+            check_jar_path(path, &self.config.jar_dirs)?;
+            return Ok(path.to_owned());
+        }
+        // http(s): download once into the data dir, named by the URI's hash.
+        let name = format!("{}.jar", drey_model::application::fingerprint(&json!(uri)));
+        let dir = self.config.data_dir.join("jars").join("downloads");
+        let path = dir.join(name);
+        if path.exists() {
+            return Ok(path);
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::Internal(e.to_string()))?;
+        let response = self
+            .http
+            .get(uri)
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| {
+                Error::invalid("spec.job.jarURI", format!("cannot download {uri}: {e}"))
+            })?;
+        let bytes = response.bytes().await.map_err(|e| {
+            Error::invalid("spec.job.jarURI", format!("cannot download {uri}: {e}"))
+        })?;
+        let tmp = path.with_extension("part");
+        std::fs::write(&tmp, &bytes)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(path)
+    }
+
+    async fn submit_job(&self, step: Step<'_>) -> Result<(), Error> {
+        let (Some(cluster), Some(deployment)) = (step.cluster, step.recorded.deployment.clone())
+        else {
+            return Ok(());
+        };
+        let client = cluster.client();
+        // A retried submission finds the job it already started.
+        let already = client.job_status(&deployment.job_id).await.is_ok();
+        if !already {
+            if let Err(e) = self.run_jar(&client, &step, &deployment).await {
+                self.fail(&step, &e.to_string()).await?;
+                return Err(e);
+            }
+        }
+        let mut recorded = step.recorded.clone();
+        if let Some(d) = recorded.deployment.as_mut() {
+            d.job_submitted = true;
+        }
+        recorded.restore_from = None;
+        self.record(&step, &recorded, StatusPatch::default())
+            .await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::JobSubmitted,
+            &format!("Submitted job {}", deployment.job_id),
+            None,
+        )
+        .await
+    }
+
+    async fn run_jar(
+        &self,
+        client: &FlinkClient,
+        step: &Step<'_>,
+        deployment: &Deployment,
+    ) -> Result<(), Error> {
+        let job = step.effective.get("job").cloned().unwrap_or(Value::Null);
+        let uri = job
+            .get("jarURI")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let path = self.jar_path(uri).await?;
+        if !path.is_file() {
+            return Err(Error::invalid(
+                "spec.job.jarURI",
+                format!("{} does not exist", path.display()),
+            ));
+        }
+        let uploaded = client.upload_jar(&path).await.map_err(|e| {
+            Error::invalid(
+                "spec.job.jarURI",
+                format!("Flink refused the jar {}: {e}", path.display()),
+            )
+        })?;
+        let jar_id = uploaded
+            .filename
+            .rsplit('/')
+            .next()
+            .unwrap_or(&uploaded.filename)
+            .to_owned();
+        let request = JarRunRequest {
+            entry_class: job
+                .get("entryClass")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            program_args_list: job
+                .get("args")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            parallelism: job
+                .get("parallelism")
+                .and_then(Value::as_u64)
+                .and_then(|p| u32::try_from(p).ok()),
+            job_id: Some(deployment.job_id.clone()),
+            allow_non_restored_state: job.get("allowNonRestoredState").and_then(Value::as_bool),
+            savepoint_path: deployment.restore_from.clone(),
+            ..JarRunRequest::default()
+        };
+        client
+            .run_jar(&jar_id, &request)
+            .await
+            .map_err(|e| Error::Unavailable(format!("Flink did not run the job: {e}")))?;
+        let _ = client.delete_jar(&jar_id).await;
+        Ok(())
+    }
+
+    async fn observe_job(&self, step: &Step<'_>) -> Result<(), Error> {
+        let Some(deployment) = &step.recorded.deployment else {
+            return Ok(());
+        };
+        let state = step
+            .observed
+            .job_state
+            .clone()
+            .unwrap_or_else(|| "RECONCILING".into());
+        let previous = step
+            .app
+            .status
+            .pointer("/jobStatus/state")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if previous == state {
+            return Ok(());
+        }
+        let now = Timestamp::now().to_string();
+        let mut job_status = step
+            .app
+            .status
+            .get("jobStatus")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        if let Some(js) = job_status.as_object_mut() {
+            js.insert("state".into(), json!(state));
+            js.insert("jobId".into(), json!(deployment.job_id));
+            js.insert("jobName".into(), json!(step.app.key.name));
+            js.insert("updateTime".into(), json!(now));
+            if state == "RUNNING" && js.get("startTime").map(Value::is_null).unwrap_or(true) {
+                js.insert("startTime".into(), json!(now));
+            }
+        }
+        let lifecycle = match state.as_str() {
+            "RUNNING" => "STABLE",
+            "FAILED" => "FAILED",
+            _ => "DEPLOYED",
+        };
+        let mut patch = StatusPatch::default()
+            .set("jobStatus", job_status)
+            .set("lifecycleState", json!(lifecycle));
+        let mut exception = None;
+        if state == "FAILED" {
+            if let Some(cluster) = step.cluster {
+                if let Ok(ex) = cluster.client().job_exceptions(&deployment.job_id).await {
+                    exception = ex
+                        .exception_history
+                        .entries
+                        .first()
+                        .map(|e| e.stacktrace.clone());
+                }
+            }
+            let message = exception
+                .as_deref()
+                .map(root_cause)
+                .unwrap_or_else(|| "the job failed".to_owned());
+            patch = patch.set("error", json!(message));
+        } else if state == "RUNNING" {
+            patch = patch.set("error", Value::Null);
+        }
+        self.record(step, &step.recorded, patch).await?;
+        self.update_instance(step.app, deployment, &state).await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::JobStatus,
+            &format!("Job {} is {state}", deployment.job_id),
+            Some(json!({"newStatus": state})),
+        )
+        .await?;
+        if let Some(trace) = exception {
+            self.event(
+                step.app,
+                Some(&deployment.instance),
+                EventType::JobException,
+                "The job failed with an exception",
+                Some(json!({"exceptionString": trace})),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn update_instance(
+        &self,
+        app: &Object,
+        deployment: &Deployment,
+        state: &str,
+    ) -> Result<(), Error> {
+        let key = ObjectKey::in_app(
+            &app.key.org,
+            Kind::Instance,
+            &app.key.scope,
+            &app.key.name,
+            &deployment.instance,
+        );
+        if let Some(instance) = self.core.store().get(&key).await.map_err(store_error)? {
+            let mut status = instance.status.clone();
+            if let Some(js) = status.get_mut("jobStatus").and_then(Value::as_object_mut) {
+                js.insert("state".into(), json!(state));
+            }
+            self.core
+                .store()
+                .write_status(&key, None, status)
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    async fn stop_with_savepoint(&self, step: Step<'_>, reason: StopReason) -> Result<(), Error> {
+        let (Some(cluster), Some(deployment)) = (step.cluster, &step.recorded.deployment) else {
+            return Ok(());
+        };
+        let target = self.savepoint_dir(step.app);
+        let trigger = cluster
+            .client()
+            .stop_with_savepoint(
+                &deployment.job_id,
+                &StopRequest {
+                    target_directory: Some(format!("file://{}", target.display())),
+                    drain: Some(false),
+                    ..StopRequest::default()
+                },
+            )
+            .await
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "cannot stop job {} with a savepoint: {e}",
+                    deployment.job_id
+                ))
+            })?;
+        let mut recorded = step.recorded.clone();
+        recorded.stopping = Some(Stopping {
+            reason,
+            trigger_id: Some(trigger.request_id.clone()),
+            job_stopped: false,
+        });
+        let lifecycle = if reason == StopReason::Upgrade {
+            "UPGRADING"
+        } else {
+            "DEPLOYED"
+        };
+        self.record(
+            &step,
+            &recorded,
+            StatusPatch::default().set("lifecycleState", json!(lifecycle)),
+        )
+        .await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::SavepointTriggered,
+            &format!(
+                "Stopping job {} with a savepoint ({:?})",
+                deployment.job_id, reason
+            ),
+            None,
+        )
+        .await
+    }
+
+    async fn await_stop(&self, step: Step<'_>) -> Result<StepResult, Error> {
+        let Some(deployment) = step.recorded.deployment.clone() else {
+            return Ok(StepResult::Continue);
+        };
+        let mut recorded = step.recorded.clone();
+        match &step.observed.operation {
+            Some(OperationObs::InProgress) => {
+                Ok(StepResult::Done(PassOutcome::Wait(Duration::from_millis(
+                    500,
+                ))))
+            }
+            Some(OperationObs::Completed(location)) => {
+                recorded.restore_from = Some(location.clone());
+                if let Some(s) = recorded.stopping.as_mut() {
+                    s.job_stopped = true;
+                }
+                let mut job_status = step
+                    .app
+                    .status
+                    .get("jobStatus")
+                    .cloned()
+                    .unwrap_or_else(|| json!({}));
+                if let Some(js) = job_status.as_object_mut() {
+                    js.insert("upgradeSavepointPath".into(), json!(location));
+                }
+                self.record(
+                    &step,
+                    &recorded,
+                    StatusPatch::default().set("jobStatus", job_status).set(
+                        "lastSavepoint",
+                        json!({"location": location, "time": Timestamp::now().to_string()}),
+                    ),
+                )
+                .await?;
+                self.record_savepoint(step.app, location, "STOP").await?;
+                self.event(
+                    step.app,
+                    Some(&deployment.instance),
+                    EventType::SavepointCompleted,
+                    &format!("Savepoint completed at {location}"),
+                    None,
+                )
+                .await?;
+                Ok(StepResult::Continue)
+            }
+            Some(OperationObs::Failed(cause)) => {
+                // The job keeps running; the stop is retried after a backoff.
+                recorded.stopping = None;
+                let message = format!("stop-with-savepoint failed: {cause}");
+                self.record(
+                    &step,
+                    &recorded,
+                    StatusPatch::default().set("error", json!(message)),
+                )
+                .await?;
+                self.event(
+                    step.app,
+                    Some(&deployment.instance),
+                    EventType::Error,
+                    &message,
+                    None,
+                )
+                .await?;
+                Err(Error::Unavailable(message))
+            }
+            None => {
+                // The cluster is gone mid-stop: nothing more to save.
+                if let Some(s) = recorded.stopping.as_mut() {
+                    s.job_stopped = true;
+                }
+                self.record(&step, &recorded, StatusPatch::default())
+                    .await?;
+                Ok(StepResult::Continue)
+            }
+        }
+    }
+
+    async fn cancel(
+        &self,
+        step: Step<'_>,
+        reason: StopReason,
+        keep_checkpoint: bool,
+    ) -> Result<(), Error> {
+        let Some(deployment) = step.recorded.deployment.clone() else {
+            return Ok(());
+        };
+        let mut recorded = step.recorded.clone();
+        if let Some(cluster) = step.cluster {
+            let client = cluster.client();
+            if keep_checkpoint {
+                if let Ok(stats) = client.checkpoints(&deployment.job_id).await {
+                    if let Some(path) = stats.latest.completed.and_then(|c| c.external_path) {
+                        recorded.restore_from = Some(path);
+                    }
+                }
+                if recorded.restore_from.is_none() {
+                    recorded.restore_from =
+                        latest_checkpoint_on_disk(&self.checkpoint_dir(step.app));
+                }
+            } else if reason != StopReason::Upgrade
+                || step.desired.upgrade_mode == UpgradeMode::Stateless
+            {
+                recorded.restore_from = recorded
+                    .restore_from
+                    .filter(|_| step.desired.upgrade_mode != UpgradeMode::Stateless);
+            }
+            let still_running = step
+                .observed
+                .job_state
+                .as_deref()
+                .map(|s| !plan::is_terminal(s))
+                .unwrap_or(false);
+            if still_running {
+                if let Err(e) = client.cancel_job(&deployment.job_id).await {
+                    if !e.is_not_found() {
+                        return Err(Error::Unavailable(format!(
+                            "cannot cancel job {}: {e}",
+                            deployment.job_id
+                        )));
+                    }
+                }
+            }
+        }
+        recorded.stopping = Some(Stopping {
+            reason,
+            trigger_id: None,
+            job_stopped: true,
+        });
+        self.record(&step, &recorded, StatusPatch::default())
+            .await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::JobCancelled,
+            &format!("Cancelled job {} ({reason:?})", deployment.job_id),
+            None,
+        )
+        .await
+    }
+
+    async fn tear_down(&self, step: Step<'_>) -> Result<(), Error> {
+        let Some(deployment) = step.recorded.deployment.clone() else {
+            return Ok(());
+        };
+        if let Ok(backend) = &self.backend {
+            backend
+                .stop(&deployment.cluster_id, Duration::from_secs(15))
+                .await
+                .map_err(|e| {
+                    Error::Unavailable(format!(
+                        "cannot stop cluster {}: {e}",
+                        deployment.cluster_id
+                    ))
+                })?;
+        }
+        let reason = step.recorded.stopping.as_ref().map(|s| s.reason);
+        let final_state = match reason {
+            Some(StopReason::Suspend) => "SUSPENDED",
+            _ => step.observed.job_state.as_deref().unwrap_or("CANCELED"),
+        };
+        let final_state = if final_state == "RUNNING" {
+            "CANCELED"
+        } else {
+            final_state
+        }
+        .to_owned();
+        self.update_instance(step.app, &deployment, &final_state)
+            .await?;
+        let mut recorded = step.recorded.clone();
+        recorded.deployment = None;
+        recorded.stopping = None;
+        recorded.savepoint_trigger = None;
+        let lifecycle = match reason {
+            Some(StopReason::Suspend) => "SUSPENDED",
+            Some(StopReason::Upgrade) => "UPGRADING",
+            Some(StopReason::Delete) => "DELETING",
+            _ => "SUSPENDED",
+        };
+        let mut job_status = step
+            .app
+            .status
+            .get("jobStatus")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        if let Some(js) = job_status.as_object_mut() {
+            js.insert("state".into(), json!(final_state));
+            js.insert("updateTime".into(), json!(Timestamp::now().to_string()));
+        }
+        self.record(
+            &step,
+            &recorded,
+            StatusPatch::default()
+                .set("lifecycleState", json!(lifecycle))
+                .set("jobStatus", job_status)
+                .set("clusterInfo", Value::Null),
+        )
+        .await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::ClusterStopped,
+            &format!("Flink cluster {} stopped", deployment.cluster_id),
+            None,
+        )
+        .await
+    }
+
+    async fn cluster_lost(&self, step: Step<'_>) -> Result<(), Error> {
+        let Some(deployment) = step.recorded.deployment.clone() else {
+            return Ok(());
+        };
+        if let Ok(backend) = &self.backend {
+            let _ = backend
+                .stop(&deployment.cluster_id, Duration::from_secs(5))
+                .await;
+        }
+        let mut recorded = step.recorded.clone();
+        recorded.deployment = None;
+        recorded.stopping = None;
+        recorded.savepoint_trigger = None;
+        let keeps_state = step.desired.upgrade_mode != UpgradeMode::Stateless;
+        let message = format!(
+            "Flink cluster {} of job {} died",
+            deployment.cluster_id, deployment.job_id
+        );
+        let lifecycle;
+        if keeps_state {
+            recorded.restore_from = latest_checkpoint_on_disk(&self.checkpoint_dir(step.app))
+                .or(recorded.restore_from)
+                .or(deployment.restore_from.clone());
+            lifecycle = "UPGRADING";
+        } else {
+            recorded.halted_fingerprint = Some(deployment.fingerprint.clone());
+            lifecycle = "FAILED";
+        }
+        self.update_instance(step.app, &deployment, "FAILED")
+            .await?;
+        let mut job_status = step
+            .app
+            .status
+            .get("jobStatus")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        if let Some(js) = job_status.as_object_mut() {
+            js.insert("state".into(), json!("FAILED"));
+            js.insert("updateTime".into(), json!(Timestamp::now().to_string()));
+        }
+        self.record(
+            &step,
+            &recorded,
+            StatusPatch::default()
+                .set("lifecycleState", json!(lifecycle))
+                .set("jobStatus", job_status)
+                .set("error", json!(message)),
+        )
+        .await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::ClusterLost,
+            &if keeps_state {
+                format!("{message}; redeploying from the latest checkpoint")
+            } else {
+                format!("{message}; stateless application marked FAILED (bump restartNonce to redeploy)")
+            },
+            Some(json!({"newStatus": "FAILED"})),
+        )
+        .await
+    }
+
+    async fn trigger_savepoint(&self, step: Step<'_>) -> Result<(), Error> {
+        let (Some(cluster), Some(deployment)) = (step.cluster, &step.recorded.deployment) else {
+            return Ok(());
+        };
+        let trigger = cluster
+            .client()
+            .trigger_savepoint(
+                &deployment.job_id,
+                &SavepointRequest {
+                    target_directory: Some(format!(
+                        "file://{}",
+                        self.savepoint_dir(step.app).display()
+                    )),
+                    cancel_job: Some(false),
+                    ..SavepointRequest::default()
+                },
+            )
+            .await
+            .map_err(|e| Error::Unavailable(format!("cannot trigger a savepoint: {e}")))?;
+        let mut recorded = step.recorded.clone();
+        recorded.savepoint_trigger = Some(trigger.request_id);
+        self.record(&step, &recorded, StatusPatch::default())
+            .await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::SavepointTriggered,
+            "Savepoint triggered",
+            None,
+        )
+        .await
+    }
+
+    async fn await_savepoint(&self, step: Step<'_>) -> Result<StepResult, Error> {
+        let mut recorded = step.recorded.clone();
+        match &step.observed.operation {
+            Some(OperationObs::InProgress) => Ok(StepResult::Done(PassOutcome::Wait(
+                Duration::from_millis(500),
+            ))),
+            Some(OperationObs::Completed(location)) => {
+                recorded.savepoint_trigger = None;
+                recorded.savepoint_nonce = step.desired.savepoint_nonce.clone();
+                self.record(
+                    &step,
+                    &recorded,
+                    StatusPatch::default().set(
+                        "lastSavepoint",
+                        json!({"location": location, "time": Timestamp::now().to_string()}),
+                    ),
+                )
+                .await?;
+                self.record_savepoint(step.app, location, "MANUAL").await?;
+                self.event(
+                    step.app,
+                    None,
+                    EventType::SavepointCompleted,
+                    &format!("Savepoint completed at {location}"),
+                    None,
+                )
+                .await?;
+                Ok(StepResult::Continue)
+            }
+            other => {
+                recorded.savepoint_trigger = None;
+                recorded.savepoint_nonce = step.desired.savepoint_nonce.clone();
+                let message = match other {
+                    Some(OperationObs::Failed(cause)) => format!("savepoint failed: {cause}"),
+                    _ => "savepoint lost with the cluster".to_owned(),
+                };
+                self.record(
+                    &step,
+                    &recorded,
+                    StatusPatch::default().set("error", json!(message)),
+                )
+                .await?;
+                self.event(step.app, None, EventType::Error, &message, None)
+                    .await?;
+                Ok(StepResult::Continue)
+            }
+        }
+    }
+
+    /// Keeps the savepoint in the application's status history.
+    async fn record_savepoint(
+        &self,
+        app: &Object,
+        location: &str,
+        kind: &str,
+    ) -> Result<(), Error> {
+        let Some(current) = self.core.store().get(&app.key).await.map_err(store_error)? else {
+            return Ok(());
+        };
+        let mut status = current.status.clone();
+        if let Some(map) = status.as_object_mut() {
+            let history = map.entry("savepointHistory").or_insert_with(|| json!([]));
+            if let Some(items) = history.as_array_mut() {
+                items.insert(
+                    0,
+                    json!({"location": location, "triggerType": kind,
+                                       "time": Timestamp::now().to_string()}),
+                );
+                items.truncate(20);
+            }
+        }
+        self.core
+            .store()
+            .write_status(&app.key, None, status)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn fail(&self, step: &Step<'_>, message: &str) -> Result<(), Error> {
+        self.record(
+            step,
+            &step.recorded,
+            StatusPatch::default().set("error", json!(message)),
+        )
+        .await?;
+        self.event(step.app, None, EventType::Error, message, None)
+            .await
+    }
+
+    async fn finalize(&self, app: &Object) -> Result<(), Error> {
+        let scope = app_scope(&app.key.scope, &app.key.name);
+        let mut delete = Delete::new(app.key.clone());
+        delete.cascade = vec![(Kind::Instance, scope.clone()), (Kind::Event, scope)];
+        self.core
+            .store()
+            .delete(delete)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}
+
+/// The root cause of a Java stack trace: its last `Caused by:` line, else
+/// its first line (Flink wraps user exceptions in `JobException`s).
+fn root_cause(trace: &str) -> String {
+    trace
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("Caused by: "))
+        .or_else(|| trace.lines().next())
+        .unwrap_or("the job failed")
+        .to_owned()
+}
+
+/// `local://` and `file://` jars must live under one of the allowed dirs.
+fn check_jar_path(path: &Path, allowed: &[PathBuf]) -> Result<(), Error> {
+    let canonical = path.canonicalize().map_err(|_| {
+        Error::invalid(
+            "spec.job.jarURI",
+            format!("{} does not exist", path.display()),
+        )
+    })?;
+    let ok = allowed.iter().any(|dir| {
+        dir.canonicalize()
+            .map(|d| canonical.starts_with(d))
+            .unwrap_or(false)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "spec.job.jarURI",
+            format!(
+                "{} is outside the allowed jar directories ({}); see --jar-dir",
+                path.display(),
+                allowed
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
+    }
+}
+
+/// The newest retained checkpoint (`<job>/chk-N` with `_metadata`) under a
+/// dir, by the time its metadata was written (checkpoint numbers restart per job).
+fn latest_checkpoint_on_disk(dir: &Path) -> Option<String> {
+    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
+    for job in std::fs::read_dir(dir).ok()?.flatten() {
+        for chk in std::fs::read_dir(job.path())
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if !chk.file_name().to_string_lossy().starts_with("chk-") {
+                continue;
+            }
+            let Ok(written) = chk
+                .path()
+                .join("_metadata")
+                .metadata()
+                .and_then(|m| m.modified())
+            else {
+                continue;
+            };
+            if best.as_ref().map(|(t, _)| written > *t).unwrap_or(true) {
+                best = Some((written, chk.path()));
+            }
+        }
+    }
+    best.map(|(_, p)| format!("file://{}", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_cause_is_the_innermost_exception() {
+        let trace = "org.apache.flink.runtime.JobException: Recovery is suppressed\n\tat a.b(C.java:1)\n\
+                     Caused by: java.lang.RuntimeException: wrapper\n\tat x\n\
+                     Caused by: java.lang.IllegalStateException: drey-test-failure after 5 records\n\tat y";
+        assert_eq!(
+            root_cause(trace),
+            "java.lang.IllegalStateException: drey-test-failure after 5 records"
+        );
+        assert_eq!(
+            root_cause("java.lang.Error: boom\n\tat z"),
+            "java.lang.Error: boom"
+        );
+    }
+
+    #[test]
+    fn jar_paths_outside_the_allowed_dirs_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let jar = dir.path().join("job.jar");
+        std::fs::write(&jar, b"x").unwrap();
+        check_jar_path(&jar, &[dir.path().to_owned()]).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let err = check_jar_path(&jar, &[other.path().to_owned()]).unwrap_err();
+        assert!(err.to_string().contains("outside the allowed"));
+        // `..` cannot escape an allowed dir.
+        let sneaky = dir
+            .path()
+            .join("..")
+            .join(other.path().file_name().unwrap());
+        assert!(check_jar_path(&sneaky, &[dir.path().to_owned()]).is_err());
+    }
+}

@@ -1,0 +1,548 @@
+//! The application planner: a pure function from what is desired, what drey
+//! recorded and what it observed to the one next step. It knows no Flink
+//! client and no store, so every transition is a table-driven unit test.
+//!
+//! Each step is recorded in the application's status before the next one is
+//! planned, so a pass that dies at any line is resumed by the next pass.
+
+use drey_model::application::UpgradeMode;
+use serde::{Deserialize, Serialize};
+
+/// What the user asked for, after the environment's defaults are merged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Desired {
+    /// `spec.job.state == running`.
+    pub running: bool,
+    /// `spec.job.upgradeMode` (stateless when absent).
+    pub upgrade_mode: UpgradeMode,
+    /// Fingerprint of the effective spec; a change is an upgrade.
+    pub fingerprint: String,
+    /// `spec.job.savepointTriggerNonce`, as text.
+    pub savepoint_nonce: Option<String>,
+    /// `spec.job.initialSavepointPath`, used by the first deployment only.
+    pub initial_savepoint: Option<String>,
+    /// The application is being deleted.
+    pub deleting: bool,
+}
+
+/// One deployment drey made: an instance, its cluster and its job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    /// The FlinkApplicationInstance's name (a uuid).
+    pub instance: String,
+    /// The Flink job id, derived from the instance uid before submission.
+    pub job_id: String,
+    /// The local cluster's id.
+    pub cluster_id: String,
+    /// The fingerprint of the spec this deployment runs.
+    pub fingerprint: String,
+    /// Savepoint or checkpoint the job restores from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_from: Option<String>,
+    /// The cluster answered and all TaskManagers registered.
+    #[serde(default)]
+    pub cluster_started: bool,
+    /// The job was submitted (with `job_id`).
+    #[serde(default)]
+    pub job_submitted: bool,
+}
+
+/// Why a running deployment is being taken down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// `job.state` became suspended.
+    Suspend,
+    /// The spec changed: a new deployment follows.
+    Upgrade,
+    /// The application is being deleted.
+    Delete,
+    /// The job ended on its own (failed or finished).
+    JobEnded,
+}
+
+/// A stop in progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stopping {
+    /// Why.
+    pub reason: StopReason,
+    /// Stop-with-savepoint trigger id, once triggered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_id: Option<String>,
+    /// The job is no longer running (savepoint taken, or cancelled).
+    #[serde(default)]
+    pub job_stopped: bool,
+}
+
+/// What drey recorded in the application's status: its memory across passes
+/// and restarts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recorded {
+    /// The live deployment, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<Deployment>,
+    /// A stop in progress, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopping: Option<Stopping>,
+    /// Where the next deployment restores from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_from: Option<String>,
+    /// The savepoint trigger nonce last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub savepoint_nonce: Option<String>,
+    /// An on-demand savepoint in progress (trigger id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub savepoint_trigger: Option<String>,
+    /// Whether any deployment was made before (initialSavepointPath applies once).
+    #[serde(default)]
+    pub deployed_before: bool,
+    /// A deployment of this fingerprint failed for good (stateless cluster
+    /// loss): do not redeploy until the spec (or `restartNonce`) changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halted_fingerprint: Option<String>,
+    /// Deletion was requested; finish taking the deployment down first.
+    #[serde(default)]
+    pub deleting: bool,
+}
+
+/// What a Flink asynchronous operation is doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OperationObs {
+    /// Not done yet.
+    InProgress,
+    /// Done; the savepoint's path.
+    Completed(String),
+    /// Failed, with Flink's cause.
+    Failed(String),
+}
+
+/// What drey observed of the recorded deployment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observed {
+    /// The recorded cluster's processes are alive and its REST API answers.
+    pub cluster_up: bool,
+    /// The job's state as Flink reports it (`RUNNING`, `FAILED`, ...); `None`
+    /// when the cluster does not know the job or was not asked.
+    pub job_state: Option<String>,
+    /// The recorded stop-with-savepoint or savepoint trigger, when one is recorded.
+    pub operation: Option<OperationObs>,
+}
+
+impl Observed {
+    /// Nothing deployed, nothing known.
+    pub fn nothing() -> Self {
+        Observed {
+            cluster_up: false,
+            job_state: None,
+            operation: None,
+        }
+    }
+}
+
+/// The one next step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Record a new instance (uuid, job id, cluster id) restoring from the
+    /// given path; nothing runs yet.
+    NewDeployment {
+        /// Savepoint or checkpoint to restore from.
+        restore_from: Option<String>,
+    },
+    /// Start (or adopt) the recorded deployment's cluster.
+    StartCluster,
+    /// Upload the jar and run it with the recorded job id (a job with that id
+    /// already on the cluster counts as submitted).
+    SubmitJob,
+    /// Stop the job with a savepoint; record the trigger id.
+    StopWithSavepoint(StopReason),
+    /// Wait for the recorded trigger; on completion record the savepoint.
+    AwaitStop,
+    /// Cancel the job, first noting the latest retained checkpoint as the
+    /// restore point when `keep_checkpoint`.
+    Cancel {
+        /// Why.
+        reason: StopReason,
+        /// Restore from the latest checkpoint (last-state).
+        keep_checkpoint: bool,
+    },
+    /// The job is stopped (or gone): stop the cluster and clear the deployment.
+    TearDown,
+    /// The cluster of the deployment is gone: record the failure and clear it.
+    ClusterLost,
+    /// Trigger an on-demand savepoint (nonce changed).
+    TriggerSavepoint,
+    /// Wait for the on-demand savepoint.
+    AwaitSavepoint,
+    /// Delete the application and its records.
+    Finalize,
+    /// Record what is observed (job state, exceptions); nothing to change.
+    Observe,
+    /// Nothing to do.
+    Idle,
+}
+
+/// Whether a Flink job state is final.
+pub fn is_terminal(state: &str) -> bool {
+    matches!(state, "FAILED" | "FINISHED" | "CANCELED" | "SUSPENDED")
+}
+
+/// Decides the next step.
+pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Action {
+    let Some(deployment) = &recorded.deployment else {
+        if desired.deleting {
+            return Action::Finalize;
+        }
+        if !desired.running
+            || recorded.halted_fingerprint.as_deref() == Some(desired.fingerprint.as_str())
+        {
+            return Action::Idle;
+        }
+        let restore_from = if recorded.deployed_before {
+            match desired.upgrade_mode {
+                UpgradeMode::Stateless => None,
+                _ => recorded.restore_from.clone(),
+            }
+        } else {
+            desired
+                .initial_savepoint
+                .clone()
+                .or_else(|| recorded.restore_from.clone())
+        };
+        return Action::NewDeployment { restore_from };
+    };
+
+    if let Some(stopping) = &recorded.stopping {
+        if stopping.job_stopped {
+            return Action::TearDown;
+        }
+        if stopping.trigger_id.is_some() {
+            // The executor records the savepoint, or the failure, or a
+            // cluster that went away while it was taken.
+            return Action::AwaitStop;
+        }
+        return Action::Cancel {
+            reason: stopping.reason,
+            keep_checkpoint: false,
+        };
+    }
+
+    if !deployment.cluster_started {
+        return Action::StartCluster;
+    }
+    if !observed.cluster_up {
+        return Action::ClusterLost;
+    }
+    if !deployment.job_submitted {
+        if desired.deleting || !desired.running {
+            return Action::TearDown;
+        }
+        return Action::SubmitJob;
+    }
+
+    let job_running = observed.job_state.as_deref() == Some("RUNNING");
+    let reason = if desired.deleting {
+        Some(StopReason::Delete)
+    } else if !desired.running {
+        Some(StopReason::Suspend)
+    } else if desired.fingerprint != deployment.fingerprint {
+        Some(StopReason::Upgrade)
+    } else {
+        None
+    };
+
+    if let Some(reason) = reason {
+        if !job_running {
+            // Nothing to snapshot: a savepoint needs a running job.
+            return Action::Cancel {
+                reason,
+                keep_checkpoint: desired.upgrade_mode != UpgradeMode::Stateless,
+            };
+        }
+        return match (reason, desired.upgrade_mode) {
+            (StopReason::Delete, _) | (_, UpgradeMode::Stateless) => Action::Cancel {
+                reason,
+                keep_checkpoint: false,
+            },
+            (StopReason::Upgrade, UpgradeMode::LastState) => Action::Cancel {
+                reason,
+                keep_checkpoint: true,
+            },
+            _ => Action::StopWithSavepoint(reason),
+        };
+    }
+
+    if recorded.savepoint_trigger.is_some() {
+        return Action::AwaitSavepoint;
+    }
+    if job_running
+        && desired.savepoint_nonce.is_some()
+        && desired.savepoint_nonce != recorded.savepoint_nonce
+    {
+        return Action::TriggerSavepoint;
+    }
+    Action::Observe
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desired(running: bool, mode: UpgradeMode, fp: &str) -> Desired {
+        Desired {
+            running,
+            upgrade_mode: mode,
+            fingerprint: fp.into(),
+            savepoint_nonce: None,
+            initial_savepoint: None,
+            deleting: false,
+        }
+    }
+
+    fn deployed(fp: &str) -> Recorded {
+        Recorded {
+            deployment: Some(Deployment {
+                instance: "i".into(),
+                job_id: "j".into(),
+                cluster_id: "c".into(),
+                fingerprint: fp.into(),
+                restore_from: None,
+                cluster_started: true,
+                job_submitted: true,
+            }),
+            deployed_before: true,
+            ..Recorded::default()
+        }
+    }
+
+    fn running_job() -> Observed {
+        Observed {
+            cluster_up: true,
+            job_state: Some("RUNNING".into()),
+            operation: None,
+        }
+    }
+
+    use UpgradeMode::*;
+
+    #[test]
+    fn first_deploy_uses_the_initial_savepoint() {
+        let mut d = desired(true, Savepoint, "a");
+        d.initial_savepoint = Some("/sp/1".into());
+        assert_eq!(
+            plan(&d, &Recorded::default(), &Observed::nothing()),
+            Action::NewDeployment {
+                restore_from: Some("/sp/1".into())
+            }
+        );
+    }
+
+    #[test]
+    fn suspended_and_undeployed_is_idle() {
+        assert_eq!(
+            plan(
+                &desired(false, Savepoint, "a"),
+                &Recorded::default(),
+                &Observed::nothing()
+            ),
+            Action::Idle
+        );
+    }
+
+    #[test]
+    fn resume_restores_unless_stateless() {
+        let recorded = Recorded {
+            restore_from: Some("/sp/2".into()),
+            deployed_before: true,
+            ..Recorded::default()
+        };
+        let mut d = desired(true, Savepoint, "a");
+        d.initial_savepoint = Some("/sp/initial".into());
+        assert_eq!(
+            plan(&d, &recorded, &Observed::nothing()),
+            Action::NewDeployment {
+                restore_from: Some("/sp/2".into())
+            }
+        );
+        assert_eq!(
+            plan(
+                &desired(true, Stateless, "a"),
+                &recorded,
+                &Observed::nothing()
+            ),
+            Action::NewDeployment { restore_from: None }
+        );
+    }
+
+    #[test]
+    fn deploy_steps_in_order() {
+        let mut r = deployed("a");
+        let d = desired(true, Savepoint, "a");
+        if let Some(dep) = r.deployment.as_mut() {
+            dep.cluster_started = false;
+            dep.job_submitted = false;
+        }
+        assert_eq!(plan(&d, &r, &Observed::nothing()), Action::StartCluster);
+        if let Some(dep) = r.deployment.as_mut() {
+            dep.cluster_started = true;
+        }
+        let up = Observed {
+            cluster_up: true,
+            job_state: None,
+            operation: None,
+        };
+        assert_eq!(plan(&d, &r, &up), Action::SubmitJob);
+        assert_eq!(plan(&d, &deployed("a"), &running_job()), Action::Observe);
+    }
+
+    #[test]
+    fn suspend_per_upgrade_mode() {
+        let r = deployed("a");
+        assert_eq!(
+            plan(&desired(false, Savepoint, "a"), &r, &running_job()),
+            Action::StopWithSavepoint(StopReason::Suspend)
+        );
+        assert_eq!(
+            plan(&desired(false, LastState, "a"), &r, &running_job()),
+            Action::StopWithSavepoint(StopReason::Suspend)
+        );
+        assert_eq!(
+            plan(&desired(false, Stateless, "a"), &r, &running_job()),
+            Action::Cancel {
+                reason: StopReason::Suspend,
+                keep_checkpoint: false
+            }
+        );
+    }
+
+    #[test]
+    fn upgrade_per_upgrade_mode() {
+        let r = deployed("a");
+        assert_eq!(
+            plan(&desired(true, Savepoint, "b"), &r, &running_job()),
+            Action::StopWithSavepoint(StopReason::Upgrade)
+        );
+        assert_eq!(
+            plan(&desired(true, LastState, "b"), &r, &running_job()),
+            Action::Cancel {
+                reason: StopReason::Upgrade,
+                keep_checkpoint: true
+            }
+        );
+        assert_eq!(
+            plan(&desired(true, Stateless, "b"), &r, &running_job()),
+            Action::Cancel {
+                reason: StopReason::Upgrade,
+                keep_checkpoint: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_recorded_stop_is_resumed() {
+        let mut r = deployed("a");
+        r.stopping = Some(Stopping {
+            reason: StopReason::Upgrade,
+            trigger_id: Some("t".into()),
+            job_stopped: false,
+        });
+        let mut o = running_job();
+        o.operation = Some(OperationObs::InProgress);
+        assert_eq!(
+            plan(&desired(true, Savepoint, "b"), &r, &o),
+            Action::AwaitStop
+        );
+        r.stopping = Some(Stopping {
+            reason: StopReason::Upgrade,
+            trigger_id: Some("t".into()),
+            job_stopped: true,
+        });
+        assert_eq!(
+            plan(&desired(true, Savepoint, "b"), &r, &o),
+            Action::TearDown
+        );
+    }
+
+    #[test]
+    fn a_dead_cluster_is_noticed() {
+        let o = Observed {
+            cluster_up: false,
+            job_state: None,
+            operation: None,
+        };
+        assert_eq!(
+            plan(&desired(true, Savepoint, "a"), &deployed("a"), &o),
+            Action::ClusterLost
+        );
+    }
+
+    #[test]
+    fn a_failed_job_is_observed_until_the_spec_changes() {
+        let failed = Observed {
+            cluster_up: true,
+            job_state: Some("FAILED".into()),
+            operation: None,
+        };
+        assert_eq!(
+            plan(&desired(true, Savepoint, "a"), &deployed("a"), &failed),
+            Action::Observe
+        );
+        // A restartNonce bump changes the fingerprint: redeploy from the last checkpoint.
+        assert_eq!(
+            plan(&desired(true, Savepoint, "b"), &deployed("a"), &failed),
+            Action::Cancel {
+                reason: StopReason::Upgrade,
+                keep_checkpoint: true
+            }
+        );
+    }
+
+    #[test]
+    fn savepoint_nonce_triggers_once() {
+        let mut d = desired(true, Savepoint, "a");
+        d.savepoint_nonce = Some("1".into());
+        let mut r = deployed("a");
+        assert_eq!(plan(&d, &r, &running_job()), Action::TriggerSavepoint);
+        r.savepoint_trigger = Some("t".into());
+        assert_eq!(plan(&d, &r, &running_job()), Action::AwaitSavepoint);
+        r.savepoint_trigger = None;
+        r.savepoint_nonce = Some("1".into());
+        assert_eq!(plan(&d, &r, &running_job()), Action::Observe);
+    }
+
+    #[test]
+    fn a_halted_spec_is_not_redeployed_until_it_changes() {
+        let r = Recorded {
+            halted_fingerprint: Some("a".into()),
+            deployed_before: true,
+            ..Recorded::default()
+        };
+        assert_eq!(
+            plan(&desired(true, Stateless, "a"), &r, &Observed::nothing()),
+            Action::Idle
+        );
+        assert_eq!(
+            plan(&desired(true, Stateless, "b"), &r, &Observed::nothing()),
+            Action::NewDeployment { restore_from: None }
+        );
+    }
+
+    #[test]
+    fn delete_cancels_then_finalizes() {
+        let mut d = desired(true, Savepoint, "a");
+        d.deleting = true;
+        assert_eq!(
+            plan(&d, &deployed("a"), &running_job()),
+            Action::Cancel {
+                reason: StopReason::Delete,
+                keep_checkpoint: false
+            }
+        );
+        assert_eq!(
+            plan(&d, &Recorded::default(), &Observed::nothing()),
+            Action::Finalize
+        );
+    }
+}

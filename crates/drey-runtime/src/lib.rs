@@ -1,0 +1,21 @@
+//! Cluster backends: real Flink clusters as local processes.
+//!
+//! - [`FlinkHome`] finds the Flink 2.3 distribution (`--flink-home`, `FLINK_HOME`, or the one
+//!   `scripts/install-flink.sh` installs under drey's data home).
+//! - [`LocalBackend`] starts Flink session clusters (one JobManager, N TaskManagers) as child
+//!   processes that outlive the drey process, records them in
+//!   `<data-dir>/clusters/<id>/cluster.json`, and re-adopts them after a restart.
+//! - [`LocalCluster`] is a handle on one running cluster: its REST URL, a typed
+//!   [`drey_flink::FlinkClient`], its directories, and `stop`.
+
+mod error;
+mod home;
+mod local;
+mod process;
+
+pub use error::RuntimeError;
+pub use home::{drey_data_home, FlinkHome, FLINK_VERSION};
+pub use local::{
+    ClusterDirs, ClusterRecord, ClusterSpec, ListedCluster, LocalBackend, LocalCluster,
+    ProcessRecord, ProcessRole,
+};

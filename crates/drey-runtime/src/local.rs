@@ -1,0 +1,1069 @@
+//! The local backend: Flink session clusters as processes on this machine.
+//!
+//! Each cluster lives in `<data-dir>/clusters/<id>/`:
+//!
+//! ```text
+//! cluster.json   pids, process start times, ports, dirs (written atomically)
+//! conf/          FLINK_CONF_DIR: config.yaml + the distribution's log4j/logback files
+//! log/<ident>/   FLINK_LOG_DIR of each process (`jobmanager`, `taskmanager-<n>`):
+//!                <ident>.out (stdout/stderr) and Flink's flink-<ident>-*.log
+//! checkpoints/   execution.checkpointing.dir
+//! savepoints/    execution.checkpointing.savepoint-dir
+//! uploads/       web.upload.dir (uploaded jars survive a drey restart)
+//! tmp/           io.tmp.dirs, web.tmpdir
+//! pid/           FLINK_PID_DIR (used by Flink's scripts only)
+//! ```
+//!
+//! Every process runs `bin/jobmanager.sh start-foreground` or `bin/taskmanager.sh
+//! start-foreground` (which `exec` the JVM, so the pid drey records is the JVM's) in its own
+//! session (`setsid`), with stdin from /dev/null and output to its log file, so it outlives
+//! drey. A process is only ever signalled after checking, in `/proc/<pid>`, that its start
+//! time and command line (which contains the cluster directory) are the ones recorded.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use drey_flink::{ClientConfig, FlinkClient};
+use nix::sys::signal::Signal;
+use serde::{Deserialize, Serialize};
+use serde_yaml_ng::Value as Yaml;
+use tokio::process::{Child, Command};
+
+use crate::error::RuntimeError;
+use crate::home::FlinkHome;
+use crate::process::{
+    boot_id, free_ports, group_has_live_members, is_same_live_process, port_is_free, proc_stat,
+    signal_group, tail, write_atomic,
+};
+
+/// What to start: one JobManager and `task_managers` TaskManagers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterSpec {
+    /// Cluster id: 1-64 characters of `[A-Za-z0-9._-]`, not starting with `.`; names the
+    /// cluster's directory.
+    pub id: String,
+    /// Number of TaskManager processes.
+    pub task_managers: u32,
+    /// Task slots per TaskManager (`taskmanager.numberOfTaskSlots`).
+    pub slots_per_task_manager: u32,
+    /// `jobmanager.memory.process.size`, e.g. `768m`.
+    pub jobmanager_memory: String,
+    /// `taskmanager.memory.process.size`, e.g. `1024m`.
+    pub taskmanager_memory: String,
+    /// Extra Flink configuration; wins over everything drey sets (including ports).
+    pub flink_configuration: BTreeMap<String, String>,
+}
+
+impl ClusterSpec {
+    /// drey's default JobManager process size. Flink 2.3 starts with 640m (a 64 MiB heap);
+    /// 768m gives a 192 MiB heap, enough for jar submission and several small jobs.
+    pub const DEFAULT_JOBMANAGER_MEMORY: &'static str = "768m";
+    /// drey's default TaskManager process size. Measured minimums on Flink 2.3: 1024m with
+    /// Flink's default managed-memory fraction (0.4; 896m fails), 832m with the 0.1 fraction
+    /// drey sets by default (768m fails). 1024m leaves the task heap ~200 MiB.
+    pub const DEFAULT_TASKMANAGER_MEMORY: &'static str = "1024m";
+
+    /// A small cluster: one TaskManager with two slots and the default memory sizes.
+    pub fn new(id: impl Into<String>) -> Self {
+        ClusterSpec {
+            id: id.into(),
+            task_managers: 1,
+            slots_per_task_manager: 2,
+            jobmanager_memory: Self::DEFAULT_JOBMANAGER_MEMORY.to_string(),
+            taskmanager_memory: Self::DEFAULT_TASKMANAGER_MEMORY.to_string(),
+            flink_configuration: BTreeMap::new(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), RuntimeError> {
+        let id_ok = !self.id.is_empty()
+            && self.id.len() <= 64
+            && !self.id.starts_with('.')
+            && self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !id_ok {
+            return Err(RuntimeError::InvalidSpec(format!(
+                "id {:?} must be 1-64 characters of [A-Za-z0-9._-], not starting with '.'",
+                self.id
+            )));
+        }
+        if self.task_managers == 0 || self.task_managers > 64 {
+            return Err(RuntimeError::InvalidSpec(
+                "task_managers must be between 1 and 64".to_string(),
+            ));
+        }
+        if self.slots_per_task_manager == 0 {
+            return Err(RuntimeError::InvalidSpec(
+                "slots_per_task_manager must be at least 1".to_string(),
+            ));
+        }
+        for (name, v) in [
+            ("jobmanager_memory", &self.jobmanager_memory),
+            ("taskmanager_memory", &self.taskmanager_memory),
+        ] {
+            if v.trim().is_empty() {
+                return Err(RuntimeError::InvalidSpec(format!(
+                    "{name} must not be empty"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which Flink process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessRole {
+    /// The JobManager (standalone session entrypoint).
+    Jobmanager,
+    /// A TaskManager (task executor).
+    Taskmanager,
+}
+
+/// One recorded Flink process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    /// JobManager or TaskManager.
+    pub role: ProcessRole,
+    /// 0 for the JobManager; the TaskManager's index.
+    pub index: u32,
+    /// Process id; also its process group and session id.
+    pub pid: u32,
+    /// Start time from `/proc/<pid>/stat` (clock ticks after boot).
+    pub start_time: u64,
+    /// RPC port (TaskManagers; the JobManager's is in the record).
+    pub rpc_port: Option<u16>,
+    /// Data port (TaskManagers).
+    pub data_port: Option<u16>,
+    /// `FLINK_IDENT_STRING`; names the process's log files.
+    pub ident: String,
+    /// File receiving the process's stdout and stderr.
+    pub stdout_log: PathBuf,
+}
+
+/// What `<cluster dir>/cluster.json` holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterRecord {
+    /// Format version of this file.
+    pub format: u32,
+    /// Cluster id.
+    pub id: String,
+    /// The Flink distribution the processes run.
+    pub flink_home: PathBuf,
+    /// The cluster directory.
+    pub cluster_dir: PathBuf,
+    /// `rest.port`.
+    pub rest_port: u16,
+    /// `jobmanager.rpc.port`.
+    pub rpc_port: u16,
+    /// `blob.server.port`.
+    pub blob_port: u16,
+    /// Kernel boot id when the processes were started (start times are per boot).
+    pub boot_id: String,
+    /// When the cluster was started, epoch milliseconds.
+    pub started_at_ms: u64,
+    /// The spec it was started with.
+    pub spec: ClusterSpec,
+    /// The processes, JobManager first.
+    pub processes: Vec<ProcessRecord>,
+}
+
+impl ClusterRecord {
+    /// The REST base URL.
+    pub fn rest_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.rest_port)
+    }
+}
+
+/// The directories of one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterDirs {
+    /// `<data-dir>/clusters/<id>`.
+    pub root: PathBuf,
+    /// `FLINK_CONF_DIR`.
+    pub conf: PathBuf,
+    /// Parent of each process's `FLINK_LOG_DIR` (`log/<ident>/`).
+    pub log: PathBuf,
+    /// `execution.checkpointing.dir`.
+    pub checkpoints: PathBuf,
+    /// `execution.checkpointing.savepoint-dir`.
+    pub savepoints: PathBuf,
+    /// `web.upload.dir`.
+    pub uploads: PathBuf,
+    /// `io.tmp.dirs`, `web.tmpdir`.
+    pub tmp: PathBuf,
+    /// `FLINK_PID_DIR`.
+    pub pid: PathBuf,
+}
+
+impl ClusterDirs {
+    fn new(root: PathBuf) -> Self {
+        ClusterDirs {
+            conf: root.join("conf"),
+            log: root.join("log"),
+            checkpoints: root.join("checkpoints"),
+            savepoints: root.join("savepoints"),
+            uploads: root.join("uploads"),
+            tmp: root.join("tmp"),
+            pid: root.join("pid"),
+            root,
+        }
+    }
+
+    /// `cluster.json`.
+    pub fn record_file(&self) -> PathBuf {
+        self.root.join("cluster.json")
+    }
+
+    fn create(&self) -> Result<(), RuntimeError> {
+        for d in [
+            &self.conf,
+            &self.log,
+            &self.checkpoints,
+            &self.savepoints,
+            &self.uploads,
+            &self.tmp,
+            &self.pid,
+        ] {
+            std::fs::create_dir_all(d).map_err(|e| RuntimeError::io("cannot create", d, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// A cluster found by [`LocalBackend::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedCluster {
+    /// Its record.
+    pub record: ClusterRecord,
+    /// Whether every recorded process is still the live process drey started.
+    pub alive: bool,
+    /// How many recorded processes are still alive (0: a stale record).
+    pub live_processes: usize,
+}
+
+/// Starts, adopts, lists and stops local Flink clusters under one data directory.
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    home: FlinkHome,
+    data_dir: PathBuf,
+    client_config: ClientConfig,
+}
+
+impl LocalBackend {
+    /// A backend running `home`'s Flink, keeping clusters in `<data_dir>/clusters/`.
+    pub fn new(home: FlinkHome, data_dir: impl Into<PathBuf>) -> Self {
+        LocalBackend {
+            home,
+            data_dir: data_dir.into(),
+            client_config: ClientConfig::default(),
+        }
+    }
+
+    /// Sets the timeouts and retries of the clients handed out by clusters.
+    pub fn with_client_config(mut self, config: ClientConfig) -> Self {
+        self.client_config = config;
+        self
+    }
+
+    /// The Flink distribution.
+    pub fn home(&self) -> &FlinkHome {
+        &self.home
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The directories of cluster `id` (whether or not it exists).
+    pub fn cluster_dirs(&self, id: &str) -> ClusterDirs {
+        ClusterDirs::new(self.data_dir.join("clusters").join(id))
+    }
+
+    /// Starts a session cluster and waits until its REST API answers and all TaskManagers
+    /// and their slots registered, for at most `timeout`. On failure every started process is killed and
+    /// the error carries the tail of the relevant log.
+    pub async fn start(
+        &self,
+        spec: &ClusterSpec,
+        timeout: Duration,
+    ) -> Result<LocalCluster, RuntimeError> {
+        spec.validate()?;
+        if let Some(running) = self.adopt(&spec.id).await? {
+            return Err(RuntimeError::AlreadyRunning {
+                id: spec.id.clone(),
+                rest_url: running.rest_url(),
+            });
+        }
+        // Free ports are picked, released, then bound by Flink: another process can take one
+        // in between. Such a start is retried once with new ports.
+        match self.start_once(spec, timeout).await {
+            Err(e) if is_port_conflict(&e) => {
+                tracing::warn!(id = %spec.id, error = %e, "port taken while starting; retrying with new ports");
+                self.start_once(spec, timeout).await
+            }
+            other => other,
+        }
+    }
+
+    async fn start_once(
+        &self,
+        spec: &ClusterSpec,
+        timeout: Duration,
+    ) -> Result<LocalCluster, RuntimeError> {
+        let dirs = self.cluster_dirs(&spec.id);
+        for stale in [&dirs.conf, &dirs.pid, &dirs.tmp] {
+            if stale.exists() {
+                std::fs::remove_dir_all(stale)
+                    .map_err(|e| RuntimeError::io("cannot clean", stale, e))?;
+            }
+        }
+        dirs.create()?;
+        let root = dirs
+            .root
+            .canonicalize()
+            .map_err(|e| RuntimeError::io("cannot resolve", &dirs.root, e))?;
+        let dirs = ClusterDirs::new(root);
+
+        let tm_count = spec.task_managers as usize;
+        let ports = free_ports(3 + 2 * tm_count)?;
+        let (rest_port, rpc_port, blob_port) = (ports[0], ports[1], ports[2]);
+        let config = self.write_conf(spec, &dirs, rest_port, rpc_port, blob_port)?;
+        let port_of = |key: &str, fallback: u16| {
+            config
+                .get(key)
+                .and_then(yaml_scalar)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(fallback)
+        };
+        let rest_port = port_of("rest.port", rest_port);
+        let rpc_port = port_of("jobmanager.rpc.port", rpc_port);
+        let blob_port = port_of("blob.server.port", blob_port);
+
+        let mut cluster = LocalCluster {
+            record: ClusterRecord {
+                format: 1,
+                id: spec.id.clone(),
+                flink_home: self.home.root().to_path_buf(),
+                cluster_dir: dirs.root.clone(),
+                rest_port,
+                rpc_port,
+                blob_port,
+                boot_id: boot_id(),
+                started_at_ms: now_ms(),
+                spec: spec.clone(),
+                processes: Vec::new(),
+            },
+            client: FlinkClient::with_config(
+                format!("http://127.0.0.1:{rest_port}"),
+                self.client_config.clone(),
+            )?,
+            dirs,
+            children: Vec::new(),
+        };
+
+        let spawned = self.spawn_all(&mut cluster, &ports[3..]).await;
+        // Record what was started even when a later spawn failed, so nothing is orphaned
+        // untracked if this process dies right now.
+        let recorded = cluster.write_record();
+        if let Err(e) = spawned.and(recorded) {
+            cluster.teardown().await;
+            return Err(e);
+        }
+        tracing::info!(id = %spec.id, rest = %cluster.rest_url(), "local Flink cluster starting");
+        if let Err(e) = cluster.wait_ready(timeout).await {
+            cluster.teardown().await;
+            return Err(e);
+        }
+        tracing::info!(id = %spec.id, rest = %cluster.rest_url(), "local Flink cluster ready");
+        Ok(cluster)
+    }
+
+    async fn spawn_all(
+        &self,
+        cluster: &mut LocalCluster,
+        tm_ports: &[u16],
+    ) -> Result<(), RuntimeError> {
+        let jm = self.spawn(cluster, ProcessRole::Jobmanager, 0, Vec::new(), None)?;
+        cluster.record.processes.push(jm.0);
+        cluster.children.push(jm.1);
+        for (i, pair) in tm_ports.chunks(2).enumerate() {
+            let (rpc, data) = (pair[0], pair.get(1).copied().unwrap_or(0));
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            let args = vec![
+                "-D".to_string(),
+                format!("taskmanager.rpc.port={rpc}"),
+                "-D".to_string(),
+                format!("taskmanager.data.port={data}"),
+                "-D".to_string(),
+                format!("taskmanager.resource-id={}-tm-{index}", cluster.record.id),
+            ];
+            let tm = self.spawn(
+                cluster,
+                ProcessRole::Taskmanager,
+                index,
+                args,
+                Some((rpc, data)),
+            )?;
+            cluster.record.processes.push(tm.0);
+            cluster.children.push(tm.1);
+        }
+        Ok(())
+    }
+
+    fn spawn(
+        &self,
+        cluster: &LocalCluster,
+        role: ProcessRole,
+        index: u32,
+        extra_args: Vec<String>,
+        tm_ports: Option<(u16, u16)>,
+    ) -> Result<(ProcessRecord, Child), RuntimeError> {
+        let dirs = &cluster.dirs;
+        let (script, ident) = match role {
+            ProcessRole::Jobmanager => ("jobmanager.sh", "jobmanager".to_string()),
+            ProcessRole::Taskmanager => ("taskmanager.sh", format!("taskmanager-{index}")),
+        };
+        let what = format!("{ident} of cluster {}", cluster.record.id);
+        // One log dir per process, so each process's REST log list shows its own files.
+        let log_dir = dirs.log.join(&ident);
+        std::fs::create_dir_all(&log_dir)
+            .map_err(|e| RuntimeError::io("cannot create", &log_dir, e))?;
+        let stdout_log = log_dir.join(format!("{ident}.out"));
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&stdout_log)
+            .map_err(|e| RuntimeError::io("cannot open", &stdout_log, e))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| RuntimeError::io("cannot open", &stdout_log, e))?;
+
+        let script = self.home.bin().join(script);
+        let mut cmd = match setsid_binary() {
+            Some(setsid) => {
+                // setsid(1) calls setsid(2) and execs in place: the child is not a process
+                // group leader, so no fork happens and the pid stays the JVM's.
+                let mut c = Command::new(setsid);
+                c.arg(&script);
+                c
+            }
+            None => {
+                let mut c = Command::new(&script);
+                c.process_group(0);
+                c
+            }
+        };
+        cmd.arg("start-foreground")
+            .arg("-D")
+            .arg(format!("drey.cluster-dir={}", dirs.root.display()))
+            .args(extra_args)
+            .env("FLINK_CONF_DIR", &dirs.conf)
+            .env("FLINK_LOG_DIR", &log_dir)
+            .env("FLINK_PID_DIR", &dirs.pid)
+            .env("FLINK_IDENT_STRING", &ident)
+            .current_dir(&dirs.root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .kill_on_drop(false);
+        let child = cmd.spawn().map_err(|source| RuntimeError::Spawn {
+            what: what.clone(),
+            source,
+        })?;
+        let pid = child.id().ok_or_else(|| RuntimeError::Spawn {
+            what: what.clone(),
+            source: std::io::Error::other("the process exited at once"),
+        })?;
+        let start_time =
+            proc_stat(pid)
+                .map(|s| s.start_time)
+                .ok_or_else(|| RuntimeError::Spawn {
+                    what,
+                    source: std::io::Error::other("the process exited at once"),
+                })?;
+        Ok((
+            ProcessRecord {
+                role,
+                index,
+                pid,
+                start_time,
+                rpc_port: tm_ports.map(|p| p.0),
+                data_port: tm_ports.map(|p| p.1),
+                ident,
+                stdout_log,
+            },
+            child,
+        ))
+    }
+
+    /// Writes `conf/` and returns the effective flat configuration.
+    fn write_conf(
+        &self,
+        spec: &ClusterSpec,
+        dirs: &ClusterDirs,
+        rest_port: u16,
+        rpc_port: u16,
+        blob_port: u16,
+    ) -> Result<BTreeMap<String, Yaml>, RuntimeError> {
+        let home_conf = self.home.conf();
+        let entries = std::fs::read_dir(&home_conf)
+            .map_err(|e| RuntimeError::io("cannot read", &home_conf, e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let path = entry.path();
+            if name == "config.yaml" || name == "flink-conf.yaml" || !path.is_file() {
+                continue;
+            }
+            let to = dirs.conf.join(&name);
+            std::fs::copy(&path, &to).map_err(|e| RuntimeError::io("cannot copy to", &to, e))?;
+        }
+
+        let mut config = BTreeMap::new();
+        let defaults = home_conf.join("config.yaml");
+        if defaults.exists() {
+            let text = std::fs::read_to_string(&defaults)
+                .map_err(|e| RuntimeError::io("cannot read", &defaults, e))?;
+            let doc: Yaml =
+                serde_yaml_ng::from_str(&text).map_err(|source| RuntimeError::FlinkConfig {
+                    path: defaults.clone(),
+                    source,
+                })?;
+            flatten("", &doc, &mut config);
+        }
+        let file_url = |p: &Path| format!("file://{}", p.display());
+        let ours: [(&str, String); 20] = [
+            ("jobmanager.rpc.address", "localhost".into()),
+            ("jobmanager.bind-host", "localhost".into()),
+            ("jobmanager.rpc.port", rpc_port.to_string()),
+            (
+                "jobmanager.memory.process.size",
+                spec.jobmanager_memory.clone(),
+            ),
+            ("taskmanager.host", "localhost".into()),
+            ("taskmanager.bind-host", "localhost".into()),
+            (
+                "taskmanager.memory.process.size",
+                spec.taskmanager_memory.clone(),
+            ),
+            // Small-footprint default: managed memory (RocksDB, batch operators) at 10%
+            // leaves the task heap ~200 MiB in a 1 GiB TaskManager instead of ~25 MiB.
+            ("taskmanager.memory.managed.fraction", "0.1".into()),
+            (
+                "taskmanager.numberOfTaskSlots",
+                spec.slots_per_task_manager.to_string(),
+            ),
+            ("rest.address", "127.0.0.1".into()),
+            ("rest.bind-address", "127.0.0.1".into()),
+            ("rest.port", rest_port.to_string()),
+            ("blob.server.port", blob_port.to_string()),
+            ("execution.checkpointing.dir", file_url(&dirs.checkpoints)),
+            (
+                "execution.checkpointing.savepoint-dir",
+                file_url(&dirs.savepoints),
+            ),
+            (
+                "execution.checkpointing.externalized-checkpoint-retention",
+                "RETAIN_ON_CANCELLATION".into(),
+            ),
+            ("io.tmp.dirs", dirs.tmp.display().to_string()),
+            ("web.tmpdir", dirs.tmp.join("web").display().to_string()),
+            ("web.upload.dir", dirs.uploads.display().to_string()),
+            ("drey.cluster-id", spec.id.clone()),
+        ];
+        for (k, v) in ours {
+            config.insert(k.to_string(), Yaml::String(v));
+        }
+        for (k, v) in &spec.flink_configuration {
+            config.insert(k.clone(), Yaml::String(v.clone()));
+        }
+        let text =
+            serde_yaml_ng::to_string(&config).map_err(|source| RuntimeError::FlinkConfig {
+                path: dirs.conf.join("config.yaml"),
+                source,
+            })?;
+        let header = "# Written by drey for this cluster; regenerated on every start.\n";
+        write_atomic(
+            &dirs.conf.join("config.yaml"),
+            format!("{header}{text}").as_bytes(),
+        )?;
+        Ok(config)
+    }
+
+    /// Makes sure cluster `spec.id` runs: adopts it when all its processes are alive,
+    /// otherwise stops what is left of it and starts it. It does not compare specs: a
+    /// running cluster is returned as it is; compare `record().spec` to decide on a restart.
+    pub async fn ensure(
+        &self,
+        spec: &ClusterSpec,
+        timeout: Duration,
+    ) -> Result<LocalCluster, RuntimeError> {
+        if let Some(existing) = self.adopt(&spec.id).await? {
+            if existing.is_alive() {
+                return Ok(existing);
+            }
+            tracing::warn!(id = %spec.id, "cluster is degraded; restarting it");
+            existing.stop(Duration::from_secs(10)).await?;
+        }
+        self.start(spec, timeout).await
+    }
+
+    /// Re-adopts cluster `id` from its `cluster.json`: `Ok(None)` when there is no record or
+    /// none of the recorded processes is still alive (exited, pid recycled, machine
+    /// rebooted). A cluster with some processes gone is still adopted, so it can be stopped;
+    /// [`LocalCluster::is_alive`] is then false. Only processes verified in `/proc` (start
+    /// time, command line) are ever signalled.
+    pub async fn adopt(&self, id: &str) -> Result<Option<LocalCluster>, RuntimeError> {
+        let dirs = self.cluster_dirs(id);
+        let Some(record) = read_record(&dirs.record_file())? else {
+            return Ok(None);
+        };
+        self.adopt_record(record)
+    }
+
+    fn adopt_record(&self, record: ClusterRecord) -> Result<Option<LocalCluster>, RuntimeError> {
+        if record.boot_id != boot_id() {
+            tracing::info!(id = %record.id, "cluster record is from an earlier boot; not adopting");
+            return Ok(None);
+        }
+        let marker = record.cluster_dir.display().to_string();
+        let live = record
+            .processes
+            .iter()
+            .filter(|p| is_same_live_process(p.pid, p.start_time, &marker))
+            .count();
+        if live == 0 {
+            return Ok(None);
+        }
+        if live < record.processes.len() {
+            tracing::warn!(
+                id = %record.id,
+                live,
+                recorded = record.processes.len(),
+                "adopting a degraded cluster: some recorded processes are gone"
+            );
+        }
+        let client = FlinkClient::with_config(record.rest_url(), self.client_config.clone())?;
+        Ok(Some(LocalCluster {
+            dirs: ClusterDirs::new(record.cluster_dir.clone()),
+            client,
+            record,
+            children: Vec::new(),
+        }))
+    }
+
+    /// Every cluster with a record under the data directory, with whether it is alive.
+    /// Stale records (no live process) are listed too; [`LocalBackend::stop`] removes them.
+    pub async fn list(&self) -> Result<Vec<ListedCluster>, RuntimeError> {
+        let clusters = self.data_dir.join("clusters");
+        let mut out = Vec::new();
+        let entries = match std::fs::read_dir(&clusters) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(RuntimeError::io("cannot read", &clusters, e)),
+        };
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for dir in paths {
+            if let Some(record) = read_record(&dir.join("cluster.json"))? {
+                let (alive, live_processes) = match self.adopt_record(record.clone())? {
+                    Some(c) => (c.is_alive(), c.live_pids().len()),
+                    None => (false, 0),
+                };
+                out.push(ListedCluster {
+                    record,
+                    alive,
+                    live_processes,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stops cluster `id` if it is running (see [`LocalCluster::stop`]); returns whether it
+    /// was running. A stale record is removed.
+    pub async fn stop(&self, id: &str, grace: Duration) -> Result<bool, RuntimeError> {
+        match self.adopt(id).await? {
+            Some(c) => c.stop(grace).await.map(|()| true),
+            None => {
+                let f = self.cluster_dirs(id).record_file();
+                if f.exists() {
+                    std::fs::remove_file(&f)
+                        .map_err(|e| RuntimeError::io("cannot remove", &f, e))?;
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// A running local cluster.
+#[derive(Debug)]
+pub struct LocalCluster {
+    record: ClusterRecord,
+    dirs: ClusterDirs,
+    client: FlinkClient,
+    /// Handles of processes this drey process spawned (empty for adopted clusters); kept so
+    /// their exit status is reaped. Dropping them does not stop anything.
+    children: Vec<Child>,
+}
+
+impl LocalCluster {
+    /// Cluster id.
+    pub fn id(&self) -> &str {
+        &self.record.id
+    }
+
+    /// REST base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn rest_url(&self) -> String {
+        self.record.rest_url()
+    }
+
+    /// A client for the cluster's REST API.
+    pub fn client(&self) -> FlinkClient {
+        self.client.clone()
+    }
+
+    /// The cluster's directories.
+    pub fn dirs(&self) -> &ClusterDirs {
+        &self.dirs
+    }
+
+    /// What is recorded in `cluster.json`.
+    pub fn record(&self) -> &ClusterRecord {
+        &self.record
+    }
+
+    /// The cluster's processes, JobManager first.
+    pub fn processes(&self) -> &[ProcessRecord] {
+        &self.record.processes
+    }
+
+    fn marker(&self) -> String {
+        self.record.cluster_dir.display().to_string()
+    }
+
+    fn live_pids(&self) -> Vec<u32> {
+        let marker = self.marker();
+        self.record
+            .processes
+            .iter()
+            .filter(|p| is_same_live_process(p.pid, p.start_time, &marker))
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    /// True when every recorded process is still the live process drey started.
+    pub fn is_alive(&self) -> bool {
+        !self.record.processes.is_empty() && self.live_pids().len() == self.record.processes.len()
+    }
+
+    /// The JobManager's Flink log file (`flink-jobmanager-standalonesession-*.log`), or its
+    /// stdout file when Flink has not created the log yet.
+    pub fn jobmanager_log(&self) -> PathBuf {
+        self.log_file(ProcessRole::Jobmanager, 0)
+    }
+
+    /// The Flink log file of a process (`flink-<ident>-*.log`), or its stdout file when
+    /// Flink has not created the log yet.
+    pub fn log_file(&self, role: ProcessRole, index: u32) -> PathBuf {
+        let Some(p) = self
+            .record
+            .processes
+            .iter()
+            .find(|p| p.role == role && p.index == index)
+        else {
+            return self.dirs.log.join("jobmanager/jobmanager.out");
+        };
+        let prefix = format!("flink-{}-", p.ident);
+        let dir = p
+            .stdout_log
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.dirs.log.clone());
+        let found = std::fs::read_dir(&dir).ok().and_then(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|path| {
+                    path.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".log"))
+                })
+                .max_by_key(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+        });
+        match found {
+            Some(f) if std::fs::metadata(&f).map(|m| m.len() > 0).unwrap_or(false) => f,
+            _ => p.stdout_log.clone(),
+        }
+    }
+
+    fn write_record(&self) -> Result<(), RuntimeError> {
+        let path = self.dirs.record_file();
+        let bytes =
+            serde_json::to_vec_pretty(&self.record).map_err(|source| RuntimeError::Record {
+                path: path.clone(),
+                source,
+            })?;
+        write_atomic(&path, &bytes)
+    }
+
+    async fn wait_ready(&mut self, timeout: Duration) -> Result<(), RuntimeError> {
+        let probe = FlinkClient::with_config(
+            self.rest_url(),
+            ClientConfig {
+                connect_timeout: Duration::from_millis(500),
+                request_timeout: Duration::from_secs(3),
+                get_retries: 0,
+                ..ClientConfig::default()
+            },
+        )?;
+        let wanted = self.record.spec.task_managers;
+        let wanted_slots = wanted.saturating_mul(self.record.spec.slots_per_task_manager);
+        let start = Instant::now();
+        loop {
+            // children[i] was spawned for processes[i].
+            for (i, child) in self.children.iter_mut().enumerate() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let (ident, log_file) = match self.record.processes.get(i) {
+                        Some(p) => (p.ident.clone(), p.stdout_log.clone()),
+                        None => (
+                            "a process".to_string(),
+                            self.dirs.log.join("jobmanager/jobmanager.out"),
+                        ),
+                    };
+                    return Err(RuntimeError::StartFailed {
+                        id: self.record.id.clone(),
+                        reason: format!("{ident} exited with {status}"),
+                        log_tail: tail(&log_file, 40),
+                        log_file,
+                    });
+                }
+            }
+            let last_seen = match probe.overview().await {
+                Ok(ov) if ov.taskmanagers >= wanted && ov.slots_total >= wanted_slots => {
+                    return Ok(())
+                }
+                Ok(ov) => format!(
+                    "{} of {wanted} TaskManagers and {} of {wanted_slots} slots registered",
+                    ov.taskmanagers, ov.slots_total
+                ),
+                Err(e) => e.to_string(),
+            };
+            if start.elapsed() >= timeout {
+                let log_file = self.jobmanager_log();
+                return Err(RuntimeError::StartTimeout {
+                    id: self.record.id.clone(),
+                    waited: start.elapsed(),
+                    last_seen,
+                    log_tail: tail(&log_file, 40),
+                    log_file,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Kills everything at once (SIGKILL to each verified process group), waits (bounded)
+    /// until the groups are empty and removes the record; used when a start fails.
+    async fn teardown(&mut self) {
+        let groups = self.live_pids();
+        self.kill();
+        for child in &mut self.children {
+            let _ = child.wait().await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while groups.iter().any(|g| group_has_live_members(*g)) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = std::fs::remove_file(self.dirs.record_file());
+    }
+
+    /// Sends SIGKILL to every process group of the cluster that is still the recorded
+    /// process, without waiting. Synchronous, so it can run in a `Drop` guard.
+    pub fn kill(&self) {
+        for pid in self.live_pids() {
+            if let Err(e) = signal_group(pid, Signal::SIGKILL) {
+                tracing::warn!(pid, error = %e, "cannot SIGKILL Flink process group");
+            }
+        }
+    }
+
+    /// Stops the cluster: SIGTERM to each process group, up to `grace` for them to exit,
+    /// then SIGKILL; waits until the REST and RPC ports are free and removes `cluster.json`
+    /// (the cluster directory with checkpoints, savepoints and logs stays).
+    pub async fn stop(mut self, grace: Duration) -> Result<(), RuntimeError> {
+        let marker = self.marker();
+        let groups = self.live_pids();
+        // TaskManagers first, so they do not log connection errors for a vanished JobManager.
+        let mut order: Vec<&ProcessRecord> = self.record.processes.iter().collect();
+        order.sort_by_key(|p| p.role == ProcessRole::Jobmanager);
+        for p in order {
+            if is_same_live_process(p.pid, p.start_time, &marker) {
+                signal_group(p.pid, Signal::SIGTERM)?;
+            }
+        }
+        let deadline = Instant::now() + grace;
+        while !self.all_gone().await && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if !self.all_gone().await {
+            tracing::warn!(id = %self.record.id, "Flink processes ignored SIGTERM; sending SIGKILL");
+            self.kill();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !self.all_gone().await && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while groups.iter().any(|g| group_has_live_members(*g)) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let survivors = self.live_pids();
+        if !survivors.is_empty() {
+            return Err(RuntimeError::StopFailed {
+                id: self.record.id.clone(),
+                pids: survivors,
+            });
+        }
+        let ports = [
+            self.record.rest_port,
+            self.record.rpc_port,
+            self.record.blob_port,
+        ];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !ports.iter().all(|p| port_is_free(*p)) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let f = self.dirs.record_file();
+        if f.exists() {
+            std::fs::remove_file(&f).map_err(|e| RuntimeError::io("cannot remove", &f, e))?;
+        }
+        tracing::info!(id = %self.record.id, "local Flink cluster stopped");
+        Ok(())
+    }
+
+    /// Reaps exited children and reports whether no recorded process is alive.
+    async fn all_gone(&mut self) -> bool {
+        for child in &mut self.children {
+            let _ = child.try_wait();
+        }
+        self.live_pids().is_empty()
+    }
+}
+
+fn read_record(path: &Path) -> Result<Option<ClusterRecord>, RuntimeError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(RuntimeError::io("cannot read", path, e)),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|source| RuntimeError::Record {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+fn is_port_conflict(e: &RuntimeError) -> bool {
+    match e {
+        RuntimeError::StartFailed { log_tail, .. }
+        | RuntimeError::StartTimeout { log_tail, .. } => {
+            log_tail.contains("BindException") || log_tail.contains("Address already in use")
+        }
+        _ => false,
+    }
+}
+
+fn setsid_binary() -> Option<PathBuf> {
+    ["/usr/bin/setsid", "/bin/setsid"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Flattens nested YAML mappings into Flink's dotted keys.
+fn flatten(prefix: &str, value: &Yaml, out: &mut BTreeMap<String, Yaml>) {
+    match value {
+        Yaml::Mapping(m) => {
+            for (k, v) in m {
+                let key = match k {
+                    Yaml::String(s) => s.clone(),
+                    other => yaml_scalar(other).unwrap_or_default(),
+                };
+                let full = if prefix.is_empty() {
+                    key
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&full, v, out);
+            }
+        }
+        Yaml::Null if prefix.is_empty() => {}
+        other => {
+            out.insert(prefix.to_string(), other.clone());
+        }
+    }
+}
+
+fn yaml_scalar(v: &Yaml) -> Option<String> {
+    match v {
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Number(n) => Some(n.to_string()),
+        Yaml::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flattens_nested_flink_config() {
+        let doc: Yaml = serde_yaml_ng::from_str(
+            "jobmanager:\n  rpc:\n    port: 6123\n  bind-host: localhost\nparallelism.default: 1\nlist: [a, b]\n",
+        )
+        .unwrap();
+        let mut out = BTreeMap::new();
+        flatten("", &doc, &mut out);
+        assert_eq!(
+            yaml_scalar(&out["jobmanager.rpc.port"]).as_deref(),
+            Some("6123")
+        );
+        assert_eq!(
+            yaml_scalar(&out["jobmanager.bind-host"]).as_deref(),
+            Some("localhost")
+        );
+        assert_eq!(
+            yaml_scalar(&out["parallelism.default"]).as_deref(),
+            Some("1")
+        );
+        assert!(matches!(out["list"], Yaml::Sequence(_)));
+    }
+
+    #[test]
+    fn spec_validation() {
+        assert!(ClusterSpec::new("ok-1.a_b").validate().is_ok());
+        for bad in ["", ".x", "a/b", "a b", &"x".repeat(65)] {
+            assert!(ClusterSpec::new(bad).validate().is_err(), "{bad:?}");
+        }
+        let mut s = ClusterSpec::new("x");
+        s.task_managers = 0;
+        assert!(s.validate().is_err());
+    }
+}

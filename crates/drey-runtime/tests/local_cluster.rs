@@ -1,0 +1,311 @@
+//! Local clusters against a real Flink 2.3: start, observe, stop, survive the drey-side
+//! process, re-adopt, and fail clearly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{backend, port_free, process_gone, start, ClusterGuard};
+use drey_flink::{ClientConfig, FlinkClient};
+use drey_runtime::{ClusterRecord, ClusterSpec, RuntimeError};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_taskmanagers_start_register_and_stop_cleanly() {
+    let (backend, _dir) = backend();
+    let mut spec = ClusterSpec::new("lifecycle");
+    spec.task_managers = 2;
+    spec.slots_per_task_manager = 1;
+    spec.flink_configuration
+        .insert("drey.test.extra".to_string(), "applied".to_string());
+    let guard = start(&backend, &spec).await;
+    let cluster = guard.get();
+    assert!(cluster.is_alive());
+    assert_eq!(cluster.processes().len(), 3);
+
+    // Both TaskManagers registered, under the resource ids drey gave them.
+    let client = cluster.client();
+    let mut ids: Vec<String> = client
+        .taskmanagers()
+        .await
+        .unwrap()
+        .taskmanagers
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec!["lifecycle-tm-0", "lifecycle-tm-1"]);
+    let overview = client.overview().await.unwrap();
+    assert_eq!(overview.taskmanagers, 2);
+    assert_eq!(overview.slots_total, 2);
+    assert_eq!(overview.flink_version, "2.3.0");
+
+    // The cluster's own configuration is in effect, including the extra key.
+    let config = client.jobmanager_config().await.unwrap();
+    let get = |k: &str| config.iter().find(|e| e.key == k).map(|e| e.value.clone());
+    assert_eq!(get("drey.test.extra").as_deref(), Some("applied"));
+    assert_eq!(
+        get("rest.port"),
+        Some(cluster.record().rest_port.to_string())
+    );
+    let savepoint_dir = get("execution.checkpointing.savepoint-dir").unwrap();
+    assert!(
+        savepoint_dir.contains("clusters/lifecycle/savepoints"),
+        "{savepoint_dir}"
+    );
+
+    // cluster.json is on disk and a second backend (a new drey process) adopts it.
+    let on_disk: ClusterRecord =
+        serde_json::from_slice(&std::fs::read(cluster.dirs().record_file()).unwrap()).unwrap();
+    assert_eq!(&on_disk, cluster.record());
+    let listed = backend.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].alive);
+    let adopted = backend
+        .adopt("lifecycle")
+        .await
+        .unwrap()
+        .expect("adoptable");
+    assert_eq!(adopted.processes(), cluster.processes());
+    assert!(adopted.is_alive());
+
+    // ensure() returns the running cluster instead of starting another.
+    let ensured = backend.ensure(&spec, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(ensured.processes(), cluster.processes());
+
+    // Starting the same id again is refused while it runs.
+    let again = backend.start(&spec, Duration::from_secs(5)).await;
+    assert!(
+        matches!(again, Err(RuntimeError::AlreadyRunning { .. })),
+        "{again:?}"
+    );
+
+    // Stop: every process gone, every port free, no record left.
+    let pids: Vec<u32> = cluster.processes().iter().map(|p| p.pid).collect();
+    let record = cluster.record().clone();
+    let started = Instant::now();
+    guard.stop().await;
+    println!("stop took {:?}", started.elapsed());
+    for pid in &pids {
+        assert!(process_gone(*pid), "pid {pid} still alive");
+    }
+    for port in [record.rest_port, record.rpc_port, record.blob_port] {
+        assert!(port_free(port), "port {port} still in use");
+    }
+    for p in &record.processes {
+        if let Some(port) = p.rpc_port {
+            assert!(port_free(port), "TaskManager port {port} still in use");
+        }
+    }
+    assert!(backend.adopt("lifecycle").await.unwrap().is_none());
+    assert!(backend.list().await.unwrap().is_empty());
+    let err = client.overview().await.unwrap_err();
+    assert!(err.is_unreachable(), "{err:?}");
+}
+
+/// Kill -9 the process that started a cluster: the cluster keeps running and the current
+/// process adopts it from cluster.json.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_outlives_its_starter_and_is_adopted() {
+    let (backend, dir) = backend();
+    common::flink_home();
+    let mut starter = Command::new(env!("CARGO_BIN_EXE_drey-local-flink"))
+        .args([
+            "start",
+            "--id",
+            "orphan",
+            "--task-managers",
+            "1",
+            "--hold",
+            "--timeout",
+            "180",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    // The starter prints the record once the cluster is ready, then holds.
+    let stdout = starter.stdout.take().unwrap();
+    let printed = tokio::task::spawn_blocking(move || {
+        let mut json = String::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            json.push_str(&line);
+            json.push('\n');
+            if line == "}" {
+                break;
+            }
+        }
+        json
+    })
+    .await
+    .unwrap();
+    let record: ClusterRecord = serde_json::from_str(&printed)
+        .unwrap_or_else(|e| panic!("starter printed no record ({e}): {printed}"));
+
+    // From here on, make sure the cluster dies with the test whatever happens.
+    struct KillOnDrop(ClusterRecord);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            for p in &self.0.processes {
+                if !common::process_gone(p.pid) {
+                    let _ = Command::new("kill")
+                        .args(["-KILL", "--", &format!("-{}", p.pid)])
+                        .status();
+                }
+            }
+        }
+    }
+    let _safety = KillOnDrop(record.clone());
+
+    // kill -9 the drey-side process.
+    starter.kill().unwrap();
+    let status = starter.wait().unwrap();
+    assert!(!status.success());
+
+    // The cluster still answers.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let client = FlinkClient::new(record.rest_url()).unwrap();
+    let overview = client.overview().await.unwrap();
+    assert_eq!(overview.taskmanagers, 1);
+    for p in &record.processes {
+        assert!(!process_gone(p.pid), "pid {} died with its starter", p.pid);
+    }
+
+    // This process adopts it and stops it.
+    let adopted = backend.adopt("orphan").await.unwrap().expect("adoptable");
+    assert!(adopted.is_alive());
+    assert_eq!(adopted.processes(), record.processes.as_slice());
+    assert_eq!(adopted.client().overview().await.unwrap().taskmanagers, 1);
+    drop(adopted);
+
+    // A TaskManager dies: the cluster is still adopted (so it can be stopped), but degraded.
+    let tm = record.processes[1].pid;
+    Command::new("kill")
+        .args(["-KILL", &tm.to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !process_gone(tm) {
+        assert!(
+            Instant::now() < deadline,
+            "TaskManager {tm} survived SIGKILL"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let adopted = backend
+        .adopt("orphan")
+        .await
+        .unwrap()
+        .expect("still adoptable");
+    assert!(!adopted.is_alive());
+    let listed = backend.list().await.unwrap();
+    assert_eq!((listed[0].alive, listed[0].live_processes), (false, 1));
+    let guard = ClusterGuard(Some(adopted));
+    guard.stop().await;
+    for p in &record.processes {
+        assert!(process_gone(p.pid));
+    }
+    assert!(port_free(record.rest_port));
+
+    // A record whose pids are gone (or recycled) is never adopted.
+    std::fs::write(
+        dir.path().join("clusters/orphan/cluster.json"),
+        serde_json::to_vec(&record).unwrap(),
+    )
+    .unwrap();
+    assert!(backend.adopt("orphan").await.unwrap().is_none());
+    let mut recycled = record.clone();
+    recycled.processes[0].pid = std::process::id(); // alive, but not the recorded process
+    std::fs::write(
+        dir.path().join("clusters/orphan/cluster.json"),
+        serde_json::to_vec(&recycled).unwrap(),
+    )
+    .unwrap();
+    assert!(backend.adopt("orphan").await.unwrap().is_none());
+}
+
+/// A cluster that cannot start fails with the reason and the tail of its log, and leaves
+/// no process behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_start_reports_the_log_tail_and_cleans_up() {
+    let (backend, dir) = backend();
+    let mut spec = ClusterSpec::new("too-small");
+    spec.taskmanager_memory = "300m".to_string();
+    let err = backend
+        .start(&spec, Duration::from_secs(120))
+        .await
+        .expect_err("a 300m TaskManager cannot start");
+    let msg = err.to_string();
+    println!("{msg}");
+    assert!(matches!(err, RuntimeError::StartFailed { .. }), "{err:?}");
+    assert!(msg.contains("taskmanager-0 exited"), "{msg}");
+    assert!(msg.contains("memory"), "{msg}");
+    assert!(!dir.path().join("clusters/too-small/cluster.json").exists());
+    let leftover = Command::new("pgrep")
+        .args(["-f", &format!("drey.cluster-dir={}", dir.path().display())])
+        .output()
+        .unwrap();
+    assert!(leftover.stdout.is_empty(), "processes left: {:?}", leftover);
+}
+
+/// A REST port that is taken makes the JobManager exit; the error names the cause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taken_rest_port_fails_with_the_bind_error() {
+    let (backend, _dir) = backend();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut spec = ClusterSpec::new("taken-port");
+    spec.flink_configuration
+        .insert("rest.port".to_string(), port.to_string());
+    let err = backend
+        .start(&spec, Duration::from_secs(120))
+        .await
+        .expect_err("the REST port is taken");
+    let msg = err.to_string();
+    assert!(msg.contains("jobmanager exited"), "{msg}");
+    assert!(msg.contains("BindException"), "{msg}");
+    drop(taken);
+}
+
+/// An unreachable cluster is a typed error within a bounded time.
+#[tokio::test]
+async fn unreachable_cluster_is_a_typed_error_in_bounded_time() {
+    let config = ClientConfig {
+        connect_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_secs(1),
+        get_retries: 2,
+        retry_backoff: Duration::from_millis(50),
+        ..ClientConfig::default()
+    };
+    let bound = config.worst_case_get() + Duration::from_millis(500);
+    // Nothing listens on this port: connection refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Something accepts connections (kernel backlog) but never answers: request timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    for url in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://127.0.0.1:{silent_port}"),
+    ] {
+        let client = FlinkClient::with_config(url.clone(), config.clone()).unwrap();
+        let started = Instant::now();
+        let err = client.jobs_overview().await.unwrap_err();
+        let took = started.elapsed();
+        assert!(err.is_unreachable(), "{url}: {err:?}");
+        assert!(took < bound, "{url}: took {took:?}, bound {bound:?}");
+        // Non-idempotent calls are not retried and fail the same way.
+        let err = client.cancel_job(&"0".repeat(32)).await.unwrap_err();
+        assert!(err.is_unreachable(), "{url}: {err:?}");
+    }
+    drop(silent);
+}
