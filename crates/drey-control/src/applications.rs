@@ -146,7 +146,11 @@ impl Core {
         }
         let scope = app_scope(env, name);
         let mut delete = Delete::new(app_key(org, env, name));
-        delete.cascade = vec![(Kind::Instance, scope.clone()), (Kind::Event, scope)];
+        delete.cascade = vec![
+            (Kind::Instance, scope.clone()),
+            (Kind::Event, scope.clone()),
+            (Kind::Savepoint, scope),
+        ];
         match self.store.delete(delete).await.map_err(store_error)? {
             Some(app) => Ok(app),
             None => {
@@ -208,7 +212,7 @@ impl Core {
     }
 }
 
-fn newest_first(mut page: PageRequest) -> PageRequest {
+pub(crate) fn newest_first(mut page: PageRequest) -> PageRequest {
     if page.sort.is_empty() {
         page.sort.push(SortOrder {
             key: SortKey::CreationTime,

@@ -7,6 +7,7 @@ pub mod catalogs;
 pub mod compute_pools;
 pub mod environments;
 pub mod reconcile;
+pub mod savepoints;
 pub mod secret_mappings;
 pub mod secrets;
 pub mod statements;

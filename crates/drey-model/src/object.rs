@@ -32,6 +32,8 @@ pub enum Kind {
     Statement,
     /// A Kafka catalog that statements can reference.
     Catalog,
+    /// A savepoint: of an application (scope `<env>/<app>`) or detached (global).
+    Savepoint,
 }
 
 /// Where objects of a kind live.
@@ -47,7 +49,7 @@ pub enum ScopeKind {
 
 impl Kind {
     /// Every kind, for migrations and tests.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Environment,
         Kind::Application,
         Kind::Instance,
@@ -57,6 +59,7 @@ impl Kind {
         Kind::ComputePool,
         Kind::Statement,
         Kind::Catalog,
+        Kind::Savepoint,
     ];
 
     /// The stable identifier used in storage. Never change one.
@@ -71,6 +74,7 @@ impl Kind {
             Kind::ComputePool => "compute-pool",
             Kind::Statement => "statement",
             Kind::Catalog => "catalog",
+            Kind::Savepoint => "savepoint",
         }
     }
 
@@ -86,7 +90,7 @@ impl Kind {
             Kind::Application | Kind::SecretMapping | Kind::ComputePool | Kind::Statement => {
                 ScopeKind::Environment
             }
-            Kind::Instance | Kind::Event => ScopeKind::Application,
+            Kind::Instance | Kind::Event | Kind::Savepoint => ScopeKind::Application,
         }
     }
 }
@@ -104,6 +108,7 @@ impl fmt::Display for Kind {
             Kind::ComputePool => "ComputePool",
             Kind::Statement => "Statement",
             Kind::Catalog => "KafkaCatalog",
+            Kind::Savepoint => "Savepoint",
         })
     }
 }

@@ -307,6 +307,64 @@ async fn application_lifecycle_on_real_flink() {
         );
     }
 
+    // Savepoints on demand: a savepoint resource, then savepointTriggerNonce.
+    let savepoints = format!("{APPS}/counter/savepoints");
+    let (code, body) = s
+        .post(
+            &savepoints,
+            json!({"metadata": {"name": "on-demand"}, "spec": {}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let deadline = Instant::now() + limit;
+    let taken = loop {
+        let (_, sp) = s.get(&format!("{savepoints}/on-demand")).await;
+        if sp["status"]["state"] == "COMPLETED" {
+            break sp;
+        }
+        assert!(sp["status"]["state"] != "FAILED", "{sp:#}");
+        assert!(
+            Instant::now() < deadline,
+            "savepoint not taken: {sp:#}
+{}",
+            s.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let path = taken["status"]["path"].as_str().unwrap();
+    assert!(
+        Path::new(path.trim_start_matches("file:").trim_start_matches("//"))
+            .join("_metadata")
+            .is_file()
+    );
+    let mut nonce = counter_app("counter", &out, 1, "savepoint");
+    nonce["spec"]["job"]["savepointTriggerNonce"] = json!(1);
+    assert_eq!(s.post(APPS, nonce).await.0, 201);
+    let deadline = Instant::now() + limit;
+    loop {
+        let (_, list) = s.get(&savepoints).await;
+        // The suspend's, the resource's and the nonce's savepoints, all COMPLETED.
+        let done = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|sp| sp["status"]["state"] == "COMPLETED")
+            .count();
+        if done >= 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nonce savepoint not taken: {list:#}
+{}",
+            s.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The nonce is no spec change: the same deployment keeps running.
+    let st = status(&s, "counter").await;
+    assert!(running(&st), "{st:#}");
+
     // Upgrade parallelism 1 -> 2 with a savepoint, and kill -9 drey mid-way.
     let lines = line_count(&out);
     let before = counts(&out);

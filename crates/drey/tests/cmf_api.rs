@@ -799,3 +799,111 @@ async fn unknown_routes_methods_health_and_metrics() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn savepoint_resources() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir);
+    env(&s, "test").await;
+    let apps = format!("{V1}/environments/test/applications");
+    assert_eq!(s.post(&apps, application("with-savepoints")).await.0, 201);
+    let savepoints = format!("{apps}/with-savepoints/savepoints");
+    let body = json!({"apiVersion": "cmf.confluent.io/v1", "kind": "Savepoint",
+                      "metadata": {"name": "before-upgrade"}, "spec": {"formatType": "CANONICAL"}});
+    let (status, created) = s.post(&savepoints, body.clone()).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["kind"], "Savepoint");
+    assert_eq!(created["status"]["state"], "PENDING");
+    assert!(created["status"]["triggerTimestamp"].is_string());
+    assert_eq!(s.post(&savepoints, body.clone()).await.0, 409);
+    let (status, bad) = s
+        .post(
+            &savepoints,
+            json!({"metadata": {"name": "bad-format"}, "spec": {"formatType": "ZIP"}}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(error_message(&bad).contains("spec.formatType"));
+    assert_eq!(
+        s.post(&format!("{apps}/missing/savepoints"), body.clone())
+            .await
+            .0,
+        404
+    );
+
+    let (_, list) = s.get(&savepoints).await;
+    assert_eq!(list["metadata"]["size"], 1);
+    assert_eq!(s.get(&format!("{savepoints}/before-upgrade")).await.0, 200);
+    assert_eq!(s.get(&format!("{savepoints}/missing")).await.0, 404);
+
+    // Detach: it leaves the application and becomes a detached savepoint.
+    let (status, detached) = s
+        .post(&format!("{savepoints}/before-upgrade/detach"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{detached}");
+    assert_eq!(detached["metadata"]["name"], "before-upgrade");
+    assert_eq!(s.get(&format!("{savepoints}/before-upgrade")).await.0, 404);
+    let (_, list) = s.get(&format!("{V1}/detached-savepoints")).await;
+    assert_eq!(list["metadata"]["size"], 1);
+    assert_eq!(
+        s.post(&format!("{savepoints}/missing/detach"), json!({}))
+            .await
+            .0,
+        404
+    );
+
+    // A detached savepoint registered by path.
+    let (status, external) = s
+        .post(
+            &format!("{V1}/detached-savepoints"),
+            json!({"metadata": {"name": "external-sp"}, "spec": {"path": "file:///savepoints/sp-1"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{external}");
+    assert_eq!(external["status"]["state"], "COMPLETED");
+    assert_eq!(external["status"]["path"], "file:///savepoints/sp-1");
+    let (status, body) = s
+        .post(
+            &format!("{V1}/detached-savepoints"),
+            json!({"metadata": {"name": "no-path"}, "spec": {}}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(error_message(&body).contains("spec.path"));
+    assert_eq!(
+        s.get(&format!("{V1}/detached-savepoints/external-sp"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        s.delete(&format!("{V1}/detached-savepoints/external-sp"))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        s.delete(&format!("{V1}/detached-savepoints/external-sp"))
+            .await
+            .0,
+        404
+    );
+
+    // An application's savepoints go with it; detached ones stay.
+    assert_eq!(
+        s.post(&savepoints, json!({"metadata": {"name": "second"}}))
+            .await
+            .0,
+        201
+    );
+    assert_eq!(s.delete(&format!("{apps}/with-savepoints")).await.0, 200);
+    assert_eq!(s.post(&apps, application("with-savepoints")).await.0, 201);
+    let (_, list) = s.get(&savepoints).await;
+    assert_eq!(list["metadata"]["size"], 0);
+    assert_eq!(
+        s.get(&format!("{V1}/detached-savepoints/before-upgrade"))
+            .await
+            .0,
+        200
+    );
+}

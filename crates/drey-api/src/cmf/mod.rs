@@ -6,6 +6,7 @@ mod applications;
 mod catalogs;
 mod compute_pools;
 mod environments;
+mod savepoints;
 mod secret_mappings;
 mod secrets;
 mod statements;
@@ -59,6 +60,26 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{env}/applications/{{appName}}/instances/{{instName}}"),
             get(applications::get_instance),
+        )
+        .route(
+            &format!("{env}/applications/{{appName}}/savepoints"),
+            post(savepoints::create).get(savepoints::list),
+        )
+        .route(
+            &format!("{env}/applications/{{appName}}/savepoints/{{savepointName}}"),
+            get(savepoints::get).delete(savepoints::delete),
+        )
+        .route(
+            &format!("{env}/applications/{{appName}}/savepoints/{{savepointName}}/detach"),
+            post(savepoints::detach),
+        )
+        .route(
+            "/cmf/api/v1/detached-savepoints",
+            post(savepoints::create_detached).get(savepoints::list_detached),
+        )
+        .route(
+            "/cmf/api/v1/detached-savepoints/{detachedSavepointName}",
+            get(savepoints::get_detached).delete(savepoints::delete_detached),
         )
         .route(
             "/cmf/api/v1alpha1/environments/{envName}/applications/{appName}/events",

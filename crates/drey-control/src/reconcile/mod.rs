@@ -92,7 +92,8 @@ impl ApplicationReconciler {
                     .and_then(|e| e.spec.get("flinkApplicationDefaults")),
             );
             let recorded = recorded_of(&app);
-            let desired = desired_of(&effective, &recorded);
+            let mut desired = desired_of(&effective, &recorded);
+            desired.pending_savepoint = self.pending_savepoint(&app).await?;
             let (observed, cluster) = self.observe(&recorded).await;
             let action = plan::plan(&desired, &recorded, &observed);
             tracing::debug!(app = %key.name, ?action, "reconcile step");
@@ -110,6 +111,33 @@ impl ApplicationReconciler {
             }
         }
         Ok(PassOutcome::Wait(Duration::from_millis(200)))
+    }
+
+    /// The oldest savepoint resource of the application still PENDING.
+    async fn pending_savepoint(&self, app: &Object) -> Result<Option<String>, Error> {
+        let page = self
+            .core
+            .store()
+            .list(&drey_store::ListQuery {
+                org: app.key.org.clone(),
+                kind: Kind::Savepoint,
+                scope: Some(app_scope(&app.key.scope, &app.key.name)),
+                filters: vec![drey_store::FieldFilter {
+                    path: vec!["status".into(), "state".into()],
+                    equals: crate::savepoints::state::PENDING.into(),
+                }],
+                page: drey_model::PageRequest {
+                    page: 0,
+                    size: 1,
+                    sort: vec![drey_model::SortOrder {
+                        key: drey_model::SortKey::CreationTime,
+                        direction: drey_model::SortDirection::Asc,
+                    }],
+                },
+            })
+            .await
+            .map_err(store_error)?;
+        Ok(page.items.into_iter().next().map(|o| o.meta.name))
     }
 
     async fn observe(&self, recorded: &Recorded) -> (Observed, Option<LocalCluster>) {
@@ -214,6 +242,7 @@ fn desired_of(effective: &Value, recorded: &Recorded) -> Desired {
         savepoint_nonce: text(job.get("savepointTriggerNonce")),
         initial_savepoint: text(job.get("initialSavepointPath")),
         deleting: recorded.deleting,
+        pending_savepoint: None,
     }
 }
 
@@ -319,6 +348,19 @@ impl ApplicationReconciler {
                 Ok(StepResult::Continue)
             }
             Action::AwaitSavepoint => self.await_savepoint(step).await,
+            Action::RejectSavepoint => {
+                if let Some(name) = &step.desired.pending_savepoint {
+                    self.set_savepoint(
+                        step.app,
+                        name,
+                        json!({"state": crate::savepoints::state::FAILED,
+                               "error": "the application's job is not running",
+                               "resultTimestamp": Timestamp::now().to_string()}),
+                    )
+                    .await?;
+                }
+                Ok(StepResult::Continue)
+            }
             Action::Finalize => {
                 self.finalize(step.app).await?;
                 Ok(StepResult::Done(PassOutcome::Gone))
@@ -471,9 +513,10 @@ impl ApplicationReconciler {
         spec.taskmanager_memory = format!("{}m", shape.taskmanager_mb);
         let mut conf = shape.flink_configuration;
         let checkpoints = self.checkpoint_dir(step.app);
-        conf.entry("state.checkpoints.dir".into())
+        // Outside the cluster dir, so checkpoints outlive the cluster (last-state).
+        conf.entry("execution.checkpointing.dir".into())
             .or_insert_with(|| format!("file://{}", checkpoints.display()));
-        conf.entry("state.savepoints.dir".into())
+        conf.entry("execution.checkpointing.savepoint-dir".into())
             .or_insert_with(|| format!("file://{}", self.savepoint_dir(step.app).display()));
         conf.entry("execution.checkpointing.externalized-checkpoint-retention".into())
             .or_insert_with(|| "RETAIN_ON_CANCELLATION".into());
@@ -505,24 +548,18 @@ impl ApplicationReconciler {
             return Ok(());
         };
         let spec = self.cluster_spec(&step, &deployment);
-        let adopted = backend
-            .adopt(&deployment.cluster_id)
+        // Adopts the cluster when a previous pass started it (drey may have
+        // died right after), restarts what is left of a degraded one.
+        let cluster = match backend
+            .ensure(&spec, self.config.cluster_start_timeout)
             .await
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
-        let cluster = match adopted {
-            Some(c) => c,
-            None => match backend
-                .start(&spec, self.config.cluster_start_timeout)
-                .await
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    let message =
-                        format!("Flink cluster {} did not start: {e}", deployment.cluster_id);
-                    self.fail(&step, &message).await?;
-                    return Err(Error::Unavailable(message));
-                }
-            },
+        {
+            Ok(c) => c,
+            Err(e) => {
+                let message = format!("Flink cluster {} did not start: {e}", deployment.cluster_id);
+                self.fail(&step, &message).await?;
+                return Err(Error::Unavailable(message));
+            }
         };
         let mut recorded = step.recorded.clone();
         if let Some(d) = recorded.deployment.as_mut() {
@@ -852,11 +889,9 @@ impl ApplicationReconciler {
         };
         let mut recorded = step.recorded.clone();
         match &step.observed.operation {
-            Some(OperationObs::InProgress) => {
-                Ok(StepResult::Done(PassOutcome::Wait(Duration::from_millis(
-                    500,
-                ))))
-            }
+            Some(OperationObs::InProgress) => Ok(StepResult::Done(PassOutcome::Wait(
+                Duration::from_millis(500),
+            ))),
             Some(OperationObs::Completed(location)) => {
                 recorded.restore_from = Some(location.clone());
                 if let Some(s) = recorded.stopping.as_mut() {
@@ -880,7 +915,7 @@ impl ApplicationReconciler {
                     ),
                 )
                 .await?;
-                self.record_savepoint(step.app, location, "STOP").await?;
+                self.record_savepoint(step.app, location).await?;
                 self.event(
                     step.app,
                     Some(&deployment.instance),
@@ -1137,6 +1172,15 @@ impl ApplicationReconciler {
             .map_err(|e| Error::Unavailable(format!("cannot trigger a savepoint: {e}")))?;
         let mut recorded = step.recorded.clone();
         recorded.savepoint_trigger = Some(trigger.request_id);
+        recorded.savepoint_resource = step.desired.pending_savepoint.clone();
+        if let Some(name) = &recorded.savepoint_resource {
+            self.set_savepoint(
+                step.app,
+                name,
+                json!({"state": crate::savepoints::state::IN_PROGRESS}),
+            )
+            .await?;
+        }
         self.record(&step, &recorded, StatusPatch::default())
             .await?;
         self.event(
@@ -1158,6 +1202,7 @@ impl ApplicationReconciler {
             Some(OperationObs::Completed(location)) => {
                 recorded.savepoint_trigger = None;
                 recorded.savepoint_nonce = step.desired.savepoint_nonce.clone();
+                let resource = recorded.savepoint_resource.take();
                 self.record(
                     &step,
                     &recorded,
@@ -1167,7 +1212,18 @@ impl ApplicationReconciler {
                     ),
                 )
                 .await?;
-                self.record_savepoint(step.app, location, "MANUAL").await?;
+                match resource {
+                    Some(name) => {
+                        self.set_savepoint(
+                            step.app,
+                            &name,
+                            json!({"state": crate::savepoints::state::COMPLETED, "path": location,
+                                   "resultTimestamp": Timestamp::now().to_string()}),
+                        )
+                        .await?
+                    }
+                    None => self.record_savepoint(step.app, location).await?,
+                }
                 self.event(
                     step.app,
                     None,
@@ -1185,6 +1241,15 @@ impl ApplicationReconciler {
                     Some(OperationObs::Failed(cause)) => format!("savepoint failed: {cause}"),
                     _ => "savepoint lost with the cluster".to_owned(),
                 };
+                if let Some(name) = recorded.savepoint_resource.take() {
+                    self.set_savepoint(
+                        step.app,
+                        &name,
+                        json!({"state": crate::savepoints::state::FAILED, "error": message,
+                               "resultTimestamp": Timestamp::now().to_string()}),
+                    )
+                    .await?;
+                }
                 self.record(
                     &step,
                     &recorded,
@@ -1198,31 +1263,50 @@ impl ApplicationReconciler {
         }
     }
 
-    /// Keeps the savepoint in the application's status history.
-    async fn record_savepoint(
-        &self,
-        app: &Object,
-        location: &str,
-        kind: &str,
-    ) -> Result<(), Error> {
-        let Some(current) = self.core.store().get(&app.key).await.map_err(store_error)? else {
+    /// Records a savepoint drey took (suspend, upgrade, nonce) as a
+    /// COMPLETED savepoint resource of the application.
+    async fn record_savepoint(&self, app: &Object, location: &str) -> Result<(), Error> {
+        let name = format!(
+            "savepoint-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let now = Timestamp::now().to_string();
+        let mut write = Write::new(
+            ObjectKey::in_app(
+                &app.key.org,
+                Kind::Savepoint,
+                &app.key.scope,
+                &app.key.name,
+                &name,
+            ),
+            WriteMode::Create,
+            json!({"path": location, "formatType": "CANONICAL"}),
+        );
+        write.status = Some(json!({
+            "state": crate::savepoints::state::COMPLETED, "path": location,
+            "triggerTimestamp": now, "resultTimestamp": now,
+        }));
+        self.core.store().write(write).await.map_err(store_error)?;
+        self.trim(&app.key, Kind::Savepoint).await
+    }
+
+    /// Merges fields into a savepoint resource's status.
+    async fn set_savepoint(&self, app: &Object, name: &str, fields: Value) -> Result<(), Error> {
+        let key = ObjectKey::in_app(
+            &app.key.org,
+            Kind::Savepoint,
+            &app.key.scope,
+            &app.key.name,
+            name,
+        );
+        let Some(current) = self.core.store().get(&key).await.map_err(store_error)? else {
             return Ok(());
         };
         let mut status = current.status.clone();
-        if let Some(map) = status.as_object_mut() {
-            let history = map.entry("savepointHistory").or_insert_with(|| json!([]));
-            if let Some(items) = history.as_array_mut() {
-                items.insert(
-                    0,
-                    json!({"location": location, "triggerType": kind,
-                                       "time": Timestamp::now().to_string()}),
-                );
-                items.truncate(20);
-            }
-        }
+        drey_model::json::deep_merge(&mut status, &fields);
         self.core
             .store()
-            .write_status(&app.key, None, status)
+            .write_status(&key, None, status)
             .await
             .map_err(store_error)?;
         Ok(())
@@ -1242,7 +1326,11 @@ impl ApplicationReconciler {
     async fn finalize(&self, app: &Object) -> Result<(), Error> {
         let scope = app_scope(&app.key.scope, &app.key.name);
         let mut delete = Delete::new(app.key.clone());
-        delete.cascade = vec![(Kind::Instance, scope.clone()), (Kind::Event, scope)];
+        delete.cascade = vec![
+            (Kind::Instance, scope.clone()),
+            (Kind::Event, scope.clone()),
+            (Kind::Savepoint, scope),
+        ];
         self.core
             .store()
             .delete(delete)

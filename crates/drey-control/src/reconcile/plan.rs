@@ -23,6 +23,8 @@ pub struct Desired {
     pub initial_savepoint: Option<String>,
     /// The application is being deleted.
     pub deleting: bool,
+    /// The oldest savepoint resource waiting to be taken.
+    pub pending_savepoint: Option<String>,
 }
 
 /// One deployment drey made: an instance, its cluster and its job.
@@ -96,6 +98,9 @@ pub struct Recorded {
     /// An on-demand savepoint in progress (trigger id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub savepoint_trigger: Option<String>,
+    /// The savepoint resource the trigger serves, if one asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub savepoint_resource: Option<String>,
     /// Whether any deployment was made before (initialSavepointPath applies once).
     #[serde(default)]
     pub deployed_before: bool,
@@ -176,6 +181,8 @@ pub enum Action {
     TriggerSavepoint,
     /// Wait for the on-demand savepoint.
     AwaitSavepoint,
+    /// Fail the pending savepoint resource: no job runs to take it from.
+    RejectSavepoint,
     /// Delete the application and its records.
     Finalize,
     /// Record what is observed (job state, exceptions); nothing to change.
@@ -194,6 +201,9 @@ pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Acti
     let Some(deployment) = &recorded.deployment else {
         if desired.deleting {
             return Action::Finalize;
+        }
+        if desired.pending_savepoint.is_some() {
+            return Action::RejectSavepoint;
         }
         if !desired.running
             || recorded.halted_fingerprint.as_deref() == Some(desired.fingerprint.as_str())
@@ -277,11 +287,13 @@ pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Acti
     if recorded.savepoint_trigger.is_some() {
         return Action::AwaitSavepoint;
     }
-    if job_running
-        && desired.savepoint_nonce.is_some()
-        && desired.savepoint_nonce != recorded.savepoint_nonce
-    {
+    let nonce_changed =
+        desired.savepoint_nonce.is_some() && desired.savepoint_nonce != recorded.savepoint_nonce;
+    if job_running && (nonce_changed || desired.pending_savepoint.is_some()) {
         return Action::TriggerSavepoint;
+    }
+    if desired.pending_savepoint.is_some() {
+        return Action::RejectSavepoint;
     }
     Action::Observe
 }
@@ -298,6 +310,7 @@ mod tests {
             savepoint_nonce: None,
             initial_savepoint: None,
             deleting: false,
+            pending_savepoint: None,
         }
     }
 
@@ -526,6 +539,27 @@ mod tests {
         assert_eq!(
             plan(&desired(true, Stateless, "b"), &r, &Observed::nothing()),
             Action::NewDeployment { restore_from: None }
+        );
+    }
+
+    #[test]
+    fn savepoint_resources_are_taken_from_a_running_job_only() {
+        let mut d = desired(true, Savepoint, "a");
+        d.pending_savepoint = Some("sp-1".into());
+        assert_eq!(
+            plan(&d, &deployed("a"), &running_job()),
+            Action::TriggerSavepoint
+        );
+        let failed = Observed {
+            cluster_up: true,
+            job_state: Some("FAILED".into()),
+            operation: None,
+        };
+        assert_eq!(plan(&d, &deployed("a"), &failed), Action::RejectSavepoint);
+        d.running = false;
+        assert_eq!(
+            plan(&d, &Recorded::default(), &Observed::nothing()),
+            Action::RejectSavepoint
         );
     }
 
