@@ -6,6 +6,8 @@
 //!
 //! Run it with `scripts/bench.sh` (builds drey and this tool in release mode).
 
+mod deploy;
+
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use hdrhistogram::Histogram;
@@ -37,6 +39,17 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Mode {
+    /// Time from POST of an application to its job RUNNING, broken down,
+    /// against the direct path (the same cluster, jar and REST calls
+    /// without drey). Needs Flink and the test jobs (scripts/test.sh).
+    Deploy {
+        /// The job jar (the stateful test job by default).
+        #[arg(long, default_value = "target/testjobs/stateful-counter.jar")]
+        jar: PathBuf,
+        /// Runs of each path.
+        #[arg(long, default_value_t = 2)]
+        runs: usize,
+    },
     /// Internal: serve a fixed JSON body (the ceiling) on port 0.
     Ceiling {
         /// File holding the body.
@@ -49,6 +62,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     match &args.mode {
         Some(Mode::Ceiling { body }) => runtime.block_on(ceiling(body.clone())),
+        Some(Mode::Deploy { jar, runs }) => runtime.block_on(deploy::run(&args.drey, jar, *runs)),
         None => runtime.block_on(run(args)),
     }
 }
@@ -71,7 +85,7 @@ async fn ceiling(body: PathBuf) -> anyhow::Result<()> {
 }
 
 /// A child process that is killed when dropped.
-struct Proc(Child);
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -80,7 +94,7 @@ impl Drop for Proc {
     }
 }
 
-fn spawn(mut cmd: Command, prefix: &str) -> anyhow::Result<(Proc, String)> {
+pub(crate) fn spawn(mut cmd: Command, prefix: &str) -> anyhow::Result<(Proc, String)> {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -58,7 +58,16 @@ impl IntoResponse for CmfError {
         if status.is_server_error() {
             tracing::warn!(error = %self.error, "request failed");
         }
-        rest_error(status, self.error.to_string())
+        let mut response = rest_error(status, self.error.to_string());
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body was not read: the connection cannot carry
+            // another request, so tell the client not to reuse it.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        response
     }
 }
 

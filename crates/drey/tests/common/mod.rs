@@ -2,6 +2,8 @@
 //! HTTP to it. Shared by the integration tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod flink;
+
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -1,0 +1,186 @@
+//! Recovery on real Flink: a TaskManager that dies is noticed and the
+//! application is redeployed from its latest checkpoint (`last-state`); a
+//! `last-state` upgrade and a `restartNonce` bump redeploy with state kept.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::flink::*;
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Pids of a cluster's TaskManagers (their command lines name the cluster dir).
+fn task_managers(data: &Path, cluster_id: &str) -> Vec<i32> {
+    let needle = data
+        .join("clusters")
+        .join(cluster_id)
+        .to_string_lossy()
+        .to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_string_lossy().parse().ok()?;
+            let cmdline =
+                String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).ok()?).to_string();
+            (cmdline.contains(&needle) && cmdline.contains("taskmanager")).then_some(pid)
+        })
+        .collect()
+}
+
+/// Whether a retained checkpoint exists under the data dir.
+fn has_checkpoint(data: &Path) -> bool {
+    let root = data.join("checkpoints");
+    walk(&root).iter().any(|p| p.ends_with("_metadata"))
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_task_manager_last_state_upgrade_and_restart_nonce() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let out = dir.path().join("counts.txt");
+    let limit = Duration::from_secs(240);
+    let s = start(&data);
+    assert_eq!(
+        s.post("/cmf/api/v1/environments", json!({"name": "flink"}))
+            .await
+            .0,
+        201
+    );
+
+    let mut app = counter_app("recovering", &out, 1, "last-state");
+    app["spec"]["job"]["args"] = json!([
+        "--out",
+        out.to_str().unwrap(),
+        "--rate",
+        "20",
+        "--checkpoint-interval",
+        "1000"
+    ]);
+    assert_eq!(s.post(APPS, app.clone()).await.0, 201);
+    let st = wait_for(&s, "recovering", "RUNNING", limit, running).await;
+    let first_instance = st["currentDeployedInstanceName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cluster_id = st["reconciler"]["deployment"]["clusterId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_for_output(&out, 20).await;
+    let deadline = Instant::now() + limit;
+    while !has_checkpoint(&data) {
+        assert!(Instant::now() < deadline, "no checkpoint written");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Kill the TaskManager: drey notices, reports it, and redeploys from the
+    // latest checkpoint; the counts continue.
+    let tms = task_managers(&data, &cluster_id);
+    assert_eq!(tms.len(), 1, "one TaskManager");
+    let lines = line_count(&out);
+    let before = counts(&out);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(tms[0]),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let noticed = Instant::now();
+    wait_for(&s, "recovering", "noticed", limit, |st| {
+        st["currentDeployedInstanceName"] != first_instance.as_str()
+            || st["lifecycleState"] == "UPGRADING"
+    })
+    .await;
+    let noticed_after = noticed.elapsed();
+    let st = wait_for(&s, "recovering", "RUNNING again", limit, |st| {
+        running(st) && st["currentDeployedInstanceName"] != first_instance.as_str()
+    })
+    .await;
+    assert!(
+        st["jobStatus"]["upgradeSavepointPath"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("chk-"),
+        "restored from a checkpoint: {st:#}"
+    );
+    let (_, events) = s
+        .get("/cmf/api/v1alpha1/environments/flink/applications/recovering/events?size=100")
+        .await;
+    assert!(events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["status"]["type"] == "CLUSTER_LOST"));
+    wait_for_output(&out, lines + 10).await;
+    for (key, n) in first_counts_after(&out, lines) {
+        let saved = before.get(&key).copied().unwrap_or(0);
+        assert!(
+            n > 1 && n + 40 > saved,
+            "{key}: resumed at {n}, had {saved}"
+        );
+    }
+    println!("lost TaskManager noticed after {noticed_after:?}");
+
+    // last-state upgrade: parallelism 1 -> 2 from the latest checkpoint.
+    let second = st["currentDeployedInstanceName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lines = line_count(&out);
+    let mut upgraded = app.clone();
+    upgraded["spec"]["job"]["parallelism"] = json!(2);
+    assert_eq!(s.post(APPS, upgraded.clone()).await.0, 201);
+    let st = wait_for(&s, "recovering", "upgraded", limit, |st| {
+        running(st) && st["currentDeployedInstanceName"] != second.as_str()
+    })
+    .await;
+    assert!(
+        st["jobStatus"]["upgradeSavepointPath"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("chk-"),
+        "{st:#}"
+    );
+    wait_for_output(&out, lines + 10).await;
+    assert!(first_counts_after(&out, lines).values().all(|n| *n > 1));
+
+    // restartNonce: a new deployment of the same spec.
+    let third = st["currentDeployedInstanceName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut restarted = upgraded.clone();
+    restarted["spec"]["restartNonce"] = json!(1);
+    assert_eq!(s.post(APPS, restarted).await.0, 201);
+    wait_for(&s, "recovering", "restarted", limit, |st| {
+        running(st) && st["currentDeployedInstanceName"] != third.as_str()
+    })
+    .await;
+    let (_, instances) = s.get(&format!("{APPS}/recovering/instances")).await;
+    assert_eq!(instances["metadata"]["size"], 4);
+
+    assert_eq!(s.delete(&format!("{APPS}/recovering")).await.0, 200);
+    let deadline = Instant::now() + limit;
+    while s.get(&format!("{APPS}/recovering")).await.0 != 404 {
+        assert!(Instant::now() < deadline, "not deleted:\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(flink_processes(&data), 0);
+}

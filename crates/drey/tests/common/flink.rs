@@ -1,0 +1,220 @@
+//! Helpers for tests that drive real Flink through a real drey server.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::Server;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub const APPS: &str = "/cmf/api/v1/environments/flink/applications";
+
+pub fn testjobs() -> PathBuf {
+    let dir = std::env::var_os("DREY_TESTJOBS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/testjobs"));
+    assert!(
+        dir.join("stateful-counter.jar").is_file(),
+        "test jobs missing in {}: run scripts/build-testjobs.sh (scripts/test.sh does)",
+        dir.display()
+    );
+    dir.canonicalize().unwrap()
+}
+
+pub fn start(data: &Path) -> Server {
+    let jobs = testjobs();
+    Server::start_with(
+        data,
+        &[
+            "--jar-dir",
+            jobs.to_str().unwrap(),
+            "--reconcile-interval-seconds",
+            "1",
+        ],
+        &[],
+    )
+}
+
+pub fn counter_app(name: &str, out: &Path, parallelism: u32, mode: &str) -> Value {
+    json!({
+        "apiVersion": "cmf.confluent.io/v1",
+        "kind": "FlinkApplication",
+        "metadata": {"name": name},
+        "spec": {
+            "flinkConfiguration": {"taskmanager.numberOfTaskSlots": "1"},
+            "jobManager": {"resource": {"memory": "768m", "cpu": 1}},
+            "taskManager": {"resource": {"memory": "1024m", "cpu": 1}},
+            "job": {
+                "jarURI": format!("local://{}", testjobs().join("stateful-counter.jar").display()),
+                "entryClass": "io.drey.testjobs.StatefulCounter",
+                "args": ["--out", out.to_str().unwrap(), "--rate", "20"],
+                "state": "running",
+                "parallelism": parallelism,
+                "upgradeMode": mode
+            }
+        }
+    })
+}
+
+pub async fn status(s: &Server, app: &str) -> Value {
+    let (code, body) = s.get(&format!("{APPS}/{app}")).await;
+    assert_eq!(code, 200, "{body}");
+    body["status"].clone()
+}
+
+/// Polls until `check` holds on the application's status; panics with the
+/// last status and the server log after `limit`.
+pub async fn wait_for(
+    s: &Server,
+    app: &str,
+    what: &str,
+    limit: Duration,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let st = status(s, app).await;
+        if check(&st) {
+            return st;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "{app}: not {what} after {limit:?}: {st:#}\nlog:\n{}",
+                s.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+pub fn running(st: &Value) -> bool {
+    st["lifecycleState"] == "STABLE" && st["jobStatus"]["state"] == "RUNNING"
+}
+
+/// The last count written for each key.
+pub fn counts(out: &Path) -> BTreeMap<String, u64> {
+    let text = std::fs::read_to_string(out).unwrap_or_default();
+    let mut last = BTreeMap::new();
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if let [key, count, ..] = parts[..] {
+            if let Ok(n) = count.parse() {
+                last.insert(key.to_owned(), n);
+            }
+        }
+    }
+    last
+}
+
+/// Waits until the output file has grown past `lines` lines.
+pub async fn wait_for_output(out: &Path, lines: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        <= lines
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no new output in {}",
+            out.display()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+pub fn line_count(out: &Path) -> usize {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+/// The first count written for each key after line `from`.
+pub fn first_counts_after(out: &Path, from: usize) -> BTreeMap<String, u64> {
+    let text = std::fs::read_to_string(out).unwrap_or_default();
+    let mut first = BTreeMap::new();
+    for line in text.lines().skip(from) {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if let [key, count, ..] = parts[..] {
+            if let Ok(n) = count.parse::<u64>() {
+                first.entry(key.to_owned()).or_insert(n);
+            }
+        }
+    }
+    first
+}
+
+/// Flink processes started under a data dir (their command lines name it).
+pub fn flink_processes(data: &Path) -> usize {
+    let needle = data.join("clusters").to_string_lossy().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(&needle))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+pub async fn flink_jobs(rest_url: &str) -> Vec<(String, String)> {
+    let body: Value = reqwest::get(format!("{rest_url}/jobs/overview"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["jid"].as_str().unwrap().to_owned(),
+                j["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub async fn answers(url: &str) -> bool {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+        .get(format!("{url}/overview"))
+        .send()
+        .await
+        .is_ok()
+}
+
+/// Kills every Flink process under a data dir when dropped, so a failed test
+/// leaves no cluster behind.
+pub struct KillClusters(pub PathBuf);
+
+impl Drop for KillClusters {
+    fn drop(&mut self) {
+        let needle = self.0.join("clusters").to_string_lossy().to_string();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&needle) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
