@@ -538,7 +538,7 @@ impl LocalBackend {
             flatten("", &doc, &mut config);
         }
         let file_url = |p: &Path| format!("file://{}", p.display());
-        let ours: [(&str, String); 20] = [
+        let ours: [(&str, String); 23] = [
             ("jobmanager.rpc.address", "localhost".into()),
             ("jobmanager.bind-host", "localhost".into()),
             ("jobmanager.rpc.port", rpc_port.to_string()),
@@ -576,6 +576,15 @@ impl LocalBackend {
             ("web.tmpdir", dirs.tmp.join("web").display().to_string()),
             ("web.upload.dir", dirs.uploads.display().to_string()),
             ("drey.cluster-id", spec.id.clone()),
+            // TaskManagers start together with the JobManager; a registration
+            // that comes too early is retried after `error-delay` (10 s by
+            // default), which made every other start take 10 s longer.
+            ("cluster.registration.error-delay", "500 ms".into()),
+            (
+                "cluster.registration.refused-registration-delay",
+                "500 ms".into(),
+            ),
+            ("cluster.registration.initial-timeout", "200 ms".into()),
         ];
         for (k, v) in ours {
             config.insert(k.to_string(), Yaml::String(v));
