@@ -11,6 +11,22 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Serves one file over HTTP on a free loopback port; returns its URL.
+async fn serve_jar(path: PathBuf) -> String {
+    let bytes = std::fs::read(&path).unwrap();
+    let app = axum::Router::new().route(
+        "/stateful-counter.jar",
+        axum::routing::get(move || {
+            let bytes = bytes.clone();
+            async move { bytes }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/stateful-counter.jar")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn application_lifecycle_on_real_flink() {
     let dir = tempfile::tempdir().unwrap();
@@ -151,6 +167,29 @@ async fn application_lifecycle_on_real_flink() {
     // The nonce is no spec change: the same deployment keeps running.
     let st = status(&s, "counter").await;
     assert!(running(&st), "{st:#}");
+
+    // A second application starts from that savepoint (initialSavepointPath)
+    // with its jar fetched over http: its counts start where the savepoint was.
+    let jar_url = serve_jar(testjobs().join("stateful-counter.jar")).await;
+    let clone_out = dir.path().join("clone.txt");
+    let mut clone = counter_app("clone", &clone_out, 1, "savepoint");
+    clone["spec"]["job"]["jarURI"] = json!(jar_url);
+    clone["spec"]["job"]["initialSavepointPath"] = json!(path);
+    assert_eq!(s.post(APPS, clone).await.0, 201);
+    let st = wait_for(&s, "clone", "RUNNING", limit, running).await;
+    assert_eq!(st["jobStatus"]["upgradeSavepointPath"], path);
+    wait_for_output(&clone_out, 6).await;
+    let restored = first_counts_after(&clone_out, 0);
+    assert!(
+        restored.values().all(|n| *n > 1),
+        "clone started from the savepoint: {restored:?}"
+    );
+    assert_eq!(s.delete(&format!("{APPS}/clone")).await.0, 200);
+    let deadline = Instant::now() + limit;
+    while s.get(&format!("{APPS}/clone")).await.0 != 404 {
+        assert!(Instant::now() < deadline, "clone not deleted:\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     // Upgrade parallelism 1 -> 2 with a savepoint, and kill -9 drey mid-way.
     let lines = line_count(&out);
