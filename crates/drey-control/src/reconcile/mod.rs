@@ -739,17 +739,12 @@ impl ApplicationReconciler {
             return Ok(());
         }
         let now = Timestamp::now().to_string();
-        let mut job_status = step
-            .app
-            .status
-            .get("jobStatus")
-            .cloned()
-            .unwrap_or_else(|| json!({}));
+        let mut job_status = job_status_with(
+            step.app,
+            json!({"state": state, "jobId": deployment.job_id,
+                   "jobName": step.app.key.name, "updateTime": now}),
+        );
         if let Some(js) = job_status.as_object_mut() {
-            js.insert("state".into(), json!(state));
-            js.insert("jobId".into(), json!(deployment.job_id));
-            js.insert("jobName".into(), json!(step.app.key.name));
-            js.insert("updateTime".into(), json!(now));
             if state == "RUNNING" && js.get("startTime").map(Value::is_null).unwrap_or(true) {
                 js.insert("startTime".into(), json!(now));
             }
@@ -897,15 +892,8 @@ impl ApplicationReconciler {
                 if let Some(s) = recorded.stopping.as_mut() {
                     s.job_stopped = true;
                 }
-                let mut job_status = step
-                    .app
-                    .status
-                    .get("jobStatus")
-                    .cloned()
-                    .unwrap_or_else(|| json!({}));
-                if let Some(js) = job_status.as_object_mut() {
-                    js.insert("upgradeSavepointPath".into(), json!(location));
-                }
+                let job_status =
+                    job_status_with(step.app, json!({"upgradeSavepointPath": location}));
                 self.record(
                     &step,
                     &recorded,
@@ -1059,16 +1047,10 @@ impl ApplicationReconciler {
             Some(StopReason::Delete) => "DELETING",
             _ => "SUSPENDED",
         };
-        let mut job_status = step
-            .app
-            .status
-            .get("jobStatus")
-            .cloned()
-            .unwrap_or_else(|| json!({}));
-        if let Some(js) = job_status.as_object_mut() {
-            js.insert("state".into(), json!(final_state));
-            js.insert("updateTime".into(), json!(Timestamp::now().to_string()));
-        }
+        let job_status = job_status_with(
+            step.app,
+            json!({"state": final_state, "updateTime": Timestamp::now().to_string()}),
+        );
         self.record(
             &step,
             &recorded,
@@ -1118,16 +1100,10 @@ impl ApplicationReconciler {
         }
         self.update_instance(step.app, &deployment, "FAILED")
             .await?;
-        let mut job_status = step
-            .app
-            .status
-            .get("jobStatus")
-            .cloned()
-            .unwrap_or_else(|| json!({}));
-        if let Some(js) = job_status.as_object_mut() {
-            js.insert("state".into(), json!("FAILED"));
-            js.insert("updateTime".into(), json!(Timestamp::now().to_string()));
-        }
+        let job_status = job_status_with(
+            step.app,
+            json!({"state": "FAILED", "updateTime": Timestamp::now().to_string()}),
+        );
         self.record(
             &step,
             &recorded,
@@ -1338,6 +1314,18 @@ impl ApplicationReconciler {
             .map_err(store_error)?;
         Ok(())
     }
+}
+
+/// The application's `status.jobStatus` with `fields` set over it.
+fn job_status_with(app: &Object, fields: Value) -> Value {
+    let mut job_status = app
+        .status
+        .get("jobStatus")
+        .cloned()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    drey_model::json::deep_merge(&mut job_status, &fields);
+    job_status
 }
 
 /// The root cause of a Java stack trace: its last `Caused by:` line, else
