@@ -2,6 +2,7 @@
 //! behaviours every endpoint shares (content negotiation, paging, ETags,
 //! errors, metrics, limits) are implemented once here and used by all.
 
+pub mod auth;
 pub mod body;
 pub mod cmf;
 pub mod error;
@@ -19,12 +20,15 @@ use std::sync::Arc;
 pub struct ApiConfig {
     /// Largest request body accepted, in bytes (413 above it).
     pub max_body_bytes: usize,
+    /// Whether bearer tokens are required.
+    pub auth: auth::AuthMode,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             max_body_bytes: 1024 * 1024,
+            auth: auth::AuthMode::None,
         }
     }
 }

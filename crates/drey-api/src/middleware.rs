@@ -1,5 +1,5 @@
 //! The layers every request passes through, outermost first: panic guard,
-//! tracing, metrics, ETag/304, YAML rendering.
+//! tracing, metrics, ETag/304, YAML rendering, authentication.
 
 use crate::body::Format;
 use crate::error::rest_error;
@@ -23,6 +23,10 @@ const MAX_ETAG_BODY: usize = 8 * 1024 * 1024;
 pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .route_layer(middleware::from_fn(remember_route))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ))
         .layer(middleware::from_fn(render_yaml))
         .layer(middleware::from_fn(etag))
         .layer(middleware::from_fn_with_state(

@@ -3,6 +3,7 @@
 //! created, what blocks a delete, which defaults apply — live here once.
 
 pub mod applications;
+pub mod auth;
 pub mod catalogs;
 pub mod compute_pools;
 pub mod environments;

@@ -34,6 +34,8 @@ pub enum Kind {
     Catalog,
     /// A savepoint: of an application (scope `<env>/<app>`) or detached (global).
     Savepoint,
+    /// An API key (root key, service-account key, user token); only its hash is stored.
+    ApiKey,
 }
 
 /// Where objects of a kind live.
@@ -49,7 +51,7 @@ pub enum ScopeKind {
 
 impl Kind {
     /// Every kind, for migrations and tests.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Environment,
         Kind::Application,
         Kind::Instance,
@@ -60,6 +62,7 @@ impl Kind {
         Kind::Statement,
         Kind::Catalog,
         Kind::Savepoint,
+        Kind::ApiKey,
     ];
 
     /// The stable identifier used in storage. Never change one.
@@ -75,6 +78,7 @@ impl Kind {
             Kind::Statement => "statement",
             Kind::Catalog => "catalog",
             Kind::Savepoint => "savepoint",
+            Kind::ApiKey => "api-key",
         }
     }
 
@@ -86,7 +90,7 @@ impl Kind {
     /// The scope objects of this kind live in.
     pub fn scope_kind(self) -> ScopeKind {
         match self {
-            Kind::Environment | Kind::Secret | Kind::Catalog => ScopeKind::Global,
+            Kind::Environment | Kind::Secret | Kind::Catalog | Kind::ApiKey => ScopeKind::Global,
             Kind::Application | Kind::SecretMapping | Kind::ComputePool | Kind::Statement => {
                 ScopeKind::Environment
             }
@@ -109,6 +113,7 @@ impl fmt::Display for Kind {
             Kind::Statement => "Statement",
             Kind::Catalog => "KafkaCatalog",
             Kind::Savepoint => "Savepoint",
+            Kind::ApiKey => "ApiKey",
         })
     }
 }

@@ -28,7 +28,25 @@ enum Command {
     /// settings file (--config), in that order of precedence.
     ///
     /// Example: drey server --listen 127.0.0.1:8080 --data-dir /var/lib/drey
-    Server(settings::ServerSettings),
+    Server(Box<settings::ServerSettings>),
+    /// Administration of a drey data dir (run on the server's machine).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Make another root key and print it once on stdout.
+    ///
+    /// Example: drey admin create-root-key --data-dir /var/lib/drey > admin.key
+    CreateRootKey {
+        /// The server's data dir [default: as for `drey server`].
+        #[arg(long, env = "DREY_DATA_DIR", value_name = "DIR")]
+        data_dir: Option<std::path::PathBuf>,
+        /// The server's secret key, if it uses one instead of the key file.
+        #[arg(long, env = "DREY_SECRET_KEY", hide_env_values = true)]
+        secret_key: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,7 +62,26 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     match cli.command {
-        Command::Server(settings) => match server::run(settings) {
+        Command::Admin(AdminCommand::CreateRootKey {
+            data_dir,
+            secret_key,
+        }) => {
+            let data_dir = match data_dir.map(Ok).unwrap_or_else(settings::default_data_dir) {
+                Ok(dir) => dir,
+                Err(e) => {
+                    eprintln!("drey: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match server::create_root_key(&data_dir, secret_key.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("drey: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Server(settings) => match server::run(*settings) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("drey: {e:#}");

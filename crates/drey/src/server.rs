@@ -2,6 +2,7 @@
 
 use crate::settings::ServerSettings;
 use anyhow::{bail, Context};
+use drey_api::auth::AuthMode;
 use drey_api::ApiConfig;
 use drey_control::reconcile::controller::{Controller, ControllerConfig};
 use drey_control::reconcile::{ApplicationReconciler, ReconcilerConfig};
@@ -68,11 +69,18 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open the store at {}", db.display()))?;
     let core = Core::new(Arc::new(store.clone()));
+    let auth = if settings.auth == "token" {
+        ensure_root_key(&core, &data_dir).await?;
+        AuthMode::Token
+    } else {
+        AuthMode::None
+    };
     let controller = reconciler(&settings, &data_dir, core.clone());
     let app = drey_api::app(
         core,
         ApiConfig {
             max_body_bytes: settings.max_body_bytes,
+            auth,
         },
     );
     let listener = TcpListener::bind(settings.listen)
@@ -114,6 +122,57 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// On the first start in token mode, makes a root key and writes it to
+/// `<data-dir>/root.key` (mode 0600). The log names the file, never the key.
+async fn ensure_root_key(core: &Core, data_dir: &Path) -> anyhow::Result<()> {
+    let path = data_dir.join("root.key");
+    if path.exists() || core.has_root_key().await? {
+        return Ok(());
+    }
+    let token = core.create_root_key().await?;
+    write_private(&path, &token.token)?;
+    tracing::info!(path = %path.display(), key_id = %token.key_id,
+                   "created a root key; it is in the file (mode 0600)");
+    Ok(())
+}
+
+/// Writes a file only its owner can read, atomically.
+pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.write_all(format!("{text}\n").as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// `drey admin create-root-key`: makes another root key in the store of
+/// `data_dir` and prints it once on stdout.
+pub fn create_root_key(data_dir: &Path, secret_key: Option<&str>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let sealer = match secret_key {
+            Some(key) => Sealer::from_base64(key)?,
+            None => Sealer::load_or_create(&data_dir.join("secret.key"))?,
+        };
+        let store = SqliteStore::open(&data_dir.join("drey.db"), sealer).await?;
+        let token = Core::new(Arc::new(store.clone())).create_root_key().await?;
+        store.close().await;
+        println!("{}", token.token);
+        anyhow::Ok(())
+    })
 }
 
 /// The application controller over the local Flink backend. Without a Flink

@@ -56,6 +56,13 @@ pub struct ServerSettings {
     )]
     pub jar_dirs: Vec<PathBuf>,
 
+    /// Authentication: `none` (everyone acts in the default organization, as
+    /// CMF out of the box) or `token` (every request but /healthz and /readyz
+    /// needs `Authorization: Bearer <token>`; the first start writes a root
+    /// key to <data-dir>/root.key, mode 0600).
+    #[arg(long, env = "DREY_AUTH", default_value = "none", value_parser = ["none", "token"])]
+    pub auth: String,
+
     /// Run the reconciler that drives Flink (`off` serves the API only, e.g.
     /// for a read replica or API tests).
     #[arg(long, env = "DREY_RECONCILER", default_value = "on", value_parser = ["on", "off"])]
@@ -82,16 +89,21 @@ pub struct ServerSettings {
 impl ServerSettings {
     /// The data directory, with its default resolved.
     pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
-        if let Some(dir) = &self.data_dir {
-            return Ok(dir.clone());
+        match &self.data_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => default_data_dir(),
         }
-        let data_home = std::env::var_os("XDG_DATA_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-            .context("cannot find a data directory: set --data-dir, DREY_DATA_DIR or HOME")?;
-        Ok(data_home.join("drey").join("data"))
     }
+}
+
+/// `$XDG_DATA_HOME/drey/data`, else `~/.local/share/drey/data`.
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .context("cannot find a data directory: set --data-dir, DREY_DATA_DIR or HOME")?;
+    Ok(data_home.join("drey").join("data"))
 }
 
 /// Finds `--config FILE` / `--config=FILE` / `DREY_CONFIG` before clap parses.

@@ -1,7 +1,8 @@
 //! `/cmf/api/v1/environments/{env}/applications` and their instances and events.
 
 use super::environments::reply_empty;
-use super::{metadata, page_reply, page_request, reply, resource, resource_input, ORG};
+use super::{metadata, page_reply, page_request, reply, resource, resource_input};
+use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
 use crate::AppState;
@@ -47,95 +48,107 @@ fn render_event(event: &Object) -> Value {
 
 pub(super) async fn upsert(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(env): Path<String>,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
     let input = resource_input(body, KIND, true)?;
-    let (app, _) = state.core.upsert_application(ORG, &env, input).await?;
+    let (app, _) = state.core.upsert_application(&who.org, &env, input).await?;
     Ok(reply(StatusCode::CREATED, render(&app)))
 }
 
 pub(super) async fn list(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(env): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
     let (_, page) = page_request(query)?;
     let apps = state
         .core
-        .list_applications(ORG, &env, page.clone())
+        .list_applications(&who.org, &env, page.clone())
         .await?;
     Ok(page_reply(&page, apps, render))
 }
 
 pub(super) async fn get(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, app)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
-    let app = state.core.get_application(ORG, &env, &app).await?;
+    let app = state.core.get_application(&who.org, &env, &app).await?;
     Ok(reply(StatusCode::OK, render(&app)))
 }
 
 pub(super) async fn delete(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, app)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
-    state.core.delete_application(ORG, &env, &app).await?;
+    state.core.delete_application(&who.org, &env, &app).await?;
     Ok(reply_empty(StatusCode::OK))
 }
 
 pub(super) async fn start(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, app)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
     let app = state
         .core
-        .set_application_state(ORG, &env, &app, JobState::Running)
+        .set_application_state(&who.org, &env, &app, JobState::Running)
         .await?;
     Ok(reply(StatusCode::OK, render(&app)))
 }
 
 pub(super) async fn suspend(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, app)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
     let app = state
         .core
-        .set_application_state(ORG, &env, &app, JobState::Suspended)
+        .set_application_state(&who.org, &env, &app, JobState::Suspended)
         .await?;
     Ok(reply(StatusCode::OK, render(&app)))
 }
 
 pub(super) async fn list_instances(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, app)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
     let (_, page) = page_request(query)?;
     let instances = state
         .core
-        .list_instances(ORG, &env, &app, page.clone())
+        .list_instances(&who.org, &env, &app, page.clone())
         .await?;
     Ok(page_reply(&page, instances, render_instance))
 }
 
 pub(super) async fn get_instance(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, app, instance)): Path<(String, String, String)>,
 ) -> Result<Response, CmfError> {
-    let instance = state.core.get_instance(ORG, &env, &app, &instance).await?;
+    let instance = state
+        .core
+        .get_instance(&who.org, &env, &app, &instance)
+        .await?;
     Ok(reply(StatusCode::OK, render_instance(&instance)))
 }
 
 pub(super) async fn list_events(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, app)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
     let (_, page) = page_request(query)?;
     let events = state
         .core
-        .list_events(ORG, &env, &app, page.clone())
+        .list_events(&who.org, &env, &app, page.clone())
         .await?;
     Ok(page_reply(&page, events, render_event))
 }

@@ -1,7 +1,8 @@
 //! `/cmf/api/v1/catalogs/kafka`.
 
 use super::environments::reply_empty;
-use super::{page_reply, page_request, reply, resource, resource_input, ORG};
+use super::{page_reply, page_request, reply, resource, resource_input};
+use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
 use crate::AppState;
@@ -19,34 +20,38 @@ fn render(catalog: &Object) -> Value {
 
 pub(super) async fn create(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
     let input = resource_input(body, KIND, true)?;
-    let catalog = state.core.create_catalog(ORG, input).await?;
+    let catalog = state.core.create_catalog(&who.org, input).await?;
     Ok(reply(StatusCode::OK, render(&catalog)))
 }
 
 pub(super) async fn list(
     State(state): State<AppState>,
+    Caller(who): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
     let (_, page) = page_request(query)?;
-    let catalogs = state.core.list_catalogs(ORG, page.clone()).await?;
+    let catalogs = state.core.list_catalogs(&who.org, page.clone()).await?;
     Ok(page_reply(&page, catalogs, render))
 }
 
 pub(super) async fn get(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(name): Path<String>,
 ) -> Result<Response, CmfError> {
-    let catalog = state.core.get_catalog(ORG, &name).await?;
+    let catalog = state.core.get_catalog(&who.org, &name).await?;
     Ok(reply(StatusCode::OK, render(&catalog)))
 }
 
 pub(super) async fn delete(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(name): Path<String>,
 ) -> Result<Response, CmfError> {
-    state.core.delete_catalog(ORG, &name).await?;
+    state.core.delete_catalog(&who.org, &name).await?;
     Ok(reply_empty(StatusCode::NO_CONTENT))
 }

@@ -1,7 +1,8 @@
 //! `/cmf/api/v1/environments/{env}/compute-pools`.
 
 use super::environments::reply_empty;
-use super::{page_reply, page_request, reply, resource, resource_input, ORG};
+use super::{page_reply, page_request, reply, resource, resource_input};
+use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
 use crate::AppState;
@@ -19,39 +20,49 @@ fn render(pool: &Object) -> Value {
 
 pub(super) async fn create(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(env): Path<String>,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
     let input = resource_input(body, KIND, true)?;
-    let pool = state.core.create_compute_pool(ORG, &env, input).await?;
+    let pool = state
+        .core
+        .create_compute_pool(&who.org, &env, input)
+        .await?;
     Ok(reply(StatusCode::OK, render(&pool)))
 }
 
 pub(super) async fn list(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(env): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
     let (_, page) = page_request(query)?;
     let pools = state
         .core
-        .list_compute_pools(ORG, &env, page.clone())
+        .list_compute_pools(&who.org, &env, page.clone())
         .await?;
     Ok(page_reply(&page, pools, render))
 }
 
 pub(super) async fn get(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
-    let pool = state.core.get_compute_pool(ORG, &env, &name).await?;
+    let pool = state.core.get_compute_pool(&who.org, &env, &name).await?;
     Ok(reply(StatusCode::OK, render(&pool)))
 }
 
 pub(super) async fn delete(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
-    state.core.delete_compute_pool(ORG, &env, &name).await?;
+    state
+        .core
+        .delete_compute_pool(&who.org, &env, &name)
+        .await?;
     Ok(reply_empty(StatusCode::NO_CONTENT))
 }

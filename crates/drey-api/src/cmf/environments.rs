@@ -1,6 +1,7 @@
 //! `/cmf/api/v1/environments`: the flat Environment shape.
 
-use super::{page_reply, page_request, reply, ORG};
+use super::{page_reply, page_request, reply};
+use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
 use crate::AppState;
@@ -61,41 +62,48 @@ fn input(body: Value) -> Result<EnvironmentInput, Error> {
 
 pub(super) async fn upsert(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
     let input = input(body).map_err(CmfError::invalid_is_400)?;
     let (env, _) = state
         .core
-        .upsert_environment(ORG, input)
+        .upsert_environment(&who.org, input)
         .await
         .map_err(CmfError::invalid_is_400)?;
-    let secrets = state.core.environment_secrets(ORG, &env.meta.name).await?;
+    let secrets = state
+        .core
+        .environment_secrets(&who.org, &env.meta.name)
+        .await?;
     Ok(reply(StatusCode::CREATED, render(&env, Some(secrets))))
 }
 
 pub(super) async fn list(
     State(state): State<AppState>,
+    Caller(who): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
     let (_, page) = page_request(query)?;
-    let envs = state.core.list_environments(ORG, page.clone()).await?;
+    let envs = state.core.list_environments(&who.org, page.clone()).await?;
     Ok(page_reply(&page, envs, |e| render(e, None)))
 }
 
 pub(super) async fn get(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(env): Path<String>,
 ) -> Result<Response, CmfError> {
-    let object = state.core.get_environment(ORG, &env).await?;
-    let secrets = state.core.environment_secrets(ORG, &env).await?;
+    let object = state.core.get_environment(&who.org, &env).await?;
+    let secrets = state.core.environment_secrets(&who.org, &env).await?;
     Ok(reply(StatusCode::OK, render(&object, Some(secrets))))
 }
 
 pub(super) async fn delete(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(env): Path<String>,
 ) -> Result<Response, CmfError> {
-    state.core.delete_environment(ORG, &env).await?;
+    state.core.delete_environment(&who.org, &env).await?;
     Ok(reply_empty(StatusCode::OK))
 }
 

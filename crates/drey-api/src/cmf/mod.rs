@@ -22,9 +22,6 @@ use drey_model::{Error, Object, Page, PageRequest};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-/// The organization CMF requests act in (authentication comes later).
-pub(crate) const ORG: &str = drey_model::object::DEFAULT_ORG;
-
 /// CMF's API version for v1 resources.
 pub(crate) const API_VERSION: &str = "cmf.confluent.io/v1";
 

@@ -1,7 +1,8 @@
 //! `/cmf/api/v1/environments/{env}/secret-mappings`.
 
 use super::environments::reply_empty;
-use super::{page_reply, page_request, reply, resource, resource_input, ORG};
+use super::{page_reply, page_request, reply, resource, resource_input};
+use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
 use crate::AppState;
@@ -19,13 +20,14 @@ fn render(mapping: &Object) -> Value {
 
 pub(super) async fn create(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(env): Path<String>,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
     let input = resource_input(body, KIND, true).map_err(CmfError::invalid_is_400)?;
     let mapping = state
         .core
-        .create_secret_mapping(ORG, &env, input)
+        .create_secret_mapping(&who.org, &env, input)
         .await
         .map_err(CmfError::invalid_is_400)?;
     Ok(reply(StatusCode::OK, render(&mapping)))
@@ -33,34 +35,37 @@ pub(super) async fn create(
 
 pub(super) async fn list(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(env): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
     let (_, page) = page_request(query)?;
     let mappings = state
         .core
-        .list_secret_mappings(ORG, &env, page.clone())
+        .list_secret_mappings(&who.org, &env, page.clone())
         .await?;
     Ok(page_reply(&page, mappings, render))
 }
 
 pub(super) async fn get(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
-    let mapping = state.core.get_secret_mapping(ORG, &env, &name).await?;
+    let mapping = state.core.get_secret_mapping(&who.org, &env, &name).await?;
     Ok(reply(StatusCode::OK, render(&mapping)))
 }
 
 pub(super) async fn update(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
     let input = resource_input(body, KIND, true).map_err(CmfError::invalid_is_400)?;
     let mapping = state
         .core
-        .update_secret_mapping(ORG, &env, &name, input)
+        .update_secret_mapping(&who.org, &env, &name, input)
         .await
         .map_err(CmfError::invalid_is_400)?;
     Ok(reply(StatusCode::OK, render(&mapping)))
@@ -68,8 +73,12 @@ pub(super) async fn update(
 
 pub(super) async fn delete(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
-    state.core.delete_secret_mapping(ORG, &env, &name).await?;
+    state
+        .core
+        .delete_secret_mapping(&who.org, &env, &name)
+        .await?;
     Ok(reply_empty(StatusCode::NO_CONTENT))
 }

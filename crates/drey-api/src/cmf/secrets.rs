@@ -2,7 +2,8 @@
 //! sealed and is never rendered.
 
 use super::environments::reply_empty;
-use super::{page_reply, page_request, reply, resource, resource_input, ORG};
+use super::{page_reply, page_request, reply, resource, resource_input};
+use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
 use crate::AppState;
@@ -31,12 +32,13 @@ fn render(view: &SecretView) -> Value {
 
 pub(super) async fn create(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
     let input = resource_input(body, KIND, true).map_err(CmfError::invalid_is_400)?;
     let view = state
         .core
-        .create_secret(ORG, input)
+        .create_secret(&who.org, input)
         .await
         .map_err(CmfError::invalid_is_400)?;
     Ok(reply(StatusCode::OK, render(&view)))
@@ -44,35 +46,39 @@ pub(super) async fn create(
 
 pub(super) async fn list(
     State(state): State<AppState>,
+    Caller(who): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
     let (_, page) = page_request(query)?;
-    let secrets = state.core.list_secrets(ORG, page.clone()).await?;
+    let secrets = state.core.list_secrets(&who.org, page.clone()).await?;
     Ok(page_reply(&page, secrets, render))
 }
 
 pub(super) async fn get(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(name): Path<String>,
 ) -> Result<Response, CmfError> {
-    let view = state.core.get_secret(ORG, &name).await?;
+    let view = state.core.get_secret(&who.org, &name).await?;
     Ok(reply(StatusCode::OK, render(&view)))
 }
 
 pub(super) async fn update(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(name): Path<String>,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
     let input = resource_input(body, KIND, true).map_err(CmfError::invalid_is_400)?;
-    let view = state.core.update_secret(ORG, &name, input).await?;
+    let view = state.core.update_secret(&who.org, &name, input).await?;
     Ok(reply(StatusCode::OK, render(&view)))
 }
 
 pub(super) async fn delete(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(name): Path<String>,
 ) -> Result<Response, CmfError> {
-    state.core.delete_secret(ORG, &name).await?;
+    state.core.delete_secret(&who.org, &name).await?;
     Ok(reply_empty(StatusCode::NO_CONTENT))
 }

@@ -1,7 +1,8 @@
 //! `/cmf/api/v1/environments/{env}/statements`, with results and exceptions.
 
 use super::environments::reply_empty;
-use super::{page_reply, page_request, reply, resource, resource_input, ORG};
+use super::{page_reply, page_request, reply, resource, resource_input};
+use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
 use crate::AppState;
@@ -30,16 +31,18 @@ fn render(statement: &Object) -> Value {
 
 pub(super) async fn create(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(env): Path<String>,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
     let input = resource_input(body, KIND, true)?;
-    let statement = state.core.create_statement(ORG, &env, input).await?;
+    let statement = state.core.create_statement(&who.org, &env, input).await?;
     Ok(reply(StatusCode::OK, render(&statement)))
 }
 
 pub(super) async fn list(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(env): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
@@ -47,7 +50,7 @@ pub(super) async fn list(
     let statements = state
         .core
         .list_statements(
-            ORG,
+            &who.org,
             &env,
             pairs.get("compute-pool"),
             pairs.get("phase"),
@@ -59,27 +62,33 @@ pub(super) async fn list(
 
 pub(super) async fn get(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
-    let statement = state.core.get_statement(ORG, &env, &name).await?;
+    let statement = state.core.get_statement(&who.org, &env, &name).await?;
     Ok(reply(StatusCode::OK, render(&statement)))
 }
 
 pub(super) async fn update(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
     let input = resource_input(body, KIND, true)?;
-    let statement = state.core.update_statement(ORG, &env, &name, input).await?;
+    let statement = state
+        .core
+        .update_statement(&who.org, &env, &name, input)
+        .await?;
     Ok(reply(StatusCode::OK, render(&statement)))
 }
 
 pub(super) async fn delete(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
-    let status = match state.core.delete_statement(ORG, &env, &name).await? {
+    let status = match state.core.delete_statement(&who.org, &env, &name).await? {
         DeleteOutcome::Deleted => StatusCode::NO_CONTENT,
         DeleteOutcome::Deleting => StatusCode::ACCEPTED,
     };
@@ -88,17 +97,22 @@ pub(super) async fn delete(
 
 pub(super) async fn results(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
-    let page = state.core.statement_results(ORG, &env, &name).await?;
+    let page = state.core.statement_results(&who.org, &env, &name).await?;
     Ok(reply(StatusCode::OK, page))
 }
 
 pub(super) async fn exceptions(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
-    let data = state.core.statement_exceptions(ORG, &env, &name).await?;
+    let data = state
+        .core
+        .statement_exceptions(&who.org, &env, &name)
+        .await?;
     Ok(reply(
         StatusCode::OK,
         json!({"apiVersion": super::API_VERSION, "kind": "StatementExceptionList", "data": data}),
