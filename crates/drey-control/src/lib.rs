@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalogs;
 pub mod compute_pools;
 pub mod environments;
+pub mod proxy;
 pub mod reconcile;
 pub mod savepoints;
 pub mod secret_mappings;

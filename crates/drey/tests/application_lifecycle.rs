@@ -7,9 +7,91 @@
 mod common;
 
 use common::flink::*;
-use serde_json::json;
+use common::Server;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// Flink's REST API and Web UI through drey's proxy, with drey's token.
+async fn flink_through_drey(s: &Server, job_id: &str) {
+    let ui = format!("{APPS}/counter/flink-web-ui");
+    let (code, overview) = s.get(&format!("{ui}/overview")).await;
+    assert_eq!(code, 200, "{overview}");
+    assert_eq!(overview["taskmanagers"], 1);
+    let (_, jobs) = s.get(&format!("{ui}/jobs/overview")).await;
+    assert_eq!(jobs["jobs"][0]["jid"], job_id);
+    // The Web UI's page renders through it.
+    let page = s
+        .client
+        .get(s.url(&format!("{ui}/")))
+        .bearer_auth(s.token.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text().await.unwrap().contains("<html"),
+        "the UI's index page"
+    );
+    // Without drey's token: refused, Flink never reached.
+    let refused = s
+        .client
+        .get(s.url(&format!("{ui}/overview")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    // A jar upload and run through the proxy (multipart passes through).
+    let jar = std::fs::read(testjobs().join("bounded-job.jar")).unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "jarfile",
+        reqwest::multipart::Part::bytes(jar)
+            .file_name("bounded-job.jar")
+            .mime_str("application/x-java-archive")
+            .unwrap(),
+    );
+    let uploaded: Value = s
+        .client
+        .post(s.url(&format!("{ui}/jars/upload")))
+        .bearer_auth(s.token.as_deref().unwrap())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(uploaded["status"], "success", "{uploaded}");
+    let jar_id = uploaded["filename"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (code, run) = s
+        .post(
+            &format!("{ui}/jars/{jar_id}/run"),
+            json!({"entryClass": "io.drey.testjobs.BoundedJob", "parallelism": 1}),
+        )
+        .await;
+    assert_eq!(code, 200, "{run}");
+    let bounded = run["jobid"].as_str().unwrap().to_owned();
+    // It has no free slot in this cluster: cancel it, through the proxy too.
+    let (code, _) = s
+        .json(
+            reqwest::Method::PATCH,
+            &format!("{ui}/jobs/{bounded}?mode=cancel"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 202);
+    // An application that does not exist: 404 in CMF's error body.
+    let (code, body) = s
+        .get(&format!("{APPS}/nothing-here/flink-web-ui/overview"))
+        .await;
+    assert_eq!(code, 404, "{body}");
+}
 
 /// Serves one file over HTTP on a free loopback port; returns its URL.
 async fn serve_jar(path: PathBuf) -> String {
@@ -67,6 +149,7 @@ async fn application_lifecycle_on_real_flink() {
         vec![(job_id.clone(), "RUNNING".to_owned())]
     );
     wait_for_output(&out, 10).await;
+    flink_through_drey(&s, &job_id).await;
 
     // Suspend: a savepoint on disk, no Flink process left.
     let (code, _) = s.post(&format!("{APPS}/counter/suspend"), json!({})).await;

@@ -6,6 +6,7 @@ mod applications;
 mod catalogs;
 mod compute_pools;
 mod environments;
+mod flink_web_ui;
 mod savepoints;
 mod secret_mappings;
 mod secrets;
@@ -13,9 +14,10 @@ mod statements;
 
 use crate::paging::{cmf_page, QueryPairs};
 use crate::AppState;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use drey_control::ResourceInput;
 use drey_model::{Error, Object, Page, PageRequest};
@@ -69,6 +71,18 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{env}/applications/{{appName}}/savepoints/{{savepointName}}/detach"),
             post(savepoints::detach),
+        )
+        .route(
+            &format!("{env}/applications/{{appName}}/flink-web-ui"),
+            any(flink_web_ui::redirect),
+        )
+        .route(
+            &format!("{env}/applications/{{appName}}/flink-web-ui/"),
+            any(flink_web_ui::root).layer(DefaultBodyLimit::max(flink_web_ui::MAX_PROXY_BODY)),
+        )
+        .route(
+            &format!("{env}/applications/{{appName}}/flink-web-ui/{{*path}}"),
+            any(flink_web_ui::proxy).layer(DefaultBodyLimit::max(flink_web_ui::MAX_PROXY_BODY)),
         )
         .route(
             "/cmf/api/v1/detached-savepoints",

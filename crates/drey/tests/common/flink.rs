@@ -21,18 +21,25 @@ pub fn testjobs() -> PathBuf {
     dir.canonicalize().unwrap()
 }
 
+/// A server with the reconciler on and tokens required; the root key is
+/// sent with every request of the helper.
 pub fn start(data: &Path) -> Server {
     let jobs = testjobs();
-    Server::start_with(
+    let mut server = Server::start_with(
         data,
         &[
             "--jar-dir",
             jobs.to_str().unwrap(),
             "--reconcile-interval-seconds",
             "1",
+            "--auth",
+            "token",
         ],
         &[],
-    )
+    );
+    let root = std::fs::read_to_string(data.join("root.key")).unwrap();
+    server.token = Some(root.trim().to_owned());
+    server
 }
 
 pub fn counter_app(name: &str, out: &Path, parallelism: u32, mode: &str) -> Value {

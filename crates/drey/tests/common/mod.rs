@@ -18,6 +18,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub client: Client,
     stderr_log: PathBuf,
+    /// Sent as `Authorization: Bearer` on every request when set.
+    pub token: Option<String>,
 }
 
 impl Server {
@@ -72,6 +74,7 @@ impl Server {
                 .build()
                 .unwrap(),
             stderr_log,
+            token: None,
         }
     }
 
@@ -107,6 +110,9 @@ impl Server {
     /// Sends a request with an optional JSON body.
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Response {
         let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -150,9 +156,11 @@ impl Server {
         content_type: &str,
         body: impl Into<reqwest::Body>,
     ) -> (u16, String) {
-        let response = self
-            .client
-            .request(method, self.url(path))
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let response = req
             .header("content-type", content_type)
             .body(body)
             .send()
