@@ -95,26 +95,41 @@ impl Core {
         name: &str,
         state: JobState,
     ) -> Result<Object, Error> {
-        let current = self.get_application(org, env, name).await?;
-        let mut spec = current.spec;
-        match spec.get_mut("job").and_then(Value::as_object_mut) {
-            Some(job) => {
-                job.insert("state".into(), Value::String(state.as_str().into()));
+        // The reconciler writes the status meanwhile: a version that moved is
+        // read again, never answered with a conflict.
+        for _ in 0..50 {
+            let current = self.get_application(org, env, name).await?;
+            let mut spec = current.spec;
+            match spec.get_mut("job").and_then(Value::as_object_mut) {
+                Some(job) => {
+                    job.insert("state".into(), Value::String(state.as_str().into()));
+                }
+                None => return Err(Error::invalid("spec.job", "is required")),
             }
-            None => return Err(Error::invalid("spec.job", "is required")),
+            let mut write = Write::new(
+                current.key,
+                WriteMode::Update {
+                    expected_version: Some(current.meta.resource_version),
+                },
+                spec,
+            );
+            write.labels = current.meta.labels;
+            write.annotations = current.meta.annotations;
+            match self.store.write(write).await {
+                Ok(stored) => {
+                    self.wake();
+                    return Ok(stored);
+                }
+                Err(drey_store::StoreError::VersionConflict { .. }) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(store_error(e)),
+            }
         }
-        let mut write = Write::new(
-            current.key,
-            WriteMode::Update {
-                expected_version: Some(current.meta.resource_version),
-            },
-            spec,
-        );
-        write.labels = current.meta.labels;
-        write.annotations = current.meta.annotations;
-        let stored = self.store.write(write).await.map_err(store_error)?;
-        self.wake();
-        Ok(stored)
+        Err(Error::Unavailable(format!(
+            "{} '{name}' keeps changing; retry",
+            Kind::Application
+        )))
     }
 
     /// Deletes an application. With nothing deployed it goes at once, with
@@ -126,38 +141,53 @@ impl Core {
         env: &str,
         name: &str,
     ) -> Result<Object, Error> {
-        let current = self.get_application(org, env, name).await?;
-        let mut recorded = crate::reconcile::recorded_of(&current);
-        if recorded.deployment.is_some() {
-            recorded.deleting = true;
-            let mut status = current.status.as_object().cloned().unwrap_or_default();
-            status.insert("lifecycleState".into(), Value::String("DELETING".into()));
-            status.insert(
-                "reconciler".into(),
-                serde_json::to_value(&recorded).map_err(|e| Error::Internal(e.to_string()))?,
-            );
-            let stored = self
-                .store
-                .write_status(&current.key, None, Value::Object(status))
-                .await
-                .map_err(store_error)?;
-            self.wake();
-            return Ok(stored);
-        }
-        let scope = app_scope(env, name);
-        let mut delete = Delete::new(app_key(org, env, name));
-        delete.cascade = vec![
-            (Kind::Instance, scope.clone()),
-            (Kind::Event, scope.clone()),
-            (Kind::Savepoint, scope),
-        ];
-        match self.store.delete(delete).await.map_err(store_error)? {
-            Some(app) => Ok(app),
-            None => {
-                self.require_environment(org, env).await?;
-                Err(Error::not_found(Kind::Application, name))
+        // The reconciler writes this object too: act against the version
+        // read, and read again if it moved, so a deployment that starts
+        // meanwhile is never orphaned.
+        for _ in 0..50 {
+            let current = self.get_application(org, env, name).await?;
+            let version = Some(current.meta.resource_version);
+            let mut recorded = crate::reconcile::recorded_of(&current);
+            let result = if recorded.deployment.is_none() {
+                let scope = app_scope(env, name);
+                let mut delete = Delete::new(current.key.clone());
+                delete.cascade = vec![
+                    (Kind::Instance, scope.clone()),
+                    (Kind::Event, scope.clone()),
+                    (Kind::Savepoint, scope),
+                ];
+                delete.expected_version = version;
+                self.store
+                    .delete(delete)
+                    .await
+                    .map(|gone| gone.unwrap_or(current))
+            } else {
+                recorded.deleting = true;
+                let mut status = current.status.as_object().cloned().unwrap_or_default();
+                status.insert("lifecycleState".into(), Value::String("DELETING".into()));
+                status.insert(
+                    "reconciler".into(),
+                    serde_json::to_value(&recorded).map_err(|e| Error::Internal(e.to_string()))?,
+                );
+                let marked = self
+                    .store
+                    .write_status(&current.key, version, Value::Object(status))
+                    .await;
+                self.wake();
+                marked
+            };
+            match result {
+                Ok(app) => return Ok(app),
+                Err(drey_store::StoreError::VersionConflict { .. }) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(store_error(e)),
             }
         }
+        Err(Error::Unavailable(format!(
+            "{} '{name}' keeps changing; retry the delete",
+            Kind::Application
+        )))
     }
 
     /// A page of an application's instances, newest first unless sorted.

@@ -127,6 +127,8 @@ pub struct Delete {
     pub refuse_if_referenced: bool,
     /// Delete these (kind, scope) sets together with the object.
     pub cascade: Vec<(Kind, String)>,
+    /// Refuse with [`StoreError::VersionConflict`] unless this is the stored version.
+    pub expected_version: Option<i64>,
 }
 
 impl Delete {
@@ -137,6 +139,7 @@ impl Delete {
             must_be_empty: Vec::new(),
             refuse_if_referenced: false,
             cascade: Vec::new(),
+            expected_version: None,
         }
     }
 }

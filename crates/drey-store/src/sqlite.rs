@@ -515,6 +515,15 @@ impl Store for SqliteStore {
         let Some(current) = fetch(&mut tx, &delete.key).await? else {
             return Ok(None);
         };
+        if let Some(expected) = delete.expected_version {
+            if expected != current.meta.resource_version {
+                return Err(StoreError::VersionConflict {
+                    key: delete.key,
+                    expected,
+                    actual: current.meta.resource_version,
+                });
+            }
+        }
         let mut blockers = Vec::new();
         for (kind, scope) in &delete.must_be_empty {
             let n: i64 = sqlx::query_scalar(

@@ -59,6 +59,9 @@ pub struct ApplicationReconciler {
     http: reqwest::Client,
 }
 
+/// The conflict a step meets when the application changed since it was read.
+const STALE: &str = "the application changed while it was being reconciled";
+
 /// Steps one pass may take before yielding to other applications.
 const MAX_STEPS: usize = 12;
 
@@ -105,9 +108,12 @@ impl ApplicationReconciler {
                 observed: &observed,
                 cluster: cluster.as_ref(),
             };
-            match self.execute(action, step).await? {
-                StepResult::Continue => continue,
-                StepResult::Done(outcome) => return Ok(outcome),
+            match self.execute(action, step).await {
+                Ok(StepResult::Continue) => continue,
+                Ok(StepResult::Done(outcome)) => return Ok(outcome),
+                // Every step is safe to run again: re-read and re-plan.
+                Err(Error::Conflict(reason)) if reason == STALE => continue,
+                Err(e) => return Err(e),
             }
         }
         Ok(PassOutcome::Wait(Duration::from_millis(200)))
@@ -294,11 +300,21 @@ impl ApplicationReconciler {
             "reconciler".into(),
             serde_json::to_value(recorded).map_err(|e| Error::Internal(e.to_string()))?,
         );
+        // Against the version this step read: a user's write (a new spec, a
+        // delete request) in the meantime is never overwritten; the pass
+        // plans again from the fresh state instead.
         self.core
             .store()
-            .write_status(&step.app.key, None, Value::Object(status))
+            .write_status(
+                &step.app.key,
+                Some(step.app.meta.resource_version),
+                Value::Object(status),
+            )
             .await
-            .map_err(store_error)
+            .map_err(|e| match e {
+                drey_store::StoreError::VersionConflict { .. } => Error::Conflict(STALE.into()),
+                other => store_error(other),
+            })
     }
 
     async fn execute(&self, action: Action, step: Step<'_>) -> Result<StepResult, Error> {
