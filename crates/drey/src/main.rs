@@ -1,6 +1,7 @@
 //! `drey`: a control plane for Apache Flink. One binary: `drey server` runs
 //! the control plane; the other subcommands are its command-line clients.
 
+mod cli;
 mod server;
 mod settings;
 
@@ -16,6 +17,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser, Debug)]
 #[command(name = "drey", version, about, long_about = None)]
 struct Cli {
+    #[command(flatten)]
+    global: cli::Global,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,6 +32,16 @@ enum Command {
     ///
     /// Example: drey server --listen 127.0.0.1:8080 --data-dir /var/lib/drey
     Server(Box<settings::ServerSettings>),
+    /// Environments.
+    #[command(subcommand)]
+    Env(cli::EnvCommand),
+    /// Flink applications.
+    #[command(subcommand)]
+    App(cli::AppCommand),
+    /// Create or update what a JSON/YAML file describes (several documents allowed).
+    ///
+    /// Example: drey apply -f app.yaml --env prod
+    Apply(cli::ApplyArgs),
     /// Administration of a drey data dir (run on the server's machine).
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -62,6 +75,9 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     match cli.command {
+        Command::Env(command) => cli::env(&cli.global, command),
+        Command::App(command) => cli::app(&cli.global, command),
+        Command::Apply(args) => cli::apply(&cli.global, args),
         Command::Admin(AdminCommand::CreateRootKey {
             data_dir,
             secret_key,
