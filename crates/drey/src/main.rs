@@ -42,6 +42,13 @@ enum Command {
     ///
     /// Example: drey apply -f app.yaml --env prod
     Apply(cli::ApplyArgs),
+    /// Print a shell completion script.
+    ///
+    /// Example: drey completion bash > /etc/bash_completion.d/drey
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Administration of a drey data dir (run on the server's machine).
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -78,6 +85,11 @@ fn main() -> ExitCode {
         Command::Env(command) => cli::env(&cli.global, command),
         Command::App(command) => cli::app(&cli.global, command),
         Command::Apply(args) => cli::apply(&cli.global, args),
+        Command::Completion { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "drey", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         Command::Admin(AdminCommand::CreateRootKey {
             data_dir,
             secret_key,

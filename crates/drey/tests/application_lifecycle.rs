@@ -150,6 +150,23 @@ async fn application_lifecycle_on_real_flink() {
     );
     wait_for_output(&out, 10).await;
     flink_through_drey(&s, &job_id).await;
+    // `drey app logs`: the JobManager log through the CLI and the proxy.
+    let logs = std::process::Command::new(env!("CARGO_BIN_EXE_drey"))
+        .args(["app", "logs", "counter", "-e", "flink", "--url", &s.base])
+        .env("DREY_TOKEN", s.token.as_deref().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        logs.status.success(),
+        "{}",
+        String::from_utf8_lossy(&logs.stderr)
+    );
+    let text = String::from_utf8_lossy(&logs.stdout);
+    assert!(
+        text.contains("StandaloneSessionClusterEntrypoint"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
 
     // Suspend: a savepoint on disk, no Flink process left.
     let (code, _) = s.post(&format!("{APPS}/counter/suspend"), json!({})).await;

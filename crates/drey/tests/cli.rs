@@ -169,6 +169,17 @@ async fn apply_list_get_start_suspend_delete_and_exit_codes() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
 
+    // Shell completions; logs of an application without a cluster: 503 -> exit 1.
+    let o = drey(&s, &["completion", "bash"], None);
+    assert!(o.status.success() && stdout(&o).contains("_drey"));
+    let o = drey(&s, &["app", "logs", "cli-app", "-e", "cli-env"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("no running Flink cluster"),
+        "{}",
+        stderr(&o)
+    );
+
     // delete
     let o = drey(&s, &["app", "delete", "cli-app", "-e", "cli-env"], None);
     assert!(o.status.success());

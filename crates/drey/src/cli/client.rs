@@ -58,7 +58,24 @@ impl Api {
         })
     }
 
+    /// GET of a text resource (logs).
+    pub fn get_text(&self, path: &str) -> Result<String, CliError> {
+        match self.send_raw(reqwest::Method::GET, path, None)? {
+            Value::String(text) => Ok(text),
+            other => Ok(other.to_string()),
+        }
+    }
+
     fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, CliError> {
+        self.send_raw(method, path, body)
+    }
+
+    fn send_raw(
         &self,
         method: reqwest::Method,
         path: &str,

@@ -109,6 +109,14 @@ pub enum AppCommand {
         #[arg(long, short = 'e')]
         env: String,
     },
+    /// The JobManager log of the application's Flink cluster.  Example: drey app logs orders -e prod
+    Logs {
+        /// Application name.
+        name: String,
+        /// Environment.
+        #[arg(long, short = 'e')]
+        env: String,
+    },
     /// Wait until status.jobStatus.state or status.lifecycleState equals a value.
     ///
     /// Example: drey app wait orders -e prod --for RUNNING --timeout 300
@@ -217,6 +225,14 @@ pub fn app(global: &Global, command: AppCommand) -> ExitCode {
             eprintln!("application {name} deleted");
             Ok(())
         }
+        AppCommand::Logs { name, env } => {
+            let log = api.get_text(&format!(
+                "{}/flink-web-ui/jobmanager/log",
+                app_path(&env, &name)
+            ))?;
+            print!("{log}");
+            Ok(())
+        }
         AppCommand::Wait {
             name,
             env,
@@ -308,11 +324,13 @@ pub fn apply(global: &Global, args: ApplyArgs) -> ExitCode {
                     }
                     api.post("/cmf/api/v1/environments", &body)?
                 }
-                other => return Err(CliError::Usage(format!(
+                other => {
+                    return Err(CliError::Usage(format!(
                     "{}: document {}: cannot apply kind {other:?} (Environment, FlinkApplication)",
                     args.file,
                     i + 1
-                ))),
+                )))
+                }
             };
             let name = applied
                 .pointer("/metadata/name")
