@@ -38,6 +38,18 @@ enum Command {
     /// Flink applications.
     #[command(subcommand)]
     App(cli::AppCommand),
+    /// Flink SQL statements (list, get, delete).
+    #[command(subcommand)]
+    Statement(cli::ObjectCommand),
+    /// Compute pools (list, get, delete).
+    #[command(subcommand)]
+    Pool(cli::ObjectCommand),
+    /// Secrets, never their data (list, get, delete).
+    #[command(subcommand)]
+    Secret(cli::ObjectCommand),
+    /// Savepoints of an application (--app) or detached ones (list, get, delete).
+    #[command(subcommand)]
+    Savepoint(cli::ObjectCommand),
     /// Create or update what a JSON/YAML file describes (several documents allowed).
     ///
     /// Example: drey apply -f app.yaml --env prod
@@ -85,6 +97,10 @@ fn main() -> ExitCode {
         Command::Env(command) => cli::env(&cli.global, command),
         Command::App(command) => cli::app(&cli.global, command),
         Command::Apply(args) => cli::apply(&cli.global, args),
+        Command::Statement(c) => cli::objects(&cli.global, cli::ObjectKind::Statement, c),
+        Command::Pool(c) => cli::objects(&cli.global, cli::ObjectKind::Pool, c),
+        Command::Secret(c) => cli::objects(&cli.global, cli::ObjectKind::Secret, c),
+        Command::Savepoint(c) => cli::objects(&cli.global, cli::ObjectKind::Savepoint, c),
         Command::Completion { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "drey", &mut std::io::stdout());

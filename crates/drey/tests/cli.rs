@@ -180,6 +180,56 @@ async fn apply_list_get_start_suspend_delete_and_exit_codes() {
         stderr(&o)
     );
 
+    // Pools, statements, secrets, savepoints.
+    let (code, _) = s
+        .post(
+            "/cmf/api/v1/environments/cli-env/compute-pools",
+            serde_json::json!({"metadata": {"name": "cli-pool"}, "spec": {"type": "DEDICATED", "clusterSpec": {}}}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (code, _) = s
+        .post(
+            "/cmf/api/v1/secrets",
+            serde_json::json!({"metadata": {"name": "cli-secret"}, "spec": {"data": {"pw": "cli-hunter2"}}}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let o = drey(&s, &["pool", "list", "-e", "cli-env"], None);
+    assert!(
+        stdout(&o).contains("cli-pool") && stdout(&o).contains("DEDICATED"),
+        "{}",
+        stdout(&o)
+    );
+    let o = drey(&s, &["secret", "get", "cli-secret", "-o", "json"], None);
+    assert!(o.status.success() && !stdout(&o).contains("cli-hunter2"));
+    let o = drey(&s, &["statement", "list"], None);
+    assert_eq!(o.status.code(), Some(2), "statements need --env");
+    let o = drey(
+        &s,
+        &[
+            "savepoint",
+            "list",
+            "-e",
+            "cli-env",
+            "--app",
+            "cli-app",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap(),
+        serde_json::json!([])
+    );
+    let o = drey(&s, &["pool", "delete", "cli-pool", "-e", "cli-env"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = drey(&s, &["secret", "delete", "cli-secret"], None);
+    assert!(o.status.success());
+    let o = drey(&s, &["secret", "get", "cli-secret"], None);
+    assert_eq!(o.status.code(), Some(3));
+
     // delete
     let o = drey(&s, &["app", "delete", "cli-app", "-e", "cli-env"], None);
     assert!(o.status.success());

@@ -135,6 +135,121 @@ pub enum AppCommand {
     },
 }
 
+/// `drey statement|pool|secret|savepoint ...`: reading and deleting.
+#[derive(Subcommand, Debug)]
+pub enum ObjectCommand {
+    /// List them.  Example: drey pool list -e prod -o json
+    List {
+        /// Environment (statements, pools) or application (savepoints: --app).
+        #[arg(long, short = 'e')]
+        env: Option<String>,
+        /// Application (savepoints).
+        #[arg(long)]
+        app: Option<String>,
+    },
+    /// Show one.  Example: drey statement get orders-insert -e prod
+    Get {
+        /// Name.
+        name: String,
+        /// Environment.
+        #[arg(long, short = 'e')]
+        env: Option<String>,
+        /// Application (savepoints).
+        #[arg(long)]
+        app: Option<String>,
+    },
+    /// Delete one.  Example: drey secret delete kafka-creds
+    Delete {
+        /// Name.
+        name: String,
+        /// Environment.
+        #[arg(long, short = 'e')]
+        env: Option<String>,
+        /// Application (savepoints).
+        #[arg(long)]
+        app: Option<String>,
+    },
+}
+
+/// The kinds `ObjectCommand` serves.
+#[derive(Clone, Copy, Debug)]
+pub enum ObjectKind {
+    /// SQL statements (per environment).
+    Statement,
+    /// Compute pools (per environment).
+    Pool,
+    /// Secrets (global; data never shown).
+    Secret,
+    /// Savepoints of an application (with --app) or detached ones.
+    Savepoint,
+}
+
+impl ObjectKind {
+    fn collection(self, env: Option<&str>, app: Option<&str>) -> Result<String, CliError> {
+        let need_env = || env.ok_or_else(|| CliError::Usage("this command needs --env".into()));
+        Ok(match self {
+            ObjectKind::Statement => format!("/cmf/api/v1/environments/{}/statements", need_env()?),
+            ObjectKind::Pool => format!("/cmf/api/v1/environments/{}/compute-pools", need_env()?),
+            ObjectKind::Secret => "/cmf/api/v1/secrets".to_owned(),
+            ObjectKind::Savepoint => match app {
+                Some(app) => format!("{}/savepoints", app_path(need_env()?, app)),
+                None => "/cmf/api/v1/detached-savepoints".to_owned(),
+            },
+        })
+    }
+
+    fn columns(self) -> &'static [Column] {
+        match self {
+            ObjectKind::Statement => &[
+                ("NAME", "/metadata/name"),
+                ("POOL", "/spec/computePoolName"),
+                ("PHASE", "/status/phase"),
+                ("DETAIL", "/status/detail"),
+            ],
+            ObjectKind::Pool => &[
+                ("NAME", "/metadata/name"),
+                ("TYPE", "/spec/type"),
+                ("PHASE", "/status/phase"),
+            ],
+            ObjectKind::Secret => &[
+                ("NAME", "/metadata/name"),
+                ("VERSION", "/status/version"),
+                ("CREATED", "/metadata/creationTimestamp"),
+            ],
+            ObjectKind::Savepoint => &[
+                ("NAME", "/metadata/name"),
+                ("STATE", "/status/state"),
+                ("PATH", "/status/path"),
+            ],
+        }
+    }
+}
+
+/// Runs `drey statement|pool|secret|savepoint ...`.
+pub fn objects(global: &Global, kind: ObjectKind, command: ObjectCommand) -> ExitCode {
+    run(global, |api| match command {
+        ObjectCommand::List { env, app } => {
+            let path = kind.collection(env.as_deref(), app.as_deref())?;
+            let page = api.get(&format!("{path}?size=1000"))?;
+            print_list(global.output, &page, kind.columns())
+        }
+        ObjectCommand::Get { name, env, app } => {
+            let path = kind.collection(env.as_deref(), app.as_deref())?;
+            print_one(
+                global.output,
+                &api.get(&format!("{path}/{name}"))?,
+                kind.columns(),
+            )
+        }
+        ObjectCommand::Delete { name, env, app } => {
+            let path = kind.collection(env.as_deref(), app.as_deref())?;
+            api.delete(&format!("{path}/{name}"))?;
+            eprintln!("{name} deleted");
+            Ok(())
+        }
+    })
+}
+
 /// `drey apply`.
 #[derive(Args, Debug)]
 pub struct ApplyArgs {
