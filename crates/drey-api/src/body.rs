@@ -99,6 +99,22 @@ fn parse_yaml(text: &str) -> Result<Value, Error> {
     Ok(value)
 }
 
+/// Reads a whole body, refusing more than `limit` bytes with
+/// [`Error::PayloadTooLarge`] (a 413 in the dialect's error body).
+pub async fn read_limited(body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, Error> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let is_limit = std::error::Error::source(&e)
+            .map(|s| s.is::<http_body_util::LengthLimitError>())
+            .unwrap_or(false)
+            || e.to_string().contains("length limit");
+        if is_limit {
+            Error::PayloadTooLarge { limit }
+        } else {
+            Error::BadRequest(format!("could not read the request body: {e}"))
+        }
+    })
+}
+
 /// A parsed request body.
 #[derive(Debug)]
 pub struct Payload(pub Value);
@@ -122,19 +138,7 @@ impl FromRequest<AppState> for Payload {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(Format::from_content_type);
-        let bytes = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|e| {
-                let is_limit = std::error::Error::source(&e)
-                    .map(|s| s.is::<http_body_util::LengthLimitError>())
-                    .unwrap_or(false)
-                    || e.to_string().contains("length limit");
-                if is_limit {
-                    too_large()
-                } else {
-                    Error::BadRequest(format!("could not read the request body: {e}"))
-                }
-            })?;
+        let bytes = read_limited(req.into_body(), limit).await?;
         Ok(Payload(parse_document(&bytes, format)?))
     }
 }

@@ -5,7 +5,7 @@
 use crate::auth::Caller;
 use crate::error::CmfError;
 use crate::AppState;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -25,8 +25,9 @@ async fn forward(
     query: Option<String>,
     method: Method,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, CmfError> {
+    let body = crate::body::read_limited(body, MAX_PROXY_BODY).await?;
     let mut path_and_query = format!("/{}", path.trim_start_matches('/'));
     if let Some(q) = query {
         path_and_query.push('?');
@@ -69,7 +70,7 @@ pub(super) async fn proxy(
     RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, CmfError> {
     forward(state, who, env, app, path, query, method, headers, body).await
 }
@@ -81,7 +82,7 @@ pub(super) async fn root(
     Path((env, app)): Path<(String, String)>,
     method: Method,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, CmfError> {
     forward(
         state,

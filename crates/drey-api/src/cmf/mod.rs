@@ -14,7 +14,6 @@ mod statements;
 
 use crate::paging::{cmf_page, QueryPairs};
 use crate::AppState;
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -78,11 +77,11 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             &format!("{env}/applications/{{appName}}/flink-web-ui/"),
-            any(flink_web_ui::root).layer(DefaultBodyLimit::max(flink_web_ui::MAX_PROXY_BODY)),
+            any(flink_web_ui::root),
         )
         .route(
             &format!("{env}/applications/{{appName}}/flink-web-ui/{{*path}}"),
-            any(flink_web_ui::proxy).layer(DefaultBodyLimit::max(flink_web_ui::MAX_PROXY_BODY)),
+            any(flink_web_ui::proxy),
         )
         .route(
             "/cmf/api/v1/detached-savepoints",
