@@ -198,15 +198,8 @@ impl Core {
         app: &str,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
-        self.get_application(org, env, app).await?;
-        self.list(
-            org,
-            Kind::Instance,
-            Some(app_scope(env, app)),
-            vec![],
-            newest_first(page),
-        )
-        .await
+        self.list_app_children(org, env, app, Kind::Instance, page)
+            .await
     }
 
     /// One instance.
@@ -217,8 +210,7 @@ impl Core {
         app: &str,
         name: &str,
     ) -> Result<Object, Error> {
-        self.get_application(org, env, app).await?;
-        self.get(&ObjectKey::in_app(org, Kind::Instance, env, app, name))
+        self.get_app_child(org, env, app, Kind::Instance, name)
             .await
     }
 
@@ -230,19 +222,48 @@ impl Core {
         app: &str,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
+        self.list_app_children(org, env, app, Kind::Event, page)
+            .await
+    }
+
+    /// A page of the objects of `kind` under an application (instances,
+    /// events, savepoints), newest first unless sorted; 404 for a missing
+    /// environment or application.
+    pub(crate) async fn list_app_children(
+        &self,
+        org: &str,
+        env: &str,
+        app: &str,
+        kind: Kind,
+        page: PageRequest,
+    ) -> Result<Page<Object>, Error> {
         self.get_application(org, env, app).await?;
         self.list(
             org,
-            Kind::Event,
+            kind,
             Some(app_scope(env, app)),
             vec![],
             newest_first(page),
         )
         .await
     }
+
+    /// One object of `kind` under an application.
+    pub(crate) async fn get_app_child(
+        &self,
+        org: &str,
+        env: &str,
+        app: &str,
+        kind: Kind,
+        name: &str,
+    ) -> Result<Object, Error> {
+        self.get_application(org, env, app).await?;
+        self.get(&ObjectKey::in_app(org, kind, env, app, name))
+            .await
+    }
 }
 
-pub(crate) fn newest_first(mut page: PageRequest) -> PageRequest {
+fn newest_first(mut page: PageRequest) -> PageRequest {
     if page.sort.is_empty() {
         page.sort.push(SortOrder {
             key: SortKey::CreationTime,

@@ -4,7 +4,6 @@
 
 use crate::{store_error, Core, ResourceInput};
 use drey_model::name::check_cmf_name;
-use drey_model::object::app_scope;
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest, Timestamp};
 use drey_store::{Delete, Write, WriteMode};
 use serde_json::{json, Value};
@@ -75,15 +74,8 @@ impl Core {
         app: &str,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
-        self.get_application(org, env, app).await?;
-        self.list(
-            org,
-            Kind::Savepoint,
-            Some(app_scope(env, app)),
-            vec![],
-            crate::applications::newest_first(page),
-        )
-        .await
+        self.list_app_children(org, env, app, Kind::Savepoint, page)
+            .await
     }
 
     /// One of an application's savepoints.
@@ -94,8 +86,7 @@ impl Core {
         app: &str,
         name: &str,
     ) -> Result<Object, Error> {
-        self.get_application(org, env, app).await?;
-        self.get(&ObjectKey::in_app(org, Kind::Savepoint, env, app, name))
+        self.get_app_child(org, env, app, Kind::Savepoint, name)
             .await
     }
 

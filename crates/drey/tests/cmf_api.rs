@@ -830,6 +830,17 @@ async fn savepoint_resources() {
             .0,
         404
     );
+    let (status, bad) = s
+        .post(
+            &savepoints,
+            json!({"metadata": {"name": "Bad_Name"}, "spec": {}}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(error_message(&bad).contains("metadata.name"));
+    let (status, bad) = s.post(&savepoints, json!({"spec": {}})).await;
+    assert_eq!(status, 400);
+    assert!(error_message(&bad).contains("metadata is required"));
 
     let (_, list) = s.get(&savepoints).await;
     assert_eq!(list["metadata"]["size"], 1);
