@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on this machine (Java 17 with the JDK,
-# Flink 2.3.0, the Java test jobs compiled from testjobs/) and runs every test
+# Flink 2.3.0, the Java test jobs compiled from testjobs/, drey's SQL gateway
+# compiled from sql-gateway/) and runs every test
 # of the workspace: unit tests, HTTP integration tests against real drey
 # servers, and tests against real Flink clusters started by drey's runtime.
 # Extra arguments go to `cargo test`, e.g. scripts/test.sh -p drey-api
@@ -16,6 +17,8 @@ FLINK_HOME="${FLINK_HOME:-$("$REPO/scripts/install-flink.sh" --jdk | tail -n 1)}
 export FLINK_HOME
 "$REPO/scripts/build-testjobs.sh"
 export DREY_TESTJOBS_DIR="$REPO/target/testjobs"
+DREY_SQL_GATEWAY_JAR="$("$REPO/scripts/build-sql-gateway.sh" | tail -n 1)"
+export DREY_SQL_GATEWAY_JAR
 
 # Two cores: run test binaries one after another, tests inside each in parallel.
 cargo test --locked --workspace --all-targets "$@"

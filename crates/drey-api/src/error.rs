@@ -16,6 +16,7 @@ pub fn status_of(error: &Error, invalid: StatusCode) -> StatusCode {
         Error::AlreadyExists { .. } | Error::Conflict(_) => StatusCode::CONFLICT,
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Gone(_) => StatusCode::GONE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -4,7 +4,7 @@ use crate::{store_error, Core, ResourceInput};
 use drey_model::name::check_cmf_name;
 use drey_model::validate::compute_pool_spec;
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
-use drey_store::{Delete, Write, WriteMode};
+use drey_store::{Delete, FieldFilter, Write, WriteMode};
 use serde_json::json;
 
 fn pool_key(org: &str, env: &str, name: &str) -> ObjectKey {
@@ -31,7 +31,76 @@ impl Core {
         write.annotations = input.annotations;
         write.requires = vec![ObjectKey::global(org, Kind::Environment, env)];
         write.status = Some(json!({"phase": "PENDING"}));
-        self.store.write(write).await.map_err(store_error)
+        let pool = self.store.write(write).await.map_err(store_error)?;
+        self.wake();
+        Ok(pool)
+    }
+
+    /// Replaces a pool's spec (CMF 2.3 `PUT`); refused with 409 while a
+    /// statement of the pool runs or waits to, since their jobs live on the
+    /// pool's cluster.
+    pub async fn update_compute_pool(
+        &self,
+        org: &str,
+        env: &str,
+        name: &str,
+        input: ResourceInput,
+    ) -> Result<Object, Error> {
+        if !input.name.is_empty() && input.name != name {
+            return Err(Error::invalid(
+                "metadata.name",
+                format!(
+                    "'{}' does not match the compute pool '{name}' in the path",
+                    input.name
+                ),
+            ));
+        }
+        compute_pool_spec(&input.spec)?;
+        let current = self.get_compute_pool(org, env, name).await?;
+        if current.spec != input.spec {
+            for phase in ["PENDING", "RUNNING", "FAILING", "DELETING"] {
+                let busy = self
+                    .list(
+                        org,
+                        Kind::Statement,
+                        Some(env.to_owned()),
+                        vec![
+                            FieldFilter {
+                                path: vec!["spec".into(), "computePoolName".into()],
+                                equals: name.to_owned(),
+                            },
+                            FieldFilter {
+                                path: vec!["status".into(), "phase".into()],
+                                equals: phase.to_owned(),
+                            },
+                        ],
+                        PageRequest {
+                            page: 0,
+                            size: 1,
+                            sort: vec![],
+                        },
+                    )
+                    .await?;
+                if let Some(statement) = busy.items.first() {
+                    return Err(Error::Conflict(format!(
+                        "ComputePool '{name}' cannot be updated: Statement '{}' is {phase} on it",
+                        statement.meta.name
+                    )));
+                }
+            }
+        }
+        let mut write = Write::new(
+            current.key,
+            WriteMode::Update {
+                expected_version: Some(current.meta.resource_version),
+            },
+            input.spec,
+        );
+        write.labels = input.labels;
+        write.annotations = input.annotations;
+        let pool = self.store.write(write).await.map_err(store_error)?;
+        self.wake();
+        Ok(pool)
     }
 
     /// One compute pool.

@@ -12,6 +12,8 @@ pub mod reconcile;
 pub mod savepoints;
 pub mod secret_mappings;
 pub mod secrets;
+pub mod sql_engine;
+pub mod sql_objects;
 pub mod statements;
 
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
@@ -45,7 +47,8 @@ pub enum Outcome {
 #[derive(Clone)]
 pub struct Core {
     store: Arc<dyn Store>,
-    wake: Arc<tokio::sync::Notify>,
+    wake: Arc<tokio::sync::watch::Sender<u64>>,
+    sql: Option<Arc<sql_engine::SqlEngine>>,
 }
 
 impl Core {
@@ -53,17 +56,31 @@ impl Core {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Core {
             store,
-            wake: Arc::new(tokio::sync::Notify::new()),
+            wake: Arc::new(tokio::sync::watch::channel(0).0),
+            sql: None,
         }
     }
 
-    /// What reconcilers wait on: every write of desired state notifies it.
-    pub fn waker(&self) -> Arc<tokio::sync::Notify> {
-        self.wake.clone()
+    /// The same core, running SQL through `engine` (statements validate and
+    /// run DDL at once instead of waiting for a reconciler).
+    pub fn with_sql_engine(mut self, engine: Arc<sql_engine::SqlEngine>) -> Self {
+        self.sql = Some(engine);
+        self
+    }
+
+    /// The SQL engine, when this server runs statements.
+    pub fn sql_engine(&self) -> Option<&Arc<sql_engine::SqlEngine>> {
+        self.sql.as_ref()
+    }
+
+    /// What reconcilers wait on: every write of desired state bumps it, and
+    /// every subscriber sees the change.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.wake.subscribe()
     }
 
     pub(crate) fn wake(&self) {
-        self.wake.notify_one();
+        self.wake.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// The store, for layers that need raw access (reconcilers, tests).

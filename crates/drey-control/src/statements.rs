@@ -1,11 +1,14 @@
-//! Flink SQL statements. Running them on a compute pool is the statement
-//! reconciler's job; here they are stored, validated and filtered.
+//! Flink SQL statements: stored, validated and filtered here; checked by the
+//! SQL engine when they are created (a SQL error shows in the create
+//! response); run on their compute pool by the statement reconciler.
 
+use crate::reconcile::statements::{cmf_rows, phase, record_of};
 use crate::{store_error, Core, ResourceInput};
+use drey_flink::{OperationHandle, ResultType, SessionHandle};
 use drey_model::name::check_cmf_name;
 use drey_model::validate::statement_spec;
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
-use drey_store::{Delete, FieldFilter, Write, WriteMode};
+use drey_store::{Delete, FieldFilter, StoreError, Write, WriteMode};
 use serde_json::{json, Value};
 
 /// Statement phases, as CMF spells them.
@@ -26,6 +29,19 @@ pub enum DeleteOutcome {
     Deleted,
     /// A job is being cancelled; the statement goes once it stops.
     Deleting,
+}
+
+/// CMF's `StatementResult`: rows and the token of the next page (empty at the end).
+fn result_page(data: Vec<Value>, next: Option<u64>) -> Value {
+    json!({
+        "apiVersion": "cmf.confluent.io/v1",
+        "kind": "StatementResult",
+        "metadata": {
+            "creationTimestamp": drey_model::Timestamp::now().to_string(),
+            "annotations": {"nextPageToken": next.map(|t| t.to_string()).unwrap_or_default()},
+        },
+        "results": {"data": data},
+    })
 }
 
 fn statement_key(org: &str, env: &str, name: &str) -> ObjectKey {
@@ -64,7 +80,22 @@ impl Core {
             "phase": "PENDING",
             "detail": format!("Waiting to be scheduled on compute pool '{pool}'."),
         }));
-        self.store.write(write).await.map_err(store_error)
+        let statement = self.store.write(write).await.map_err(store_error)?;
+        let Some(engine) = self.sql.clone() else {
+            return Ok(statement);
+        };
+        let statement = match crate::reconcile::statements::prepare(self, &engine, &statement).await
+        {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                // The reconciler tries again; the statement is accepted.
+                tracing::warn!(statement = %statement.meta.name, error = %e,
+                               "cannot check the statement now");
+                self.get(&statement.key).await?
+            }
+        };
+        self.wake();
+        Ok(statement)
     }
 
     /// Updates a statement. The SQL text and the compute pool are fixed once
@@ -110,7 +141,9 @@ impl Core {
             env,
             current.spec["computePoolName"].as_str().unwrap_or_default(),
         )];
-        self.store.write(write).await.map_err(store_error)
+        let statement = self.store.write(write).await.map_err(store_error)?;
+        self.wake();
+        Ok(statement)
     }
 
     /// One statement.
@@ -154,38 +187,125 @@ impl Core {
             .await
     }
 
-    /// Deletes a statement. With nothing running it is gone at once.
+    /// Deletes a statement. With nothing running it is gone at once;
+    /// otherwise it turns DELETING and goes once its job is cancelled.
     pub async fn delete_statement(
         &self,
         org: &str,
         env: &str,
         name: &str,
     ) -> Result<DeleteOutcome, Error> {
-        self.require_environment(org, env).await?;
-        self.store
-            .delete(Delete::new(statement_key(org, env, name)))
-            .await
-            .map_err(store_error)?
-            .map(|_| DeleteOutcome::Deleted)
-            .ok_or_else(|| Error::not_found(Kind::Statement, name))
+        loop {
+            let statement = self.get_statement(org, env, name).await?;
+            let record = record_of(&statement);
+            let running = record.run.as_ref().is_some_and(|r| !r.finished);
+            let phase = statement.status.get("phase").and_then(Value::as_str);
+            if phase == Some(phase::DELETING) {
+                return Ok(DeleteOutcome::Deleting);
+            }
+            if running {
+                let mut status = statement.status.clone();
+                status["phase"] = json!(phase::DELETING);
+                status["detail"] = json!("Deleting: the statement's job is being cancelled.");
+                match self
+                    .store
+                    .write_status(
+                        &statement.key,
+                        Some(statement.meta.resource_version),
+                        status,
+                    )
+                    .await
+                {
+                    Ok(_) => {
+                        self.wake();
+                        return Ok(DeleteOutcome::Deleting);
+                    }
+                    Err(StoreError::VersionConflict { .. }) => continue,
+                    Err(e) => return Err(store_error(e)),
+                }
+            }
+            let mut delete = Delete::new(statement.key.clone());
+            delete.expected_version = Some(statement.meta.resource_version);
+            match self.store.delete(delete).await {
+                Ok(Some(_)) => {
+                    // Whatever the statement still held (a finished query's
+                    // session or cluster) the reconciler's sweep releases.
+                    self.wake();
+                    return Ok(DeleteOutcome::Deleted);
+                }
+                Ok(None) => return Err(Error::not_found(Kind::Statement, name)),
+                Err(StoreError::VersionConflict { .. }) => continue,
+                Err(e) => return Err(store_error(e)),
+            }
+        }
     }
 
-    /// The statement's result page; refused for a statement that has none.
+    /// A page of the statement's results: inline for a DDL or metadata
+    /// statement, from the SQL engine for a query (`page_token` continues
+    /// where the last page ended; an empty next token means the end).
+    /// Refused for a statement that has none.
     pub async fn statement_results(
         &self,
         org: &str,
         env: &str,
         name: &str,
+        page_token: Option<&str>,
     ) -> Result<Value, Error> {
         let statement = self.get_statement(org, env, name).await?;
-        match statement.status.get("phase").and_then(Value::as_str) {
-            Some(phase) => Err(Error::BadRequest(format!(
-                "Statement '{name}' has no results: it is {phase} and has not produced any"
-            ))),
-            None => Err(Error::BadRequest(format!(
-                "Statement '{name}' has no results"
-            ))),
+        if let Some(result) = statement.status.get("result") {
+            return Ok(result.clone());
         }
+        let record = record_of(&statement);
+        let no_results = || {
+            let phase = statement
+                .status
+                .get("phase")
+                .and_then(Value::as_str)
+                .unwrap_or("PENDING");
+            Error::BadRequest(format!(
+                "Statement '{name}' has no results: it is {phase} and does not return rows"
+            ))
+        };
+        if record.execution != "query" {
+            return Err(no_results());
+        }
+        let token: u64 = match page_token.filter(|t| !t.is_empty()) {
+            None => 0,
+            Some(t) => t.parse().map_err(|_| {
+                Error::BadRequest(format!(
+                    "page-token '{t}' is not a token this server issued"
+                ))
+            })?,
+        };
+        let run = record.run.as_ref();
+        let (Some(session), Some(op)) = (
+            run.and_then(|r| r.session.clone()),
+            run.and_then(|r| r.operation.clone()),
+        ) else {
+            if record.runs > 0 && run.is_none_or(|r| r.submitted) {
+                return Err(Error::Gone(format!(
+                    "the results of Statement '{name}' are gone"
+                )));
+            }
+            // Not running yet: nothing to show, ask again with the same token.
+            return Ok(result_page(vec![], Some(token)));
+        };
+        let Some(engine) = self.sql.clone() else {
+            return Err(Error::Unavailable("this server runs no SQL engine".into()));
+        };
+        let page = engine
+            .fetch(&SessionHandle(session), &OperationHandle(op), token)
+            .await?;
+        if !page.columns.is_empty() {
+            let _ = self
+                .record_statement_schema(&statement, &page.columns)
+                .await;
+        }
+        let next = match page.result_type {
+            ResultType::Eos => None,
+            _ => Some(page.next_token.unwrap_or(token)),
+        };
+        Ok(result_page(cmf_rows(&page.rows), next))
     }
 
     /// The statement's last exceptions, newest first.

@@ -4,6 +4,9 @@
 //! endpoint, typed responses for what drey reads (overview, jobs, checkpoints, exceptions,
 //! asynchronous operations) and [`serde_json::Value`] for the long tail of metrics.
 //!
+//! [`SqlGatewayClient`] speaks the Flink SQL Gateway REST API (sessions, statements,
+//! operations, paged results), against Flink's own gateway or drey's (`sql-gateway/`).
+//!
 //! Errors are typed ([`FlinkError`]): Flink's own `{"errors": [...]}` bodies keep Flink's
 //! message and the HTTP status ([`FlinkError::Api`]); a cluster that does not answer within
 //! the configured connect and request timeouts is [`FlinkError::Unreachable`]. Only
@@ -14,9 +17,14 @@
 
 mod client;
 mod error;
+mod sql_gateway;
 mod types;
 
 pub use client::{ClientConfig, FlinkClient, RawResponse};
 pub use error::FlinkError;
 pub use reqwest::Method;
+pub use sql_gateway::{
+    Collected, ColumnInfo, GatewayInfo, OperationHandle, OperationStatus, ResultPage, ResultRow,
+    ResultType, RowKind, SessionHandle, SqlGatewayClient,
+};
 pub use types::*;

@@ -48,6 +48,10 @@ pub enum Error {
     /// Something outside drey (a Flink cluster, the database) does not answer.
     #[error("{0}")]
     Unavailable(String),
+    /// What was asked for existed once and is gone for good (a statement's
+    /// results after the SQL engine restarted).
+    #[error("{0}")]
+    Gone(String),
     /// A bug or an unexpected state; the message is safe to show, details go to the log.
     #[error("internal error: {0}")]
     Internal(String),

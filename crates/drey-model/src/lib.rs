@@ -8,6 +8,7 @@ pub mod json;
 pub mod name;
 pub mod object;
 pub mod page;
+pub mod sql;
 pub mod time;
 pub mod validate;
 

@@ -36,6 +36,9 @@ pub enum Kind {
     Savepoint,
     /// An API key (root key, service-account key, user token); only its hash is stored.
     ApiKey,
+    /// A table, view, function or database a statement created in an
+    /// environment's SQL catalog: the DDL that recreates it.
+    SqlObject,
 }
 
 /// Where objects of a kind live.
@@ -51,7 +54,7 @@ pub enum ScopeKind {
 
 impl Kind {
     /// Every kind, for migrations and tests.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Environment,
         Kind::Application,
         Kind::Instance,
@@ -63,6 +66,7 @@ impl Kind {
         Kind::Catalog,
         Kind::Savepoint,
         Kind::ApiKey,
+        Kind::SqlObject,
     ];
 
     /// The stable identifier used in storage. Never change one.
@@ -79,6 +83,7 @@ impl Kind {
             Kind::Catalog => "catalog",
             Kind::Savepoint => "savepoint",
             Kind::ApiKey => "api-key",
+            Kind::SqlObject => "sql-object",
         }
     }
 
@@ -91,9 +96,11 @@ impl Kind {
     pub fn scope_kind(self) -> ScopeKind {
         match self {
             Kind::Environment | Kind::Secret | Kind::Catalog | Kind::ApiKey => ScopeKind::Global,
-            Kind::Application | Kind::SecretMapping | Kind::ComputePool | Kind::Statement => {
-                ScopeKind::Environment
-            }
+            Kind::Application
+            | Kind::SecretMapping
+            | Kind::ComputePool
+            | Kind::Statement
+            | Kind::SqlObject => ScopeKind::Environment,
             Kind::Instance | Kind::Event | Kind::Savepoint => ScopeKind::Application,
         }
     }
@@ -114,6 +121,7 @@ impl fmt::Display for Kind {
             Kind::Catalog => "KafkaCatalog",
             Kind::Savepoint => "Savepoint",
             Kind::ApiKey => "ApiKey",
+            Kind::SqlObject => "SqlObject",
         })
     }
 }

@@ -48,6 +48,23 @@ pub fn compute_pool_spec(spec: &Value) -> Result<(), Error> {
         ));
     }
     object("spec.clusterSpec", required("spec", spec, "clusterSpec")?)?;
+    if let Some(state) = spec.get("state").filter(|v| !v.is_null()) {
+        match state.as_str() {
+            Some("RUNNING" | "SUSPENDED") if kind == "SHARED" => {}
+            Some("RUNNING" | "SUSPENDED") => {
+                return Err(Error::invalid(
+                    "spec.state",
+                    "can only be set for a SHARED compute pool",
+                ))
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "spec.state",
+                    format!("must be 'RUNNING' or 'SUSPENDED', not {state}"),
+                ))
+            }
+        }
+    }
     Ok(())
 }
 

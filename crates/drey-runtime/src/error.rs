@@ -120,6 +120,32 @@ pub enum RuntimeError {
         #[source]
         source: nix::Error,
     },
+    /// drey's SQL gateway jar was not found anywhere drey looks.
+    #[error(
+        "drey's SQL gateway jar was not found (looked at: {}); run scripts/build-sql-gateway.sh \
+         or set DREY_SQL_GATEWAY_JAR",
+        looked_at.join(", ")
+    )]
+    SqlGatewayJarNotFound {
+        /// Where drey looked, in order.
+        looked_at: Vec<String>,
+    },
+    /// The SQL gateway was started but did not become ready; it has been killed.
+    #[error("the SQL gateway did not start: {reason}\n--- last lines of {} ---\n{log_tail}", log_file.display())]
+    SqlGatewayStartFailed {
+        /// What went wrong (the process exited, a timeout, ...).
+        reason: String,
+        /// The log the tail comes from.
+        log_file: PathBuf,
+        /// The last lines of that log.
+        log_tail: String,
+    },
+    /// The SQL gateway's process could not be stopped.
+    #[error("the SQL gateway (pid {pid}) is still alive after SIGKILL")]
+    SqlGatewayStopFailed {
+        /// Its pid.
+        pid: u32,
+    },
     /// A talk with the cluster's REST API failed.
     #[error(transparent)]
     Flink(#[from] drey_flink::FlinkError),

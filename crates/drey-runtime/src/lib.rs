@@ -7,15 +7,24 @@
 //!   `<data-dir>/clusters/<id>/cluster.json`, and re-adopts them after a restart.
 //! - [`LocalCluster`] is a handle on one running cluster: its REST URL, a typed
 //!   [`drey_flink::FlinkClient`], its directories, and `stop`.
+//! - [`SqlGatewayService`] runs drey's SQL gateway (the Java service in `sql-gateway/`, found
+//!   by [`SqlGatewayJar`]) as a process that outlives drey, recorded in
+//!   `<data-dir>/sql-gateway/service.json` and re-adopted by `ensure()`; clients talk to it
+//!   with [`drey_flink::SqlGatewayClient`].
 
 mod error;
 mod home;
 mod local;
 mod process;
+mod sql_gateway;
 
 pub use error::RuntimeError;
 pub use home::{drey_data_home, FlinkHome, FLINK_VERSION};
 pub use local::{
     ClusterDirs, ClusterRecord, ClusterSpec, ListedCluster, LocalBackend, LocalCluster,
     ProcessRecord, ProcessRole,
+};
+pub use sql_gateway::{
+    SqlGatewayJar, SqlGatewayOptions, SqlGatewayRecord, SqlGatewayService, SQL_GATEWAY_JAR_ENV,
+    SQL_GATEWAY_JAR_INSTALL_PATH,
 };

@@ -5,9 +5,12 @@ use anyhow::{bail, Context};
 use drey_api::auth::AuthMode;
 use drey_api::ApiConfig;
 use drey_control::reconcile::controller::{Controller, ControllerConfig};
-use drey_control::reconcile::{ApplicationReconciler, ReconcilerConfig};
+use drey_control::reconcile::pools::PoolReconciler;
+use drey_control::reconcile::statements::StatementReconciler;
+use drey_control::reconcile::{ApplicationReconciler, Backend, ReconcilerConfig};
+use drey_control::sql_engine::{Gateway, SqlEngine};
 use drey_control::Core;
-use drey_runtime::{FlinkHome, LocalBackend};
+use drey_runtime::{FlinkHome, LocalBackend, SqlGatewayJar, SqlGatewayService};
 use drey_store::{Sealer, SqliteStore};
 use std::fs::File;
 use std::path::Path;
@@ -75,7 +78,13 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     } else {
         AuthMode::None
     };
-    let controller = reconciler(&settings, &data_dir, core.clone());
+    let (core, controllers) = if settings.reconciler == "on" {
+        let (core, controllers) = controllers(&settings, &data_dir, core);
+        (core, Some(controllers))
+    } else {
+        tracing::info!("reconciler off: serving the API only");
+        (core, None)
+    };
     let app = drey_api::app(
         core,
         ApiConfig {
@@ -92,12 +101,7 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     println!("drey listening on http://{address}");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let controller_task = if settings.reconciler == "on" {
-        Some(tokio::spawn(controller.run(stop_rx.clone())))
-    } else {
-        tracing::info!("reconciler off: serving the API only");
-        None
-    };
+    let controller_tasks = controllers.map(|c| c.spawn(&stop_rx)).unwrap_or_default();
     let server = tokio::spawn(async move {
         let mut stop_rx = stop_rx;
         axum::serve(listener, app)
@@ -116,7 +120,7 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
         Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
         Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
     }
-    if let Some(task) = controller_task {
+    for task in controller_tasks {
         let _ = task.await;
     }
     store.close().await;
@@ -175,14 +179,35 @@ pub fn create_root_key(data_dir: &Path, secret_key: Option<&str>) -> anyhow::Res
     })
 }
 
-/// The application controller over the local Flink backend. Without a Flink
-/// distribution the API still works; applications that want to run show why
-/// they cannot.
-fn reconciler(settings: &ServerSettings, data_dir: &Path, core: Core) -> Controller {
-    let backend = match FlinkHome::discover(settings.flink_home.clone()) {
+/// The controllers of a server that drives Flink.
+struct Controllers {
+    applications: Controller<ApplicationReconciler>,
+    pools: Controller<PoolReconciler>,
+    statements: Option<Controller<StatementReconciler>>,
+}
+
+impl Controllers {
+    fn spawn(self, stop: &tokio::sync::watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = vec![
+            tokio::spawn(self.applications.run(stop.clone())),
+            tokio::spawn(self.pools.run(stop.clone())),
+        ];
+        if let Some(statements) = self.statements {
+            tasks.push(tokio::spawn(statements.run(stop.clone())));
+        }
+        tasks
+    }
+}
+
+/// The controllers over the local Flink backend, and the core with the SQL
+/// engine they run statements on. Without a Flink distribution the API
+/// still works; what wants to run shows why it cannot.
+fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core, Controllers) {
+    let home = FlinkHome::discover(settings.flink_home.clone());
+    let backend: Backend = match &home {
         Ok(home) => {
             tracing::info!(flink_home = %home.root().display(), "using Flink");
-            Ok(Arc::new(LocalBackend::new(home, data_dir)))
+            Ok(Arc::new(LocalBackend::new(home.clone(), data_dir)))
         }
         Err(e) => {
             tracing::warn!(error = %e, "no Flink distribution: applications will not run");
@@ -196,24 +221,59 @@ fn reconciler(settings: &ServerSettings, data_dir: &Path, core: Core) -> Control
     } else {
         settings.jar_dirs.clone()
     };
-    let wake = core.waker();
-    let reconciler = ApplicationReconciler::new(
-        core,
-        backend,
-        ReconcilerConfig {
-            data_dir: data_dir.to_owned(),
-            jar_dirs,
-            cluster_start_timeout: Duration::from_secs(settings.cluster_start_timeout_seconds),
-            default_jobmanager_mb: 768,
-            default_taskmanager_mb: 1024,
+    let config = ReconcilerConfig {
+        data_dir: data_dir.to_owned(),
+        jar_dirs,
+        cluster_start_timeout: Duration::from_secs(settings.cluster_start_timeout_seconds),
+        default_jobmanager_mb: 768,
+        default_taskmanager_mb: 1024,
+    };
+    let controller_config = ControllerConfig {
+        interval: Duration::from_secs(settings.reconcile_interval_seconds.max(1)),
+        ..ControllerConfig::default()
+    };
+    let gateway = match (&settings.sql_gateway, &home) {
+        (Some(url), _) => Some(Gateway::External(url.clone())),
+        (None, Ok(home)) => match SqlGatewayJar::discover(settings.sql_gateway_jar.clone()) {
+            Ok(jar) => Some(Gateway::Local(Arc::new(SqlGatewayService::new(
+                home.clone(),
+                jar,
+                data_dir,
+            )))),
+            Err(e) => {
+                tracing::warn!(error = %e, "no SQL Gateway: statements will stay PENDING");
+                None
+            }
         },
+        (None, Err(_)) => None,
+    };
+    let (core, statements) = match gateway {
+        Some(gateway) => {
+            let engine = Arc::new(SqlEngine::new(gateway));
+            let core = core.with_sql_engine(engine.clone());
+            let reconciler =
+                StatementReconciler::new(core.clone(), engine, backend.clone(), config.clone());
+            (
+                core,
+                Some(Controller::new(reconciler, controller_config.clone())),
+            )
+        }
+        None => (core, None),
+    };
+    let applications = Controller::new(
+        ApplicationReconciler::new(core.clone(), backend.clone(), config.clone()),
+        controller_config.clone(),
     );
-    Controller::new(
-        reconciler,
-        wake,
-        ControllerConfig {
-            interval: Duration::from_secs(settings.reconcile_interval_seconds.max(1)),
-            ..ControllerConfig::default()
+    let pools = Controller::new(
+        PoolReconciler::new(core.clone(), backend, config),
+        controller_config,
+    );
+    (
+        core,
+        Controllers {
+            applications,
+            pools,
+            statements,
         },
     )
 }

@@ -56,6 +56,16 @@ pub struct ServerSettings {
     )]
     pub jar_dirs: Vec<PathBuf>,
 
+    /// A Flink SQL Gateway to run statements on, e.g. http://127.0.0.1:8083
+    /// [default: drey starts its own from --sql-gateway-jar].
+    #[arg(long, env = "DREY_SQL_GATEWAY", value_name = "URL")]
+    pub sql_gateway: Option<String>,
+
+    /// drey's SQL Gateway service jar [default: $DREY_SQL_GATEWAY_JAR, else
+    /// the one scripts/build-sql-gateway.sh installs under the data home].
+    #[arg(long, value_name = "FILE")]
+    pub sql_gateway_jar: Option<PathBuf>,
+
     /// Authentication: `none` (everyone acts in the default organization, as
     /// CMF out of the box) or `token` (every request but /healthz and /readyz
     /// needs `Authorization: Bearer <token>`; the first start writes a root

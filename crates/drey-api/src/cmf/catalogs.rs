@@ -10,12 +10,18 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_model::Object;
-use serde_json::Value;
+use drey_model::Page;
+use serde_json::{json, Value};
 
 const KIND: &str = "KafkaCatalog";
 
-fn render(catalog: &Object) -> Value {
-    resource(catalog, KIND)
+/// The catalog with `status.environmentsWithAccess`: the environments whose
+/// secret mappings cover every connection secret it names.
+async fn render(state: &AppState, catalog: &Object) -> Result<Value, CmfError> {
+    let mut out = resource(catalog, KIND);
+    let envs = state.core.catalog_environments(catalog).await?;
+    out["status"] = json!({"environmentsWithAccess": envs});
+    Ok(out)
 }
 
 pub(super) async fn create(
@@ -25,7 +31,7 @@ pub(super) async fn create(
 ) -> Result<Response, CmfError> {
     let input = resource_input(body, KIND, true)?;
     let catalog = state.core.create_catalog(&who.org, input).await?;
-    Ok(reply(StatusCode::OK, render(&catalog)))
+    Ok(reply(StatusCode::OK, render(&state, &catalog).await?))
 }
 
 pub(super) async fn list(
@@ -35,7 +41,15 @@ pub(super) async fn list(
 ) -> Result<Response, CmfError> {
     let (_, page) = page_request(query)?;
     let catalogs = state.core.list_catalogs(&who.org, page.clone()).await?;
-    Ok(page_reply(&page, catalogs, render))
+    let mut items = Vec::with_capacity(catalogs.items.len());
+    for catalog in &catalogs.items {
+        items.push(render(&state, catalog).await?);
+    }
+    let rendered = Page {
+        items,
+        total: catalogs.total,
+    };
+    Ok(page_reply(&page, rendered, Value::clone))
 }
 
 pub(super) async fn get(
@@ -44,7 +58,7 @@ pub(super) async fn get(
     Path(name): Path<String>,
 ) -> Result<Response, CmfError> {
     let catalog = state.core.get_catalog(&who.org, &name).await?;
-    Ok(reply(StatusCode::OK, render(&catalog)))
+    Ok(reply(StatusCode::OK, render(&state, &catalog).await?))
 }
 
 pub(super) async fn delete(

@@ -15,7 +15,12 @@ use serde_json::Value;
 const KIND: &str = "ComputePool";
 
 fn render(pool: &Object) -> Value {
-    resource(pool, KIND)
+    let mut out = resource(pool, KIND);
+    // The reconciler's bookkeeping is not part of CMF's pool status.
+    if let Some(status) = out.get_mut("status").and_then(Value::as_object_mut) {
+        status.remove("reconciler");
+    }
+    out
 }
 
 pub(super) async fn create(
@@ -52,6 +57,20 @@ pub(super) async fn get(
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
     let pool = state.core.get_compute_pool(&who.org, &env, &name).await?;
+    Ok(reply(StatusCode::OK, render(&pool)))
+}
+
+pub(super) async fn update(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((env, name)): Path<(String, String)>,
+    Payload(body): Payload,
+) -> Result<Response, CmfError> {
+    let input = resource_input(body, KIND, true)?;
+    let pool = state
+        .core
+        .update_compute_pool(&who.org, &env, &name, input)
+        .await?;
     Ok(reply(StatusCode::OK, render(&pool)))
 }
 

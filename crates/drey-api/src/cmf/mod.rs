@@ -129,7 +129,9 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             &format!("{env}/compute-pools/{{computePoolName}}"),
-            get(compute_pools::get).delete(compute_pools::delete),
+            get(compute_pools::get)
+                .put(compute_pools::update)
+                .delete(compute_pools::delete),
         )
         .route(
             "/cmf/api/v1/secrets",

@@ -21,6 +21,7 @@ fn render(statement: &Object) -> Value {
         // Internal bookkeeping (results, exceptions) stays out of the status.
         if let Some(status) = map.get_mut("status").and_then(Value::as_object_mut) {
             status.remove("exceptions");
+            status.remove("reconciler");
             if let Some(result) = status.remove("result") {
                 map.insert("result".into(), result);
             }
@@ -99,8 +100,13 @@ pub(super) async fn results(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
-    let page = state.core.statement_results(&who.org, &env, &name).await?;
+    let (pairs, _) = page_request(query)?;
+    let page = state
+        .core
+        .statement_results(&who.org, &env, &name, pairs.get("page-token"))
+        .await?;
     Ok(reply(StatusCode::OK, page))
 }
 

@@ -1,14 +1,36 @@
-//! Runs the application reconciler: on a timer and whenever an API write
-//! wakes it; never two passes on one application at once; per-application
-//! exponential backoff with jitter after a failed pass.
+//! Runs a reconciler (applications, compute pools, statements): on a timer
+//! and whenever an API write wakes it; never two passes on one object at
+//! once; per-object exponential backoff with jitter after a failed pass.
 
-use super::{ApplicationReconciler, PassOutcome};
-use drey_model::{Kind, ObjectKey};
+use super::PassOutcome;
+use crate::Core;
+use drey_model::{Error, Kind, ObjectKey};
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify, Semaphore};
+
+/// A reconciler of one kind of object: one pass brings one object closer to
+/// what is desired.
+pub trait Reconcile: Send + Sync + 'static {
+    /// The kind it reconciles.
+    const KIND: Kind;
+
+    /// The core it reads and records through.
+    fn core(&self) -> &Core;
+
+    /// One pass over one object.
+    fn reconcile(&self, key: &ObjectKey)
+        -> impl Future<Output = Result<PassOutcome, Error>> + Send;
+
+    /// Once per tick: clean up what no object owns any more (clusters of
+    /// deleted objects).
+    fn sweep(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
 
 /// Timing of the controller.
 #[derive(Clone, Debug)]
@@ -42,26 +64,24 @@ struct Schedule {
     failures: HashMap<ObjectKey, u32>,
 }
 
-/// The application controller.
-pub struct Controller {
-    reconciler: Arc<ApplicationReconciler>,
+/// Drives one reconciler.
+pub struct Controller<R> {
+    reconciler: Arc<R>,
+    writes: watch::Receiver<u64>,
     wake: Arc<Notify>,
     config: ControllerConfig,
     schedule: Arc<Mutex<Schedule>>,
     permits: Arc<Semaphore>,
 }
 
-impl Controller {
-    /// A controller woken by `wake` (the core's waker).
-    pub fn new(
-        reconciler: ApplicationReconciler,
-        wake: Arc<Notify>,
-        config: ControllerConfig,
-    ) -> Self {
+impl<R: Reconcile> Controller<R> {
+    /// A controller woken by every write through the reconciler's core.
+    pub fn new(reconciler: R, config: ControllerConfig) -> Self {
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
         Controller {
+            writes: reconciler.core().subscribe(),
             reconciler: Arc::new(reconciler),
-            wake,
+            wake: Arc::new(Notify::new()),
             config,
             schedule: Arc::new(Mutex::new(Schedule::default())),
             permits,
@@ -70,23 +90,25 @@ impl Controller {
 
     /// Runs until `shutdown` turns true. Passes in flight finish their
     /// current step; clusters keep running (drey re-adopts them on start).
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         loop {
             self.tick().await;
             tokio::select! {
                 _ = self.wake.notified() => {}
+                _ = self.writes.changed() => {}
                 _ = tokio::time::sleep(self.config.interval) => {}
                 _ = shutdown.changed() => return,
             }
         }
     }
 
-    /// Starts a pass for every application that is due and not in a pass.
+    /// Starts a pass for every object that is due and not in a pass.
     pub async fn tick(&self) {
-        let keys = match self.reconciler.core.store().keys(Kind::Application).await {
+        self.reconciler.sweep().await;
+        let keys = match self.reconciler.core().store().keys(R::KIND).await {
             Ok(keys) => keys,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot list applications");
+                tracing::warn!(error = %e, kind = %R::KIND, "cannot list objects to reconcile");
                 return;
             }
         };
@@ -135,7 +157,7 @@ impl Controller {
                         let failures = schedule.failures.entry(key.clone()).or_insert(0);
                         *failures += 1;
                         let delay = backoff(&config, *failures);
-                        tracing::warn!(application = %key.name, environment = %key.scope,
+                        tracing::warn!(kind = %R::KIND, name = %key.name, scope = %key.scope,
                                        error = %e, retry_in = ?delay, "reconcile pass failed");
                         schedule
                             .not_before

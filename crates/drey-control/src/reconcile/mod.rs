@@ -5,6 +5,8 @@
 pub mod controller;
 pub(crate) mod events;
 pub mod plan;
+pub mod pools;
+pub mod statements;
 
 use crate::{store_error, Core};
 use drey_flink::{FlinkClient, JarRunRequest, QueueStatusId, SavepointRequest, StopRequest};
@@ -36,6 +38,26 @@ pub struct ReconcilerConfig {
     pub default_taskmanager_mb: u64,
 }
 
+impl ReconcilerConfig {
+    /// The local cluster an application-like spec asks for (`jobManager`,
+    /// `taskManager`, `flinkConfiguration`, `job.parallelism`): applications,
+    /// compute pools and statements are sized by the one rule.
+    pub fn cluster_spec(&self, id: String, spec: &Value) -> ClusterSpec {
+        let shape = cluster_shape(
+            spec,
+            self.default_jobmanager_mb,
+            self.default_taskmanager_mb,
+        );
+        let mut cluster = ClusterSpec::new(id);
+        cluster.task_managers = shape.task_managers;
+        cluster.slots_per_task_manager = shape.slots;
+        cluster.jobmanager_memory = format!("{}m", shape.jobmanager_mb);
+        cluster.taskmanager_memory = format!("{}m", shape.taskmanager_mb);
+        cluster.flink_configuration = shape.flink_configuration;
+        cluster
+    }
+}
+
 /// Where Flink clusters come from; `Err` holds why there is none (no Flink
 /// distribution found), shown in every application that wants to run.
 pub type Backend = Result<Arc<LocalBackend>, String>;
@@ -64,6 +86,18 @@ const STALE: &str = "the application changed while it was being reconciled";
 
 /// Steps one pass may take before yielding to other applications.
 const MAX_STEPS: usize = 12;
+
+impl controller::Reconcile for ApplicationReconciler {
+    const KIND: Kind = Kind::Application;
+
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    async fn reconcile(&self, key: &ObjectKey) -> Result<PassOutcome, Error> {
+        ApplicationReconciler::reconcile(self, key).await
+    }
+}
 
 impl ApplicationReconciler {
     /// A reconciler over the core and a cluster backend.
@@ -209,7 +243,7 @@ impl ApplicationReconciler {
     }
 }
 
-fn job_state_text(state: &drey_flink::JobState) -> String {
+pub(crate) fn job_state_text(state: &drey_flink::JobState) -> String {
     serde_json::to_value(state)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -517,17 +551,10 @@ impl ApplicationReconciler {
     }
 
     fn cluster_spec(&self, step: &Step<'_>, deployment: &Deployment) -> ClusterSpec {
-        let shape = cluster_shape(
-            step.effective,
-            self.config.default_jobmanager_mb,
-            self.config.default_taskmanager_mb,
-        );
-        let mut spec = ClusterSpec::new(deployment.cluster_id.clone());
-        spec.task_managers = shape.task_managers;
-        spec.slots_per_task_manager = shape.slots;
-        spec.jobmanager_memory = format!("{}m", shape.jobmanager_mb);
-        spec.taskmanager_memory = format!("{}m", shape.taskmanager_mb);
-        let mut conf = shape.flink_configuration;
+        let mut spec = self
+            .config
+            .cluster_spec(deployment.cluster_id.clone(), step.effective);
+        let mut conf = std::mem::take(&mut spec.flink_configuration);
         let checkpoints = self.checkpoint_dir(step.app);
         // Outside the cluster dir, so checkpoints outlive the cluster (last-state).
         conf.entry("execution.checkpointing.dir".into())
@@ -1346,7 +1373,7 @@ fn job_status_with(app: &Object, fields: Value) -> Value {
 
 /// The root cause of a Java stack trace: its last `Caused by:` line, else
 /// its first line (Flink wraps user exceptions in `JobException`s).
-fn root_cause(trace: &str) -> String {
+pub(crate) fn root_cause(trace: &str) -> String {
     trace
         .lines()
         .rev()

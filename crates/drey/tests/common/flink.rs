@@ -204,13 +204,13 @@ pub async fn answers(url: &str) -> bool {
         .is_ok()
 }
 
-/// Kills every Flink process under a data dir when dropped, so a failed test
-/// leaves no cluster behind.
+/// Kills every Flink process under a data dir (clusters and the SQL
+/// service) when dropped, so a failed test leaves nothing behind.
 pub struct KillClusters(pub PathBuf);
 
 impl Drop for KillClusters {
     fn drop(&mut self) {
-        let needle = self.0.join("clusters").to_string_lossy().to_string();
+        let needle = self.0.to_string_lossy().to_string();
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
                 continue;

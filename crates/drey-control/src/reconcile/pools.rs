@@ -1,0 +1,398 @@
+//! The compute pool reconciler. A SHARED pool is one session cluster that
+//! every statement of the pool runs its job in; a DEDICATED pool owns no
+//! cluster (each statement gets its own, sized by the pool's `clusterSpec`).
+
+use super::controller::Reconcile;
+use super::{Backend, PassOutcome, ReconcilerConfig};
+use crate::{store_error, Core};
+use drey_model::application::{effective_spec, fingerprint};
+use drey_model::{Error, Kind, Object, ObjectKey};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Pool phases, as CMF spells them.
+pub mod phase {
+    /// Waiting for its cluster.
+    pub const PENDING: &str = "PENDING";
+    /// Its cluster runs.
+    pub const RUNNING: &str = "RUNNING";
+    /// A dedicated pool: clusters come and go with its statements.
+    pub const DEDICATED: &str = "DEDICATED";
+    /// `spec.state: SUSPENDED`: no cluster.
+    pub const SUSPENDED: &str = "SUSPENDED";
+    /// The cluster could not be started.
+    pub const FAILED: &str = "FAILED";
+}
+
+/// The prefix of every pool cluster's id; the rest is the pool's uid.
+const CLUSTER_PREFIX: &str = "pool-";
+
+/// What a pool wants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PoolWants {
+    /// No cluster of its own.
+    Dedicated,
+    /// A running cluster with this configuration fingerprint.
+    Running {
+        /// Fingerprint of the effective `clusterSpec`.
+        fingerprint: String,
+    },
+    /// No cluster.
+    Suspended,
+}
+
+/// What the pool reconciler does next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PoolAction {
+    /// Record the phase (and nothing else).
+    SetPhase(&'static str),
+    /// Start (or adopt) the cluster and record it.
+    StartCluster,
+    /// Stop the recorded cluster (it is not wanted, or its spec changed).
+    StopCluster,
+    /// Nothing to do.
+    Nothing,
+}
+
+/// Pure: what to do given what the pool wants, the fingerprint its cluster
+/// was started with (if one is recorded), whether that cluster is alive, and
+/// the phase recorded.
+pub fn plan_pool(
+    wants: &PoolWants,
+    recorded: Option<&str>,
+    alive: bool,
+    phase: &str,
+) -> PoolAction {
+    match (wants, recorded) {
+        (PoolWants::Dedicated | PoolWants::Suspended, Some(_)) => PoolAction::StopCluster,
+        (PoolWants::Dedicated, None) if phase != phase::DEDICATED => {
+            PoolAction::SetPhase(phase::DEDICATED)
+        }
+        (PoolWants::Suspended, None) if phase != phase::SUSPENDED => {
+            PoolAction::SetPhase(phase::SUSPENDED)
+        }
+        (PoolWants::Running { fingerprint }, Some(running)) if running != fingerprint => {
+            PoolAction::StopCluster
+        }
+        (PoolWants::Running { .. }, Some(_)) if !alive => PoolAction::StartCluster,
+        (PoolWants::Running { .. }, Some(_)) if phase != phase::RUNNING => {
+            PoolAction::SetPhase(phase::RUNNING)
+        }
+        (PoolWants::Running { .. }, None) => PoolAction::StartCluster,
+        _ => PoolAction::Nothing,
+    }
+}
+
+/// Reconciles compute pools.
+pub struct PoolReconciler {
+    core: Core,
+    backend: Backend,
+    config: ReconcilerConfig,
+}
+
+impl PoolReconciler {
+    /// A reconciler over the core and a cluster backend.
+    pub fn new(core: Core, backend: Backend, config: ReconcilerConfig) -> Self {
+        PoolReconciler {
+            core,
+            backend,
+            config,
+        }
+    }
+
+    fn cluster_id(pool: &Object) -> String {
+        format!("{CLUSTER_PREFIX}{}", pool.meta.uid.simple())
+    }
+
+    async fn pass(&self, key: &ObjectKey) -> Result<PassOutcome, Error> {
+        for _ in 0..4 {
+            let Some(pool) = self.core.store().get(key).await.map_err(store_error)? else {
+                return Ok(PassOutcome::Gone);
+            };
+            let effective = self.effective(&pool).await?;
+            let wants = wants(&pool.spec, &effective);
+            let recorded = pool
+                .status
+                .pointer("/reconciler/fingerprint")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let alive = match (&recorded, &self.backend) {
+                (Some(_), Ok(backend)) => backend
+                    .adopt(&Self::cluster_id(&pool))
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|c| c.is_alive()),
+                _ => false,
+            };
+            let phase = pool
+                .status
+                .get("phase")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match plan_pool(&wants, recorded.as_deref(), alive, phase) {
+                PoolAction::Nothing => return Ok(PassOutcome::Settled),
+                PoolAction::SetPhase(phase) => {
+                    self.record(&pool, json!({"phase": phase}), None).await?;
+                }
+                PoolAction::StopCluster => {
+                    if let Ok(backend) = &self.backend {
+                        backend
+                            .stop(&Self::cluster_id(&pool), Duration::from_secs(15))
+                            .await
+                            .map_err(|e| Error::Unavailable(e.to_string()))?;
+                    }
+                    self.record(&pool, json!({"phase": phase::PENDING}), Some(Value::Null))
+                        .await?;
+                }
+                PoolAction::StartCluster => {
+                    let PoolWants::Running { fingerprint } = &wants else {
+                        return Ok(PassOutcome::Settled);
+                    };
+                    return self.start(&pool, &effective, fingerprint).await;
+                }
+            }
+        }
+        Ok(PassOutcome::Wait(Duration::from_millis(200)))
+    }
+
+    /// Records the fingerprint first, so a crash while the cluster starts
+    /// finds (and adopts) it instead of starting another.
+    async fn start(
+        &self,
+        pool: &Object,
+        effective: &Value,
+        fingerprint: &str,
+    ) -> Result<PassOutcome, Error> {
+        let backend = match &self.backend {
+            Ok(b) => b.clone(),
+            Err(why) => {
+                let status = json!({"phase": phase::FAILED, "message": why});
+                self.record(pool, status, None).await?;
+                return Ok(PassOutcome::Settled);
+            }
+        };
+        let pool = self
+            .record(
+                pool,
+                json!({"phase": phase::PENDING, "message": "starting the pool's Flink cluster"}),
+                Some(json!({"fingerprint": fingerprint, "clusterId": Self::cluster_id(pool)})),
+            )
+            .await?;
+        let spec = self
+            .config
+            .cluster_spec(Self::cluster_id(&pool), &cluster_spec_of(effective));
+        let started = start_cluster(&backend, &spec, self.config.cluster_start_timeout).await;
+        let pool = self.core.get(&pool.key).await?;
+        match started {
+            Ok(rest_url) => {
+                let status = json!({
+                    "phase": phase::RUNNING,
+                    "message": format!("Flink cluster {} runs at {rest_url}", spec.id),
+                    "clusterInfo": {"clusterId": spec.id, "restUrl": rest_url},
+                });
+                self.record(&pool, status, None).await?;
+                Ok(PassOutcome::Settled)
+            }
+            Err(e) => {
+                let status = json!({"phase": phase::FAILED, "message": e});
+                self.record(&pool, status, None).await?;
+                Err(Error::Unavailable(e))
+            }
+        }
+    }
+
+    async fn effective(&self, pool: &Object) -> Result<Value, Error> {
+        let env = self
+            .core
+            .store()
+            .get(&ObjectKey::global(
+                &pool.key.org,
+                Kind::Environment,
+                &pool.key.scope,
+            ))
+            .await
+            .map_err(store_error)?;
+        Ok(effective_spec(
+            &pool.spec,
+            env.as_ref().and_then(|e| e.spec.get("computePoolDefaults")),
+        ))
+    }
+
+    /// Merges `fields` into the status; `reconciler` replaces the bookkeeping
+    /// (`Some(Null)` clears it).
+    async fn record(
+        &self,
+        pool: &Object,
+        fields: Value,
+        reconciler: Option<Value>,
+    ) -> Result<Object, Error> {
+        let mut status = pool.status.as_object().cloned().unwrap_or_default();
+        if let Some(fields) = fields.as_object() {
+            for (k, v) in fields {
+                status.insert(k.clone(), v.clone());
+            }
+        }
+        if fields.get("phase").and_then(Value::as_str) != Some(phase::RUNNING) {
+            status.remove("clusterInfo");
+        }
+        match reconciler {
+            Some(Value::Null) => {
+                status.remove("reconciler");
+            }
+            Some(r) => {
+                status.insert("reconciler".into(), r);
+            }
+            None => {}
+        }
+        self.core
+            .store()
+            .write_status(&pool.key, None, Value::Object(status))
+            .await
+            .map_err(store_error)
+    }
+}
+
+impl Reconcile for PoolReconciler {
+    const KIND: Kind = Kind::ComputePool;
+
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    async fn reconcile(&self, key: &ObjectKey) -> Result<PassOutcome, Error> {
+        self.pass(key).await
+    }
+
+    /// Stops the clusters of pools that no longer exist.
+    async fn sweep(&self) {
+        let Ok(backend) = &self.backend else { return };
+        let Ok(clusters) = backend.list().await else {
+            return;
+        };
+        let owned: Vec<String> = clusters
+            .into_iter()
+            .map(|c| c.record.id)
+            .filter(|id| id.starts_with(CLUSTER_PREFIX))
+            .collect();
+        if owned.is_empty() {
+            return;
+        }
+        let Ok(keys) = self.core.store().keys(Kind::ComputePool).await else {
+            return;
+        };
+        let mut live = HashSet::new();
+        for key in keys {
+            if let Ok(Some(pool)) = self.core.store().get(&key).await {
+                live.insert(Self::cluster_id(&pool));
+            }
+        }
+        for id in owned.into_iter().filter(|id| !live.contains(id)) {
+            tracing::info!(cluster = %id, "stopping the cluster of a deleted compute pool");
+            if let Err(e) = backend.stop(&id, Duration::from_secs(15)).await {
+                tracing::warn!(cluster = %id, error = %e, "cannot stop cluster");
+            }
+        }
+    }
+}
+
+/// What a pool's effective spec asks for.
+fn wants(spec: &Value, effective: &Value) -> PoolWants {
+    if spec.get("type").and_then(Value::as_str) == Some("DEDICATED") {
+        return PoolWants::Dedicated;
+    }
+    if spec.get("state").and_then(Value::as_str) == Some("SUSPENDED") {
+        return PoolWants::Suspended;
+    }
+    PoolWants::Running {
+        fingerprint: fingerprint(&cluster_spec_of(effective)),
+    }
+}
+
+/// A pool's `clusterSpec` (the application-like part that sizes its clusters).
+pub fn cluster_spec_of(effective: &Value) -> Value {
+    effective
+        .get("clusterSpec")
+        .cloned()
+        .unwrap_or_else(|| json!({}))
+}
+
+/// Starts (or adopts) a cluster; the error is a message for the status.
+pub(crate) async fn start_cluster(
+    backend: &Arc<drey_runtime::LocalBackend>,
+    spec: &drey_runtime::ClusterSpec,
+    timeout: Duration,
+) -> Result<String, String> {
+    match backend.ensure(spec, timeout).await {
+        Ok(cluster) => Ok(cluster.rest_url()),
+        Err(e) => Err(format!("Flink cluster {} did not start: {e}", spec.id)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(f: &str) -> PoolWants {
+        PoolWants::Running {
+            fingerprint: f.into(),
+        }
+    }
+
+    #[test]
+    fn plans() {
+        use PoolAction::*;
+        assert_eq!(
+            plan_pool(&running("a"), None, false, "PENDING"),
+            StartCluster
+        );
+        assert_eq!(
+            plan_pool(&running("a"), Some("a"), false, "RUNNING"),
+            StartCluster
+        );
+        assert_eq!(
+            plan_pool(&running("a"), Some("a"), true, "PENDING"),
+            SetPhase("RUNNING")
+        );
+        assert_eq!(
+            plan_pool(&running("a"), Some("a"), true, "RUNNING"),
+            Nothing
+        );
+        assert_eq!(
+            plan_pool(&running("b"), Some("a"), true, "RUNNING"),
+            StopCluster
+        );
+        assert_eq!(
+            plan_pool(&PoolWants::Suspended, Some("a"), true, "RUNNING"),
+            StopCluster
+        );
+        assert_eq!(
+            plan_pool(&PoolWants::Suspended, None, false, "PENDING"),
+            SetPhase("SUSPENDED")
+        );
+        assert_eq!(
+            plan_pool(&PoolWants::Suspended, None, false, "SUSPENDED"),
+            Nothing
+        );
+        assert_eq!(
+            plan_pool(&PoolWants::Dedicated, None, false, "PENDING"),
+            SetPhase("DEDICATED")
+        );
+        assert_eq!(
+            plan_pool(&PoolWants::Dedicated, None, false, "DEDICATED"),
+            Nothing
+        );
+    }
+
+    #[test]
+    fn wants_of_spec() {
+        let spec = json!({"type": "SHARED", "clusterSpec": {"taskManager": {"replicas": 2}}});
+        assert!(matches!(wants(&spec, &spec), PoolWants::Running { .. }));
+        let spec = json!({"type": "SHARED", "state": "SUSPENDED", "clusterSpec": {}});
+        assert_eq!(wants(&spec, &spec), PoolWants::Suspended);
+        let spec = json!({"type": "DEDICATED", "clusterSpec": {}});
+        assert_eq!(wants(&spec, &spec), PoolWants::Dedicated);
+    }
+}

@@ -1,0 +1,306 @@
+//! drey's way to a Flink SQL engine: a Flink SQL Gateway (drey's own small
+//! service, started on first use, or one the user runs), sessions opened for
+//! a statement of an environment with that environment's catalog replayed
+//! into them, and the split between SQL errors (the user's) and engine errors
+//! (drey's).
+
+use crate::Core;
+use drey_flink::{Collected, FlinkError, OperationHandle, SessionHandle, SqlGatewayClient};
+use drey_model::Error;
+use drey_runtime::SqlGatewayService;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// Where the SQL Gateway is.
+pub enum Gateway {
+    /// A gateway the user runs, at this URL.
+    External(String),
+    /// drey's own gateway service, started (or adopted) on first use.
+    Local(Arc<SqlGatewayService>),
+}
+
+/// The SQL engine statements run on.
+pub struct SqlEngine {
+    gateway: Gateway,
+    client: Mutex<Option<SqlGatewayClient>>,
+}
+
+/// Why a statement did not run.
+#[derive(Debug)]
+pub enum RunError {
+    /// The engine refused the SQL: the message is for the user.
+    Sql(String),
+    /// The engine could not be reached or failed; try again later.
+    Engine(Error),
+}
+
+impl From<Error> for RunError {
+    fn from(e: Error) -> Self {
+        RunError::Engine(e)
+    }
+}
+
+/// Sorts a gateway failure into the user's and the engine's.
+pub fn run_error(e: FlinkError) -> RunError {
+    match &e {
+        FlinkError::Api { status, .. } if *status != 404 && *status < 502 => {
+            RunError::Sql(e.root_cause_message().unwrap_or_else(|| e.to_string()))
+        }
+        _ => RunError::Engine(engine_error(e)),
+    }
+}
+
+/// A gateway failure as drey's error.
+pub fn engine_error(e: FlinkError) -> Error {
+    match &e {
+        FlinkError::Api { status: 404, .. } => Error::Gone(e.to_string()),
+        _ => Error::Unavailable(format!("the SQL engine is unavailable: {e}")),
+    }
+}
+
+/// Rows a statement that completes at once may return, at most.
+pub const INLINE_ROWS: usize = 10_000;
+
+/// How long a statement that completes at once may take.
+const INLINE_WAIT: Duration = Duration::from_secs(60);
+
+/// An open gateway session.
+pub struct Session {
+    /// The client it was opened with.
+    pub client: SqlGatewayClient,
+    /// Its handle.
+    pub handle: SessionHandle,
+}
+
+impl Session {
+    /// Runs a statement to its end (or [`INLINE_ROWS`] rows) and closes the
+    /// operation.
+    pub async fn run_to_end(
+        &self,
+        sql: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<Collected, RunError> {
+        let (op, collected) = self
+            .client
+            .execute_and_collect(&self.handle, sql, config, INLINE_ROWS, INLINE_WAIT)
+            .await
+            .map_err(run_error)?;
+        let _ = self.client.close_operation(&self.handle, &op).await;
+        Ok(collected)
+    }
+
+    /// Starts a statement and returns its operation.
+    pub async fn execute(
+        &self,
+        sql: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<OperationHandle, RunError> {
+        self.client
+            .execute_statement(&self.handle, sql, config)
+            .await
+            .map_err(run_error)
+    }
+
+    /// Closes the session; its detached jobs keep running.
+    pub async fn close(self) {
+        if let Err(e) = self.client.close_session(&self.handle).await {
+            tracing::debug!(error = %e, "cannot close SQL session");
+        }
+    }
+}
+
+impl SqlEngine {
+    /// An engine over a gateway.
+    pub fn new(gateway: Gateway) -> Self {
+        SqlEngine {
+            gateway,
+            client: Mutex::new(None),
+        }
+    }
+
+    /// A client of a running gateway; starts drey's own on first use.
+    pub async fn client(&self) -> Result<SqlGatewayClient, Error> {
+        let mut cached = self.client.lock().await;
+        if let Some(client) = cached.as_ref() {
+            if client.info().await.is_ok() {
+                return Ok(client.clone());
+            }
+        }
+        let url = match &self.gateway {
+            Gateway::External(url) => url.clone(),
+            Gateway::Local(service) => service
+                .ensure()
+                .await
+                .map_err(|e| Error::Unavailable(format!("the SQL engine did not start: {e}")))?,
+        };
+        let client = SqlGatewayClient::new(&url).map_err(engine_error)?;
+        *cached = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Opens a session with `properties` for a statement of environment
+    /// `env` and replays the environment's catalog into it.
+    pub async fn open(
+        &self,
+        core: &Core,
+        org: &str,
+        env: &str,
+        name: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<Session, RunError> {
+        let client = self.client().await?;
+        let (config, uses) = session_properties(properties);
+        let handle = client
+            .open_session(Some(name), &config)
+            .await
+            .map_err(run_error)?;
+        let session = Session { client, handle };
+        for ddl in core.sql_catalog(org, env).await? {
+            if let Err(e) = session
+                .client
+                .configure_session(&session.handle, &ddl)
+                .await
+            {
+                // An object that no longer builds (a class gone from the
+                // classpath) must not stop every other statement.
+                tracing::warn!(environment = env, error = %e, "cannot replay DDL: {ddl}");
+            }
+        }
+        if let Some(name) = properties
+            .get("sql.current-catalog")
+            .filter(|c| c.as_str() != "default_catalog")
+        {
+            if let Err(e) = self.register_catalog(core, org, env, name, &session).await {
+                session.close().await;
+                return Err(e);
+            }
+        }
+        for use_statement in uses {
+            if let Err(e) = session
+                .client
+                .configure_session(&session.handle, &use_statement)
+                .await
+            {
+                let e = run_error(e);
+                session.close().await;
+                return Err(e);
+            }
+        }
+        Ok(session)
+    }
+
+    /// Registers the Kafka catalog `name`, resolved for `env` (its secrets
+    /// merged in), in the session. The engine's answer is shown with the
+    /// secret values scrubbed.
+    async fn register_catalog(
+        &self,
+        core: &Core,
+        org: &str,
+        env: &str,
+        name: &str,
+        session: &Session,
+    ) -> Result<(), RunError> {
+        let catalog = match core.resolve_catalog(org, env, name).await {
+            Ok(c) => c,
+            Err(Error::NotFound { .. }) => {
+                return Err(RunError::Sql(format!(
+                    "Catalog '{name}' does not exist in environment '{env}': no KafkaCatalog \
+                     of that name, or the environment maps none of its connection secrets"
+                )))
+            }
+            Err(e) => return Err(RunError::Engine(e)),
+        };
+        match session
+            .client
+            .configure_session(&session.handle, &catalog.create_statement())
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) => Err(match run_error(e) {
+                RunError::Sql(message) => RunError::Sql(catalog.redact(&message)),
+                RunError::Engine(e) => {
+                    RunError::Engine(Error::Unavailable(catalog.redact(&e.to_string())))
+                }
+            }),
+        }
+    }
+
+    /// Reads a page of a query's results; 410 semantics when the engine no
+    /// longer has them.
+    pub async fn fetch(
+        &self,
+        session: &SessionHandle,
+        op: &OperationHandle,
+        token: u64,
+    ) -> Result<drey_flink::ResultPage, Error> {
+        let client = self.client().await?;
+        client
+            .fetch_results(session, op, token)
+            .await
+            .map_err(|e| match e {
+                FlinkError::Api { status, .. } if status == 404 || status == 500 => {
+                    Error::Gone(format!("the results are gone: {}", summary(&e)))
+                }
+                e => engine_error(e),
+            })
+    }
+}
+
+fn summary(e: &FlinkError) -> String {
+    e.root_cause_message().unwrap_or_else(|| e.to_string())
+}
+
+/// CMF's session properties as Flink configuration, and the `USE` statements
+/// that select the current catalog and database.
+pub fn session_properties(
+    properties: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut config = BTreeMap::new();
+    let mut uses = Vec::new();
+    for (key, value) in properties {
+        match key.as_str() {
+            "sql.current-catalog" => uses.insert(
+                0,
+                format!("USE CATALOG {}", drey_model::sql::quote_identifier(value)),
+            ),
+            "sql.current-database" => {
+                uses.push(format!("USE {}", drey_model::sql::quote_identifier(value)))
+            }
+            "sql.local-time-zone" => {
+                config.insert("table.local-time-zone".into(), value.clone());
+            }
+            "sql.state-ttl" => {
+                config.insert("table.exec.state.ttl".into(), value.clone());
+            }
+            _ => {
+                config.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    (config, uses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmf_properties_become_flink_configuration() {
+        let props: BTreeMap<String, String> = [
+            ("sql.current-database", "my db"),
+            ("sql.current-catalog", "cat"),
+            ("sql.local-time-zone", "UTC"),
+            ("pipeline.name", "x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let (config, uses) = session_properties(&props);
+        assert_eq!(uses, vec!["USE CATALOG cat", "USE `my db`"]);
+        assert_eq!(config["table.local-time-zone"], "UTC");
+        assert_eq!(config["pipeline.name"], "x");
+        assert!(!config.contains_key("sql.current-catalog"));
+    }
+}

@@ -1,0 +1,536 @@
+//! Compute pools and SQL statements end to end: a real drey server running
+//! statements through drey's SQL Gateway service (built from sql-gateway/)
+//! on real Flink 2.3 clusters. scripts/test.sh builds and installs all of it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::flink::{flink_jobs, flink_processes, start, KillClusters};
+use common::Server;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const ENV: &str = "/cmf/api/v1/environments/sql-env";
+
+fn statement(name: &str, pool: &str, sql: &str) -> Value {
+    json!({
+        "apiVersion": "cmf.confluent.io/v1",
+        "kind": "Statement",
+        "metadata": {"name": name},
+        "spec": {"statement": sql, "computePoolName": pool, "parallelism": 1}
+    })
+}
+
+fn pool_doc(name: &str, kind: &str) -> Value {
+    json!({
+        "apiVersion": "cmf.confluent.io/v1",
+        "kind": "ComputePool",
+        "metadata": {"name": name},
+        "spec": {
+            "type": kind,
+            "clusterSpec": {
+                "flinkConfiguration": {"taskmanager.numberOfTaskSlots": "4"},
+                "taskManager": {"resource": {"memory": "1024m"}, "replicas": 1},
+                "jobManager": {"resource": {"memory": "768m"}}
+            }
+        }
+    })
+}
+
+async fn wait_until(
+    s: &Server,
+    path: &str,
+    what: &str,
+    limit: Duration,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (code, body) = s.get(path).await;
+        if code == 200 && check(&body) {
+            return body;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "{path}: not {what} after {limit:?}: {code} {body:#}\nlog:\n{}",
+                s.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn wait_phase(s: &Server, name: &str, phase: &str) -> Value {
+    wait_until(
+        s,
+        &format!("{ENV}/statements/{name}"),
+        phase,
+        Duration::from_secs(120),
+        |b| b["status"]["phase"] == phase,
+    )
+    .await
+}
+
+/// Creates a statement and returns the create response.
+async fn create(s: &Server, name: &str, pool: &str, sql: &str) -> Value {
+    let (code, body) = s
+        .post(&format!("{ENV}/statements"), statement(name, pool, sql))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    body
+}
+
+/// Reads result pages until `enough` holds for the rows so far or the token
+/// runs out; returns the rows and how many pages had rows.
+async fn read_results(
+    s: &Server,
+    name: &str,
+    limit: Duration,
+    enough: impl Fn(&[Value]) -> bool,
+) -> (Vec<Value>, usize, bool) {
+    let deadline = Instant::now() + limit;
+    let mut token = String::new();
+    let mut rows = Vec::new();
+    let mut pages = 0;
+    loop {
+        let path = if token.is_empty() {
+            format!("{ENV}/statements/{name}/results")
+        } else {
+            format!("{ENV}/statements/{name}/results?page-token={token}")
+        };
+        let (code, page) = s.get(&path).await;
+        assert_eq!(code, 200, "{page}");
+        assert_eq!(page["kind"], "StatementResult");
+        let data = page["results"]["data"].as_array().unwrap();
+        if !data.is_empty() {
+            pages += 1;
+        }
+        rows.extend(data.iter().cloned());
+        let next = page["metadata"]["annotations"]["nextPageToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if next.is_empty() {
+            return (rows, pages, true);
+        }
+        if enough(&rows) {
+            return (rows, pages, false);
+        }
+        assert!(Instant::now() < deadline, "results of {name}: {rows:?}");
+        if next == token {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        token = next;
+    }
+}
+
+fn table_names(statement: &Value) -> Vec<String> {
+    statement["result"]["results"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["row"][0].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn statements_run_on_real_flink() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let s = start(&data);
+    let (code, body) = s
+        .post(
+            "/cmf/api/v1/environments",
+            json!({"name": "sql-env", "statementDefaults": {
+                "detached": {"flinkConfiguration": {"execution.checkpointing.interval": "2s"}}}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = s
+        .post(
+            &format!("{ENV}/compute-pools"),
+            pool_doc("shared", "SHARED"),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let pool = wait_until(
+        &s,
+        &format!("{ENV}/compute-pools/shared"),
+        "RUNNING",
+        Duration::from_secs(120),
+        |b| b["status"]["phase"] == "RUNNING",
+    )
+    .await;
+    let rest_url = pool["status"]["clusterInfo"]["restUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A SQL error is known at once: FAILED in the create response.
+    let bad = create(&s, "bad-sql", "shared", "SELEC 1").await;
+    assert_eq!(bad["status"]["phase"], "FAILED", "{bad}");
+    let detail = bad["status"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("SQL parse failed") || detail.contains("Encountered"),
+        "{detail}"
+    );
+    let (_, exceptions) = s.get(&format!("{ENV}/statements/bad-sql/exceptions")).await;
+    assert_eq!(exceptions["kind"], "StatementExceptionList");
+    assert_eq!(exceptions["data"][0]["message"], detail);
+    let unknown = create(&s, "unknown-table", "shared", "SELECT * FROM nope").await;
+    assert_eq!(unknown["status"]["phase"], "FAILED", "{unknown}");
+    assert!(unknown["status"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("nope"));
+    let (code, _) = s.get(&format!("{ENV}/statements/bad-sql/results")).await;
+    assert_eq!(code, 400, "a failed statement has no results");
+
+    // Kafka catalogs resolve through the environment's secret mappings.
+    kafka_catalog_resolution(&s).await;
+
+    // A bounded query: both rows, the right schema, then the end.
+    let values = create(
+        &s,
+        "values",
+        "shared",
+        "SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS t(id, name)",
+    )
+    .await;
+    assert_eq!(values["status"]["traits"]["sqlKind"], "SELECT", "{values}");
+    assert_eq!(values["status"]["traits"]["isBounded"], true);
+    assert_eq!(values["status"]["traits"]["isAppendOnly"], true);
+    let (rows, _, ended) = read_results(&s, "values", Duration::from_secs(90), |_| false).await;
+    assert!(ended);
+    assert_eq!(
+        rows,
+        vec![
+            json!({"op": 0, "row": [1, "a"]}),
+            json!({"op": 0, "row": [2, "b"]})
+        ]
+    );
+    let done = wait_phase(&s, "values", "COMPLETED").await;
+    let columns = &done["status"]["traits"]["schema"]["columns"];
+    assert_eq!(columns[0]["name"], "id", "{done}");
+    assert_eq!(columns[0]["type"]["type"], "INTEGER");
+    assert_eq!(columns[1]["name"], "name");
+    assert_eq!(columns[1]["type"]["nullable"], false);
+
+    // DDL and metadata complete at once, their result inline.
+    let ddl = create(
+        &s,
+        "create-gen",
+        "shared",
+        "CREATE TABLE gen (id BIGINT, name STRING) WITH ('connector' = 'datagen', \
+         'rows-per-second' = '5', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1', \
+         'fields.id.end' = '1000000')",
+    )
+    .await;
+    assert_eq!(ddl["status"]["phase"], "COMPLETED", "{ddl}");
+    assert_eq!(ddl["status"]["traits"]["sqlKind"], "CREATE_TABLE");
+    create(
+        &s,
+        "create-sink",
+        "shared",
+        "CREATE TABLE sink (id BIGINT, name STRING) WITH ('connector' = 'blackhole')",
+    )
+    .await;
+    let shown = create(&s, "show", "shared", "SHOW TABLES").await;
+    assert_eq!(shown["status"]["phase"], "COMPLETED", "{shown}");
+    assert_eq!(table_names(&shown), vec!["gen", "sink"]);
+    let (code, inline) = s.get(&format!("{ENV}/statements/show/results")).await;
+    assert_eq!(code, 200);
+    assert_eq!(inline["results"]["data"][0]["row"][0], "gen");
+
+    // A streaming query: pages through tokens while it runs.
+    let stream = create(&s, "stream", "shared", "SELECT id, name FROM gen").await;
+    assert_eq!(stream["status"]["traits"]["isBounded"], false, "{stream}");
+    wait_phase(&s, "stream", "RUNNING").await;
+    let (rows, pages, ended) =
+        read_results(&s, "stream", Duration::from_secs(60), |r| r.len() >= 8).await;
+    assert!(!ended && pages >= 2, "{pages} pages: {rows:?}");
+    assert_eq!(rows[0]["op"], 0);
+    let (code, _) = s.delete(&format!("{ENV}/statements/stream")).await;
+    assert_eq!(code, 202, "a running statement is cancelled first");
+    wait_gone(&s, "stream").await;
+
+    // A detached INSERT: a RUNNING Flink job on the pool's cluster.
+    let insert = create(&s, "insert", "shared", "INSERT INTO sink SELECT * FROM gen").await;
+    assert_eq!(
+        insert["status"]["traits"]["sqlKind"], "INSERT_INTO",
+        "{insert}"
+    );
+    let running = wait_phase(&s, "insert", "RUNNING").await;
+    let job = job_of(&running);
+    wait_job(&rest_url, &job, "RUNNING").await;
+
+    // Stop: a savepoint on disk, the job gone from the cluster.
+    let mut spec = running["spec"].clone();
+    spec["stopped"] = json!(true);
+    let (code, body) = s
+        .put(
+            &format!("{ENV}/statements/insert"),
+            json!({"metadata": {"name": "insert"}, "spec": spec}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let stopped = wait_phase(&s, "insert", "STOPPED").await;
+    let detail = stopped["status"]["detail"].as_str().unwrap();
+    let savepoint = detail
+        .split_whitespace()
+        .find(|w| w.starts_with("file:"))
+        .unwrap()
+        .trim_end_matches('.')
+        .trim_start_matches("file:");
+    assert!(
+        std::path::Path::new(savepoint).join("_metadata").is_file(),
+        "{detail}"
+    );
+    wait_job(&rest_url, &job, "FINISHED").await;
+
+    // Resume from the savepoint, then rescale 1 -> 2 through another one.
+    spec["stopped"] = json!(false);
+    s.put(
+        &format!("{ENV}/statements/insert"),
+        json!({"metadata": {"name": "insert"}, "spec": spec}),
+    )
+    .await;
+    let resumed = wait_until(
+        &s,
+        &format!("{ENV}/statements/insert"),
+        "RUNNING again",
+        Duration::from_secs(90),
+        |b| b["status"]["phase"] == "RUNNING" && job_of(b) != job,
+    )
+    .await;
+    let job2 = job_of(&resumed);
+    wait_job(&rest_url, &job2, "RUNNING").await;
+    assert_eq!(restored_from(&rest_url, &job2).await, savepoint);
+    spec["parallelism"] = json!(2);
+    s.put(
+        &format!("{ENV}/statements/insert"),
+        json!({"metadata": {"name": "insert"}, "spec": spec}),
+    )
+    .await;
+    let rescaled = wait_until(
+        &s,
+        &format!("{ENV}/statements/insert"),
+        "rescaled",
+        Duration::from_secs(90),
+        |b| b["status"]["phase"] == "RUNNING" && job_of(b) != job2,
+    )
+    .await;
+    let job3 = job_of(&rescaled);
+    wait_job(&rest_url, &job3, "RUNNING").await;
+    let plan: Value = reqwest::get(format!("{rest_url}/jobs/{job3}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(plan["vertices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["parallelism"] == 2));
+
+    // The pool cannot change while a statement runs on it.
+    let mut changed = pool_spec(&s).await;
+    changed["clusterSpec"]["taskManager"]["replicas"] = json!(2);
+    let (code, body) = s
+        .put(
+            &format!("{ENV}/compute-pools/shared"),
+            json!({"metadata": {"name": "shared"}, "spec": changed}),
+        )
+        .await;
+    assert_eq!(code, 409, "{body}");
+    let (code, _) = s.delete(&format!("{ENV}/compute-pools/shared")).await;
+    assert_eq!(code, 409);
+
+    // Delete cancels the job.
+    let (code, _) = s.delete(&format!("{ENV}/statements/insert")).await;
+    assert_eq!(code, 202);
+    wait_gone(&s, "insert").await;
+    wait_job(&rest_url, &job3, "CANCELED").await;
+    let (code, _) = s.delete(&format!("{ENV}/statements/values")).await;
+    assert_eq!(code, 204, "nothing runs for a completed statement");
+
+    // Tables persist: across a restart of drey and of the SQL service.
+    drop(s);
+    kill_sql_service(&data);
+    let s = start(&data);
+    let shown = create(&s, "show-again", "shared", "SHOW TABLES").await;
+    assert_eq!(table_names(&shown), vec!["gen", "sink"], "{shown}");
+    let dropped = create(&s, "drop-sink", "shared", "DROP TABLE sink").await;
+    assert_eq!(dropped["status"]["phase"], "COMPLETED", "{dropped}");
+    let shown = create(&s, "show-after-drop", "shared", "SHOW TABLES").await;
+    assert_eq!(table_names(&shown), vec!["gen"]);
+
+    // A DEDICATED pool: a cluster of the statement's own, gone with it.
+    let before = flink_processes(&data);
+    s.post(
+        &format!("{ENV}/compute-pools"),
+        pool_doc("dedicated", "DEDICATED"),
+    )
+    .await;
+    wait_until(
+        &s,
+        &format!("{ENV}/compute-pools/dedicated"),
+        "DEDICATED",
+        Duration::from_secs(30),
+        |b| b["status"]["phase"] == "DEDICATED",
+    )
+    .await;
+    create(
+        &s,
+        "own-ddl",
+        "dedicated",
+        "CREATE TABLE sink2 (id BIGINT, name STRING) WITH ('connector' = 'blackhole')",
+    )
+    .await;
+    create(
+        &s,
+        "own-insert",
+        "dedicated",
+        "INSERT INTO sink2 SELECT * FROM gen",
+    )
+    .await;
+    let own = wait_phase(&s, "own-insert", "RUNNING").await;
+    assert!(flink_processes(&data) > before, "a cluster of its own");
+    assert!(!flink_jobs(&rest_url)
+        .await
+        .iter()
+        .any(|(id, _)| *id == job_of(&own)));
+    let (code, _) = s.delete(&format!("{ENV}/statements/own-insert")).await;
+    assert_eq!(code, 202);
+    wait_gone(&s, "own-insert").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while flink_processes(&data) > before {
+        assert!(Instant::now() < deadline, "the statement's cluster stops");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn job_of(statement: &Value) -> String {
+    statement["status"]["jobId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn wait_job(rest_url: &str, job: &str, state: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let jobs = flink_jobs(rest_url).await;
+        if jobs.iter().any(|(id, st)| id == job && st == state) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "job {job} not {state}: {jobs:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn restored_from(rest_url: &str, job: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let body: Value = reqwest::get(format!("{rest_url}/jobs/{job}/checkpoints"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(path) = body["latest"]["restored"]["external_path"].as_str() {
+            return path.trim_start_matches("file:").to_owned();
+        }
+        assert!(Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn wait_gone(s: &Server, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, body) = s.get(&format!("{ENV}/statements/{name}")).await;
+        if code == 404 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} not deleted: {body}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn pool_spec(s: &Server) -> Value {
+    s.get(&format!("{ENV}/compute-pools/shared")).await.1["spec"].clone()
+}
+
+/// Kills drey's SQL service (recorded under the data dir) like a crash would.
+fn kill_sql_service(data: &std::path::Path) {
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(data.join("sql-gateway").join("service.json")).unwrap(),
+    )
+    .unwrap();
+    let pid = record["pid"].as_i64().unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+}
+
+/// A KafkaCatalog is usable where a secret mapping covers its connection
+/// secret: there drey hands the engine its config with the secret merged in
+/// (and the engine, having no Kafka connector here, says so — with the
+/// secret scrubbed from its message); elsewhere it does not exist.
+async fn kafka_catalog_resolution(s: &Server) {
+    let (code, body) = s
+        .post(
+            "/cmf/api/v1/secrets",
+            json!({"metadata": {"name": "sr-credentials"},
+                   "spec": {"data": {"basic.auth.user.info": "user:s3cr3t-value"}}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = s
+        .post(
+            "/cmf/api/v1/catalogs/kafka",
+            json!({"apiVersion": "cmf.confluent.io/v1", "kind": "KafkaCatalog",
+                   "metadata": {"name": "kcat"},
+                   "spec": {"srInstance": {
+                       "connectionConfig": {"schema.registry.url": "http://127.0.0.1:1"},
+                       "connectionSecretId": "sr-secret-id"},
+                     "kafkaClusters": [{"databaseName": "orders",
+                       "connectionConfig": {"bootstrap.servers": "127.0.0.1:1"}}]}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["status"]["environmentsWithAccess"], json!([]));
+    let mut show = statement("in-kcat", "shared", "SHOW DATABASES");
+    show["spec"]["properties"] = json!({"sql.current-catalog": "kcat"});
+    let (_, unmapped) = s.post(&format!("{ENV}/statements"), show.clone()).await;
+    assert_eq!(unmapped["status"]["phase"], "FAILED", "{unmapped}");
+    let detail = unmapped["status"]["detail"].as_str().unwrap();
+    assert!(detail.contains("Catalog 'kcat' does not exist"), "{detail}");
+
+    let (code, body) = s
+        .post(
+            &format!("{ENV}/secret-mappings"),
+            json!({"metadata": {"name": "sr-secret-id"}, "spec": {"secretName": "sr-credentials"}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let (_, catalog) = s.get("/cmf/api/v1/catalogs/kafka/kcat").await;
+    assert_eq!(
+        catalog["status"]["environmentsWithAccess"],
+        json!(["sql-env"])
+    );
+    show["metadata"]["name"] = json!("in-kcat-mapped");
+    let (_, mapped) = s.post(&format!("{ENV}/statements"), show).await;
+    assert_eq!(mapped["status"]["phase"], "FAILED", "{mapped}");
+    let detail = mapped["status"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("kafka"),
+        "the engine was asked for the kafka catalog: {detail}"
+    );
+    assert!(!mapped.to_string().contains("s3cr3t-value"), "{mapped}");
+    assert!(!s.log().contains("s3cr3t-value"));
+}
