@@ -20,5 +20,8 @@ export DREY_TESTJOBS_DIR="$REPO/target/testjobs"
 DREY_SQL_GATEWAY_JAR="$("$REPO/scripts/build-sql-gateway.sh" | tail -n 1)"
 export DREY_SQL_GATEWAY_JAR
 
+# The web console's browser tests: Chromium and playwright-core (ui-tests/).
+"$REPO/scripts/install-ui-tests.sh"
+
 # Two cores: run test binaries one after another, tests inside each in parallel.
 cargo test --locked --workspace --all-targets "$@"

@@ -1,4 +1,5 @@
-//! Authentication: every request but `/healthz` and `/readyz` carries
+//! Authentication: every request but `/healthz`, `/readyz` and the web
+//! console's static files (`/ui/...`, see [`crate::ui`]) carries
 //! `Authorization: Bearer <token>` when tokens are on. The caller's identity
 //! (its organization) travels in the request; handlers read it with [`Caller`].
 
@@ -33,7 +34,8 @@ fn unauthorized(message: &str) -> Response {
 /// Resolves the caller and puts its [`Identity`] into the request.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let open = path == "/healthz" || path == "/readyz";
+    // The console's page and files hold no data; its API calls carry the token.
+    let open = path == "/healthz" || path == "/readyz" || crate::ui::is_console_path(path);
     let identity = match state.config.auth {
         AuthMode::None => Identity::anonymous(),
         AuthMode::Token if open => Identity::anonymous(),

@@ -10,6 +10,7 @@ pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod paging;
+pub mod ui;
 
 use axum::Router;
 use drey_control::Core;
@@ -54,6 +55,7 @@ pub fn app(core: Core, config: ApiConfig) -> Router {
     let routes = Router::new()
         .merge(cmf::router())
         .merge(health::router())
+        .merge(ui::router())
         .fallback(error::unknown_route)
         .method_not_allowed_fallback(error::method_not_allowed);
     middleware::wrap(routes, state)

@@ -238,3 +238,233 @@ async fn apply_list_get_start_suspend_delete_and_exit_codes() {
     let o = drey(&s, &["env", "delete", "cli-env"], None);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[tokio::test]
+async fn apply_pools_statements_secrets_and_mappings_idempotently() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir);
+    let docs = "\
+kind: Environment
+name: kinds-env
+---
+apiVersion: cmf.confluent.io/v1
+kind: ComputePool
+metadata:
+  name: kinds-pool
+spec:
+  type: DEDICATED
+  clusterSpec:
+    taskManager:
+      resource:
+        memory: 1024m
+---
+apiVersion: cmf.confluent.io/v1
+kind: Statement
+metadata:
+  name: kinds-stmt
+spec:
+  statement: SELECT 1
+  computePoolName: kinds-pool
+  parallelism: 1
+---
+apiVersion: cmf.confluent.io/v1
+kind: Secret
+metadata:
+  name: kinds-secret
+spec:
+  data:
+    password: kinds-hunter2
+---
+apiVersion: cmf.confluent.io/v1
+kind: EnvironmentSecretMapping
+metadata:
+  name: kinds-mapping
+spec:
+  secretName: kinds-secret
+";
+    let file = dir.path().join("kinds.yaml");
+    std::fs::write(&file, docs).unwrap();
+    let apply = |extra: &[&str]| {
+        let mut args = vec!["apply", "-f", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        drey(&s, &args, None)
+    };
+
+    // Env-scoped kinds need --env.
+    let o = apply(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("ComputePool documents need --env"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Created, then applied again: pools cannot change, so unchanged; the rest updated.
+    let o = apply(&["--env", "kinds-env"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for line in [
+        "kinds-env applied",
+        "kinds-pool applied",
+        "kinds-stmt applied",
+        "kinds-secret applied",
+        "kinds-mapping applied",
+    ] {
+        assert!(stdout(&o).contains(line), "{line}: {}", stdout(&o));
+    }
+    let (_, secret) = s.get("/cmf/api/v1/secrets/kinds-secret").await;
+    let version = secret["status"]["version"].clone();
+    let o = apply(&["--env", "kinds-env", "-o", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stdout(&o).contains("kinds-hunter2"),
+        "secret data is never printed"
+    );
+    let o = apply(&["--env", "kinds-env"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("kinds-pool unchanged"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("kinds-stmt applied"), "{}", stdout(&o));
+
+    let env = "/cmf/api/v1/environments/kinds-env";
+    let (code, pool) = s.get(&format!("{env}/compute-pools/kinds-pool")).await;
+    assert_eq!(code, 200);
+    assert_eq!(pool["spec"]["type"], "DEDICATED");
+    let (code, stmt) = s.get(&format!("{env}/statements/kinds-stmt")).await;
+    assert_eq!(code, 200);
+    assert_eq!(stmt["spec"]["computePoolName"], "kinds-pool");
+    let (code, mapping) = s.get(&format!("{env}/secret-mappings/kinds-mapping")).await;
+    assert_eq!(code, 200);
+    assert_eq!(mapping["spec"]["secretName"], "kinds-secret");
+    let (_, secret) = s.get("/cmf/api/v1/secrets/kinds-secret").await;
+    assert_ne!(
+        secret["status"]["version"], version,
+        "the secret was updated"
+    );
+    assert_eq!(
+        secret["status"]["environments"],
+        serde_json::json!(["kinds-env"])
+    );
+    let (_, statements) = s.get(&format!("{env}/statements")).await;
+    assert_eq!(statements["metadata"]["size"], 1, "no duplicate");
+
+    // An update of what may change: the statement's parallelism.
+    let changed = docs.replace("parallelism: 1", "parallelism: 2");
+    let o = drey(&s, &["apply", "-f", "-", "-e", "kinds-env"], Some(&changed));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (_, stmt) = s.get(&format!("{env}/statements/kinds-stmt")).await;
+    assert_eq!(stmt["spec"]["parallelism"], 2);
+
+    // What may not: the SQL text (422, exit 2) and the spec of a pool a
+    // statement uses (exit 1, with the server's reason).
+    let o = drey(
+        &s,
+        &["apply", "-f", "-", "-e", "kinds-env"],
+        Some(&docs.replace("SELECT 1", "SELECT 2")),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("spec.statement"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("document 3"), "{}", stderr(&o));
+    let o = drey(
+        &s,
+        &["apply", "-f", "-", "-e", "kinds-env"],
+        Some(&docs.replace("memory: 1024m", "memory: 2048m")),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("kinds-pool"), "{}", stderr(&o));
+    let (_, pool) = s.get(&format!("{env}/compute-pools/kinds-pool")).await;
+    assert_eq!(
+        pool["spec"]["clusterSpec"]["taskManager"]["resource"]["memory"],
+        "1024m"
+    );
+
+    // Kinds apply cannot handle are a usage error.
+    let o = drey(
+        &s,
+        &["apply", "-f", "-"],
+        Some("kind: Gadget\nmetadata:\n  name: nope\n"),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot apply kind"), "{}", stderr(&o));
+}
+
+#[tokio::test]
+async fn app_savepoint_creates_a_savepoint_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir);
+    let app = serde_yaml_ng::to_string(&application("sp-app")).unwrap();
+    let docs = format!("kind: Environment\nname: sp-env\n---\n{app}");
+    let o = drey(&s, &["apply", "-f", "-", "-e", "sp-env"], Some(&docs));
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = drey(
+        &s,
+        &[
+            "app",
+            "savepoint",
+            "sp-app",
+            "-e",
+            "sp-env",
+            "--name",
+            "sp-one",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sp: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(sp["kind"], "Savepoint");
+    assert_eq!(sp["status"]["state"], "PENDING");
+    let (code, _) = s
+        .get("/cmf/api/v1/environments/sp-env/applications/sp-app/savepoints/sp-one")
+        .await;
+    assert_eq!(code, 200);
+    // The same name again: the server's 409, exit 1.
+    let o = drey(
+        &s,
+        &[
+            "app",
+            "savepoint",
+            "sp-app",
+            "-e",
+            "sp-env",
+            "--name",
+            "sp-one",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    // A generated name; the API-only server never takes it: --wait times out (exit 4).
+    let o = drey(
+        &s,
+        &[
+            "app",
+            "savepoint",
+            "sp-app",
+            "-e",
+            "sp-env",
+            "--wait",
+            "--timeout",
+            "1",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("sp-app-"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains('\r'),
+        "no spinner when stderr is not a terminal: {:?}",
+        stderr(&o)
+    );
+    let (_, list) = s
+        .get("/cmf/api/v1/environments/sp-env/applications/sp-app/savepoints")
+        .await;
+    assert_eq!(list["metadata"]["size"], 2);
+    // An application that does not exist: exit 3.
+    let o = drey(&s, &["app", "savepoint", "nope-app", "-e", "sp-env"], None);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+}

@@ -60,27 +60,20 @@ impl Api {
 
     /// GET of a text resource (logs).
     pub fn get_text(&self, path: &str) -> Result<String, CliError> {
-        match self.send_raw(reqwest::Method::GET, path, None)? {
+        match self.send(reqwest::Method::GET, path, None)? {
             Value::String(text) => Ok(text),
             other => Ok(other.to_string()),
         }
     }
 
-    fn send(
+    /// Sends a request; any answer of the server is `Ok` with its status and
+    /// body (JSON, or the text as a string), only transport failures are `Err`.
+    pub fn request(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<Value, CliError> {
-        self.send_raw(method, path, body)
-    }
-
-    fn send_raw(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, CliError> {
+    ) -> Result<Answer, CliError> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -92,31 +85,27 @@ impl Api {
             let response = request.send().await.map_err(|e| {
                 CliError::Failed(format!("cannot reach drey at {}: {e}", self.base))
             })?;
-            let status = response.status();
+            let status = response.status().as_u16();
             let text = response
                 .text()
                 .await
                 .map_err(|e| CliError::Failed(e.to_string()))?;
-            let value: Value = if text.trim().is_empty() {
+            let body = if text.trim().is_empty() {
                 Value::Null
             } else {
                 serde_json::from_str(&text).unwrap_or(Value::String(text))
             };
-            if status.is_success() {
-                return Ok(value);
-            }
-            let message = value
-                .pointer("/errors/0/message")
-                .or_else(|| value.get("message"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("{status}: {value}"));
-            Err(match status.as_u16() {
-                404 => CliError::NotFound(message),
-                400 | 422 => CliError::Usage(message),
-                _ => CliError::Failed(message),
-            })
+            Ok(Answer { status, body })
         })
+    }
+
+    fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, CliError> {
+        self.request(method, path, body)?.into_result()
     }
 
     /// GET.
@@ -129,8 +118,49 @@ impl Api {
         self.send(reqwest::Method::POST, path, Some(body))
     }
 
+    /// PUT with a JSON body.
+    pub fn put(&self, path: &str, body: &Value) -> Result<Value, CliError> {
+        self.send(reqwest::Method::PUT, path, Some(body))
+    }
+
     /// DELETE.
     pub fn delete(&self, path: &str) -> Result<Value, CliError> {
         self.send(reqwest::Method::DELETE, path, None)
+    }
+}
+
+/// The server's answer: status code and body.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status code.
+    pub status: u16,
+    /// The body as JSON (a string when it is not JSON, null when empty).
+    pub body: Value,
+}
+
+impl Answer {
+    /// The body of a 2xx answer; otherwise the error the status maps to, with
+    /// the server's message.
+    pub fn into_result(self) -> Result<Value, CliError> {
+        if (200..300).contains(&self.status) {
+            return Ok(self.body);
+        }
+        Err(self.error())
+    }
+
+    /// The server's message as the CLI error for this status.
+    pub fn error(&self) -> CliError {
+        let message = self
+            .body
+            .pointer("/errors/0/message")
+            .or_else(|| self.body.get("message"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("HTTP {}: {}", self.status, self.body));
+        match self.status {
+            404 => CliError::NotFound(message),
+            400 | 422 => CliError::Usage(message),
+            _ => CliError::Failed(message),
+        }
     }
 }

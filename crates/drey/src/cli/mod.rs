@@ -4,10 +4,12 @@
 
 mod client;
 mod output;
+mod progress;
 
 use clap::{Args, Subcommand, ValueEnum};
 use client::{Api, CliError};
 use output::{print_list, print_one, Column};
+use progress::Spinner;
 use serde_json::{json, Value};
 use std::io::Read;
 use std::process::ExitCode;
@@ -133,6 +135,25 @@ pub enum AppCommand {
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
+    /// Take a savepoint of the running job (a Savepoint resource of the application).
+    ///
+    /// Example: drey app savepoint orders -e prod --name before-upgrade --wait
+    Savepoint {
+        /// Application name.
+        name: String,
+        /// Environment.
+        #[arg(long, short = 'e')]
+        env: String,
+        /// The savepoint's name [default: <application>-<UTC time>].
+        #[arg(long = "name", value_name = "SAVEPOINT")]
+        savepoint: Option<String>,
+        /// Wait until the savepoint is COMPLETED (exit 1 if it FAILED).
+        #[arg(long)]
+        wait: bool,
+        /// Seconds --wait waits before giving up (exit code 4).
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
 }
 
 /// `drey statement|pool|secret|savepoint ...`: reading and deleting.
@@ -254,9 +275,15 @@ pub fn objects(global: &Global, kind: ObjectKind, command: ObjectCommand) -> Exi
 #[derive(Args, Debug)]
 pub struct ApplyArgs {
     /// A JSON or YAML file with one or several documents; `-` reads stdin.
+    ///
+    /// Kinds: Environment, FlinkApplication, Statement, ComputePool, Secret,
+    /// EnvironmentSecretMapping, KafkaCatalog. Each is created, or updated
+    /// when it exists; a compute pool or catalog whose spec is already the
+    /// document's is left alone ("unchanged").
     #[arg(short = 'f', long = "filename")]
     pub file: String,
-    /// Environment for FlinkApplication documents.
+    /// Environment for FlinkApplication, Statement, ComputePool and
+    /// EnvironmentSecretMapping documents.
     #[arg(long, short = 'e')]
     pub env: Option<String>,
 }
@@ -361,7 +388,112 @@ pub fn app(global: &Global, command: AppCommand) -> ExitCode {
             &state,
             Duration::from_secs(timeout),
         ),
+        AppCommand::Savepoint {
+            name,
+            env,
+            savepoint,
+            wait,
+            timeout,
+        } => take_savepoint(
+            global,
+            api,
+            &env,
+            &name,
+            savepoint,
+            wait.then(|| Duration::from_secs(timeout)),
+        ),
     })
+}
+
+const SAVEPOINT_COLUMNS: &[Column] = &[
+    ("NAME", "/metadata/name"),
+    ("STATE", "/status/state"),
+    ("PATH", "/status/path"),
+    ("ERROR", "/status/error"),
+];
+
+/// A savepoint name from the application's and the time: `orders-20250101-120000`.
+fn savepoint_name(app: &str) -> String {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, secs) = (stamp / 86_400, stamp % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    let prefix: String = app.chars().take(200).collect();
+    format!(
+        "{prefix}-{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn take_savepoint(
+    global: &Global,
+    api: &Api,
+    env: &str,
+    app: &str,
+    name: Option<String>,
+    wait: Option<Duration>,
+) -> Result<(), CliError> {
+    let name = name.unwrap_or_else(|| savepoint_name(app));
+    let collection = format!("{}/savepoints", app_path(env, app));
+    let created = api.post(
+        &collection,
+        &json!({"metadata": {"name": name}, "spec": {}}),
+    )?;
+    let Some(limit) = wait else {
+        return print_one(global.output, &created, SAVEPOINT_COLUMNS);
+    };
+    let deadline = Instant::now() + limit;
+    let spinner = Spinner::start(format!("savepoint {name} of {app}: PENDING"));
+    loop {
+        let savepoint = api.get(&format!("{collection}/{name}"))?;
+        let state = savepoint
+            .pointer("/status/state")
+            .and_then(Value::as_str)
+            .unwrap_or("PENDING")
+            .to_owned();
+        match state.as_str() {
+            "COMPLETED" => {
+                drop(spinner);
+                return print_one(global.output, &savepoint, SAVEPOINT_COLUMNS);
+            }
+            "FAILED" => {
+                drop(spinner);
+                let why = savepoint
+                    .pointer("/status/error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no reason given");
+                return Err(CliError::Failed(format!("savepoint {name} failed: {why}")));
+            }
+            _ => {}
+        }
+        if Instant::now() >= deadline {
+            drop(spinner);
+            return Err(CliError::TimedOut(format!(
+                "savepoint {name} is not COMPLETED after {}s (state {state})",
+                limit.as_secs()
+            )));
+        }
+        spinner.set(format!("savepoint {name} of {app}: {state}"));
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 fn wait(
@@ -373,7 +505,7 @@ fn wait(
     timeout: Duration,
 ) -> Result<(), CliError> {
     let deadline = Instant::now() + timeout;
-    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let spinner = Spinner::start(format!("waiting for {name} to be {state}"));
     loop {
         let app = api.get(&app_path(env, name))?;
         let job = app
@@ -385,21 +517,112 @@ fn wait(
             .and_then(Value::as_str)
             .unwrap_or("");
         if job.eq_ignore_ascii_case(state) || lifecycle.eq_ignore_ascii_case(state) {
-            if interactive {
-                eprintln!();
-            }
+            drop(spinner);
             return print_one(global.output, &app, APP_COLUMNS);
         }
         if Instant::now() >= deadline {
+            drop(spinner);
             return Err(CliError::TimedOut(format!(
                 "{name} is not {state} after {}s (lifecycle {lifecycle}, job {job})",
                 timeout.as_secs()
             )));
         }
-        if interactive {
-            eprint!("\rwaiting for {name} to be {state}: lifecycle {lifecycle}, job {job}    ");
-        }
+        spinner.set(format!(
+            "waiting for {name} to be {state}: lifecycle {lifecycle}, job {job}"
+        ));
         std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// What applying one document did.
+enum Applied {
+    /// Created, or updated in place.
+    Applied(Value),
+    /// It exists with the same spec and cannot be updated anyway.
+    Unchanged(Value),
+}
+
+/// The CMF collection a kind lives in, given the environment when it needs one.
+fn collection_of(kind: &str, env: Option<&str>) -> Result<String, CliError> {
+    let in_env = |rest: &str| {
+        env.map(|env| format!("/cmf/api/v1/environments/{env}/{rest}"))
+            .ok_or_else(|| CliError::Usage(format!("{kind} documents need --env")))
+    };
+    match kind {
+        "FlinkApplication" => in_env("applications"),
+        "Statement" => in_env("statements"),
+        "ComputePool" => in_env("compute-pools"),
+        "EnvironmentSecretMapping" => in_env("secret-mappings"),
+        "Secret" => Ok("/cmf/api/v1/secrets".to_owned()),
+        "KafkaCatalog" => Ok("/cmf/api/v1/catalogs/kafka".to_owned()),
+        other => Err(CliError::Usage(format!(
+            "cannot apply kind {other:?} (Environment, FlinkApplication, Statement, \
+             ComputePool, Secret, EnvironmentSecretMapping, KafkaCatalog)"
+        ))),
+    }
+}
+
+/// Creates a document, or updates it when it exists: create-or-update
+/// endpoints take a POST; the others a PUT after a 409. Compute pools and
+/// catalogs count as unchanged when the stored spec is the document's, and
+/// are refused when the server has no PUT for them.
+fn apply_one(api: &Api, doc: &Value, env: Option<&str>) -> Result<Applied, CliError> {
+    let kind = doc.get("kind").and_then(Value::as_str);
+    if matches!(kind, Some("Environment") | None) && doc.get("name").is_some() {
+        let mut body = doc.clone();
+        if let Some(map) = body.as_object_mut() {
+            map.remove("kind");
+            map.remove("apiVersion");
+        }
+        return api
+            .post("/cmf/api/v1/environments", &body)
+            .map(Applied::Applied);
+    }
+    let Some(kind) = kind else {
+        return Err(CliError::Usage(
+            "a document without `kind` must be an Environment (with `name`)".into(),
+        ));
+    };
+    let collection = collection_of(kind, env)?;
+    if kind == "FlinkApplication" {
+        // POST creates or updates.
+        return api.post(&collection, doc).map(Applied::Applied);
+    }
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| CliError::Usage(format!("{kind} documents need metadata.name")))?;
+    let created = api.request(reqwest::Method::POST, &collection, Some(doc))?;
+    if created.status != 409 {
+        return created.into_result().map(Applied::Applied);
+    }
+    let path = format!("{collection}/{name}");
+    match kind {
+        "Statement" | "Secret" | "EnvironmentSecretMapping" => {
+            api.put(&path, doc).map(Applied::Applied)
+        }
+        _ => {
+            // Compute pools and catalogs: nothing to write when the spec is
+            // the same; otherwise a PUT where the server has one.
+            let current = api.get(&path)?;
+            let wanted = doc.get("spec").cloned().unwrap_or_else(|| json!({}));
+            if current.get("spec") == Some(&wanted) {
+                return Ok(Applied::Unchanged(current));
+            }
+            let updated = api.request(reqwest::Method::PUT, &path, Some(doc))?;
+            if updated.status == 405 {
+                return Err(CliError::Failed(format!(
+                    "{kind} {name} exists with another spec and this server cannot change it: \
+                     delete it first (drey {} delete {name})",
+                    if kind == "ComputePool" {
+                        "pool"
+                    } else {
+                        "catalog"
+                    }
+                )));
+            }
+            updated.into_result().map(Applied::Applied)
+        }
     }
 }
 
@@ -421,31 +644,15 @@ pub fn apply(global: &Global, args: ApplyArgs) -> ExitCode {
             if doc.is_null() {
                 continue;
             }
-            let applied = match doc.get("kind").and_then(Value::as_str) {
-                Some("FlinkApplication") => {
-                    let env = args.env.as_deref().ok_or_else(|| {
-                        CliError::Usage("FlinkApplication documents need --env".into())
-                    })?;
-                    api.post(
-                        &format!("/cmf/api/v1/environments/{env}/applications"),
-                        &doc,
-                    )?
+            let where_ = |e: CliError| match e {
+                CliError::Usage(m) => {
+                    CliError::Usage(format!("{}: document {}: {m}", args.file, i + 1))
                 }
-                Some("Environment") | None if doc.get("name").is_some() => {
-                    let mut body = doc.clone();
-                    if let Some(map) = body.as_object_mut() {
-                        map.remove("kind");
-                        map.remove("apiVersion");
-                    }
-                    api.post("/cmf/api/v1/environments", &body)?
-                }
-                other => {
-                    return Err(CliError::Usage(format!(
-                    "{}: document {}: cannot apply kind {other:?} (Environment, FlinkApplication)",
-                    args.file,
-                    i + 1
-                )))
-                }
+                other => other,
+            };
+            let (verb, applied) = match apply_one(api, &doc, args.env.as_deref()).map_err(where_)? {
+                Applied::Applied(v) => ("applied", v),
+                Applied::Unchanged(v) => ("unchanged", v),
             };
             let name = applied
                 .pointer("/metadata/name")
@@ -453,7 +660,7 @@ pub fn apply(global: &Global, args: ApplyArgs) -> ExitCode {
                 .and_then(Value::as_str)
                 .unwrap_or("?");
             if global.output == Format::Table {
-                println!("{name} applied");
+                println!("{name} {verb}");
             } else {
                 output::print_value(global.output, &applied)?;
             }
