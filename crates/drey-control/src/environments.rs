@@ -138,7 +138,8 @@ impl Core {
     }
 
     /// Deletes an environment. Refused while it holds applications,
-    /// statements or compute pools; its secret mappings go with it.
+    /// statements or compute pools; its secret mappings and SQL catalog go
+    /// with it.
     pub async fn delete_environment(&self, org: &str, name: &str) -> Result<Object, Error> {
         let mut delete = Delete::new(ObjectKey::global(org, Kind::Environment, name));
         delete.must_be_empty = vec![
@@ -146,7 +147,10 @@ impl Core {
             (Kind::Statement, name.to_owned()),
             (Kind::ComputePool, name.to_owned()),
         ];
-        delete.cascade = vec![(Kind::SecretMapping, name.to_owned())];
+        delete.cascade = vec![
+            (Kind::SecretMapping, name.to_owned()),
+            (Kind::SqlObject, name.to_owned()),
+        ];
         self.store
             .delete(delete)
             .await

@@ -1,9 +1,10 @@
 //! Savepoints as resources (CMF 2.3): taken on demand or by suspend and
-//! upgrades, listed per application, detached to outlive it, and usable as
-//! `initialSavepointPath`.
+//! upgrades, listed per application or statement, detached to outlive it,
+//! and usable as `initialSavepointPath`.
 
 use crate::{store_error, Core, ResourceInput};
 use drey_model::name::check_cmf_name;
+use drey_model::object::{app_scope, statement_scope};
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest, Timestamp};
 use drey_store::{Delete, Write, WriteMode};
 use serde_json::{json, Value};
@@ -37,7 +38,76 @@ fn check_spec(spec: &Value) -> Result<(), Error> {
     Ok(())
 }
 
+/// What a savepoint belongs to.
+#[derive(Clone, Copy, Debug)]
+pub enum Owner<'a> {
+    /// An application's job.
+    Application(&'a str),
+    /// A statement's job.
+    Statement(&'a str),
+}
+
+impl Owner<'_> {
+    /// The scope its savepoints live in.
+    pub fn scope(&self, env: &str) -> String {
+        match self {
+            Owner::Application(app) => app_scope(env, app),
+            Owner::Statement(stmt) => statement_scope(env, stmt),
+        }
+    }
+
+    fn key(&self, org: &str, env: &str, name: &str) -> ObjectKey {
+        ObjectKey {
+            org: org.to_owned(),
+            kind: Kind::Savepoint,
+            scope: self.scope(env),
+            name: name.to_owned(),
+        }
+    }
+}
+
 impl Core {
+    /// The application or statement itself (404 when it or its environment is missing).
+    async fn savepoint_owner(
+        &self,
+        org: &str,
+        env: &str,
+        owner: Owner<'_>,
+    ) -> Result<Object, Error> {
+        match owner {
+            Owner::Application(app) => self.get_application(org, env, app).await,
+            Owner::Statement(stmt) => self.get_statement(org, env, stmt).await,
+        }
+    }
+
+    /// Asks for a savepoint of the owner's running job.
+    pub async fn create_savepoint(
+        &self,
+        org: &str,
+        env: &str,
+        owner: Owner<'_>,
+        input: ResourceInput,
+    ) -> Result<Object, Error> {
+        check_cmf_name("metadata.name", &input.name)?;
+        check_spec(&input.spec)?;
+        let parent = self.savepoint_owner(org, env, owner).await?;
+        let mut write = Write::new(
+            owner.key(org, env, &input.name),
+            WriteMode::Create,
+            input.spec,
+        );
+        write.labels = input.labels;
+        write.annotations = input.annotations;
+        write.requires = vec![parent.key];
+        write.status = Some(json!({
+            "state": state::PENDING,
+            "triggerTimestamp": Timestamp::now().to_string(),
+        }));
+        let stored = self.store.write(write).await.map_err(store_error)?;
+        self.wake();
+        Ok(stored)
+    }
+
     /// Asks for a savepoint of the application's running job.
     pub async fn create_app_savepoint(
         &self,
@@ -46,24 +116,27 @@ impl Core {
         app: &str,
         input: ResourceInput,
     ) -> Result<Object, Error> {
-        check_cmf_name("metadata.name", &input.name)?;
-        check_spec(&input.spec)?;
-        let application = self.get_application(org, env, app).await?;
-        let mut write = Write::new(
-            ObjectKey::in_app(org, Kind::Savepoint, env, app, &input.name),
-            WriteMode::Create,
-            input.spec,
-        );
-        write.labels = input.labels;
-        write.annotations = input.annotations;
-        write.requires = vec![application.key];
-        write.status = Some(json!({
-            "state": state::PENDING,
-            "triggerTimestamp": Timestamp::now().to_string(),
-        }));
-        let stored = self.store.write(write).await.map_err(store_error)?;
-        self.wake();
-        Ok(stored)
+        self.create_savepoint(org, env, Owner::Application(app), input)
+            .await
+    }
+
+    /// A page of the owner's savepoints, newest first unless sorted.
+    pub async fn list_savepoints(
+        &self,
+        org: &str,
+        env: &str,
+        owner: Owner<'_>,
+        mut page: PageRequest,
+    ) -> Result<Page<Object>, Error> {
+        self.savepoint_owner(org, env, owner).await?;
+        if page.sort.is_empty() {
+            page.sort.push(drey_model::SortOrder {
+                key: drey_model::SortKey::CreationTime,
+                direction: drey_model::SortDirection::Desc,
+            });
+        }
+        self.list(org, Kind::Savepoint, Some(owner.scope(env)), vec![], page)
+            .await
     }
 
     /// A page of an application's savepoints, newest first unless sorted.
@@ -74,8 +147,20 @@ impl Core {
         app: &str,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
-        self.list_app_children(org, env, app, Kind::Savepoint, page)
+        self.list_savepoints(org, env, Owner::Application(app), page)
             .await
+    }
+
+    /// One of the owner's savepoints.
+    pub async fn get_savepoint(
+        &self,
+        org: &str,
+        env: &str,
+        owner: Owner<'_>,
+        name: &str,
+    ) -> Result<Object, Error> {
+        self.savepoint_owner(org, env, owner).await?;
+        self.get(&owner.key(org, env, name)).await
     }
 
     /// One of an application's savepoints.
@@ -86,11 +171,28 @@ impl Core {
         app: &str,
         name: &str,
     ) -> Result<Object, Error> {
-        self.get_app_child(org, env, app, Kind::Savepoint, name)
+        self.get_savepoint(org, env, Owner::Application(app), name)
             .await
     }
 
     /// Deletes a savepoint record (the files stay where Flink wrote them).
+    pub async fn delete_savepoint(
+        &self,
+        org: &str,
+        env: &str,
+        owner: Owner<'_>,
+        name: &str,
+    ) -> Result<(), Error> {
+        self.savepoint_owner(org, env, owner).await?;
+        self.store
+            .delete(Delete::new(owner.key(org, env, name)))
+            .await
+            .map_err(store_error)?
+            .map(|_| ())
+            .ok_or_else(|| Error::not_found(Kind::Savepoint, name))
+    }
+
+    /// Deletes an application's savepoint record.
     pub async fn delete_app_savepoint(
         &self,
         org: &str,
@@ -98,19 +200,8 @@ impl Core {
         app: &str,
         name: &str,
     ) -> Result<(), Error> {
-        self.get_application(org, env, app).await?;
-        self.store
-            .delete(Delete::new(ObjectKey::in_app(
-                org,
-                Kind::Savepoint,
-                env,
-                app,
-                name,
-            )))
+        self.delete_savepoint(org, env, Owner::Application(app), name)
             .await
-            .map_err(store_error)?
-            .map(|_| ())
-            .ok_or_else(|| Error::not_found(Kind::Savepoint, name))
     }
 
     /// Detaches a savepoint from its application: it becomes a detached

@@ -226,6 +226,10 @@ impl Core {
             }
             let mut delete = Delete::new(statement.key.clone());
             delete.expected_version = Some(statement.meta.resource_version);
+            delete.cascade = vec![(
+                Kind::Savepoint,
+                drey_model::object::statement_scope(env, name),
+            )];
             match self.store.delete(delete).await {
                 Ok(Some(_)) => {
                     // Whatever the statement still held (a finished query's

@@ -176,6 +176,12 @@ pub fn app_scope(env: &str, app: &str) -> String {
     format!("{env}/{app}")
 }
 
+/// The scope of a statement's children (its savepoints): `<env>/statement:<stmt>`.
+/// The `:` keeps it apart from every application's scope.
+pub fn statement_scope(env: &str, statement: &str) -> String {
+    format!("{env}/statement:{statement}")
+}
+
 /// Metadata every object carries.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObjectMeta {

@@ -289,6 +289,15 @@ async fn statements_run_on_real_flink() {
         "{detail}"
     );
     wait_job(&rest_url, &job, "FINISHED").await;
+    let (_, savepoints) = s.get(&format!("{ENV}/statements/insert/savepoints")).await;
+    assert_eq!(
+        savepoints["items"][0]["status"]["state"], "COMPLETED",
+        "{savepoints}"
+    );
+    assert!(savepoints["items"][0]["status"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with(savepoint.rsplit('/').next().unwrap()));
 
     // Resume from the savepoint, then rescale 1 -> 2 through another one.
     spec["stopped"] = json!(false);
@@ -335,6 +344,46 @@ async fn statements_run_on_real_flink() {
         .unwrap()
         .iter()
         .any(|v| v["parallelism"] == 2));
+
+    // A savepoint on demand, through the statement's savepoint resources.
+    let (code, body) = s
+        .post(
+            &format!("{ENV}/statements/insert/savepoints"),
+            json!({"metadata": {"name": "on-demand"}, "spec": {}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let taken = wait_until(
+        &s,
+        &format!("{ENV}/statements/insert/savepoints/on-demand"),
+        "COMPLETED",
+        Duration::from_secs(60),
+        |b| b["status"]["state"] == "COMPLETED",
+    )
+    .await;
+    let path = taken["status"]["path"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("file:");
+    assert!(
+        std::path::Path::new(path).join("_metadata").is_file(),
+        "{taken}"
+    );
+
+    // kill -9 of drey stops no job; the restarted drey adopts it, never
+    // submitting it a second time.
+    s.kill9();
+    let s = start(&data);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (_, adopted) = s.get(&format!("{ENV}/statements/insert")).await;
+    assert_eq!(adopted["status"]["phase"], "RUNNING", "{adopted}");
+    assert_eq!(job_of(&adopted), job3);
+    let running: Vec<_> = flink_jobs(&rest_url)
+        .await
+        .into_iter()
+        .filter(|(_, state)| state == "RUNNING")
+        .collect();
+    assert_eq!(running.len(), 1, "{running:?}");
 
     // The pool cannot change while a statement runs on it.
     let mut changed = pool_spec(&s).await;

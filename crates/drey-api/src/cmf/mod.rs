@@ -116,6 +116,14 @@ pub fn router() -> Router<AppState> {
                 .delete(statements::delete),
         )
         .route(
+            &format!("{env}/statements/{{stmtName}}/savepoints"),
+            post(savepoints::create).get(savepoints::list),
+        )
+        .route(
+            &format!("{env}/statements/{{stmtName}}/savepoints/{{savepointName}}"),
+            get(savepoints::get).delete(savepoints::delete),
+        )
+        .route(
             &format!("{env}/statements/{{stmtName}}/results"),
             get(statements::results),
         )

@@ -9,7 +9,9 @@ use crate::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use drey_control::savepoints::Owner;
 use drey_model::Object;
+use serde::Deserialize;
 use serde_json::Value;
 
 const KIND: &str = "Savepoint";
@@ -18,54 +20,86 @@ fn render(savepoint: &Object) -> Value {
     resource(savepoint, KIND)
 }
 
+/// The path of a savepoint endpoint: under `applications/{appName}` or
+/// `statements/{stmtName}`, one handler serving both.
+#[derive(Deserialize)]
+pub(super) struct SavepointPath {
+    #[serde(rename = "envName")]
+    env: String,
+    #[serde(rename = "appName")]
+    app: Option<String>,
+    #[serde(rename = "stmtName")]
+    statement: Option<String>,
+    #[serde(rename = "savepointName")]
+    name: Option<String>,
+}
+
+impl SavepointPath {
+    fn owner(&self) -> Owner<'_> {
+        match (&self.app, &self.statement) {
+            (Some(app), _) => Owner::Application(app),
+            (None, Some(stmt)) => Owner::Statement(stmt),
+            (None, None) => Owner::Application(""),
+        }
+    }
+
+    fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or_default()
+    }
+}
+
+/// `POST .../{applications|statements}/{name}/savepoints`.
 pub(super) async fn create(
     State(state): State<AppState>,
     Caller(who): Caller,
-    Path((env, app)): Path<(String, String)>,
+    Path(path): Path<SavepointPath>,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
     let input = resource_input(body, KIND, false)?;
     let savepoint = state
         .core
-        .create_app_savepoint(&who.org, &env, &app, input)
+        .create_savepoint(&who.org, &path.env, path.owner(), input)
         .await?;
     Ok(reply(StatusCode::CREATED, render(&savepoint)))
 }
 
+/// `GET .../{applications|statements}/{name}/savepoints`.
 pub(super) async fn list(
     State(state): State<AppState>,
     Caller(who): Caller,
-    Path((env, app)): Path<(String, String)>,
+    Path(path): Path<SavepointPath>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
     let (_, page) = page_request(query)?;
     let savepoints = state
         .core
-        .list_app_savepoints(&who.org, &env, &app, page.clone())
+        .list_savepoints(&who.org, &path.env, path.owner(), page.clone())
         .await?;
     Ok(page_reply(&page, savepoints, render))
 }
 
+/// `GET .../{applications|statements}/{name}/savepoints/{savepoint}`.
 pub(super) async fn get(
     State(state): State<AppState>,
     Caller(who): Caller,
-    Path((env, app, name)): Path<(String, String, String)>,
+    Path(path): Path<SavepointPath>,
 ) -> Result<Response, CmfError> {
     let savepoint = state
         .core
-        .get_app_savepoint(&who.org, &env, &app, &name)
+        .get_savepoint(&who.org, &path.env, path.owner(), path.name())
         .await?;
     Ok(reply(StatusCode::OK, render(&savepoint)))
 }
 
+/// `DELETE .../{applications|statements}/{name}/savepoints/{savepoint}`.
 pub(super) async fn delete(
     State(state): State<AppState>,
     Caller(who): Caller,
-    Path((env, app, name)): Path<(String, String, String)>,
+    Path(path): Path<SavepointPath>,
 ) -> Result<Response, CmfError> {
     state
         .core
-        .delete_app_savepoint(&who.org, &env, &app, &name)
+        .delete_savepoint(&who.org, &path.env, path.owner(), path.name())
         .await?;
     Ok(reply_empty(StatusCode::NO_CONTENT))
 }

@@ -1260,11 +1260,21 @@ impl ApplicationReconciler {
                     Some(OperationObs::Failed(cause)) => format!("savepoint failed: {cause}"),
                     _ => "savepoint lost with the cluster".to_owned(),
                 };
+                let mut retry = false;
                 if let Some(name) = recorded.savepoint_resource.take() {
+                    // Right after a (re)start Flink refuses savepoints until
+                    // every task runs: that is worth a few more tries.
+                    let attempts = self.savepoint_attempts(step.app, &name).await?;
+                    retry = transient_savepoint_failure(&message) && attempts < 5;
+                    let state = if retry {
+                        crate::savepoints::state::PENDING
+                    } else {
+                        crate::savepoints::state::FAILED
+                    };
                     self.set_savepoint(
                         step.app,
                         &name,
-                        json!({"state": crate::savepoints::state::FAILED, "error": message,
+                        json!({"state": state, "error": message, "attempts": attempts + 1,
                                "resultTimestamp": Timestamp::now().to_string()}),
                     )
                     .await?;
@@ -1277,9 +1287,31 @@ impl ApplicationReconciler {
                 .await?;
                 self.event(step.app, None, EventType::Error, &message, None)
                     .await?;
+                if retry {
+                    return Ok(StepResult::Done(PassOutcome::Wait(Duration::from_secs(1))));
+                }
                 Ok(StepResult::Continue)
             }
         }
+    }
+
+    /// How often the savepoint resource `name` was triggered and failed.
+    async fn savepoint_attempts(&self, app: &Object, name: &str) -> Result<u64, Error> {
+        let key = ObjectKey::in_app(
+            &app.key.org,
+            Kind::Savepoint,
+            &app.key.scope,
+            &app.key.name,
+            name,
+        );
+        Ok(self
+            .core
+            .store()
+            .get(&key)
+            .await
+            .map_err(store_error)?
+            .and_then(|sp| sp.status.get("attempts").and_then(Value::as_u64))
+            .unwrap_or(0))
     }
 
     /// Records a savepoint drey took (suspend, upgrade, nonce) as a
@@ -1373,6 +1405,13 @@ fn job_status_with(app: &Object, fields: Value) -> Value {
 
 /// The root cause of a Java stack trace: its last `Caused by:` line, else
 /// its first line (Flink wraps user exceptions in `JobException`s).
+/// Flink refused a savepoint only because the job's tasks are not all
+/// running yet (just deployed or restarting).
+pub(crate) fn transient_savepoint_failure(message: &str) -> bool {
+    message.contains("Not all required tasks are currently running")
+        || message.contains("is not being executed at the moment")
+}
+
 pub(crate) fn root_cause(trace: &str) -> String {
     trace
         .lines()

@@ -14,6 +14,7 @@ use drey_flink::{
     FlinkClient, OperationHandle, OperationStatus, QueueStatusId, SessionHandle, StopRequest,
 };
 use drey_model::application::effective_spec;
+use drey_model::object::statement_scope;
 use drey_model::sql::{changelog_traits, classify, cmf_data_type, sql_kind, Execution};
 use drey_model::{Error, Kind, Object, ObjectKey, Timestamp};
 use drey_store::Delete;
@@ -745,7 +746,7 @@ impl StatementReconciler {
             Action::Nothing => {
                 self.capture_schema(statement, &record).await;
                 self.keep_alive(&record).await;
-                Ok(Some(PassOutcome::Settled))
+                self.savepoints(statement, &record).await
             }
             Action::Wait => Ok(Some(PassOutcome::Wait(Duration::from_millis(500)))),
             Action::Prepare => match prepare(&self.core, &self.engine, statement).await {
@@ -776,6 +777,14 @@ impl StatementReconciler {
                 self.stop(statement, record, reason, savepoint).await
             }
             Action::StopDone(path) => self.stop_done(statement, record, path).await,
+            Action::StopFailed(why) if super::transient_savepoint_failure(&why) => {
+                // The job's tasks are not all running yet: try again shortly.
+                record.stopping = None;
+                let detail = "Waiting for every task to run before stopping.";
+                self.set(statement, &record, phase_of(statement), detail, None)
+                    .await?;
+                Ok(Some(PassOutcome::Wait(Duration::from_secs(1))))
+            }
             Action::StopFailed(why) => {
                 record.stopping = None;
                 let detail = format!("Stopping the job failed: {why}");
@@ -961,7 +970,14 @@ impl StatementReconciler {
         if let Some(p) = parallelism {
             props.insert("parallelism.default".into(), p.to_string());
         }
-        if let (Some(path), false) = (&record.savepoint, interactive) {
+        let restore = match &record.savepoint {
+            Some(path) => Some(path.clone()),
+            None => match self.start_from_savepoint(&statement).await {
+                Ok(path) => path,
+                Err(e) => return self.refused(&statement, record, &e.to_string()).await,
+            },
+        };
+        if let (Some(path), false) = (&restore, interactive) {
             props.insert("execution.state-recovery.path".into(), path.clone());
             let allow = statement
                 .spec
@@ -1017,6 +1033,54 @@ impl StatementReconciler {
         self.set(&statement, record, phase::RUNNING, &detail, None)
             .await?;
         Ok(None)
+    }
+
+    /// The savepoint `spec.startFromSavepoint` names: a path, or one of the
+    /// statement's savepoint resources by name or uid (it must be COMPLETED).
+    async fn start_from_savepoint(&self, statement: &Object) -> Result<Option<String>, Error> {
+        let Some(from) = statement.spec.get("startFromSavepoint") else {
+            return Ok(None);
+        };
+        if let Some(path) = from.get("initialSavepointPath").and_then(Value::as_str) {
+            return Ok(Some(path.to_owned()));
+        }
+        let by_name = from.get("savepointName").and_then(Value::as_str);
+        let by_uid = from.get("uid").and_then(Value::as_str);
+        if by_name.is_none() && by_uid.is_none() {
+            return Ok(None);
+        }
+        let page = self
+            .core
+            .store()
+            .list(&drey_store::ListQuery {
+                org: statement.key.org.clone(),
+                kind: Kind::Savepoint,
+                scope: Some(statement_scope(&statement.key.scope, &statement.meta.name)),
+                filters: vec![],
+                page: drey_model::PageRequest {
+                    page: 0,
+                    size: 500,
+                    sort: vec![],
+                },
+            })
+            .await
+            .map_err(store_error)?;
+        let found = page.items.into_iter().find(|sp| {
+            by_name.is_some_and(|n| sp.meta.name == n)
+                || by_uid.is_some_and(|u| sp.meta.uid.to_string() == u)
+        });
+        match found.and_then(|sp| {
+            sp.status
+                .get("path")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }) {
+            Some(path) => Ok(Some(path)),
+            None => Err(Error::invalid(
+                "spec.startFromSavepoint",
+                "names no COMPLETED savepoint of this statement",
+            )),
+        }
     }
 
     /// Waits until the job is on the cluster and, for a detached job, the
@@ -1158,11 +1222,7 @@ impl StatementReconciler {
         let client =
             FlinkClient::new(run.rest_url.clone()).map_err(|e| Error::Internal(e.to_string()))?;
         let trigger_id = if savepoint {
-            let dir = self
-                .config
-                .data_dir
-                .join("savepoints")
-                .join(statement.meta.uid.simple().to_string());
+            let dir = self.savepoint_dir(statement);
             let request = StopRequest {
                 target_directory: Some(format!("file://{}", dir.display())),
                 drain: Some(false),
@@ -1208,6 +1268,7 @@ impl StatementReconciler {
         let reason = record.stopping.take().map(|s| s.reason).unwrap_or_default();
         if let Some(path) = &savepoint {
             record.savepoint = Some(path.clone());
+            self.record_savepoint(statement, path).await?;
         }
         let finished_run = record.run.take();
         let released = StatementRecord {
@@ -1281,6 +1342,10 @@ impl StatementReconciler {
         self.release(record).await;
         let mut delete = Delete::new(statement.key.clone());
         delete.expected_version = Some(statement.meta.resource_version);
+        delete.cascade = vec![(
+            Kind::Savepoint,
+            statement_scope(&statement.key.scope, &statement.meta.name),
+        )];
         match self.core.store().delete(delete).await {
             Ok(_) => Ok(Some(PassOutcome::Gone)),
             Err(drey_store::StoreError::VersionConflict { .. }) => Ok(None),
@@ -1296,6 +1361,154 @@ impl StatementReconciler {
         }
         list.truncate(10);
         Value::Array(list)
+    }
+
+    /// Serves the statement's savepoint resources: a PENDING one is
+    /// triggered on the running job, an IN_PROGRESS one polled.
+    async fn savepoints(
+        &self,
+        statement: &Object,
+        record: &StatementRecord,
+    ) -> Result<Option<PassOutcome>, Error> {
+        use crate::savepoints::state;
+        let scope = statement_scope(&statement.key.scope, &statement.meta.name);
+        let page = self
+            .core
+            .store()
+            .list(&drey_store::ListQuery {
+                org: statement.key.org.clone(),
+                kind: Kind::Savepoint,
+                scope: Some(scope),
+                filters: vec![],
+                page: drey_model::PageRequest {
+                    page: 0,
+                    size: 50,
+                    sort: vec![],
+                },
+            })
+            .await
+            .map_err(store_error)?;
+        let run = record
+            .run
+            .as_ref()
+            .filter(|r| r.submitted && !r.finished && phase_of(statement) == phase::RUNNING);
+        let mut busy = false;
+        for savepoint in page.items {
+            let st = savepoint.status.get("state").and_then(Value::as_str);
+            if !matches!(st, Some(state::PENDING) | Some(state::IN_PROGRESS)) {
+                continue;
+            }
+            let Some(run) = run else {
+                let status = json!({"state": state::FAILED,
+                    "error": format!("Statement '{}' has no running job", statement.meta.name),
+                    "resultTimestamp": Timestamp::now().to_string()});
+                self.set_savepoint(&savepoint, status).await?;
+                continue;
+            };
+            let client = FlinkClient::new(run.rest_url.clone())
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            busy = true;
+            let trigger = savepoint.status.get("triggerId").and_then(Value::as_str);
+            let Some(trigger) = trigger.filter(|_| st == Some(state::IN_PROGRESS)) else {
+                let request = drey_flink::SavepointRequest {
+                    target_directory: Some(format!(
+                        "file://{}",
+                        self.savepoint_dir(statement).display()
+                    )),
+                    cancel_job: Some(false),
+                    format_type: None,
+                    trigger_id: None,
+                };
+                let status = match client.trigger_savepoint(&run.job_id, &request).await {
+                    Ok(t) => json!({"state": state::IN_PROGRESS, "triggerId": t.request_id}),
+                    Err(e) => json!({"state": state::FAILED, "error": e.to_string(),
+                                     "resultTimestamp": Timestamp::now().to_string()}),
+                };
+                self.set_savepoint(&savepoint, status).await?;
+                continue;
+            };
+            let status = match client.savepoint_status(&run.job_id, trigger).await {
+                Ok(op) if op.status.id == QueueStatusId::InProgress => continue,
+                Ok(op) => match op.operation.map(|i| i.location.ok_or(i.failure_cause)) {
+                    Some(Ok(location)) => json!({"state": state::COMPLETED, "path": location,
+                        "resultTimestamp": Timestamp::now().to_string()}),
+                    Some(Err(cause)) => {
+                        let why = cause.map(|c| c.summary()).unwrap_or_default();
+                        let attempts = savepoint
+                            .status
+                            .get("attempts")
+                            .and_then(Value::as_u64)
+                            .unwrap_or(0);
+                        if super::transient_savepoint_failure(&why) && attempts < 5 {
+                            json!({"state": state::PENDING, "attempts": attempts + 1, "error": why})
+                        } else {
+                            json!({"state": state::FAILED, "error": why,
+                                   "resultTimestamp": Timestamp::now().to_string()})
+                        }
+                    }
+                    None => json!({"state": state::FAILED, "error": "the savepoint has no result"}),
+                },
+                Err(e) => json!({"state": state::FAILED, "error": e.to_string()}),
+            };
+            self.set_savepoint(&savepoint, status).await?;
+        }
+        Ok(Some(if busy {
+            PassOutcome::Wait(Duration::from_millis(500))
+        } else {
+            PassOutcome::Settled
+        }))
+    }
+
+    /// Merges `fields` into a savepoint resource's status.
+    async fn set_savepoint(&self, savepoint: &Object, fields: Value) -> Result<(), Error> {
+        let mut status = savepoint.status.clone();
+        if let (Some(status), Some(fields)) = (status.as_object_mut(), fields.as_object()) {
+            for (k, v) in fields {
+                status.insert(k.clone(), v.clone());
+            }
+        }
+        self.core
+            .store()
+            .write_status(&savepoint.key, None, status)
+            .await
+            .map(drop)
+            .map_err(store_error)
+    }
+
+    /// Records a savepoint drey took (a stop, a rescale) as a COMPLETED
+    /// savepoint resource of the statement.
+    async fn record_savepoint(&self, statement: &Object, location: &str) -> Result<(), Error> {
+        let now = Timestamp::now().to_string();
+        let mut write = drey_store::Write::new(
+            ObjectKey {
+                org: statement.key.org.clone(),
+                kind: Kind::Savepoint,
+                scope: statement_scope(&statement.key.scope, &statement.meta.name),
+                name: format!(
+                    "savepoint-{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..12]
+                ),
+            },
+            drey_store::WriteMode::Create,
+            json!({"path": location, "formatType": "CANONICAL"}),
+        );
+        write.status = Some(json!({
+            "state": crate::savepoints::state::COMPLETED, "path": location,
+            "triggerTimestamp": now, "resultTimestamp": now,
+        }));
+        self.core
+            .store()
+            .write(write)
+            .await
+            .map(drop)
+            .map_err(store_error)
+    }
+
+    fn savepoint_dir(&self, statement: &Object) -> std::path::PathBuf {
+        self.config
+            .data_dir
+            .join("savepoints")
+            .join(statement.meta.uid.simple().to_string())
     }
 
     /// Keeps a query's session (and with it its results) alive.
