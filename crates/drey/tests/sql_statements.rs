@@ -406,10 +406,17 @@ async fn statements_run_on_real_flink() {
     let (code, _) = s.delete(&format!("{ENV}/statements/values")).await;
     assert_eq!(code, 204, "nothing runs for a completed statement");
 
-    // Tables persist: across a restart of drey and of the SQL service.
+    // Tables persist: across a restart of drey and of the SQL service. A
+    // running query's results die with the service: 410.
+    create(&s, "stream-two", "shared", "SELECT id FROM gen").await;
+    wait_phase(&s, "stream-two", "RUNNING").await;
     drop(s);
     kill_sql_service(&data);
     let s = start(&data);
+    let (code, body) = s.get(&format!("{ENV}/statements/stream-two/results")).await;
+    assert_eq!(code, 410, "{body}");
+    let (code, _) = s.delete(&format!("{ENV}/statements/stream-two")).await;
+    assert_eq!(code, 202);
     let shown = create(&s, "show-again", "shared", "SHOW TABLES").await;
     assert_eq!(table_names(&shown), vec!["gen", "sink"], "{shown}");
     let dropped = create(&s, "drop-sink", "shared", "DROP TABLE sink").await;
