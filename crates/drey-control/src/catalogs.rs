@@ -1,6 +1,7 @@
 //! Kafka catalogs that statements can reference.
 
 use crate::{store_error, Core, ResourceInput};
+use drey_model::json::string_map;
 use drey_model::name::check_cmf_name;
 use drey_model::validate::kafka_catalog_spec;
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
@@ -113,22 +114,6 @@ fn connection_secret_ids(spec: &serde_json::Value) -> Vec<String> {
         }
     }
     ids
-}
-
-fn string_map(value: Option<&serde_json::Value>) -> std::collections::BTreeMap<String, String> {
-    value
-        .and_then(serde_json::Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 impl Core {

@@ -125,6 +125,15 @@ impl Core {
             .map_err(store_error)
     }
 
+    /// The environment an environment-scoped object (application, pool,
+    /// statement) lives in, if it still exists.
+    pub(crate) async fn environment_of(&self, key: &ObjectKey) -> Result<Option<Object>, Error> {
+        self.store
+            .get(&ObjectKey::global(&key.org, Kind::Environment, &key.scope))
+            .await
+            .map_err(store_error)
+    }
+
     /// Fails with 404 semantics unless the environment exists.
     pub(crate) async fn require_environment(&self, org: &str, env: &str) -> Result<Object, Error> {
         self.get(&ObjectKey::global(org, Kind::Environment, env))

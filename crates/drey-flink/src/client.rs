@@ -40,6 +40,33 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
+    /// Runs `attempt`, and when `idempotent` runs it again after a failure worth
+    /// retrying (unreachable, 502/503/504) up to `get_retries` times, the delay
+    /// starting at `retry_backoff` and doubling. Both clients send through it.
+    pub(crate) async fn retrying<T, F, Fut>(
+        &self,
+        idempotent: bool,
+        what: &str,
+        attempt: F,
+    ) -> Result<T, FlinkError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, FlinkError>>,
+    {
+        use backon::{ExponentialBuilder, Retryable};
+        let retries = if idempotent { self.get_retries } else { 0 };
+        let policy = ExponentialBuilder::default()
+            .with_min_delay(self.retry_backoff)
+            .with_factor(2.0)
+            .without_max_delay()
+            .with_max_times(retries as usize);
+        attempt
+            .retry(policy)
+            .when(FlinkError::is_retryable)
+            .notify(|e, delay| tracing::debug!(what, ?delay, error = %e, "retrying"))
+            .await
+    }
+
     /// The longest a single call can take before it returns [`FlinkError::Unreachable`]
     /// for a cluster that does not answer (all attempts and backoffs included).
     pub fn worst_case_get(&self) -> Duration {
@@ -137,14 +164,6 @@ impl FlinkClient {
         format!("{}/v1{}", self.base, path)
     }
 
-    fn transport_error(url: String, e: reqwest::Error) -> FlinkError {
-        if e.is_connect() || e.is_timeout() {
-            FlinkError::Unreachable { url, source: e }
-        } else {
-            FlinkError::Transport { url, source: e }
-        }
-    }
-
     /// Sends one request; retries idempotent GETs. Returns the body of a 2xx answer.
     async fn send(
         &self,
@@ -153,28 +172,12 @@ impl FlinkClient {
         query: &[(&str, String)],
         body: Body<'_>,
     ) -> Result<Vec<u8>, FlinkError> {
-        let retries = if method == Method::GET {
-            self.config.get_retries
-        } else {
-            0
-        };
-        let mut backoff = self.config.retry_backoff;
-        let mut attempt = 0;
-        loop {
-            let result = self.send_once(method.clone(), path, query, &body).await;
-            let retryable = match &result {
-                Err(FlinkError::Unreachable { .. }) => true,
-                Err(e) => matches!(e.status(), Some(502..=504)),
-                Ok(_) => false,
-            };
-            if !retryable || attempt >= retries {
-                return result;
-            }
-            attempt += 1;
-            tracing::debug!(%method, path, attempt, "retrying Flink GET");
-            tokio::time::sleep(backoff).await;
-            backoff *= 2;
-        }
+        let idempotent = method == Method::GET;
+        self.config
+            .retrying(idempotent, path, || {
+                self.send_once(method.clone(), path, query, &body)
+            })
+            .await
     }
 
     async fn send_once(
@@ -198,7 +201,7 @@ impl FlinkClient {
         let resp = req
             .send()
             .await
-            .map_err(|e| Self::transport_error(url.clone(), e))?;
+            .map_err(|e| FlinkError::transport(url.clone(), e))?;
         Self::read(method, path, url, resp).await
     }
 
@@ -212,7 +215,7 @@ impl FlinkClient {
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| Self::transport_error(url, e))?;
+            .map_err(|e| FlinkError::transport(url, e))?;
         if status.is_success() {
             return Ok(bytes.to_vec());
         }
@@ -342,9 +345,9 @@ impl FlinkClient {
                             content_type,
                             body: b.to_vec(),
                         })
-                        .map_err(|e| Self::transport_error(url.clone(), e))
+                        .map_err(|e| FlinkError::transport(url.clone(), e))
                 }
-                Err(e) => Err(Self::transport_error(url.clone(), e)),
+                Err(e) => Err(FlinkError::transport(url.clone(), e)),
             };
             let retryable = match &result {
                 Err(FlinkError::Unreachable { .. }) => true,
@@ -532,7 +535,7 @@ impl FlinkClient {
             .multipart(form)
             .send()
             .await
-            .map_err(|e| Self::transport_error(url.clone(), e))?;
+            .map_err(|e| FlinkError::transport(url.clone(), e))?;
         let body = Self::read(Method::POST, path, url, resp).await?;
         Self::decode(&Method::POST, path, &body)
     }

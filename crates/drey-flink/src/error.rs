@@ -101,6 +101,21 @@ impl FlinkError {
         }
     }
 
+    /// True for a failure worth retrying an idempotent request after: nothing
+    /// answered in time, or a proxy's 502/503/504.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, FlinkError::Unreachable { .. }) || matches!(self.status(), Some(502..=504))
+    }
+
+    /// A transport failure: [`FlinkError::Unreachable`] when nothing answered in time.
+    pub(crate) fn transport(url: String, e: reqwest::Error) -> FlinkError {
+        if e.is_connect() || e.is_timeout() {
+            FlinkError::Unreachable { url, source: e }
+        } else {
+            FlinkError::Transport { url, source: e }
+        }
+    }
+
     /// True when Flink answered 404 (unknown job, jar, trigger id, ...).
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)

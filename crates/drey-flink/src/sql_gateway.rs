@@ -315,14 +315,6 @@ impl SqlGatewayClient {
             .map(String::as_str)
     }
 
-    fn transport_error(url: String, e: reqwest::Error) -> FlinkError {
-        if e.is_connect() || e.is_timeout() {
-            FlinkError::Unreachable { url, source: e }
-        } else {
-            FlinkError::Transport { url, source: e }
-        }
-    }
-
     /// Sends one request to `path` (already versioned); retries idempotent GETs on
     /// connection failures, timeouts and 502/503/504. Returns the body of a 2xx answer.
     async fn send(
@@ -331,28 +323,12 @@ impl SqlGatewayClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Vec<u8>, FlinkError> {
-        let retries = if method == Method::GET {
-            self.config.get_retries
-        } else {
-            0
-        };
-        let mut backoff = self.config.retry_backoff;
-        let mut attempt = 0;
-        loop {
-            let result = self.send_once(method.clone(), path, body).await;
-            let retryable = match &result {
-                Err(FlinkError::Unreachable { .. }) => true,
-                Err(e) => matches!(e.status(), Some(502..=504)),
-                Ok(_) => false,
-            };
-            if !retryable || attempt >= retries {
-                return result;
-            }
-            attempt += 1;
-            tracing::debug!(%method, path, attempt, "retrying SQL gateway GET");
-            tokio::time::sleep(backoff).await;
-            backoff *= 2;
-        }
+        let idempotent = method == Method::GET;
+        self.config
+            .retrying(idempotent, path, || {
+                self.send_once(method.clone(), path, body)
+            })
+            .await
     }
 
     async fn send_once(
@@ -372,12 +348,12 @@ impl SqlGatewayClient {
         let resp = req
             .send()
             .await
-            .map_err(|e| Self::transport_error(url.clone(), e))?;
+            .map_err(|e| FlinkError::transport(url.clone(), e))?;
         let status = resp.status();
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| Self::transport_error(url, e))?;
+            .map_err(|e| FlinkError::transport(url, e))?;
         if status.is_success() {
             return Ok(bytes.to_vec());
         }

@@ -360,21 +360,7 @@ pub struct ClusterShape {
 /// when given, else enough TaskManagers for `job.parallelism` at
 /// `taskmanager.numberOfTaskSlots` slots each.
 pub fn cluster_shape(spec: &Value, default_jm_mb: u64, default_tm_mb: u64) -> ClusterShape {
-    let flink_configuration: std::collections::BTreeMap<String, String> = spec
-        .get("flinkConfiguration")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.clone(), text)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let flink_configuration = crate::json::string_map(spec.get("flinkConfiguration"));
     let slots = flink_configuration
         .get("taskmanager.numberOfTaskSlots")
         .and_then(|s| s.trim().parse::<u32>().ok())

@@ -38,6 +38,43 @@ pub struct ReconcilerConfig {
     pub default_taskmanager_mb: u64,
 }
 
+/// Stops the clusters named `<prefix><uid>` whose object of `kind` is gone:
+/// what a deleted compute pool or statement left running.
+pub(crate) async fn sweep_orphan_clusters(
+    core: &Core,
+    backend: &Backend,
+    kind: Kind,
+    prefix: &str,
+) {
+    let Ok(backend) = backend else { return };
+    let Ok(clusters) = backend.list().await else {
+        return;
+    };
+    let owned: Vec<String> = clusters
+        .into_iter()
+        .map(|c| c.record.id)
+        .filter(|id| id.starts_with(prefix))
+        .collect();
+    if owned.is_empty() {
+        return;
+    }
+    let Ok(keys) = core.store().keys(kind).await else {
+        return;
+    };
+    let mut live = std::collections::HashSet::new();
+    for key in keys {
+        if let Ok(Some(object)) = core.store().get(&key).await {
+            live.insert(format!("{prefix}{}", object.meta.uid.simple()));
+        }
+    }
+    for id in owned.into_iter().filter(|id| !live.contains(id)) {
+        tracing::info!(cluster = %id, %kind, "stopping the cluster of a deleted object");
+        if let Err(e) = backend.stop(&id, Duration::from_secs(15)).await {
+            tracing::warn!(cluster = %id, error = %e, "cannot stop cluster");
+        }
+    }
+}
+
 impl ReconcilerConfig {
     /// The local cluster an application-like spec asks for (`jobManager`,
     /// `taskManager`, `flinkConfiguration`, `job.parallelism`): applications,
@@ -117,12 +154,7 @@ impl ApplicationReconciler {
             let Some(app) = self.core.store().get(key).await.map_err(store_error)? else {
                 return Ok(PassOutcome::Gone);
             };
-            let env = self
-                .core
-                .store()
-                .get(&ObjectKey::global(&key.org, Kind::Environment, &key.scope))
-                .await
-                .map_err(store_error)?;
+            let env = self.core.environment_of(key).await?;
             let effective = effective_spec(
                 &app.spec,
                 env.as_ref()

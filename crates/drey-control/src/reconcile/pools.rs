@@ -8,7 +8,6 @@ use crate::{store_error, Core};
 use drey_model::application::{effective_spec, fingerprint};
 use drey_model::{Error, Kind, Object, ObjectKey};
 use serde_json::{json, Value};
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -205,16 +204,7 @@ impl PoolReconciler {
     }
 
     async fn effective(&self, pool: &Object) -> Result<Value, Error> {
-        let env = self
-            .core
-            .store()
-            .get(&ObjectKey::global(
-                &pool.key.org,
-                Kind::Environment,
-                &pool.key.scope,
-            ))
-            .await
-            .map_err(store_error)?;
+        let env = self.core.environment_of(&pool.key).await?;
         Ok(effective_spec(
             &pool.spec,
             env.as_ref().and_then(|e| e.spec.get("computePoolDefaults")),
@@ -268,33 +258,8 @@ impl Reconcile for PoolReconciler {
 
     /// Stops the clusters of pools that no longer exist.
     async fn sweep(&self) {
-        let Ok(backend) = &self.backend else { return };
-        let Ok(clusters) = backend.list().await else {
-            return;
-        };
-        let owned: Vec<String> = clusters
-            .into_iter()
-            .map(|c| c.record.id)
-            .filter(|id| id.starts_with(CLUSTER_PREFIX))
-            .collect();
-        if owned.is_empty() {
-            return;
-        }
-        let Ok(keys) = self.core.store().keys(Kind::ComputePool).await else {
-            return;
-        };
-        let mut live = HashSet::new();
-        for key in keys {
-            if let Ok(Some(pool)) = self.core.store().get(&key).await {
-                live.insert(Self::cluster_id(&pool));
-            }
-        }
-        for id in owned.into_iter().filter(|id| !live.contains(id)) {
-            tracing::info!(cluster = %id, "stopping the cluster of a deleted compute pool");
-            if let Err(e) = backend.stop(&id, Duration::from_secs(15)).await {
-                tracing::warn!(cluster = %id, error = %e, "cannot stop cluster");
-            }
-        }
+        super::sweep_orphan_clusters(&self.core, &self.backend, Kind::ComputePool, CLUSTER_PREFIX)
+            .await;
     }
 }
 

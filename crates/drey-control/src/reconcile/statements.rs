@@ -14,13 +14,14 @@ use drey_flink::{
     FlinkClient, OperationHandle, OperationStatus, QueueStatusId, SessionHandle, StopRequest,
 };
 use drey_model::application::effective_spec;
+use drey_model::json::string_map;
 use drey_model::object::statement_scope;
 use drey_model::sql::{changelog_traits, classify, cmf_data_type, sql_kind, Execution};
 use drey_model::{Error, Kind, Object, ObjectKey, Timestamp};
 use drey_store::Delete;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -313,23 +314,6 @@ fn phase_of(statement: &Object) -> &str {
         .unwrap_or(phase::PENDING)
 }
 
-fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
-    value
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.clone(), text)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The session properties a statement runs with: the environment's
 /// `statementDefaults` for its kind (detached or interactive), then its own
 /// `flinkConfiguration`, then its `properties`.
@@ -338,15 +322,7 @@ async fn statement_properties(
     statement: &Object,
     interactive: bool,
 ) -> Result<BTreeMap<String, String>, Error> {
-    let env = core
-        .store()
-        .get(&ObjectKey::global(
-            &statement.key.org,
-            Kind::Environment,
-            &statement.key.scope,
-        ))
-        .await
-        .map_err(store_error)?;
+    let env = core.environment_of(&statement.key).await?;
     let which = if interactive {
         "interactive"
     } else {
@@ -869,16 +845,7 @@ impl StatementReconciler {
                 name,
             ))
             .await?;
-        let env = self
-            .core
-            .store()
-            .get(&ObjectKey::global(
-                &statement.key.org,
-                Kind::Environment,
-                &statement.key.scope,
-            ))
-            .await
-            .map_err(store_error)?;
+        let env = self.core.environment_of(&statement.key).await?;
         let effective = effective_spec(
             &pool.spec,
             env.as_ref().and_then(|e| e.spec.get("computePoolDefaults")),
@@ -1591,33 +1558,8 @@ impl Reconcile for StatementReconciler {
 
     /// Stops the clusters of statements that no longer exist.
     async fn sweep(&self) {
-        let Ok(backend) = &self.backend else { return };
-        let Ok(clusters) = backend.list().await else {
-            return;
-        };
-        let owned: Vec<String> = clusters
-            .into_iter()
-            .map(|c| c.record.id)
-            .filter(|id| id.starts_with(CLUSTER_PREFIX))
-            .collect();
-        if owned.is_empty() {
-            return;
-        }
-        let Ok(keys) = self.core.store().keys(Kind::Statement).await else {
-            return;
-        };
-        let mut live = HashSet::new();
-        for key in keys {
-            if let Ok(Some(s)) = self.core.store().get(&key).await {
-                live.insert(format!("{CLUSTER_PREFIX}{}", s.meta.uid.simple()));
-            }
-        }
-        for id in owned.into_iter().filter(|id| !live.contains(id)) {
-            tracing::info!(cluster = %id, "stopping the cluster of a deleted statement");
-            if let Err(e) = backend.stop(&id, Duration::from_secs(10)).await {
-                tracing::warn!(cluster = %id, error = %e, "cannot stop cluster");
-            }
-        }
+        super::sweep_orphan_clusters(&self.core, &self.backend, Kind::Statement, CLUSTER_PREFIX)
+            .await;
     }
 }
 
