@@ -189,7 +189,7 @@ async fn statements_run_on_real_flink() {
     assert_eq!(code, 400, "a failed statement has no results");
 
     // Kafka catalogs resolve through the environment's secret mappings.
-    kafka_catalog_resolution(&s).await;
+    kafka_catalog_resolution(&s, &data).await;
 
     // A bounded query: both rows, the right schema, then the end.
     let values = create(
@@ -537,7 +537,7 @@ fn kill_sql_service(data: &std::path::Path) {
 /// secret: there drey hands the engine its config with the secret merged in
 /// (and the engine, having no Kafka connector here, says so — with the
 /// secret scrubbed from its message); elsewhere it does not exist.
-async fn kafka_catalog_resolution(s: &Server) {
+async fn kafka_catalog_resolution(s: &Server, data: &std::path::Path) {
     let (code, body) = s
         .post(
             "/cmf/api/v1/secrets",
@@ -589,4 +589,24 @@ async fn kafka_catalog_resolution(s: &Server) {
     );
     assert!(!mapped.to_string().contains("s3cr3t-value"), "{mapped}");
     assert!(!s.log().contains("s3cr3t-value"));
+    // Nowhere on disk either: not in the store (sealed), not in the SQL
+    // service's or the clusters' logs.
+    let leaks = files_containing(data, b"s3cr3t-value");
+    assert!(leaks.is_empty(), "the secret is in {leaks:?}");
+}
+
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if std::fs::read(&path)
+            .map(|b| b.windows(needle.len()).any(|w| w == needle))
+            .unwrap_or(false)
+        {
+            found.push(path);
+        }
+    }
+    found
 }
