@@ -265,6 +265,14 @@ async fn statements_run_on_real_flink() {
     let running = wait_phase(&s, "insert", "RUNNING").await;
     let job = job_of(&running);
     wait_job(&rest_url, &job, "RUNNING").await;
+    // The environment's statementDefaults.detached reached the job.
+    let checkpoints: Value = reqwest::get(format!("{rest_url}/jobs/{job}/checkpoints/config"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(checkpoints["interval"], 2000, "{checkpoints}");
 
     // Stop: a savepoint on disk, the job gone from the cluster.
     let mut spec = running["spec"].clone();
