@@ -7,6 +7,7 @@
 //! Run it with `scripts/bench.sh` (builds drey and this tool in release mode).
 
 mod deploy;
+mod sql;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -50,6 +51,15 @@ enum Mode {
         #[arg(long, default_value_t = 2)]
         runs: usize,
     },
+    /// Statement latency on a SHARED pool: DDL (POST -> COMPLETED) and a
+    /// bounded query (POST -> last row) through drey, against the same
+    /// query through the SQL Gateway directly. Needs Flink and the SQL
+    /// service jar (scripts/build-sql-gateway.sh).
+    Sql {
+        /// Statements of each kind.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Internal: serve a fixed JSON body (the ceiling) on port 0.
     Ceiling {
         /// File holding the body.
@@ -63,6 +73,7 @@ fn main() -> anyhow::Result<()> {
     match &args.mode {
         Some(Mode::Ceiling { body }) => runtime.block_on(ceiling(body.clone())),
         Some(Mode::Deploy { jar, runs }) => runtime.block_on(deploy::run(&args.drey, jar, *runs)),
+        Some(Mode::Sql { runs }) => runtime.block_on(sql::run(&args.drey, *runs)),
         None => runtime.block_on(run(args)),
     }
 }

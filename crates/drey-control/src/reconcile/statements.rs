@@ -532,14 +532,17 @@ async fn analyze(
     sql: &str,
     props: &BTreeMap<String, String>,
 ) -> Result<Prepared, RunError> {
-    let (org, env) = (statement.key.org.as_str(), statement.key.scope.as_str());
-    let name = &statement.meta.name;
-    let session = engine.open(core, org, env, name, props).await?;
-    let explained = session
-        .run_to_end(&format!("EXPLAIN CHANGELOG_MODE {sql}"), &BTreeMap::new())
-        .await;
-    session.close().await;
-    let plan: String = explained?
+    let mut batch_props = props.clone();
+    batch_props.insert("execution.runtime-mode".into(), "batch".into());
+    // Both plans at once: they are independent and each takes the planner a while.
+    let changelog_sql = format!("EXPLAIN CHANGELOG_MODE {sql}");
+    let batch_sql = format!("EXPLAIN {sql}");
+    // Both plans at once: they are independent and each takes the planner a while.
+    let (streaming, batch) = tokio::join!(
+        explain(core, engine, statement, &changelog_sql, props),
+        explain(core, engine, statement, &batch_sql, &batch_props),
+    );
+    let plan: String = streaming?
         .rows
         .iter()
         .flat_map(|r| r.fields.iter())
@@ -547,26 +550,33 @@ async fn analyze(
         .collect::<Vec<_>>()
         .join("\n");
     let (append_only, upsert_columns) = changelog_traits(&plan);
-    let mut batch_props = props.clone();
-    batch_props.insert("execution.runtime-mode".into(), "batch".into());
-    let batch = engine.open(core, org, env, name, &batch_props).await?;
-    let bounded = match batch
-        .run_to_end(&format!("EXPLAIN {sql}"), &BTreeMap::new())
-        .await
-    {
+    let bounded = match batch {
         Ok(_) => true,
         Err(RunError::Sql(_)) => false,
-        Err(e) => {
-            batch.close().await;
-            return Err(e);
-        }
+        Err(e) => return Err(e),
     };
-    batch.close().await;
     Ok(Prepared::Analyzed {
         append_only,
         upsert_columns,
         bounded,
     })
+}
+
+/// Runs one EXPLAIN in a session of its own.
+async fn explain(
+    core: &Core,
+    engine: &SqlEngine,
+    statement: &Object,
+    sql: &str,
+    props: &BTreeMap<String, String>,
+) -> Result<drey_flink::Collected, RunError> {
+    let (org, env) = (statement.key.org.as_str(), statement.key.scope.as_str());
+    let session = engine
+        .open(core, org, env, &statement.meta.name, props)
+        .await?;
+    let result = session.run_to_end(sql, &BTreeMap::new()).await;
+    session.close().await;
+    result
 }
 
 /// Reconciles statements.
@@ -1094,7 +1104,7 @@ impl StatementReconciler {
                     run.job_id, run.rest_url
                 ))));
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
