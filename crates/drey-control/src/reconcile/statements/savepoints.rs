@@ -1,0 +1,217 @@
+//! A statement's savepoint resources (CMF 2.3): triggered on its running
+//! job, recorded when a stop takes one, and where `startFromSavepoint` points.
+
+use super::PassOutcome;
+use super::StatementRecord;
+use super::{phase, phase_of, StatementReconciler};
+use crate::store_error;
+use drey_flink::{FlinkClient, QueueStatusId};
+use drey_model::object::statement_scope;
+use drey_model::{Error, Kind, Object, ObjectKey, Timestamp};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+impl StatementReconciler {
+    /// The savepoint `spec.startFromSavepoint` names: a path, or one of the
+    /// statement's savepoint resources by name or uid (it must be COMPLETED).
+    pub(super) async fn start_from_savepoint(
+        &self,
+        statement: &Object,
+    ) -> Result<Option<String>, Error> {
+        let Some(from) = statement.spec.get("startFromSavepoint") else {
+            return Ok(None);
+        };
+        if let Some(path) = from.get("initialSavepointPath").and_then(Value::as_str) {
+            return Ok(Some(path.to_owned()));
+        }
+        let by_name = from.get("savepointName").and_then(Value::as_str);
+        let by_uid = from.get("uid").and_then(Value::as_str);
+        if by_name.is_none() && by_uid.is_none() {
+            return Ok(None);
+        }
+        let page = self
+            .core
+            .store()
+            .list(&drey_store::ListQuery {
+                org: statement.key.org.clone(),
+                kind: Kind::Savepoint,
+                scope: Some(statement_scope(&statement.key.scope, &statement.meta.name)),
+                filters: vec![],
+                page: drey_model::PageRequest {
+                    page: 0,
+                    size: 500,
+                    sort: vec![],
+                },
+            })
+            .await
+            .map_err(store_error)?;
+        let found = page.items.into_iter().find(|sp| {
+            by_name.is_some_and(|n| sp.meta.name == n)
+                || by_uid.is_some_and(|u| sp.meta.uid.to_string() == u)
+        });
+        match found.and_then(|sp| {
+            sp.status
+                .get("path")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }) {
+            Some(path) => Ok(Some(path)),
+            None => Err(Error::invalid(
+                "spec.startFromSavepoint",
+                "names no COMPLETED savepoint of this statement",
+            )),
+        }
+    }
+
+    /// Serves the statement's savepoint resources: a PENDING one is
+    /// triggered on the running job, an IN_PROGRESS one polled.
+    pub(super) async fn savepoints(
+        &self,
+        statement: &Object,
+        record: &StatementRecord,
+    ) -> Result<Option<PassOutcome>, Error> {
+        use crate::savepoints::state;
+        let scope = statement_scope(&statement.key.scope, &statement.meta.name);
+        let page = self
+            .core
+            .store()
+            .list(&drey_store::ListQuery {
+                org: statement.key.org.clone(),
+                kind: Kind::Savepoint,
+                scope: Some(scope),
+                filters: vec![],
+                page: drey_model::PageRequest {
+                    page: 0,
+                    size: 50,
+                    sort: vec![],
+                },
+            })
+            .await
+            .map_err(store_error)?;
+        let run = record
+            .run
+            .as_ref()
+            .filter(|r| r.submitted && !r.finished && phase_of(statement) == phase::RUNNING);
+        let mut busy = false;
+        for savepoint in page.items {
+            let st = savepoint.status.get("state").and_then(Value::as_str);
+            if !matches!(st, Some(state::PENDING) | Some(state::IN_PROGRESS)) {
+                continue;
+            }
+            let Some(run) = run else {
+                let status = json!({"state": state::FAILED,
+                    "error": format!("Statement '{}' has no running job", statement.meta.name),
+                    "resultTimestamp": Timestamp::now().to_string()});
+                self.set_savepoint(&savepoint, status).await?;
+                continue;
+            };
+            let client = FlinkClient::new(run.rest_url.clone())
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            busy = true;
+            let trigger = savepoint.status.get("triggerId").and_then(Value::as_str);
+            let Some(trigger) = trigger.filter(|_| st == Some(state::IN_PROGRESS)) else {
+                let request = drey_flink::SavepointRequest {
+                    target_directory: Some(format!(
+                        "file://{}",
+                        self.savepoint_dir(statement).display()
+                    )),
+                    cancel_job: Some(false),
+                    format_type: None,
+                    trigger_id: None,
+                };
+                let status = match client.trigger_savepoint(&run.job_id, &request).await {
+                    Ok(t) => json!({"state": state::IN_PROGRESS, "triggerId": t.request_id}),
+                    Err(e) => json!({"state": state::FAILED, "error": e.to_string(),
+                                     "resultTimestamp": Timestamp::now().to_string()}),
+                };
+                self.set_savepoint(&savepoint, status).await?;
+                continue;
+            };
+            let status = match client.savepoint_status(&run.job_id, trigger).await {
+                Ok(op) if op.status.id == QueueStatusId::InProgress => continue,
+                Ok(op) => match op.operation.map(|i| i.location.ok_or(i.failure_cause)) {
+                    Some(Ok(location)) => json!({"state": state::COMPLETED, "path": location,
+                        "resultTimestamp": Timestamp::now().to_string()}),
+                    Some(Err(cause)) => {
+                        let why = cause.map(|c| c.summary()).unwrap_or_default();
+                        let attempts = savepoint
+                            .status
+                            .get("attempts")
+                            .and_then(Value::as_u64)
+                            .unwrap_or(0);
+                        if crate::reconcile::transient_savepoint_failure(&why) && attempts < 5 {
+                            json!({"state": state::PENDING, "attempts": attempts + 1, "error": why})
+                        } else {
+                            json!({"state": state::FAILED, "error": why,
+                                   "resultTimestamp": Timestamp::now().to_string()})
+                        }
+                    }
+                    None => json!({"state": state::FAILED, "error": "the savepoint has no result"}),
+                },
+                Err(e) => json!({"state": state::FAILED, "error": e.to_string()}),
+            };
+            self.set_savepoint(&savepoint, status).await?;
+        }
+        Ok(Some(if busy {
+            PassOutcome::Wait(Duration::from_millis(500))
+        } else {
+            PassOutcome::Settled
+        }))
+    }
+
+    /// Merges `fields` into a savepoint resource's status.
+    async fn set_savepoint(&self, savepoint: &Object, fields: Value) -> Result<(), Error> {
+        let mut status = savepoint.status.clone();
+        if let (Some(status), Some(fields)) = (status.as_object_mut(), fields.as_object()) {
+            for (k, v) in fields {
+                status.insert(k.clone(), v.clone());
+            }
+        }
+        self.core
+            .store()
+            .write_status(&savepoint.key, None, status)
+            .await
+            .map(drop)
+            .map_err(store_error)
+    }
+
+    /// Records a savepoint drey took (a stop, a rescale) as a COMPLETED
+    /// savepoint resource of the statement.
+    pub(super) async fn record_savepoint(
+        &self,
+        statement: &Object,
+        location: &str,
+    ) -> Result<(), Error> {
+        let now = Timestamp::now().to_string();
+        let mut write = drey_store::Write::new(
+            ObjectKey {
+                org: statement.key.org.clone(),
+                kind: Kind::Savepoint,
+                scope: statement_scope(&statement.key.scope, &statement.meta.name),
+                name: format!(
+                    "savepoint-{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..12]
+                ),
+            },
+            drey_store::WriteMode::Create,
+            json!({"path": location, "formatType": "CANONICAL"}),
+        );
+        write.status = Some(json!({
+            "state": crate::savepoints::state::COMPLETED, "path": location,
+            "triggerTimestamp": now, "resultTimestamp": now,
+        }));
+        self.core
+            .store()
+            .write(write)
+            .await
+            .map(drop)
+            .map_err(store_error)
+    }
+
+    pub(super) fn savepoint_dir(&self, statement: &Object) -> std::path::PathBuf {
+        self.config
+            .data_dir
+            .join("savepoints")
+            .join(statement.meta.uid.simple().to_string())
+    }
+}
