@@ -1,6 +1,7 @@
-//! The one pass-through to Flink: requests to an application's Flink Web UI
-//! and REST API, forwarded to the cluster drey runs for it. Only the method,
-//! path, content type and body are forwarded — never drey's credentials.
+//! The one pass-through to Flink: requests to the Flink Web UI and REST API
+//! of an application's, a statement's or a compute pool's cluster, forwarded
+//! to the cluster drey runs for it. Only the method, path, content type and
+//! body are forwarded — never drey's credentials.
 
 use crate::Core;
 use drey_flink::{FlinkClient, Method};
@@ -31,7 +32,59 @@ pub struct ProxyResponse {
     pub body: Vec<u8>,
 }
 
+/// Whose cluster a request goes to.
+#[derive(Clone, Copy, Debug)]
+pub enum ProxyTarget<'a> {
+    /// An application's own cluster.
+    Application(&'a str),
+    /// The cluster a statement's job runs on (its pool's, or its own).
+    Statement(&'a str),
+    /// A SHARED compute pool's session cluster.
+    ComputePool(&'a str),
+}
+
 impl Core {
+    /// The REST URL of the cluster behind `target`; 404 for an unknown
+    /// object (in the caller's organization), 503 when no cluster runs.
+    async fn proxy_url(
+        &self,
+        org: &str,
+        env: &str,
+        target: ProxyTarget<'_>,
+    ) -> Result<(Kind, String), Error> {
+        let (kind, name, url) = match target {
+            ProxyTarget::Application(name) => {
+                let app = self.get_application(org, env, name).await?;
+                let url = app
+                    .status
+                    .pointer("/clusterInfo/restUrl")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                (Kind::Application, name, url)
+            }
+            ProxyTarget::ComputePool(name) => {
+                let pool = self.get_compute_pool(org, env, name).await?;
+                let url = pool
+                    .status
+                    .pointer("/clusterInfo/restUrl")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                (Kind::ComputePool, name, url)
+            }
+            ProxyTarget::Statement(name) => {
+                let statement = self.get_statement(org, env, name).await?;
+                let url = crate::reconcile::statements::record_of(&statement)
+                    .run
+                    .map(|r| r.rest_url);
+                (Kind::Statement, name, url)
+            }
+        };
+        let url = url.ok_or_else(|| {
+            Error::Unavailable(format!("{kind} '{name}' has no running Flink cluster"))
+        })?;
+        Ok((kind, url))
+    }
+
     /// Forwards a request to the Flink cluster of an application.
     pub async fn proxy_application(
         &self,
@@ -40,17 +93,20 @@ impl Core {
         app: &str,
         request: ProxyRequest,
     ) -> Result<ProxyResponse, Error> {
-        let application = self.get_application(org, env, app).await?;
-        let url = application
-            .status
-            .pointer("/clusterInfo/restUrl")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                Error::Unavailable(format!(
-                    "{} '{app}' has no running Flink cluster",
-                    Kind::Application
-                ))
-            })?;
+        self.proxy(org, env, ProxyTarget::Application(app), request)
+            .await
+    }
+
+    /// Forwards a request to the Flink cluster behind `target`.
+    pub async fn proxy(
+        &self,
+        org: &str,
+        env: &str,
+        target: ProxyTarget<'_>,
+        request: ProxyRequest,
+    ) -> Result<ProxyResponse, Error> {
+        let (kind, url) = self.proxy_url(org, env, target).await?;
+        let url = url.as_str();
         let client =
             FlinkClient::new(url).map_err(|e| Error::Unavailable(format!("Flink cluster: {e}")))?;
         let method = Method::from_bytes(request.method.as_bytes())
@@ -66,8 +122,7 @@ impl Core {
             .await
             .map_err(|e| {
                 Error::Unavailable(format!(
-                    "the Flink cluster of {} '{app}' does not answer: {e}",
-                    Kind::Application
+                    "the Flink cluster of this {kind} does not answer: {e}"
                 ))
             })?;
         Ok(ProxyResponse {

@@ -167,6 +167,19 @@ async fn statements_run_on_real_flink() {
         .as_str()
         .unwrap()
         .to_owned();
+    // The pool's Flink Web UI and REST API through drey, behind its token.
+    let (code, overview) = s
+        .get(&format!("{ENV}/compute-pools/shared/flink-web-ui/overview"))
+        .await;
+    assert_eq!(code, 200, "{overview}");
+    assert_eq!(overview["taskmanagers"], 1);
+    let anonymous = s
+        .client
+        .get(s.url(&format!("{ENV}/compute-pools/shared/flink-web-ui/overview")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
 
     // A SQL error is known at once: FAILED in the create response.
     let bad = create(&s, "bad-sql", "shared", "SELEC 1").await;
@@ -187,6 +200,20 @@ async fn statements_run_on_real_flink() {
         .contains("nope"));
     let (code, _) = s.get(&format!("{ENV}/statements/bad-sql/results")).await;
     assert_eq!(code, 400, "a failed statement has no results");
+    let (code, body) = s
+        .get(&format!("{ENV}/statements/bad-sql/flink-web-ui/overview"))
+        .await;
+    assert_eq!(code, 503, "no cluster runs it: {body}");
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no running Flink cluster"));
+    let (code, _) = s
+        .get(&format!(
+            "{ENV}/statements/no-such-statement/flink-web-ui/overview"
+        ))
+        .await;
+    assert_eq!(code, 404);
 
     // Kafka catalogs resolve through the environment's secret mappings.
     kafka_catalog_resolution(&s, &data).await;
@@ -265,6 +292,18 @@ async fn statements_run_on_real_flink() {
     let running = wait_phase(&s, "insert", "RUNNING").await;
     let job = job_of(&running);
     wait_job(&rest_url, &job, "RUNNING").await;
+    // The statement's job through its own proxy path.
+    let (code, jobs) = s
+        .get(&format!(
+            "{ENV}/statements/insert/flink-web-ui/jobs/overview"
+        ))
+        .await;
+    assert_eq!(code, 200, "{jobs}");
+    assert!(jobs["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|j| j["jid"] == job.as_str()));
     // The environment's statementDefaults.detached reached the job.
     let checkpoints: Value = reqwest::get(format!("{rest_url}/jobs/{job}/checkpoints/config"))
         .await

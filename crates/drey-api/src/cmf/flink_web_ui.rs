@@ -1,6 +1,7 @@
-//! `.../applications/{app}/flink-web-ui/...`: the application's Flink Web UI
-//! and REST API through drey, behind drey's authentication (the path the
-//! Confluent CLI uses).
+//! `.../{applications|statements|compute-pools}/{name}/flink-web-ui/...`:
+//! the Flink Web UI and REST API of the cluster behind an application, a
+//! statement or a compute pool, through drey and behind drey's
+//! authentication (the paths the Confluent CLI uses).
 
 use crate::auth::Caller;
 use crate::error::CmfError;
@@ -10,35 +11,60 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use drey_control::proxy::ProxyRequest;
+use drey_control::proxy::{ProxyRequest, ProxyTarget};
+use serde::Deserialize;
 
 /// Largest request forwarded (jar uploads).
 pub(super) const MAX_PROXY_BODY: usize = 512 * 1024 * 1024;
 
-#[allow(clippy::too_many_arguments)]
-async fn forward(
-    state: AppState,
-    who: Caller,
+/// A proxy path: the environment, whose cluster, and the path under it.
+#[derive(Deserialize)]
+pub(super) struct ProxyPath {
+    #[serde(rename = "envName")]
     env: String,
-    app: String,
+    #[serde(rename = "appName")]
+    app: Option<String>,
+    #[serde(rename = "stmtName")]
+    statement: Option<String>,
+    #[serde(rename = "computePoolName")]
+    pool: Option<String>,
+    #[serde(default)]
     path: String,
-    query: Option<String>,
+}
+
+impl ProxyPath {
+    fn target(&self) -> ProxyTarget<'_> {
+        match (&self.app, &self.statement, &self.pool) {
+            (Some(app), _, _) => ProxyTarget::Application(app),
+            (None, Some(stmt), _) => ProxyTarget::Statement(stmt),
+            (None, None, Some(pool)) => ProxyTarget::ComputePool(pool),
+            (None, None, None) => ProxyTarget::Application(""),
+        }
+    }
+}
+
+/// Any path under a proxy, its root page included.
+pub(super) async fn proxy(
+    State(state): State<AppState>,
+    who: Caller,
+    Path(target): Path<ProxyPath>,
+    RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, CmfError> {
     let body = crate::body::read_limited(body, MAX_PROXY_BODY).await?;
-    let mut path_and_query = format!("/{}", path.trim_start_matches('/'));
+    let mut path_and_query = format!("/{}", target.path.trim_start_matches('/'));
     if let Some(q) = query {
         path_and_query.push('?');
         path_and_query.push_str(&q);
     }
     let answer = state
         .core
-        .proxy_application(
+        .proxy(
             &who.0.org,
-            &env,
-            &app,
+            &target.env,
+            target.target(),
             ProxyRequest {
                 method: method.to_string(),
                 path_and_query,
@@ -59,43 +85,6 @@ async fn forward(
         response.headers_mut().insert(CONTENT_TYPE, ct);
     }
     Ok(response)
-}
-
-/// Any path under the proxy.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn proxy(
-    State(state): State<AppState>,
-    who: Caller,
-    Path((env, app, path)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, CmfError> {
-    forward(state, who, env, app, path, query, method, headers, body).await
-}
-
-/// The UI's root page.
-pub(super) async fn root(
-    State(state): State<AppState>,
-    who: Caller,
-    Path((env, app)): Path<(String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, CmfError> {
-    forward(
-        state,
-        who,
-        env,
-        app,
-        String::new(),
-        None,
-        method,
-        headers,
-        body,
-    )
-    .await
 }
 
 /// Without the trailing slash the UI's relative links would break: redirect.

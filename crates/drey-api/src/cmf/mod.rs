@@ -77,10 +77,34 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             &format!("{env}/applications/{{appName}}/flink-web-ui/"),
-            any(flink_web_ui::root),
+            any(flink_web_ui::proxy),
         )
         .route(
             &format!("{env}/applications/{{appName}}/flink-web-ui/{{*path}}"),
+            any(flink_web_ui::proxy),
+        )
+        .route(
+            &format!("{env}/statements/{{stmtName}}/flink-web-ui"),
+            any(flink_web_ui::redirect),
+        )
+        .route(
+            &format!("{env}/statements/{{stmtName}}/flink-web-ui/"),
+            any(flink_web_ui::proxy),
+        )
+        .route(
+            &format!("{env}/statements/{{stmtName}}/flink-web-ui/{{*path}}"),
+            any(flink_web_ui::proxy),
+        )
+        .route(
+            &format!("{env}/compute-pools/{{computePoolName}}/flink-web-ui"),
+            any(flink_web_ui::redirect),
+        )
+        .route(
+            &format!("{env}/compute-pools/{{computePoolName}}/flink-web-ui/"),
+            any(flink_web_ui::proxy),
+        )
+        .route(
+            &format!("{env}/compute-pools/{{computePoolName}}/flink-web-ui/{{*path}}"),
             any(flink_web_ui::proxy),
         )
         .route(
