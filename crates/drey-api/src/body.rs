@@ -123,24 +123,29 @@ impl FromRequest<AppState> for Payload {
     type Rejection = crate::error::CmfError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let limit = state.config.max_body_bytes;
-        let too_large = || Error::PayloadTooLarge { limit };
-        let declared = req
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(too_large().into());
-        }
-        let format = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(Format::from_content_type);
-        let bytes = read_limited(req.into_body(), limit).await?;
-        Ok(Payload(parse_document(&bytes, format)?))
+        Ok(Payload(read_document(req, state).await?))
     }
+}
+
+/// The request's body as one JSON or YAML document (by `Content-Type`),
+/// within the body limit; every dialect's body extractor reads through it.
+pub async fn read_document(req: Request, state: &AppState) -> Result<Value, Error> {
+    let limit = state.config.max_body_bytes;
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(Error::PayloadTooLarge { limit });
+    }
+    let format = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Format::from_content_type);
+    let bytes = read_limited(req.into_body(), limit).await?;
+    parse_document(&bytes, format)
 }
 
 #[cfg(test)]

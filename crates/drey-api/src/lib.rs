@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod paging;
 pub mod ui;
+pub mod vvp;
 
 use axum::Router;
 use drey_control::Core;
@@ -54,6 +55,7 @@ pub fn app(core: Core, config: ApiConfig) -> Router {
     };
     let routes = Router::new()
         .merge(cmf::router())
+        .merge(vvp::router())
         .merge(health::router())
         .merge(ui::router())
         .fallback(error::unknown_route)

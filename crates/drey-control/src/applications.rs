@@ -21,12 +21,31 @@ impl Core {
         env: &str,
         input: ResourceInput,
     ) -> Result<(Object, Outcome), Error> {
+        self.upsert_application_at(org, env, input, None).await
+    }
+
+    /// [`Core::upsert_application`], refused with 409 when `expected` is
+    /// given and the stored application is at another resource version
+    /// (two writers never silently overwrite each other).
+    pub async fn upsert_application_at(
+        &self,
+        org: &str,
+        env: &str,
+        input: ResourceInput,
+        expected: Option<i64>,
+    ) -> Result<(Object, Outcome), Error> {
         check_cmf_name("metadata.name", &input.name)?;
         validate_spec(&input.spec)?;
         let key = app_key(org, env, &input.name);
         self.require_environment(org, env).await?;
         let existing = self.store.get(&key).await.map_err(store_error)?;
-        let mut write = Write::new(key, WriteMode::Upsert, input.spec);
+        let mode = match (&existing, expected) {
+            (Some(_), Some(version)) => WriteMode::Update {
+                expected_version: Some(version),
+            },
+            _ => WriteMode::Upsert,
+        };
+        let mut write = Write::new(key, mode, input.spec);
         write.labels = input.labels;
         write.annotations = input.annotations;
         write.requires = vec![ObjectKey::global(org, Kind::Environment, env)];

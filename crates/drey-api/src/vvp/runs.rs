@@ -1,0 +1,311 @@
+//! What happens to deployments: Jobs (the core instances), Events and
+//! Savepoints (the core application's), filtered by `deploymentId` / `jobId`
+//! as VVP lists them; and the server's status.
+
+use super::deployments::find;
+use super::{all, list_of, reply, VvpError, VvpPayload};
+use crate::auth::Caller;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use drey_control::ResourceInput;
+use drey_model::json::get_path;
+use drey_model::{Error, Kind, Object};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// `?deploymentId=&jobId=`.
+#[derive(Deserialize, Default)]
+pub(super) struct Filter {
+    #[serde(rename = "deploymentId")]
+    deployment: Option<String>,
+    #[serde(rename = "jobId")]
+    job: Option<String>,
+}
+
+/// The deployments of a namespace a filter selects.
+async fn deployments(
+    state: &AppState,
+    org: &str,
+    ns: &str,
+    deployment: Option<&str>,
+) -> Result<Vec<Object>, Error> {
+    match deployment {
+        Some(id) => Ok(vec![find(state, org, ns, id).await?]),
+        None => all(|page| state.core.list_applications(org, ns, page)).await,
+    }
+}
+
+fn job_state(flink: &str) -> &'static str {
+    match flink {
+        "RUNNING" => "STARTED",
+        "FAILED" => "FAILED",
+        "FINISHED" => "FINISHED",
+        "CANCELED" | "CANCELLING" | "SUSPENDED" => "TERMINATED",
+        _ => "STARTING",
+    }
+}
+
+fn render_job(app: &Object, instance: &Object, ns: &str) -> Value {
+    let spec = instance.status.get("spec").cloned().unwrap_or(Value::Null);
+    let flink_state = get_path(&instance.status, "jobStatus.state")
+        .and_then(Value::as_str)
+        .unwrap_or("CREATED");
+    let mut job_spec = json!({
+        "artifact": {
+            "kind": "JAR",
+            "jarUri": get_path(&spec, "job.jarURI"),
+            "entryClass": get_path(&spec, "job.entryClass"),
+        },
+        "parallelism": get_path(&spec, "job.parallelism"),
+        "flinkConfiguration": spec.get("flinkConfiguration").cloned().unwrap_or_else(|| json!({})),
+    });
+    if let Some(path) = get_path(&spec, "job.initialSavepointPath") {
+        job_spec["savepointLocation"] = path.clone();
+    }
+    json!({
+        "kind": "Job",
+        "apiVersion": "v1",
+        "metadata": {
+            "id": instance.meta.name,
+            "namespace": ns,
+            "deploymentId": app.meta.uid.to_string(),
+            "deploymentName": app.meta.name,
+            "createdAt": instance.meta.creation_timestamp.to_string(),
+            "modifiedAt": instance.meta.update_timestamp.to_string(),
+            "resourceVersion": instance.meta.resource_version,
+            "annotations": {},
+        },
+        "spec": job_spec,
+        "status": {
+            "state": job_state(flink_state),
+            "started": {
+                "flinkJobId": get_path(&instance.status, "jobStatus.jobId"),
+                "observedFlinkJobStatus": flink_state,
+                "startedAt": instance.meta.creation_timestamp.to_string(),
+                "lastUpdateTime": instance.meta.update_timestamp.to_string(),
+            },
+        },
+    })
+}
+
+async fn jobs_of(state: &AppState, org: &str, ns: &str, app: &Object) -> Result<Vec<Value>, Error> {
+    let instances = all(|page| state.core.list_instances(org, ns, &app.meta.name, page)).await?;
+    Ok(instances.iter().map(|i| render_job(app, i, ns)).collect())
+}
+
+pub(super) async fn list_jobs(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(ns): Path<String>,
+    Query(filter): Query<Filter>,
+) -> Result<Response, VvpError> {
+    let mut items = Vec::new();
+    for app in deployments(&state, &who.org, &ns, filter.deployment.as_deref()).await? {
+        items.extend(jobs_of(&state, &who.org, &ns, &app).await?);
+    }
+    Ok(reply(StatusCode::OK, list_of("Job", items)))
+}
+
+pub(super) async fn get_job(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ns, job)): Path<(String, String)>,
+) -> Result<Response, VvpError> {
+    for app in deployments(&state, &who.org, &ns, None).await? {
+        if let Ok(instance) = state
+            .core
+            .get_instance(&who.org, &ns, &app.meta.name, &job)
+            .await
+        {
+            return Ok(reply(StatusCode::OK, render_job(&app, &instance, &ns)));
+        }
+    }
+    Err(Error::not_found(Kind::Instance, &job).into())
+}
+
+fn render_event(app: &Object, event: &Object, ns: &str) -> Value {
+    let job = event.spec.get("flinkApplicationInstance").cloned();
+    let name = match event.status.get("type").and_then(Value::as_str) {
+        Some("APPLICATION_CREATED" | "APPLICATION_UPDATED") => "STATE_TRANSITION_IS_NEEDED",
+        Some("JOB_STATUS") => "STATE_TRANSITION_IS_COMPLETED",
+        Some("SAVEPOINT_COMPLETED") => "SUCCESSFULLY_TRIGGERED_A_SAVEPOINT",
+        Some("JOB_EXCEPTION" | "ERROR") => "GENERAL_FAILURE",
+        _ => "EXTERNAL",
+    };
+    json!({
+        "kind": "Event",
+        "apiVersion": "v1",
+        "metadata": {
+            "id": event.meta.name,
+            "name": name,
+            "namespace": ns,
+            "deploymentId": app.meta.uid.to_string(),
+            "jobId": job,
+            "resourceName": app.meta.name,
+            "createdAt": event.meta.creation_timestamp.to_string(),
+            "resourceVersion": event.meta.resource_version,
+        },
+        "spec": {"message": event.status.get("message").cloned().unwrap_or(Value::Null)},
+    })
+}
+
+pub(super) async fn list_events(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(ns): Path<String>,
+    Query(filter): Query<Filter>,
+) -> Result<Response, VvpError> {
+    let mut items = Vec::new();
+    for app in deployments(&state, &who.org, &ns, filter.deployment.as_deref()).await? {
+        let events =
+            all(|page| state.core.list_events(&who.org, &ns, &app.meta.name, page)).await?;
+        items.extend(
+            events
+                .iter()
+                .filter(|e| {
+                    filter.job.as_deref().is_none_or(|j| {
+                        e.spec
+                            .get("flinkApplicationInstance")
+                            .and_then(Value::as_str)
+                            == Some(j)
+                    })
+                })
+                .map(|e| render_event(&app, e, &ns)),
+        );
+    }
+    Ok(reply(StatusCode::OK, list_of("Event", items)))
+}
+
+fn render_savepoint(app: &Object, sp: &Object, ns: &str) -> Value {
+    let state = match sp.status.get("state").and_then(Value::as_str) {
+        Some("COMPLETED") => "COMPLETED",
+        Some("FAILED") => "FAILED",
+        _ => "STARTED",
+    };
+    // Savepoints drey takes on suspend and upgrades are named savepoint-<id>.
+    let origin = if sp.meta.name.starts_with("savepoint-") {
+        "SUSPEND"
+    } else {
+        "USER_REQUEST"
+    };
+    let mut out = json!({
+        "kind": "Savepoint",
+        "apiVersion": "v1",
+        "metadata": {
+            "id": sp.meta.uid.to_string(),
+            "namespace": ns,
+            "deploymentId": app.meta.uid.to_string(),
+            "createdAt": sp.meta.creation_timestamp.to_string(),
+            "modifiedAt": sp.meta.update_timestamp.to_string(),
+            "origin": origin,
+            "type": "FULL",
+            "annotations": sp.meta.annotations,
+            "resourceVersion": sp.meta.resource_version,
+        },
+        "spec": {"savepointLocation": sp.status.get("path")},
+        "status": {"state": state},
+    });
+    if let Some(error) = sp.status.get("error") {
+        out["status"]["failure"] = json!({"message": error, "reason": "SAVEPOINT_FAILED"});
+    }
+    out
+}
+
+async fn savepoints_of(
+    state: &AppState,
+    org: &str,
+    ns: &str,
+    app: &Object,
+) -> Result<Vec<Object>, Error> {
+    all(|page| {
+        state
+            .core
+            .list_app_savepoints(org, ns, &app.meta.name, page)
+    })
+    .await
+}
+
+pub(super) async fn list_savepoints(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(ns): Path<String>,
+    Query(filter): Query<Filter>,
+) -> Result<Response, VvpError> {
+    let mut items = Vec::new();
+    for app in deployments(&state, &who.org, &ns, filter.deployment.as_deref()).await? {
+        let savepoints = savepoints_of(&state, &who.org, &ns, &app).await?;
+        items.extend(savepoints.iter().map(|sp| render_savepoint(&app, sp, &ns)));
+    }
+    Ok(reply(StatusCode::OK, list_of("Savepoint", items)))
+}
+
+pub(super) async fn get_savepoint(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ns, id)): Path<(String, String)>,
+) -> Result<Response, VvpError> {
+    for app in deployments(&state, &who.org, &ns, None).await? {
+        let savepoints = savepoints_of(&state, &who.org, &ns, &app).await?;
+        if let Some(sp) = savepoints.iter().find(|sp| sp.meta.uid.to_string() == id) {
+            return Ok(reply(StatusCode::OK, render_savepoint(&app, sp, &ns)));
+        }
+    }
+    Err(Error::not_found(Kind::Savepoint, &id).into())
+}
+
+/// POST with `metadata.deploymentId`: a savepoint of the deployment's job.
+pub(super) async fn create_savepoint(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(ns): Path<String>,
+    VvpPayload(body): VvpPayload,
+) -> Result<Response, VvpError> {
+    let deployment = get_path(&body, "metadata.deploymentId")
+        .or_else(|| get_path(&body, "spec.deploymentId"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid("metadata.deploymentId", "is required"))?;
+    let app = find(&state, &who.org, &ns, deployment).await?;
+    let name = format!("user-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let sp = state
+        .core
+        .create_app_savepoint(
+            &who.org,
+            &ns,
+            &app.meta.name,
+            ResourceInput {
+                name,
+                spec: json!({}),
+                ..ResourceInput::default()
+            },
+        )
+        .await?;
+    Ok(reply(StatusCode::CREATED, render_savepoint(&app, &sp, &ns)))
+}
+
+/// `GET /api/v1/status`: the server answers and its store too.
+pub(super) async fn status(State(state): State<AppState>) -> Result<Response, VvpError> {
+    state.core.ready().await?;
+    Ok(reply(StatusCode::OK, json!({"status": "OK"})))
+}
+
+/// `GET /api/v1/status/system-info`: drey's version.
+pub(super) async fn system_info() -> Response {
+    reply(
+        StatusCode::OK,
+        json!({
+            "kind": "SystemInformation",
+            "apiVersion": "v1",
+            "status": {
+                "revisionInformation": {
+                    "buildVersion": env!("CARGO_PKG_VERSION"),
+                    "buildTime": "",
+                    "commitShaLong": "",
+                    "commitShaShort": "",
+                },
+                "jvmVersion": "",
+            },
+        }),
+    )
+}

@@ -1,0 +1,276 @@
+//! The Ververica Platform dialect over HTTP against a real drey server (API
+//! only): namespaces, deployments with every verb, JSON and YAML, the seed's
+//! merge-patch example, stale resourceVersion, validation and not-found
+//! bodies, jobs/events/savepoints listings, and one object seen through both
+//! VVP and CMF.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::Server;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const NS: &str = "/api/v1/namespaces/vvp-team";
+
+fn deployment(name: &str) -> Value {
+    json!({
+        "kind": "Deployment",
+        "apiVersion": "v1",
+        "metadata": {"name": name, "labels": {"team": "a"}},
+        "spec": {
+            "state": "SUSPENDED",
+            "upgradeStrategy": {"kind": "STATEFUL"},
+            "restoreStrategy": {"kind": "LATEST_SAVEPOINT"},
+            "deploymentTargetName": "local",
+            "maxSavepointCreationAttempts": 4,
+            "template": {"spec": {
+                "artifact": {"kind": "JAR", "jarUri": "file:///opt/jobs/job.jar",
+                             "entryClass": "com.example.Job", "mainArgs": "--a 1 --b 2",
+                             "flinkVersion": "2.3"},
+                "parallelism": 2,
+                "numberOfTaskManagers": 1,
+                "resources": {"jobmanager": {"cpu": 1, "memory": "1g"},
+                              "taskmanager": {"cpu": 1, "memory": "2g"}},
+                "flinkConfiguration": {"foo": "1", "taskmanager.numberOfTaskSlots": "2"},
+                "logging": {"log4jLoggers": {"": "INFO"}}
+            }}
+        }
+    })
+}
+
+fn api_exception(body: &Value, status: u16) {
+    assert_eq!(body["kind"], "ApiException", "{body}");
+    assert_eq!(body["statusCode"], status, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(body["reason"].is_string());
+}
+
+fn validation(body: &Value, attribute: &str) {
+    assert_eq!(body["kind"], "ApiValidationException", "{body}");
+    assert_eq!(body["statusCode"], 400);
+    assert_eq!(body["errors"][0]["attribute"], attribute, "{body}");
+    assert!(body["errors"][0]["message"].is_string());
+}
+
+#[tokio::test]
+async fn vvp_namespaces_and_deployments() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir);
+
+    // Namespaces are environments.
+    let (code, body) = s
+        .post(
+            "/namespaces/v1/namespaces",
+            json!({"name": "namespaces/vvp-team"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(body["namespace"]["name"], "namespaces/vvp-team");
+    assert_eq!(
+        body["namespace"]["lifecyclePhase"],
+        "LIFECYCLE_PHASE_ACTIVE"
+    );
+    let (code, body) = s
+        .post("/namespaces/v1/namespaces", json!({"name": "vvp-team"}))
+        .await;
+    assert_eq!(code, 409);
+    api_exception(&body, 409);
+    let (code, body) = s
+        .post("/namespaces/v1/namespaces", json!({"name": "Bad_Name"}))
+        .await;
+    assert_eq!(code, 400);
+    validation(&body, "name");
+    let (_, listed) = s.get("/namespaces/v1/namespaces").await;
+    assert_eq!(listed["namespaces"][0]["name"], "namespaces/vvp-team");
+    let (code, cmf_env) = s.get("/cmf/api/v1/environments/vvp-team").await;
+    assert_eq!(code, 200, "the same object through CMF: {cmf_env}");
+
+    // Create, 409 on the same name, get by name and by id.
+    let (code, created) = s
+        .post(&format!("{NS}/deployments"), deployment("counter"))
+        .await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["kind"], "Deployment");
+    assert_eq!(created["apiVersion"], "v1");
+    assert_eq!(created["metadata"]["namespace"], "vvp-team");
+    assert_eq!(created["metadata"]["labels"]["team"], "a");
+    assert!(created["metadata"]["resourceVersion"].is_i64());
+    assert_eq!(created["spec"]["state"], "SUSPENDED");
+    assert_eq!(created["spec"]["deploymentTargetName"], "local");
+    assert_eq!(
+        created["spec"]["template"]["spec"]["logging"]["log4jLoggers"][""],
+        "INFO"
+    );
+    assert_eq!(created["status"]["state"], "SUSPENDED");
+    let id = created["metadata"]["id"].as_str().unwrap().to_owned();
+    let (code, body) = s
+        .post(&format!("{NS}/deployments"), deployment("counter"))
+        .await;
+    assert_eq!(code, 409);
+    api_exception(&body, 409);
+    let (code, by_id) = s.get(&format!("{NS}/deployments/{id}")).await;
+    assert_eq!(code, 200);
+    assert_eq!(by_id["metadata"]["name"], "counter");
+
+    // The application CMF sees: the spec the reconciler reads.
+    let (code, app) = s
+        .get("/cmf/api/v1/environments/vvp-team/applications/counter")
+        .await;
+    assert_eq!(code, 200, "{app}");
+    assert_eq!(app["spec"]["job"]["jarURI"], "file:///opt/jobs/job.jar");
+    assert_eq!(app["spec"]["job"]["args"], json!(["--a", "1", "--b", "2"]));
+    assert_eq!(app["spec"]["job"]["upgradeMode"], "savepoint");
+    assert_eq!(app["spec"]["job"]["state"], "suspended");
+    assert_eq!(app["spec"]["taskManager"]["resource"]["memory"], "2g");
+
+    // The seed's PATCH: foo: null removes, bar: baz adds.
+    let (code, patched) = s
+        .json(
+            Method::PATCH,
+            &format!("{NS}/deployments/counter"),
+            Some(json!({"spec": {"template": {"spec": {"flinkConfiguration": {"foo": null, "bar": "baz"}}}}})),
+        )
+        .await;
+    assert_eq!(code, 200, "{patched}");
+    let conf = &patched["spec"]["template"]["spec"]["flinkConfiguration"];
+    assert!(conf.get("foo").is_none(), "{conf}");
+    assert_eq!(conf["bar"], "baz");
+    assert_eq!(conf["taskmanager.numberOfTaskSlots"], "2");
+    let (_, app) = s
+        .get("/cmf/api/v1/environments/vvp-team/applications/counter")
+        .await;
+    assert_eq!(app["spec"]["flinkConfiguration"]["bar"], "baz");
+    assert!(app["spec"]["flinkConfiguration"].get("foo").is_none());
+
+    // PATCH in YAML, answered in YAML.
+    let response = s
+        .client
+        .request(Method::PATCH, s.url(&format!("{NS}/deployments/counter")))
+        .header("content-type", "application/yaml")
+        .header("accept", "application/yaml")
+        .body("spec:\n  template:\n    spec:\n      parallelism: 3\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("parallelism: 3"), "{text}");
+    assert!(text.contains("kind: Deployment"), "{text}");
+
+    // A stale resourceVersion is refused; the current one is accepted.
+    let (_, current) = s.get(&format!("{NS}/deployments/counter")).await;
+    let version = current["metadata"]["resourceVersion"].as_i64().unwrap();
+    let mut stale = current.clone();
+    stale["metadata"]["resourceVersion"] = json!(version - 1);
+    stale["spec"]["template"]["spec"]["parallelism"] = json!(4);
+    let (code, body) = s.put(&format!("{NS}/deployments/counter"), stale).await;
+    assert_eq!(code, 409, "{body}");
+    api_exception(&body, 409);
+    let mut fresh = current.clone();
+    fresh["spec"]["template"]["spec"]["parallelism"] = json!(4);
+    let (code, body) = s.put(&format!("{NS}/deployments/counter"), fresh).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["spec"]["template"]["spec"]["parallelism"], 4);
+
+    // PUT creates too.
+    let (code, body) = s
+        .put(&format!("{NS}/deployments/second"), deployment("second"))
+        .await;
+    assert_eq!(code, 201, "{body}");
+
+    // Validation: one attribute named per rule.
+    for (mutate, attribute) in [
+        (json!({"spec": {"state": "PAUSED"}}), "spec.state"),
+        (
+            json!({"spec": {"upgradeStrategy": {"kind": "MAGIC"}}}),
+            "spec.upgradeStrategy.kind",
+        ),
+        (
+            json!({"spec": {"restoreStrategy": {"kind": "MAGIC"}}}),
+            "spec.restoreStrategy.kind",
+        ),
+        (
+            json!({"spec": {"template": {"spec": {"artifact": {"jarUri": null}}}}}),
+            "spec.template.spec.artifact.jarUri",
+        ),
+        (
+            json!({"spec": {"template": {"spec": {"artifact": {"kind": "SQLSCRIPT"}}}}}),
+            "spec.template.spec.artifact.kind",
+        ),
+        (
+            json!({"spec": {"template": {"spec": {"parallelism": 0}}}}),
+            "spec.template.spec.parallelism",
+        ),
+        (json!({"metadata": {"name": "-bad-"}}), "metadata.name"),
+    ] {
+        let mut body = deployment("third");
+        json_patch::merge(&mut body, &mutate);
+        let (code, answer) = s.post(&format!("{NS}/deployments"), body).await;
+        assert_eq!(code, 400, "{mutate}: {answer}");
+        validation(&answer, attribute);
+    }
+    let (code, body) = s
+        .post(
+            &format!("{NS}/deployments"),
+            json!({"metadata": {"name": "x".repeat(64)}, "spec": {}}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    validation(&body, "metadata.name");
+
+    // Unknown things: ApiException 404.
+    let (code, body) = s.get(&format!("{NS}/deployments/nope")).await;
+    assert_eq!(code, 404);
+    api_exception(&body, 404);
+    let (code, body) = s.get("/api/v1/namespaces/nowhere/deployments").await;
+    assert_eq!(code, 404);
+    api_exception(&body, 404);
+    let (code, body) = s.get(&format!("{NS}/jobs/{id}")).await;
+    assert_eq!(code, 404);
+    api_exception(&body, 404);
+
+    // Lists.
+    let (_, deployments) = s.get(&format!("{NS}/deployments")).await;
+    assert_eq!(deployments["kind"], "DeploymentList");
+    assert_eq!(deployments["items"].as_array().unwrap().len(), 2);
+    let (_, jobs) = s.get(&format!("{NS}/jobs?deploymentId={id}")).await;
+    assert_eq!(jobs["kind"], "JobList");
+    let (_, events) = s.get(&format!("{NS}/events?deploymentId={id}")).await;
+    assert_eq!(events["kind"], "EventList");
+    assert!(
+        !events["items"].as_array().unwrap().is_empty(),
+        "created/updated events"
+    );
+    let (_, savepoints) = s.get(&format!("{NS}/savepoints?deploymentId={id}")).await;
+    assert_eq!(savepoints["kind"], "SavepointList");
+    let (code, body) = s
+        .post(&format!("{NS}/savepoints"), json!({"metadata": {}}))
+        .await;
+    assert_eq!(code, 400);
+    validation(&body, "metadata.deploymentId");
+
+    // Status.
+    let (code, status) = s.get("/api/v1/status").await;
+    assert_eq!(code, 200, "{status}");
+    let (_, info) = s.get("/api/v1/status/system-info").await;
+    assert_eq!(info["kind"], "SystemInformation");
+    assert!(info["status"]["revisionInformation"]["buildVersion"].is_string());
+
+    // A running deployment cannot be deleted; a suspended one can.
+    let (code, _) = s
+        .json(
+            Method::PATCH,
+            &format!("{NS}/deployments/second"),
+            Some(json!({"spec": {"state": "RUNNING"}})),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (code, body) = s.delete(&format!("{NS}/deployments/second")).await;
+    assert_eq!(code, 409, "{body}");
+    api_exception(&body, 409);
+    let (code, _) = s.delete(&format!("{NS}/deployments/{id}")).await;
+    assert_eq!(code, 200);
+    let (code, _) = s.get(&format!("{NS}/deployments/counter")).await;
+    assert_eq!(code, 404);
+}
