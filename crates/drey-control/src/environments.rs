@@ -150,6 +150,7 @@ impl Core {
         delete.cascade = vec![
             (Kind::SecretMapping, name.to_owned()),
             (Kind::SqlObject, name.to_owned()),
+            (Kind::Document, name.to_owned()),
         ];
         self.store
             .delete(delete)

@@ -6,6 +6,7 @@ pub mod applications;
 pub mod auth;
 pub mod catalogs;
 pub mod compute_pools;
+pub mod documents;
 pub mod environments;
 pub mod proxy;
 pub mod reconcile;

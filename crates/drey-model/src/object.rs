@@ -39,6 +39,10 @@ pub enum Kind {
     /// A table, view, function or database a statement created in an
     /// environment's SQL catalog: the DDL that recreates it.
     SqlObject,
+    /// A document a dialect keeps in an environment with no runtime meaning
+    /// of its own (VVP deployment targets, secret values, defaults); the
+    /// name is `<plural>/<name>`.
+    Document,
 }
 
 /// Where objects of a kind live.
@@ -54,7 +58,7 @@ pub enum ScopeKind {
 
 impl Kind {
     /// Every kind, for migrations and tests.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Environment,
         Kind::Application,
         Kind::Instance,
@@ -67,6 +71,7 @@ impl Kind {
         Kind::Savepoint,
         Kind::ApiKey,
         Kind::SqlObject,
+        Kind::Document,
     ];
 
     /// The stable identifier used in storage. Never change one.
@@ -84,6 +89,7 @@ impl Kind {
             Kind::Savepoint => "savepoint",
             Kind::ApiKey => "api-key",
             Kind::SqlObject => "sql-object",
+            Kind::Document => "document",
         }
     }
 
@@ -100,7 +106,8 @@ impl Kind {
             | Kind::SecretMapping
             | Kind::ComputePool
             | Kind::Statement
-            | Kind::SqlObject => ScopeKind::Environment,
+            | Kind::SqlObject
+            | Kind::Document => ScopeKind::Environment,
             Kind::Instance | Kind::Event | Kind::Savepoint => ScopeKind::Application,
         }
     }
@@ -122,6 +129,7 @@ impl fmt::Display for Kind {
             Kind::Savepoint => "Savepoint",
             Kind::ApiKey => "ApiKey",
             Kind::SqlObject => "SqlObject",
+            Kind::Document => "Document",
         })
     }
 }

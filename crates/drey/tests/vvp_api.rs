@@ -250,6 +250,120 @@ async fn vvp_namespaces_and_deployments() {
     assert_eq!(code, 400);
     validation(&body, "metadata.deploymentId");
 
+    // DeploymentTargets and SecretValues: stored documents, one set of rules.
+    let (code, target) = s
+        .post(
+            &format!("{NS}/deployment-targets"),
+            json!({"kind": "DeploymentTarget", "metadata": {"name": "Local_Target-1"},
+                   "spec": {"kubernetes": {"namespace": "flink"}}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{target}");
+    assert_eq!(target["metadata"]["name"], "Local_Target-1");
+    let (code, body) = s
+        .post(
+            &format!("{NS}/deployment-targets"),
+            json!({"metadata": {"name": "Local_Target-1"}}),
+        )
+        .await;
+    assert_eq!(code, 409);
+    api_exception(&body, 409);
+    let (code, body) = s
+        .post(
+            &format!("{NS}/deployment-targets"),
+            json!({"metadata": {"name": "no spaces"}}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    validation(&body, "metadata.name");
+    let (_, targets) = s.get(&format!("{NS}/deployment-targets")).await;
+    assert_eq!(targets["kind"], "DeploymentTargetList");
+    assert_eq!(targets["items"].as_array().unwrap().len(), 1);
+    let mut changed = target.clone();
+    changed["spec"]["kubernetes"]["namespace"] = json!("other");
+    let (code, body) = s
+        .put(&format!("{NS}/deployment-targets/Local_Target-1"), changed)
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["spec"]["kubernetes"]["namespace"], "other");
+    let (code, body) = s
+        .put(&format!("{NS}/deployment-targets/Local_Target-1"), target)
+        .await;
+    assert_eq!(code, 409, "stale resourceVersion: {body}");
+    let (code, _) = s
+        .delete(&format!("{NS}/deployment-targets/Local_Target-1"))
+        .await;
+    assert_eq!(code, 200);
+    let (code, body) = s
+        .get(&format!("{NS}/deployment-targets/Local_Target-1"))
+        .await;
+    assert_eq!(code, 404);
+    api_exception(&body, 404);
+
+    let (code, secret) = s
+        .post(
+            &format!("{NS}/secret-values"),
+            json!({"metadata": {"name": "db_password"}, "spec": {"kind": "GENERIC", "value": "hunter2-vvp"}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{secret}");
+    assert!(secret["spec"].get("value").is_none(), "{secret}");
+    let (_, read) = s.get(&format!("{NS}/secret-values/db_password")).await;
+    assert!(!read.to_string().contains("hunter2-vvp"));
+    let (code, body) = s
+        .json(
+            Method::PATCH,
+            &format!("{NS}/secret-values/db_password"),
+            Some(json!({"spec": {"value": "rotated-vvp"}})),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(!body.to_string().contains("rotated-vvp"));
+    let (code, body) = s
+        .post(
+            &format!("{NS}/secret-values"),
+            json!({"metadata": {"name": "empty"}, "spec": {}}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    validation(&body, "spec.value");
+    let db = std::fs::read(dir.path().join("drey.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("drey.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes
+                .windows(11)
+                .any(|w| w == b"hunter2-vvp" || w == b"rotated-vvp"),
+            "sealed at rest"
+        );
+    }
+    let (code, body) = s.get(&format!("{NS}/no-such-things")).await;
+    assert_eq!(code, 404);
+    api_exception(&body, 404);
+
+    // DeploymentDefaults lie under every deployment made afterwards.
+    let (code, defaults) = s
+        .json(
+            Method::PATCH,
+            &format!("{NS}/deployment-defaults"),
+            Some(json!({"spec": {"template": {"spec": {"flinkConfiguration": {"from-defaults": "yes"}}}}})),
+        )
+        .await;
+    assert_eq!(code, 200, "{defaults}");
+    assert_eq!(defaults["kind"], "DeploymentDefaults");
+    let (_, read) = s.get(&format!("{NS}/deployment-defaults")).await;
+    assert_eq!(
+        read["spec"]["template"]["spec"]["flinkConfiguration"]["from-defaults"],
+        "yes"
+    );
+    let (code, with_defaults) = s
+        .post(&format!("{NS}/deployments"), deployment("fourth"))
+        .await;
+    assert_eq!(code, 201, "{with_defaults}");
+    let conf = &with_defaults["spec"]["template"]["spec"]["flinkConfiguration"];
+    assert_eq!(conf["from-defaults"], "yes", "{conf}");
+    assert_eq!(conf["foo"], "1", "the deployment's own settings win");
+
     // Status.
     let (code, status) = s.get("/api/v1/status").await;
     assert_eq!(code, 200, "{status}");

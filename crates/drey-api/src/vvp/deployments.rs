@@ -290,11 +290,17 @@ async fn write(
         }
     }
     let metadata = body.get("metadata");
+    // The namespace's DeploymentDefaults lie under what the body says.
+    let mut spec = super::documents::defaults_spec(state, org, ns).await?;
+    match body.get("spec") {
+        Some(given) if given.is_object() => drey_model::json::deep_merge(&mut spec, given),
+        _ => return Err(Error::invalid("spec", "is required and must be an object")),
+    }
     let input = ResourceInput {
         name: name.to_owned(),
         labels: labels(metadata, "labels")?,
         annotations: labels(metadata, "annotations")?,
-        spec: to_core(body.get("spec").unwrap_or(&Value::Null))?,
+        spec: to_core(&spec)?,
     };
     let (app, _) = state
         .core

@@ -6,6 +6,7 @@
 //! names, merge-patch, resourceVersion, ApiException bodies) live here once.
 
 mod deployments;
+mod documents;
 mod namespaces;
 mod runs;
 
@@ -56,6 +57,21 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{ns}/savepoints/{{savepointId}}"),
             get(runs::get_savepoint),
+        )
+        .route(
+            &format!("{ns}/deployment-defaults"),
+            get(documents::get_defaults).patch(documents::patch_defaults),
+        )
+        .route(
+            &format!("{ns}/{{plural}}"),
+            get(documents::list).post(documents::create),
+        )
+        .route(
+            &format!("{ns}/{{plural}}/{{name}}"),
+            get(documents::get)
+                .put(documents::replace)
+                .patch(documents::replace)
+                .delete(documents::delete),
         )
         .route("/api/v1/status", get(runs::status))
         .route("/api/v1/status/system-info", get(runs::system_info))
