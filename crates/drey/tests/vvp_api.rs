@@ -341,6 +341,47 @@ async fn vvp_namespaces_and_deployments() {
     assert_eq!(code, 404);
     api_exception(&body, 404);
 
+    // SessionClusters are SHARED compute pools (API only here: nothing starts).
+    let (code, sc) = s
+        .post(
+            &format!("{NS}/sessionclusters"),
+            json!({"metadata": {"name": "shared-sc"},
+                   "spec": {"state": "STOPPED", "numberOfTaskManagers": 2,
+                            "flinkConfiguration": {"taskmanager.numberOfTaskSlots": "2"}}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{sc}");
+    assert_eq!(sc["kind"], "SessionCluster");
+    assert_eq!(sc["spec"]["state"], "STOPPED");
+    let (_, pool) = s
+        .get("/cmf/api/v1/environments/vvp-team/compute-pools/shared-sc")
+        .await;
+    assert_eq!(pool["spec"]["type"], "SHARED", "{pool}");
+    assert_eq!(pool["spec"]["state"], "SUSPENDED");
+    assert_eq!(pool["spec"]["clusterSpec"]["taskManager"]["replicas"], 2);
+    let (code, body) = s
+        .json(
+            Method::PATCH,
+            &format!("{NS}/sessionclusters/shared-sc"),
+            Some(json!({"spec": {"numberOfTaskManagers": 3}})),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["spec"]["numberOfTaskManagers"], 3);
+    let (code, body) = s
+        .post(
+            &format!("{NS}/sessionclusters"),
+            json!({"metadata": {"name": "bad-sc"}, "spec": {"state": "PAUSED"}}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    validation(&body, "spec.state");
+    let (_, scs) = s.get(&format!("{NS}/sessionclusters")).await;
+    assert_eq!(scs["kind"], "SessionClusterList");
+    assert_eq!(scs["items"].as_array().unwrap().len(), 1);
+    let (code, _) = s.delete(&format!("{NS}/sessionclusters/shared-sc")).await;
+    assert_eq!(code, 200);
+
     // DeploymentDefaults lie under every deployment made afterwards.
     let (code, defaults) = s
         .json(

@@ -2,13 +2,14 @@
 //! `/api/v1/namespaces/{ns}/...` and the platform's namespaces under
 //! `/namespaces/v1/...`, over the same core as CMF. A VVP namespace is a core
 //! environment; a Deployment is a core application; a Job is one of its
-//! instances. The conventions of the dialect (object envelope, list wrapper,
+//! instances; a SessionCluster is a SHARED compute pool. The conventions of the dialect (object envelope, list wrapper,
 //! names, merge-patch, resourceVersion, ApiException bodies) live here once.
 
 mod deployments;
 mod documents;
 mod namespaces;
 mod runs;
+mod session_clusters;
 
 use crate::body::read_document;
 use crate::error::status_of;
@@ -57,6 +58,17 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{ns}/savepoints/{{savepointId}}"),
             get(runs::get_savepoint),
+        )
+        .route(
+            &format!("{ns}/sessionclusters"),
+            get(session_clusters::list).post(session_clusters::create),
+        )
+        .route(
+            &format!("{ns}/sessionclusters/{{name}}"),
+            get(session_clusters::get)
+                .put(session_clusters::replace)
+                .patch(session_clusters::replace)
+                .delete(session_clusters::delete),
         )
         .route(
             &format!("{ns}/deployment-defaults"),
