@@ -59,8 +59,26 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             }
         }
     };
+    if !identity.may_write() && !req.method().is_safe() {
+        return forbidden(req.uri().path(), "this token may only read (role viewer)");
+    }
     req.extensions_mut().insert(identity);
     next.run(req).await
+}
+
+/// 403 in the body of the dialect the path belongs to.
+fn forbidden(path: &str, message: &str) -> Response {
+    let error = drey_model::Error::Forbidden(message.to_owned());
+    if path.starts_with("/api/admin/")
+        || path.starts_with("/api/org/")
+        || path.starts_with("/api/flink/")
+    {
+        crate::lakesail::LakeSailError(error).into_response()
+    } else if path.starts_with("/api/v1/") || path.starts_with("/namespaces/") {
+        crate::vvp::VvpError(error).into_response()
+    } else {
+        rest_error(StatusCode::FORBIDDEN, message)
+    }
 }
 
 /// The authenticated caller of a request.

@@ -7,6 +7,7 @@ pub mod body;
 pub mod cmf;
 pub mod error;
 pub mod health;
+pub mod lakesail;
 pub mod metrics;
 pub mod middleware;
 pub mod paging;
@@ -56,6 +57,7 @@ pub fn app(core: Core, config: ApiConfig) -> Router {
     let routes = Router::new()
         .merge(cmf::router())
         .merge(vvp::router())
+        .merge(lakesail::router())
         .merge(health::router())
         .merge(ui::router())
         .fallback(error::unknown_route)

@@ -17,6 +17,38 @@ use subtle::ConstantTimeEq;
 const KEYS_ORG: &str = "";
 const PREFIX: &str = "drey_";
 
+/// What an identity may do in its organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Read everything.
+    Viewer,
+    /// Read and write resources.
+    Editor,
+    /// Also manage the organization's identities and keys.
+    Admin,
+}
+
+impl Role {
+    /// Parses `viewer`, `editor` or `admin`.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
 /// Who is calling.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
@@ -26,6 +58,10 @@ pub struct Identity {
     pub key_id: String,
     /// Server administrators hold root keys.
     pub server_admin: bool,
+    /// The caller's role in its organization.
+    pub role: Role,
+    /// The service account the key belongs to, if any.
+    pub service_account: Option<String>,
 }
 
 impl Identity {
@@ -35,7 +71,14 @@ impl Identity {
             org: DEFAULT_ORG.to_owned(),
             key_id: "anonymous".to_owned(),
             server_admin: true,
+            role: Role::Admin,
+            service_account: None,
         }
+    }
+
+    /// Whether the caller may change resources.
+    pub fn may_write(&self) -> bool {
+        self.role >= Role::Editor
     }
 }
 
@@ -64,27 +107,124 @@ fn random_text(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// A server-made id: 16 of `[A-Z0-9]` (LakeSail's `ResourceId`).
+pub fn new_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut buf = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    buf.iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// The key a token names, by id.
+pub fn key_ref(key_id: &str) -> ObjectKey {
+    ObjectKey::global(KEYS_ORG, Kind::ApiKey, key_id)
+}
+
+/// What a new key is for.
+pub struct KeyRequest {
+    /// `root` or `service-account`.
+    pub kind: &'static str,
+    /// The organization it acts in.
+    pub org: String,
+    /// The service account it belongs to.
+    pub owner: Option<String>,
+    /// When it stops working.
+    pub expires_at: Option<Timestamp>,
+}
+
 impl Core {
     /// Makes a root key (server administrator, acting in the default organization).
     pub async fn create_root_key(&self) -> Result<NewToken, Error> {
-        let key_id = random_text(9).replace(['-', '_'], "x").to_ascii_lowercase();
-        let secret = random_text(32);
-        let mut write = Write::new(
-            ObjectKey::global(KEYS_ORG, Kind::ApiKey, &key_id),
-            WriteMode::Create,
-            json!({
-                "kind": "root",
-                "org": DEFAULT_ORG,
-                "sha256": hash(&secret),
-                "createdAt": Timestamp::now().to_string(),
-            }),
-        );
-        write.status = Some(json!({"revoked": false}));
-        self.store.write(write).await.map_err(store_error)?;
-        Ok(NewToken {
-            token: format!("{PREFIX}{key_id}_{secret}"),
-            key_id,
+        self.create_key(KeyRequest {
+            kind: "root",
+            org: DEFAULT_ORG.to_owned(),
+            owner: None,
+            expires_at: None,
         })
+        .await
+        .map(|(token, _)| token)
+    }
+
+    /// Makes a key: a random 256-bit secret, shown once; only its SHA-256 is kept.
+    pub async fn create_key(
+        &self,
+        request: KeyRequest,
+    ) -> Result<(NewToken, drey_model::Object), Error> {
+        let key_id = new_id();
+        let secret = random_text(32);
+        let mut spec = json!({
+            "kind": request.kind,
+            "org": request.org,
+            "sha256": hash(&secret),
+            "createdAt": Timestamp::now().to_string(),
+        });
+        if let Some(owner) = request.owner {
+            spec["owner"] = json!(owner);
+        }
+        if let Some(expires) = request.expires_at {
+            spec["expiresAt"] = json!(expires.to_string());
+        }
+        let mut write = Write::new(key_ref(&key_id), WriteMode::Create, spec);
+        write.status = Some(json!({"revoked": false}));
+        let stored = self.store.write(write).await.map_err(store_error)?;
+        Ok((
+            NewToken {
+                token: format!("{PREFIX}{key_id}_{secret}"),
+                key_id,
+            },
+            stored,
+        ))
+    }
+
+    /// A key's record (never its secret), if it exists and is not revoked.
+    pub async fn get_key(&self, key_id: &str) -> Result<Option<drey_model::Object>, Error> {
+        Ok(self
+            .store
+            .get(&key_ref(key_id))
+            .await
+            .map_err(store_error)?
+            .filter(|k| k.status.get("revoked").and_then(Value::as_bool) != Some(true)))
+    }
+
+    /// Every live key of a kind (and organization / owner when given).
+    pub async fn list_keys(
+        &self,
+        kind: &str,
+        org: Option<&str>,
+        owner: Option<&str>,
+    ) -> Result<Vec<drey_model::Object>, Error> {
+        let mut out = Vec::new();
+        for key in self.store.keys(Kind::ApiKey).await.map_err(store_error)? {
+            let Some(k) = self.get_key(&key.name).await? else {
+                continue;
+            };
+            let same = |field: &str, want: Option<&str>| {
+                want.is_none_or(|w| k.spec.get(field).and_then(Value::as_str) == Some(w))
+            };
+            if k.spec["kind"] == kind && same("org", org) && same("owner", owner) {
+                out.push(k);
+            }
+        }
+        out.sort_by_key(|o| o.meta.creation_timestamp);
+        Ok(out)
+    }
+
+    /// Revokes a key: it stops working at once.
+    pub async fn revoke_key(&self, key_id: &str) -> Result<(), Error> {
+        let key = self
+            .get_key(key_id)
+            .await?
+            .ok_or_else(|| Error::not_found(Kind::ApiKey, key_id))?;
+        let mut status = key.status.clone();
+        status["revoked"] = json!(true);
+        status["revokedAt"] = json!(Timestamp::now().to_string());
+        self.store
+            .write_status(&key.key, None, status)
+            .await
+            .map(drop)
+            .map_err(store_error)
     }
 
     /// Whether any root key exists.
@@ -124,10 +264,38 @@ impl Core {
                 _ => return Ok(None),
             }
         }
+        let org = key.spec["org"].as_str().unwrap_or(DEFAULT_ORG).to_owned();
+        let root = key.spec["kind"] == "root";
+        let owner = key
+            .spec
+            .get("owner")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let role = match (&owner, root) {
+            (_, true) => Role::Admin,
+            (Some(sa), false) => {
+                // A deleted service account's keys die with it.
+                let Some(account) = self
+                    .store
+                    .get(&ObjectKey::global(&org, Kind::ServiceAccount, sa))
+                    .await
+                    .map_err(store_error)?
+                else {
+                    return Ok(None);
+                };
+                account.spec["role"]
+                    .as_str()
+                    .and_then(Role::parse)
+                    .unwrap_or(Role::Viewer)
+            }
+            (None, false) => Role::Viewer,
+        };
         Ok(Some(Identity {
-            org: key.spec["org"].as_str().unwrap_or(DEFAULT_ORG).to_owned(),
+            org,
             key_id: key_id.to_owned(),
-            server_admin: key.spec["kind"] == "root",
+            server_admin: root,
+            role,
+            service_account: owner,
         }))
     }
 }

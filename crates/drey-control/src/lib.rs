@@ -8,6 +8,7 @@ pub mod catalogs;
 pub mod compute_pools;
 pub mod documents;
 pub mod environments;
+pub mod identities;
 pub mod proxy;
 pub mod reconcile;
 pub mod savepoints;

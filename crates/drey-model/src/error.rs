@@ -36,6 +36,9 @@ pub enum Error {
         /// Its name.
         name: String,
     },
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// The write conflicts with the current state (stale version, object in use).
     #[error("{0}")]
     Conflict(String),

@@ -43,6 +43,10 @@ pub enum Kind {
     /// of its own (VVP deployment targets, secret values, defaults); the
     /// name is `<plural>/<name>`.
     Document,
+    /// A tenant (kept in the server's own namespace).
+    Organization,
+    /// A non-human identity of an organization; its keys are API keys.
+    ServiceAccount,
 }
 
 /// Where objects of a kind live.
@@ -58,7 +62,7 @@ pub enum ScopeKind {
 
 impl Kind {
     /// Every kind, for migrations and tests.
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Environment,
         Kind::Application,
         Kind::Instance,
@@ -72,6 +76,8 @@ impl Kind {
         Kind::ApiKey,
         Kind::SqlObject,
         Kind::Document,
+        Kind::Organization,
+        Kind::ServiceAccount,
     ];
 
     /// The stable identifier used in storage. Never change one.
@@ -90,6 +96,8 @@ impl Kind {
             Kind::ApiKey => "api-key",
             Kind::SqlObject => "sql-object",
             Kind::Document => "document",
+            Kind::Organization => "organization",
+            Kind::ServiceAccount => "service-account",
         }
     }
 
@@ -101,7 +109,12 @@ impl Kind {
     /// The scope objects of this kind live in.
     pub fn scope_kind(self) -> ScopeKind {
         match self {
-            Kind::Environment | Kind::Secret | Kind::Catalog | Kind::ApiKey => ScopeKind::Global,
+            Kind::Environment
+            | Kind::Secret
+            | Kind::Catalog
+            | Kind::ApiKey
+            | Kind::Organization
+            | Kind::ServiceAccount => ScopeKind::Global,
             Kind::Application
             | Kind::SecretMapping
             | Kind::ComputePool
@@ -130,6 +143,8 @@ impl fmt::Display for Kind {
             Kind::ApiKey => "ApiKey",
             Kind::SqlObject => "SqlObject",
             Kind::Document => "Document",
+            Kind::Organization => "Organization",
+            Kind::ServiceAccount => "ServiceAccount",
         })
     }
 }

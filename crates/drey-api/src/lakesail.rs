@@ -1,0 +1,483 @@
+//! The LakeSail-style multi-tenant API: `/api/admin/v1` (server
+//! administrators: root keys, organizations) and `/api/org/v1` (the caller's
+//! organization, from its token: identity, service accounts and their keys).
+//! JSON only, `application/json; charset=utf-8`, errors `{"message"}`,
+//! server-made IDs of `[A-Z0-9]`, lists paged by `limit` and an opaque
+//! `marker`.
+
+use crate::auth::Caller;
+use crate::error::status_of;
+use crate::AppState;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine;
+use drey_control::auth::{Identity, Role};
+use drey_model::{Error, Object, Timestamp};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The LakeSail routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/admin/v1/keys",
+            post(create_root_key).get(list_root_keys),
+        )
+        .route(
+            "/api/admin/v1/keys/{key}",
+            get(get_root_key).delete(delete_root_key),
+        )
+        .route(
+            "/api/admin/v1/organizations",
+            post(create_organization).get(list_organizations),
+        )
+        .route(
+            "/api/admin/v1/organizations/{org}",
+            get(get_organization).delete(delete_organization),
+        )
+        .route(
+            "/api/admin/v1/organizations/{org}/keys",
+            post(create_organization_key),
+        )
+        .route("/api/org/v1/me", get(me))
+        .route(
+            "/api/org/v1/service-accounts",
+            post(create_account).get(list_accounts),
+        )
+        .route(
+            "/api/org/v1/service-accounts/{sa}",
+            get(get_account).delete(delete_account),
+        )
+        .route(
+            "/api/org/v1/service-accounts/{sa}/keys",
+            post(create_account_key).get(list_account_keys),
+        )
+        .route(
+            "/api/org/v1/service-accounts/{sa}/keys/{key}",
+            get(get_account_key).delete(delete_account_key),
+        )
+}
+
+/// A core error as LakeSail's `{"message": ...}`.
+#[derive(Debug)]
+pub struct LakeSailError(pub Error);
+
+impl From<Error> for LakeSailError {
+    fn from(e: Error) -> Self {
+        LakeSailError(e)
+    }
+}
+
+impl IntoResponse for LakeSailError {
+    fn into_response(self) -> Response {
+        let status = status_of(&self.0, StatusCode::BAD_REQUEST);
+        json_reply(status, json!({"message": self.0.to_string()}))
+    }
+}
+
+/// 403 in LakeSail's body.
+fn forbidden(what: &str) -> LakeSailError {
+    LakeSailError(Error::Forbidden(what.to_owned()))
+}
+
+/// Every LakeSail answer: JSON with the charset spelled out.
+pub fn json_reply(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+/// A JSON body (LakeSail takes JSON only).
+pub struct Json(Value);
+
+impl FromRequest<AppState> for Json {
+    type Rejection = LakeSailError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|ct| ct.starts_with("application/json"));
+        if !is_json {
+            return Err(
+                Error::BadRequest("the body must be JSON (application/json)".into()).into(),
+            );
+        }
+        let value = crate::body::read_document(req, state).await?;
+        Ok(Json(if value.is_null() { json!({}) } else { value }))
+    }
+}
+
+fn require_admin(who: &Identity) -> Result<(), LakeSailError> {
+    if who.server_admin {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "only server administrators (root keys) may do this",
+        ))
+    }
+}
+
+fn require_org_admin(who: &Identity) -> Result<(), LakeSailError> {
+    if who.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(forbidden("only organization administrators may do this"))
+    }
+}
+
+fn expires_at(body: &Value) -> Result<Option<Timestamp>, Error> {
+    match body.get("expiresAt") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Timestamp::parse(s).map(Some).ok_or_else(|| {
+            Error::invalid("expiresAt", format!("'{s}' is not an RFC 3339 date-time"))
+        }),
+        Some(_) => Err(Error::invalid("expiresAt", "must be a date-time string")),
+    }
+}
+
+/// `?limit=&marker=`.
+#[derive(Deserialize)]
+struct Paging {
+    limit: Option<String>,
+    marker: Option<String>,
+}
+
+/// A page of `items` and the marker of the next one (absent at the end).
+fn page(items: Vec<Value>, paging: &Paging) -> Result<Value, Error> {
+    let limit = match &paging.limit {
+        None => 100,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| Error::BadRequest(format!("limit '{l}' must be 1-100")))?,
+    };
+    let start = match &paging.marker {
+        None => 0,
+        Some(m) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(m)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| {
+                s.strip_prefix("offset:")
+                    .and_then(|n| n.parse::<usize>().ok())
+            })
+            .ok_or_else(|| Error::BadRequest("marker is not one this server issued".into()))?,
+    };
+    let end = (start + limit).min(items.len());
+    let mut out = json!({"items": items.get(start.min(items.len())..end).unwrap_or_default()});
+    if end < items.len() {
+        out["marker"] =
+            json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{end}")));
+    }
+    Ok(out)
+}
+
+fn times(object: &Object) -> (String, String) {
+    (
+        object.meta.creation_timestamp.to_string(),
+        object.meta.update_timestamp.to_string(),
+    )
+}
+
+fn key_summary(key: &Object) -> Value {
+    let (created, updated) = times(key);
+    let mut out = json!({"id": key.meta.name, "createdAt": created, "updatedAt": updated});
+    if let Some(e) = key.spec.get("expiresAt") {
+        out["expiresAt"] = e.clone();
+    }
+    out
+}
+
+async fn create_root_key(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    let (token, key) = state
+        .core
+        .create_key(drey_control::auth::KeyRequest {
+            kind: "root",
+            org: drey_model::object::DEFAULT_ORG.to_owned(),
+            owner: None,
+            expires_at: expires_at(&body)?,
+        })
+        .await?;
+    let mut out = key_summary(&key);
+    out["key"] = json!(token.token);
+    Ok(json_reply(StatusCode::CREATED, out))
+}
+
+async fn list_root_keys(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Query(paging): Query<Paging>,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    let keys = state.core.list_keys("root", None, None).await?;
+    let items = keys.iter().map(key_summary).collect();
+    Ok(json_reply(StatusCode::OK, page(items, &paging)?))
+}
+
+async fn root_key(state: &AppState, id: &str) -> Result<Object, Error> {
+    state
+        .core
+        .get_key(id)
+        .await?
+        .filter(|k| k.spec["kind"] == "root")
+        .ok_or_else(|| Error::not_found(drey_model::Kind::ApiKey, id))
+}
+
+async fn get_root_key(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        key_summary(&root_key(&state, &id).await?),
+    ))
+}
+
+async fn delete_root_key(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    root_key(&state, &id).await?;
+    state.core.revoke_key(&id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn organization(org: &Object) -> Value {
+    let (created, updated) = times(org);
+    json!({"id": org.meta.name, "name": org.spec["name"], "createdAt": created, "updatedAt": updated})
+}
+
+async fn create_organization(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid("name", "is required"))?;
+    let org = state.core.create_organization(name).await?;
+    Ok(json_reply(StatusCode::CREATED, organization(&org)))
+}
+
+async fn list_organizations(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Query(paging): Query<Paging>,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    let orgs = state.core.list_organizations().await?;
+    Ok(json_reply(
+        StatusCode::OK,
+        page(orgs.iter().map(organization).collect(), &paging)?,
+    ))
+}
+
+async fn get_organization(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    let org = state.core.get_organization(&id).await?;
+    Ok(json_reply(StatusCode::OK, organization(&org)))
+}
+
+async fn delete_organization(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    state.core.delete_organization(&id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// drey's way in to a new organization: an administrator service account
+/// and a key for it, made by a server administrator.
+async fn create_organization_key(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(org): Path<String>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    state.core.get_organization(&org).await?;
+    let account = state
+        .core
+        .create_service_account(&org, "admin", "organization administrator", Role::Admin)
+        .await?;
+    let (token, key) = state
+        .core
+        .create_service_account_key(&org, &account.meta.name, expires_at(&body)?)
+        .await?;
+    let mut out = key_summary(&key);
+    out["key"] = json!(token.token);
+    out["serviceAccountId"] = json!(account.meta.name);
+    Ok(json_reply(StatusCode::CREATED, out))
+}
+
+fn account(sa: &Object) -> Value {
+    let (created, updated) = times(sa);
+    json!({
+        "id": sa.meta.name,
+        "username": sa.spec["username"],
+        "description": sa.spec["description"],
+        "role": sa.spec["role"],
+        "createdAt": created,
+        "updatedAt": updated,
+    })
+}
+
+async fn me(State(state): State<AppState>, Caller(who): Caller) -> Result<Response, LakeSailError> {
+    let body = match &who.service_account {
+        Some(sa) => {
+            json!({"serviceAccount": account(&state.core.get_service_account(&who.org, sa).await?)})
+        }
+        None if who.server_admin => json!({"root": {}}),
+        None => json!({}),
+    };
+    Ok(json_reply(StatusCode::OK, body))
+}
+
+async fn create_account(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    require_org_admin(&who)?;
+    let username = body
+        .get("username")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid("username", "is required"))?;
+    let description = body
+        .get("description")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid("description", "is required"))?;
+    let role = match body.get("role").and_then(Value::as_str) {
+        None => Role::Editor,
+        Some(r) => Role::parse(r).ok_or_else(|| {
+            Error::invalid("role", format!("'{r}' is not viewer, editor or admin"))
+        })?,
+    };
+    let sa = state
+        .core
+        .create_service_account(&who.org, username, description, role)
+        .await?;
+    Ok(json_reply(StatusCode::CREATED, account(&sa)))
+}
+
+async fn list_accounts(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Query(paging): Query<Paging>,
+) -> Result<Response, LakeSailError> {
+    let accounts = state.core.list_service_accounts(&who.org).await?;
+    Ok(json_reply(
+        StatusCode::OK,
+        page(accounts.iter().map(account).collect(), &paging)?,
+    ))
+}
+
+async fn get_account(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(sa): Path<String>,
+) -> Result<Response, LakeSailError> {
+    let sa = state.core.get_service_account(&who.org, &sa).await?;
+    Ok(json_reply(StatusCode::OK, account(&sa)))
+}
+
+async fn delete_account(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(sa): Path<String>,
+) -> Result<Response, LakeSailError> {
+    require_org_admin(&who)?;
+    state.core.delete_service_account(&who.org, &sa).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn create_account_key(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(sa): Path<String>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    require_org_admin(&who)?;
+    let (token, key) = state
+        .core
+        .create_service_account_key(&who.org, &sa, expires_at(&body)?)
+        .await?;
+    let mut out = key_summary(&key);
+    out["key"] = json!(token.token);
+    Ok(json_reply(StatusCode::CREATED, out))
+}
+
+async fn account_keys(state: &AppState, who: &Identity, sa: &str) -> Result<Vec<Object>, Error> {
+    state.core.get_service_account(&who.org, sa).await?;
+    state
+        .core
+        .list_keys("service-account", Some(&who.org), Some(sa))
+        .await
+}
+
+async fn list_account_keys(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(sa): Path<String>,
+    Query(paging): Query<Paging>,
+) -> Result<Response, LakeSailError> {
+    let keys = account_keys(&state, &who, &sa).await?;
+    Ok(json_reply(
+        StatusCode::OK,
+        page(keys.iter().map(key_summary).collect(), &paging)?,
+    ))
+}
+
+async fn get_account_key(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((sa, key)): Path<(String, String)>,
+) -> Result<Response, LakeSailError> {
+    let keys = account_keys(&state, &who, &sa).await?;
+    let key = keys
+        .iter()
+        .find(|k| k.meta.name == key)
+        .ok_or_else(|| Error::not_found(drey_model::Kind::ApiKey, &key))?;
+    Ok(json_reply(StatusCode::OK, key_summary(key)))
+}
+
+async fn delete_account_key(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((sa, key)): Path<(String, String)>,
+) -> Result<Response, LakeSailError> {
+    require_org_admin(&who)?;
+    let keys = account_keys(&state, &who, &sa).await?;
+    if !keys.iter().any(|k| k.meta.name == key) {
+        return Err(Error::not_found(drey_model::Kind::ApiKey, &key).into());
+    }
+    state.core.revoke_key(&key).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

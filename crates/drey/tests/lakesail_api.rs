@@ -1,0 +1,411 @@
+//! Organizations, service accounts, keys and roles through the LakeSail-style
+//! API, and tenant isolation across the CMF and VVP dialects, against a real
+//! drey server in token mode.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::Server;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn id_ok(id: &Value) -> bool {
+    id.as_str().is_some_and(|s| {
+        !s.is_empty()
+            && s.len() <= 20
+            && s.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    })
+}
+
+async fn call(
+    s: &Server,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value, String) {
+    let mut req = s.client.request(method, s.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let response = req.send().await.unwrap();
+    let status = response.status().as_u16();
+    let ct = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, body, ct)
+}
+
+#[tokio::test]
+async fn organizations_keys_roles_and_isolation() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--auth", "token"]);
+    let root = std::fs::read_to_string(dir.path().join("root.key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    // Without a token: 401.
+    let anonymous = s.client.get(s.url("/api/org/v1/me")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    // Root keys: the admin group.
+    let (code, me, ct) = call(&s, &root, Method::GET, "/api/org/v1/me", None).await;
+    assert_eq!(code, 200);
+    assert_eq!(ct, "application/json; charset=utf-8");
+    assert_eq!(me, json!({"root": {}}));
+    let (code, key, _) = call(
+        &s,
+        &root,
+        Method::POST,
+        "/api/admin/v1/keys",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(code, 201, "{key}");
+    assert!(id_ok(&key["id"]), "{key}");
+    let second_root = key["key"].as_str().unwrap().to_owned();
+    let (code, summary, _) = call(
+        &s,
+        &second_root,
+        Method::GET,
+        &format!("/api/admin/v1/keys/{}", key["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(
+        summary.get("key").is_none(),
+        "the secret is shown once: {summary}"
+    );
+    assert!(summary["createdAt"].is_string() && summary["updatedAt"].is_string());
+
+    // Organizations, paged by limit and marker.
+    let mut orgs = Vec::new();
+    for name in ["acme", "globex", "initech"] {
+        let (code, org, _) = call(
+            &s,
+            &root,
+            Method::POST,
+            "/api/admin/v1/organizations",
+            Some(json!({"name": name})),
+        )
+        .await;
+        assert_eq!(code, 201, "{org}");
+        assert!(id_ok(&org["id"]));
+        orgs.push(org["id"].as_str().unwrap().to_owned());
+    }
+    let (_, first, _) = call(
+        &s,
+        &root,
+        Method::GET,
+        "/api/admin/v1/organizations?limit=2",
+        None,
+    )
+    .await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let marker = first["marker"].as_str().unwrap().to_owned();
+    let (_, rest, _) = call(
+        &s,
+        &root,
+        Method::GET,
+        &format!("/api/admin/v1/organizations?limit=2&marker={marker}"),
+        None,
+    )
+    .await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert!(
+        rest.get("marker").is_none(),
+        "no marker on the last page: {rest}"
+    );
+    let (code, body, ct) = call(
+        &s,
+        &root,
+        Method::GET,
+        "/api/admin/v1/organizations?limit=500",
+        None,
+    )
+    .await;
+    assert_eq!(code, 400);
+    assert!(body["message"].is_string(), "{body}");
+    assert_eq!(ct, "application/json; charset=utf-8");
+
+    // An organization administrator for acme, then a viewer.
+    let acme = &orgs[0];
+    let (code, admin_key, _) = call(
+        &s,
+        &root,
+        Method::POST,
+        &format!("/api/admin/v1/organizations/{acme}/keys"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(code, 201, "{admin_key}");
+    let acme_admin = admin_key["key"].as_str().unwrap().to_owned();
+    let (_, me, _) = call(&s, &acme_admin, Method::GET, "/api/org/v1/me", None).await;
+    assert_eq!(me["serviceAccount"]["role"], "admin", "{me}");
+    let (code, viewer_sa, _) = call(
+        &s,
+        &acme_admin,
+        Method::POST,
+        "/api/org/v1/service-accounts",
+        Some(json!({"username": "dashboards", "description": "read only", "role": "viewer"})),
+    )
+    .await;
+    assert_eq!(code, 201, "{viewer_sa}");
+    let viewer_id = viewer_sa["id"].as_str().unwrap().to_owned();
+    let (code, vk, _) = call(
+        &s,
+        &acme_admin,
+        Method::POST,
+        &format!("/api/org/v1/service-accounts/{viewer_id}/keys"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(code, 201, "{vk}");
+    let viewer = vk["key"].as_str().unwrap().to_owned();
+    let (_, keys, _) = call(
+        &s,
+        &acme_admin,
+        Method::GET,
+        &format!("/api/org/v1/service-accounts/{viewer_id}/keys"),
+        None,
+    )
+    .await;
+    assert_eq!(keys["items"].as_array().unwrap().len(), 1);
+    assert!(keys["items"][0].get("key").is_none());
+
+    // Roles: 403 where the role does not reach.
+    let (code, body, _) = call(
+        &s,
+        &acme_admin,
+        Method::GET,
+        "/api/admin/v1/organizations",
+        None,
+    )
+    .await;
+    assert_eq!(code, 403, "{body}");
+    assert!(body["message"].is_string());
+    let (code, _, _) = call(&s, &viewer, Method::GET, "/cmf/api/v1/environments", None).await;
+    assert_eq!(code, 200, "a viewer reads");
+    let (code, body, _) = call(
+        &s,
+        &viewer,
+        Method::POST,
+        "/cmf/api/v1/environments",
+        Some(json!({"name": "nope-env"})),
+    )
+    .await;
+    assert_eq!(code, 403, "a viewer cannot write: {body}");
+    assert!(
+        body["errors"][0]["message"].is_string(),
+        "CMF's body: {body}"
+    );
+    let (code, body, _) = call(
+        &s,
+        &viewer,
+        Method::POST,
+        "/namespaces/v1/namespaces",
+        Some(json!({"name": "nope-ns"})),
+    )
+    .await;
+    assert_eq!(code, 403);
+    assert_eq!(body["kind"], "ApiException", "VVP's body: {body}");
+    let (code, _, _) = call(
+        &s,
+        &viewer,
+        Method::POST,
+        "/api/org/v1/service-accounts",
+        Some(json!({"username": "x", "description": "y"})),
+    )
+    .await;
+    assert_eq!(code, 403);
+
+    // Tenant isolation: the default organization's objects do not exist for acme.
+    for (path, body) in [
+        ("/cmf/api/v1/environments", json!({"name": "root-env"})),
+        (
+            "/cmf/api/v1/secrets",
+            json!({"metadata": {"name": "root-secret"}, "spec": {"data": {"k": "v"}}}),
+        ),
+        (
+            "/cmf/api/v1/environments/root-env/compute-pools",
+            json!({"metadata": {"name": "root-pool"}, "spec": {"type": "SHARED", "clusterSpec": {}}}),
+        ),
+        (
+            "/cmf/api/v1/environments/root-env/statements",
+            json!({"metadata": {"name": "root-stmt"}, "spec": {"statement": "SELECT 1", "computePoolName": "root-pool"}}),
+        ),
+        (
+            "/cmf/api/v1/catalogs/kafka",
+            json!({"metadata": {"name": "root-cat"}, "spec": {"srInstance": {"connectionConfig": {}}, "kafkaClusters": []}}),
+        ),
+        (
+            "/api/v1/namespaces/root-env/deployments",
+            json!({"metadata": {"name": "root-app"}, "spec": {"state": "SUSPENDED", "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///x.jar"}}}}}),
+        ),
+    ] {
+        let (code, answer, _) = call(&s, &root, Method::POST, path, Some(body)).await;
+        assert!(code == 200 || code == 201, "{path}: {code} {answer}");
+    }
+    let foreign = [
+        "/cmf/api/v1/environments/root-env",
+        "/cmf/api/v1/environments/root-env/applications",
+        "/cmf/api/v1/environments/root-env/applications/root-app",
+        "/cmf/api/v1/environments/root-env/compute-pools/root-pool",
+        "/cmf/api/v1/environments/root-env/statements/root-stmt",
+        "/cmf/api/v1/environments/root-env/statements/root-stmt/flink-web-ui/overview",
+        "/cmf/api/v1/secrets/root-secret",
+        "/cmf/api/v1/catalogs/kafka/root-cat",
+        "/api/v1/namespaces/root-env/deployments/root-app",
+        "/api/v1/namespaces/root-env/deployments",
+        "/namespaces/v1/namespaces/root-env",
+    ];
+    for path in foreign {
+        let is_list = path.ends_with("/applications") || path.ends_with("/deployments");
+        let methods: &[Method] = if is_list {
+            &[Method::GET]
+        } else {
+            &[Method::GET, Method::DELETE]
+        };
+        for method in methods {
+            let (code, body, _) = call(&s, &acme_admin, method.clone(), path, None).await;
+            assert_eq!(
+                code, 404,
+                "{method} {path} from another organization: {body}"
+            );
+        }
+    }
+    let (code, body, _) = call(
+        &s,
+        &acme_admin,
+        Method::PUT,
+        "/cmf/api/v1/secrets/root-secret",
+        Some(json!({"metadata": {"name": "root-secret"}, "spec": {"data": {"k": "stolen"}}})),
+    )
+    .await;
+    assert_eq!(code, 404, "{body}");
+    for path in [
+        "/cmf/api/v1/environments",
+        "/cmf/api/v1/secrets",
+        "/cmf/api/v1/catalogs/kafka",
+    ] {
+        let (_, listed, _) = call(&s, &acme_admin, Method::GET, path, None).await;
+        assert_eq!(
+            listed["items"],
+            json!([]),
+            "{path} lists nothing of another organization: {listed}"
+        );
+    }
+    let (_, namespaces, _) = call(
+        &s,
+        &acme_admin,
+        Method::GET,
+        "/namespaces/v1/namespaces",
+        None,
+    )
+    .await;
+    assert_eq!(namespaces["namespaces"], json!([]));
+    // acme's own environment of the same name is its own object.
+    let (code, _, _) = call(
+        &s,
+        &acme_admin,
+        Method::POST,
+        "/cmf/api/v1/environments",
+        Some(json!({"name": "root-env"})),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let (_, apps, _) = call(
+        &s,
+        &acme_admin,
+        Method::GET,
+        "/cmf/api/v1/environments/root-env/applications",
+        None,
+    )
+    .await;
+    assert_eq!(apps["items"], json!([]));
+    let (code, _, _) = call(
+        &s,
+        &root,
+        Method::GET,
+        "/cmf/api/v1/environments/root-env/applications/root-app",
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "the owner still sees its own");
+    // Service accounts of one organization are not another's.
+    let (code, _, _) = call(
+        &s,
+        &root,
+        Method::GET,
+        &format!("/api/org/v1/service-accounts/{viewer_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 404);
+
+    // Expired and revoked keys stop working at once.
+    let expires = (chrono::Utc::now() + chrono::Duration::seconds(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (code, short, _) = call(
+        &s,
+        &acme_admin,
+        Method::POST,
+        &format!("/api/org/v1/service-accounts/{viewer_id}/keys"),
+        Some(json!({"expiresAt": expires})),
+    )
+    .await;
+    assert_eq!(code, 201, "{short}");
+    let short_key = short["key"].as_str().unwrap().to_owned();
+    let (code, _, _) = call(&s, &short_key, Method::GET, "/api/org/v1/me", None).await;
+    assert_eq!(code, 200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (code, _, _) = call(&s, &short_key, Method::GET, "/api/org/v1/me", None).await;
+    assert_eq!(code, 401, "expired");
+    let vk_id = vk["id"].as_str().unwrap();
+    let (code, _, _) = call(
+        &s,
+        &acme_admin,
+        Method::DELETE,
+        &format!("/api/org/v1/service-accounts/{viewer_id}/keys/{vk_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 204);
+    let (code, _, _) = call(&s, &viewer, Method::GET, "/api/org/v1/me", None).await;
+    assert_eq!(code, 401, "revoked");
+    let (code, _, _) = call(
+        &s,
+        &root,
+        Method::DELETE,
+        &format!("/api/admin/v1/keys/{}", key["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(code, 204);
+    let (code, _, _) = call(&s, &second_root, Method::GET, "/api/org/v1/me", None).await;
+    assert_eq!(code, 401, "revoked root key");
+
+    // No token is ever stored in clear.
+    for file in ["drey.db", "drey.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        for token in [&root, &acme_admin, &viewer, &second_root] {
+            let secret = token.rsplit_once('_').unwrap().1.as_bytes();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret),
+                "{file} holds a token"
+            );
+        }
+    }
+}
