@@ -35,7 +35,11 @@ fn unauthorized(message: &str) -> Response {
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
     // The console's page and files hold no data; its API calls carry the token.
-    let open = path == "/healthz" || path == "/readyz" || crate::ui::is_console_path(path);
+    // Pre-signed Flink UI URLs carry their own credential (checked by the handler).
+    let open = path == "/healthz"
+        || path == "/readyz"
+        || crate::ui::is_console_path(path)
+        || path.starts_with("/api/flink/v1/ui/");
     let identity = match state.config.auth {
         AuthMode::None => Identity::anonymous(),
         AuthMode::Token if open => Identity::anonymous(),

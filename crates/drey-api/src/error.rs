@@ -45,6 +45,13 @@ impl CmfError {
     }
 }
 
+impl CmfError {
+    /// The domain error inside, for another dialect to render.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+}
+
 impl From<Error> for CmfError {
     fn from(error: Error) -> Self {
         CmfError {

@@ -5,6 +5,8 @@
 //! server-made IDs of `[A-Z0-9]`, lists paged by `limit` and an opaque
 //! `marker`.
 
+mod flink;
+
 use crate::auth::Caller;
 use crate::error::status_of;
 use crate::AppState;
@@ -12,7 +14,7 @@ use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use base64::Engine;
 use drey_control::auth::{Identity, Role};
@@ -44,6 +46,36 @@ pub fn router() -> Router<AppState> {
             post(create_organization_key),
         )
         .route("/api/org/v1/me", get(me))
+        .route(
+            "/api/org/v1/workspaces",
+            post(flink::create_workspace).get(flink::list_workspaces),
+        )
+        .route(
+            "/api/org/v1/workspaces/{ws}",
+            get(flink::get_workspace)
+                .patch(flink::update_workspace)
+                .delete(flink::delete_workspace),
+        )
+        .route(
+            "/api/flink/v1/workspaces/{ws}/applications",
+            post(flink::create_application).get(flink::list_applications),
+        )
+        .route(
+            "/api/flink/v1/workspaces/{ws}/applications/{app}",
+            get(flink::get_application)
+                .patch(flink::update_application)
+                .delete(flink::delete_application),
+        )
+        .route(
+            "/api/flink/v1/workspaces/{ws}/applications/{app}/savepoints",
+            post(flink::create_savepoint).get(flink::list_savepoints),
+        )
+        .route(
+            "/api/flink/v1/workspaces/{ws}/applications/{app}/urls",
+            post(flink::create_url),
+        )
+        .route("/api/flink/v1/ui/{grant}/", any(flink::signed_proxy))
+        .route("/api/flink/v1/ui/{grant}/{*path}", any(flink::signed_proxy))
         .route(
             "/api/org/v1/service-accounts",
             post(create_account).get(list_accounts),

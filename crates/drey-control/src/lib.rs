@@ -14,6 +14,7 @@ pub mod reconcile;
 pub mod savepoints;
 pub mod secret_mappings;
 pub mod secrets;
+pub mod signed_urls;
 pub mod sql_engine;
 pub mod sql_objects;
 pub mod statements;

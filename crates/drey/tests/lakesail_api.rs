@@ -355,6 +355,167 @@ async fn organizations_keys_roles_and_isolation() {
     .await;
     assert_eq!(code, 404);
 
+    // Workspaces (environments) and Flink applications, from acme's admin.
+    let (code, ws, ct) = call(
+        &s,
+        &acme_admin,
+        Method::POST,
+        "/api/org/v1/workspaces",
+        Some(json!({"name": "Analytics"})),
+    )
+    .await;
+    assert_eq!(code, 201, "{ws}");
+    assert_eq!(ct, "application/json; charset=utf-8");
+    assert!(id_ok(&ws["id"]), "{ws}");
+    assert_eq!(ws["name"], "Analytics");
+    let ws_id = ws["id"].as_str().unwrap().to_owned();
+    for name in ["Two", "Three"] {
+        call(
+            &s,
+            &acme_admin,
+            Method::POST,
+            "/api/org/v1/workspaces",
+            Some(json!({"name": name})),
+        )
+        .await;
+    }
+    let (_, page1, _) = call(
+        &s,
+        &acme_admin,
+        Method::GET,
+        "/api/org/v1/workspaces?limit=2",
+        None,
+    )
+    .await;
+    assert_eq!(page1["items"].as_array().unwrap().len(), 2, "{page1}");
+    let marker = page1["marker"].as_str().unwrap();
+    let (_, page2, _) = call(
+        &s,
+        &acme_admin,
+        Method::GET,
+        &format!("/api/org/v1/workspaces?limit=2&marker={marker}"),
+        None,
+    )
+    .await;
+    assert_eq!(page2["items"].as_array().unwrap().len(), 1);
+    assert!(page2.get("marker").is_none());
+    let (code, renamed, _) = call(
+        &s,
+        &acme_admin,
+        Method::PATCH,
+        &format!("/api/org/v1/workspaces/{ws_id}"),
+        Some(json!({"name": "Renamed"})),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(renamed["name"], "Renamed");
+    let (code, _, _) = call(
+        &s,
+        &root,
+        Method::GET,
+        &format!("/api/org/v1/workspaces/{ws_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 404, "another organization's workspace");
+    let (code, body, _) = call(
+        &s,
+        &acme_admin,
+        Method::GET,
+        "/api/org/v1/workspaces/lower-case",
+        None,
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    let app_spec = json!({
+        "name": "Word count", "runtime": "FLINK_1_17", "jars": [], "plugins": [],
+        "flinkConfiguration": {"taskmanager.numberOfTaskSlots": "1"},
+        "logConfiguration": {},
+        "jobManagerResource": {"cpu": 0.5, "memory": "1024m", "ephemeralStorage": "256m"},
+        "taskManagerResource": {"cpu": 0.5, "memory": "1024m", "ephemeralStorage": "256m"},
+        "job": {"jarUri": "local:///opt/flink/examples/streaming/WordCount.jar", "entryClass": "com.example.Job", "args": []}
+    });
+    let apps_path = format!("/api/flink/v1/workspaces/{ws_id}/applications");
+    let (code, app, _) = call(
+        &s,
+        &acme_admin,
+        Method::POST,
+        &apps_path,
+        Some(app_spec.clone()),
+    )
+    .await;
+    assert_eq!(code, 201, "{app}");
+    assert!(id_ok(&app["id"]));
+    assert_eq!(app["name"], "Word count");
+    let app_id = app["id"].as_str().unwrap().to_owned();
+    let mut missing = app_spec.clone();
+    missing.as_object_mut().unwrap().remove("runtime");
+    let (code, body, _) = call(&s, &acme_admin, Method::POST, &apps_path, Some(missing)).await;
+    assert_eq!(code, 400);
+    assert!(
+        body["message"].as_str().unwrap().contains("runtime"),
+        "{body}"
+    );
+    let (_, listed, _) = call(&s, &acme_admin, Method::GET, &apps_path, None).await;
+    assert_eq!(listed["items"][0]["id"], app_id.as_str());
+    let (code, _, _) = call(
+        &s,
+        &root,
+        Method::GET,
+        &format!("{apps_path}/{app_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 404, "not root's");
+    let (code, body, _) = call(
+        &s,
+        &acme_admin,
+        Method::POST,
+        &format!("{apps_path}/{app_id}/urls"),
+        Some(json!({"expiresInSeconds": 1000, "webSessionDurationInSeconds": 600})),
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    let (code, url, _) = call(
+        &s,
+        &acme_admin,
+        Method::POST,
+        &format!("{apps_path}/{app_id}/urls"),
+        Some(json!({"expiresInSeconds": 60, "webSessionDurationInSeconds": 600})),
+    )
+    .await;
+    assert_eq!(code, 201, "{url}");
+    let url = url["url"].as_str().unwrap().to_owned();
+    let path = url
+        .split_once("/api/")
+        .map(|(_, p)| format!("/api/{p}"))
+        .unwrap();
+    // No cluster runs (API-only server): the URL is accepted, Flink is not there.
+    let anonymous = s
+        .client
+        .get(s.url(&format!("{path}overview")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 503);
+    let tampered = path.replacen("/ui/", "/ui/x", 1);
+    let forged = s
+        .client
+        .get(s.url(&format!("{tampered}overview")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let (code, _, _) = call(
+        &s,
+        &acme_admin,
+        Method::DELETE,
+        &format!("{apps_path}/{app_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 204);
+
     // Expired and revoked keys stop working at once.
     let expires = (chrono::Utc::now() + chrono::Duration::seconds(2))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);

@@ -53,8 +53,36 @@ pub(super) async fn proxy(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, CmfError> {
+    forward_to(
+        &state,
+        &who.0.org,
+        &target.env,
+        target.target(),
+        &target.path,
+        query,
+        method,
+        headers,
+        body,
+    )
+    .await
+}
+
+/// Forwards a request to the cluster behind `target` in `org`/`env`: the
+/// CMF proxy paths and LakeSail's pre-signed URLs both come through here.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn forward_to(
+    state: &AppState,
+    org: &str,
+    env: &str,
+    target: ProxyTarget<'_>,
+    path: &str,
+    query: Option<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, CmfError> {
     let body = crate::body::read_limited(body, MAX_PROXY_BODY).await?;
-    let mut path_and_query = format!("/{}", target.path.trim_start_matches('/'));
+    let mut path_and_query = format!("/{}", path.trim_start_matches('/'));
     if let Some(q) = query {
         path_and_query.push('?');
         path_and_query.push_str(&q);
@@ -62,9 +90,9 @@ pub(super) async fn proxy(
     let answer = state
         .core
         .proxy(
-            &who.0.org,
-            &target.env,
-            target.target(),
+            org,
+            env,
+            target,
             ProxyRequest {
                 method: method.to_string(),
                 path_and_query,

@@ -6,7 +6,7 @@ mod applications;
 mod catalogs;
 mod compute_pools;
 mod environments;
-mod flink_web_ui;
+pub(crate) mod flink_web_ui;
 mod savepoints;
 mod secret_mappings;
 mod secrets;

@@ -210,6 +210,14 @@ fn reply(status: StatusCode, body: Value) -> Response {
 }
 
 /// Every item of a core listing, page after page.
+pub(crate) async fn all_of<F, Fut>(page_of: F) -> Result<Vec<Object>, Error>
+where
+    F: FnMut(drey_model::PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<drey_model::Page<Object>, Error>>,
+{
+    all(page_of).await
+}
+
 async fn all<F, Fut>(mut page_of: F) -> Result<Vec<Object>, Error>
 where
     F: FnMut(drey_model::PageRequest) -> Fut,

@@ -1,0 +1,495 @@
+//! `/api/org/v1/workspaces` and the Flink group `/api/flink/v1/workspaces/
+//! {ws}/applications`: a workspace is a core environment (named
+//! `ws-<id in lower case>`, its display name kept beside it), a Flink
+//! application is a core application run by the same reconciler, and its
+//! Web UI is reachable through a pre-signed URL.
+
+use super::{json_reply, page, require_org_admin, Json, LakeSailError, Paging};
+use crate::auth::Caller;
+use crate::cmf::flink_web_ui;
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use drey_control::auth::{new_id, Identity};
+use drey_control::documents::DocumentInput;
+use drey_control::environments::EnvironmentInput;
+use drey_control::signed_urls::Grant;
+use drey_control::ResourceInput;
+use drey_model::application::JobState;
+use drey_model::json::get_path;
+use drey_model::{Error, Object, Timestamp};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+const INFO: &str = "workspace";
+
+fn env_of(ws: &str) -> String {
+    format!("ws-{}", ws.to_ascii_lowercase())
+}
+
+fn check_id(field: &str, id: &str) -> Result<(), Error> {
+    let ok = !id.is_empty()
+        && id.len() <= 20
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!(
+            "{field} '{id}' is not a resource id ([A-Z0-9], 1-20)"
+        )))
+    }
+}
+
+fn workspace(env: &Object, info: Option<&Object>) -> Value {
+    let id = env.meta.name.trim_start_matches("ws-").to_ascii_uppercase();
+    json!({
+        "id": id,
+        "name": info.and_then(|i| i.spec.get("name").cloned()).unwrap_or_else(|| json!(id)),
+        "namespace": env.meta.name,
+        "createdAt": env.meta.creation_timestamp.to_string(),
+        "updatedAt": info.map_or(env.meta.update_timestamp, |i| i.meta.update_timestamp).to_string(),
+    })
+}
+
+async fn workspace_of(state: &AppState, who: &Identity, ws: &str) -> Result<Value, Error> {
+    check_id("workspace", ws)?;
+    let env = state.core.get_environment(&who.org, &env_of(ws)).await?;
+    let info = state
+        .core
+        .get_document(&who.org, &env.meta.name, INFO, "info")
+        .await
+        .ok();
+    Ok(workspace(&env, info.as_ref()))
+}
+
+async fn set_name(state: &AppState, who: &Identity, env: &str, name: &str) -> Result<(), Error> {
+    state
+        .core
+        .put_document(
+            &who.org,
+            env,
+            DocumentInput {
+                plural: INFO.into(),
+                name: "info".into(),
+                labels: BTreeMap::new(),
+                annotations: BTreeMap::new(),
+                spec: json!({"name": name}),
+                secret: None,
+            },
+            false,
+            None,
+        )
+        .await
+        .map(drop)
+}
+
+fn name_of(body: &Value) -> Result<&str, Error> {
+    body.get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| Error::invalid("name", "is required"))
+}
+
+pub(super) async fn create_workspace(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    require_org_admin(&who)?;
+    let name = name_of(&body)?;
+    let id = new_id();
+    let (env, _) = state
+        .core
+        .upsert_environment(
+            &who.org,
+            EnvironmentInput {
+                name: env_of(&id),
+                kubernetes_namespace: None,
+                flink_application_defaults: None,
+                compute_pool_defaults: None,
+                statement_defaults: None,
+            },
+        )
+        .await?;
+    set_name(&state, &who, &env.meta.name, name).await?;
+    Ok(json_reply(
+        StatusCode::CREATED,
+        workspace_of(&state, &who, &id).await?,
+    ))
+}
+
+pub(super) async fn list_workspaces(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Query(paging): Query<Paging>,
+) -> Result<Response, LakeSailError> {
+    let envs = crate::vvp::all_of(|p| state.core.list_environments(&who.org, p)).await?;
+    let mut items = Vec::new();
+    for env in envs.iter().filter(|e| e.meta.name.starts_with("ws-")) {
+        let info = state
+            .core
+            .get_document(&who.org, &env.meta.name, INFO, "info")
+            .await
+            .ok();
+        items.push(workspace(env, info.as_ref()));
+    }
+    Ok(json_reply(StatusCode::OK, page(items, &paging)?))
+}
+
+pub(super) async fn get_workspace(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(ws): Path<String>,
+) -> Result<Response, LakeSailError> {
+    Ok(json_reply(
+        StatusCode::OK,
+        workspace_of(&state, &who, &ws).await?,
+    ))
+}
+
+pub(super) async fn update_workspace(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(ws): Path<String>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    require_org_admin(&who)?;
+    workspace_of(&state, &who, &ws).await?;
+    if body.get("name").is_some() {
+        set_name(&state, &who, &env_of(&ws), name_of(&body)?).await?;
+    }
+    Ok(json_reply(
+        StatusCode::OK,
+        workspace_of(&state, &who, &ws).await?,
+    ))
+}
+
+pub(super) async fn delete_workspace(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(ws): Path<String>,
+) -> Result<Response, LakeSailError> {
+    require_org_admin(&who)?;
+    workspace_of(&state, &who, &ws).await?;
+    state
+        .core
+        .delete_environment(&who.org, &env_of(&ws))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn app_name(id: &str) -> String {
+    format!("app-{}", id.to_ascii_lowercase())
+}
+
+/// A FlinkApplicationSpec, checked, as the core application spec.
+fn to_core(spec: &Value) -> Result<Value, Error> {
+    for field in [
+        "name",
+        "runtime",
+        "jars",
+        "plugins",
+        "flinkConfiguration",
+        "logConfiguration",
+        "jobManagerResource",
+        "taskManagerResource",
+        "job",
+    ] {
+        if spec.get(field).is_none_or(Value::is_null) {
+            return Err(Error::invalid(field, "is required"));
+        }
+    }
+    let jar = get_path(spec, "job.jarUri")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid("job.jarUri", "is required to run an application"))?;
+    let mut job = json!({
+        "jarURI": jar,
+        "state": "running",
+        "upgradeMode": "savepoint",
+        "parallelism": get_path(spec, "job.parallelism").and_then(Value::as_u64).unwrap_or(1),
+    });
+    if let Some(entry) = get_path(spec, "job.entryClass") {
+        job["entryClass"] = entry.clone();
+    }
+    if let Some(args) = get_path(spec, "job.args") {
+        job["args"] = args.clone();
+    }
+    Ok(json!({
+        "job": job,
+        "flinkConfiguration": spec["flinkConfiguration"],
+        "jobManager": {"resource": resource(&spec["jobManagerResource"])},
+        "taskManager": {"resource": resource(&spec["taskManagerResource"])},
+        "lakesail": spec,
+    }))
+}
+
+fn resource(r: &Value) -> Value {
+    let mut out = json!({});
+    for key in ["cpu", "memory"] {
+        if let Some(v) = r.get(key) {
+            out[key] = v.clone();
+        }
+    }
+    out
+}
+
+fn summary(app: &Object) -> Value {
+    let state = get_path(&app.status, "jobStatus.state")
+        .and_then(Value::as_str)
+        .or_else(|| app.status.get("lifecycleState").and_then(Value::as_str))
+        .unwrap_or("CREATED");
+    json!({
+        "id": app.meta.name.trim_start_matches("app-").to_ascii_uppercase(),
+        "name": get_path(&app.spec, "lakesail.name").cloned().unwrap_or_else(|| json!(app.meta.name)),
+        "state": state,
+        "desiredState": get_path(&app.spec, "job.state").and_then(Value::as_str).map(str::to_ascii_uppercase),
+        "createdAt": app.meta.creation_timestamp.to_string(),
+        "updatedAt": app.meta.update_timestamp.to_string(),
+    })
+}
+
+async fn application(
+    state: &AppState,
+    who: &Identity,
+    ws: &str,
+    app: &str,
+) -> Result<Object, Error> {
+    check_id("workspace", ws)?;
+    check_id("application", app)?;
+    state
+        .core
+        .get_application(&who.org, &env_of(ws), &app_name(app))
+        .await
+}
+
+pub(super) async fn create_application(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(ws): Path<String>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    check_id("workspace", &ws)?;
+    let spec = to_core(&body)?;
+    let (app, _) = state
+        .core
+        .upsert_application_at(
+            &who.org,
+            &env_of(&ws),
+            ResourceInput {
+                name: app_name(&new_id()),
+                spec,
+                ..ResourceInput::default()
+            },
+            None,
+        )
+        .await?;
+    Ok(json_reply(StatusCode::CREATED, summary(&app)))
+}
+
+pub(super) async fn list_applications(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(ws): Path<String>,
+    Query(paging): Query<Paging>,
+) -> Result<Response, LakeSailError> {
+    check_id("workspace", &ws)?;
+    let env = env_of(&ws);
+    let apps = crate::vvp::all_of(|p| state.core.list_applications(&who.org, &env, p)).await?;
+    let items = apps
+        .iter()
+        .filter(|a| a.meta.name.starts_with("app-"))
+        .map(summary)
+        .collect();
+    Ok(json_reply(StatusCode::OK, page(items, &paging)?))
+}
+
+pub(super) async fn get_application(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, app)): Path<(String, String)>,
+) -> Result<Response, LakeSailError> {
+    let app = application(&state, &who, &ws, &app).await?;
+    let mut out = summary(&app);
+    out["spec"] = app.spec.get("lakesail").cloned().unwrap_or(Value::Null);
+    Ok(json_reply(StatusCode::OK, out))
+}
+
+/// PATCH: `state` RUNNING or SUSPENDED (other fields are fixed at creation).
+pub(super) async fn update_application(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, id)): Path<(String, String)>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    let app = application(&state, &who, &ws, &id).await?;
+    let app = match body.get("state").and_then(Value::as_str) {
+        None => app,
+        Some(s) => {
+            let wanted = match s {
+                "RUNNING" => JobState::Running,
+                "SUSPENDED" => JobState::Suspended,
+                other => {
+                    return Err(Error::invalid(
+                        "state",
+                        format!("'{other}' is not RUNNING or SUSPENDED"),
+                    )
+                    .into())
+                }
+            };
+            state
+                .core
+                .set_application_state(&who.org, &env_of(&ws), &app.meta.name, wanted)
+                .await?
+        }
+    };
+    Ok(json_reply(StatusCode::OK, summary(&app)))
+}
+
+pub(super) async fn delete_application(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<Response, LakeSailError> {
+    let app = application(&state, &who, &ws, &id).await?;
+    state
+        .core
+        .delete_application(&who.org, &env_of(&ws), &app.meta.name)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn savepoint(sp: &Object) -> Value {
+    let manual = !sp.meta.name.starts_with("savepoint-");
+    let mut out = json!({
+        "triggerType": if manual { "MANUAL" } else { "UPGRADE" },
+        "triggeredAt": sp.meta.creation_timestamp.to_string(),
+    });
+    if manual {
+        out["triggerNonce"] = json!(sp.meta.name);
+    }
+    if let Some(path) = sp.status.get("path") {
+        out["location"] = path.clone();
+    }
+    out
+}
+
+pub(super) async fn create_savepoint(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<Response, LakeSailError> {
+    let app = application(&state, &who, &ws, &id).await?;
+    let sp = state
+        .core
+        .create_app_savepoint(
+            &who.org,
+            &env_of(&ws),
+            &app.meta.name,
+            ResourceInput {
+                name: format!("manual-{}", new_id().to_ascii_lowercase()),
+                spec: json!({}),
+                ..ResourceInput::default()
+            },
+        )
+        .await?;
+    Ok(json_reply(StatusCode::CREATED, savepoint(&sp)))
+}
+
+pub(super) async fn list_savepoints(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<Response, LakeSailError> {
+    let app = application(&state, &who, &ws, &id).await?;
+    let env = env_of(&ws);
+    let all = crate::vvp::all_of(|p| {
+        state
+            .core
+            .list_app_savepoints(&who.org, &env, &app.meta.name, p)
+    })
+    .await?;
+    let (completed, pending): (Vec<&Object>, Vec<&Object>) = all
+        .iter()
+        .filter(|sp| sp.status.get("state").and_then(Value::as_str) != Some("FAILED"))
+        .partition(|sp| sp.status.get("state").and_then(Value::as_str) == Some("COMPLETED"));
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({
+            "pending": pending.into_iter().map(savepoint).take(1).collect::<Vec<_>>(),
+            "completed": completed.into_iter().map(savepoint).collect::<Vec<_>>(),
+        }),
+    ))
+}
+
+/// A pre-signed URL that opens the application's Flink Web UI.
+pub(super) async fn create_url(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    Path((ws, id)): Path<(String, String)>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    let app = application(&state, &who, &ws, &id).await?;
+    let number = |field: &str, lo: i64, hi: i64| -> Result<i64, Error> {
+        body.get(field)
+            .and_then(Value::as_i64)
+            .filter(|n| (lo..=hi).contains(n))
+            .ok_or_else(|| Error::invalid(field, format!("must be an integer from {lo} to {hi}")))
+    };
+    let expires = number("expiresInSeconds", 5, 300)?;
+    let session = number("webSessionDurationInSeconds", 600, 86_400)?;
+    let now = Timestamp::now().millis() / 1000;
+    let token = state
+        .core
+        .sign_grant(&Grant {
+            org: who.org.clone(),
+            env: env_of(&ws),
+            app: app.meta.name.clone(),
+            open_by: now + expires,
+            session_until: now + session,
+        })
+        .await?;
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    Ok(json_reply(
+        StatusCode::CREATED,
+        json!({"url": format!("http://{host}/api/flink/v1/ui/{token}/")}),
+    ))
+}
+
+/// `/api/flink/v1/ui/<grant>/...`: the Web UI and REST API behind a
+/// pre-signed URL; the grant is the credential (no bearer token).
+pub(super) async fn signed_proxy(
+    State(state): State<AppState>,
+    Path(params): Path<BTreeMap<String, String>>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, LakeSailError> {
+    let token = params.get("grant").cloned().unwrap_or_default();
+    let path = params.get("path").cloned().unwrap_or_default();
+    let opening = path.is_empty();
+    let Some(grant) = state.core.verify_grant(&token, opening).await? else {
+        return Err(Error::Forbidden("the URL is invalid or has expired".into()).into());
+    };
+    flink_web_ui::forward_to(
+        &state,
+        &grant.org,
+        &grant.env,
+        drey_control::proxy::ProxyTarget::Application(&grant.app),
+        &path,
+        query,
+        method,
+        headers,
+        body,
+    )
+    .await
+    .map_err(|e| LakeSailError(e.into_error()))
+}

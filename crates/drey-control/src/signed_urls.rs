@@ -1,0 +1,120 @@
+//! Pre-signed URLs to an application's Flink Web UI: the credential is in
+//! the path (`/api/flink/v1/ui/<grant>/...`), so a browser, or a Flink REST
+//! client that only appends paths to a base URL, needs no header. A grant
+//! names the organization, environment and application, the instant by
+//! which it must be opened and the end of the web session, and is signed
+//! with HMAC-SHA256 under a key kept sealed in the store.
+
+use crate::{store_error, Core};
+use base64::Engine;
+use drey_model::{Error, Kind, ObjectKey, Timestamp};
+use drey_store::{SecretData, Write, WriteMode};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::collections::BTreeMap;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// What a pre-signed URL grants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The organization.
+    pub org: String,
+    /// The environment (workspace).
+    pub env: String,
+    /// The application.
+    pub app: String,
+    /// Unix seconds by which the UI's page must be opened.
+    pub open_by: i64,
+    /// Unix seconds until which the UI keeps working once opened.
+    pub session_until: i64,
+}
+
+fn key_ref() -> ObjectKey {
+    ObjectKey::global("", Kind::ApiKey, "url-signing")
+}
+
+impl Core {
+    /// The signing key, made (sealed in the store) on first use.
+    async fn signing_key(&self) -> Result<Vec<u8>, Error> {
+        if let Some(data) = self
+            .store
+            .secret_data(&key_ref())
+            .await
+            .map_err(store_error)?
+        {
+            if let Some(key) = data.0.get("hmac").and_then(|k| B64.decode(k).ok()) {
+                return Ok(key);
+            }
+        }
+        let mut key = vec![0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        let mut write = Write::new(
+            key_ref(),
+            WriteMode::Create,
+            serde_json::json!({"kind": "url-signing"}),
+        );
+        write.secret = Some(SecretData(BTreeMap::from([(
+            "hmac".to_owned(),
+            B64.encode(&key),
+        )])));
+        match self.store.write(write).await {
+            Ok(_) => Ok(key),
+            // Another request made it first: use that one.
+            Err(drey_store::StoreError::AlreadyExists(_)) => {
+                let data = self
+                    .store
+                    .secret_data(&key_ref())
+                    .await
+                    .map_err(store_error)?
+                    .ok_or_else(|| Error::Internal("the URL signing key vanished".into()))?;
+                data.0
+                    .get("hmac")
+                    .and_then(|k| B64.decode(k).ok())
+                    .ok_or_else(|| Error::Internal("the URL signing key is unreadable".into()))
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    fn mac(key: &[u8]) -> Result<Hmac<Sha256>, Error> {
+        Hmac::<Sha256>::new_from_slice(key).map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// The path segment that carries a signed grant.
+    pub async fn sign_grant(&self, grant: &Grant) -> Result<String, Error> {
+        let payload = serde_json::to_vec(grant).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut mac = Self::mac(&self.signing_key().await?)?;
+        mac.update(&payload);
+        let signature = mac.finalize().into_bytes();
+        Ok(format!("{}.{}", B64.encode(payload), B64.encode(signature)))
+    }
+
+    /// The grant a path segment carries, if its signature holds and it has
+    /// not run out (`opening`: the UI's page, which must come by `open_by`).
+    pub async fn verify_grant(&self, token: &str, opening: bool) -> Result<Option<Grant>, Error> {
+        let Some((payload, signature)) = token.split_once('.') else {
+            return Ok(None);
+        };
+        let (Ok(payload), Ok(signature)) = (B64.decode(payload), B64.decode(signature)) else {
+            return Ok(None);
+        };
+        let mut mac = Self::mac(&self.signing_key().await?)?;
+        mac.update(&payload);
+        if mac.verify_slice(&signature).is_err() {
+            return Ok(None);
+        }
+        let Ok(grant) = serde_json::from_slice::<Grant>(&payload) else {
+            return Ok(None);
+        };
+        let now = Timestamp::now().millis() / 1000;
+        let deadline = if opening {
+            grant.open_by
+        } else {
+            grant.session_until
+        };
+        Ok((now <= deadline).then_some(grant))
+    }
+}
