@@ -66,8 +66,18 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     if !identity.may_write() && !req.method().is_safe() {
         return forbidden(req.uri().path(), "this token may only read (role viewer)");
     }
+    let writes = !req.method().is_safe();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let actor = format!("{}/{}", identity.org, identity.key_id);
+    let (org, key_id) = (identity.org.clone(), identity.key_id.clone());
     req.extensions_mut().insert(identity);
-    next.run(req).await
+    let response = drey_control::audit::ACTOR.scope(actor, next.run(req)).await;
+    if writes {
+        // The audit trail: who changed what (never a secret or a token).
+        tracing::info!(target: "drey::audit", %org, key_id = %key_id, %method, %path,
+                       status = response.status().as_u16(), "write");
+    }
+    response
 }
 
 /// 403 in the body of the dialect the path belongs to.

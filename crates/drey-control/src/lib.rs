@@ -3,6 +3,8 @@
 //! created, what blocks a delete, which defaults apply — live here once.
 
 pub mod applications;
+/// Who writes: see [`drey_store::audit`].
+pub use drey_store::audit;
 pub mod auth;
 pub mod catalogs;
 pub mod compute_pools;

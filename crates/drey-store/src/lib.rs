@@ -2,6 +2,7 @@
 //! SQLite embedded in the process is the default backend, and a PostgreSQL
 //! backend can be added behind the same trait for several replicas.
 
+pub mod audit;
 mod crypto;
 mod sqlite;
 

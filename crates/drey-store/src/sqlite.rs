@@ -360,7 +360,12 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn write(&self, write: Write) -> Result<Object, StoreError> {
+    async fn write(&self, mut write: Write) -> Result<Object, StoreError> {
+        if let Some(actor) = crate::audit::current() {
+            write
+                .annotations
+                .insert(crate::audit::MODIFIED_BY.to_owned(), actor);
+        }
         let mut tx = self.writer.begin().await?;
         for parent in &write.requires {
             if !exists(&mut tx, parent).await? {

@@ -344,6 +344,24 @@ async fn organizations_keys_roles_and_isolation() {
     )
     .await;
     assert_eq!(code, 200, "the owner still sees its own");
+    // Audit: every write records who made it.
+    let (code, secret, _) = call(
+        &s,
+        &acme_admin,
+        Method::POST,
+        "/cmf/api/v1/secrets",
+        Some(json!({"metadata": {"name": "acme-secret"}, "spec": {"data": {"k": "v"}}})),
+    )
+    .await;
+    assert_eq!(code, 200, "{secret}");
+    let writer = format!("{acme}/{}", admin_key["id"].as_str().unwrap());
+    assert_eq!(
+        secret["metadata"]["annotations"]["drey.io/modified-by"],
+        writer.as_str(),
+        "{secret}"
+    );
+    assert!(s.log().contains("drey::audit"), "a structured audit line");
+
     // Service accounts of one organization are not another's.
     let (code, _, _) = call(
         &s,
