@@ -4,7 +4,10 @@
 //! it was written); a change made through CMF shows through VVP, because the
 //! VVP view is rebuilt from the core fields every time.
 
-use super::{all, check_name, list_of, metadata, reply, VvpError, VvpPayload};
+use super::{
+    all, check_name, list_of, metadata, name_in, reply, string_map_in, version_in, VvpError,
+    VvpPayload,
+};
 use crate::auth::Caller;
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -14,7 +17,6 @@ use drey_control::ResourceInput;
 use drey_model::json::get_path;
 use drey_model::{Error, Kind, Object};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 
 /// The VVP spec of a deployment body, checked, as the core application spec.
 pub(super) fn to_core(spec: &Value) -> Result<Value, Error> {
@@ -250,26 +252,6 @@ pub(super) async fn find(
     state.core.get_application(org, ns, name_or_id).await
 }
 
-fn labels(metadata: Option<&Value>, key: &str) -> Result<BTreeMap<String, String>, Error> {
-    match metadata.and_then(|m| m.get(key)) {
-        None | Some(Value::Null) => Ok(BTreeMap::new()),
-        Some(Value::Object(map)) => map
-            .iter()
-            .map(|(k, v)| match v.as_str() {
-                Some(s) => Ok((k.clone(), s.to_owned())),
-                None => Err(Error::invalid(
-                    format!("metadata.{key}.{k}"),
-                    "must be a string",
-                )),
-            })
-            .collect(),
-        Some(_) => Err(Error::invalid(
-            format!("metadata.{key}"),
-            "must be a map of strings",
-        )),
-    }
-}
-
 /// Writes a deployment body as the application `name` (`expected`: the
 /// resourceVersion the client read, refused with 409 when stale).
 async fn write(
@@ -289,7 +271,6 @@ async fn write(
             ));
         }
     }
-    let metadata = body.get("metadata");
     // The namespace's DeploymentDefaults lie under what the body says.
     let mut spec = super::documents::defaults_spec(state, org, ns).await?;
     match body.get("spec") {
@@ -298,8 +279,8 @@ async fn write(
     }
     let input = ResourceInput {
         name: name.to_owned(),
-        labels: labels(metadata, "labels")?,
-        annotations: labels(metadata, "annotations")?,
+        labels: string_map_in(body, "labels")?,
+        annotations: string_map_in(body, "annotations")?,
         spec: to_core(&spec)?,
     };
     let (app, _) = state
@@ -307,18 +288,6 @@ async fn write(
         .upsert_application_at(org, ns, input, expected)
         .await?;
     Ok(app)
-}
-
-/// The resourceVersion a body carries, if any.
-fn version_of(body: &Value) -> Result<Option<i64>, Error> {
-    match body.get("metadata").and_then(|m| m.get("resourceVersion")) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .map(Some)
-            .ok_or_else(|| Error::invalid("metadata.resourceVersion", "must be an integer")),
-    }
 }
 
 pub(super) async fn list(
@@ -337,12 +306,7 @@ pub(super) async fn create(
     Path(ns): Path<String>,
     VvpPayload(body): VvpPayload,
 ) -> Result<Response, VvpError> {
-    let name = body
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid("metadata.name", "is required"))?
-        .to_owned();
+    let name = name_in(&body)?;
     check_name("metadata.name", &name)?;
     if state
         .core
@@ -387,7 +351,7 @@ pub(super) async fn put(
             return Err(Error::invalid("metadata.name", "is immutable").into());
         }
     }
-    let app = write(&state, &who.org, &ns, &name, &body, version_of(&body)?).await?;
+    let app = write(&state, &who.org, &ns, &name, &body, version_in(&body)?).await?;
     let status = if existing.is_some() {
         StatusCode::OK
     } else {
@@ -409,7 +373,7 @@ pub(super) async fn patch(
     if merged["metadata"]["name"] != json!(app.meta.name) {
         return Err(Error::invalid("metadata.name", "is immutable").into());
     }
-    let expected = version_of(&body)?.or(Some(app.meta.resource_version));
+    let expected = version_in(&body)?.or(Some(app.meta.resource_version));
     let app = write(&state, &who.org, &ns, &app.meta.name, &merged, expected).await?;
     Ok(reply(StatusCode::OK, render(&app, &ns)))
 }

@@ -3,7 +3,9 @@
 //! namespace's DeploymentDefaults (merged under every deployment created
 //! or replaced in it).
 
-use super::{check_name, list_of, metadata, reply, VvpError, VvpPayload};
+use super::{
+    check_name, list_of, metadata, name_in, reply, string_map_in, version_in, VvpError, VvpPayload,
+};
 use crate::auth::Caller;
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -65,23 +67,6 @@ fn render(c: &Collection, doc: &Object, ns: &str) -> Value {
     json!({"kind": c.kind, "apiVersion": "v1", "metadata": meta, "spec": doc.spec})
 }
 
-fn string_map(body: &Value, key: &str) -> Result<BTreeMap<String, String>, Error> {
-    match body.get("metadata").and_then(|m| m.get(key)) {
-        None | Some(Value::Null) => Ok(BTreeMap::new()),
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| match v.as_str() {
-                Some(s) => Ok((k.clone(), s.to_owned())),
-                None => Err(Error::invalid(
-                    format!("metadata.{key}.{k}"),
-                    "must be a string",
-                )),
-            })
-            .collect(),
-        Some(_) => Err(Error::invalid(format!("metadata.{key}"), "must be a map")),
-    }
-}
-
 /// The document a body asks for, checked.
 fn input(c: &Collection, plural: &str, name: &str, body: &Value) -> Result<DocumentInput, Error> {
     if c.long_names {
@@ -117,20 +102,11 @@ fn input(c: &Collection, plural: &str, name: &str, body: &Value) -> Result<Docum
     Ok(DocumentInput {
         plural: plural.to_owned(),
         name: name.to_owned(),
-        labels: string_map(body, "labels")?,
-        annotations: string_map(body, "annotations")?,
+        labels: string_map_in(body, "labels")?,
+        annotations: string_map_in(body, "annotations")?,
         spec,
         secret,
     })
-}
-
-fn version_of(body: &Value) -> Option<i64> {
-    body.get("metadata")
-        .and_then(|m| m.get("resourceVersion"))
-        .and_then(|v| {
-            v.as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        })
 }
 
 pub(super) async fn list(
@@ -151,12 +127,7 @@ pub(super) async fn create(
     VvpPayload(body): VvpPayload,
 ) -> Result<Response, VvpError> {
     let c = collection(&plural)?;
-    let name = body
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid("metadata.name", "is required"))?
-        .to_owned();
+    let name = name_in(&body)?;
     let doc = state
         .core
         .put_document(&who.org, &ns, input(&c, &plural, &name, &body)?, true, None)
@@ -211,7 +182,7 @@ pub(super) async fn replace(
             &ns,
             input(&c, &plural, &name, &body)?,
             false,
-            version_of(&body),
+            version_in(&body)?,
         )
         .await?;
     let status = if existing.is_some() {

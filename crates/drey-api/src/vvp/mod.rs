@@ -176,6 +176,51 @@ pub fn check_name(field: &str, name: &str) -> Result<(), Error> {
     }
 }
 
+/// `metadata.name` of a request body; required.
+fn name_in(body: &Value) -> Result<String, Error> {
+    body.get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| Error::invalid("metadata.name", "is required"))
+}
+
+/// `metadata.labels` or `metadata.annotations` of a request body.
+fn string_map_in(
+    body: &Value,
+    key: &str,
+) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    match body.get("metadata").and_then(|m| m.get(key)) {
+        None | Some(Value::Null) => Ok(Default::default()),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| match v.as_str() {
+                Some(s) => Ok((k.clone(), s.to_owned())),
+                None => Err(Error::invalid(
+                    format!("metadata.{key}.{k}"),
+                    "must be a string",
+                )),
+            })
+            .collect(),
+        Some(_) => Err(Error::invalid(
+            format!("metadata.{key}"),
+            "must be a map of strings",
+        )),
+    }
+}
+
+/// `metadata.resourceVersion` of a request body, when it carries one.
+fn version_in(body: &Value) -> Result<Option<i64>, Error> {
+    match body.get("metadata").and_then(|m| m.get("resourceVersion")) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .map(Some)
+            .ok_or_else(|| Error::invalid("metadata.resourceVersion", "must be an integer")),
+    }
+}
+
 /// `metadata` of a VVP object over a core object.
 fn metadata(object: &Object, namespace: &str) -> Map<String, Value> {
     let mut m = Map::new();

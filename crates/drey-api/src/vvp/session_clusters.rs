@@ -1,7 +1,7 @@
 //! `/api/v1/namespaces/{ns}/sessionclusters`: a VVP SessionCluster is a core
 //! SHARED compute pool (the same session cluster CMF statements run on).
 
-use super::{check_name, list_of, metadata, reply, VvpError, VvpPayload};
+use super::{check_name, list_of, metadata, name_in, reply, VvpError, VvpPayload};
 use crate::auth::Caller;
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -112,12 +112,7 @@ pub(super) async fn create(
     Path(ns): Path<String>,
     VvpPayload(body): VvpPayload,
 ) -> Result<Response, VvpError> {
-    let name = body
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid("metadata.name", "is required"))?
-        .to_owned();
+    let name = name_in(&body)?;
     let pool = state
         .core
         .create_compute_pool(&who.org, &ns, input(&name, &body)?)
