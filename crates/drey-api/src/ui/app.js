@@ -608,6 +608,13 @@ function flinkUiLink(env, app) {
     'Flink Web UI', h('span', { class: 'sr-only' }, ' (opens in a new tab)'));
 }
 
+/** A RUNNING SHARED pool's Flink Web UI, through drey's proxy (no-token servers only, as for applications). */
+function poolUiLink(env, pool) {
+  if (get(pool, 'status.phase') !== 'RUNNING' || settings.auth !== 'none') return null;
+  return h('a', { href: `${envPath(env)}/compute-pools/${enc(pool.metadata.name)}/flink-web-ui/`, target: '_blank', rel: 'noopener' },
+    'Flink Web UI', h('span', { class: 'sr-only' }, ' (opens in a new tab)'));
+}
+
 function viewEnvironment(env, tab = 'applications') {
   const v = newView('environments');
   const tabs = [['applications', 'Applications'], ['statements', 'Statements'], ['pools', 'Compute pools']];
@@ -712,6 +719,7 @@ function poolsTab(v, env) {
       { key: 'name', title: 'Name', cell: (p) => p.metadata.name },
       { key: 'type', title: 'Type', cell: (p) => get(p, 'spec.type') || dash() },
       { key: 'phase', title: 'Phase', cell: (p) => badge(get(p, 'status.phase'), 'phase') },
+      { key: 'ui', title: 'Flink', class: 'opt', cell: (p) => poolUiLink(env, p) || dash() },
       { key: 'created', title: 'Created', class: 'opt', cell: (p) => timeCell(get(p, 'metadata.creationTimestamp')) },
       {
         key: 'actions', title: 'Actions', cell: (p) => actionButton('Delete', async () => {
