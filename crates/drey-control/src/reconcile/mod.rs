@@ -488,6 +488,10 @@ impl ApplicationReconciler {
     ) -> Result<(), Error> {
         self.backend()?;
         let app = step.app;
+        // A retained checkpoint can be subsumed (and deleted) by a newer one
+        // between the moment it was recorded and the job's end: restore from
+        // the newest one still on disk instead.
+        let restore_from = restore_from.map(|p| usable_restore_point(p, &self.checkpoint_dir(app)));
         // A jar that cannot be had is the spec's fault: say so and wait for
         // the spec to change instead of retrying.
         let uri = step
@@ -1485,6 +1489,21 @@ fn check_jar_path(path: &Path, allowed: &[PathBuf]) -> Result<(), Error> {
     }
 }
 
+/// `path`, unless it is one of the application's checkpoints that is gone
+/// from disk: then the newest retained checkpoint, if there is one.
+fn usable_restore_point(path: String, checkpoint_dir: &Path) -> String {
+    let local = path
+        .strip_prefix("file://")
+        .or_else(|| path.strip_prefix("file:"))
+        .map(PathBuf::from);
+    match local {
+        Some(dir) if dir.starts_with(checkpoint_dir) && !dir.join("_metadata").is_file() => {
+            latest_checkpoint_on_disk(checkpoint_dir).unwrap_or(path)
+        }
+        _ => path,
+    }
+}
+
 /// The newest retained checkpoint (`<job>/chk-N` with `_metadata`) under a
 /// dir, by the time its metadata was written (checkpoint numbers restart per job).
 fn latest_checkpoint_on_disk(dir: &Path) -> Option<String> {
@@ -1518,6 +1537,26 @@ fn latest_checkpoint_on_disk(dir: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subsumed_checkpoint_gives_way_to_the_newest_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = dir.path().join("job");
+        std::fs::create_dir_all(job.join("chk-7")).unwrap();
+        std::fs::write(job.join("chk-7").join("_metadata"), b"x").unwrap();
+        let gone = format!("file:{}", job.join("chk-6").display());
+        assert_eq!(
+            usable_restore_point(gone, dir.path()),
+            format!("file://{}", job.join("chk-7").display())
+        );
+        let savepoint = "file:/elsewhere/savepoint-1".to_owned();
+        assert_eq!(
+            usable_restore_point(savepoint.clone(), dir.path()),
+            savepoint
+        );
+        let kept = format!("file://{}", job.join("chk-7").display());
+        assert_eq!(usable_restore_point(kept.clone(), dir.path()), kept);
+    }
 
     #[test]
     fn root_cause_is_the_innermost_exception() {
