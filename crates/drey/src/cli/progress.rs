@@ -1,17 +1,18 @@
-//! A spinner for commands that wait, drawn on stderr only when stderr is a
-//! terminal: scripts and pipes see nothing but the result.
+//! A spinner for commands that wait, drawn on stderr only when both stdout
+//! and stderr are terminals: a script that captures the output (or pipes
+//! it) sees nothing but the result.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
 
-/// A spinner with a message; hidden when stderr is not a terminal.
+/// A spinner with a message; hidden unless a person is watching.
 pub struct Spinner(ProgressBar);
 
 impl Spinner {
     /// Starts spinning with `message`.
     pub fn start(message: impl Into<String>) -> Spinner {
-        let bar = if std::io::stderr().is_terminal() {
+        let bar = if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
             let bar = ProgressBar::new_spinner();
             if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
                 bar.set_style(style);
