@@ -349,10 +349,24 @@ async fn application_lifecycle_on_real_flink() {
         st["error"].as_str().unwrap().contains("drey-test-failure"),
         "{st:#}"
     );
-    let (_, events) = s
-        .get("/cmf/api/v1alpha1/environments/flink/applications/failing/events?size=50")
-        .await;
-    let items = events["items"].as_array().unwrap();
+    // Events are written right after the status they report: wait for them.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let items = loop {
+        let (_, events) = s
+            .get("/cmf/api/v1alpha1/environments/flink/applications/failing/events?size=50")
+            .await;
+        let items = events["items"].as_array().unwrap().clone();
+        let complete = items
+            .iter()
+            .any(|e| e["status"]["data"]["newStatus"] == "FAILED")
+            && items
+                .iter()
+                .any(|e| e["status"]["data"]["exceptionString"].is_string());
+        if complete || Instant::now() > deadline {
+            break items;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
     assert!(items
         .iter()
         .any(|e| e["status"]["data"]["newStatus"] == "FAILED"));
