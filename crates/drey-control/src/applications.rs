@@ -49,6 +49,11 @@ impl Core {
         write.labels = input.labels;
         write.annotations = input.annotations;
         write.requires = vec![ObjectKey::global(org, Kind::Environment, env)];
+        if let Some(pool) = self.session_pool_of(org, env, &write.spec).await? {
+            // The pool cannot be deleted while the application runs in it.
+            write.requires.push(pool.key.clone());
+            write.refs.push(pool.key);
+        }
         let outcome = match existing {
             Some(_) => Outcome::Updated,
             None => {
@@ -76,6 +81,36 @@ impl Core {
         .await?;
         self.wake();
         Ok((stored, outcome))
+    }
+
+    /// The SHARED compute pool an application's job runs in
+    /// (`spec.deploymentName`: a session job), checked to exist and to own
+    /// a session cluster; `None` for an application with a cluster of its own.
+    async fn session_pool_of(
+        &self,
+        org: &str,
+        env: &str,
+        spec: &Value,
+    ) -> Result<Option<Object>, Error> {
+        let Some(name) = spec.get("deploymentName").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        let key = ObjectKey::in_env(org, Kind::ComputePool, env, name);
+        let Some(pool) = self.store.get(&key).await.map_err(store_error)? else {
+            return Err(Error::invalid(
+                "spec.deploymentName",
+                format!("compute pool '{name}' does not exist in environment '{env}'"),
+            ));
+        };
+        if pool.spec.get("type").and_then(Value::as_str) == Some("DEDICATED") {
+            return Err(Error::invalid(
+                "spec.deploymentName",
+                format!(
+                    "compute pool '{name}' is DEDICATED: only a SHARED pool runs a session cluster"
+                ),
+            ));
+        }
+        Ok(Some(pool))
     }
 
     /// One application.

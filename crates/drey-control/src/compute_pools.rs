@@ -89,6 +89,9 @@ impl Core {
                 }
             }
         }
+        if current.spec != input.spec {
+            self.refuse_if_session_jobs_run(org, env, name).await?;
+        }
         let mut write = Write::new(
             current.key,
             WriteMode::Update {
@@ -101,6 +104,46 @@ impl Core {
         let pool = self.store.write(write).await.map_err(store_error)?;
         self.wake();
         Ok(pool)
+    }
+
+    /// 409 while an application that should run has its job in the pool's
+    /// session cluster (`spec.deploymentName`): changing the pool restarts
+    /// that cluster under it.
+    async fn refuse_if_session_jobs_run(
+        &self,
+        org: &str,
+        env: &str,
+        name: &str,
+    ) -> Result<(), Error> {
+        let apps = self
+            .list(
+                org,
+                Kind::Application,
+                Some(env.to_owned()),
+                vec![FieldFilter {
+                    path: vec!["spec".into(), "deploymentName".into()],
+                    equals: name.to_owned(),
+                }],
+                PageRequest {
+                    page: 0,
+                    size: 1000,
+                    sort: vec![],
+                },
+            )
+            .await?;
+        let running = apps.items.iter().find(|app| {
+            app.spec
+                .pointer("/job/state")
+                .and_then(serde_json::Value::as_str)
+                != Some("suspended")
+        });
+        match running {
+            Some(app) => Err(Error::Conflict(format!(
+                "ComputePool '{name}' cannot be updated: application '{}' runs its job in it",
+                app.meta.name
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// One compute pool.

@@ -110,7 +110,11 @@ pub fn validate_spec(spec: &Value) -> Result<(), Error> {
             ));
         }
     }
-    for field in ["parallelism"] {
+    for field in [
+        "parallelism",
+        "maxJobCreationAttempts",
+        "maxSavepointCreationAttempts",
+    ] {
         if let Some(v) = job.get(field) {
             positive_int(&format!("spec.job.{field}"), v)?;
         }
@@ -132,6 +136,17 @@ pub fn validate_spec(spec: &Value) -> Result<(), Error> {
     for side in ["jobManager", "taskManager"] {
         if let Some(v) = spec_obj.get(side) {
             check_component(side, v)?;
+        }
+    }
+    if let Some(pool) = spec_obj.get("deploymentName") {
+        match pool.as_str() {
+            Some(name) => crate::name::check_cmf_name("spec.deploymentName", name)?,
+            None => {
+                return Err(Error::invalid(
+                    "spec.deploymentName",
+                    "must be the name of a compute pool",
+                ))
+            }
         }
     }
     if let Some(conf) = spec_obj.get("flinkConfiguration") {
@@ -309,6 +324,8 @@ pub fn fingerprint(effective: &Value) -> String {
     if let Some(job) = v.get_mut("job").and_then(Value::as_object_mut) {
         job.remove("state");
         job.remove("savepointTriggerNonce");
+        job.remove("maxJobCreationAttempts");
+        job.remove("maxSavepointCreationAttempts");
     }
     let canonical = canonical_json(&v);
     format!("{:016x}", fnv1a(canonical.as_bytes()))

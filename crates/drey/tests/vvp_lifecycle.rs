@@ -1,7 +1,8 @@
 //! A VVP Deployment on real Flink, seen through both dialects: created and
 //! started through VVP, read as a CMF application with its instances,
 //! suspended through CMF (a savepoint appears in VVP's list), started again
-//! through VVP (restored from it), then CANCELLED.
+//! through VVP (restored from it), then CANCELLED. A deployment with
+//! `sessionClusterName` runs its job in a SessionCluster instead.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -18,9 +19,14 @@ const NS: &str = "/api/v1/namespaces/vvp-flink";
 const CMF_APP: &str = "/cmf/api/v1/environments/vvp-flink/applications/counter";
 
 async fn wait_state(s: &Server, state: &str) -> Value {
+    wait_state_of(s, &format!("{NS}/deployments/counter"), state).await
+}
+
+/// Waits until the VVP object at `path` has `status.state == state`.
+async fn wait_state_of(s: &Server, path: &str, state: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (_, d) = s.get(&format!("{NS}/deployments/counter")).await;
+        let (_, d) = s.get(path).await;
         if d["status"]["state"] == state {
             return d;
         }
@@ -135,4 +141,169 @@ async fn vvp_deployment_on_real_flink() {
     assert_eq!(listed["items"].as_array().unwrap().len(), savepoints_before);
     let (code, _) = s.delete(&format!("{NS}/deployments/counter")).await;
     assert_eq!(code, 200);
+}
+
+/// A deployment with `sessionClusterName` runs its job in the session
+/// cluster (no cluster of its own), survives suspend/resume there with its
+/// state, keeps the session cluster from being deleted, and leaves the
+/// cluster running when it goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vvp_deployment_in_a_session_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let _cleanup = KillClusters(dir.path().to_owned());
+    let s = start(dir.path());
+    let ns = "/api/v1/namespaces/vvp-session";
+    let deployment = format!("{ns}/deployments/in-session");
+    let out = dir.path().join("session-counts.txt");
+    let (code, body) = s
+        .post("/namespaces/v1/namespaces", json!({"name": "vvp-session"}))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = s
+        .post(
+            &format!("{ns}/sessionclusters"),
+            json!({"metadata": {"name": "shared"},
+                   "spec": {"state": "RUNNING", "numberOfTaskManagers": 1,
+                            "flinkConfiguration": {"taskmanager.numberOfTaskSlots": "2"}}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+
+    // An unknown session cluster is the attribute's fault.
+    let jar = testjobs().join("stateful-counter.jar");
+    let spec = |session: &str| {
+        json!({
+            "state": "RUNNING",
+            "sessionClusterName": session,
+            "upgradeStrategy": {"kind": "STATEFUL"},
+            "restoreStrategy": {"kind": "LATEST_SAVEPOINT"},
+            "template": {"spec": {
+                "artifact": {"kind": "JAR", "jarUri": format!("file://{}", jar.display()),
+                             "entryClass": "io.drey.testjobs.StatefulCounter",
+                             "mainArgs": format!("--out {} --rate 20", out.display())},
+                "parallelism": 1
+            }}
+        })
+    };
+    let (code, body) = s
+        .post(
+            &format!("{ns}/deployments"),
+            json!({"metadata": {"name": "in-session"}, "spec": spec("nope")}),
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(body["errors"][0]["attribute"], "spec.sessionClusterName");
+
+    let (code, body) = s
+        .post(
+            &format!("{ns}/deployments"),
+            json!({"metadata": {"name": "in-session"}, "spec": spec("shared")}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let running = wait_state_of(&s, &deployment, "RUNNING").await;
+    let job_id = running["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_for_output(&out, 20).await;
+
+    // The job is on the session cluster: one JobManager and one TaskManager
+    // under the data dir, and the cluster's REST API lists the job.
+    let (_, app) = s
+        .get("/cmf/api/v1/environments/vvp-session/applications/in-session")
+        .await;
+    let rest_url = app["status"]["clusterInfo"]["restUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, pool) = s
+        .get("/cmf/api/v1/environments/vvp-session/compute-pools/shared")
+        .await;
+    assert_eq!(
+        pool["status"]["clusterInfo"]["restUrl"].as_str(),
+        Some(rest_url.as_str()),
+        "{pool}"
+    );
+    assert!(common::flink::flink_jobs(&rest_url)
+        .await
+        .contains(&(job_id.clone(), "RUNNING".to_owned())));
+    assert_eq!(common::flink::flink_processes(dir.path()), 2);
+
+    // The session cluster cannot go while a deployment runs in it.
+    let (code, body) = s.delete(&format!("{ns}/sessionclusters/shared")).await;
+    assert_eq!(code, 409, "{body}");
+
+    // Suspend: a savepoint, the job leaves, the session cluster stays.
+    let (code, body) = s
+        .json(
+            Method::PATCH,
+            &deployment,
+            Some(json!({"spec": {"state": "SUSPENDED"}})),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let suspended = wait_state_of(&s, &deployment, "SUSPENDED").await;
+    let id = suspended["metadata"]["id"].as_str().unwrap().to_owned();
+    let (_, savepoints) = s.get(&format!("{ns}/savepoints?deploymentId={id}")).await;
+    assert_eq!(savepoints["items"][0]["status"]["state"], "COMPLETED");
+    assert!(common::flink::answers(&rest_url).await);
+    let jobs = common::flink::flink_jobs(&rest_url).await;
+    assert!(jobs.iter().all(|(_, state)| state != "RUNNING"), "{jobs:?}");
+
+    // Resumed in the same cluster from the savepoint: the counts go on.
+    let before = line_count(&out);
+    let (code, body) = s
+        .json(
+            Method::PATCH,
+            &deployment,
+            Some(json!({"spec": {"state": "RUNNING"}})),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let again = wait_state_of(&s, &deployment, "RUNNING").await;
+    let second = again["status"]["running"]["jobId"].as_str().unwrap();
+    assert_ne!(second, job_id.as_str());
+    assert!(common::flink::flink_jobs(&rest_url)
+        .await
+        .contains(&(second.to_owned(), "RUNNING".to_owned())));
+    wait_for_output(&out, before + 20).await;
+    let resumed = first_counts_after(&out, before);
+    assert!(resumed.values().all(|c| *c > 1), "{resumed:?}");
+
+    // Cancelled and deleted: the job is gone, the cluster keeps running,
+    // and then the session cluster may go.
+    let (code, _) = s.delete(&deployment).await;
+    assert_eq!(
+        code, 409,
+        "VVP deletes only a deployment that is not running"
+    );
+    let (code, _) = s
+        .json(
+            Method::PATCH,
+            &deployment,
+            Some(json!({"spec": {"state": "CANCELLED"}})),
+        )
+        .await;
+    assert_eq!(code, 200);
+    wait_state_of(&s, &deployment, "CANCELLED").await;
+    let jobs = common::flink::flink_jobs(&rest_url).await;
+    assert!(
+        jobs.contains(&(second.to_owned(), "CANCELED".to_owned())),
+        "{jobs:?}"
+    );
+    let (code, _) = s.delete(&deployment).await;
+    assert_eq!(code, 200);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, _) = s.get(&deployment).await;
+        if code == 404 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "deployment not gone");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(common::flink::answers(&rest_url).await);
+    let (code, body) = s.delete(&format!("{ns}/sessionclusters/shared")).await;
+    assert!(code == 200 || code == 204, "{code} {body}");
 }

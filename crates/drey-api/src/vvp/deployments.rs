@@ -101,7 +101,29 @@ pub(super) fn to_core(spec: &Value) -> Result<Value, Error> {
     if field("restoreStrategy.allowNonRestoredState").and_then(|v| v.as_bool()) == Some(true) {
         job["allowNonRestoredState"] = json!(true);
     }
+    for (vvp, core) in [
+        ("maxJobCreationAttempts", "maxJobCreationAttempts"),
+        (
+            "maxSavepointCreationAttempts",
+            "maxSavepointCreationAttempts",
+        ),
+    ] {
+        if let Some(n) = field(vvp).and_then(|v| v.as_u64()) {
+            job[core] = json!(n);
+        }
+    }
     let mut core = json!({"job": job, "vvp": Value::Object(spec.clone())});
+    // A deployment in a session cluster is a session job of the core
+    // application, in the SHARED compute pool of that name.
+    if let Some(session) = text("sessionClusterName").filter(|s| !s.is_empty()) {
+        if text("deploymentTargetName").is_some_and(|t| !t.is_empty()) {
+            return Err(Error::invalid(
+                "spec.sessionClusterName",
+                "cannot be set together with spec.deploymentTargetName",
+            ));
+        }
+        core["deploymentName"] = json!(session);
+    }
     if let Some(conf) = field("template.spec.flinkConfiguration").filter(|v| !v.is_null()) {
         let Some(conf) = conf.as_object() else {
             return Err(Error::invalid(
@@ -286,7 +308,14 @@ async fn write(
     let (app, _) = state
         .core
         .upsert_application_at(org, ns, input, expected)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // The core's name for the session cluster, in VVP's words.
+            Error::Invalid { field, message } if field == "spec.deploymentName" => {
+                Error::invalid("spec.sessionClusterName", message)
+            }
+            other => other,
+        })?;
     Ok(app)
 }
 

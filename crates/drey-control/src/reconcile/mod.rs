@@ -222,8 +222,11 @@ impl ApplicationReconciler {
         let cluster = match backend.adopt(&deployment.cluster_id).await {
             Ok(Some(c)) if c.is_alive() => c,
             Ok(Some(c)) => {
-                // Part of the cluster died: take the rest down, it is lost.
-                c.kill();
+                // Part of the cluster died: take the rest down, it is lost
+                // (a pool's session cluster is its pool's to restart).
+                if !deployment.session {
+                    c.kill();
+                }
                 return (Observed::nothing(), None);
             }
             _ => return (Observed::nothing(), None),
@@ -232,6 +235,11 @@ impl ApplicationReconciler {
         let job_state = if deployment.job_submitted {
             match client.job_status(&deployment.job_id).await {
                 Ok(info) => Some(job_state_text(&info.status)),
+                // A session cluster restarted by its pool forgot the job:
+                // for this application that is a lost cluster.
+                Err(e) if e.is_not_found() && deployment.session => {
+                    return (Observed::nothing(), None);
+                }
                 Err(e) if e.is_not_found() => None,
                 Err(_) => {
                     return (Observed::nothing(), Some(cluster));
@@ -397,6 +405,11 @@ impl ApplicationReconciler {
                 self.new_deployment(step, restore_from).await?;
                 Ok(StepResult::Continue)
             }
+            Action::StartCluster
+                if step.recorded.deployment.as_ref().is_some_and(|d| d.session) =>
+            {
+                self.join_session_cluster(step).await
+            }
             Action::StartCluster => {
                 self.start_cluster(step).await?;
                 Ok(StepResult::Continue)
@@ -518,6 +531,7 @@ impl ApplicationReconciler {
             }
             return Err(e);
         }
+        let session_cluster = self.session_cluster_of(app, step.effective).await?;
         let instance = uuid::Uuid::new_v4();
         let job_id = instance.simple().to_string();
         let env = &app.key.scope;
@@ -543,7 +557,8 @@ impl ApplicationReconciler {
         recorded.deployment = Some(Deployment {
             instance: instance.to_string(),
             job_id: job_id.clone(),
-            cluster_id: format!("app-{job_id}"),
+            session: session_cluster.is_some(),
+            cluster_id: session_cluster.unwrap_or_else(|| format!("app-{job_id}")),
             fingerprint: step.desired.fingerprint.clone(),
             restore_from: restore_from.clone(),
             cluster_started: false,
@@ -590,7 +605,19 @@ impl ApplicationReconciler {
         let mut spec = self
             .config
             .cluster_spec(deployment.cluster_id.clone(), step.effective);
-        let mut conf = std::mem::take(&mut spec.flink_configuration);
+        let conf = std::mem::take(&mut spec.flink_configuration);
+        spec.flink_configuration = self.with_state_locations(step, conf);
+        spec
+    }
+
+    /// Where the application's checkpoints and savepoints go, over its own
+    /// configuration: for its own cluster, or for its job in a session
+    /// cluster (as job-level configuration).
+    fn with_state_locations(
+        &self,
+        step: &Step<'_>,
+        mut conf: std::collections::BTreeMap<String, String>,
+    ) -> std::collections::BTreeMap<String, String> {
         let checkpoints = self.checkpoint_dir(step.app);
         // Outside the cluster dir, so checkpoints outlive the cluster (last-state).
         conf.entry("execution.checkpointing.dir".into())
@@ -603,8 +630,84 @@ impl ApplicationReconciler {
             conf.entry("execution.checkpointing.interval".into())
                 .or_insert_with(|| "5s".into());
         }
-        spec.flink_configuration = conf;
-        spec
+        conf
+    }
+
+    /// The session cluster of the compute pool named by `spec.deploymentName`,
+    /// if the application runs its job in one.
+    async fn session_cluster_of(
+        &self,
+        app: &Object,
+        effective: &Value,
+    ) -> Result<Option<String>, Error> {
+        let Some(name) = effective.get("deploymentName").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        let key = ObjectKey::in_env(&app.key.org, Kind::ComputePool, &app.key.scope, name);
+        match self.core.store().get(&key).await.map_err(store_error)? {
+            Some(pool) => Ok(Some(pools::pool_cluster_id(&pool))),
+            None => Err(Error::Unavailable(format!(
+                "compute pool '{name}' does not exist"
+            ))),
+        }
+    }
+
+    /// A session job's "cluster start": the pool's cluster must be up (the
+    /// pool reconciler starts it); until it is, wait and say why.
+    async fn join_session_cluster(&self, step: Step<'_>) -> Result<StepResult, Error> {
+        let backend = self.backend()?.clone();
+        let Some(deployment) = step.recorded.deployment.clone() else {
+            return Ok(StepResult::Continue);
+        };
+        let pool = step
+            .effective
+            .get("deploymentName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let cluster = backend
+            .adopt(&deployment.cluster_id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|c| c.is_alive());
+        let Some(cluster) = cluster else {
+            let message = format!("waiting for the session cluster of compute pool '{pool}'");
+            if step.app.status.get("error").and_then(Value::as_str) != Some(message.as_str()) {
+                self.record(
+                    &step,
+                    &step.recorded,
+                    StatusPatch::default().set("error", json!(message)),
+                )
+                .await?;
+            }
+            return Ok(StepResult::Done(PassOutcome::Wait(Duration::from_secs(1))));
+        };
+        let mut recorded = step.recorded.clone();
+        if let Some(d) = recorded.deployment.as_mut() {
+            d.cluster_started = true;
+        }
+        self.record(
+            &step,
+            &recorded,
+            StatusPatch::default().set("error", Value::Null).set(
+                "clusterInfo",
+                json!({"restUrl": cluster.rest_url(), "clusterId": deployment.cluster_id,
+                       "computePoolName": pool}),
+            ),
+        )
+        .await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::ClusterStarted,
+            &format!(
+                "The job runs in the session cluster of compute pool '{pool}' at {}",
+                cluster.rest_url()
+            ),
+            None,
+        )
+        .await?;
+        Ok(StepResult::Continue)
     }
 
     fn savepoint_dir(&self, app: &Object) -> PathBuf {
@@ -788,6 +891,11 @@ impl ApplicationReconciler {
             job_id: Some(deployment.job_id.clone()),
             allow_non_restored_state: job.get("allowNonRestoredState").and_then(Value::as_bool),
             savepoint_path: deployment.restore_from.clone(),
+            flink_configuration: if deployment.session {
+                self.with_state_locations(step, job_configuration(step.effective))
+            } else {
+                Default::default()
+            },
             ..JarRunRequest::default()
         };
         client
@@ -1092,7 +1200,7 @@ impl ApplicationReconciler {
         let Some(deployment) = step.recorded.deployment.clone() else {
             return Ok(());
         };
-        if let Ok(backend) = &self.backend {
+        if let (Ok(backend), false) = (&self.backend, deployment.session) {
             backend
                 .stop(&deployment.cluster_id, Duration::from_secs(15))
                 .await
@@ -1143,7 +1251,11 @@ impl ApplicationReconciler {
             step.app,
             Some(&deployment.instance),
             EventType::ClusterStopped,
-            &format!("Flink cluster {} stopped", deployment.cluster_id),
+            &if deployment.session {
+                format!("The job left session cluster {}", deployment.cluster_id)
+            } else {
+                format!("Flink cluster {} stopped", deployment.cluster_id)
+            },
             None,
         )
         .await
@@ -1153,7 +1265,7 @@ impl ApplicationReconciler {
         let Some(deployment) = step.recorded.deployment.clone() else {
             return Ok(());
         };
-        if let Ok(backend) = &self.backend {
+        if let (Ok(backend), false) = (&self.backend, deployment.session) {
             let _ = backend
                 .stop(&deployment.cluster_id, Duration::from_secs(5))
                 .await;
@@ -1425,6 +1537,22 @@ impl ApplicationReconciler {
             .map_err(store_error)?;
         Ok(())
     }
+}
+
+/// `spec.flinkConfiguration` as strings: a session job's own configuration.
+fn job_configuration(effective: &Value) -> std::collections::BTreeMap<String, String> {
+    effective
+        .get("flinkConfiguration")
+        .and_then(Value::as_object)
+        .map(|conf| {
+            conf.iter()
+                .map(|(k, v)| {
+                    let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    (k.clone(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The application's `status.jobStatus` with `fields` set over it.

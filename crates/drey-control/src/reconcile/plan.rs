@@ -42,6 +42,10 @@ pub struct Deployment {
     /// Savepoint or checkpoint the job restores from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_from: Option<String>,
+    /// The job runs in a compute pool's session cluster, which it neither
+    /// starts nor stops.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub session: bool,
     /// The cluster answered and all TaskManagers registered.
     #[serde(default)]
     pub cluster_started: bool,
@@ -322,6 +326,7 @@ mod tests {
                 cluster_id: "c".into(),
                 fingerprint: fp.into(),
                 restore_from: None,
+                session: false,
                 cluster_started: true,
                 job_submitted: true,
             }),

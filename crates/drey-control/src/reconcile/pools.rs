@@ -84,6 +84,12 @@ pub fn plan_pool(
     }
 }
 
+/// The id of a SHARED pool's session cluster (statements and session jobs
+/// of applications run in it).
+pub(crate) fn pool_cluster_id(pool: &Object) -> String {
+    format!("{CLUSTER_PREFIX}{}", pool.meta.uid.simple())
+}
+
 /// Reconciles compute pools.
 pub struct PoolReconciler {
     core: Core,
@@ -102,7 +108,7 @@ impl PoolReconciler {
     }
 
     fn cluster_id(pool: &Object) -> String {
-        format!("{CLUSTER_PREFIX}{}", pool.meta.uid.simple())
+        pool_cluster_id(pool)
     }
 
     async fn pass(&self, key: &ObjectKey) -> Result<PassOutcome, Error> {
