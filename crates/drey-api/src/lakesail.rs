@@ -1,11 +1,13 @@
 //! The LakeSail-style multi-tenant API: `/api/admin/v1` (server
 //! administrators: root keys, organizations) and `/api/org/v1` (the caller's
-//! organization, from its token: identity, service accounts and their keys).
+//! organization, from its token: identity, service accounts and their keys)
+//! and `/api/flink/v1` (applications, sessions and session jobs).
 //! JSON only, `application/json; charset=utf-8`, errors `{"message"}`,
 //! server-made IDs of `[A-Z0-9]`, lists paged by `limit` and an opaque
 //! `marker`.
 
 mod flink;
+mod sessions;
 
 use crate::auth::Caller;
 use crate::error::status_of;
@@ -73,6 +75,34 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/flink/v1/workspaces/{ws}/applications/{app}/urls",
             post(flink::create_url),
+        )
+        .route(
+            "/api/flink/v1/workspaces/{ws}/sessions",
+            post(sessions::create_session).get(sessions::list_sessions),
+        )
+        .route(
+            "/api/flink/v1/workspaces/{ws}/sessions/{session}",
+            get(sessions::get_session)
+                .patch(sessions::update_session)
+                .delete(sessions::delete_session),
+        )
+        .route(
+            "/api/flink/v1/workspaces/{ws}/sessions/{session}/urls",
+            post(sessions::create_session_url),
+        )
+        .route(
+            "/api/flink/v1/workspaces/{ws}/sessions/{session}/jobs",
+            post(sessions::create_job).get(sessions::list_jobs),
+        )
+        .route(
+            "/api/flink/v1/workspaces/{ws}/sessions/{session}/jobs/{job}",
+            get(sessions::get_job)
+                .patch(sessions::update_job)
+                .delete(sessions::delete_job),
+        )
+        .route(
+            "/api/flink/v1/workspaces/{ws}/sessions/{session}/jobs/{job}/savepoints",
+            post(sessions::create_job_savepoint).get(sessions::list_job_savepoints),
         )
         .route("/api/flink/v1/ui/{grant}/", any(flink::signed_proxy))
         .route("/api/flink/v1/ui/{grant}/{*path}", any(flink::signed_proxy))

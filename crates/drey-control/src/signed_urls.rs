@@ -1,4 +1,4 @@
-//! Pre-signed URLs to an application's Flink Web UI: the credential is in
+//! Pre-signed URLs to an application's or a session's Flink Web UI: the credential is in
 //! the path (`/api/flink/v1/ui/<grant>/...`), so a browser, or a Flink REST
 //! client that only appends paths to a base URL, needs no header. A grant
 //! names the organization, environment and application, the instant by
@@ -24,8 +24,12 @@ pub struct Grant {
     pub org: String,
     /// The environment (workspace).
     pub env: String,
-    /// The application.
+    /// The application, or with `session` the compute pool (a LakeSail
+    /// session), whose cluster the URL opens.
     pub app: String,
+    /// `app` names a compute pool's session cluster.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub session: bool,
     /// Unix seconds by which the UI's page must be opened.
     pub open_by: i64,
     /// Unix seconds until which the UI keeps working once opened.

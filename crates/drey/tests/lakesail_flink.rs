@@ -130,3 +130,204 @@ async fn lakesail_application_on_real_flink() {
     let (code, _) = s.delete(&app_path).await;
     assert_eq!(code, 204);
 }
+
+/// Waits until `path` answers with `field == want`.
+async fn wait_field(s: &common::Server, path: &str, field: &str, want: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, now) = s.get(path).await;
+        if now[field] == want {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path}: {field} is not {want}: {now}\n{}",
+            s.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A LakeSail session is a session cluster; a session job runs in it (with
+/// the session's jar when it names none), takes savepoints, suspends and
+/// goes, while the cluster stays until the session is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lakesail_session_jobs_on_real_flink() {
+    let dir = tempfile::tempdir().unwrap();
+    let _cleanup = KillClusters(dir.path().to_owned());
+    let mut s = start(dir.path());
+    let out = dir.path().join("session-counts.txt");
+    let (_, org) = s
+        .post("/api/admin/v1/organizations", json!({"name": "sessions"}))
+        .await;
+    let (_, key) = s
+        .post(
+            &format!(
+                "/api/admin/v1/organizations/{}/keys",
+                org["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    s.token = Some(key["key"].as_str().unwrap().to_owned());
+    let (_, ws) = s
+        .post("/api/org/v1/workspaces", json!({"name": "Sessions"}))
+        .await;
+    let ws_id = ws["id"].as_str().unwrap().to_owned();
+    let sessions = format!("/api/flink/v1/workspaces/{ws_id}/sessions");
+    let jar = testjobs().join("stateful-counter.jar");
+    let session_body = json!({
+        "name": "Shared", "runtime": "FLINK_1_17",
+        "jars": [format!("local://{}", jar.display())], "plugins": [],
+        "flinkConfiguration": {"taskmanager.numberOfTaskSlots": "2"},
+        "logConfiguration": {},
+        "jobManagerResource": {"cpu": 1, "memory": "768m"},
+        "taskManagerResource": {"cpu": 1, "memory": "1024m"}
+    });
+
+    // Every FlinkSessionSpec field is required; a session runs no job.
+    let mut missing = session_body.clone();
+    missing.as_object_mut().unwrap().remove("runtime");
+    let (code, body) = s.post(&sessions, missing).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("runtime"));
+    let mut with_job = session_body.clone();
+    with_job["job"] = json!({"entryClass": "x"});
+    let (code, _) = s.post(&sessions, with_job).await;
+    assert_eq!(code, 400);
+
+    let (code, session) = s.post(&sessions, session_body).await;
+    assert_eq!(code, 201, "{session}");
+    assert_eq!(session["name"], "Shared");
+    let session_path = format!("{sessions}/{}", session["id"].as_str().unwrap());
+    let described = wait_field(&s, &session_path, "state", "RUNNING").await;
+    assert_eq!(described["spec"]["runtime"], "FLINK_1_17");
+
+    // A job with no jarUri runs the session's jar.
+    let jobs = format!("{session_path}/jobs");
+    let (code, body) = s
+        .post(
+            &jobs,
+            json!({"name": "Counter", "job": {"entryClass": "x"}}),
+        )
+        .await;
+    assert_eq!(code, 400, "flinkConfiguration is required: {body}");
+    let (code, job) = s
+        .post(
+            &jobs,
+            json!({"name": "Counter", "flinkConfiguration": {},
+                   "job": {"entryClass": "io.drey.testjobs.StatefulCounter",
+                           "args": ["--out", out.to_str().unwrap(), "--rate", "20"]}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{job}");
+    for field in ["id", "name", "state", "createdAt", "updatedAt"] {
+        assert!(job.get(field).is_some(), "{field} in {job}");
+    }
+    let job_path = format!("{jobs}/{}", job["id"].as_str().unwrap());
+    let running = wait_field(&s, &job_path, "state", "RUNNING").await;
+    let flink_job = running["flinkJobId"].as_str().unwrap().to_owned();
+    let (_, listed) = s.get(&jobs).await;
+    assert_eq!(listed["items"][0]["id"], job["id"]);
+    let (code, _) = s
+        .get(&format!(
+            "{sessions}/NOSUCHSESSION/jobs/{}",
+            job["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(code, 404);
+
+    // The session's Web UI and REST API through a pre-signed URL list the job.
+    let (code, url) = s
+        .post(
+            &format!("{session_path}/urls"),
+            json!({"expiresInSeconds": 60, "webSessionDurationInSeconds": 600}),
+        )
+        .await;
+    assert_eq!(code, 201, "{url}");
+    let url = url["url"].as_str().unwrap().to_owned();
+    let overview: Value = reqwest::get(format!("{url}jobs/overview"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        overview["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["jid"] == flink_job.as_str() && j["state"] == "RUNNING"),
+        "{overview}"
+    );
+
+    // The same job through CMF: an application in the session's pool.
+    let (code, app) = s
+        .get(&format!(
+            "/cmf/api/v1/environments/ws-{}/applications/job-{}",
+            ws_id.to_ascii_lowercase(),
+            job["id"].as_str().unwrap().to_ascii_lowercase()
+        ))
+        .await;
+    assert_eq!(code, 200, "{app}");
+    assert!(app["spec"]["deploymentName"]
+        .as_str()
+        .unwrap()
+        .starts_with("session-"));
+
+    // A manual savepoint, listed as {pending, completed}.
+    let (code, sp) = s.post(&format!("{job_path}/savepoints"), json!({})).await;
+    assert_eq!(code, 201, "{sp}");
+    assert_eq!(sp["triggerType"], "MANUAL");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, list) = s.get(&format!("{job_path}/savepoints")).await;
+        assert_eq!(code, 200);
+        assert!(list["pending"].is_array(), "{list}");
+        let done = list["completed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["triggerNonce"] == sp["triggerNonce"] && c["location"].is_string());
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{list}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // The session cannot go while it holds a job.
+    let (code, body) = s.delete(&session_path).await;
+    assert_eq!(code, 409, "{body}");
+
+    // Suspend the job: it leaves the cluster, the cluster stays.
+    let (code, body) = s
+        .json(
+            Method::PATCH,
+            &job_path,
+            Some(json!({"state": "SUSPENDED"})),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    wait_field(&s, &job_path, "state", "SUSPENDED").await;
+    let overview: Value = reqwest::get(format!("{url}overview"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(overview["taskmanagers"], 1);
+    assert_eq!(overview["jobs-running"], 0, "{overview}");
+
+    // Then the job, then the session, go.
+    let (code, _) = s.delete(&job_path).await;
+    assert_eq!(code, 204);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s.get(&job_path).await.0 != 404 {
+        assert!(Instant::now() < deadline, "job not gone");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (code, body) = s.delete(&session_path).await;
+    assert_eq!(code, 204, "{body}");
+    assert_eq!(s.get(&session_path).await.0, 404);
+}

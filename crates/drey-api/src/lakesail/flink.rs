@@ -25,11 +25,11 @@ use std::collections::BTreeMap;
 
 const INFO: &str = "workspace";
 
-fn env_of(ws: &str) -> String {
+pub(super) fn env_of(ws: &str) -> String {
     format!("ws-{}", ws.to_ascii_lowercase())
 }
 
-fn check_id(field: &str, id: &str) -> Result<(), Error> {
+pub(super) fn check_id(field: &str, id: &str) -> Result<(), Error> {
     let ok = !id.is_empty()
         && id.len() <= 20
         && id
@@ -186,26 +186,37 @@ fn app_name(id: &str) -> String {
     format!("app-{}", id.to_ascii_lowercase())
 }
 
-/// A FlinkApplicationSpec, checked, as the core application spec.
-fn to_core(spec: &Value) -> Result<Value, Error> {
-    for field in [
-        "name",
-        "runtime",
-        "jars",
-        "plugins",
-        "flinkConfiguration",
-        "logConfiguration",
-        "jobManagerResource",
-        "taskManagerResource",
-        "job",
-    ] {
-        if spec.get(field).is_none_or(Value::is_null) {
-            return Err(Error::invalid(field, "is required"));
-        }
+/// The fields of a FlinkSessionSpec (all required); a FlinkApplicationSpec
+/// is these and `job`.
+pub(super) const CLUSTER_FIELDS: [&str; 8] = [
+    "name",
+    "runtime",
+    "jars",
+    "plugins",
+    "flinkConfiguration",
+    "logConfiguration",
+    "jobManagerResource",
+    "taskManagerResource",
+];
+
+/// 400 naming the first of `fields` the body lacks.
+pub(super) fn require(spec: &Value, fields: &[&str]) -> Result<(), Error> {
+    match fields
+        .iter()
+        .find(|f| spec.get(**f).is_none_or(Value::is_null))
+    {
+        Some(field) => Err(Error::invalid(*field, "is required")),
+        None => Ok(()),
     }
+}
+
+/// A LakeSail job spec (`jarUri`, `entryClass`, `args`, `parallelism`) as
+/// the core's `job`; `jar` is used when it names no `jarUri`.
+pub(super) fn job_of(spec: &Value, jar: Option<&str>) -> Result<Value, Error> {
     let jar = get_path(spec, "job.jarUri")
         .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid("job.jarUri", "is required to run an application"))?;
+        .or(jar)
+        .ok_or_else(|| Error::invalid("job.jarUri", "is required to run a job"))?;
     let mut job = json!({
         "jarURI": jar,
         "state": "running",
@@ -218,13 +229,27 @@ fn to_core(spec: &Value) -> Result<Value, Error> {
     if let Some(args) = get_path(spec, "job.args") {
         job["args"] = args.clone();
     }
-    Ok(json!({
-        "job": job,
+    Ok(job)
+}
+
+/// The cluster a FlinkApplicationSpec or FlinkSessionSpec asks for, in the
+/// core's words (`flinkConfiguration`, `jobManager`, `taskManager`).
+pub(super) fn cluster_of(spec: &Value) -> Value {
+    json!({
         "flinkConfiguration": spec["flinkConfiguration"],
         "jobManager": {"resource": resource(&spec["jobManagerResource"])},
         "taskManager": {"resource": resource(&spec["taskManagerResource"])},
-        "lakesail": spec,
-    }))
+    })
+}
+
+/// A FlinkApplicationSpec, checked, as the core application spec.
+fn to_core(spec: &Value) -> Result<Value, Error> {
+    require(spec, &CLUSTER_FIELDS)?;
+    require(spec, &["job"])?;
+    let mut core = cluster_of(spec);
+    core["job"] = job_of(spec, None)?;
+    core["lakesail"] = spec.clone();
+    Ok(core)
 }
 
 fn resource(r: &Value) -> Value {
@@ -362,7 +387,7 @@ pub(super) async fn delete_application(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn savepoint(sp: &Object) -> Value {
+pub(super) fn savepoint(sp: &Object) -> Value {
     let manual = !sp.meta.name.starts_with("savepoint-");
     let mut out = json!({
         "triggerType": if manual { "MANUAL" } else { "UPGRADE" },
@@ -383,11 +408,22 @@ pub(super) async fn create_savepoint(
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
     let app = application(&state, &who, &ws, &id).await?;
+    take_savepoint(&state, &who, &ws, &app).await
+}
+
+/// A manual savepoint of a core application (a Flink application or a
+/// session job): 201 with the trigger, followed in the savepoint list.
+pub(super) async fn take_savepoint(
+    state: &AppState,
+    who: &Identity,
+    ws: &str,
+    app: &Object,
+) -> Result<Response, LakeSailError> {
     let sp = state
         .core
         .create_app_savepoint(
             &who.org,
-            &env_of(&ws),
+            &env_of(ws),
             &app.meta.name,
             ResourceInput {
                 name: format!("manual-{}", new_id().to_ascii_lowercase()),
@@ -405,7 +441,18 @@ pub(super) async fn list_savepoints(
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
     let app = application(&state, &who, &ws, &id).await?;
-    let env = env_of(&ws);
+    savepoint_list(&state, &who, &ws, &app).await
+}
+
+/// `FlinkSavepointList` of a core application: at most one pending, and the
+/// completed ones.
+pub(super) async fn savepoint_list(
+    state: &AppState,
+    who: &Identity,
+    ws: &str,
+    app: &Object,
+) -> Result<Response, LakeSailError> {
+    let env = env_of(ws);
     let all = crate::vvp::all_of(|p| {
         state
             .core
@@ -434,6 +481,20 @@ pub(super) async fn create_url(
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
     let app = application(&state, &who, &ws, &id).await?;
+    signed_url(&state, &who, &headers, &ws, &app.meta.name, false, &body).await
+}
+
+/// A `FlinkUrl` for the cluster of an application, or (`session`) of a
+/// compute pool, from a checked `FlinkUrlSpec`.
+pub(super) async fn signed_url(
+    state: &AppState,
+    who: &Identity,
+    headers: &HeaderMap,
+    ws: &str,
+    target: &str,
+    session: bool,
+    body: &Value,
+) -> Result<Response, LakeSailError> {
     let number = |field: &str, lo: i64, hi: i64| -> Result<i64, Error> {
         body.get(field)
             .and_then(Value::as_i64)
@@ -441,16 +502,17 @@ pub(super) async fn create_url(
             .ok_or_else(|| Error::invalid(field, format!("must be an integer from {lo} to {hi}")))
     };
     let expires = number("expiresInSeconds", 5, 300)?;
-    let session = number("webSessionDurationInSeconds", 600, 86_400)?;
+    let web_session = number("webSessionDurationInSeconds", 600, 86_400)?;
     let now = Timestamp::now().millis() / 1000;
     let token = state
         .core
         .sign_grant(&Grant {
             org: who.org.clone(),
-            env: env_of(&ws),
-            app: app.meta.name.clone(),
+            env: env_of(ws),
+            app: target.to_owned(),
+            session,
             open_by: now + expires,
-            session_until: now + session,
+            session_until: now + web_session,
         })
         .await?;
     let host = headers
@@ -483,7 +545,11 @@ pub(super) async fn signed_proxy(
         &state,
         &grant.org,
         &grant.env,
-        drey_control::proxy::ProxyTarget::Application(&grant.app),
+        if grant.session {
+            drey_control::proxy::ProxyTarget::ComputePool(&grant.app)
+        } else {
+            drey_control::proxy::ProxyTarget::Application(&grant.app)
+        },
         &path,
         query,
         method,

@@ -1,0 +1,385 @@
+//! `/api/flink/v1/workspaces/{ws}/sessions`: a LakeSail Flink session is a
+//! core SHARED compute pool (its session cluster, named `session-<id>`), and
+//! a session job is a core application whose job runs in that cluster
+//! (`spec.deploymentName`, named `job-<id>`). Both are visible through CMF
+//! and VVP (a SessionCluster and a Deployment) and run on the same
+//! reconcilers as everything else.
+
+use super::flink::{
+    check_id, cluster_of, env_of, job_of, require, savepoint_list, signed_url, take_savepoint,
+    CLUSTER_FIELDS,
+};
+use super::{json_reply, page, Json, LakeSailError, Paging};
+use crate::auth::Caller;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use drey_control::auth::{new_id, Identity};
+use drey_control::ResourceInput;
+use drey_model::application::JobState;
+use drey_model::json::get_path;
+use drey_model::{Error, Object};
+use serde_json::{json, Value};
+
+fn pool_name(id: &str) -> String {
+    format!("session-{}", id.to_ascii_lowercase())
+}
+
+fn job_name(id: &str) -> String {
+    format!("job-{}", id.to_ascii_lowercase())
+}
+
+fn id_of(name: &str, prefix: &str) -> String {
+    name.trim_start_matches(prefix).to_ascii_uppercase()
+}
+
+/// A FlinkSessionSpec, checked, as a SHARED compute pool's spec.
+fn pool_spec(spec: &Value, state: &str) -> Result<Value, Error> {
+    require(spec, &CLUSTER_FIELDS)?;
+    if spec.get("job").is_some() {
+        return Err(Error::invalid(
+            "job",
+            "a session runs no job of its own: create session jobs in it",
+        ));
+    }
+    Ok(json!({
+        "type": "SHARED",
+        "state": state,
+        "clusterSpec": cluster_of(spec),
+        "lakesail": spec,
+    }))
+}
+
+/// The session summary: `id`, `name`, `state` (the pool's phase: PENDING,
+/// RUNNING, SUSPENDED, FAILED), `desiredState`, times.
+fn session_summary(pool: &Object) -> Value {
+    json!({
+        "id": id_of(&pool.meta.name, "session-"),
+        "name": get_path(&pool.spec, "lakesail.name").cloned().unwrap_or_else(|| json!(pool.meta.name)),
+        "state": pool.status.get("phase").cloned().unwrap_or_else(|| json!("PENDING")),
+        "desiredState": pool.spec.get("state").cloned().unwrap_or_else(|| json!("RUNNING")),
+        "createdAt": pool.meta.creation_timestamp.to_string(),
+        "updatedAt": pool.meta.update_timestamp.to_string(),
+    })
+}
+
+/// `FlinkSessionJobSummary`: `id`, `name`, `state` (the Flink job's state,
+/// or the lifecycle before there is one), times.
+fn job_summary(app: &Object) -> Value {
+    let state = get_path(&app.status, "jobStatus.state")
+        .and_then(Value::as_str)
+        .or_else(|| app.status.get("lifecycleState").and_then(Value::as_str))
+        .unwrap_or("CREATED");
+    json!({
+        "id": id_of(&app.meta.name, "job-"),
+        "name": get_path(&app.spec, "lakesail.name").cloned().unwrap_or_else(|| json!(app.meta.name)),
+        "state": state,
+        "desiredState": get_path(&app.spec, "job.state").and_then(Value::as_str).map(str::to_ascii_uppercase),
+        "createdAt": app.meta.creation_timestamp.to_string(),
+        "updatedAt": app.meta.update_timestamp.to_string(),
+    })
+}
+
+async fn session(state: &AppState, who: &Identity, ws: &str, id: &str) -> Result<Object, Error> {
+    check_id("workspace", ws)?;
+    check_id("session", id)?;
+    state
+        .core
+        .get_compute_pool(&who.org, &env_of(ws), &pool_name(id))
+        .await
+}
+
+async fn session_job(
+    state: &AppState,
+    who: &Identity,
+    ws: &str,
+    session_id: &str,
+    id: &str,
+) -> Result<Object, Error> {
+    let pool = session(state, who, ws, session_id).await?;
+    check_id("job", id)?;
+    let app = state
+        .core
+        .get_application(&who.org, &env_of(ws), &job_name(id))
+        .await?;
+    // A job is found only under its own session.
+    if app.spec.get("deploymentName").and_then(Value::as_str) != Some(pool.meta.name.as_str()) {
+        return Err(Error::not_found(drey_model::Kind::Application, id));
+    }
+    Ok(app)
+}
+
+pub(super) async fn create_session(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(ws): Path<String>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    check_id("workspace", &ws)?;
+    let pool = state
+        .core
+        .create_compute_pool(
+            &who.org,
+            &env_of(&ws),
+            ResourceInput {
+                name: pool_name(&new_id()),
+                spec: pool_spec(&body, "RUNNING")?,
+                ..ResourceInput::default()
+            },
+        )
+        .await?;
+    Ok(json_reply(StatusCode::CREATED, session_summary(&pool)))
+}
+
+pub(super) async fn list_sessions(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(ws): Path<String>,
+    Query(paging): Query<Paging>,
+) -> Result<Response, LakeSailError> {
+    check_id("workspace", &ws)?;
+    let env = env_of(&ws);
+    let pools = crate::vvp::all_of(|p| state.core.list_compute_pools(&who.org, &env, p)).await?;
+    let items = pools
+        .iter()
+        .filter(|p| p.meta.name.starts_with("session-"))
+        .map(session_summary)
+        .collect();
+    Ok(json_reply(StatusCode::OK, page(items, &paging)?))
+}
+
+pub(super) async fn get_session(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<Response, LakeSailError> {
+    let pool = session(&state, &who, &ws, &id).await?;
+    let mut out = session_summary(&pool);
+    out["spec"] = pool.spec.get("lakesail").cloned().unwrap_or(Value::Null);
+    if let Some(url) = get_path(&pool.status, "clusterInfo.restUrl") {
+        out["restUrl"] = url.clone();
+    }
+    Ok(json_reply(StatusCode::OK, out))
+}
+
+/// PATCH: a JSON merge patch over the FlinkSessionSpec, plus `state`
+/// RUNNING or SUSPENDED (a suspended session has no cluster). Refused with
+/// 409 while a session job runs in it, since the change restarts its cluster.
+pub(super) async fn update_session(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, id)): Path<(String, String)>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    let pool = session(&state, &who, &ws, &id).await?;
+    let Some(patch) = body.as_object() else {
+        return Err(Error::BadRequest("the body must be a JSON object".into()).into());
+    };
+    let wanted = match patch.get("state") {
+        None => pool
+            .spec
+            .get("state")
+            .and_then(Value::as_str)
+            .unwrap_or("RUNNING")
+            .to_owned(),
+        Some(Value::String(s)) if s == "RUNNING" || s == "SUSPENDED" => s.clone(),
+        Some(other) => {
+            return Err(Error::invalid(
+                "state",
+                format!("must be RUNNING or SUSPENDED, not {other}"),
+            )
+            .into())
+        }
+    };
+    let mut spec = pool.spec.get("lakesail").cloned().unwrap_or(Value::Null);
+    let mut fields = Value::Object(patch.clone());
+    if let Some(f) = fields.as_object_mut() {
+        f.remove("state");
+    }
+    json_patch::merge(&mut spec, &fields);
+    let updated = state
+        .core
+        .update_compute_pool(
+            &who.org,
+            &env_of(&ws),
+            &pool.meta.name,
+            ResourceInput {
+                name: pool.meta.name.clone(),
+                labels: pool.meta.labels.clone(),
+                annotations: pool.meta.annotations.clone(),
+                spec: pool_spec(&spec, &wanted)?,
+            },
+        )
+        .await?;
+    Ok(json_reply(StatusCode::OK, session_summary(&updated)))
+}
+
+/// DELETE: 204; 409 while jobs are left in the session.
+pub(super) async fn delete_session(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<Response, LakeSailError> {
+    let pool = session(&state, &who, &ws, &id).await?;
+    state
+        .core
+        .delete_compute_pool(&who.org, &env_of(&ws), &pool.meta.name)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// CreateFlinkSessionUrl (drey's completion, as CreateFlinkApplicationUrl):
+/// a pre-signed URL to the session cluster's Flink Web UI.
+pub(super) async fn create_session_url(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    Path((ws, id)): Path<(String, String)>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    let pool = session(&state, &who, &ws, &id).await?;
+    signed_url(&state, &who, &headers, &ws, &pool.meta.name, true, &body).await
+}
+
+/// A FlinkSessionJobSpec (`name`, `flinkConfiguration`, `job`, all
+/// required) as a core application in the session's pool. Without a
+/// `job.jarUri` the job's jar is the session's first jar.
+fn job_spec(body: &Value, pool: &Object) -> Result<Value, Error> {
+    require(body, &["name", "flinkConfiguration", "job"])?;
+    let session_jar = get_path(&pool.spec, "lakesail.jars")
+        .and_then(Value::as_array)
+        .and_then(|jars| jars.first())
+        .and_then(Value::as_str);
+    let conf = body["flinkConfiguration"].clone();
+    if !conf.is_object() {
+        return Err(Error::invalid("flinkConfiguration", "must be a map"));
+    }
+    Ok(json!({
+        "deploymentName": pool.meta.name,
+        "job": job_of(body, session_jar)?,
+        "flinkConfiguration": conf,
+        "lakesail": body,
+    }))
+}
+
+pub(super) async fn create_job(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, id)): Path<(String, String)>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    let pool = session(&state, &who, &ws, &id).await?;
+    let (app, _) = state
+        .core
+        .upsert_application_at(
+            &who.org,
+            &env_of(&ws),
+            ResourceInput {
+                name: job_name(&new_id()),
+                spec: job_spec(&body, &pool)?,
+                ..ResourceInput::default()
+            },
+            None,
+        )
+        .await?;
+    Ok(json_reply(StatusCode::CREATED, job_summary(&app)))
+}
+
+pub(super) async fn list_jobs(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, id)): Path<(String, String)>,
+    Query(paging): Query<Paging>,
+) -> Result<Response, LakeSailError> {
+    let pool = session(&state, &who, &ws, &id).await?;
+    let env = env_of(&ws);
+    let apps = crate::vvp::all_of(|p| state.core.list_applications(&who.org, &env, p)).await?;
+    let items = apps
+        .iter()
+        .filter(|a| {
+            a.meta.name.starts_with("job-")
+                && a.spec.get("deploymentName").and_then(Value::as_str)
+                    == Some(pool.meta.name.as_str())
+        })
+        .map(job_summary)
+        .collect();
+    Ok(json_reply(StatusCode::OK, page(items, &paging)?))
+}
+
+pub(super) async fn get_job(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, session_id, id)): Path<(String, String, String)>,
+) -> Result<Response, LakeSailError> {
+    let app = session_job(&state, &who, &ws, &session_id, &id).await?;
+    let mut out = job_summary(&app);
+    out["spec"] = app.spec.get("lakesail").cloned().unwrap_or(Value::Null);
+    if let Some(job_id) = get_path(&app.status, "jobStatus.jobId") {
+        out["flinkJobId"] = job_id.clone();
+    }
+    Ok(json_reply(StatusCode::OK, out))
+}
+
+/// PATCH: `state` RUNNING or SUSPENDED (suspended with a savepoint,
+/// resumed from it).
+pub(super) async fn update_job(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, session_id, id)): Path<(String, String, String)>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    let app = session_job(&state, &who, &ws, &session_id, &id).await?;
+    let app = match body.get("state") {
+        None => app,
+        Some(s) => {
+            let wanted = match s.as_str() {
+                Some("RUNNING") => JobState::Running,
+                Some("SUSPENDED") => JobState::Suspended,
+                _ => {
+                    return Err(Error::invalid(
+                        "state",
+                        format!("must be RUNNING or SUSPENDED, not {s}"),
+                    )
+                    .into())
+                }
+            };
+            state
+                .core
+                .set_application_state(&who.org, &env_of(&ws), &app.meta.name, wanted)
+                .await?
+        }
+    };
+    Ok(json_reply(StatusCode::OK, job_summary(&app)))
+}
+
+pub(super) async fn delete_job(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, session_id, id)): Path<(String, String, String)>,
+) -> Result<Response, LakeSailError> {
+    let app = session_job(&state, &who, &ws, &session_id, &id).await?;
+    state
+        .core
+        .delete_application(&who.org, &env_of(&ws), &app.meta.name)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(super) async fn create_job_savepoint(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, session_id, id)): Path<(String, String, String)>,
+) -> Result<Response, LakeSailError> {
+    let app = session_job(&state, &who, &ws, &session_id, &id).await?;
+    take_savepoint(&state, &who, &ws, &app).await
+}
+
+pub(super) async fn list_job_savepoints(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ws, session_id, id)): Path<(String, String, String)>,
+) -> Result<Response, LakeSailError> {
+    let app = session_job(&state, &who, &ws, &session_id, &id).await?;
+    savepoint_list(&state, &who, &ws, &app).await
+}
