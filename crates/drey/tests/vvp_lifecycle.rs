@@ -307,3 +307,133 @@ async fn vvp_deployment_in_a_session_cluster() {
     let (code, body) = s.delete(&format!("{ns}/sessionclusters/shared")).await;
     assert!(code == 200 || code == 204, "{code} {body}");
 }
+
+/// `maxJobCreationAttempts`: a job that cannot be created fails the
+/// deployment after that many tries (its cluster goes). `maxSavepointCreationAttempts`:
+/// a suspend whose savepoint keeps failing gives up after that many tries,
+/// the deployment FAILED and its job still running; CANCELLED then stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vvp_attempt_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let _cleanup = KillClusters(dir.path().to_owned());
+    let s = start(dir.path());
+    let ns = "/api/v1/namespaces/vvp-attempts";
+    let (code, body) = s
+        .post("/namespaces/v1/namespaces", json!({"name": "vvp-attempts"}))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let jar = testjobs().join("stateful-counter.jar");
+    let out = dir.path().join("attempts.txt");
+    let deployment = |name: &str, entry: &str, limits: Value| {
+        let mut spec = json!({
+            "state": "RUNNING",
+            "upgradeStrategy": {"kind": "STATEFUL"},
+            "restoreStrategy": {"kind": "LATEST_SAVEPOINT"},
+            "template": {"spec": {
+                "artifact": {"kind": "JAR", "jarUri": format!("file://{}", jar.display()),
+                             "entryClass": entry,
+                             "mainArgs": format!("--out {} --rate 20", out.display())},
+                "parallelism": 1
+            }}
+        });
+        set_keys(&mut spec, &limits);
+        json!({"metadata": {"name": name}, "spec": spec})
+    };
+
+    let (code, body) = s
+        .post(
+            &format!("{ns}/deployments"),
+            deployment(
+                "no-such-class",
+                "io.drey.testjobs.NoSuchClass",
+                json!({"maxJobCreationAttempts": 2}),
+            ),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let failed = wait_state_of(&s, &format!("{ns}/deployments/no-such-class"), "FAILED").await;
+    let (_, events) = s
+        .get(&format!(
+            "{ns}/events?deploymentId={}",
+            failed["metadata"]["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(
+        events
+            .to_string()
+            .contains("could not be created in 2 attempt(s)"),
+        "{events}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while common::flink::flink_processes(dir.path()) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the failed deployment's cluster stays"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    let path = format!("{ns}/deployments/counter");
+    let (code, body) = s
+        .post(
+            &format!("{ns}/deployments"),
+            deployment(
+                "counter",
+                "io.drey.testjobs.StatefulCounter",
+                json!({"maxSavepointCreationAttempts": 2}),
+            ),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let running = wait_state_of(&s, &path, "RUNNING").await;
+    let job_id = running["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The deployment's savepoint directory cannot be made: a file is there.
+    let id = running["metadata"]["id"].as_str().unwrap();
+    std::fs::create_dir_all(dir.path().join("savepoints")).unwrap();
+    std::fs::write(dir.path().join("savepoints").join(id), "in the way").unwrap();
+    let (code, _) = s
+        .json(
+            Method::PATCH,
+            &path,
+            Some(json!({"spec": {"state": "SUSPENDED"}})),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let failed = wait_state_of(&s, &path, "FAILED").await;
+    let (_, app) = s
+        .get("/cmf/api/v1/environments/vvp-attempts/applications/counter")
+        .await;
+    assert!(
+        app["status"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not be taken in 2 attempt(s)"),
+        "{app} {failed}"
+    );
+    let rest_url = app["status"]["clusterInfo"]["restUrl"].as_str().unwrap();
+    assert!(common::flink::flink_jobs(rest_url)
+        .await
+        .contains(&(job_id, "RUNNING".to_owned())));
+
+    let (code, _) = s
+        .json(
+            Method::PATCH,
+            &path,
+            Some(json!({"spec": {"state": "CANCELLED"}})),
+        )
+        .await;
+    assert_eq!(code, 200);
+    wait_state_of(&s, &path, "CANCELLED").await;
+}
+
+/// `target` with `patch`'s keys set over it.
+fn set_keys(target: &mut Value, patch: &Value) {
+    if let (Some(t), Some(p)) = (target.as_object_mut(), patch.as_object()) {
+        for (k, v) in p {
+            t.insert(k.clone(), v.clone());
+        }
+    }
+}

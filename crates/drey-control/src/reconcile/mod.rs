@@ -323,6 +323,10 @@ fn desired_of(effective: &Value, recorded: &Recorded) -> Desired {
         initial_savepoint: text(job.get("initialSavepointPath")),
         deleting: recorded.deleting,
         pending_savepoint: None,
+        max_job_attempts: job.get("maxJobCreationAttempts").and_then(Value::as_u64),
+        max_savepoint_attempts: job
+            .get("maxSavepointCreationAttempts")
+            .and_then(Value::as_u64),
     }
 }
 
@@ -819,11 +823,11 @@ impl ApplicationReconciler {
         let already = client.job_status(&deployment.job_id).await.is_ok();
         if !already {
             if let Err(e) = self.run_jar(&client, &step, &deployment).await {
-                self.fail(&step, &e.to_string()).await?;
-                return Err(e);
+                return self.submission_failed(step, &deployment, e).await;
             }
         }
         let mut recorded = step.recorded.clone();
+        recorded.failed_submissions = 0;
         if let Some(d) = recorded.deployment.as_mut() {
             d.job_submitted = true;
         }
@@ -838,6 +842,48 @@ impl ApplicationReconciler {
             None,
         )
         .await
+    }
+
+    /// Counts a failed submission; after `job.maxJobCreationAttempts` the
+    /// deployment is taken down and the application is FAILED until its
+    /// spec changes, otherwise the submission is retried after a backoff.
+    async fn submission_failed(
+        &self,
+        step: Step<'_>,
+        deployment: &Deployment,
+        error: Error,
+    ) -> Result<(), Error> {
+        let mut recorded = step.recorded.clone();
+        recorded.failed_submissions += 1;
+        let attempts = recorded.failed_submissions;
+        let exhausted = step
+            .desired
+            .max_job_attempts
+            .is_some_and(|max| attempts >= max);
+        let message = if exhausted {
+            recorded.halted_fingerprint = Some(deployment.fingerprint.clone());
+            recorded.stopping = Some(Stopping {
+                reason: StopReason::JobEnded,
+                trigger_id: None,
+                job_stopped: true,
+            });
+            format!("the job could not be created in {attempts} attempt(s): {error}")
+        } else {
+            error.to_string()
+        };
+        self.record(
+            &step,
+            &recorded,
+            StatusPatch::default().set("error", json!(message)),
+        )
+        .await?;
+        self.event(step.app, None, EventType::Error, &message, None)
+            .await?;
+        if exhausted {
+            Ok(())
+        } else {
+            Err(error)
+        }
     }
 
     async fn run_jar(
@@ -1075,6 +1121,7 @@ impl ApplicationReconciler {
                 Duration::from_millis(500),
             ))),
             Some(OperationObs::Completed(location)) => {
+                recorded.failed_stops = 0;
                 recorded.restore_from = Some(location.clone());
                 if let Some(s) = recorded.stopping.as_mut() {
                     s.job_stopped = true;
@@ -1102,15 +1149,28 @@ impl ApplicationReconciler {
                 Ok(StepResult::Continue)
             }
             Some(OperationObs::Failed(cause)) => {
-                // The job keeps running; the stop is retried after a backoff.
+                // The job keeps running; the stop is retried after a backoff,
+                // up to `job.maxSavepointCreationAttempts` times.
                 recorded.stopping = None;
-                let message = format!("stop-with-savepoint failed: {cause}");
-                self.record(
-                    &step,
-                    &recorded,
-                    StatusPatch::default().set("error", json!(message)),
-                )
-                .await?;
+                recorded.failed_stops += 1;
+                let attempts = recorded.failed_stops;
+                let exhausted = step
+                    .desired
+                    .max_savepoint_attempts
+                    .is_some_and(|max| attempts >= max);
+                let mut patch = StatusPatch::default();
+                let message = if exhausted {
+                    recorded.failed_stops = 0;
+                    recorded.stop_given_up = Some(step.desired.transition());
+                    patch = patch.set("lifecycleState", json!("FAILED"));
+                    format!(
+                        "the savepoint could not be taken in {attempts} attempt(s); the job keeps running: {cause}"
+                    )
+                } else {
+                    format!("stop-with-savepoint failed: {cause}")
+                };
+                self.record(&step, &recorded, patch.set("error", json!(message)))
+                    .await?;
                 self.event(
                     step.app,
                     Some(&deployment.instance),
@@ -1119,6 +1179,9 @@ impl ApplicationReconciler {
                     None,
                 )
                 .await?;
+                if exhausted {
+                    return Ok(StepResult::Done(PassOutcome::Settled));
+                }
                 Err(Error::Unavailable(message))
             }
             None => {
@@ -1212,7 +1275,10 @@ impl ApplicationReconciler {
                 })?;
         }
         let reason = step.recorded.stopping.as_ref().map(|s| s.reason);
+        let halted =
+            step.recorded.halted_fingerprint.as_deref() == Some(deployment.fingerprint.as_str());
         let final_state = match reason {
+            _ if halted => "FAILED",
             Some(StopReason::Suspend) => "SUSPENDED",
             _ => step.observed.job_state.as_deref().unwrap_or("CANCELED"),
         };
@@ -1229,6 +1295,7 @@ impl ApplicationReconciler {
         recorded.stopping = None;
         recorded.savepoint_trigger = None;
         let lifecycle = match reason {
+            _ if halted => "FAILED",
             Some(StopReason::Suspend) => "SUSPENDED",
             Some(StopReason::Upgrade) => "UPGRADING",
             Some(StopReason::Delete) => "DELETING",
@@ -1413,7 +1480,8 @@ impl ApplicationReconciler {
                     // Right after a (re)start Flink refuses savepoints until
                     // every task runs: that is worth a few more tries.
                     let attempts = self.savepoint_attempts(step.app, &name).await?;
-                    retry = transient_savepoint_failure(&message) && attempts < 5;
+                    let max = step.desired.max_savepoint_attempts.unwrap_or(6);
+                    retry = transient_savepoint_failure(&message) && attempts + 1 < max;
                     let state = if retry {
                         crate::savepoints::state::PENDING
                     } else {

@@ -25,6 +25,18 @@ pub struct Desired {
     pub deleting: bool,
     /// The oldest savepoint resource waiting to be taken.
     pub pending_savepoint: Option<String>,
+    /// `spec.job.maxJobCreationAttempts`: failed submissions before FAILED.
+    pub max_job_attempts: Option<u64>,
+    /// `spec.job.maxSavepointCreationAttempts`: failed savepoints before a
+    /// transition that needs one gives up.
+    pub max_savepoint_attempts: Option<u64>,
+}
+
+impl Desired {
+    /// The state asked for: the spec and whether it should run.
+    pub fn transition(&self) -> String {
+        format!("{}/{}", self.fingerprint, self.running)
+    }
 }
 
 /// One deployment drey made: an instance, its cluster and its job.
@@ -115,6 +127,23 @@ pub struct Recorded {
     /// Deletion was requested; finish taking the deployment down first.
     #[serde(default)]
     pub deleting: bool,
+    /// Failed submissions of the current deployment's job (for
+    /// `job.maxJobCreationAttempts`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_submissions: u64,
+    /// Failed stop-with-savepoint attempts (for
+    /// `job.maxSavepointCreationAttempts`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_stops: u64,
+    /// The desired state ([`Desired::transition`]) whose savepoint could not
+    /// be taken in the allowed attempts: the job keeps running and no stop is
+    /// tried again until the spec changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_given_up: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a Flink asynchronous operation is doing.
@@ -275,6 +304,10 @@ pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Acti
                 keep_checkpoint: desired.upgrade_mode != UpgradeMode::Stateless,
             };
         }
+        if recorded.stop_given_up.as_deref() == Some(desired.transition().as_str()) {
+            // The savepoint failed too often: stay until the spec changes.
+            return Action::Observe;
+        }
         return match (reason, desired.upgrade_mode) {
             (StopReason::Delete, _) | (_, UpgradeMode::Stateless) => Action::Cancel {
                 reason,
@@ -315,6 +348,8 @@ mod tests {
             initial_savepoint: None,
             deleting: false,
             pending_savepoint: None,
+            max_job_attempts: None,
+            max_savepoint_attempts: None,
         }
     }
 
