@@ -5,6 +5,7 @@
 pub mod application;
 pub mod error;
 pub mod json;
+pub mod labels;
 pub mod name;
 pub mod object;
 pub mod page;

@@ -113,6 +113,40 @@ async fn vvp_namespaces_and_deployments() {
     assert_eq!(code, 200);
     assert_eq!(by_id["metadata"]["name"], "counter");
 
+    // labelSelector picks deployments by their labels.
+    let mut other = deployment("other");
+    other["metadata"]["labels"] = json!({"team": "b", "tier": "batch"});
+    let (code, body) = s.post(&format!("{NS}/deployments"), other).await;
+    assert_eq!(code, 201, "{body}");
+    for (selector, want) in [
+        ("team%3Da", vec!["counter"]),
+        ("team%21%3Da", vec!["other"]),
+        ("tier", vec!["other"]),
+        ("%21tier", vec!["counter"]),
+        ("team%20in%20(a%2Cb)", vec!["counter", "other"]),
+        ("team%3Da%2Ctier", vec![]),
+    ] {
+        let (code, list) = s
+            .get(&format!("{NS}/deployments?labelSelector={selector}"))
+            .await;
+        assert_eq!(code, 200, "{list}");
+        let mut names: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["metadata"]["name"].as_str().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, want, "{selector}");
+    }
+    let (code, body) = s
+        .get(&format!("{NS}/deployments?labelSelector=team%20in%20(a"))
+        .await;
+    assert_eq!(code, 400);
+    validation(&body, "labelSelector");
+    let (code, _) = s.delete(&format!("{NS}/deployments/other")).await;
+    assert_eq!(code, 200);
+
     // The application CMF sees: the spec the reconciler reads.
     let (code, app) = s
         .get("/cmf/api/v1/environments/vvp-team/applications/counter")

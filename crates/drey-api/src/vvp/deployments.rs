@@ -319,13 +319,27 @@ async fn write(
     Ok(app)
 }
 
+/// The query of the list operation.
+#[derive(serde::Deserialize)]
+pub(super) struct ListQuery {
+    #[serde(rename = "labelSelector")]
+    label_selector: Option<String>,
+}
+
 pub(super) async fn list(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(ns): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<ListQuery>,
 ) -> Result<Response, VvpError> {
+    let selector =
+        drey_model::labels::LabelSelector::parse(query.label_selector.as_deref().unwrap_or(""))?;
     let apps = all(|page| state.core.list_applications(&who.org, &ns, page)).await?;
-    let items = apps.iter().map(|a| render(a, &ns)).collect();
+    let items = apps
+        .iter()
+        .filter(|a| selector.matches(&a.meta.labels))
+        .map(|a| render(a, &ns))
+        .collect();
     Ok(reply(StatusCode::OK, list_of("Deployment", items)))
 }
 
