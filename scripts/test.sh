@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on this machine (Java 17 with the JDK,
 # Flink 2.3.0, the Java test jobs compiled from testjobs/, drey's SQL gateway
-# compiled from sql-gateway/) and runs every test
+# compiled from sql-gateway/, the Python tools in scripts/python-tools-requirements.txt)
+# and runs every test
 # of the workspace: unit tests, HTTP integration tests against real drey
 # servers, and tests against real Flink clusters started by drey's runtime.
 # Extra arguments go to `cargo test`, e.g. scripts/test.sh -p drey-api
@@ -19,6 +20,10 @@ export FLINK_HOME
 export DREY_TESTJOBS_DIR="$REPO/target/testjobs"
 DREY_SQL_GATEWAY_JAR="$("$REPO/scripts/build-sql-gateway.sh" | tail -n 1)"
 export DREY_SQL_GATEWAY_JAR
+
+# Python tools the tests drive drey with (flink-rest-client from PyPI).
+DREY_PYTHON_TOOLS="$("$REPO/scripts/install-python-tools.sh" | tail -n 1)"
+export DREY_PYTHON_TOOLS
 
 # The web console's browser tests: Chromium and playwright-core (ui-tests/).
 "$REPO/scripts/install-ui-tests.sh"

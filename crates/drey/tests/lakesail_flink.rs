@@ -1,7 +1,8 @@
 //! A LakeSail Flink application on real Flink, made by an organization's
 //! own key: it runs, its Web UI and REST API open through a pre-signed URL
 //! with no token (refused once forged), a manual savepoint completes, and
-//! it suspends and goes.
+//! it suspends and goes. The `flink-rest-client` package from PyPI drives the
+//! cluster through that URL (a jar upload and run included).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -48,7 +49,7 @@ async fn lakesail_application_on_real_flink() {
             &apps,
             json!({
                 "name": "Counter", "runtime": "FLINK_1_17", "jars": [], "plugins": [],
-                "flinkConfiguration": {"taskmanager.numberOfTaskSlots": "1"},
+                "flinkConfiguration": {"taskmanager.numberOfTaskSlots": "2"},
                 "logConfiguration": {},
                 "jobManagerResource": {"cpu": 1, "memory": "768m"},
                 "taskManagerResource": {"cpu": 1, "memory": "1024m"},
@@ -98,6 +99,22 @@ async fn lakesail_application_on_real_flink() {
     let forged = url.replacen("/ui/", "/ui/A", 1);
     assert_eq!(plain.get(&forged).send().await.unwrap().status(), 403);
 
+    // The `flink-rest-client` package from PyPI, pointed at the URL instead
+    // of the cluster: overview, jobs, a jar upload and a run of it.
+    // (The package sends program arguments as `programArgs`, which Flink 2
+    // no longer reads, so the bounded job runs with its defaults.)
+    let seen = flink_rest_client(&url, &testjobs().join("bounded-job.jar"));
+    assert_eq!(seen["taskmanagers"], 1, "{seen}");
+    assert_eq!(seen["uploaded"], "success", "{seen}");
+    assert_eq!(seen["jar_listed"], true, "{seen}");
+    assert_eq!(seen["jobs_before"].as_array().unwrap().len(), 1, "{seen}");
+    assert_eq!(seen["state"], "FINISHED", "{seen}");
+    let (_, jobs) = s.get(&app_path).await;
+    assert_eq!(
+        jobs["state"], "RUNNING",
+        "the application's own job runs on: {jobs}"
+    );
+
     // A manual savepoint.
     let (code, sp) = s.post(&format!("{app_path}/savepoints"), json!({})).await;
     assert_eq!(code, 201, "{sp}");
@@ -129,6 +146,31 @@ async fn lakesail_application_on_real_flink() {
     assert_eq!(body["desiredState"], "SUSPENDED");
     let (code, _) = s.delete(&app_path).await;
     assert_eq!(code, 204);
+}
+
+/// Runs tests/python/flink_rest_client_through_drey.py with the Python that
+/// scripts/install-python-tools.sh set up (`DREY_PYTHON_TOOLS`), against
+/// `base`, and returns what it printed.
+fn flink_rest_client(base: &str, jar: &std::path::Path) -> Value {
+    let python = std::env::var("DREY_PYTHON_TOOLS").expect(
+        "DREY_PYTHON_TOOLS names the Python with flink-rest-client: run scripts/test.sh \
+         (it runs scripts/install-python-tools.sh)",
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python/flink_rest_client_through_drey.py");
+    let run = std::process::Command::new(python)
+        .arg(script)
+        .arg(base)
+        .arg(jar)
+        .arg("io.drey.testjobs.BoundedJob")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "flink-rest-client failed:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_slice(&run.stdout).unwrap()
 }
 
 /// Waits until `path` answers with `field == want`.
