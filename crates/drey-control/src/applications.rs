@@ -169,6 +169,10 @@ impl Core {
             );
             write.labels = current.meta.labels;
             write.annotations = current.meta.annotations;
+            // Every write states the references again (the store replaces them).
+            if let Some(pool) = self.session_pool_of(org, env, &write.spec).await? {
+                write.refs.push(pool.key);
+            }
             match self.store.write(write).await {
                 Ok(stored) => {
                     self.wake();
