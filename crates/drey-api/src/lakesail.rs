@@ -1,12 +1,16 @@
 //! The LakeSail-style multi-tenant API: `/api/admin/v1` (server
 //! administrators: root keys, organizations) and `/api/org/v1` (the caller's
 //! organization, from its token: identity, service accounts and their keys)
-//! and `/api/flink/v1` (applications, sessions and session jobs).
+//! with users, clusters and workspace grants, and `/api/flink/v1`
+//! (applications, sessions and session jobs).
 //! JSON only, `application/json; charset=utf-8`, errors `{"message"}`,
 //! server-made IDs of `[A-Z0-9]`, lists paged by `limit` and an opaque
 //! `marker`.
 
+mod clusters;
 mod flink;
+mod grants;
+mod principals;
 mod sessions;
 
 use crate::auth::Caller;
@@ -19,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use base64::Engine;
-use drey_control::auth::{Identity, Role};
+use drey_control::auth::{Identity, PrincipalKind, Role};
 use drey_model::{Error, Object, Timestamp};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -47,7 +51,7 @@ pub fn router() -> Router<AppState> {
             "/api/admin/v1/organizations/{org}/keys",
             post(create_organization_key),
         )
-        .route("/api/org/v1/me", get(me))
+        .route("/api/org/v1/me", get(principals::me))
         .route(
             "/api/org/v1/workspaces",
             post(flink::create_workspace).get(flink::list_workspaces),
@@ -107,21 +111,30 @@ pub fn router() -> Router<AppState> {
         .route("/api/flink/v1/ui/{grant}/", any(flink::signed_proxy))
         .route("/api/flink/v1/ui/{grant}/{*path}", any(flink::signed_proxy))
         .route(
+            "/api/org/v1/workspaces/{ws}/grants",
+            post(grants::create).get(grants::list),
+        )
+        .route(
+            "/api/org/v1/workspaces/{ws}/grants/{grant}",
+            get(grants::describe)
+                .patch(grants::update)
+                .delete(grants::delete),
+        )
+        .route(
+            "/api/org/v1/clusters",
+            post(clusters::create).get(clusters::list),
+        )
+        .route(
+            "/api/org/v1/clusters/{cluster}",
+            get(clusters::describe)
+                .patch(clusters::update)
+                .delete(clusters::delete),
+        )
+        .merge(principals::routes(
             "/api/org/v1/service-accounts",
-            post(create_account).get(list_accounts),
-        )
-        .route(
-            "/api/org/v1/service-accounts/{sa}",
-            get(get_account).delete(delete_account),
-        )
-        .route(
-            "/api/org/v1/service-accounts/{sa}/keys",
-            post(create_account_key).get(list_account_keys),
-        )
-        .route(
-            "/api/org/v1/service-accounts/{sa}/keys/{key}",
-            get(get_account_key).delete(delete_account_key),
-        )
+            PrincipalKind::ServiceAccount,
+        ))
+        .merge(principals::routes("/api/org/v1/users", PrincipalKind::User))
 }
 
 /// A core error as LakeSail's `{"message": ...}`.
@@ -189,14 +202,14 @@ fn require_admin(who: &Identity) -> Result<(), LakeSailError> {
 }
 
 fn require_org_admin(who: &Identity) -> Result<(), LakeSailError> {
-    if who.role == Role::Admin {
+    if who.is_org_admin() {
         Ok(())
     } else {
         Err(forbidden("only organization administrators may do this"))
     }
 }
 
-fn expires_at(body: &Value) -> Result<Option<Timestamp>, Error> {
+pub(super) fn expires_at(body: &Value) -> Result<Option<Timestamp>, Error> {
     match body.get("expiresAt") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Timestamp::parse(s).map(Some).ok_or_else(|| {
@@ -244,14 +257,14 @@ fn page(items: Vec<Value>, paging: &Paging) -> Result<Value, Error> {
     Ok(out)
 }
 
-fn times(object: &Object) -> (String, String) {
+pub(super) fn times(object: &Object) -> (String, String) {
     (
         object.meta.creation_timestamp.to_string(),
         object.meta.update_timestamp.to_string(),
     )
 }
 
-fn key_summary(key: &Object) -> Value {
+pub(super) fn key_summary(key: &Object) -> Value {
     let (created, updated) = times(key);
     let mut out = json!({"id": key.meta.name, "createdAt": created, "updatedAt": updated});
     if let Some(e) = key.spec.get("expiresAt") {
@@ -271,8 +284,8 @@ async fn create_root_key(
         .create_key(drey_control::auth::KeyRequest {
             kind: "root",
             org: drey_model::object::DEFAULT_ORG.to_owned(),
-            owner: None,
             expires_at: expires_at(&body)?,
+            ..drey_control::auth::KeyRequest::default()
         })
         .await?;
     let mut out = key_summary(&key);
@@ -397,149 +410,4 @@ async fn create_organization_key(
     out["key"] = json!(token.token);
     out["serviceAccountId"] = json!(account.meta.name);
     Ok(json_reply(StatusCode::CREATED, out))
-}
-
-fn account(sa: &Object) -> Value {
-    let (created, updated) = times(sa);
-    json!({
-        "id": sa.meta.name,
-        "username": sa.spec["username"],
-        "description": sa.spec["description"],
-        "role": sa.spec["role"],
-        "createdAt": created,
-        "updatedAt": updated,
-    })
-}
-
-async fn me(State(state): State<AppState>, Caller(who): Caller) -> Result<Response, LakeSailError> {
-    let body = match &who.service_account {
-        Some(sa) => {
-            json!({"serviceAccount": account(&state.core.get_service_account(&who.org, sa).await?)})
-        }
-        None if who.server_admin => json!({"root": {}}),
-        None => json!({}),
-    };
-    Ok(json_reply(StatusCode::OK, body))
-}
-
-async fn create_account(
-    State(state): State<AppState>,
-    Caller(who): Caller,
-    Json(body): Json,
-) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
-    let username = body
-        .get("username")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid("username", "is required"))?;
-    let description = body
-        .get("description")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid("description", "is required"))?;
-    let role = match body.get("role").and_then(Value::as_str) {
-        None => Role::Editor,
-        Some(r) => Role::parse(r).ok_or_else(|| {
-            Error::invalid("role", format!("'{r}' is not viewer, editor or admin"))
-        })?,
-    };
-    let sa = state
-        .core
-        .create_service_account(&who.org, username, description, role)
-        .await?;
-    Ok(json_reply(StatusCode::CREATED, account(&sa)))
-}
-
-async fn list_accounts(
-    State(state): State<AppState>,
-    Caller(who): Caller,
-    Query(paging): Query<Paging>,
-) -> Result<Response, LakeSailError> {
-    let accounts = state.core.list_service_accounts(&who.org).await?;
-    Ok(json_reply(
-        StatusCode::OK,
-        page(accounts.iter().map(account).collect(), &paging)?,
-    ))
-}
-
-async fn get_account(
-    State(state): State<AppState>,
-    Caller(who): Caller,
-    Path(sa): Path<String>,
-) -> Result<Response, LakeSailError> {
-    let sa = state.core.get_service_account(&who.org, &sa).await?;
-    Ok(json_reply(StatusCode::OK, account(&sa)))
-}
-
-async fn delete_account(
-    State(state): State<AppState>,
-    Caller(who): Caller,
-    Path(sa): Path<String>,
-) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
-    state.core.delete_service_account(&who.org, &sa).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn create_account_key(
-    State(state): State<AppState>,
-    Caller(who): Caller,
-    Path(sa): Path<String>,
-    Json(body): Json,
-) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
-    let (token, key) = state
-        .core
-        .create_service_account_key(&who.org, &sa, expires_at(&body)?)
-        .await?;
-    let mut out = key_summary(&key);
-    out["key"] = json!(token.token);
-    Ok(json_reply(StatusCode::CREATED, out))
-}
-
-async fn account_keys(state: &AppState, who: &Identity, sa: &str) -> Result<Vec<Object>, Error> {
-    state.core.get_service_account(&who.org, sa).await?;
-    state
-        .core
-        .list_keys("service-account", Some(&who.org), Some(sa))
-        .await
-}
-
-async fn list_account_keys(
-    State(state): State<AppState>,
-    Caller(who): Caller,
-    Path(sa): Path<String>,
-    Query(paging): Query<Paging>,
-) -> Result<Response, LakeSailError> {
-    let keys = account_keys(&state, &who, &sa).await?;
-    Ok(json_reply(
-        StatusCode::OK,
-        page(keys.iter().map(key_summary).collect(), &paging)?,
-    ))
-}
-
-async fn get_account_key(
-    State(state): State<AppState>,
-    Caller(who): Caller,
-    Path((sa, key)): Path<(String, String)>,
-) -> Result<Response, LakeSailError> {
-    let keys = account_keys(&state, &who, &sa).await?;
-    let key = keys
-        .iter()
-        .find(|k| k.meta.name == key)
-        .ok_or_else(|| Error::not_found(drey_model::Kind::ApiKey, &key))?;
-    Ok(json_reply(StatusCode::OK, key_summary(key)))
-}
-
-async fn delete_account_key(
-    State(state): State<AppState>,
-    Caller(who): Caller,
-    Path((sa, key)): Path<(String, String)>,
-) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
-    let keys = account_keys(&state, &who, &sa).await?;
-    if !keys.iter().any(|k| k.meta.name == key) {
-        return Err(Error::not_found(drey_model::Kind::ApiKey, &key).into());
-    }
-    state.core.revoke_key(&key).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -11,32 +11,47 @@ use drey_store::{Write, WriteMode};
 use rand::RngCore;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use subtle::ConstantTimeEq;
 
 /// Where keys are stored (no tenant's organization).
 const KEYS_ORG: &str = "";
 const PREFIX: &str = "drey_";
 
-/// What an identity may do in its organization.
+/// What an identity may do: in its whole organization, or on one
+/// environment (a workspace or namespace grant, a VVP API token).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
-    /// Read everything.
+    /// Read.
     Viewer,
-    /// Read and write resources.
+    /// Read and write.
     Editor,
-    /// Also manage the organization's identities and keys.
+    /// Read, write and grant roles on the environment.
+    Owner,
+    /// Everything in the organization, its identities and keys included.
     Admin,
 }
 
 impl Role {
-    /// Parses `viewer`, `editor` or `admin`.
+    /// Parses `viewer`, `editor`, `owner` or `admin`.
     pub fn parse(text: &str) -> Option<Role> {
         match text {
             "viewer" => Some(Role::Viewer),
             "editor" => Some(Role::Editor),
+            "owner" => Some(Role::Owner),
             "admin" => Some(Role::Admin),
             _ => None,
         }
+    }
+
+    /// A role that can be granted on one environment: viewer, editor, owner.
+    pub fn parse_grant(text: &str) -> Option<Role> {
+        Role::parse(text).filter(|r| *r != Role::Admin)
+    }
+
+    /// An organization-wide role: viewer, editor, admin.
+    pub fn parse_org(text: &str) -> Option<Role> {
+        Role::parse(text).filter(|r| *r != Role::Owner)
     }
 
     /// The lower-case name.
@@ -44,9 +59,54 @@ impl Role {
         match self {
             Role::Viewer => "viewer",
             Role::Editor => "editor",
+            Role::Owner => "owner",
             Role::Admin => "admin",
         }
     }
+}
+
+/// Who a key belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PrincipalKind {
+    /// A human.
+    User,
+    /// A program.
+    ServiceAccount,
+}
+
+impl PrincipalKind {
+    /// The core kind its objects are stored as.
+    pub fn kind(self) -> Kind {
+        match self {
+            PrincipalKind::User => Kind::User,
+            PrincipalKind::ServiceAccount => Kind::ServiceAccount,
+        }
+    }
+
+    /// The `kind` its keys are recorded with.
+    pub fn key_kind(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "user",
+            PrincipalKind::ServiceAccount => "service-account",
+        }
+    }
+
+    fn of_key_kind(kind: &str) -> Option<PrincipalKind> {
+        match kind {
+            "user" => Some(PrincipalKind::User),
+            "service-account" => Some(PrincipalKind::ServiceAccount),
+            _ => None,
+        }
+    }
+}
+
+/// A user or service account of an organization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// User or service account.
+    pub kind: PrincipalKind,
+    /// Its id.
+    pub id: String,
 }
 
 /// Who is calling.
@@ -58,10 +118,13 @@ pub struct Identity {
     pub key_id: String,
     /// Server administrators hold root keys.
     pub server_admin: bool,
-    /// The caller's role in its organization.
-    pub role: Role,
-    /// The service account the key belongs to, if any.
-    pub service_account: Option<String>,
+    /// The caller's role in its whole organization; `None` when it has only
+    /// the roles granted on single environments.
+    pub role: Option<Role>,
+    /// Roles on single environments, by environment name.
+    pub grants: BTreeMap<String, Role>,
+    /// The user or service account the key belongs to, if any.
+    pub principal: Option<Principal>,
 }
 
 impl Identity {
@@ -71,14 +134,26 @@ impl Identity {
             org: DEFAULT_ORG.to_owned(),
             key_id: "anonymous".to_owned(),
             server_admin: true,
-            role: Role::Admin,
-            service_account: None,
+            role: Some(Role::Admin),
+            grants: BTreeMap::new(),
+            principal: None,
         }
     }
 
-    /// Whether the caller may change resources.
-    pub fn may_write(&self) -> bool {
-        self.role >= Role::Editor
+    /// The caller's role on one environment: the stronger of its
+    /// organization-wide role and the environment's grant.
+    pub fn role_in(&self, env: &str) -> Option<Role> {
+        self.role.max(self.grants.get(env).copied())
+    }
+
+    /// Whether the caller administers its organization.
+    pub fn is_org_admin(&self) -> bool {
+        self.role == Some(Role::Admin)
+    }
+
+    /// Whether the caller may see that `env` exists (lists show only these).
+    pub fn sees(&self, env: &str) -> bool {
+        self.role_in(env).is_some()
     }
 }
 
@@ -123,15 +198,18 @@ pub fn key_ref(key_id: &str) -> ObjectKey {
 }
 
 /// What a new key is for.
+#[derive(Default)]
 pub struct KeyRequest {
-    /// `root` or `service-account`.
+    /// `root`, `service-account`, `user` or [`API_TOKEN`].
     pub kind: &'static str,
     /// The organization it acts in.
     pub org: String,
-    /// The service account it belongs to.
+    /// The user or service account it belongs to.
     pub owner: Option<String>,
     /// When it stops working.
     pub expires_at: Option<Timestamp>,
+    /// More fields kept with the key (an API token's name, namespace, role).
+    pub fields: serde_json::Map<String, Value>,
 }
 
 impl Core {
@@ -140,8 +218,7 @@ impl Core {
         self.create_key(KeyRequest {
             kind: "root",
             org: DEFAULT_ORG.to_owned(),
-            owner: None,
-            expires_at: None,
+            ..KeyRequest::default()
         })
         .await
         .map(|(token, _)| token)
@@ -165,6 +242,9 @@ impl Core {
         }
         if let Some(expires) = request.expires_at {
             spec["expiresAt"] = json!(expires.to_string());
+        }
+        for (k, v) in request.fields {
+            spec[k] = v;
         }
         let mut write = Write::new(key_ref(&key_id), WriteMode::Create, spec);
         write.status = Some(json!({"revoked": false}));
@@ -265,39 +345,71 @@ impl Core {
             }
         }
         let org = key.spec["org"].as_str().unwrap_or(DEFAULT_ORG).to_owned();
-        let root = key.spec["kind"] == "root";
-        let owner = key
-            .spec
-            .get("owner")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let role = match (&owner, root) {
-            (_, true) => Role::Admin,
-            (Some(sa), false) => {
-                // A deleted service account's keys die with it.
-                let Some(account) = self
-                    .store
-                    .get(&ObjectKey::global(&org, Kind::ServiceAccount, sa))
-                    .await
-                    .map_err(store_error)?
-                else {
-                    return Ok(None);
-                };
-                account.spec["role"]
-                    .as_str()
-                    .and_then(Role::parse)
-                    .unwrap_or(Role::Viewer)
-            }
-            (None, false) => Role::Viewer,
-        };
-        Ok(Some(Identity {
+        let mut identity = Identity {
             org,
             key_id: key_id.to_owned(),
-            server_admin: root,
-            role,
-            service_account: owner,
-        }))
+            server_admin: false,
+            role: None,
+            grants: BTreeMap::new(),
+            principal: None,
+        };
+        let kind = key.spec["kind"].as_str().unwrap_or_default();
+        if kind == "root" {
+            identity.server_admin = true;
+            identity.role = Some(Role::Admin);
+        } else if kind == API_TOKEN {
+            // A VVP API token: one role on one namespace.
+            let ns = key.spec["namespace"].as_str().unwrap_or_default();
+            let role = key.spec["role"].as_str().and_then(Role::parse_grant);
+            match role {
+                Some(role) if !ns.is_empty() => {
+                    identity.grants.insert(ns.to_owned(), role);
+                }
+                _ => return Ok(None),
+            }
+        } else if let Some(principal_kind) = PrincipalKind::of_key_kind(kind) {
+            let id = key.spec["owner"].as_str().unwrap_or_default();
+            // A deleted user's or service account's keys die with it.
+            let Some(principal) = self
+                .store
+                .get(&ObjectKey::global(&identity.org, principal_kind.kind(), id))
+                .await
+                .map_err(store_error)?
+            else {
+                return Ok(None);
+            };
+            identity.role = principal.spec["role"].as_str().and_then(Role::parse_org);
+            identity.grants = grants_of(&principal);
+            identity.principal = Some(Principal {
+                kind: principal_kind,
+                id: id.to_owned(),
+            });
+        } else {
+            return Ok(None);
+        }
+        Ok(Some(identity))
     }
+}
+
+/// The `kind` of a VVP API token's key.
+pub const API_TOKEN: &str = "api-token";
+
+/// A principal's grants: `spec.grants` is `{<environment>: {"role": ...}}`.
+pub fn grants_of(principal: &drey_model::Object) -> BTreeMap<String, Role> {
+    principal
+        .spec
+        .get("grants")
+        .and_then(Value::as_object)
+        .map(|grants| {
+            grants
+                .iter()
+                .filter_map(|(env, g)| {
+                    let role = g.get("role").and_then(Value::as_str)?;
+                    Some((env.clone(), Role::parse_grant(role)?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

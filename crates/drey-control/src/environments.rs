@@ -152,11 +152,14 @@ impl Core {
             (Kind::SqlObject, name.to_owned()),
             (Kind::Document, name.to_owned()),
         ];
-        self.store
+        let deleted = self
+            .store
             .delete(delete)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| Error::not_found(Kind::Environment, name))
+            .ok_or_else(|| Error::not_found(Kind::Environment, name))?;
+        self.forget_environment_access(org, name).await?;
+        Ok(deleted)
     }
 }
 

@@ -1,14 +1,15 @@
-//! Organizations (tenants) and their service accounts. Organizations live
-//! in the server's own namespace (only server administrators see them);
-//! service accounts live in their organization and carry its role for
-//! every key made for them.
+//! Organizations (tenants) and their principals: users and service
+//! accounts. Organizations live in the server's own namespace (only server
+//! administrators see them); principals live in their organization and carry,
+//! for every key made for them, an organization-wide role (or none) and the
+//! roles granted to them on single environments (`spec.grants`).
 
-use crate::auth::{new_id, KeyRequest, NewToken, Role};
+use crate::auth::{new_id, KeyRequest, NewToken, PrincipalKind, Role};
 use crate::{store_error, Core};
 use drey_model::object::DEFAULT_ORG;
 use drey_model::{Error, Kind, Object, ObjectKey, PageRequest, Timestamp};
 use drey_store::{Delete, Write, WriteMode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// Organizations are kept here, out of every tenant's reach.
 const SERVER_ORG: &str = "";
@@ -17,8 +18,8 @@ fn org_key(id: &str) -> ObjectKey {
     ObjectKey::global(SERVER_ORG, Kind::Organization, id)
 }
 
-fn account_key(org: &str, id: &str) -> ObjectKey {
-    ObjectKey::global(org, Kind::ServiceAccount, id)
+fn principal_key(org: &str, kind: PrincipalKind, id: &str) -> ObjectKey {
+    ObjectKey::global(org, kind.kind(), id)
 }
 
 fn non_empty(field: &str, value: &str, max: usize) -> Result<(), Error> {
@@ -79,8 +80,10 @@ impl Core {
                 "Organization '{id}' still holds environments"
             )));
         }
-        for key in self.list_keys("service-account", Some(id), None).await? {
-            self.revoke_key(&key.meta.name).await?;
+        for kind in ["service-account", "user", crate::auth::API_TOKEN] {
+            for key in self.list_keys(kind, Some(id), None).await? {
+                self.revoke_key(&key.meta.name).await?;
+            }
         }
         self.store
             .delete(Delete::new(org_key(id)))
@@ -97,7 +100,29 @@ impl Core {
         self.get_organization(org).await.map(drop)
     }
 
-    /// Creates a service account in `org` with a role for its keys.
+    /// Creates a user or service account in `org`: `spec` as the dialect
+    /// gave it (checked there), `role` its organization-wide role (`None`:
+    /// only what is granted per environment).
+    pub async fn create_principal(
+        &self,
+        org: &str,
+        kind: PrincipalKind,
+        mut spec: Value,
+        role: Option<Role>,
+    ) -> Result<Object, Error> {
+        let username = spec
+            .get("username")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        non_empty("username", username, 200)?;
+        self.require_organization(org).await?;
+        spec["role"] = role.map_or(Value::Null, |r| json!(r.as_str()));
+        spec["grants"] = json!({});
+        let write = Write::new(principal_key(org, kind, &new_id()), WriteMode::Create, spec);
+        self.store.write(write).await.map_err(store_error)
+    }
+
+    /// Creates a service account with an organization-wide role.
     pub async fn create_service_account(
         &self,
         org: &str,
@@ -105,33 +130,42 @@ impl Core {
         description: &str,
         role: Role,
     ) -> Result<Object, Error> {
-        non_empty("username", username, 200)?;
-        self.require_organization(org).await?;
-        let write = Write::new(
-            account_key(org, &new_id()),
-            WriteMode::Create,
-            json!({"username": username, "description": description, "role": role.as_str()}),
-        );
-        self.store.write(write).await.map_err(store_error)
+        self.create_principal(
+            org,
+            PrincipalKind::ServiceAccount,
+            json!({"username": username, "description": description}),
+            Some(role),
+        )
+        .await
+    }
+
+    /// One user or service account of `org`.
+    pub async fn get_principal(
+        &self,
+        org: &str,
+        kind: PrincipalKind,
+        id: &str,
+    ) -> Result<Object, Error> {
+        self.get(&principal_key(org, kind, id)).await
     }
 
     /// One service account of `org`.
     pub async fn get_service_account(&self, org: &str, id: &str) -> Result<Object, Error> {
-        self.get(&account_key(org, id)).await
+        self.get_principal(org, PrincipalKind::ServiceAccount, id)
+            .await
     }
 
-    /// The service accounts of `org`, oldest first.
-    pub async fn list_service_accounts(&self, org: &str) -> Result<Vec<Object>, Error> {
+    /// The users or service accounts of `org`, oldest first.
+    pub async fn list_principals(
+        &self,
+        org: &str,
+        kind: PrincipalKind,
+    ) -> Result<Vec<Object>, Error> {
         let mut out = Vec::new();
-        for key in self
-            .store
-            .keys(Kind::ServiceAccount)
-            .await
-            .map_err(store_error)?
-        {
+        for key in self.store.keys(kind.kind()).await.map_err(store_error)? {
             if key.org == org {
-                if let Some(sa) = self.store.get(&key).await.map_err(store_error)? {
-                    out.push(sa);
+                if let Some(p) = self.store.get(&key).await.map_err(store_error)? {
+                    out.push(p);
                 }
             }
         }
@@ -139,20 +173,68 @@ impl Core {
         Ok(out)
     }
 
-    /// Deletes a service account; its keys stop working at once.
-    pub async fn delete_service_account(&self, org: &str, id: &str) -> Result<(), Error> {
-        self.get_service_account(org, id).await?;
-        for key in self
-            .list_keys("service-account", Some(org), Some(id))
-            .await?
-        {
+    /// Replaces a principal's spec (its grants are kept), checked against
+    /// the version read so a concurrent grant is never lost.
+    pub async fn update_principal(
+        &self,
+        current: &Object,
+        mut spec: Value,
+    ) -> Result<Object, Error> {
+        let username = spec
+            .get("username")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        non_empty("username", username, 200)?;
+        spec["grants"] = current
+            .spec
+            .get("grants")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        let write = Write::new(
+            current.key.clone(),
+            WriteMode::Update {
+                expected_version: Some(current.meta.resource_version),
+            },
+            spec,
+        );
+        self.store.write(write).await.map_err(store_error)
+    }
+
+    /// Deletes a user or service account; its keys stop working at once.
+    pub async fn delete_principal(
+        &self,
+        org: &str,
+        kind: PrincipalKind,
+        id: &str,
+    ) -> Result<(), Error> {
+        self.get_principal(org, kind, id).await?;
+        for key in self.list_keys(kind.key_kind(), Some(org), Some(id)).await? {
             self.revoke_key(&key.meta.name).await?;
         }
         self.store
-            .delete(Delete::new(account_key(org, id)))
+            .delete(Delete::new(principal_key(org, kind, id)))
             .await
             .map_err(store_error)
             .map(drop)
+    }
+
+    /// A key (service-account key, user token) for a principal of `org`.
+    pub async fn create_principal_key(
+        &self,
+        org: &str,
+        kind: PrincipalKind,
+        id: &str,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(NewToken, Object), Error> {
+        self.get_principal(org, kind, id).await?;
+        self.create_key(KeyRequest {
+            kind: kind.key_kind(),
+            org: org.to_owned(),
+            owner: Some(id.to_owned()),
+            expires_at,
+            ..KeyRequest::default()
+        })
+        .await
     }
 
     /// A key for a service account of `org`.
@@ -162,13 +244,121 @@ impl Core {
         account: &str,
         expires_at: Option<Timestamp>,
     ) -> Result<(NewToken, Object), Error> {
-        self.get_service_account(org, account).await?;
-        self.create_key(KeyRequest {
-            kind: "service-account",
-            org: org.to_owned(),
-            owner: Some(account.to_owned()),
-            expires_at,
-        })
-        .await
+        self.create_principal_key(org, PrincipalKind::ServiceAccount, account, expires_at)
+            .await
     }
+
+    /// Grants `role` on `env` to a principal, or (`None`) takes its grant
+    /// away. Read-modify-write against the principal's version.
+    pub async fn set_grant(
+        &self,
+        org: &str,
+        env: &str,
+        kind: PrincipalKind,
+        id: &str,
+        role: Option<Role>,
+    ) -> Result<Object, Error> {
+        if role == Some(Role::Admin) {
+            return Err(Error::invalid("role", "must be viewer, editor or owner"));
+        }
+        self.require_environment(org, env).await?;
+        for _ in 0..20 {
+            let current = self.get_principal(org, kind, id).await?;
+            let mut spec = current.spec.clone();
+            let mut grants = spec
+                .get("grants")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let now = Timestamp::now().to_string();
+            match role {
+                Some(role) => {
+                    let created = grants
+                        .get(env)
+                        .and_then(|g| g.get("createdAt"))
+                        .cloned()
+                        .unwrap_or_else(|| json!(now));
+                    grants.insert(
+                        env.to_owned(),
+                        json!({"role": role.as_str(), "createdAt": created, "updatedAt": now}),
+                    );
+                }
+                None => {
+                    grants.remove(env);
+                }
+            }
+            spec["grants"] = Value::Object(grants);
+            let write = Write::new(
+                current.key.clone(),
+                WriteMode::Update {
+                    expected_version: Some(current.meta.resource_version),
+                },
+                spec,
+            );
+            match self.store.write(write).await {
+                Ok(stored) => return Ok(stored),
+                Err(drey_store::StoreError::VersionConflict { .. }) => continue,
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Err(Error::Unavailable(format!(
+            "principal '{id}' keeps changing; retry"
+        )))
+    }
+
+    /// Every grant on `env`: the principals holding one, with their kind.
+    pub async fn grants_on(
+        &self,
+        org: &str,
+        env: &str,
+    ) -> Result<Vec<(PrincipalKind, Object)>, Error> {
+        let mut out = Vec::new();
+        for kind in [PrincipalKind::User, PrincipalKind::ServiceAccount] {
+            for p in self.list_principals(org, kind).await? {
+                if p.spec
+                    .pointer(&format!("/grants/{}", escape_pointer(env)))
+                    .is_some()
+                {
+                    out.push((kind, p));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forgets every grant on a deleted environment and revokes its VVP API
+    /// tokens, so an environment made later under the same name starts bare.
+    pub async fn forget_environment_access(&self, org: &str, env: &str) -> Result<(), Error> {
+        for (_, p) in self.grants_on(org, env).await? {
+            self.set_grant_unchecked(&p, env).await?;
+        }
+        for key in self
+            .list_keys(crate::auth::API_TOKEN, Some(org), None)
+            .await?
+        {
+            if key.spec.get("namespace").and_then(Value::as_str) == Some(env) {
+                self.revoke_key(&key.meta.name).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes `env` from a principal's grants without checking that the
+    /// environment exists (it is being deleted).
+    async fn set_grant_unchecked(&self, principal: &Object, env: &str) -> Result<(), Error> {
+        let mut spec = principal.spec.clone();
+        if let Some(grants) = spec.get_mut("grants").and_then(Value::as_object_mut) {
+            grants.remove(env);
+        }
+        self.store
+            .write(Write::new(principal.key.clone(), WriteMode::Upsert, spec))
+            .await
+            .map_err(store_error)
+            .map(drop)
+    }
+}
+
+/// `env` as one JSON pointer token.
+fn escape_pointer(env: &str) -> String {
+    env.replace('~', "~0").replace('/', "~1")
 }

@@ -2,11 +2,13 @@
 //! crate) the reconcilers. Handlers parse and render; the rules — what may be
 //! created, what blocks a delete, which defaults apply — live here once.
 
+pub mod api_tokens;
 pub mod applications;
 /// Who writes: see [`drey_store::audit`].
 pub use drey_store::audit;
 pub mod auth;
 pub mod catalogs;
+pub mod clusters;
 pub mod compute_pools;
 pub mod documents;
 pub mod environments;

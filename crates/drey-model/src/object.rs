@@ -47,6 +47,11 @@ pub enum Kind {
     Organization,
     /// A non-human identity of an organization; its keys are API keys.
     ServiceAccount,
+    /// A human identity of an organization; its tokens are API keys.
+    User,
+    /// A place Flink clusters run that an organization registered (LakeSail's
+    /// clusters); its credentials are sealed.
+    Cluster,
 }
 
 /// Where objects of a kind live.
@@ -62,7 +67,7 @@ pub enum ScopeKind {
 
 impl Kind {
     /// Every kind, for migrations and tests.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 17] = [
         Kind::Environment,
         Kind::Application,
         Kind::Instance,
@@ -78,6 +83,8 @@ impl Kind {
         Kind::Document,
         Kind::Organization,
         Kind::ServiceAccount,
+        Kind::User,
+        Kind::Cluster,
     ];
 
     /// The stable identifier used in storage. Never change one.
@@ -98,6 +105,8 @@ impl Kind {
             Kind::Document => "document",
             Kind::Organization => "organization",
             Kind::ServiceAccount => "service-account",
+            Kind::User => "user",
+            Kind::Cluster => "cluster",
         }
     }
 
@@ -114,7 +123,9 @@ impl Kind {
             | Kind::Catalog
             | Kind::ApiKey
             | Kind::Organization
-            | Kind::ServiceAccount => ScopeKind::Global,
+            | Kind::ServiceAccount
+            | Kind::User
+            | Kind::Cluster => ScopeKind::Global,
             Kind::Application
             | Kind::SecretMapping
             | Kind::ComputePool
@@ -145,6 +156,8 @@ impl fmt::Display for Kind {
             Kind::Document => "Document",
             Kind::Organization => "Organization",
             Kind::ServiceAccount => "ServiceAccount",
+            Kind::User => "User",
+            Kind::Cluster => "Cluster",
         })
     }
 }

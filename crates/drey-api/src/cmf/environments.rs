@@ -84,7 +84,22 @@ pub(super) async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
     let (_, page) = page_request(query)?;
-    let envs = state.core.list_environments(&who.org, page.clone()).await?;
+    let envs = if who.role.is_some() {
+        state.core.list_environments(&who.org, page.clone()).await?
+    } else {
+        // Roles on single environments only: those environments, paged here.
+        let all = crate::vvp::all_of(|p| state.core.list_environments(&who.org, p)).await?;
+        let visible: Vec<_> = all.into_iter().filter(|e| who.sees(&e.meta.name)).collect();
+        let start = (page.page as usize).saturating_mul(page.size as usize);
+        drey_model::Page {
+            total: visible.len() as u64,
+            items: visible
+                .into_iter()
+                .skip(start)
+                .take(page.size as usize)
+                .collect(),
+        }
+    };
     Ok(page_reply(&page, envs, |e| render(e, None)))
 }
 

@@ -46,13 +46,55 @@ pub(super) fn check_id(field: &str, id: &str) -> Result<(), Error> {
 
 fn workspace(env: &Object, info: Option<&Object>) -> Value {
     let id = env.meta.name.trim_start_matches("ws-").to_ascii_uppercase();
-    json!({
+    let mut out = json!({
         "id": id,
         "name": info.and_then(|i| i.spec.get("name").cloned()).unwrap_or_else(|| json!(id)),
         "namespace": env.meta.name,
         "createdAt": env.meta.creation_timestamp.to_string(),
         "updatedAt": info.map_or(env.meta.update_timestamp, |i| i.meta.update_timestamp).to_string(),
-    })
+    });
+    if let Some(cluster) = info
+        .and_then(|i| i.spec.get("clusterId"))
+        .filter(|c| !c.is_null())
+    {
+        out["clusterId"] = cluster.clone();
+    }
+    out
+}
+
+/// The workspace that runs on cluster `id`, if one does.
+pub(super) async fn workspace_on_cluster(
+    state: &AppState,
+    who: &Identity,
+    id: &str,
+) -> Result<Option<String>, Error> {
+    let envs = crate::vvp::all_of(|p| state.core.list_environments(&who.org, p)).await?;
+    for env in envs.iter().filter(|e| e.meta.name.starts_with("ws-")) {
+        if let Ok(info) = state
+            .core
+            .get_document(&who.org, &env.meta.name, INFO, "info")
+            .await
+        {
+            if info.spec.get("clusterId").and_then(Value::as_str) == Some(id) {
+                return Ok(Some(
+                    env.meta.name.trim_start_matches("ws-").to_ascii_uppercase(),
+                ));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// `clusterId` of a workspace body: absent, null, or a usable cluster.
+async fn cluster_in(state: &AppState, who: &Identity, body: &Value) -> Result<Value, Error> {
+    match body.get("clusterId") {
+        None | Some(Value::Null) => Ok(Value::Null),
+        Some(Value::String(id)) => {
+            state.core.usable_cluster(&who.org, id).await?;
+            Ok(json!(id))
+        }
+        Some(_) => Err(Error::invalid("clusterId", "must be a cluster id")),
+    }
 }
 
 async fn workspace_of(state: &AppState, who: &Identity, ws: &str) -> Result<Value, Error> {
@@ -66,7 +108,13 @@ async fn workspace_of(state: &AppState, who: &Identity, ws: &str) -> Result<Valu
     Ok(workspace(&env, info.as_ref()))
 }
 
-async fn set_name(state: &AppState, who: &Identity, env: &str, name: &str) -> Result<(), Error> {
+async fn set_info(
+    state: &AppState,
+    who: &Identity,
+    env: &str,
+    name: &str,
+    cluster: Value,
+) -> Result<(), Error> {
     state
         .core
         .put_document(
@@ -77,7 +125,7 @@ async fn set_name(state: &AppState, who: &Identity, env: &str, name: &str) -> Re
                 name: "info".into(),
                 labels: BTreeMap::new(),
                 annotations: BTreeMap::new(),
-                spec: json!({"name": name}),
+                spec: json!({"name": name, "clusterId": cluster}),
                 secret: None,
             },
             false,
@@ -101,6 +149,7 @@ pub(super) async fn create_workspace(
 ) -> Result<Response, LakeSailError> {
     require_org_admin(&who)?;
     let name = name_of(&body)?;
+    let cluster = cluster_in(&state, &who, &body).await?;
     let id = new_id();
     let (env, _) = state
         .core
@@ -115,7 +164,7 @@ pub(super) async fn create_workspace(
             },
         )
         .await?;
-    set_name(&state, &who, &env.meta.name, name).await?;
+    set_info(&state, &who, &env.meta.name, name, cluster).await?;
     Ok(json_reply(
         StatusCode::CREATED,
         workspace_of(&state, &who, &id).await?,
@@ -129,7 +178,10 @@ pub(super) async fn list_workspaces(
 ) -> Result<Response, LakeSailError> {
     let envs = crate::vvp::all_of(|p| state.core.list_environments(&who.org, p)).await?;
     let mut items = Vec::new();
-    for env in envs.iter().filter(|e| e.meta.name.starts_with("ws-")) {
+    for env in envs
+        .iter()
+        .filter(|e| e.meta.name.starts_with("ws-") && who.sees(&e.meta.name))
+    {
         let info = state
             .core
             .get_document(&who.org, &env.meta.name, INFO, "info")
@@ -158,10 +210,17 @@ pub(super) async fn update_workspace(
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
     require_org_admin(&who)?;
-    workspace_of(&state, &who, &ws).await?;
-    if body.get("name").is_some() {
-        set_name(&state, &who, &env_of(&ws), name_of(&body)?).await?;
-    }
+    let current = workspace_of(&state, &who, &ws).await?;
+    // A JSON merge patch over `name` and `clusterId`.
+    let name = match body.get("name") {
+        Some(_) => name_of(&body)?.to_owned(),
+        None => current["name"].as_str().unwrap_or_default().to_owned(),
+    };
+    let cluster = match body.get("clusterId") {
+        Some(_) => cluster_in(&state, &who, &body).await?,
+        None => current.get("clusterId").cloned().unwrap_or(Value::Null),
+    };
+    set_info(&state, &who, &env_of(&ws), &name, cluster).await?;
     Ok(json_reply(
         StatusCode::OK,
         workspace_of(&state, &who, &ws).await?,

@@ -1,10 +1,11 @@
 //! The Ververica Platform 2.x dialect: the Application Manager API under
-//! `/api/v1/namespaces/{ns}/...` and the platform's namespaces under
-//! `/namespaces/v1/...`, over the same core as CMF. A VVP namespace is a core
+//! `/api/v1/namespaces/{ns}/...`, the platform's namespaces under
+//! `/namespaces/v1/...` and API tokens under `/apitokens/v1/...`, over the same core as CMF. A VVP namespace is a core
 //! environment; a Deployment is a core application; a Job is one of its
 //! instances; a SessionCluster is a SHARED compute pool. The conventions of the dialect (object envelope, list wrapper,
 //! names, merge-patch, resourceVersion, ApiException bodies) live here once.
 
+mod api_tokens;
 mod deployments;
 mod documents;
 mod namespaces;
@@ -36,6 +37,14 @@ pub fn router() -> Router<AppState> {
                 .put(namespaces::update)
                 .patch(namespaces::update)
                 .delete(namespaces::delete),
+        )
+        .route(
+            "/apitokens/v1/namespaces/{ns}/apitokens",
+            get(api_tokens::list).post(api_tokens::create),
+        )
+        .route(
+            "/apitokens/v1/namespaces/{ns}/apitokens/{name}",
+            get(api_tokens::get).delete(api_tokens::delete),
         )
         .route(
             &format!("{ns}/deployments"),

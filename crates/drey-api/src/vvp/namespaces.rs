@@ -1,5 +1,9 @@
 //! `/namespaces/v1/namespaces`: VVP namespaces are core environments (a VVP
-//! namespace and a CMF environment of one name are one object).
+//! namespace and a CMF environment of one name are one object). Their
+//! `roleBindings` are the environment's grants: `[{role, members}]` with
+//! roles `viewer`, `editor`, `owner` and members `user:<id>` or
+//! `serviceaccount:<id>` (the organization's users and service accounts);
+//! writing them needs owner on the namespace or an organization admin.
 
 use super::{all, check_name, reply, VvpError, VvpPayload};
 use crate::auth::Caller;
@@ -7,18 +11,43 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use drey_control::auth::{Identity, PrincipalKind, Role};
 use drey_control::environments::EnvironmentInput;
 use drey_model::{Error, Kind, Object};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn member(kind: PrincipalKind, id: &str) -> String {
+    match kind {
+        PrincipalKind::User => format!("user:{id}"),
+        PrincipalKind::ServiceAccount => format!("serviceaccount:{id}"),
+    }
+}
 
 /// A namespace in the platform API's shape (`name` is `namespaces/<ns>`).
-fn render(env: &Object) -> Value {
-    json!({
+async fn render(state: &AppState, who: &Identity, env: &Object) -> Result<Value, Error> {
+    let mut by_role: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    for (kind, p) in state.core.grants_on(&who.org, &env.meta.name).await? {
+        let role = drey_control::auth::grants_of(&p)
+            .get(&env.meta.name)
+            .map(|r| r.as_str());
+        if let Some(role) = role {
+            by_role
+                .entry(role)
+                .or_default()
+                .push(member(kind, &p.meta.name));
+        }
+    }
+    let bindings: Vec<Value> = by_role
+        .into_iter()
+        .map(|(role, members)| json!({"role": role, "members": members}))
+        .collect();
+    Ok(json!({
         "name": format!("namespaces/{}", env.meta.name),
         "createTime": env.meta.creation_timestamp.to_string(),
         "lifecyclePhase": "LIFECYCLE_PHASE_ACTIVE",
-        "roleBindings": [],
-    })
+        "roleBindings": bindings,
+    }))
 }
 
 /// `namespaces/x` or `x` → `x`.
@@ -26,12 +55,102 @@ fn short_name(name: &str) -> &str {
     name.strip_prefix("namespaces/").unwrap_or(name)
 }
 
+/// The grants `roleBindings` asks for, by member; `None` when the body has none.
+fn bindings_in(body: &Value) -> Result<Option<BTreeMap<(PrincipalKind, String), Role>>, Error> {
+    let Some(list) = body.get("roleBindings").filter(|b| !b.is_null()) else {
+        return Ok(None);
+    };
+    let Some(list) = list.as_array() else {
+        return Err(Error::invalid("roleBindings", "must be a list"));
+    };
+    let mut out = BTreeMap::new();
+    for (i, binding) in list.iter().enumerate() {
+        let role_text = binding
+            .get("role")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let role = Role::parse_grant(role_text).ok_or_else(|| {
+            Error::invalid(
+                format!("roleBindings[{i}].role"),
+                format!("'{role_text}' is not viewer, editor or owner"),
+            )
+        })?;
+        let members = binding
+            .get("members")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                Error::invalid(format!("roleBindings[{i}].members"), "must be a list")
+            })?;
+        for (j, m) in members.iter().enumerate() {
+            let text = m.as_str().unwrap_or_default();
+            let parsed = text
+                .strip_prefix("user:")
+                .map(|id| (PrincipalKind::User, id))
+                .or_else(|| {
+                    text.strip_prefix("serviceaccount:")
+                        .map(|id| (PrincipalKind::ServiceAccount, id))
+                });
+            let Some((kind, id)) = parsed.filter(|(_, id)| !id.is_empty()) else {
+                return Err(Error::invalid(
+                    format!("roleBindings[{i}].members[{j}]"),
+                    format!("'{text}' is not user:<id> or serviceaccount:<id>"),
+                ));
+            };
+            let entry = out.entry((kind, id.to_owned())).or_insert(role);
+            *entry = (*entry).max(role);
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Makes the namespace's grants those of `wanted` (checked first: every
+/// member exists, the caller may grant).
+async fn apply_bindings(
+    state: &AppState,
+    who: &Identity,
+    env: &str,
+    wanted: BTreeMap<(PrincipalKind, String), Role>,
+) -> Result<(), Error> {
+    if who.role_in(env) < Some(Role::Owner) {
+        return Err(Error::Forbidden(
+            "only the namespace's owners and organization administrators may change roleBindings"
+                .into(),
+        ));
+    }
+    for (kind, id) in wanted.keys() {
+        if state.core.get_principal(&who.org, *kind, id).await.is_err() {
+            return Err(Error::invalid(
+                "roleBindings",
+                format!("member '{}' does not exist", member(*kind, id)),
+            ));
+        }
+    }
+    for (kind, p) in state.core.grants_on(&who.org, env).await? {
+        if !wanted.contains_key(&(kind, p.meta.name.clone())) {
+            state
+                .core
+                .set_grant(&who.org, env, kind, &p.meta.name, None)
+                .await?;
+        }
+    }
+    for ((kind, id), role) in wanted {
+        state
+            .core
+            .set_grant(&who.org, env, kind, &id, Some(role))
+            .await?;
+    }
+    Ok(())
+}
+
 pub(super) async fn list(
     State(state): State<AppState>,
     Caller(who): Caller,
 ) -> Result<Response, VvpError> {
     let envs = all(|page| state.core.list_environments(&who.org, page)).await?;
-    let items: Vec<Value> = envs.iter().map(render).collect();
+    let mut items = Vec::new();
+    for env in envs.iter().filter(|e| who.sees(&e.meta.name)) {
+        items.push(render(&state, &who, env).await?);
+    }
     Ok(reply(StatusCode::OK, json!({"namespaces": items})))
 }
 
@@ -47,6 +166,7 @@ pub(super) async fn create(
         .ok_or_else(|| Error::invalid("name", "is required"))?
         .to_owned();
     check_name("name", &name)?;
+    let bindings = bindings_in(&body)?;
     if state.core.get_environment(&who.org, &name).await.is_ok() {
         return Err(Error::AlreadyExists {
             kind: Kind::Environment,
@@ -67,9 +187,12 @@ pub(super) async fn create(
             },
         )
         .await?;
+    if let Some(wanted) = bindings {
+        apply_bindings(&state, &who, &env.meta.name, wanted).await?;
+    }
     Ok(reply(
         StatusCode::CREATED,
-        json!({"namespace": render(&env)}),
+        json!({"namespace": render(&state, &who, &env).await?}),
     ))
 }
 
@@ -82,11 +205,14 @@ pub(super) async fn get(
         .core
         .get_environment(&who.org, short_name(&ns))
         .await?;
-    Ok(reply(StatusCode::OK, json!({"namespace": render(&env)})))
+    Ok(reply(
+        StatusCode::OK,
+        json!({"namespace": render(&state, &who, &env).await?}),
+    ))
 }
 
-/// PUT and PATCH: a namespace has nothing drey lets change (its role
-/// bindings are the authorization layer's); the name must match.
+/// PUT and PATCH: the name is immutable; `roleBindings`, when given,
+/// replace the namespace's grants.
 pub(super) async fn update(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -99,8 +225,15 @@ pub(super) async fn update(
             return Err(Error::invalid("name", "is immutable").into());
         }
     }
+    let bindings = bindings_in(&body)?;
     let env = state.core.get_environment(&who.org, ns).await?;
-    Ok(reply(StatusCode::OK, json!({"namespace": render(&env)})))
+    if let Some(wanted) = bindings {
+        apply_bindings(&state, &who, ns, wanted).await?;
+    }
+    Ok(reply(
+        StatusCode::OK,
+        json!({"namespace": render(&state, &who, &env).await?}),
+    ))
 }
 
 pub(super) async fn delete(
@@ -108,9 +241,14 @@ pub(super) async fn delete(
     Caller(who): Caller,
     Path(ns): Path<String>,
 ) -> Result<Response, VvpError> {
-    let env = state
+    let current = state
+        .core
+        .get_environment(&who.org, short_name(&ns))
+        .await?;
+    let shown = render(&state, &who, &current).await?;
+    state
         .core
         .delete_environment(&who.org, short_name(&ns))
         .await?;
-    Ok(reply(StatusCode::OK, json!({"namespace": render(&env)})))
+    Ok(reply(StatusCode::OK, json!({"namespace": shown})))
 }

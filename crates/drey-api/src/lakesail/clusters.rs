@@ -1,0 +1,126 @@
+//! `/api/org/v1/clusters` (drey's completion of LakeSail's clusters: "registered
+//! by giving network addresses and credentials"). Body: `name`, `kind`
+//! (`local`: the machine drey runs on; `kubernetes`: recorded with its API
+//! server `endpoint`, not yet usable), `description`, `credentials` (a map of
+//! strings, sealed at rest, never returned: responses say `hasCredentials`).
+//! Organization administrators manage clusters; workspaces name one with
+//! `clusterId`.
+
+use super::{json_reply, page, require_org_admin, Json, LakeSailError, Paging};
+use crate::auth::Caller;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use drey_control::clusters::{render_cluster, ClusterInput};
+use drey_model::{Error, Object};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Splits a body into the visible spec and the credentials.
+fn input(body: &Value) -> Result<ClusterInput, Error> {
+    let Some(fields) = body.as_object() else {
+        return Err(Error::BadRequest("the body must be a JSON object".into()));
+    };
+    let mut spec = Map::new();
+    for key in ["name", "kind", "endpoint", "description"] {
+        if let Some(v) = fields.get(key).filter(|v| !v.is_null()) {
+            spec.insert(key.into(), v.clone());
+        }
+    }
+    let credentials = match fields.get("credentials") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => Some(
+            map.iter()
+                .map(|(k, v)| match v.as_str() {
+                    Some(s) => Ok((k.clone(), s.to_owned())),
+                    None => Err(Error::invalid(
+                        format!("credentials.{k}"),
+                        "must be a string",
+                    )),
+                })
+                .collect::<Result<BTreeMap<_, _>, _>>()?,
+        ),
+        Some(_) => return Err(Error::invalid("credentials", "must be a map of strings")),
+    };
+    Ok(ClusterInput {
+        spec: Value::Object(spec),
+        credentials,
+    })
+}
+
+async fn shown(state: &AppState, cluster: &Object) -> Result<Value, Error> {
+    let has = state.core.cluster_has_credentials(cluster).await?;
+    Ok(render_cluster(cluster, has))
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    require_org_admin(&who)?;
+    let cluster = state.core.create_cluster(&who.org, input(&body)?).await?;
+    Ok(json_reply(
+        StatusCode::CREATED,
+        shown(&state, &cluster).await?,
+    ))
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Query(paging): Query<Paging>,
+) -> Result<Response, LakeSailError> {
+    let mut items = Vec::new();
+    for cluster in state.core.list_clusters(&who.org).await? {
+        items.push(shown(&state, &cluster).await?);
+    }
+    Ok(json_reply(StatusCode::OK, page(items, &paging)?))
+}
+
+pub(super) async fn describe(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, LakeSailError> {
+    let cluster = state.core.get_cluster(&who.org, &id).await?;
+    Ok(json_reply(StatusCode::OK, shown(&state, &cluster).await?))
+}
+
+/// PATCH: a JSON merge patch over `name`, `kind`, `endpoint`,
+/// `description`; `credentials`, when given, replace the stored ones.
+pub(super) async fn update(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    Json(patch): Json,
+) -> Result<Response, LakeSailError> {
+    require_org_admin(&who)?;
+    let current = state.core.get_cluster(&who.org, &id).await?;
+    let mut merged = current.spec.clone();
+    let mut visible = patch.clone();
+    if let Some(v) = visible.as_object_mut() {
+        v.remove("credentials");
+    }
+    json_patch::merge(&mut merged, &visible);
+    if let Some(c) = patch.get("credentials") {
+        merged["credentials"] = c.clone();
+    }
+    let cluster = state.core.update_cluster(&current, input(&merged)?).await?;
+    Ok(json_reply(StatusCode::OK, shown(&state, &cluster).await?))
+}
+
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, LakeSailError> {
+    require_org_admin(&who)?;
+    let in_use = super::flink::workspace_on_cluster(&state, &who, &id).await?;
+    state
+        .core
+        .delete_cluster(&who.org, &id, in_use.as_deref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

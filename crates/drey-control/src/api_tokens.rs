@@ -1,0 +1,78 @@
+//! VVP API tokens: keys like every other (256 random bits, only the hash
+//! kept), each bound to one role on one namespace (environment) and named
+//! uniquely in it.
+
+use crate::auth::{KeyRequest, NewToken, Role, API_TOKEN};
+use crate::Core;
+use drey_model::{Error, Kind, Object};
+use serde_json::{json, Map, Value};
+
+impl Core {
+    /// Makes a token named `name` with `role` on the namespace `env`.
+    pub async fn create_api_token(
+        &self,
+        org: &str,
+        env: &str,
+        name: &str,
+        role: Role,
+    ) -> Result<(NewToken, Object), Error> {
+        if role == Role::Admin {
+            return Err(Error::invalid("role", "must be viewer, editor or owner"));
+        }
+        self.require_environment(org, env).await?;
+        if self.find_api_token(org, env, name).await?.is_some() {
+            return Err(Error::AlreadyExists {
+                kind: Kind::ApiKey,
+                name: name.to_owned(),
+            });
+        }
+        let mut fields = Map::new();
+        fields.insert("namespace".into(), json!(env));
+        fields.insert("name".into(), json!(name));
+        fields.insert("role".into(), json!(role.as_str()));
+        self.create_key(KeyRequest {
+            kind: API_TOKEN,
+            org: org.to_owned(),
+            fields,
+            ..KeyRequest::default()
+        })
+        .await
+    }
+
+    /// The live tokens of a namespace, oldest first.
+    pub async fn list_api_tokens(&self, org: &str, env: &str) -> Result<Vec<Object>, Error> {
+        self.require_environment(org, env).await?;
+        Ok(self
+            .list_keys(API_TOKEN, Some(org), None)
+            .await?
+            .into_iter()
+            .filter(|k| k.spec.get("namespace").and_then(Value::as_str) == Some(env))
+            .collect())
+    }
+
+    async fn find_api_token(
+        &self,
+        org: &str,
+        env: &str,
+        name: &str,
+    ) -> Result<Option<Object>, Error> {
+        Ok(self
+            .list_api_tokens(org, env)
+            .await?
+            .into_iter()
+            .find(|k| k.spec.get("name").and_then(Value::as_str) == Some(name)))
+    }
+
+    /// One token of a namespace, by name.
+    pub async fn get_api_token(&self, org: &str, env: &str, name: &str) -> Result<Object, Error> {
+        self.find_api_token(org, env, name)
+            .await?
+            .ok_or_else(|| Error::not_found(Kind::ApiKey, name))
+    }
+
+    /// Revokes a token: it stops working at once.
+    pub async fn delete_api_token(&self, org: &str, env: &str, name: &str) -> Result<(), Error> {
+        let token = self.get_api_token(org, env, name).await?;
+        self.revoke_key(&token.meta.name).await
+    }
+}
