@@ -55,8 +55,11 @@ fn short_name(name: &str) -> &str {
     name.strip_prefix("namespaces/").unwrap_or(name)
 }
 
+/// Roles by member (a user or service account and its id).
+type Bindings = BTreeMap<(PrincipalKind, String), Role>;
+
 /// The grants `roleBindings` asks for, by member; `None` when the body has none.
-fn bindings_in(body: &Value) -> Result<Option<BTreeMap<(PrincipalKind, String), Role>>, Error> {
+fn bindings_in(body: &Value) -> Result<Option<Bindings>, Error> {
     let Some(list) = body.get("roleBindings").filter(|b| !b.is_null()) else {
         return Ok(None);
     };
@@ -109,7 +112,7 @@ async fn apply_bindings(
     state: &AppState,
     who: &Identity,
     env: &str,
-    wanted: BTreeMap<(PrincipalKind, String), Role>,
+    wanted: Bindings,
 ) -> Result<(), Error> {
     if who.role_in(env) < Some(Role::Owner) {
         return Err(Error::Forbidden(
