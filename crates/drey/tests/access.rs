@@ -124,7 +124,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         let path = entry.path();
         if path.is_dir() {
             files.extend(walk(&path));
-        } else if !path.extension().is_some_and(|e| e == "log") {
+        } else if path.extension().is_none_or(|e| e != "log") {
             files.push(path);
         }
     }
