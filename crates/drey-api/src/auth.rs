@@ -92,6 +92,7 @@ pub fn environment_of_path(path: &str) -> Option<String> {
         .or_else(|| after(&["apitokens", "v1", "namespaces"]))
         .or_else(|| after(&["catalog", "v1beta2", "namespaces"]))
         .or_else(|| after(&["sql", "v1beta1", "namespaces"]))
+        .or_else(|| after(&["artifacts", "v1", "namespaces"]))
         // `/namespaces/v1/namespaces/{ns}:setPreviewSessionCluster`
         .map(|s| s.split(':').next().unwrap_or(s).to_owned());
     named.or_else(|| {
@@ -158,6 +159,7 @@ fn forbidden(path: &str, message: &str) -> Response {
         || path.starts_with("/apitokens/")
         || path.starts_with("/catalog/")
         || path.starts_with("/sql/")
+        || path.starts_with("/artifacts/")
     {
         crate::vvp::VvpError(error).into_response()
     } else {
@@ -208,6 +210,10 @@ mod tests {
                 Some("team"),
             ),
             ("/catalog/v1beta2/namespaces/team/catalogs", Some("team")),
+            (
+                "/artifacts/v1/namespaces/team/artifacts:upload",
+                Some("team"),
+            ),
             ("/api/flink/v1/workspaces/AB12/sessions", Some("ws-ab12")),
             ("/api/org/v1/workspaces/AB12/grants", Some("ws-ab12")),
             ("/api/org/v1/workspaces", None),

@@ -18,6 +18,7 @@ pub fn status_of(error: &Error, invalid: StatusCode) -> StatusCode {
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Gone(_) => StatusCode::GONE,
+        Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod api_tokens;
 pub mod applications;
+pub mod artifacts;
 /// Who writes: see [`drey_store::audit`].
 pub use drey_store::audit;
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod secrets;
 pub mod signed_urls;
 pub mod sql_engine;
 pub mod sql_objects;
+pub mod sql_scripts;
 pub mod statements;
 
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
@@ -56,6 +58,7 @@ pub struct Core {
     store: Arc<dyn Store>,
     wake: Arc<tokio::sync::watch::Sender<u64>>,
     sql: Option<Arc<sql_engine::SqlEngine>>,
+    artifacts: Option<std::path::PathBuf>,
 }
 
 impl Core {
@@ -65,6 +68,7 @@ impl Core {
             store,
             wake: Arc::new(tokio::sync::watch::channel(0).0),
             sql: None,
+            artifacts: None,
         }
     }
 

@@ -55,6 +55,9 @@ pub enum Error {
     /// results after the SQL engine restarted).
     #[error("{0}")]
     Gone(String),
+    /// A documented operation drey does not serve (VVP's 501).
+    #[error("{0}")]
+    NotImplemented(String),
     /// A bug or an unexpected state; the message is safe to show, details go to the log.
     #[error("internal error: {0}")]
     Internal(String),

@@ -71,7 +71,7 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     let store = SqliteStore::open(&db, sealer)
         .await
         .with_context(|| format!("cannot open the store at {}", db.display()))?;
-    let core = Core::new(Arc::new(store.clone()));
+    let core = Core::new(Arc::new(store.clone())).with_artifact_dir(data_dir.join("artifacts"));
     let auth = if settings.auth == "token" {
         ensure_root_key(&core, &data_dir).await?;
         AuthMode::Token
@@ -214,13 +214,15 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
             Err(e.to_string())
         }
     };
-    let jar_dirs = if settings.jar_dirs.is_empty() {
+    let mut jar_dirs = if settings.jar_dirs.is_empty() {
         let default = data_dir.join("jars");
         let _ = std::fs::create_dir_all(&default);
         vec![default]
     } else {
         settings.jar_dirs.clone()
     };
+    // Jars uploaded through the API (VVP artifacts) run like the others.
+    jar_dirs.push(data_dir.join("artifacts"));
     let config = ReconcilerConfig {
         data_dir: data_dir.to_owned(),
         jar_dirs,

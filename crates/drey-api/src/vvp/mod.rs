@@ -6,11 +6,14 @@
 //! names, merge-patch, resourceVersion, ApiException bodies) live here once.
 
 mod api_tokens;
+mod artifacts;
+mod catalogs;
 mod deployments;
 mod documents;
 mod namespaces;
 mod runs;
 mod session_clusters;
+mod sql;
 
 use crate::body::read_document;
 use crate::error::status_of;
@@ -45,6 +48,32 @@ pub fn router() -> Router<AppState> {
         .route(
             "/apitokens/v1/namespaces/{ns}/apitokens/{name}",
             get(api_tokens::get).delete(api_tokens::delete),
+        )
+        .route(
+            "/sql/v1beta1/namespaces/{ns}/{collection}",
+            get(sql::list).post(sql::create),
+        )
+        .route(
+            "/sql/v1beta1/namespaces/{ns}/{collection}/{name}",
+            get(sql::get).put(sql::put).delete(sql::delete),
+        )
+        .route(
+            "/catalog/v1beta2/namespaces/{ns}/catalogs",
+            get(catalogs::list),
+        )
+        .route(
+            "/catalog/v1beta2/namespaces/{ns}/catalogs/{cat}",
+            get(catalogs::get),
+        )
+        .route(
+            "/artifacts/v1/namespaces/{ns}/artifacts",
+            get(artifacts::list).delete(artifacts::delete),
+        )
+        .route(
+            "/artifacts/v1/namespaces/{ns}/{verb}",
+            axum::routing::post(artifacts::upload).layer(axum::extract::DefaultBodyLimit::max(
+                drey_control::artifacts::MAX_ARTIFACT_BYTES,
+            )),
         )
         .route(
             &format!("{ns}/deployments"),

@@ -516,7 +516,7 @@ impl ApplicationReconciler {
             .pointer("/job/jarURI")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if let Err(e) = self.jar_path(uri).await {
+        if let Err(e) = self.jar_path(app, uri).await {
             if let Error::Invalid { .. } = e {
                 let mut recorded = step.recorded.clone();
                 recorded.halted_fingerprint = Some(step.desired.fingerprint.clone());
@@ -776,13 +776,28 @@ impl ApplicationReconciler {
     }
 
     /// Resolves `job.jarURI` to a file on this machine.
-    async fn jar_path(&self, uri: &str) -> Result<PathBuf, Error> {
+    async fn jar_path(&self, app: &Object, uri: &str) -> Result<PathBuf, Error> {
         if let Some(path) = uri
             .strip_prefix("local://")
             .or_else(|| uri.strip_prefix("file://"))
         {
             let path = Path::new(path);
             check_jar_path(path, &self.config.jar_dirs)?;
+            // Uploaded jars belong to their environment: another's are not there.
+            let artifacts = self.config.data_dir.join("artifacts");
+            let own = artifacts.join(&app.key.org).join(&app.key.scope);
+            let inside = |dir: &Path| {
+                path.canonicalize()
+                    .ok()
+                    .zip(dir.canonicalize().ok())
+                    .is_some_and(|(p, d)| p.starts_with(d))
+            };
+            if inside(&artifacts) && !inside(&own) {
+                return Err(Error::invalid(
+                    "spec.job.jarURI",
+                    format!("{} is an artifact of another environment", path.display()),
+                ));
+            }
             return Ok(path.to_owned());
         }
         // http(s): download once into the data dir, named by the URI's hash.
@@ -897,7 +912,7 @@ impl ApplicationReconciler {
             .get("jarURI")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let path = self.jar_path(uri).await?;
+        let path = self.jar_path(step.app, uri).await?;
         if !path.is_file() {
             return Err(Error::invalid(
                 "spec.job.jarURI",

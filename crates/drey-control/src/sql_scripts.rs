@@ -1,0 +1,193 @@
+//! SQL run on behalf of an editor rather than a statement resource (VVP's
+//! `sqlscripts:validate` and `sqlscripts:execute`, and catalog browsing):
+//! each call opens a session of drey's SQL engine with the environment's
+//! catalog replayed, so it sees exactly what the environment's statements
+//! see. DDL that succeeds is recorded like a statement's.
+
+use crate::sql_engine::{RunError, Session};
+use crate::Core;
+use drey_model::sql::{classify, Execution};
+use drey_model::Error;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// What a statement is, once the engine accepted it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqlShape {
+    /// A query.
+    Select,
+    /// A job writing somewhere (`INSERT`, statement sets).
+    Insert,
+    /// A change of the catalog.
+    Ddl,
+    /// Metadata or session commands (`SHOW`, `DESCRIBE`, `EXPLAIN`, `USE`).
+    Command,
+}
+
+/// A table of text: what an executed statement returned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TextTable {
+    /// Column names.
+    pub headers: Vec<String>,
+    /// Cells, as text.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Where unqualified names resolve.
+#[derive(Clone, Debug, Default)]
+pub struct SqlContext {
+    /// `sql.current-catalog`, if not the default one.
+    pub catalog: Option<String>,
+    /// `sql.current-database`, if not the default one.
+    pub database: Option<String>,
+}
+
+impl SqlContext {
+    fn properties(&self) -> BTreeMap<String, String> {
+        let mut props = BTreeMap::new();
+        if let Some(c) = &self.catalog {
+            props.insert("sql.current-catalog".into(), c.clone());
+        }
+        if let Some(d) = &self.database {
+            props.insert("sql.current-database".into(), d.clone());
+        }
+        props
+    }
+
+    fn names(&self) -> (String, String) {
+        (
+            self.catalog
+                .clone()
+                .unwrap_or_else(|| "default_catalog".into()),
+            self.database
+                .clone()
+                .unwrap_or_else(|| "default_database".into()),
+        )
+    }
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "NULL".into(),
+        other => other.to_string(),
+    }
+}
+
+fn table_of(collected: drey_flink::Collected) -> TextTable {
+    TextTable {
+        headers: collected.columns.into_iter().map(|c| c.name).collect(),
+        rows: collected
+            .rows
+            .iter()
+            .map(|r| r.fields.iter().map(cell).collect())
+            .collect(),
+    }
+}
+
+impl Core {
+    async fn editor_session(
+        &self,
+        org: &str,
+        env: &str,
+        context: &SqlContext,
+    ) -> Result<Session, RunError> {
+        let Some(engine) = self.sql_engine() else {
+            return Err(RunError::Engine(Error::Unavailable(
+                "drey runs without a SQL engine".into(),
+            )));
+        };
+        self.require_environment(org, env).await?;
+        engine
+            .open(self, org, env, "sql-editor", &context.properties())
+            .await
+    }
+
+    /// Runs one statement in a fresh session and closes it.
+    async fn run_once(
+        &self,
+        org: &str,
+        env: &str,
+        context: &SqlContext,
+        sql: &str,
+    ) -> Result<drey_flink::Collected, RunError> {
+        let session = self.editor_session(org, env, context).await?;
+        let result = session.run_to_end(sql, &BTreeMap::new()).await;
+        session.close().await;
+        result
+    }
+
+    /// Checks a statement without changing anything: queries and jobs are
+    /// planned (`EXPLAIN`), DDL and commands run in a session of their own
+    /// that is thrown away. `Ok(Err(message))` is the engine's verdict on
+    /// bad SQL.
+    pub async fn validate_sql(
+        &self,
+        org: &str,
+        env: &str,
+        context: &SqlContext,
+        sql: &str,
+    ) -> Result<Result<SqlShape, String>, Error> {
+        let (catalog, database) = context.names();
+        let (shape, checked) = match classify(sql, &catalog, &database) {
+            Execution::Query => (SqlShape::Select, format!("EXPLAIN {sql}")),
+            Execution::Job => (SqlShape::Insert, format!("EXPLAIN {sql}")),
+            Execution::CatalogChange(_) => (SqlShape::Ddl, sql.to_owned()),
+            Execution::Metadata => (SqlShape::Command, sql.to_owned()),
+        };
+        match self.run_once(org, env, context, &checked).await {
+            Ok(_) => Ok(Ok(shape)),
+            Err(RunError::Sql(message)) => Ok(Err(message)),
+            Err(RunError::Engine(e)) => Err(e),
+        }
+    }
+
+    /// Executes a DDL statement (recorded for the environment, like a
+    /// statement's) or a command, and returns its rows. Queries and jobs
+    /// are not run here: they belong to deployments and statements, which
+    /// have a cluster; `Ok(Err(message))` says so, or carries the engine's
+    /// verdict on bad SQL.
+    pub async fn execute_sql(
+        &self,
+        org: &str,
+        env: &str,
+        context: &SqlContext,
+        sql: &str,
+    ) -> Result<Result<TextTable, String>, Error> {
+        let (catalog, database) = context.names();
+        let execution = classify(sql, &catalog, &database);
+        if execution.runs_job() {
+            return Err(Error::BadRequest(
+                "SELECT and INSERT run on a cluster: create a deployment or a statement for them"
+                    .into(),
+            ));
+        }
+        match self.run_once(org, env, context, sql).await {
+            Ok(collected) => {
+                if let Execution::CatalogChange(change) = &execution {
+                    self.record_catalog_change(org, env, change, sql).await?;
+                }
+                Ok(Ok(table_of(collected)))
+            }
+            Err(RunError::Sql(message)) => Ok(Err(message)),
+            Err(RunError::Engine(e)) => Err(e),
+        }
+    }
+
+    /// Runs a metadata statement (`SHOW TABLES FROM ...`, `DESCRIBE ...`)
+    /// for catalog browsing; bad names are the caller's (404/400 by the
+    /// engine's message).
+    pub async fn sql_metadata(
+        &self,
+        org: &str,
+        env: &str,
+        context: &SqlContext,
+        sql: &str,
+    ) -> Result<Result<TextTable, String>, Error> {
+        match self.run_once(org, env, context, sql).await {
+            Ok(collected) => Ok(Ok(table_of(collected))),
+            Err(RunError::Sql(message)) => Ok(Err(message)),
+            Err(RunError::Engine(e)) => Err(e),
+        }
+    }
+}

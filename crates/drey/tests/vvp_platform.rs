@@ -1,0 +1,406 @@
+//! VVP's platform resources over HTTP against a real drey server with its
+//! SQL engine and real Flink: connectors, formats and catalog connectors
+//! (every verb, JSON and YAML, validation), SQL scripts with `:validate` and
+//! `:execute` through the engine, catalogs browsed through it, jars uploaded
+//! into the artifact store, UDF artifacts whose function classes are read
+//! from the jar and used in SQL, and a deployment running an uploaded jar.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::flink::{start, testjobs, KillClusters};
+use common::Server;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const SQL: &str = "/sql/v1beta1/namespaces/platform";
+
+fn validation(body: &Value, attribute: &str) {
+    assert_eq!(body["kind"], "ApiValidationException", "{body}");
+    assert_eq!(body["errors"][0]["attribute"], attribute, "{body}");
+}
+
+fn api_exception(body: &Value, status: u16) {
+    assert_eq!(body["kind"], "ApiException", "{body}");
+    assert_eq!(body["statusCode"], status, "{body}");
+}
+
+async fn validate(s: &Server, sql: &str) -> Value {
+    let (code, body) = s
+        .post(
+            &format!("{SQL}/sqlscripts:validate"),
+            json!({"statement": sql}),
+        )
+        .await;
+    assert_eq!(code, 200, "{sql}: {body}");
+    body
+}
+
+async fn execute(s: &Server, sql: &str) -> (u16, Value) {
+    s.post(
+        &format!("{SQL}/sqlscripts:execute"),
+        json!({"statement": sql}),
+    )
+    .await
+}
+
+fn cells(result: &Value) -> Vec<String> {
+    result["resultTable"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cells"][0]["value"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn upload(s: &Server, ns: &str, name: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+    );
+    let response = s
+        .client
+        .post(s.url(&format!("/artifacts/v1/namespaces/{ns}/artifacts:upload")))
+        .bearer_auth(s.token.as_deref().unwrap())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let code = response.status().as_u16();
+    (code, response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn platform_resources_on_real_flink() {
+    let dir = tempfile::tempdir().unwrap();
+    let _cleanup = KillClusters(dir.path().to_owned());
+    let s = start(dir.path());
+    for ns in ["platform", "elsewhere"] {
+        let (code, body) = s
+            .post("/namespaces/v1/namespaces", json!({"name": ns}))
+            .await;
+        assert_eq!(code, 201, "{body}");
+    }
+
+    // Connectors, formats, catalog connectors: one set of rules.
+    for (plural, one, many, ty) in [
+        ("connectors", "connector", "connectors", "kafka"),
+        ("formats", "format", "formats", "avro"),
+        (
+            "catalog-connectors",
+            "catalogConnector",
+            "catalogConnectors",
+            "jdbc",
+        ),
+    ] {
+        let path = format!("{SQL}/{plural}");
+        let (code, listed) = s.get(&path).await;
+        assert_eq!(code, 200, "{listed}");
+        let packaged = listed[many].as_array().unwrap();
+        assert!(packaged.iter().all(|c| c["packaged"] == true), "{listed}");
+        let builtin = packaged[0]["name"].as_str().unwrap().to_owned();
+        let body = json!({"name": "my-thing", "type": ty, "properties": [{"key": "topic", "required": true}],
+                          "dependencies": ["https://example.com/x.jar"]});
+        let (code, created) = s.post(&path, body.clone()).await;
+        assert_eq!(code, 201, "{plural}: {created}");
+        assert_eq!(created[one]["name"], "my-thing");
+        assert_eq!(created[one]["packaged"], false);
+        assert_eq!(created[one]["properties"][0]["key"], "topic");
+        let (code, dup) = s.post(&path, body).await;
+        assert_eq!(code, 409);
+        api_exception(&dup, 409);
+        let (code, bad) = s.post(&path, json!({"name": "no-type"})).await;
+        assert_eq!(code, 400);
+        validation(&bad, "type");
+        let (code, bad) = s.post(&path, json!({"name": "Bad_Name", "type": ty})).await;
+        assert_eq!(code, 400);
+        validation(&bad, "name");
+        let (code, bad) = s
+            .post(
+                &path,
+                json!({"name": "no-key", "type": ty, "properties": [{"required": true}]}),
+            )
+            .await;
+        assert_eq!(code, 400);
+        validation(&bad, "properties[0].key");
+        let (code, got) = s.get(&format!("{path}/my-thing")).await;
+        assert_eq!(code, 200);
+        assert_eq!(got[one]["type"], ty);
+        // PUT replaces (200) or creates (201); YAML works both ways.
+        let (code, text) = s
+            .raw(
+                Method::PUT,
+                &format!("{path}/my-thing"),
+                "application/yaml",
+                format!("name: my-thing\ntype: {ty}\nsink: true\n"),
+            )
+            .await;
+        assert_eq!(code, 200, "{text}");
+        let (code, _) = s
+            .json(
+                Method::PUT,
+                &format!("{path}/other"),
+                Some(json!({"type": ty})),
+            )
+            .await;
+        assert_eq!(code, 201);
+        let (code, _) = s
+            .json(
+                Method::PUT,
+                &format!("{path}/{builtin}"),
+                Some(json!({"type": ty})),
+            )
+            .await;
+        assert_eq!(code, 409, "packaged ones are read-only");
+        let (_, listed) = s.get(&path).await;
+        assert_eq!(listed[many].as_array().unwrap().len(), packaged.len() + 2);
+        for name in ["my-thing", "other"] {
+            let (code, _) = s.delete(&format!("{path}/{name}")).await;
+            assert_eq!(code, 200);
+        }
+        let (code, gone) = s.get(&format!("{path}/my-thing")).await;
+        assert_eq!(code, 404);
+        api_exception(&gone, 404);
+    }
+
+    // SQL scripts are stored; their resource name is qualified.
+    let (code, script) = s
+        .post(
+            &format!("{SQL}/sqlscripts"),
+            json!({"name": "namespaces/platform/sqlscripts/orders",
+                   "displayName": "Orders", "script": "CREATE TABLE orders (id INT) WITH ('connector' = 'datagen')"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{script}");
+    assert_eq!(
+        script["sqlScript"]["name"],
+        "namespaces/platform/sqlscripts/orders"
+    );
+    assert!(script["sqlScript"]["createTime"].is_string());
+    let (code, bad) = s
+        .post(&format!("{SQL}/sqlscripts"), json!({"name": "empty"}))
+        .await;
+    assert_eq!(code, 400);
+    validation(&bad, "script");
+    let (code, updated) = s
+        .json(
+            Method::PUT,
+            &format!("{SQL}/sqlscripts/orders"),
+            Some(
+                json!({"script": script["sqlScript"]["script"], "description": "the orders table"}),
+            ),
+        )
+        .await;
+    assert_eq!(code, 200, "{updated}");
+    assert_eq!(updated["sqlScript"]["description"], "the orders table");
+    let (_, scripts) = s.get(&format!("{SQL}/sqlscripts")).await;
+    assert_eq!(scripts["sqlScripts"].as_array().unwrap().len(), 1);
+
+    // :validate asks the engine, and changes nothing.
+    let before = validate(&s, "SELECT * FROM orders").await;
+    assert_eq!(
+        before["validationResult"],
+        "VALIDATION_RESULT_INVALID_QUERY"
+    );
+    assert!(
+        before["errorDetails"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("orders"),
+        "{before}"
+    );
+    let syntax = validate(&s, "SELECT id FROM orders WHERE").await;
+    assert_eq!(
+        syntax["validationResult"],
+        "VALIDATION_RESULT_INVALID_QUERY"
+    );
+    assert_eq!(syntax["errorDetails"]["lineNumber"], 1, "{syntax}");
+    let ddl = validate(
+        &s,
+        "CREATE TABLE ghost (a INT) WITH ('connector' = 'datagen')",
+    )
+    .await;
+    assert_eq!(
+        ddl["validationResult"],
+        "VALIDATION_RESULT_VALID_DDL_STATEMENT"
+    );
+
+    // :execute runs DDL for good and commands with their rows.
+    let (code, done) = execute(&s, script["sqlScript"]["script"].as_str().unwrap()).await;
+    assert_eq!(code, 200, "{done}");
+    assert_eq!(done["result"], "RESULT_SUCCESS", "{done}");
+    let (_, done) = execute(
+        &s,
+        "CREATE TABLE sink (id INT) WITH ('connector' = 'blackhole')",
+    )
+    .await;
+    assert_eq!(done["result"], "RESULT_SUCCESS", "{done}");
+    let (_, shown) = execute(&s, "SHOW TABLES").await;
+    assert_eq!(shown["result"], "RESULT_SUCCESS_WITH_ROWS", "{shown}");
+    assert_eq!(cells(&shown), vec!["orders", "sink"], "no ghost: {shown}");
+    let (_, failed) = execute(&s, "DROP TABLE nothing_here").await;
+    assert_eq!(failed["result"], "RESULT_ERROR_WITH_DETAILS", "{failed}");
+    assert!(failed["errorMessage"]["message"].is_string());
+    let (code, refused) = execute(&s, "SELECT 1").await;
+    assert_eq!(code, 400, "{refused}");
+    for (sql, want) in [
+        (
+            "SELECT * FROM orders",
+            "VALIDATION_RESULT_VALID_SELECT_QUERY",
+        ),
+        (
+            "INSERT INTO sink SELECT id FROM orders",
+            "VALIDATION_RESULT_VALID_INSERT_QUERY",
+        ),
+        ("SHOW TABLES", "VALIDATION_RESULT_VALID_COMMAND_STATEMENT"),
+    ] {
+        assert_eq!(validate(&s, sql).await["validationResult"], want, "{sql}");
+    }
+
+    // Catalogs, browsed through the engine.
+    let catalogs = "/catalog/v1beta2/namespaces/platform/catalogs";
+    let (code, listed) = s.get(catalogs).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        listed["catalogs"][0]["name"],
+        "namespaces/platform/catalogs/default_catalog"
+    );
+    let (_, dbs) = s
+        .get(&format!("{catalogs}/default_catalog:listDatabases"))
+        .await;
+    assert_eq!(dbs["databases"], json!([{"name": "default_database"}]));
+    let (_, tables) = s
+        .get(&format!(
+            "{catalogs}/default_catalog:listTables?database=default_database"
+        ))
+        .await;
+    assert_eq!(
+        tables["tables"],
+        json!([{"name": "orders"}, {"name": "sink"}])
+    );
+    let (code, table) = s
+        .get(&format!("{catalogs}/default_catalog:getTable?table=orders"))
+        .await;
+    assert_eq!(code, 200, "{table}");
+    assert_eq!(table["table"]["schema"]["column"][0]["name"], "id");
+    assert_eq!(table["table"]["schema"]["column"][0]["type"], "INT");
+    let (code, _) = s
+        .get(&format!("{catalogs}/default_catalog:getTable?table=nope"))
+        .await;
+    assert_eq!(code, 404);
+    let (code, _) = s.get(&format!("{catalogs}/no_such_catalog")).await;
+    assert_eq!(code, 404);
+
+    // Artifacts: a jar goes in as uploaded; anything else is refused.
+    let jar = testjobs().join("bounded-job.jar");
+    let bytes = std::fs::read(&jar).unwrap();
+    let (code, uploaded) = upload(&s, "platform", "bounded-job.jar", bytes.clone()).await;
+    assert_eq!(code, 201, "{uploaded}");
+    let uri = uploaded["artifact"]["uri"].as_str().unwrap().to_owned();
+    assert_eq!(
+        std::fs::read(uri.trim_start_matches("file://")).unwrap(),
+        bytes
+    );
+    let (code, _) = upload(&s, "platform", "notes.txt", b"hello".to_vec()).await;
+    assert_eq!(code, 400);
+    let (code, _) = upload(&s, "platform", "fake.jar", b"not a zip".to_vec()).await;
+    assert_eq!(code, 400);
+    let (_, listed) = s.get("/artifacts/v1/namespaces/platform/artifacts").await;
+    assert_eq!(listed["artifacts"].as_array().unwrap().len(), 1);
+
+    // A UDF artifact: its function classes come from the jar.
+    let (code, bad) = s
+        .post(
+            &format!("{SQL}/udfartifacts"),
+            json!({"name": "upper", "jarUrl": "file:///etc/passwd"}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    validation(&bad, "jarUrl");
+    let (code, udf) = s
+        .post(
+            &format!("{SQL}/udfartifacts"),
+            json!({"name": "upper", "jarUrl": uri}),
+        )
+        .await;
+    assert_eq!(code, 201, "{udf}");
+    assert_eq!(
+        udf["udfArtifact"]["udfClasses"],
+        json!([{"className": "io.drey.testjobs.UpperCase", "classType": "UDF_TYPE_SCALAR",
+                "functionNames": []}]),
+        "{udf}"
+    );
+    assert_eq!(
+        udf["udfArtifact"]["name"],
+        "namespaces/platform/udfartifacts/upper"
+    );
+    // ... and the function runs in SQL from the uploaded jar.
+    let (_, created) = execute(
+        &s,
+        &format!("CREATE FUNCTION to_upper AS 'io.drey.testjobs.UpperCase' USING JAR '{uri}'"),
+    )
+    .await;
+    assert_eq!(created["result"], "RESULT_SUCCESS", "{created}");
+    assert_eq!(
+        validate(&s, "SELECT to_upper(CAST(id AS STRING)) FROM orders").await["validationResult"],
+        "VALIDATION_RESULT_VALID_SELECT_QUERY"
+    );
+    let (_, functions) = s
+        .get(&format!("{catalogs}/default_catalog:listFunctions"))
+        .await;
+    assert_eq!(functions["functions"], json!([{"name": "to_upper"}]));
+
+    // A deployment runs the uploaded jar; another namespace's cannot.
+    let out = dir.path().join("sum.txt");
+    let deployment = |name: &str| {
+        json!({"metadata": {"name": name},
+               "spec": {"state": "RUNNING", "upgradeStrategy": {"kind": "STATELESS"},
+                        "template": {"spec": {"artifact": {
+                            "kind": "JAR", "jarUri": uri, "entryClass": "io.drey.testjobs.BoundedJob",
+                            "mainArgs": format!("--count 1000 --out {}", out.display())}}}}})
+    };
+    let (code, body) = s
+        .post(
+            "/api/v1/namespaces/elsewhere/deployments",
+            deployment("thief"),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = s
+        .post(
+            "/api/v1/namespaces/platform/deployments",
+            deployment("summer"),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, d) = s
+            .get("/api/v1/namespaces/platform/deployments/summer")
+            .await;
+        if d["status"]["state"] == "FINISHED" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not FINISHED: {d}\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), "sum 500500");
+    let (_, app) = s
+        .get("/cmf/api/v1/environments/elsewhere/applications/thief")
+        .await;
+    assert!(
+        app["status"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("artifact of another environment"),
+        "{app}"
+    );
+
+    // Deleting an artifact.
+    let (code, _) = s
+        .delete("/artifacts/v1/namespaces/platform/artifacts?filename=bounded-job.jar")
+        .await;
+    assert_eq!(code, 200);
+    assert!(!std::path::Path::new(uri.trim_start_matches("file://")).exists());
+}
