@@ -39,6 +39,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let open = path == "/healthz"
         || path == "/readyz"
         || crate::ui::is_console_path(path)
+        || crate::openapi::is_open_path(path)
         || path.starts_with("/api/flink/v1/ui/");
     let identity = match state.config.auth {
         AuthMode::None => Identity::anonymous(),

@@ -10,6 +10,7 @@ pub mod health;
 pub mod lakesail;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod paging;
 pub mod ui;
 pub mod vvp;
@@ -60,6 +61,7 @@ pub fn app(core: Core, config: ApiConfig) -> Router {
         .merge(lakesail::router())
         .merge(health::router())
         .merge(ui::router())
+        .merge(openapi::router())
         .fallback(error::unknown_route)
         .method_not_allowed_fallback(error::method_not_allowed);
     middleware::wrap(routes, state)

@@ -44,11 +44,17 @@ pub(super) async fn upload(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path((ns, verb)): Path<(String, String)>,
-    mut form: Multipart,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, VvpError> {
     if verb != "artifacts:upload" {
         return Err(Error::NotImplemented(format!("POST {verb} is not served by drey")).into());
     }
+    let mut form = form.map_err(|e| {
+        Error::BadRequest(format!(
+            "send the jar as multipart/form-data with a 'file' part: {}",
+            e.body_text()
+        ))
+    })?;
     let bad = |e: axum::extract::multipart::MultipartError| {
         let text = e.body_text();
         if text.contains("length limit") {

@@ -1,0 +1,1282 @@
+//! drey's OpenAPI documents of its Ververica Platform dialect, built with
+//! utoipa from one table of the routes drey serves: the Application
+//! Manager API at `/api/swagger.json` and the platform API at
+//! `/swagger.json`, as VVP serves them, and a Swagger UI at `/swagger` whose
+//! files are compiled into the binary (no internet needed). A route added
+//! to the VVP router gets one line here; `tests/vvp_openapi.rs` calls every
+//! documented path to keep the two honest.
+
+use crate::AppState;
+use axum::Router;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem,
+    PathsBuilder, Ref, Required, ResponseBuilder,
+};
+use utoipa::{PartialSchema, ToSchema};
+use utoipa_swagger_ui::{SwaggerUi, Url};
+
+/// One operation drey serves.
+struct Route {
+    method: HttpMethod,
+    path: String,
+    summary: &'static str,
+    tag: &'static str,
+    /// The request body's schema, if it takes one.
+    body: Option<&'static str>,
+    /// The success status and its body's schema.
+    ok: (u16, Option<&'static str>),
+    /// Query parameters: name and description.
+    query: &'static [(&'static str, &'static str)],
+}
+
+fn route(
+    method: HttpMethod,
+    path: &str,
+    summary: &'static str,
+    tag: &'static str,
+    body: Option<&'static str>,
+    ok: (u16, Option<&'static str>),
+) -> Route {
+    Route {
+        method,
+        path: path.to_owned(),
+        summary,
+        tag,
+        body,
+        ok,
+        query: &[],
+    }
+}
+
+use HttpMethod::{Delete, Get, Patch, Post, Put};
+
+/// The Application Manager API (`/api/v1/...`).
+fn appmanager_routes() -> Vec<Route> {
+    let d = "/api/v1/namespaces/{namespace}/deployments";
+    vec![
+        Route {
+            query: &[(
+                "labelSelector",
+                "Kubernetes label selector, e.g. team=a,tier!=batch",
+            )],
+            ..route(
+                Get,
+                d,
+                "List deployments",
+                "deployments",
+                None,
+                (200, Some("DeploymentList")),
+            )
+        },
+        route(
+            Post,
+            d,
+            "Create a deployment",
+            "deployments",
+            Some("Deployment"),
+            (201, Some("Deployment")),
+        ),
+        route(
+            Get,
+            "/api/v1/namespaces/{namespace}/deployments/{deploymentId}",
+            "Get a deployment by name or id",
+            "deployments",
+            None,
+            (200, Some("Deployment")),
+        ),
+        route(
+            Put,
+            "/api/v1/namespaces/{namespace}/deployments/{deploymentId}",
+            "Create or replace a deployment",
+            "deployments",
+            Some("Deployment"),
+            (200, Some("Deployment")),
+        ),
+        route(
+            Patch,
+            "/api/v1/namespaces/{namespace}/deployments/{deploymentId}",
+            "Update a deployment (RFC 7386 merge patch)",
+            "deployments",
+            Some("Deployment"),
+            (200, Some("Deployment")),
+        ),
+        route(
+            Delete,
+            "/api/v1/namespaces/{namespace}/deployments/{deploymentId}",
+            "Delete a deployment that is not running",
+            "deployments",
+            None,
+            (200, Some("Deployment")),
+        ),
+        route(
+            Get,
+            "/api/v1/namespaces/{namespace}/deployment-defaults",
+            "Get the namespace's deployment defaults",
+            "deployment-defaults",
+            None,
+            (200, Some("Resource")),
+        ),
+        route(
+            Patch,
+            "/api/v1/namespaces/{namespace}/deployment-defaults",
+            "Update the namespace's deployment defaults",
+            "deployment-defaults",
+            Some("Resource"),
+            (200, Some("Resource")),
+        ),
+        route(
+            Get,
+            "/api/v1/namespaces/{namespace}/deployment-targets",
+            "List deployment targets",
+            "deployment-targets",
+            None,
+            (200, Some("ResourceList")),
+        ),
+        route(
+            Post,
+            "/api/v1/namespaces/{namespace}/deployment-targets",
+            "Create a deployment target",
+            "deployment-targets",
+            Some("Resource"),
+            (201, Some("Resource")),
+        ),
+        route(
+            Get,
+            "/api/v1/namespaces/{namespace}/deployment-targets/{name}",
+            "Get a deployment target",
+            "deployment-targets",
+            None,
+            (200, Some("Resource")),
+        ),
+        route(
+            Put,
+            "/api/v1/namespaces/{namespace}/deployment-targets/{name}",
+            "Replace a deployment target",
+            "deployment-targets",
+            Some("Resource"),
+            (200, Some("Resource")),
+        ),
+        route(
+            Patch,
+            "/api/v1/namespaces/{namespace}/deployment-targets/{name}",
+            "Update a deployment target",
+            "deployment-targets",
+            Some("Resource"),
+            (200, Some("Resource")),
+        ),
+        route(
+            Delete,
+            "/api/v1/namespaces/{namespace}/deployment-targets/{name}",
+            "Delete a deployment target",
+            "deployment-targets",
+            None,
+            (200, Some("Resource")),
+        ),
+        route(
+            Get,
+            "/api/v1/namespaces/{namespace}/secret-values",
+            "List secret values (values never shown)",
+            "secret-values",
+            None,
+            (200, Some("ResourceList")),
+        ),
+        route(
+            Post,
+            "/api/v1/namespaces/{namespace}/secret-values",
+            "Create a secret value",
+            "secret-values",
+            Some("Resource"),
+            (201, Some("Resource")),
+        ),
+        route(
+            Get,
+            "/api/v1/namespaces/{namespace}/secret-values/{name}",
+            "Get a secret value (without its value)",
+            "secret-values",
+            None,
+            (200, Some("Resource")),
+        ),
+        route(
+            Put,
+            "/api/v1/namespaces/{namespace}/secret-values/{name}",
+            "Replace a secret value",
+            "secret-values",
+            Some("Resource"),
+            (200, Some("Resource")),
+        ),
+        route(
+            Patch,
+            "/api/v1/namespaces/{namespace}/secret-values/{name}",
+            "Update a secret value",
+            "secret-values",
+            Some("Resource"),
+            (200, Some("Resource")),
+        ),
+        route(
+            Delete,
+            "/api/v1/namespaces/{namespace}/secret-values/{name}",
+            "Delete a secret value",
+            "secret-values",
+            None,
+            (200, Some("Resource")),
+        ),
+        route(
+            Get,
+            "/api/v1/namespaces/{namespace}/sessionclusters",
+            "List session clusters",
+            "sessionclusters",
+            None,
+            (200, Some("ResourceList")),
+        ),
+        route(
+            Post,
+            "/api/v1/namespaces/{namespace}/sessionclusters",
+            "Create a session cluster",
+            "sessionclusters",
+            Some("Resource"),
+            (201, Some("Resource")),
+        ),
+        route(
+            Get,
+            "/api/v1/namespaces/{namespace}/sessionclusters/{name}",
+            "Get a session cluster",
+            "sessionclusters",
+            None,
+            (200, Some("Resource")),
+        ),
+        route(
+            Put,
+            "/api/v1/namespaces/{namespace}/sessionclusters/{name}",
+            "Replace a session cluster",
+            "sessionclusters",
+            Some("Resource"),
+            (200, Some("Resource")),
+        ),
+        route(
+            Patch,
+            "/api/v1/namespaces/{namespace}/sessionclusters/{name}",
+            "Update a session cluster",
+            "sessionclusters",
+            Some("Resource"),
+            (200, Some("Resource")),
+        ),
+        route(
+            Delete,
+            "/api/v1/namespaces/{namespace}/sessionclusters/{name}",
+            "Delete a session cluster no deployment uses",
+            "sessionclusters",
+            None,
+            (200, Some("Resource")),
+        ),
+        Route {
+            query: &[("deploymentId", "only this deployment's jobs")],
+            ..route(
+                Get,
+                "/api/v1/namespaces/{namespace}/jobs",
+                "List jobs",
+                "jobs",
+                None,
+                (200, Some("ResourceList")),
+            )
+        },
+        route(
+            Get,
+            "/api/v1/namespaces/{namespace}/jobs/{jobId}",
+            "Get a job",
+            "jobs",
+            None,
+            (200, Some("Resource")),
+        ),
+        Route {
+            query: &[
+                ("deploymentId", "only this deployment's events"),
+                ("jobId", "only this job's events"),
+            ],
+            ..route(
+                Get,
+                "/api/v1/namespaces/{namespace}/events",
+                "List events",
+                "events",
+                None,
+                (200, Some("ResourceList")),
+            )
+        },
+        Route {
+            query: &[("deploymentId", "only this deployment's savepoints")],
+            ..route(
+                Get,
+                "/api/v1/namespaces/{namespace}/savepoints",
+                "List savepoints",
+                "savepoints",
+                None,
+                (200, Some("ResourceList")),
+            )
+        },
+        route(
+            Post,
+            "/api/v1/namespaces/{namespace}/savepoints",
+            "Take a savepoint of a deployment (metadata.deploymentId)",
+            "savepoints",
+            Some("Resource"),
+            (201, Some("Resource")),
+        ),
+        route(
+            Get,
+            "/api/v1/namespaces/{namespace}/savepoints/{savepointId}",
+            "Get a savepoint",
+            "savepoints",
+            None,
+            (200, Some("Resource")),
+        ),
+        route(
+            Get,
+            "/api/v1/status",
+            "drey's health",
+            "status",
+            None,
+            (200, Some("Status")),
+        ),
+        route(
+            Get,
+            "/api/v1/status/system-info",
+            "drey's version and build",
+            "status",
+            None,
+            (200, Some("SystemInfo")),
+        ),
+    ]
+}
+
+/// The platform API (namespaces, API tokens, catalogs, SQL resources, artifacts).
+fn platform_routes() -> Vec<Route> {
+    let sql = "/sql/v1beta1/namespaces/{ns}";
+    let mut routes = vec![
+        route(
+            Get,
+            "/namespaces/v1/namespaces",
+            "List namespaces",
+            "namespaces",
+            None,
+            (200, Some("NamespaceList")),
+        ),
+        route(
+            Post,
+            "/namespaces/v1/namespaces",
+            "Create a namespace",
+            "namespaces",
+            Some("Namespace"),
+            (201, Some("NamespaceResponse")),
+        ),
+        route(
+            Get,
+            "/namespaces/v1/namespaces/{ns}",
+            "Get a namespace with its role bindings",
+            "namespaces",
+            None,
+            (200, Some("NamespaceResponse")),
+        ),
+        route(
+            Put,
+            "/namespaces/v1/namespaces/{ns}",
+            "Replace a namespace's role bindings",
+            "namespaces",
+            Some("Namespace"),
+            (200, Some("NamespaceResponse")),
+        ),
+        route(
+            Patch,
+            "/namespaces/v1/namespaces/{ns}",
+            "Update a namespace's role bindings",
+            "namespaces",
+            Some("Namespace"),
+            (200, Some("NamespaceResponse")),
+        ),
+        route(
+            Delete,
+            "/namespaces/v1/namespaces/{ns}",
+            "Delete an empty namespace",
+            "namespaces",
+            None,
+            (200, Some("NamespaceResponse")),
+        ),
+        route(
+            Get,
+            "/apitokens/v1/namespaces/{ns}/apitokens",
+            "List API tokens (secrets never shown)",
+            "api-tokens",
+            None,
+            (200, Some("ApiTokenList")),
+        ),
+        route(
+            Post,
+            "/apitokens/v1/namespaces/{ns}/apitokens",
+            "Create an API token (the secret is shown once)",
+            "api-tokens",
+            Some("ApiToken"),
+            (201, Some("ApiTokenResponse")),
+        ),
+        route(
+            Get,
+            "/apitokens/v1/namespaces/{ns}/apitokens/{apiTokenName}",
+            "Get an API token",
+            "api-tokens",
+            None,
+            (200, Some("ApiTokenResponse")),
+        ),
+        route(
+            Delete,
+            "/apitokens/v1/namespaces/{ns}/apitokens/{apiTokenName}",
+            "Revoke an API token",
+            "api-tokens",
+            None,
+            (200, Some("Empty")),
+        ),
+        route(
+            Get,
+            "/catalog/v1beta2/namespaces/{ns}/catalogs",
+            "List the catalogs the namespace's SQL sees",
+            "catalogs",
+            None,
+            (200, Some("CatalogList")),
+        ),
+        route(
+            Get,
+            "/catalog/v1beta2/namespaces/{ns}/catalogs/{cat}",
+            "Get a catalog",
+            "catalogs",
+            None,
+            (200, Some("CatalogResponse")),
+        ),
+        route(
+            Get,
+            "/catalog/v1beta2/namespaces/{ns}/catalogs/{cat}:listDatabases",
+            "List a catalog's databases",
+            "catalogs",
+            None,
+            (200, Some("Object")),
+        ),
+        Route {
+            query: &[("database", "the database (default_database)")],
+            ..route(
+                Get,
+                "/catalog/v1beta2/namespaces/{ns}/catalogs/{cat}:listTables",
+                "List a database's tables",
+                "catalogs",
+                None,
+                (200, Some("Object")),
+            )
+        },
+        Route {
+            query: &[("database", "the database (default_database)")],
+            ..route(
+                Get,
+                "/catalog/v1beta2/namespaces/{ns}/catalogs/{cat}:listViews",
+                "List a database's views",
+                "catalogs",
+                None,
+                (200, Some("Object")),
+            )
+        },
+        Route {
+            query: &[("database", "the database (default_database)")],
+            ..route(
+                Get,
+                "/catalog/v1beta2/namespaces/{ns}/catalogs/{cat}:listFunctions",
+                "List a database's user functions",
+                "catalogs",
+                None,
+                (200, Some("Object")),
+            )
+        },
+        Route {
+            query: &[("database", "the database")],
+            ..route(
+                Get,
+                "/catalog/v1beta2/namespaces/{ns}/catalogs/{cat}:getDatabase",
+                "Get a database",
+                "catalogs",
+                None,
+                (200, Some("Object")),
+            )
+        },
+        Route {
+            query: &[
+                ("database", "the database (default_database)"),
+                ("table", "the table"),
+            ],
+            ..route(
+                Get,
+                "/catalog/v1beta2/namespaces/{ns}/catalogs/{cat}:getTable",
+                "Get a table and its schema",
+                "catalogs",
+                None,
+                (200, Some("Object")),
+            )
+        },
+        Route {
+            query: &[
+                ("database", "the database (default_database)"),
+                ("view", "the view"),
+            ],
+            ..route(
+                Get,
+                "/catalog/v1beta2/namespaces/{ns}/catalogs/{cat}:getView",
+                "Get a view and its schema",
+                "catalogs",
+                None,
+                (200, Some("Object")),
+            )
+        },
+        Route {
+            query: &[
+                ("database", "the database (default_database)"),
+                ("function", "the function"),
+            ],
+            ..route(
+                Get,
+                "/catalog/v1beta2/namespaces/{ns}/catalogs/{cat}:getFunction",
+                "Get a user function",
+                "catalogs",
+                None,
+                (200, Some("Object")),
+            )
+        },
+        route(
+            Post,
+            "/sql/v1beta1/namespaces/{ns}/sqlscripts:validate",
+            "Validate a statement with the SQL engine",
+            "sqlscripts",
+            Some("Statement"),
+            (200, Some("ValidateStatementResponse")),
+        ),
+        route(
+            Post,
+            "/sql/v1beta1/namespaces/{ns}/sqlscripts:execute",
+            "Execute a DDL statement or a command",
+            "sqlscripts",
+            Some("Statement"),
+            (200, Some("ExecuteStatementResponse")),
+        ),
+        route(
+            Get,
+            "/artifacts/v1/namespaces/{ns}/artifacts",
+            "List uploaded jars",
+            "artifacts",
+            None,
+            (200, Some("ArtifactList")),
+        ),
+        route(
+            Post,
+            "/artifacts/v1/namespaces/{ns}/artifacts:upload",
+            "Upload a jar (multipart, part 'file')",
+            "artifacts",
+            None,
+            (201, Some("ArtifactResponse")),
+        ),
+        Route {
+            query: &[("filename", "the jar's file name")],
+            ..route(
+                Delete,
+                "/artifacts/v1/namespaces/{ns}/artifacts",
+                "Delete an uploaded jar",
+                "artifacts",
+                None,
+                (200, Some("Empty")),
+            )
+        },
+    ];
+    for (plural, schema, tag) in [
+        ("connectors", "Connector", "connectors"),
+        ("formats", "Format", "formats"),
+        (
+            "catalog-connectors",
+            "CatalogConnector",
+            "catalog-connectors",
+        ),
+        ("sqlscripts", "SqlScript", "sqlscripts"),
+        ("udfartifacts", "UdfArtifact", "udfartifacts"),
+    ] {
+        let list = format!("{sql}/{plural}");
+        let one = format!("{sql}/{plural}/{{name}}");
+        routes.extend([
+            route(
+                Get,
+                &list,
+                "List (Flink's packaged ones included)",
+                tag,
+                None,
+                (200, Some("Object")),
+            ),
+            route(
+                Post,
+                &list,
+                "Create",
+                tag,
+                Some(schema),
+                (201, Some("Object")),
+            ),
+            route(Get, &one, "Get", tag, None, (200, Some("Object"))),
+            route(
+                Put,
+                &one,
+                "Create or replace",
+                tag,
+                Some(schema),
+                (200, Some("Object")),
+            ),
+            route(Delete, &one, "Delete", tag, None, (200, Some("Empty"))),
+        ]);
+    }
+    routes
+}
+
+/// The documents drey serves: (URL, title, routes, schemas).
+pub fn documents() -> [(&'static str, OpenApi); 2] {
+    [
+        (
+            "/api/swagger.json",
+            build(
+                "drey: Ververica Platform Application Manager API",
+                appmanager_routes(),
+            ),
+        ),
+        (
+            "/swagger.json",
+            build("drey: Ververica Platform platform API", platform_routes()),
+        ),
+    ]
+}
+
+/// Every documented (method, path) of both documents, for tests.
+pub fn documented() -> Vec<(String, String)> {
+    appmanager_routes()
+        .into_iter()
+        .chain(platform_routes())
+        .map(|r| (method_name(&r.method).to_owned(), r.path))
+        .collect()
+}
+
+fn build(title: &str, routes: Vec<Route>) -> OpenApi {
+    let mut paths = PathsBuilder::new();
+    for r in routes {
+        let op = operation(&r);
+        paths = paths.path(r.path.clone(), PathItem::new(r.method, op));
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title(title)
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "drey serves Ververica Platform 2.x's REST API over its own core. \
+                     JSON or YAML both ways (Content-Type / Accept). With --auth token, send \
+                     Authorization: Bearer <token>.",
+                ))
+                .build(),
+        )
+        .paths(paths.build())
+        .components(Some(components()))
+        .security(Some(vec![SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]))
+        .build()
+}
+
+fn operation(r: &Route) -> utoipa::openapi::path::Operation {
+    let mut op = OperationBuilder::new()
+        .summary(Some(r.summary))
+        .tag(r.tag)
+        .operation_id(Some(format!(
+            "{}{}",
+            method_name(&r.method).to_ascii_lowercase(),
+            r.path.replace(['/', '{', '}', ':', '-'], "_")
+        )));
+    for name in r
+        .path
+        .split('/')
+        .flat_map(|seg| seg.split(':'))
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+    {
+        op = op.parameter(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(String::schema())),
+        );
+    }
+    for (name, description) in r.query {
+        op = op.parameter(
+            ParameterBuilder::new()
+                .name(*name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(*description))
+                .schema(Some(String::schema())),
+        );
+    }
+    if let Some(body) = r.body {
+        op = op.request_body(Some(
+            RequestBodyBuilder::new()
+                .content("application/json", json_of(body))
+                .content("application/yaml", json_of(body))
+                .required(Some(Required::True))
+                .build(),
+        ));
+    }
+    let mut ok = ResponseBuilder::new().description("Success");
+    if let Some(schema) = r.ok.1 {
+        ok = ok
+            .content("application/json", json_of(schema))
+            .content("application/yaml", json_of(schema));
+    }
+    op = op.response(r.ok.0.to_string(), ok.build());
+    for (code, what, schema) in [
+        ("400", "Invalid request", "ApiValidationException"),
+        ("401", "No valid bearer token", "ApiException"),
+        ("403", "The token's role does not allow it", "ApiException"),
+        ("404", "Not found", "ApiException"),
+        (
+            "409",
+            "Exists already, in use, or a stale resourceVersion",
+            "ApiException",
+        ),
+    ] {
+        op = op.response(
+            code,
+            ResponseBuilder::new()
+                .description(what)
+                .content("application/json", json_of(schema))
+                .build(),
+        );
+    }
+    op.build()
+}
+
+fn method_name(method: &HttpMethod) -> &'static str {
+    match method {
+        HttpMethod::Get => "GET",
+        HttpMethod::Post => "POST",
+        HttpMethod::Put => "PUT",
+        HttpMethod::Patch => "PATCH",
+        HttpMethod::Delete => "DELETE",
+        HttpMethod::Head => "HEAD",
+        HttpMethod::Options => "OPTIONS",
+        HttpMethod::Trace => "TRACE",
+    }
+}
+
+fn json_of(schema: &str) -> utoipa::openapi::Content {
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(schema)))
+        .build()
+}
+
+fn components() -> utoipa::openapi::Components {
+    let mut c = ComponentsBuilder::new().security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    macro_rules! schemas {
+        ($($t:ty),* $(,)?) => {
+            $( c = c.schema(<$t as ToSchema>::name(), <$t as PartialSchema>::schema()); )*
+        };
+    }
+    use schemas::*;
+    schemas!(
+        Metadata,
+        Deployment,
+        DeploymentSpec,
+        DeploymentTemplate,
+        DeploymentTemplateSpec,
+        Artifact,
+        UpgradeStrategy,
+        RestoreStrategy,
+        DeploymentStatus,
+        DeploymentRunning,
+        DeploymentList,
+        Resource,
+        ResourceList,
+        ApiException,
+        ApiValidationException,
+        ValidationError,
+        Status,
+        SystemInfo,
+        Namespace,
+        RoleBinding,
+        NamespaceResponse,
+        NamespaceList,
+        ApiToken,
+        ApiTokenResponse,
+        ApiTokenList,
+        Catalog,
+        CatalogResponse,
+        CatalogList,
+        Statement,
+        ValidateStatementResponse,
+        ExecuteStatementResponse,
+        ErrorDetails,
+        ResultTable,
+        TableHeader,
+        TableRow,
+        TableCell,
+        Connector,
+        Format,
+        CatalogConnector,
+        Property,
+        SqlScript,
+        UdfArtifact,
+        UdfClass,
+        StoredJar,
+        ArtifactResponse,
+        ArtifactList,
+        Empty,
+        Object,
+    );
+    c.build()
+}
+
+/// `/swagger` (the UI, its files from the binary) and the two documents.
+pub fn router() -> Router<AppState> {
+    let [(app_url, app_doc), (platform_url, platform_doc)] = documents();
+    Router::new().merge(
+        SwaggerUi::new("/swagger")
+            .url(Url::new("Application Manager API", app_url), app_doc)
+            .url(Url::new("Platform API", platform_url), platform_doc),
+    )
+}
+
+/// Paths that describe the API and hold no tenant's data.
+pub fn is_open_path(path: &str) -> bool {
+    path == "/swagger.json"
+        || path == "/api/swagger.json"
+        || path == "/swagger"
+        || path.starts_with("/swagger/")
+}
+
+/// The wire shapes, for the documents only (handlers build JSON directly).
+#[allow(dead_code)]
+mod schemas {
+    use std::collections::BTreeMap;
+    use utoipa::ToSchema;
+
+    /// Every VVP object's metadata.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct Metadata {
+        /// UUID, made by drey.
+        id: Option<String>,
+        /// Unique in the namespace, immutable: 1-63 of [-0-9a-z].
+        name: String,
+        namespace: Option<String>,
+        labels: Option<BTreeMap<String, String>>,
+        annotations: Option<BTreeMap<String, String>>,
+        created_at: Option<String>,
+        modified_at: Option<String>,
+        /// Sent back on PUT/PATCH; a stale one answers 409.
+        resource_version: Option<i64>,
+    }
+
+    /// A Flink job as VVP defines it (a core application).
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct Deployment {
+        kind: Option<String>,
+        api_version: Option<String>,
+        metadata: Metadata,
+        spec: DeploymentSpec,
+        status: Option<DeploymentStatus>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct DeploymentSpec {
+        /// RUNNING, SUSPENDED or CANCELLED.
+        state: Option<String>,
+        upgrade_strategy: Option<UpgradeStrategy>,
+        restore_strategy: Option<RestoreStrategy>,
+        deployment_target_name: Option<String>,
+        /// Run the job in this SessionCluster instead of a cluster of its own.
+        session_cluster_name: Option<String>,
+        max_savepoint_creation_attempts: Option<u32>,
+        max_job_creation_attempts: Option<u32>,
+        template: DeploymentTemplate,
+    }
+
+    #[derive(ToSchema)]
+    pub struct UpgradeStrategy {
+        /// STATEFUL, STATELESS or NONE.
+        kind: String,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct RestoreStrategy {
+        /// LATEST_STATE, LATEST_SAVEPOINT or NONE.
+        kind: String,
+        allow_non_restored_state: Option<bool>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct DeploymentTemplate {
+        spec: DeploymentTemplateSpec,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct DeploymentTemplateSpec {
+        artifact: Artifact,
+        parallelism: Option<u32>,
+        number_of_task_managers: Option<u32>,
+        /// jobmanager / taskmanager: cpu, memory.
+        resources: Option<BTreeMap<String, BTreeMap<String, String>>>,
+        flink_configuration: Option<BTreeMap<String, String>>,
+        logging: Option<BTreeMap<String, String>>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct Artifact {
+        /// JAR.
+        kind: String,
+        jar_uri: String,
+        entry_class: Option<String>,
+        main_args: Option<String>,
+        flink_version: Option<String>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct DeploymentStatus {
+        /// RUNNING, SUSPENDED, CANCELLED, TRANSITIONING, FAILED or FINISHED.
+        state: String,
+        running: Option<DeploymentRunning>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct DeploymentRunning {
+        job_id: String,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct DeploymentList {
+        /// DeploymentList.
+        kind: String,
+        api_version: String,
+        items: Vec<Deployment>,
+    }
+
+    /// Any other Application Manager object (Job, Event, Savepoint,
+    /// SessionCluster, DeploymentTarget, SecretValue, DeploymentDefaults).
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct Resource {
+        kind: String,
+        api_version: String,
+        metadata: Metadata,
+        spec: Option<Object>,
+        status: Option<Object>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ResourceList {
+        /// <Kind>List.
+        kind: String,
+        api_version: String,
+        items: Vec<Resource>,
+    }
+
+    /// A free-form JSON object.
+    #[derive(ToSchema)]
+    pub struct Object {}
+
+    /// An empty object.
+    #[derive(ToSchema)]
+    pub struct Empty {}
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ApiException {
+        /// ApiException.
+        kind: String,
+        message: String,
+        reason: String,
+        status_code: u16,
+        context: Object,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ApiValidationException {
+        /// ApiValidationException (or ApiException for a malformed request).
+        kind: String,
+        message: String,
+        status_code: u16,
+        errors: Vec<ValidationError>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct ValidationError {
+        attribute: String,
+        message: String,
+    }
+
+    #[derive(ToSchema)]
+    pub struct Status {
+        status: String,
+    }
+
+    #[derive(ToSchema)]
+    pub struct SystemInfo {
+        version: String,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct Namespace {
+        /// namespaces/<name>.
+        name: String,
+        create_time: Option<String>,
+        lifecycle_phase: Option<String>,
+        role_bindings: Option<Vec<RoleBinding>>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct RoleBinding {
+        /// viewer, editor or owner.
+        role: String,
+        /// user:<id> or serviceaccount:<id>.
+        members: Vec<String>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct NamespaceResponse {
+        namespace: Namespace,
+    }
+
+    #[derive(ToSchema)]
+    pub struct NamespaceList {
+        namespaces: Vec<Namespace>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ApiToken {
+        /// namespaces/<ns>/apitokens/<name>, or the name alone when creating.
+        name: String,
+        /// viewer, editor or owner.
+        role: String,
+        /// Only in the create response.
+        secret: Option<String>,
+        create_time: Option<String>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ApiTokenResponse {
+        api_token: ApiToken,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ApiTokenList {
+        api_tokens: Vec<ApiToken>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct Catalog {
+        name: String,
+        properties: BTreeMap<String, String>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct CatalogResponse {
+        catalog: Catalog,
+    }
+
+    #[derive(ToSchema)]
+    pub struct CatalogList {
+        catalogs: Vec<Catalog>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct Statement {
+        statement: String,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ValidateStatementResponse {
+        /// VALIDATION_RESULT_VALID_SELECT_QUERY, _VALID_INSERT_QUERY,
+        /// _VALID_DDL_STATEMENT, _VALID_COMMAND_STATEMENT or _INVALID_QUERY.
+        validation_result: String,
+        error_details: Option<ErrorDetails>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ExecuteStatementResponse {
+        /// RESULT_SUCCESS, RESULT_SUCCESS_WITH_ROWS or RESULT_ERROR_WITH_DETAILS.
+        result: String,
+        result_table: Option<ResultTable>,
+        error_message: Option<ErrorDetails>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ErrorDetails {
+        message: String,
+        line_number: Option<i32>,
+        column_number: Option<i32>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct ResultTable {
+        headers: Vec<TableHeader>,
+        rows: Vec<TableRow>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct TableHeader {
+        name: String,
+    }
+
+    #[derive(ToSchema)]
+    pub struct TableRow {
+        cells: Vec<TableCell>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct TableCell {
+        value: String,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct Connector {
+        name: String,
+        r#type: String,
+        packaged: Option<bool>,
+        source: Option<bool>,
+        sink: Option<bool>,
+        lookup: Option<bool>,
+        supported_formats: Option<Vec<String>>,
+        properties: Option<Vec<Property>>,
+        dependencies: Option<Vec<String>>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct Format {
+        name: String,
+        r#type: String,
+        packaged: Option<bool>,
+        source: Option<bool>,
+        sink: Option<bool>,
+        properties: Option<Vec<Property>>,
+        dependencies: Option<Vec<String>>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct CatalogConnector {
+        name: String,
+        r#type: String,
+        packaged: Option<bool>,
+        read_only: Option<bool>,
+        properties: Option<Vec<Property>>,
+        dependencies: Option<Vec<String>>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct Property {
+        key: String,
+        default_value: Option<String>,
+        description: Option<String>,
+        required: Option<bool>,
+        defines_format: Option<bool>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct SqlScript {
+        /// namespaces/<ns>/sqlscripts/<name>, or the name alone.
+        name: String,
+        script: String,
+        display_name: Option<String>,
+        description: Option<String>,
+        create_time: Option<String>,
+        update_time: Option<String>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct UdfArtifact {
+        /// namespaces/<ns>/udfartifacts/<name>, or the name alone.
+        name: String,
+        /// An uploaded artifact's file:// URI (or an http(s) URL).
+        jar_url: String,
+        /// Read from the jar.
+        udf_classes: Option<Vec<UdfClass>>,
+        create_time: Option<String>,
+        update_time: Option<String>,
+        jar_update_time: Option<String>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct UdfClass {
+        class_name: String,
+        /// UDF_TYPE_SCALAR, _TABLE, _AGGREGATE or _TABLE_AGGREGATE.
+        class_type: String,
+        function_names: Vec<String>,
+    }
+
+    /// An uploaded jar.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct StoredJar {
+        filename: String,
+        /// file:// URI for jarUri, jarUrl and USING JAR.
+        uri: String,
+        size: u64,
+        modified_at: String,
+    }
+
+    #[derive(ToSchema)]
+    pub struct ArtifactResponse {
+        artifact: StoredJar,
+    }
+
+    #[derive(ToSchema)]
+    pub struct ArtifactList {
+        artifacts: Vec<StoredJar>,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_a_route_names_is_defined() {
+        for (_, doc) in documents() {
+            let json = serde_json::to_value(&doc).unwrap_or_default();
+            let defined = json["components"]["schemas"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            let text = json["paths"].to_string();
+            for part in text.split("#/components/schemas/").skip(1) {
+                let name: String = part.chars().take_while(|c| c.is_alphanumeric()).collect();
+                assert!(defined.contains_key(&name), "{name} is not defined");
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! drey's OpenAPI documents and the Swagger UI, against a real server: both
+//! documents are served without a token, every documented GET and POST
+//! reaches a handler (never the unknown-route answer), and the UI's files
+//! come from drey itself.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::Server;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// The router's answer to a path it does not serve.
+fn unrouted(code: u16, body: &Value) -> bool {
+    code == 405
+        || (code == 404
+            && body["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Resource not found")))
+}
+
+/// A documented path with its parameters filled from the objects made below.
+fn concrete(path: &str) -> String {
+    let name = if path.contains("/deployment-targets/") {
+        "local"
+    } else if path.contains("/secret-values/") {
+        "secret"
+    } else if path.contains("/sessionclusters/") {
+        "pool"
+    } else if path.contains("/sqlscripts/") {
+        "script"
+    } else {
+        "docs-thing"
+    };
+    path.replace("{namespace}", "docs")
+        .replace("{ns}", "docs")
+        .replace("{deploymentId}", "docs-app")
+        .replace("{jobId}", "00000000-0000-0000-0000-000000000000")
+        .replace("{savepointId}", "00000000-0000-0000-0000-000000000000")
+        .replace("{apiTokenName}", "reader")
+        .replace("{cat}", "default_catalog")
+        .replace("{name}", name)
+}
+
+#[tokio::test]
+async fn documents_and_swagger_ui() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start_in(dir.path(), &["--auth", "token"]);
+    let root = std::fs::read_to_string(dir.path().join("root.key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    // The documents need no token.
+    let mut documented = Vec::new();
+    for (url, title) in [
+        ("/api/swagger.json", "Application Manager"),
+        ("/swagger.json", "platform"),
+    ] {
+        let response = s.client.get(s.url(url)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{url}");
+        let doc: Value = response.json().await.unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{url}");
+        assert!(doc["info"]["title"].as_str().unwrap().contains(title));
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.push((method.to_ascii_uppercase(), path.clone()));
+            }
+        }
+    }
+    assert!(documented.len() > 60, "{documented:?}");
+    for want in [
+        ("GET", "/api/v1/namespaces/{namespace}/deployments"),
+        (
+            "PATCH",
+            "/api/v1/namespaces/{namespace}/deployments/{deploymentId}",
+        ),
+        ("POST", "/apitokens/v1/namespaces/{ns}/apitokens"),
+        ("POST", "/sql/v1beta1/namespaces/{ns}/sqlscripts:execute"),
+        ("GET", "/catalog/v1beta2/namespaces/{ns}/catalogs"),
+    ] {
+        assert!(
+            documented.contains(&(want.0.to_owned(), want.1.to_owned())),
+            "{want:?} is documented"
+        );
+    }
+
+    // Objects for the documented paths to find.
+    s.token = Some(root);
+    let (code, _) = s
+        .post("/namespaces/v1/namespaces", json!({"name": "docs"}))
+        .await;
+    assert_eq!(code, 201);
+    for (path, body) in [
+        (
+            "/api/v1/namespaces/docs/deployments",
+            json!({"metadata": {"name": "docs-app"}, "spec": {"state": "SUSPENDED",
+                   "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///opt/x.jar"}}}}}),
+        ),
+        (
+            "/api/v1/namespaces/docs/deployment-targets",
+            json!({"metadata": {"name": "local"}, "spec": {}}),
+        ),
+        (
+            "/api/v1/namespaces/docs/secret-values",
+            json!({"metadata": {"name": "secret"}, "spec": {"value": "x"}}),
+        ),
+        (
+            "/api/v1/namespaces/docs/sessionclusters",
+            json!({"metadata": {"name": "pool"}, "spec": {"state": "STOPPED"}}),
+        ),
+        (
+            "/apitokens/v1/namespaces/docs/apitokens",
+            json!({"name": "reader", "role": "viewer"}),
+        ),
+        (
+            "/sql/v1beta1/namespaces/docs/sqlscripts",
+            json!({"name": "script", "script": "SHOW TABLES"}),
+        ),
+        (
+            "/sql/v1beta1/namespaces/docs/connectors",
+            json!({"name": "docs-thing", "type": "kafka"}),
+        ),
+        (
+            "/sql/v1beta1/namespaces/docs/formats",
+            json!({"name": "docs-thing", "type": "avro"}),
+        ),
+        (
+            "/sql/v1beta1/namespaces/docs/catalog-connectors",
+            json!({"name": "docs-thing", "type": "jdbc"}),
+        ),
+    ] {
+        let (code, body) = s.post(path, body).await;
+        assert_eq!(code, 201, "{path}: {body}");
+    }
+
+    // Every documented GET and POST reaches a handler of its own.
+    for (method, path) in &documented {
+        let path = concrete(path);
+        let (code, body) = match method.as_str() {
+            "GET" => s.get(&path).await,
+            "POST" => s.json(Method::POST, &path, Some(json!({}))).await,
+            _ => continue,
+        };
+        assert!(!unrouted(code, &body), "{method} {path}: {code} {body}");
+        assert_ne!(code, 500, "{method} {path}: {body}");
+    }
+
+    // The Swagger UI, its files served by drey.
+    let plain = reqwest::Client::new();
+    let page = plain.get(s.url("/swagger/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    let mut assets = Vec::new();
+    for attr in ["href=\"", "src=\""] {
+        for part in html.split(attr).skip(1) {
+            let link = part.split('"').next().unwrap();
+            if !link.starts_with("http") {
+                assets.push(link.trim_start_matches("./").to_owned());
+            }
+        }
+    }
+    assert!(
+        assets.iter().any(|a| a.ends_with("swagger-ui-bundle.js")),
+        "{assets:?}"
+    );
+    let mut initializer = String::new();
+    for asset in &assets {
+        let response = plain
+            .get(s.url(&format!("/swagger/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        let text = response.text().await.unwrap();
+        assert!(text.len() > 100, "{asset} is {} bytes", text.len());
+        if asset.contains("initializer") {
+            initializer = text;
+        }
+    }
+    let (code, config) = {
+        let response = plain
+            .get(s.url("/swagger/swagger-initializer.js"))
+            .send()
+            .await
+            .unwrap();
+        let code = response.status().as_u16();
+        (code, response.text().await.unwrap())
+    };
+    assert_eq!(code, 200);
+    let config = if initializer.is_empty() {
+        config
+    } else {
+        initializer
+    };
+    assert!(
+        config.contains("/api/swagger.json") && config.contains("/swagger.json"),
+        "both documents are offered: {config}"
+    );
+    assert!(
+        !config.contains("unpkg") && !config.contains("cdn"),
+        "{config}"
+    );
+}
