@@ -37,7 +37,9 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/admin/v1/keys/{key}",
-            get(get_root_key).delete(delete_root_key),
+            get(get_root_key)
+                .patch(update_root_key)
+                .delete(delete_root_key),
         )
         .route(
             "/api/admin/v1/organizations",
@@ -45,7 +47,9 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/admin/v1/organizations/{org}",
-            get(get_organization).delete(delete_organization),
+            get(get_organization)
+                .patch(update_organization)
+                .delete(delete_organization),
         )
         .route(
             "/api/admin/v1/organizations/{org}/keys",
@@ -325,6 +329,38 @@ async fn get_root_key(
     ))
 }
 
+/// PATCH of a key: `expiresAt` set, or cleared with null.
+pub(super) async fn patch_key(
+    state: &AppState,
+    key: &Object,
+    body: &Value,
+) -> Result<Object, Error> {
+    if !body.is_object() {
+        return Err(Error::BadRequest("the body must be a JSON object".into()));
+    }
+    match body.get("expiresAt") {
+        None => Ok(key.clone()),
+        Some(_) => {
+            state
+                .core
+                .set_key_expiry(&key.meta.name, expires_at(body)?)
+                .await
+        }
+    }
+}
+
+async fn update_root_key(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    let key = root_key(&state, &id).await?;
+    let key = patch_key(&state, &key, &body).await?;
+    Ok(json_reply(StatusCode::OK, key_summary(&key)))
+}
+
 async fn delete_root_key(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -375,6 +411,21 @@ async fn get_organization(
 ) -> Result<Response, LakeSailError> {
     require_admin(&who)?;
     let org = state.core.get_organization(&id).await?;
+    Ok(json_reply(StatusCode::OK, organization(&org)))
+}
+
+async fn update_organization(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    let org = match body.get("name") {
+        None => state.core.get_organization(&id).await?,
+        Some(Value::String(name)) => state.core.rename_organization(&id, name).await?,
+        Some(_) => return Err(Error::invalid("name", "must be a string").into()),
+    };
     Ok(json_reply(StatusCode::OK, organization(&org)))
 }
 

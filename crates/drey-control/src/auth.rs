@@ -291,6 +291,35 @@ impl Core {
         Ok(out)
     }
 
+    /// Sets (or with `None` clears) a live key's expiry.
+    pub async fn set_key_expiry(
+        &self,
+        key_id: &str,
+        expires_at: Option<Timestamp>,
+    ) -> Result<drey_model::Object, Error> {
+        let key = self
+            .get_key(key_id)
+            .await?
+            .ok_or_else(|| Error::not_found(Kind::ApiKey, key_id))?;
+        let mut spec = key.spec.clone();
+        match expires_at {
+            Some(t) => spec["expiresAt"] = json!(t.to_string()),
+            None => {
+                if let Some(s) = spec.as_object_mut() {
+                    s.remove("expiresAt");
+                }
+            }
+        }
+        let write = Write::new(
+            key.key.clone(),
+            WriteMode::Update {
+                expected_version: Some(key.meta.resource_version),
+            },
+            spec,
+        );
+        self.store.write(write).await.map_err(store_error)
+    }
+
     /// Revokes a key: it stops working at once.
     pub async fn revoke_key(&self, key_id: &str) -> Result<(), Error> {
         let key = self

@@ -37,6 +37,20 @@ impl Core {
         self.store.write(write).await.map_err(store_error)
     }
 
+    /// Renames an organization.
+    pub async fn rename_organization(&self, id: &str, name: &str) -> Result<Object, Error> {
+        non_empty("name", name, 200)?;
+        let current = self.get_organization(id).await?;
+        let write = Write::new(
+            current.key.clone(),
+            WriteMode::Update {
+                expected_version: Some(current.meta.resource_version),
+            },
+            json!({"name": name}),
+        );
+        self.store.write(write).await.map_err(store_error)
+    }
+
     /// One organization.
     pub async fn get_organization(&self, id: &str) -> Result<Object, Error> {
         self.get(&org_key(id)).await

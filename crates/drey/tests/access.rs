@@ -609,6 +609,39 @@ async fn roles_grants_tokens_and_clusters() {
     let (_, theirs) = globex.get("/api/org/v1/clusters").await;
     assert_eq!(theirs["items"], json!([]));
 
+    // A key's expiry can be changed: in the past it stops at once; cleared, it works again.
+    let (_, keys) = acme.get(&format!("{ada}/keys")).await;
+    let ada_key = format!("{ada}/keys/{}", keys["items"][0]["id"].as_str().unwrap());
+    let (code, body) = acme
+        .patch(&ada_key, json!({"expiresAt": "2001-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body["expiresAt"]
+        .as_str()
+        .unwrap()
+        .starts_with("2001-01-01"));
+    assert_eq!(ada_as.get("/api/org/v1/me").await.0, 401);
+    let (code, body) = acme.patch(&ada_key, json!({"expiresAt": null})).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.get("expiresAt").is_none(), "{body}");
+    assert_eq!(ada_as.get("/api/org/v1/me").await.0, 200);
+    let (code, _) = acme
+        .patch(&ada_key, json!({"expiresAt": "next tuesday"}))
+        .await;
+    assert_eq!(code, 400);
+    // Organizations are renamed by server administrators only.
+    let (_, org) = root
+        .post("/api/admin/v1/organizations", json!({"name": "initech"}))
+        .await;
+    let org_path = format!(
+        "/api/admin/v1/organizations/{}",
+        org["id"].as_str().unwrap()
+    );
+    let (code, renamed) = root.patch(&org_path, json!({"name": "Initrode"})).await;
+    assert_eq!(code, 200, "{renamed}");
+    assert_eq!(renamed["name"], "Initrode");
+    assert_eq!(acme.patch(&org_path, json!({"name": "x"})).await.0, 403);
+
     // Deleting a user, or one of its keys, stops its tokens at once.
     let grace = format!("/api/org/v1/users/{}", users[1]);
     let grace_as = As::new(&s, &key_of(&acme, &grace).await);

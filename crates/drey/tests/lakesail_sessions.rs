@@ -266,6 +266,35 @@ async fn sessions_and_session_jobs() {
         .await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["desiredState"], "SUSPENDED");
+    // PATCH merges into the job's spec; the state stays as it was.
+    let (code, body) = acme
+        .call(
+            Method::PATCH,
+            &job_path,
+            Some(json!({"flinkConfiguration": {"pipeline.name": "renamed"},
+                        "job": {"args": ["--rate", "5"]}})),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["desiredState"], "SUSPENDED");
+    let (_, described) = acme.call(Method::GET, &job_path, None).await;
+    assert_eq!(
+        described["spec"]["flinkConfiguration"]["pipeline.name"],
+        "renamed"
+    );
+    assert_eq!(described["spec"]["job"]["args"], json!(["--rate", "5"]));
+    assert_eq!(
+        described["spec"]["job"]["entryClass"],
+        "com.example.flink.Job"
+    );
+    let (code, _) = acme
+        .call(
+            Method::PATCH,
+            &job_path,
+            Some(json!({"flinkConfiguration": null})),
+        )
+        .await;
+    assert_eq!(code, 400, "a required field cannot be removed");
     let (code, savepoints) = acme
         .call(Method::GET, &format!("{job_path}/savepoints"), None)
         .await;

@@ -402,7 +402,8 @@ pub(super) async fn get_application(
     Ok(json_reply(StatusCode::OK, out))
 }
 
-/// PATCH: `state` RUNNING or SUSPENDED (other fields are fixed at creation).
+/// PATCH: a JSON merge patch over the FlinkApplicationSpec, plus `state`
+/// RUNNING or SUSPENDED. A changed spec is an upgrade (through a savepoint).
 pub(super) async fn update_application(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -410,27 +411,88 @@ pub(super) async fn update_application(
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
     let app = application(&state, &who, &ws, &id).await?;
-    let app = match body.get("state").and_then(Value::as_str) {
-        None => app,
-        Some(s) => {
-            let wanted = match s {
-                "RUNNING" => JobState::Running,
-                "SUSPENDED" => JobState::Suspended,
-                other => {
-                    return Err(Error::invalid(
-                        "state",
-                        format!("'{other}' is not RUNNING or SUSPENDED"),
-                    )
-                    .into())
-                }
-            };
-            state
-                .core
-                .set_application_state(&who.org, &env_of(&ws), &app.meta.name, wanted)
-                .await?
+    let app = patch_application(&state, &who, &ws, &app, &body, to_core).await?;
+    Ok(json_reply(StatusCode::OK, summary(&app)))
+}
+
+/// Applies a LakeSail PATCH to a core application (a Flink application or
+/// a session job): `state` sets the job's desired state, every other field
+/// is merged (RFC 7386) into the LakeSail spec kept with it, which `build`
+/// turns into the core spec again. Retried when the reconciler wrote in
+/// between.
+pub(super) async fn patch_application(
+    state: &AppState,
+    who: &Identity,
+    ws: &str,
+    app: &Object,
+    patch: &Value,
+    build: impl Fn(&Value) -> Result<Value, Error>,
+) -> Result<Object, Error> {
+    let Some(fields) = patch.as_object() else {
+        return Err(Error::BadRequest("the body must be a JSON object".into()));
+    };
+    let wanted = match fields.get("state") {
+        None => None,
+        Some(Value::String(s)) if s == "RUNNING" => Some(JobState::Running),
+        Some(Value::String(s)) if s == "SUSPENDED" => Some(JobState::Suspended),
+        Some(other) => {
+            return Err(Error::invalid(
+                "state",
+                format!("must be RUNNING or SUSPENDED, not {other}"),
+            ))
         }
     };
-    Ok(json_reply(StatusCode::OK, summary(&app)))
+    let mut spec_patch = fields.clone();
+    spec_patch.remove("state");
+    let env = env_of(ws);
+    if spec_patch.is_empty() {
+        return match wanted {
+            Some(w) => {
+                state
+                    .core
+                    .set_application_state(&who.org, &env, &app.meta.name, w)
+                    .await
+            }
+            None => Ok(app.clone()),
+        };
+    }
+    let spec_patch = Value::Object(spec_patch);
+    for _ in 0..20 {
+        let current = state
+            .core
+            .get_application(&who.org, &env, &app.meta.name)
+            .await?;
+        let mut given = current.spec.get("lakesail").cloned().unwrap_or(Value::Null);
+        json_patch::merge(&mut given, &spec_patch);
+        let mut core = build(&given)?;
+        let job_state = match wanted {
+            Some(w) => json!(w.as_str()),
+            None => current
+                .spec
+                .pointer("/job/state")
+                .cloned()
+                .unwrap_or(json!("running")),
+        };
+        core["job"]["state"] = job_state;
+        let input = ResourceInput {
+            name: current.meta.name.clone(),
+            labels: current.meta.labels.clone(),
+            annotations: current.meta.annotations.clone(),
+            spec: core,
+        };
+        match state
+            .core
+            .upsert_application_at(&who.org, &env, input, Some(current.meta.resource_version))
+            .await
+        {
+            Ok((updated, _)) => return Ok(updated),
+            Err(Error::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Unavailable(
+        "the application keeps changing; retry".into(),
+    ))
 }
 
 pub(super) async fn delete_application(

@@ -70,6 +70,11 @@ pub(super) fn routes(base: &'static str, kind: PrincipalKind) -> Router<AppState
                     get_key(kind, s, c, p)
                 },
             )
+            .patch(
+                move |s: State<AppState>, c: Caller, p: Path<(String, String)>, b: Json| {
+                    update_key(kind, s, c, p, b)
+                },
+            )
             .delete(
                 move |s: State<AppState>, c: Caller, p: Path<(String, String)>| {
                     delete_key(kind, s, c, p)
@@ -272,6 +277,24 @@ async fn get_key(
         .find(|k| k.meta.name == key)
         .ok_or_else(|| Error::not_found(drey_model::Kind::ApiKey, &key))?;
     Ok(json_reply(StatusCode::OK, key_summary(key)))
+}
+
+/// PATCH of a key: `expiresAt` set, or cleared with null.
+async fn update_key(
+    kind: PrincipalKind,
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((id, key)): Path<(String, String)>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    require_org_admin(&who)?;
+    let keys = keys_of(kind, &state, &who, &id).await?;
+    let key = keys
+        .iter()
+        .find(|k| k.meta.name == key)
+        .ok_or_else(|| Error::not_found(drey_model::Kind::ApiKey, &key))?;
+    let key = super::patch_key(&state, key, &body).await?;
+    Ok(json_reply(StatusCode::OK, key_summary(&key)))
 }
 
 async fn delete_key(

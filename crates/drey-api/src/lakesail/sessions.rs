@@ -6,8 +6,8 @@
 //! reconcilers as everything else.
 
 use super::flink::{
-    check_id, cluster_of, env_of, job_of, require, savepoint_list, signed_url, take_savepoint,
-    CLUSTER_FIELDS,
+    check_id, cluster_of, env_of, job_of, patch_application, require, savepoint_list, signed_url,
+    take_savepoint, CLUSTER_FIELDS,
 };
 use super::{json_reply, page, Json, LakeSailError, Paging};
 use crate::auth::Caller;
@@ -17,7 +17,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use drey_control::auth::{new_id, Identity};
 use drey_control::ResourceInput;
-use drey_model::application::JobState;
 use drey_model::json::get_path;
 use drey_model::{Error, Object};
 use serde_json::{json, Value};
@@ -321,35 +320,18 @@ pub(super) async fn get_job(
     Ok(json_reply(StatusCode::OK, out))
 }
 
-/// PATCH: `state` RUNNING or SUSPENDED (suspended with a savepoint,
-/// resumed from it).
+/// PATCH: a JSON merge patch over the FlinkSessionJobSpec, plus `state`
+/// RUNNING or SUSPENDED (suspended with a savepoint, resumed from it).
 pub(super) async fn update_job(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path((ws, session_id, id)): Path<(String, String, String)>,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
+    let pool = session(&state, &who, &ws, &session_id).await?;
     let app = session_job(&state, &who, &ws, &session_id, &id).await?;
-    let app = match body.get("state") {
-        None => app,
-        Some(s) => {
-            let wanted = match s.as_str() {
-                Some("RUNNING") => JobState::Running,
-                Some("SUSPENDED") => JobState::Suspended,
-                _ => {
-                    return Err(Error::invalid(
-                        "state",
-                        format!("must be RUNNING or SUSPENDED, not {s}"),
-                    )
-                    .into())
-                }
-            };
-            state
-                .core
-                .set_application_state(&who.org, &env_of(&ws), &app.meta.name, wanted)
-                .await?
-        }
-    };
+    let app =
+        patch_application(&state, &who, &ws, &app, &body, |spec| job_spec(spec, &pool)).await?;
     Ok(json_reply(StatusCode::OK, job_summary(&app)))
 }
 
