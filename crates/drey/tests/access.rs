@@ -592,6 +592,10 @@ async fn roles_grants_tokens_and_clusters() {
         format!("{tokens}/deployer"),
         ns_b.clone(),
         format!("/api/org/v1/clusters/{local_id}"),
+        format!("/sql/v1beta1/namespaces/{}/connectors", env(0)),
+        format!("/sql/v1beta1/namespaces/{}/sqlscripts", env(0)),
+        format!("/catalog/v1beta2/namespaces/{}/catalogs", env(0)),
+        format!("/artifacts/v1/namespaces/{}/artifacts", env(0)),
     ] {
         let (code, body) = globex.get(&path).await;
         assert_eq!(code, 404, "GET {path} from another organization: {body}");
