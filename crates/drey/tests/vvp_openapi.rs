@@ -1,11 +1,13 @@
 //! drey's OpenAPI documents and the Swagger UI, against a real server: both
 //! documents are served without a token, every documented GET and POST
-//! reaches a handler (never the unknown-route answer), and the UI's files
-//! come from drey itself.
+//! reaches a handler (never the unknown-route answer), the UI's files come
+//! from drey itself, and the UI renders both documents in headless Chromium
+//! (`ui-tests/swagger.mjs`) without a request leaving drey.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
+use common::browser::{browser_ready, run_with_limit, text};
 use common::Server;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -202,5 +204,24 @@ async fn documents_and_swagger_ui() {
     assert!(
         !config.contains("unpkg") && !config.contains("cdn"),
         "{config}"
+    );
+}
+
+#[tokio::test]
+async fn swagger_ui_renders_in_chromium() {
+    let (ui_tests, chromium) = browser_ready();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--auth", "token"]);
+    let mut node = std::process::Command::new("node");
+    node.arg(ui_tests.join("swagger.mjs"))
+        .arg(&s.base)
+        .env("CHROMIUM", &chromium)
+        .current_dir(&ui_tests);
+    let result = run_with_limit(node, std::time::Duration::from_secs(120));
+    assert!(
+        result.status.success(),
+        "{}{}",
+        text(&result.stdout),
+        text(&result.stderr)
     );
 }

@@ -14,57 +14,13 @@
 
 mod common;
 
+use common::browser::{browser_ready, repo, run_with_limit, text};
 use common::flink::*;
 use common::Server;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// Runs a command, killing it after `limit`.
-fn run_with_limit(mut command: Command, limit: Duration) -> Output {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-    // Read both pipes on threads so a chatty child never blocks.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut out, &mut buf).ok();
-        buf
-    });
-    let err = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut err, &mut buf).ok();
-        buf
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
 
 fn cli(s: &Server, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_drey"))
@@ -75,23 +31,9 @@ fn cli(s: &Server, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_console_in_headless_chromium_on_real_flink() {
-    let ui_tests = repo().join("ui-tests");
-    assert!(
-        ui_tests.join("node_modules/playwright-core").is_dir(),
-        "playwright-core missing: run `npm ci` in {} (scripts/test.sh does)",
-        ui_tests.display()
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).is_file(),
-        "{chromium} missing: apt-get install chromium (scripts/test.sh does)"
-    );
+    let (ui_tests, chromium) = browser_ready();
     let artifacts = repo().join("target/ui-artifacts");
     let _ = std::fs::remove_dir_all(&artifacts);
 

@@ -2,6 +2,7 @@
 //! HTTP to it. Shared by the integration tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod browser;
 pub mod flink;
 
 use reqwest::{Client, Method, Response};
