@@ -79,7 +79,7 @@ impl Core {
             None,
         )
         .await?;
-        self.wake();
+        self.wake_object(&stored.key);
         Ok((stored, outcome))
     }
 
@@ -175,7 +175,7 @@ impl Core {
             }
             match self.store.write(write).await {
                 Ok(stored) => {
-                    self.wake();
+                    self.wake_object(&stored.key);
                     return Ok(stored);
                 }
                 Err(drey_store::StoreError::VersionConflict { .. }) => {
@@ -231,7 +231,7 @@ impl Core {
                     .store
                     .write_status(&current.key, version, Value::Object(status))
                     .await;
-                self.wake();
+                self.wake_object(&current.key);
                 marked
             };
             match result {

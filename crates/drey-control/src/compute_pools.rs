@@ -32,7 +32,7 @@ impl Core {
         write.requires = vec![ObjectKey::global(org, Kind::Environment, env)];
         write.status = Some(json!({"phase": "PENDING"}));
         let pool = self.store.write(write).await.map_err(store_error)?;
-        self.wake();
+        self.wake_object(&pool.key);
         Ok(pool)
     }
 
@@ -102,7 +102,7 @@ impl Core {
         write.labels = input.labels;
         write.annotations = input.annotations;
         let pool = self.store.write(write).await.map_err(store_error)?;
-        self.wake();
+        self.wake_object(&pool.key);
         Ok(pool)
     }
 

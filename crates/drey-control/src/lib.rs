@@ -52,11 +52,24 @@ pub enum Outcome {
     Updated,
 }
 
+/// What a write tells the controllers: which object changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// This object was written (a controller of another kind looks at the
+    /// objects of its environment).
+    Object(ObjectKey),
+    /// Anything may have changed: look at every known object.
+    All,
+}
+
+/// How many wake-ups may wait for a slow controller before it resyncs.
+const WAKE_BACKLOG: usize = 1024;
+
 /// drey's core: the store plus the rules. Cheap to clone.
 #[derive(Clone)]
 pub struct Core {
     store: Arc<dyn Store>,
-    wake: Arc<tokio::sync::watch::Sender<u64>>,
+    wake: Arc<tokio::sync::broadcast::Sender<Wake>>,
     sql: Option<Arc<sql_engine::SqlEngine>>,
     artifacts: Option<std::path::PathBuf>,
 }
@@ -66,7 +79,7 @@ impl Core {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Core {
             store,
-            wake: Arc::new(tokio::sync::watch::channel(0).0),
+            wake: Arc::new(tokio::sync::broadcast::channel(WAKE_BACKLOG).0),
             sql: None,
             artifacts: None,
         }
@@ -84,14 +97,16 @@ impl Core {
         self.sql.as_ref()
     }
 
-    /// What reconcilers wait on: every write of desired state bumps it, and
-    /// every subscriber sees the change.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+    /// What controllers wait on: every write of desired state names the
+    /// object it wrote, and every subscriber sees it.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Wake> {
         self.wake.subscribe()
     }
 
-    pub(crate) fn wake(&self) {
-        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+    /// Tells the controllers that `key` was written. Nobody listening (an
+    /// API-only server) is fine.
+    pub(crate) fn wake_object(&self, key: &ObjectKey) {
+        let _ = self.wake.send(Wake::Object(key.clone()));
     }
 
     /// The store, for layers that need raw access (reconcilers, tests).

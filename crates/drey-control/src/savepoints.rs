@@ -104,7 +104,7 @@ impl Core {
             "triggerTimestamp": Timestamp::now().to_string(),
         }));
         let stored = self.store.write(write).await.map_err(store_error)?;
-        self.wake();
+        self.wake_object(&stored.key);
         Ok(stored)
     }
 

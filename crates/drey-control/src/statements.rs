@@ -94,7 +94,7 @@ impl Core {
                 self.get(&statement.key).await?
             }
         };
-        self.wake();
+        self.wake_object(&statement.key);
         Ok(statement)
     }
 
@@ -142,7 +142,7 @@ impl Core {
             current.spec["computePoolName"].as_str().unwrap_or_default(),
         )];
         let statement = self.store.write(write).await.map_err(store_error)?;
-        self.wake();
+        self.wake_object(&statement.key);
         Ok(statement)
     }
 
@@ -217,7 +217,7 @@ impl Core {
                     .await
                 {
                     Ok(_) => {
-                        self.wake();
+                        self.wake_object(&statement.key);
                         return Ok(DeleteOutcome::Deleting);
                     }
                     Err(StoreError::VersionConflict { .. }) => continue,
@@ -234,7 +234,7 @@ impl Core {
                 Ok(Some(_)) => {
                     // Whatever the statement still held (a finished query's
                     // session or cluster) the reconciler's sweep releases.
-                    self.wake();
+                    self.wake_object(&statement.key);
                     return Ok(DeleteOutcome::Deleted);
                 }
                 Ok(None) => return Err(Error::not_found(Kind::Statement, name)),

@@ -116,9 +116,16 @@ impl FlinkError {
         }
     }
 
-    /// True when Flink answered 404 (unknown job, jar, trigger id, ...).
+    /// True when Flink answered that the thing does not exist: a 404
+    /// (unknown job, jar, trigger id, ...), or the 500 some endpoints (e.g.
+    /// `/jobs/{id}/status`) answer with a `FlinkJobNotFoundException`.
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
+            || (self.status() == Some(500)
+                && self
+                    .flink_errors()
+                    .iter()
+                    .any(|e| e.contains("FlinkJobNotFoundException")))
     }
 
     /// True when the cluster could not be reached (connection refused or timed out).

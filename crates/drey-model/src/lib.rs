@@ -8,6 +8,7 @@ pub mod json;
 pub mod labels;
 pub mod name;
 pub mod object;
+pub mod observation;
 pub mod page;
 pub mod sql;
 pub mod time;
@@ -15,5 +16,6 @@ pub mod validate;
 
 pub use error::{Error, Result};
 pub use object::{Kind, Object, ObjectKey, ObjectMeta};
+pub use observation::{Observation, Silence};
 pub use page::{Page, PageRequest, SortDirection, SortKey, SortOrder};
 pub use time::Timestamp;

@@ -163,7 +163,7 @@ impl fmt::Display for Kind {
 }
 
 /// Identifies one object: organization, kind, scope and name.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectKey {
     /// The owning organization (tenant).
     pub org: String,

@@ -585,6 +585,10 @@ async fn errors(client: &FlinkClient) {
     assert!(err.flink_message().unwrap().contains(unknown), "{err}");
     let err = client.cancel_job(unknown).await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
+    // `/jobs/{id}/status` answers 500 with FlinkJobNotFoundException: still
+    // "does not exist", the one answer that lets drey submit the job.
+    let err = client.job_status(unknown).await.unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
     // A malformed job id: 400.
     let err = client.job("not-a-job-id").await.unwrap_err();
     assert_eq!(err.status(), Some(400), "{err:?}");

@@ -4,7 +4,7 @@ use crate::settings::ServerSettings;
 use anyhow::{bail, Context};
 use drey_api::auth::AuthMode;
 use drey_api::ApiConfig;
-use drey_control::reconcile::controller::{Controller, ControllerConfig};
+use drey_control::reconcile::controller::{Controller, ControllerConfig, PanicFault};
 use drey_control::reconcile::pools::PoolReconciler;
 use drey_control::reconcile::statements::StatementReconciler;
 use drey_control::reconcile::{ApplicationReconciler, Backend, ReconcilerConfig};
@@ -229,9 +229,16 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
         cluster_start_timeout: Duration::from_secs(settings.cluster_start_timeout_seconds),
         default_jobmanager_mb: 768,
         default_taskmanager_mb: 1024,
+        hung_after: Duration::from_secs(settings.jobmanager_hung_after_seconds),
+        orphan_grace: Duration::from_secs(60),
     };
     let controller_config = ControllerConfig {
         interval: Duration::from_secs(settings.reconcile_interval_seconds.max(1)),
+        // Test-only fault injection: `NAME:TIMES` passes over objects named
+        // NAME panic (see tests/control_faults.rs).
+        panic_fault: std::env::var("DREY_FAULT_PANIC_PASS")
+            .ok()
+            .and_then(|v| PanicFault::parse(&v)),
         ..ControllerConfig::default()
     };
     let gateway = match (&settings.sql_gateway, &home) {

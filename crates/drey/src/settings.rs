@@ -91,6 +91,16 @@ pub struct ServerSettings {
     )]
     pub cluster_start_timeout_seconds: u64,
 
+    /// Seconds a JobManager whose processes live may go without answering
+    /// before drey treats it as hung and recovers its application per
+    /// upgradeMode; until then nothing is torn down or redeployed.
+    #[arg(
+        long,
+        env = "DREY_JOBMANAGER_HUNG_AFTER_SECONDS",
+        default_value_t = 300
+    )]
+    pub jobmanager_hung_after_seconds: u64,
+
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, env = "DREY_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,

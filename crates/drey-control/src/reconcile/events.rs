@@ -34,6 +34,10 @@ pub enum EventType {
     SavepointTriggered,
     /// A savepoint completed.
     SavepointCompleted,
+    /// A JobManager whose processes live stopped answering.
+    JobManagerNotAnswering,
+    /// A silent JobManager answers again.
+    JobManagerAnswering,
     /// Something went wrong.
     Error,
 }
@@ -51,6 +55,8 @@ impl EventType {
             EventType::JobCancelled => "JOB_CANCELLED",
             EventType::SavepointTriggered => "SAVEPOINT_TRIGGERED",
             EventType::SavepointCompleted => "SAVEPOINT_COMPLETED",
+            EventType::JobManagerNotAnswering => "JOBMANAGER_NOT_ANSWERING",
+            EventType::JobManagerAnswering => "JOBMANAGER_ANSWERING",
             EventType::Error => "ERROR",
         }
     }

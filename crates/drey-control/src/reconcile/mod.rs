@@ -7,12 +7,13 @@ pub(crate) mod events;
 pub mod plan;
 pub mod pools;
 pub mod statements;
+pub(crate) mod sweep;
 
 use crate::{store_error, Core};
 use drey_flink::{FlinkClient, JarRunRequest, QueueStatusId, SavepointRequest, StopRequest};
 use drey_model::application::{cluster_shape, effective_spec, fingerprint, UpgradeMode};
 use drey_model::object::app_scope;
-use drey_model::{Error, Kind, Object, ObjectKey, Timestamp};
+use drey_model::{Error, Kind, Object, ObjectKey, Observation, Timestamp};
 use drey_runtime::{ClusterSpec, LocalBackend, LocalCluster};
 use drey_store::{Delete, Write, WriteMode};
 use plan::{Action, Deployment, Desired, Observed, OperationObs, Recorded, StopReason, Stopping};
@@ -36,43 +37,11 @@ pub struct ReconcilerConfig {
     pub default_jobmanager_mb: u64,
     /// TaskManager memory when the spec names none, MiB.
     pub default_taskmanager_mb: u64,
-}
-
-/// Stops the clusters named `<prefix><uid>` whose object of `kind` is gone:
-/// what a deleted compute pool or statement left running.
-pub(crate) async fn sweep_orphan_clusters(
-    core: &Core,
-    backend: &Backend,
-    kind: Kind,
-    prefix: &str,
-) {
-    let Ok(backend) = backend else { return };
-    let Ok(clusters) = backend.list().await else {
-        return;
-    };
-    let owned: Vec<String> = clusters
-        .into_iter()
-        .map(|c| c.record.id)
-        .filter(|id| id.starts_with(prefix))
-        .collect();
-    if owned.is_empty() {
-        return;
-    }
-    let Ok(keys) = core.store().keys(kind).await else {
-        return;
-    };
-    let mut live = std::collections::HashSet::new();
-    for key in keys {
-        if let Ok(Some(object)) = core.store().get(&key).await {
-            live.insert(format!("{prefix}{}", object.meta.uid.simple()));
-        }
-    }
-    for id in owned.into_iter().filter(|id| !live.contains(id)) {
-        tracing::info!(cluster = %id, %kind, "stopping the cluster of a deleted object");
-        if let Err(e) = backend.stop(&id, Duration::from_secs(15)).await {
-            tracing::warn!(cluster = %id, error = %e, "cannot stop cluster");
-        }
-    }
+    /// How long a JobManager whose processes live may leave drey without an
+    /// answer before it counts as hung, and its cluster as lost.
+    pub hung_after: Duration,
+    /// How long a cluster must stay without an owner before a sweep stops it.
+    pub orphan_grace: Duration,
 }
 
 impl ReconcilerConfig {
@@ -116,7 +85,11 @@ pub struct ApplicationReconciler {
     backend: Backend,
     config: ReconcilerConfig,
     http: reqwest::Client,
+    sweep: sweep::OrphanSweep,
 }
+
+/// The prefix of an application's own cluster id; the rest is its job id.
+const APP_CLUSTER_PREFIX: &str = "app-";
 
 /// The conflict a step meets when the application changed since it was read.
 const STALE: &str = "the application changed while it was being reconciled";
@@ -134,12 +107,29 @@ impl controller::Reconcile for ApplicationReconciler {
     async fn reconcile(&self, key: &ObjectKey) -> Result<PassOutcome, Error> {
         ApplicationReconciler::reconcile(self, key).await
     }
+
+    async fn sweep(&self) {
+        let owned = sweep::application_clusters(&self.core).await;
+        self.sweep.run(&self.backend, owned).await;
+    }
+
+    async fn panicked(&self, key: &ObjectKey, message: &str) {
+        if let Ok(Some(app)) = self.core.store().get(key).await {
+            if let Err(e) = self
+                .event(&app, None, EventType::Error, message, None)
+                .await
+            {
+                tracing::warn!(app = %key.name, error = %e, "cannot record the panic as an event");
+            }
+        }
+    }
 }
 
 impl ApplicationReconciler {
     /// A reconciler over the core and a cluster backend.
     pub fn new(core: Core, backend: Backend, config: ReconcilerConfig) -> Self {
         ApplicationReconciler {
+            sweep: sweep::OrphanSweep::new(APP_CLUSTER_PREFIX, config.orphan_grace),
             core,
             backend,
             config,
@@ -160,10 +150,39 @@ impl ApplicationReconciler {
                 env.as_ref()
                     .and_then(|e| e.spec.get("flinkApplicationDefaults")),
             );
-            let recorded = recorded_of(&app);
+            let mut recorded = recorded_of(&app);
             let mut desired = desired_of(&effective, &recorded);
             desired.pending_savepoint = self.pending_savepoint(&app).await?;
-            let (observed, cluster) = self.observe(&recorded).await;
+            let (mut observed, cluster) = self.observe(&recorded).await;
+            let was_silent = recorded.silence.is_some();
+            let (silence, cluster_seen) = match observed.cluster.take() {
+                Some(seen) => {
+                    let (silence, seen) = drey_model::observation::fold_silence(
+                        seen,
+                        recorded.silence.as_ref(),
+                        Timestamp::now(),
+                        self.config.hung_after,
+                    );
+                    (silence, Some(seen))
+                }
+                None => (None, None),
+            };
+            observed.cluster = cluster_seen;
+            recorded.silence = silence;
+            if was_silent && recorded.silence.is_none() {
+                let step = Step {
+                    app: &app,
+                    effective: &effective,
+                    desired: &desired,
+                    recorded,
+                    observed: &observed,
+                    cluster: cluster.as_ref(),
+                };
+                match self.answering_again(step).await {
+                    Ok(()) | Err(Error::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
             let action = plan::plan(&desired, &recorded, &observed);
             tracing::debug!(app = %key.name, ?action, "reconcile step");
             let step = Step {
@@ -212,6 +231,9 @@ impl ApplicationReconciler {
         Ok(page.items.into_iter().next().map(|o| o.meta.name))
     }
 
+    /// Looks at the recorded deployment: its processes, then its job and any
+    /// savepoint in flight over REST. Dead processes are *gone*; live ones
+    /// that do not answer are *unknown*, never a reason to act.
     async fn observe(&self, recorded: &Recorded) -> (Observed, Option<LocalCluster>) {
         let (Some(deployment), Ok(backend)) = (&recorded.deployment, &self.backend) else {
             return (Observed::nothing(), None);
@@ -227,22 +249,48 @@ impl ApplicationReconciler {
                 if !deployment.session {
                     c.kill();
                 }
-                return (Observed::nothing(), None);
+                return (
+                    Observed::gone(format!(
+                        "a process of Flink cluster {} exited",
+                        deployment.cluster_id
+                    )),
+                    None,
+                );
             }
-            _ => return (Observed::nothing(), None),
+            Ok(None) => {
+                return (
+                    Observed::gone(format!(
+                        "no process of Flink cluster {} runs",
+                        deployment.cluster_id
+                    )),
+                    None,
+                )
+            }
+            // The cluster's record could not be read: that says nothing
+            // about its processes.
+            Err(e) => return (Observed::unknown(e.to_string()), None),
         };
-        let client = cluster.client();
+        let client = observer_client(&cluster);
         let job_state = if deployment.job_submitted {
             match client.job_status(&deployment.job_id).await {
                 Ok(info) => Some(job_state_text(&info.status)),
                 // A session cluster restarted by its pool forgot the job:
                 // for this application that is a lost cluster.
                 Err(e) if e.is_not_found() && deployment.session => {
-                    return (Observed::nothing(), None);
+                    return (
+                        Observed::gone(format!(
+                            "session cluster {} no longer knows job {}",
+                            deployment.cluster_id, deployment.job_id
+                        )),
+                        None,
+                    );
                 }
                 Err(e) if e.is_not_found() => None,
-                Err(_) => {
-                    return (Observed::nothing(), Some(cluster));
+                Err(e) => {
+                    return (
+                        Observed::unknown(format!("job status of {}: {e}", deployment.job_id)),
+                        Some(cluster),
+                    );
                 }
             }
         } else {
@@ -267,21 +315,51 @@ impl ApplicationReconciler {
                         },
                         None => OperationObs::Failed("savepoint finished without a result".into()),
                     },
-                    Err(e) => OperationObs::Failed(e.to_string()),
+                    // Flink forgot the trigger (its JobManager restarted).
+                    Err(e) if e.is_not_found() => OperationObs::Failed(e.to_string()),
+                    Err(e) => OperationObs::Unknown(e.to_string()),
                 },
             ),
             None => None,
         };
-        (
-            Observed {
-                cluster_up: true,
-                job_state,
-                operation,
-            },
-            Some(cluster),
-        )
+        (Observed::up(job_state, operation), Some(cluster))
     }
 }
+
+/// Whether the processes of local cluster `id` live: seen when all of them
+/// do, gone when its record is gone or a process exited, unknown when the
+/// record cannot be read.
+pub(crate) async fn cluster_processes(backend: &Backend, id: &str) -> Observation<()> {
+    let Ok(backend) = backend else {
+        return Observation::Unknown("no Flink backend".into());
+    };
+    match backend.adopt(id).await {
+        Ok(Some(c)) if c.is_alive() => Observation::Seen(()),
+        Ok(Some(_)) => Observation::Gone(format!("a process of Flink cluster {id} exited")),
+        Ok(None) => Observation::Gone(format!("no process of Flink cluster {id} runs")),
+        Err(e) => Observation::Unknown(e.to_string()),
+    }
+}
+
+/// A client for one look at a cluster: a short timeout and no retries, so a
+/// JobManager that does not answer costs one pass a few seconds, and the
+/// controller (not the client) decides when to look again.
+fn observer_client(cluster: &LocalCluster) -> FlinkClient {
+    observer_client_for(&cluster.rest_url()).unwrap_or_else(|_| cluster.client())
+}
+
+/// [`observer_client`] for a REST URL.
+pub(crate) fn observer_client_for(url: &str) -> Result<FlinkClient, drey_flink::FlinkError> {
+    let config = drey_flink::ClientConfig {
+        request_timeout: OBSERVE_TIMEOUT,
+        get_retries: 0,
+        ..drey_flink::ClientConfig::default()
+    };
+    FlinkClient::with_config(url, config)
+}
+
+/// How long one observation call may take.
+const OBSERVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) fn job_state_text(state: &drey_flink::JobState) -> String {
     serde_json::to_value(state)
@@ -442,6 +520,7 @@ impl ApplicationReconciler {
                 self.cluster_lost(step).await?;
                 Ok(StepResult::Continue)
             }
+            Action::Unanswered => self.unanswered(step).await,
             Action::TriggerSavepoint => {
                 self.trigger_savepoint(step).await?;
                 Ok(StepResult::Continue)
@@ -562,7 +641,7 @@ impl ApplicationReconciler {
             instance: instance.to_string(),
             job_id: job_id.clone(),
             session: session_cluster.is_some(),
-            cluster_id: session_cluster.unwrap_or_else(|| format!("app-{job_id}")),
+            cluster_id: session_cluster.unwrap_or_else(|| format!("{APP_CLUSTER_PREFIX}{job_id}")),
             fingerprint: step.desired.fingerprint.clone(),
             restore_from: restore_from.clone(),
             cluster_started: false,
@@ -834,8 +913,18 @@ impl ApplicationReconciler {
             return Ok(());
         };
         let client = cluster.client();
-        // A retried submission finds the job it already started.
-        let already = client.job_status(&deployment.job_id).await.is_ok();
+        // A retried submission finds the job it already started; without a
+        // clear answer either way, nothing is submitted (look again later).
+        let already = match client.job_status(&deployment.job_id).await {
+            Ok(_) => true,
+            Err(e) if e.is_not_found() => false,
+            Err(e) => {
+                return Err(Error::Unavailable(format!(
+                    "cannot tell whether job {} runs: {e}",
+                    deployment.job_id
+                )))
+            }
+        };
         if !already {
             if let Err(e) = self.run_jar(&client, &step, &deployment).await {
                 return self.submission_failed(step, &deployment, e).await;
@@ -1132,9 +1221,9 @@ impl ApplicationReconciler {
         };
         let mut recorded = step.recorded.clone();
         match &step.observed.operation {
-            Some(OperationObs::InProgress) => Ok(StepResult::Done(PassOutcome::Wait(
-                Duration::from_millis(500),
-            ))),
+            Some(OperationObs::InProgress | OperationObs::Unknown(_)) => Ok(StepResult::Done(
+                PassOutcome::Wait(Duration::from_millis(500)),
+            )),
             Some(OperationObs::Completed(location)) => {
                 recorded.failed_stops = 0;
                 recorded.restore_from = Some(location.clone());
@@ -1356,21 +1445,26 @@ impl ApplicationReconciler {
         recorded.deployment = None;
         recorded.stopping = None;
         recorded.savepoint_trigger = None;
+        recorded.silence = None;
         let keeps_state = step.desired.upgrade_mode != UpgradeMode::Stateless;
+        let why = match &step.observed.cluster {
+            Some(drey_model::Observation::Gone(why)) => why.clone(),
+            _ => "its processes are gone".to_owned(),
+        };
         let message = format!(
-            "Flink cluster {} of job {} died",
+            "Flink cluster {} of job {} is lost: {why}",
             deployment.cluster_id, deployment.job_id
         );
-        let lifecycle;
+        // Redeployed per upgradeMode, as the operator's JobManager deployment
+        // recovery does: from the latest checkpoint, or without state.
         if keeps_state {
             recorded.restore_from = latest_checkpoint_on_disk(&self.checkpoint_dir(step.app))
                 .or(recorded.restore_from)
                 .or(deployment.restore_from.clone());
-            lifecycle = "UPGRADING";
         } else {
-            recorded.halted_fingerprint = Some(deployment.fingerprint.clone());
-            lifecycle = "FAILED";
+            recorded.restore_from = None;
         }
+        let lifecycle = "UPGRADING";
         self.update_instance(step.app, &deployment, "FAILED")
             .await?;
         let job_status = job_status_with(
@@ -1393,9 +1487,84 @@ impl ApplicationReconciler {
             &if keeps_state {
                 format!("{message}; redeploying from the latest checkpoint")
             } else {
-                format!("{message}; stateless application marked FAILED (bump restartNonce to redeploy)")
+                format!("{message}; redeploying without state (upgradeMode stateless)")
             },
             Some(json!({"newStatus": "FAILED"})),
+        )
+        .await
+    }
+
+    /// The JobManager's processes live but it does not answer: report what
+    /// was last seen and since when it is silent, touch nothing, look again.
+    async fn unanswered(&self, step: Step<'_>) -> Result<StepResult, Error> {
+        let Some(silence) = step.recorded.silence.clone() else {
+            return Ok(StepResult::Done(PassOutcome::Wait(UNANSWERED_RETRY)));
+        };
+        // Written once when the silence starts, not on every look.
+        if recorded_of(step.app).silence.is_none() {
+            let message = format!(
+                "JobManager not answering since {}: {}; the job is left as it is",
+                silence.since, silence.reason
+            );
+            let condition = jobmanager_condition(false, &message, silence.since);
+            self.record(
+                &step,
+                &step.recorded,
+                StatusPatch::default()
+                    .set("jobManagerDeploymentStatus", json!("DEPLOYED_NOT_READY"))
+                    .set("conditions", json!([condition])),
+            )
+            .await?;
+            let instance = step
+                .recorded
+                .deployment
+                .as_ref()
+                .map(|d| d.instance.clone());
+            self.event(
+                step.app,
+                instance.as_deref(),
+                EventType::JobManagerNotAnswering,
+                &message,
+                None,
+            )
+            .await?;
+        }
+        Ok(StepResult::Done(PassOutcome::Wait(UNANSWERED_RETRY)))
+    }
+
+    /// The JobManager answers again after a silence: say so.
+    async fn answering_again(&self, step: Step<'_>) -> Result<(), Error> {
+        let silence = recorded_of(step.app).silence;
+        let now = Timestamp::now();
+        let message = match &silence {
+            Some(s) => format!(
+                "JobManager answers again after {} s of silence",
+                s.lasted(now).as_secs()
+            ),
+            None => "JobManager answers again".to_owned(),
+        };
+        self.record(
+            &step,
+            &step.recorded,
+            StatusPatch::default()
+                .set("jobManagerDeploymentStatus", json!("READY"))
+                .set(
+                    "conditions",
+                    json!([jobmanager_condition(true, &message, now)]),
+                ),
+        )
+        .await?;
+        let instance = step
+            .recorded
+            .deployment
+            .as_ref()
+            .map(|d| d.instance.clone());
+        self.event(
+            step.app,
+            instance.as_deref(),
+            EventType::JobManagerAnswering,
+            &message,
+            None,
         )
         .await
     }
@@ -1445,9 +1614,9 @@ impl ApplicationReconciler {
     async fn await_savepoint(&self, step: Step<'_>) -> Result<StepResult, Error> {
         let mut recorded = step.recorded.clone();
         match &step.observed.operation {
-            Some(OperationObs::InProgress) => Ok(StepResult::Done(PassOutcome::Wait(
-                Duration::from_millis(500),
-            ))),
+            Some(OperationObs::InProgress | OperationObs::Unknown(_)) => Ok(StepResult::Done(
+                PassOutcome::Wait(Duration::from_millis(500)),
+            )),
             Some(OperationObs::Completed(location)) => {
                 recorded.savepoint_trigger = None;
                 recorded.savepoint_nonce = step.desired.savepoint_nonce.clone();
@@ -1623,6 +1792,21 @@ impl ApplicationReconciler {
 }
 
 /// `spec.flinkConfiguration` as strings: a session job's own configuration.
+/// How soon a silent JobManager is looked at again.
+const UNANSWERED_RETRY: Duration = Duration::from_secs(2);
+
+/// The Kubernetes-style condition (as the operator's FlinkDeployment status
+/// has) that says whether the JobManager answers.
+fn jobmanager_condition(answering: bool, message: &str, since: Timestamp) -> Value {
+    json!({
+        "type": "JobManagerReady",
+        "status": if answering { "True" } else { "False" },
+        "reason": if answering { "Answering" } else { "NotAnswering" },
+        "message": message,
+        "lastTransitionTime": since.to_string(),
+    })
+}
+
 fn job_configuration(effective: &Value) -> std::collections::BTreeMap<String, String> {
     effective
         .get("flinkConfiguration")

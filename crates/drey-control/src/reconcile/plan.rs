@@ -6,6 +6,7 @@
 //! planned, so a pass that dies at any line is resumed by the next pass.
 
 use drey_model::application::UpgradeMode;
+use drey_model::{Observation, Silence};
 use serde::{Deserialize, Serialize};
 
 /// What the user asked for, after the environment's defaults are merged.
@@ -140,6 +141,11 @@ pub struct Recorded {
     /// tried again until the spec changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_given_up: Option<String>,
+    /// Since when the deployment's JobManager has not answered, while its
+    /// processes live: nothing is acted on until it answers or the silence
+    /// outlasts the hung bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silence: Option<Silence>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -155,13 +161,18 @@ pub enum OperationObs {
     Completed(String),
     /// Failed, with Flink's cause.
     Failed(String),
+    /// Flink did not answer about it: look again.
+    Unknown(String),
 }
 
 /// What drey observed of the recorded deployment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observed {
-    /// The recorded cluster's processes are alive and its REST API answers.
-    pub cluster_up: bool,
+    /// The recorded cluster: seen (its processes live and its REST API
+    /// answered), gone (its processes are dead, or hung past the bound), or
+    /// unknown (alive but not answering); `None` when there was nothing to
+    /// look at (no deployment, or its cluster was not started yet).
+    pub cluster: Option<Observation<()>>,
     /// The job's state as Flink reports it (`RUNNING`, `FAILED`, ...); `None`
     /// when the cluster does not know the job or was not asked.
     pub job_state: Option<String>,
@@ -170,13 +181,42 @@ pub struct Observed {
 }
 
 impl Observed {
-    /// Nothing deployed, nothing known.
+    /// Nothing deployed, nothing looked at.
     pub fn nothing() -> Self {
         Observed {
-            cluster_up: false,
+            cluster: None,
             job_state: None,
             operation: None,
         }
+    }
+
+    /// The cluster certainly is not there.
+    pub fn gone(why: impl Into<String>) -> Self {
+        Observed {
+            cluster: Some(Observation::Gone(why.into())),
+            ..Observed::nothing()
+        }
+    }
+
+    /// The cluster's processes live but it did not answer.
+    pub fn unknown(why: impl Into<String>) -> Self {
+        Observed {
+            cluster: Some(Observation::Unknown(why.into())),
+            ..Observed::nothing()
+        }
+    }
+
+    /// The cluster answered.
+    pub fn up(job_state: Option<String>, operation: Option<OperationObs>) -> Self {
+        Observed {
+            cluster: Some(Observation::Seen(())),
+            job_state,
+            operation,
+        }
+    }
+
+    fn unanswered(&self) -> bool {
+        self.cluster.as_ref().is_some_and(Observation::is_unknown)
     }
 }
 
@@ -210,6 +250,9 @@ pub enum Action {
     TearDown,
     /// The cluster of the deployment is gone: record the failure and clear it.
     ClusterLost,
+    /// The JobManager does not answer while its processes live: say so, act
+    /// on nothing, look again.
+    Unanswered,
     /// Trigger an on-demand savepoint (nonce changed).
     TriggerSavepoint,
     /// Wait for the on-demand savepoint.
@@ -261,6 +304,9 @@ pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Acti
         if stopping.job_stopped {
             return Action::TearDown;
         }
+        if observed.unanswered() {
+            return Action::Unanswered;
+        }
         if stopping.trigger_id.is_some() {
             // The executor records the savepoint, or the failure, or a
             // cluster that went away while it was taken.
@@ -275,8 +321,12 @@ pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Acti
     if !deployment.cluster_started {
         return Action::StartCluster;
     }
-    if !observed.cluster_up {
-        return Action::ClusterLost;
+    match &observed.cluster {
+        Some(Observation::Seen(())) => {}
+        Some(Observation::Unknown(_)) => return Action::Unanswered,
+        // Started, and now certainly not there (or never looked at, which a
+        // started deployment always is).
+        Some(Observation::Gone(_)) | None => return Action::ClusterLost,
     }
     if !deployment.job_submitted {
         if desired.deleting || !desired.running {
@@ -371,11 +421,7 @@ mod tests {
     }
 
     fn running_job() -> Observed {
-        Observed {
-            cluster_up: true,
-            job_state: Some("RUNNING".into()),
-            operation: None,
-        }
+        Observed::up(Some("RUNNING".into()), None)
     }
 
     use UpgradeMode::*;
@@ -441,11 +487,7 @@ mod tests {
         if let Some(dep) = r.deployment.as_mut() {
             dep.cluster_started = true;
         }
-        let up = Observed {
-            cluster_up: true,
-            job_state: None,
-            operation: None,
-        };
+        let up = Observed::up(None, None);
         assert_eq!(plan(&d, &r, &up), Action::SubmitJob);
         assert_eq!(plan(&d, &deployed("a"), &running_job()), Action::Observe);
     }
@@ -520,11 +562,7 @@ mod tests {
 
     #[test]
     fn a_dead_cluster_is_noticed() {
-        let o = Observed {
-            cluster_up: false,
-            job_state: None,
-            operation: None,
-        };
+        let o = Observed::gone("the JobManager process exited");
         assert_eq!(
             plan(&desired(true, Savepoint, "a"), &deployed("a"), &o),
             Action::ClusterLost
@@ -532,12 +570,51 @@ mod tests {
     }
 
     #[test]
+    fn an_unanswering_cluster_is_never_acted_on() {
+        let silent = Observed::unknown("timed out");
+        for mode in [Stateless, Savepoint, LastState] {
+            // Running, upgrading, suspending, deleting: nothing but waiting.
+            assert_eq!(
+                plan(&desired(true, mode, "a"), &deployed("a"), &silent),
+                Action::Unanswered
+            );
+            assert_eq!(
+                plan(&desired(true, mode, "b"), &deployed("a"), &silent),
+                Action::Unanswered
+            );
+            assert_eq!(
+                plan(&desired(false, mode, "a"), &deployed("a"), &silent),
+                Action::Unanswered
+            );
+            let mut deleting = desired(true, mode, "a");
+            deleting.deleting = true;
+            assert_eq!(plan(&deleting, &deployed("a"), &silent), Action::Unanswered);
+        }
+        // A stop in flight waits too, unless the job already stopped.
+        let mut r = deployed("a");
+        r.stopping = Some(Stopping {
+            reason: StopReason::Suspend,
+            trigger_id: Some("t".into()),
+            job_stopped: false,
+        });
+        assert_eq!(
+            plan(&desired(false, Savepoint, "a"), &r, &silent),
+            Action::Unanswered
+        );
+        r.stopping = Some(Stopping {
+            reason: StopReason::Suspend,
+            trigger_id: None,
+            job_stopped: false,
+        });
+        assert_eq!(
+            plan(&desired(false, Savepoint, "a"), &r, &silent),
+            Action::Unanswered
+        );
+    }
+
+    #[test]
     fn a_failed_job_is_observed_until_the_spec_changes() {
-        let failed = Observed {
-            cluster_up: true,
-            job_state: Some("FAILED".into()),
-            operation: None,
-        };
+        let failed = Observed::up(Some("FAILED".into()), None);
         assert_eq!(
             plan(&desired(true, Savepoint, "a"), &deployed("a"), &failed),
             Action::Observe
@@ -590,11 +667,7 @@ mod tests {
             plan(&d, &deployed("a"), &running_job()),
             Action::TriggerSavepoint
         );
-        let failed = Observed {
-            cluster_up: true,
-            job_state: Some("FAILED".into()),
-            operation: None,
-        };
+        let failed = Observed::up(Some("FAILED".into()), None);
         assert_eq!(plan(&d, &deployed("a"), &failed), Action::RejectSavepoint);
         d.running = false;
         assert_eq!(

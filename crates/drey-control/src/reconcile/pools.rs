@@ -95,12 +95,14 @@ pub struct PoolReconciler {
     core: Core,
     backend: Backend,
     config: ReconcilerConfig,
+    sweep: super::sweep::OrphanSweep,
 }
 
 impl PoolReconciler {
     /// A reconciler over the core and a cluster backend.
     pub fn new(core: Core, backend: Backend, config: ReconcilerConfig) -> Self {
         PoolReconciler {
+            sweep: super::sweep::OrphanSweep::new(CLUSTER_PREFIX, config.orphan_grace),
             core,
             backend,
             config,
@@ -264,8 +266,9 @@ impl Reconcile for PoolReconciler {
 
     /// Stops the clusters of pools that no longer exist.
     async fn sweep(&self) {
-        super::sweep_orphan_clusters(&self.core, &self.backend, Kind::ComputePool, CLUSTER_PREFIX)
-            .await;
+        let owned =
+            super::sweep::owners_by_uid(&self.core, Kind::ComputePool, CLUSTER_PREFIX).await;
+        self.sweep.run(&self.backend, owned).await;
     }
 }
 

@@ -25,7 +25,7 @@ use drey_flink::{
 };
 use drey_model::application::effective_spec;
 use drey_model::object::statement_scope;
-use drey_model::{Error, Kind, Object, ObjectKey, Timestamp};
+use drey_model::{Error, Kind, Object, ObjectKey, Observation, Timestamp};
 use drey_store::Delete;
 use prepare::{exception, statement_properties};
 use serde_json::{json, Map, Value};
@@ -65,6 +65,7 @@ pub struct StatementReconciler {
     engine: Arc<SqlEngine>,
     backend: Backend,
     config: ReconcilerConfig,
+    sweep: super::sweep::OrphanSweep,
 }
 
 /// Prefix of a DEDICATED statement cluster's id; the rest is the statement's uid.
@@ -82,6 +83,7 @@ impl StatementReconciler {
         config: ReconcilerConfig,
     ) -> Self {
         StatementReconciler {
+            sweep: super::sweep::OrphanSweep::new(CLUSTER_PREFIX, config.orphan_grace),
             core,
             engine,
             backend,
@@ -94,13 +96,36 @@ impl StatementReconciler {
             let Some(statement) = self.core.store().get(key).await.map_err(store_error)? else {
                 return Ok(PassOutcome::Gone);
             };
-            let record = record_of(&statement);
+            let mut record = record_of(&statement);
             let desired = Desired {
                 deleting: phase_of(&statement) == phase::DELETING,
                 stopped: statement.spec.get("stopped").and_then(Value::as_bool) == Some(true),
                 parallelism: statement.spec.get("parallelism").and_then(Value::as_u64),
             };
-            let observed = self.observe(&statement, &record).await?;
+            let mut observed = self.observe(&statement, &record).await?;
+            let was_silent = record.silence.is_some();
+            if let Some(job) = observed.job.take() {
+                let (silence, job) = drey_model::observation::fold_silence(
+                    job,
+                    record.silence.as_ref(),
+                    Timestamp::now(),
+                    self.config.hung_after,
+                );
+                record.silence = silence;
+                observed.job = Some(job);
+            } else {
+                record.silence = None;
+            }
+            if was_silent && record.silence.is_none() {
+                let detail = "The JobManager answers again.";
+                match self
+                    .set(&statement, &record, phase_of(&statement), detail, None)
+                    .await
+                {
+                    Ok(_) | Err(Error::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
             let action = plan(&desired, &record, phase_of(&statement), &observed);
             tracing::debug!(statement = %key.name, ?action, "statement step");
             let step = self.execute(&statement, record, action).await;
@@ -124,12 +149,19 @@ impl StatementReconciler {
         let (job, stop) = match run {
             None => (None, None),
             Some(run) => {
-                let client = FlinkClient::new(run.rest_url.clone())
+                let client = super::observer_client_for(&run.rest_url)
                     .map_err(|e| Error::Internal(e.to_string()))?;
                 let job = match client.job_status(&run.job_id).await {
-                    Ok(info) => JobObs::State(job_state_text(&info.status)),
-                    Err(e) if e.is_not_found() => JobObs::NotFound,
-                    Err(_) => JobObs::Unreachable,
+                    Ok(info) => JobObs::Seen(Some(job_state_text(&info.status))),
+                    Err(e) if e.is_not_found() => JobObs::Seen(None),
+                    // No answer: the processes say whether the cluster is gone.
+                    Err(e) => match self.run_cluster(statement, run).await {
+                        Some(id) => match super::cluster_processes(&self.backend, &id).await {
+                            Observation::Gone(why) => JobObs::Gone(why),
+                            _ => JobObs::Unknown(format!("job status of {}: {e}", run.job_id)),
+                        },
+                        None => JobObs::Unknown(format!("job status of {}: {e}", run.job_id)),
+                    },
                 };
                 let stop = match record.stopping.as_ref().and_then(|s| s.trigger_id.as_ref()) {
                     None => None,
@@ -150,7 +182,8 @@ impl StatementReconciler {
                                     StopObs::Failed("the stop finished without a result".into())
                                 }
                             },
-                            Err(e) => StopObs::Failed(e.to_string()),
+                            Err(e) if e.is_not_found() => StopObs::Failed(e.to_string()),
+                            Err(e) => StopObs::Unknown(e.to_string()),
                         })
                     }
                 };
@@ -158,6 +191,22 @@ impl StatementReconciler {
             }
         };
         Ok(Observed { pool, job, stop })
+    }
+
+    /// The local cluster a run's job lives on: its own, or its pool's.
+    async fn run_cluster(&self, statement: &Object, run: &Run) -> Option<String> {
+        if let Some(id) = &run.cluster_id {
+            return Some(id.clone());
+        }
+        let name = statement.spec.get("computePoolName")?.as_str()?;
+        let key = ObjectKey::in_env(
+            &statement.key.org,
+            Kind::ComputePool,
+            &statement.key.scope,
+            name,
+        );
+        let pool = self.core.store().get(&key).await.ok()??;
+        Some(super::pools::pool_cluster_id(&pool))
     }
 
     async fn pool_of(&self, statement: &Object) -> Result<PoolObs, Error> {
@@ -215,6 +264,18 @@ impl StatementReconciler {
                 self.savepoints(statement, &record).await
             }
             Action::Wait => Ok(Some(PassOutcome::Wait(Duration::from_millis(500)))),
+            Action::Unanswered => {
+                // Said once when the silence starts; nothing else is touched.
+                if let (Some(silence), None) = (&record.silence, record_of(statement).silence) {
+                    let detail = format!(
+                        "The JobManager has not answered since {}: {}. The job is left as it is.",
+                        silence.since, silence.reason
+                    );
+                    self.set(statement, &record, phase_of(statement), &detail, None)
+                        .await?;
+                }
+                Ok(Some(PassOutcome::Wait(Duration::from_secs(2))))
+            }
             Action::Prepare => match prepare(&self.core, &self.engine, statement).await {
                 Ok(_) => Ok(None),
                 Err(Error::Conflict(_)) => Ok(None),
@@ -825,8 +886,8 @@ impl Reconcile for StatementReconciler {
 
     /// Stops the clusters of statements that no longer exist.
     async fn sweep(&self) {
-        super::sweep_orphan_clusters(&self.core, &self.backend, Kind::Statement, CLUSTER_PREFIX)
-            .await;
+        let owned = super::sweep::owners_by_uid(&self.core, Kind::Statement, CLUSTER_PREFIX).await;
+        self.sweep.run(&self.backend, owned).await;
     }
 }
 

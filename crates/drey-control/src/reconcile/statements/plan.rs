@@ -2,7 +2,7 @@
 //! and the pure planner that picks the next step from them.
 
 use super::phase;
-use drey_model::Object;
+use drey_model::{Object, Observation, Silence};
 use serde::{Deserialize, Serialize};
 
 /// What the reconciler keeps about a statement, in `status.reconciler`.
@@ -21,6 +21,9 @@ pub struct StatementRecord {
     pub savepoint: Option<String>,
     /// A stop in flight.
     pub stopping: Option<Stopping>,
+    /// Since when the run's JobManager has not answered while its processes
+    /// live; nothing is acted on meanwhile.
+    pub silence: Option<Silence>,
 }
 
 /// One run of a statement's job.
@@ -77,16 +80,10 @@ pub enum PoolObs {
     NotReady(String),
 }
 
-/// What the statement's job is doing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum JobObs {
-    /// Not on the cluster.
-    NotFound,
-    /// Flink's job state.
-    State(String),
-    /// The cluster does not answer.
-    Unreachable,
-}
+/// What the statement's job is doing: seen with its state (`None` when the
+/// cluster answered that it does not know the job), gone (the cluster's
+/// processes are dead, or hung past the bound), or unknown.
+pub type JobObs = Observation<Option<String>>;
 
 /// A stop-with-savepoint's progress.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,6 +94,8 @@ pub enum StopObs {
     Completed(String),
     /// Failed; why.
     Failed(String),
+    /// Flink did not answer about it.
+    Unknown(String),
 }
 
 /// What the reconciler saw.
@@ -140,6 +139,8 @@ pub enum Action {
     Cleanup,
     /// Look again soon.
     Wait,
+    /// The run's JobManager does not answer: say so, act on nothing.
+    Unanswered,
     /// Nothing to do.
     Nothing,
 }
@@ -160,22 +161,26 @@ pub fn plan(
     observed: &Observed,
 ) -> Action {
     let is_job = record.execution == "job";
+    let active =
+        |job: Option<&JobObs>| matches!(job, Some(Observation::Seen(Some(s))) if job_active(s));
+    if observed.job.as_ref().is_some_and(Observation::is_unknown) {
+        return Action::Unanswered;
+    }
     if let Some(stopping) = &record.stopping {
         return match (&observed.stop, &observed.job) {
             (Some(StopObs::InProgress), _) => Action::Wait,
+            (Some(StopObs::Unknown(_)), _) => Action::Unanswered,
             (Some(StopObs::Completed(path)), _) => Action::StopDone(Some(path.clone())),
             (Some(StopObs::Failed(why)), _) => Action::StopFailed(why.clone()),
-            (None, Some(JobObs::State(s))) if job_active(s) && stopping.trigger_id.is_none() => {
-                Action::Wait
-            }
+            (None, job) if active(job.as_ref()) && stopping.trigger_id.is_none() => Action::Wait,
             (None, _) => Action::StopDone(None),
         };
     }
     let run = record.run.as_ref().filter(|r| !r.finished);
     let job = observed.job.as_ref();
     if desired.deleting {
-        return match (run, job) {
-            (Some(r), Some(JobObs::State(s))) if r.submitted && job_active(s) => Action::Stop {
+        return match run {
+            Some(r) if r.submitted && active(job) => Action::Stop {
                 reason: "delete",
                 savepoint: false,
             },
@@ -210,16 +215,17 @@ pub fn plan(
     };
     if !run.submitted {
         return match job {
-            Some(JobObs::State(_)) => Action::MarkSubmitted,
-            Some(JobObs::NotFound) | None => Action::Submit(run.rest_url.clone()),
-            Some(JobObs::Unreachable) => Action::Finish(
+            Some(Observation::Seen(Some(_))) => Action::MarkSubmitted,
+            Some(Observation::Seen(None)) | None => Action::Submit(run.rest_url.clone()),
+            Some(Observation::Gone(why)) => Action::Finish(
                 phase::FAILED,
-                "The Flink cluster of the statement is gone.".into(),
+                format!("The Flink cluster of the statement is gone: {why}."),
             ),
+            Some(Observation::Unknown(_)) => Action::Unanswered,
         };
     }
     match job {
-        Some(JobObs::State(state)) => match state.as_str() {
+        Some(Observation::Seen(Some(state))) => match state.as_str() {
             "FINISHED" => Action::Finish(phase::COMPLETED, "The statement completed.".into()),
             "FAILED" => Action::Finish(phase::FAILED, "The statement's job failed.".into()),
             "CANCELED" => Action::Finish(
@@ -248,7 +254,8 @@ pub fn plan(
             }
             _ => Action::Nothing,
         },
-        Some(JobObs::NotFound) | Some(JobObs::Unreachable) | None => Action::Finish(
+        Some(Observation::Unknown(_)) => Action::Unanswered,
+        Some(Observation::Seen(None)) | Some(Observation::Gone(_)) | None => Action::Finish(
             phase::FAILED,
             format!(
                 "Job {} is gone: its Flink cluster no longer runs it.",
@@ -347,13 +354,13 @@ mod tests {
         let r = record("job", Some(run));
         let found = observed(
             PoolObs::Ready("u".into()),
-            Some(JobObs::State("RUNNING".into())),
+            Some(JobObs::Seen(Some("RUNNING".into()))),
         );
         assert_eq!(
             plan(&desired(), &r, "PENDING", &found),
             Action::MarkSubmitted
         );
-        let missing = observed(PoolObs::Ready("u".into()), Some(JobObs::NotFound));
+        let missing = observed(PoolObs::Ready("u".into()), Some(JobObs::Seen(None)));
         assert_eq!(
             plan(&desired(), &r, "PENDING", &missing),
             Action::Submit("http://x:1".into())
@@ -363,7 +370,7 @@ mod tests {
     #[test]
     fn job_states_map_to_phases() {
         let r = record("job", Some(submitted()));
-        let with = |s: &str| observed(PoolObs::Dedicated, Some(JobObs::State(s.into())));
+        let with = |s: &str| observed(PoolObs::Dedicated, Some(JobObs::Seen(Some(s.into()))));
         assert!(matches!(
             plan(&desired(), &r, "PENDING", &with("RUNNING")),
             Action::SetPhase("RUNNING", _)
@@ -384,18 +391,30 @@ mod tests {
             plan(&desired(), &r, "RUNNING", &with("RESTARTING")),
             Action::SetPhase("FAILING", _)
         ));
-        let lost = observed(PoolObs::Dedicated, Some(JobObs::Unreachable));
+        let lost = observed(
+            PoolObs::Dedicated,
+            Some(JobObs::Gone("no process of the cluster runs".into())),
+        );
         assert!(matches!(
             plan(&desired(), &r, "RUNNING", &lost),
             Action::Finish("FAILED", _)
         ));
+        // A cluster that does not answer is left alone, whatever is asked.
+        let silent = observed(
+            PoolObs::Dedicated,
+            Some(JobObs::Unknown("timed out".into())),
+        );
+        assert_eq!(plan(&desired(), &r, "RUNNING", &silent), Action::Unanswered);
+        let mut deleting = desired();
+        deleting.deleting = true;
+        assert_eq!(plan(&deleting, &r, "RUNNING", &silent), Action::Unanswered);
     }
 
     #[test]
     fn stop_resume_and_rescale() {
         let running = observed(
             PoolObs::Ready("u".into()),
-            Some(JobObs::State("RUNNING".into())),
+            Some(JobObs::Seen(Some("RUNNING".into()))),
         );
         let stop = Desired {
             stopped: true,
@@ -463,7 +482,10 @@ mod tests {
             ..desired()
         };
         let r = record("job", Some(submitted()));
-        let running = observed(PoolObs::Dedicated, Some(JobObs::State("RUNNING".into())));
+        let running = observed(
+            PoolObs::Dedicated,
+            Some(JobObs::Seen(Some("RUNNING".into()))),
+        );
         assert_eq!(
             plan(&deleting, &r, "DELETING", &running),
             Action::Stop {
@@ -471,7 +493,7 @@ mod tests {
                 savepoint: false
             }
         );
-        let gone = observed(PoolObs::Dedicated, Some(JobObs::NotFound));
+        let gone = observed(PoolObs::Dedicated, Some(JobObs::Seen(None)));
         assert_eq!(plan(&deleting, &r, "DELETING", &gone), Action::Cleanup);
         assert_eq!(
             plan(&deleting, &StatementRecord::default(), "DELETING", &gone),
