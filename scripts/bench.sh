@@ -5,5 +5,24 @@
 # Extra arguments go to drey-bench (--apps, --seconds, --connections).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# `scripts/bench.sh faults`: the long (soak) form of the control loop's
+# fault-injection tests on real Flink: a JobManager frozen for 4 minutes
+# (under the default 5-minute hung bound), a killed JobManager, and 30
+# seeded rounds of kill -9 of drey (a random seed, printed). Prints the figures.
+if [[ "${1:-}" == "faults" ]]; then
+    shift
+    FLINK_HOME="${FLINK_HOME:-$(scripts/install-flink.sh --jdk | tail -n 1)}"
+    export FLINK_HOME
+    scripts/build-testjobs.sh
+    export DREY_TESTJOBS_DIR="$PWD/target/testjobs"
+    export DREY_FAULT_STALL_SECONDS="${DREY_FAULT_STALL_SECONDS:-240}"
+    export DREY_CHAOS_ROUNDS="${DREY_CHAOS_ROUNDS:-30}"
+    export DREY_CHAOS_SEED="${DREY_CHAOS_SEED:-$RANDOM}"
+    cargo test --release --locked -p drey --test control_faults --test control_chaos \
+        -- --test-threads 1 --nocapture "$@" 2>&1 |
+        grep -E "^(test |froze|a killed|chaos|  round)|panicked" || true
+    exit 0
+fi
 cargo build --release --locked -p drey -p drey-bench
 exec target/release/drey-bench --drey target/release/drey "$@"

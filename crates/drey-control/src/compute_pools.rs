@@ -58,39 +58,11 @@ impl Core {
         compute_pool_spec(&input.spec)?;
         let current = self.get_compute_pool(org, env, name).await?;
         if current.spec != input.spec {
-            for phase in ["PENDING", "RUNNING", "FAILING", "DELETING"] {
-                let busy = self
-                    .list(
-                        org,
-                        Kind::Statement,
-                        Some(env.to_owned()),
-                        vec![
-                            FieldFilter {
-                                path: vec!["spec".into(), "computePoolName".into()],
-                                equals: name.to_owned(),
-                            },
-                            FieldFilter {
-                                path: vec!["status".into(), "phase".into()],
-                                equals: phase.to_owned(),
-                            },
-                        ],
-                        PageRequest {
-                            page: 0,
-                            size: 1,
-                            sort: vec![],
-                        },
-                    )
-                    .await?;
-                if let Some(statement) = busy.items.first() {
-                    return Err(Error::Conflict(format!(
-                        "ComputePool '{name}' cannot be updated: Statement '{}' is {phase} on it",
-                        statement.meta.name
-                    )));
-                }
+            if let Some(user) = self.pool_user(org, env, name).await? {
+                return Err(Error::Conflict(format!(
+                    "ComputePool '{name}' cannot be updated: {user}"
+                )));
             }
-        }
-        if current.spec != input.spec {
-            self.refuse_if_session_jobs_run(org, env, name).await?;
         }
         let mut write = Write::new(
             current.key,
@@ -106,15 +78,48 @@ impl Core {
         Ok(pool)
     }
 
-    /// 409 while an application that should run has its job in the pool's
-    /// session cluster (`spec.deploymentName`): changing the pool restarts
-    /// that cluster under it.
-    async fn refuse_if_session_jobs_run(
+    /// What runs on a pool's session cluster now, if anything: a statement
+    /// that is not finished, or an application that should run with its job
+    /// in it (`spec.deploymentName`). A change of the pool's configuration
+    /// restarts that cluster, so it waits while this answers `Some`: the
+    /// update path refuses (409) and the reconciler defers a restart that
+    /// inherited defaults asked for.
+    pub(crate) async fn pool_user(
         &self,
         org: &str,
         env: &str,
         name: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<String>, Error> {
+        for phase in ["PENDING", "RUNNING", "FAILING", "DELETING"] {
+            let busy = self
+                .list(
+                    org,
+                    Kind::Statement,
+                    Some(env.to_owned()),
+                    vec![
+                        FieldFilter {
+                            path: vec!["spec".into(), "computePoolName".into()],
+                            equals: name.to_owned(),
+                        },
+                        FieldFilter {
+                            path: vec!["status".into(), "phase".into()],
+                            equals: phase.to_owned(),
+                        },
+                    ],
+                    PageRequest {
+                        page: 0,
+                        size: 1,
+                        sort: vec![],
+                    },
+                )
+                .await?;
+            if let Some(statement) = busy.items.first() {
+                return Ok(Some(format!(
+                    "Statement '{}' is {phase} on it",
+                    statement.meta.name
+                )));
+            }
+        }
         let apps = self
             .list(
                 org,
@@ -137,13 +142,7 @@ impl Core {
                 .and_then(serde_json::Value::as_str)
                 != Some("suspended")
         });
-        match running {
-            Some(app) => Err(Error::Conflict(format!(
-                "ComputePool '{name}' cannot be updated: application '{}' runs its job in it",
-                app.meta.name
-            ))),
-            None => Ok(()),
-        }
+        Ok(running.map(|app| format!("application '{}' runs its job in it", app.meta.name)))
     }
 
     /// One compute pool.

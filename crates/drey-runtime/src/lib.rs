@@ -22,7 +22,7 @@ pub use error::RuntimeError;
 pub use home::{drey_data_home, FlinkHome, FLINK_VERSION};
 pub use local::{
     ClusterDirs, ClusterRecord, ClusterSpec, ListedCluster, LocalBackend, LocalCluster,
-    ProcessRecord, ProcessRole,
+    ProcessRecord, ProcessRole, Readiness,
 };
 pub use sql_gateway::{
     SqlGatewayJar, SqlGatewayOptions, SqlGatewayRecord, SqlGatewayService, SQL_GATEWAY_JAR_ENV,

@@ -317,6 +317,28 @@ impl LocalBackend {
         spec: &ClusterSpec,
         timeout: Duration,
     ) -> Result<LocalCluster, RuntimeError> {
+        let mut cluster = self.prepare(spec)?;
+        let tm_ports = cluster.tm_ports.clone();
+        let spawned = self.spawn_all(&mut cluster, &tm_ports).await;
+        // Record what was started even when a later spawn failed, so nothing is orphaned
+        // untracked if this process dies right now.
+        let recorded = cluster.write_record();
+        if let Err(e) = spawned.and(recorded) {
+            cluster.teardown().await;
+            return Err(e);
+        }
+        tracing::info!(id = %spec.id, rest = %cluster.rest_url(), "local Flink cluster starting");
+        if let Err(e) = cluster.wait_ready(timeout).await {
+            cluster.teardown().await;
+            return Err(e);
+        }
+        tracing::info!(id = %spec.id, rest = %cluster.rest_url(), "local Flink cluster ready");
+        Ok(cluster)
+    }
+
+    /// Cleans the cluster's dirs, picks its ports and writes its
+    /// configuration: everything before the processes are spawned.
+    fn prepare(&self, spec: &ClusterSpec) -> Result<LocalCluster, RuntimeError> {
         let dirs = self.cluster_dirs(&spec.id);
         for stale in [&dirs.conf, &dirs.pid, &dirs.tmp] {
             if stale.exists() {
@@ -346,7 +368,7 @@ impl LocalBackend {
         let rpc_port = port_of("jobmanager.rpc.port", rpc_port);
         let blob_port = port_of("blob.server.port", blob_port);
 
-        let mut cluster = LocalCluster {
+        let cluster = LocalCluster {
             record: ClusterRecord {
                 format: 1,
                 id: spec.id.clone(),
@@ -366,22 +388,8 @@ impl LocalBackend {
             )?,
             dirs,
             children: Vec::new(),
+            tm_ports: ports[3..].to_vec(),
         };
-
-        let spawned = self.spawn_all(&mut cluster, &ports[3..]).await;
-        // Record what was started even when a later spawn failed, so nothing is orphaned
-        // untracked if this process dies right now.
-        let recorded = cluster.write_record();
-        if let Err(e) = spawned.and(recorded) {
-            cluster.teardown().await;
-            return Err(e);
-        }
-        tracing::info!(id = %spec.id, rest = %cluster.rest_url(), "local Flink cluster starting");
-        if let Err(e) = cluster.wait_ready(timeout).await {
-            cluster.teardown().await;
-            return Err(e);
-        }
-        tracing::info!(id = %spec.id, rest = %cluster.rest_url(), "local Flink cluster ready");
         Ok(cluster)
     }
 
@@ -623,6 +631,31 @@ impl LocalBackend {
         self.start(spec, timeout).await
     }
 
+    /// Starts cluster `spec.id` without waiting for it: adopts it when all its
+    /// processes are alive, otherwise stops what is left of it and spawns it
+    /// anew. The caller polls [`LocalCluster::readiness`] instead of blocking
+    /// for the whole start (the reconcilers' requeue-after steps).
+    pub async fn launch(&self, spec: &ClusterSpec) -> Result<LocalCluster, RuntimeError> {
+        spec.validate()?;
+        if let Some(existing) = self.adopt(&spec.id).await? {
+            if existing.is_alive() {
+                return Ok(existing);
+            }
+            tracing::warn!(id = %spec.id, "cluster is degraded; restarting it");
+            existing.stop(Duration::from_secs(10)).await?;
+        }
+        let mut cluster = self.prepare(spec)?;
+        let tm_ports = cluster.tm_ports.clone();
+        let spawned = self.spawn_all(&mut cluster, &tm_ports).await;
+        let recorded = cluster.write_record();
+        if let Err(e) = spawned.and(recorded) {
+            cluster.teardown().await;
+            return Err(e);
+        }
+        tracing::info!(id = %spec.id, rest = %cluster.rest_url(), "local Flink cluster starting");
+        Ok(cluster)
+    }
+
     /// Re-adopts cluster `id` from its `cluster.json`: `Ok(None)` when there is no record or
     /// none of the recorded processes is still alive (exited, pid recycled, machine
     /// rebooted). A cluster with some processes gone is still adopted, so it can be stopped;
@@ -664,6 +697,7 @@ impl LocalBackend {
             client,
             record,
             children: Vec::new(),
+            tm_ports: Vec::new(),
         }))
     }
 
@@ -721,6 +755,19 @@ pub struct LocalCluster {
     /// Handles of processes this drey process spawned (empty for adopted clusters); kept so
     /// their exit status is reaped. Dropping them does not stop anything.
     children: Vec<Child>,
+    /// TaskManager (rpc, data) ports picked for the spawn.
+    tm_ports: Vec<u16>,
+}
+
+/// How a starting cluster is doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// Its REST API answers with every TaskManager registered.
+    Ready,
+    /// Not yet; what was last seen.
+    Starting(String),
+    /// A process died: it will not become ready.
+    Failed(String),
 }
 
 impl LocalCluster {
@@ -821,6 +868,49 @@ impl LocalCluster {
                 source,
             })?;
         write_atomic(&path, &bytes)
+    }
+
+    /// One look at a starting cluster: ready when its REST API answers with
+    /// every TaskManager and slot registered.
+    pub async fn readiness(&self) -> Readiness {
+        if !self.is_alive() {
+            let log_file = self.jobmanager_log();
+            return Readiness::Failed(format!(
+                "a process of cluster {} exited while it started; log {}:\n{}",
+                self.record.id,
+                log_file.display(),
+                tail(&log_file, 40)
+            ));
+        }
+        let probe = match FlinkClient::with_config(
+            self.rest_url(),
+            ClientConfig {
+                connect_timeout: Duration::from_millis(500),
+                request_timeout: Duration::from_secs(3),
+                get_retries: 0,
+                ..ClientConfig::default()
+            },
+        ) {
+            Ok(p) => p,
+            Err(e) => return Readiness::Failed(e.to_string()),
+        };
+        let wanted = self.record.spec.task_managers;
+        let wanted_slots = wanted.saturating_mul(self.record.spec.slots_per_task_manager);
+        match probe.overview().await {
+            Ok(ov) if ov.taskmanagers >= wanted && ov.slots_total >= wanted_slots => {
+                Readiness::Ready
+            }
+            Ok(ov) => Readiness::Starting(format!(
+                "{} of {wanted} TaskManagers and {} of {wanted_slots} slots registered",
+                ov.taskmanagers, ov.slots_total
+            )),
+            Err(e) => Readiness::Starting(e.to_string()),
+        }
+    }
+
+    /// When the cluster's processes were started.
+    pub fn started_at_ms(&self) -> u64 {
+        self.record.started_at_ms
     }
 
     async fn wait_ready(&mut self, timeout: Duration) -> Result<(), RuntimeError> {

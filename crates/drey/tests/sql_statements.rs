@@ -445,6 +445,51 @@ async fn statements_run_on_real_flink() {
     let (code, _) = s.delete(&format!("{ENV}/compute-pools/shared")).await;
     assert_eq!(code, 409);
 
+    // Nor through the environment's computePoolDefaults: the restart they
+    // ask for waits until nothing runs on the pool, and the pool says so.
+    let env_with = |defaults: Value| {
+        json!({"name": "sql-env", "computePoolDefaults": defaults, "statementDefaults": {
+            "detached": {"flinkConfiguration": {"execution.checkpointing.interval": "2s"}}}})
+    };
+    let defaults = json!({"spec": {"clusterSpec": {"flinkConfiguration": {"drey.test.defaults": "1"}}}});
+    let (code, body) = s.post("/cmf/api/v1/environments", env_with(defaults)).await;
+    assert_eq!(code, 200, "{body}");
+    let deferred = wait_until(
+        &s,
+        &format!("{ENV}/compute-pools/shared"),
+        "deferring its restart",
+        Duration::from_secs(60),
+        |b| {
+            b["status"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("restarts with it once nothing runs on it")
+        },
+    )
+    .await;
+    assert_eq!(deferred["status"]["phase"], "RUNNING", "{deferred}");
+    assert_eq!(deferred["status"]["clusterInfo"]["restUrl"], rest_url.as_str());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, still) = s.get(&format!("{ENV}/statements/insert")).await;
+    assert_eq!(still["status"]["phase"], "RUNNING", "{still}");
+    wait_job(&rest_url, &job3, "RUNNING").await;
+    // Back to the defaults the cluster runs with: nothing to restart.
+    let (code, body) = s.post("/cmf/api/v1/environments", env_with(json!({}))).await;
+    assert_eq!(code, 200, "{body}");
+    wait_until(
+        &s,
+        &format!("{ENV}/compute-pools/shared"),
+        "settled again",
+        Duration::from_secs(60),
+        |b| {
+            !b["status"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("restarts with it")
+        },
+    )
+    .await;
+
     // Delete cancels the job.
     let (code, _) = s.delete(&format!("{ENV}/statements/insert")).await;
     assert_eq!(code, 202);

@@ -14,7 +14,7 @@ use drey_flink::{FlinkClient, JarRunRequest, QueueStatusId, SavepointRequest, St
 use drey_model::application::{cluster_shape, effective_spec, fingerprint, UpgradeMode};
 use drey_model::object::app_scope;
 use drey_model::{Error, Kind, Object, ObjectKey, Observation, Timestamp};
-use drey_runtime::{ClusterSpec, LocalBackend, LocalCluster};
+use drey_runtime::{ClusterSpec, LocalBackend, LocalCluster, Readiness};
 use drey_store::{Delete, Write, WriteMode};
 use plan::{Action, Deployment, Desired, Observed, OperationObs, Recorded, StopReason, Stopping};
 use serde_json::{json, Map, Value};
@@ -492,10 +492,7 @@ impl ApplicationReconciler {
             {
                 self.join_session_cluster(step).await
             }
-            Action::StartCluster => {
-                self.start_cluster(step).await?;
-                Ok(StepResult::Continue)
-            }
+            Action::StartCluster => self.start_cluster(step).await,
             Action::SubmitJob => {
                 self.submit_job(step).await?;
                 Ok(StepResult::Continue)
@@ -644,6 +641,7 @@ impl ApplicationReconciler {
             cluster_id: session_cluster.unwrap_or_else(|| format!("{APP_CLUSTER_PREFIX}{job_id}")),
             fingerprint: step.desired.fingerprint.clone(),
             restore_from: restore_from.clone(),
+            cluster_launched: false,
             cluster_started: false,
             job_submitted: false,
         });
@@ -807,26 +805,79 @@ impl ApplicationReconciler {
             .join(app.meta.uid.to_string())
     }
 
-    async fn start_cluster(&self, step: Step<'_>) -> Result<(), Error> {
+    /// Starts the deployment's cluster in steps that never block a pass:
+    /// launch the processes and record that, then look on every pass until
+    /// it is ready, failed, or out of time.
+    async fn start_cluster(&self, step: Step<'_>) -> Result<StepResult, Error> {
         let backend = self.backend()?.clone();
         let Some(deployment) = step.recorded.deployment.clone() else {
-            return Ok(());
+            return Ok(StepResult::Continue);
         };
+        let mut recorded = step.recorded.clone();
         let spec = self.cluster_spec(&step, &deployment);
-        // Adopts the cluster when a previous pass started it (drey may have
-        // died right after), restarts what is left of a degraded one.
-        let cluster = match backend
-            .ensure(&spec, self.config.cluster_start_timeout)
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
+        if !deployment.cluster_launched {
+            // Adopts the cluster when a previous pass launched it (drey may
+            // have died right after), restarts what is left of a degraded one.
+            if let Err(e) = backend.launch(&spec).await {
                 let message = format!("Flink cluster {} did not start: {e}", deployment.cluster_id);
                 self.fail(&step, &message).await?;
                 return Err(Error::Unavailable(message));
             }
+            if let Some(d) = recorded.deployment.as_mut() {
+                d.cluster_launched = true;
+            }
+            self.record(&step, &recorded, StatusPatch::default())
+                .await?;
+            return Ok(StepResult::Done(PassOutcome::Wait(START_POLL)));
+        }
+        let cluster = match backend.adopt(&deployment.cluster_id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                // Its processes are gone (or it never got a record): launch again.
+                if let Some(d) = recorded.deployment.as_mut() {
+                    d.cluster_launched = false;
+                }
+                self.record(&step, &recorded, StatusPatch::default())
+                    .await?;
+                return Ok(StepResult::Continue);
+            }
+            Err(e) => return Err(Error::Unavailable(e.to_string())),
         };
-        let mut recorded = step.recorded.clone();
+        let started_ms = i64::try_from(cluster.started_at_ms()).unwrap_or(i64::MAX);
+        let waited = Duration::from_millis(
+            u64::try_from(Timestamp::now().millis() - started_ms).unwrap_or(0),
+        );
+        let failure = match cluster.readiness().await {
+            Readiness::Ready => None,
+            Readiness::Starting(_) if waited < self.config.cluster_start_timeout => {
+                return Ok(StepResult::Done(PassOutcome::Wait(START_POLL)));
+            }
+            Readiness::Starting(last_seen) => Some(format!(
+                "not ready after {} s: {last_seen}",
+                waited.as_secs()
+            )),
+            Readiness::Failed(why) => Some(why),
+        };
+        if let Some(why) = failure {
+            // Taken down and launched again after a backoff (new ports).
+            let _ = cluster.stop(Duration::from_secs(5)).await;
+            if let Some(d) = recorded.deployment.as_mut() {
+                d.cluster_launched = false;
+            }
+            let message = format!(
+                "Flink cluster {} did not start: {why}",
+                deployment.cluster_id
+            );
+            self.record(
+                &step,
+                &recorded,
+                StatusPatch::default().set("error", json!(message)),
+            )
+            .await?;
+            self.event(step.app, None, EventType::Error, &message, None)
+                .await?;
+            return Err(Error::Unavailable(message));
+        }
         if let Some(d) = recorded.deployment.as_mut() {
             d.cluster_started = true;
         }
@@ -851,7 +902,8 @@ impl ApplicationReconciler {
             ),
             None,
         )
-        .await
+        .await?;
+        Ok(StepResult::Continue)
     }
 
     /// Resolves `job.jarURI` to a file on this machine.
@@ -1792,6 +1844,9 @@ impl ApplicationReconciler {
 }
 
 /// `spec.flinkConfiguration` as strings: a session job's own configuration.
+/// How soon a starting cluster is looked at again.
+const START_POLL: Duration = Duration::from_millis(500);
+
 /// How soon a silent JobManager is looked at again.
 const UNANSWERED_RETRY: Duration = Duration::from_secs(2);
 

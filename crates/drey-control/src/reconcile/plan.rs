@@ -59,6 +59,9 @@ pub struct Deployment {
     /// starts nor stops.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub session: bool,
+    /// The cluster's processes were launched (it may not be ready yet).
+    #[serde(default)]
+    pub cluster_launched: bool,
     /// The cluster answered and all TaskManagers registered.
     #[serde(default)]
     pub cluster_started: bool,
@@ -412,6 +415,7 @@ mod tests {
                 fingerprint: fp.into(),
                 restore_from: None,
                 session: false,
+                cluster_launched: true,
                 cluster_started: true,
                 job_submitted: true,
             }),

@@ -25,6 +25,9 @@ pub mod phase {
     pub const FAILED: &str = "FAILED";
 }
 
+/// How a pool's status message begins while a restart waits.
+const DEFERRED: &str = "The pool's configuration changed";
+
 /// The prefix of every pool cluster's id; the rest is the pool's uid.
 const CLUSTER_PREFIX: &str = "pool-";
 
@@ -51,6 +54,9 @@ pub enum PoolAction {
     StartCluster,
     /// Stop the recorded cluster (it is not wanted, or its spec changed).
     StopCluster,
+    /// The configuration changed but statements or session jobs run on the
+    /// cluster: keep it, say why, restart once they are gone.
+    DeferRestart,
     /// Nothing to do.
     Nothing,
 }
@@ -62,9 +68,15 @@ pub fn plan_pool(
     wants: &PoolWants,
     recorded: Option<&str>,
     alive: bool,
+    in_use: bool,
     phase: &str,
 ) -> PoolAction {
     match (wants, recorded) {
+        (PoolWants::Running { fingerprint }, Some(running))
+            if running != fingerprint && alive && in_use =>
+        {
+            PoolAction::DeferRestart
+        }
         (PoolWants::Dedicated | PoolWants::Suspended, Some(_)) => PoolAction::StopCluster,
         (PoolWants::Dedicated, None) if phase != phase::DEDICATED => {
             PoolAction::SetPhase(phase::DEDICATED)
@@ -139,8 +151,48 @@ impl PoolReconciler {
                 .get("phase")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            match plan_pool(&wants, recorded.as_deref(), alive, phase) {
-                PoolAction::Nothing => return Ok(PassOutcome::Settled),
+            // Only asked when it matters: the configuration changed under a
+            // running cluster.
+            let changed = matches!((&wants, &recorded),
+                (PoolWants::Running { fingerprint }, Some(r)) if r != fingerprint);
+            let user = if changed && alive {
+                self.core
+                    .pool_user(&key.org, &key.scope, &key.name)
+                    .await?
+            } else {
+                None
+            };
+            match plan_pool(&wants, recorded.as_deref(), alive, user.is_some(), phase) {
+                PoolAction::Nothing => {
+                    // A deferred restart no longer wanted: say what is true now.
+                    let stale = pool
+                        .status
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .is_some_and(|m| m.starts_with(DEFERRED));
+                    if stale && phase == phase::RUNNING {
+                        let message = match pool.status.pointer("/clusterInfo/restUrl") {
+                            Some(Value::String(url)) => {
+                                format!("Flink cluster {} runs at {url}", Self::cluster_id(&pool))
+                            }
+                            _ => "The pool's Flink cluster runs".to_owned(),
+                        };
+                        self.record(&pool, json!({"phase": phase::RUNNING, "message": message}), None)
+                            .await?;
+                    }
+                    return Ok(PassOutcome::Settled);
+                }
+                PoolAction::DeferRestart => {
+                    let message = format!(
+                        "{DEFERRED}; its Flink cluster restarts with it once nothing runs on it ({})",
+                        user.unwrap_or_default()
+                    );
+                    if pool.status.get("message").and_then(Value::as_str) != Some(&message) {
+                        self.record(&pool, json!({"phase": phase::RUNNING, "message": message}), None)
+                            .await?;
+                    }
+                    return Ok(PassOutcome::Settled);
+                }
                 PoolAction::SetPhase(phase) => {
                     self.record(&pool, json!({"phase": phase}), None).await?;
                 }
@@ -319,43 +371,47 @@ mod tests {
     fn plans() {
         use PoolAction::*;
         assert_eq!(
-            plan_pool(&running("a"), None, false, "PENDING"),
+            plan_pool(&running("a"), None, false, false, "PENDING"),
             StartCluster
         );
         assert_eq!(
-            plan_pool(&running("a"), Some("a"), false, "RUNNING"),
+            plan_pool(&running("a"), Some("a"), false, false, "RUNNING"),
             StartCluster
         );
         assert_eq!(
-            plan_pool(&running("a"), Some("a"), true, "PENDING"),
+            plan_pool(&running("a"), Some("a"), true, false, "PENDING"),
             SetPhase("RUNNING")
         );
         assert_eq!(
-            plan_pool(&running("a"), Some("a"), true, "RUNNING"),
+            plan_pool(&running("a"), Some("a"), true, false, "RUNNING"),
             Nothing
         );
         assert_eq!(
-            plan_pool(&running("b"), Some("a"), true, "RUNNING"),
+            plan_pool(&running("b"), Some("a"), true, true, "RUNNING"),
+            PoolAction::DeferRestart
+        );
+        assert_eq!(
+            plan_pool(&running("b"), Some("a"), true, false, "RUNNING"),
             StopCluster
         );
         assert_eq!(
-            plan_pool(&PoolWants::Suspended, Some("a"), true, "RUNNING"),
+            plan_pool(&PoolWants::Suspended, Some("a"), true, false, "RUNNING"),
             StopCluster
         );
         assert_eq!(
-            plan_pool(&PoolWants::Suspended, None, false, "PENDING"),
+            plan_pool(&PoolWants::Suspended, None, false, false, "PENDING"),
             SetPhase("SUSPENDED")
         );
         assert_eq!(
-            plan_pool(&PoolWants::Suspended, None, false, "SUSPENDED"),
+            plan_pool(&PoolWants::Suspended, None, false, false, "SUSPENDED"),
             Nothing
         );
         assert_eq!(
-            plan_pool(&PoolWants::Dedicated, None, false, "PENDING"),
+            plan_pool(&PoolWants::Dedicated, None, false, false, "PENDING"),
             SetPhase("DEDICATED")
         );
         assert_eq!(
-            plan_pool(&PoolWants::Dedicated, None, false, "DEDICATED"),
+            plan_pool(&PoolWants::Dedicated, None, false, false, "DEDICATED"),
             Nothing
         );
     }
