@@ -44,7 +44,11 @@ impl Seeded {
 
 /// Live JobManager processes of application clusters under `data`.
 fn app_jobmanagers(data: &Path) -> usize {
-    let needle = data.join("clusters").join("app-").to_string_lossy().to_string();
+    let needle = data
+        .join("clusters")
+        .join("app-")
+        .to_string_lossy()
+        .to_string();
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -147,10 +151,11 @@ async fn kill_9_of_drey_at_random_points_loses_nothing_and_never_runs_a_job_twic
         if app["spec"]["job"]["state"] == "running" {
             let p = app["spec"]["job"]["parallelism"].clone();
             converge(&s, &data, "RUNNING as asked", |st| {
-                running(st) && st["reconciliationStatus"]["lastReconciledSpec"]
-                    .as_str()
-                    .and_then(|t| serde_json::from_str::<Value>(t).ok())
-                    .is_some_and(|spec| spec["job"]["parallelism"] == p)
+                running(st)
+                    && st["reconciliationStatus"]["lastReconciledSpec"]
+                        .as_str()
+                        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                        .is_some_and(|spec| spec["job"]["parallelism"] == p)
             })
             .await;
             // State continues: no key starts over from zero.
@@ -159,8 +164,15 @@ async fn kill_9_of_drey_at_random_points_loses_nothing_and_never_runs_a_job_twic
                 assert!(n > 1, "round {round} ({op}): {key} restarted at {n}");
             }
         } else {
-            converge(&s, &data, "SUSPENDED", |st| st["lifecycleState"] == "SUSPENDED").await;
-            assert_eq!(app_jobmanagers(&data), 0, "a suspended application keeps a cluster");
+            converge(&s, &data, "SUSPENDED", |st| {
+                st["lifecycleState"] == "SUSPENDED"
+            })
+            .await;
+            assert_eq!(
+                app_jobmanagers(&data),
+                0,
+                "a suspended application keeps a cluster"
+            );
         }
         if op == "savepoint" {
             converge(&s, &data, "savepoint taken", |st| {

@@ -451,7 +451,8 @@ async fn statements_run_on_real_flink() {
         json!({"name": "sql-env", "computePoolDefaults": defaults, "statementDefaults": {
             "detached": {"flinkConfiguration": {"execution.checkpointing.interval": "2s"}}}})
     };
-    let defaults = json!({"spec": {"clusterSpec": {"flinkConfiguration": {"drey.test.defaults": "1"}}}});
+    let defaults =
+        json!({"spec": {"clusterSpec": {"flinkConfiguration": {"drey.test.defaults": "1"}}}});
     let (code, body) = s.post("/cmf/api/v1/environments", env_with(defaults)).await;
     assert_eq!(code, 200, "{body}");
     let deferred = wait_until(
@@ -468,13 +469,18 @@ async fn statements_run_on_real_flink() {
     )
     .await;
     assert_eq!(deferred["status"]["phase"], "RUNNING", "{deferred}");
-    assert_eq!(deferred["status"]["clusterInfo"]["restUrl"], rest_url.as_str());
+    assert_eq!(
+        deferred["status"]["clusterInfo"]["restUrl"],
+        rest_url.as_str()
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (_, still) = s.get(&format!("{ENV}/statements/insert")).await;
     assert_eq!(still["status"]["phase"], "RUNNING", "{still}");
     wait_job(&rest_url, &job3, "RUNNING").await;
     // Back to the defaults the cluster runs with: nothing to restart.
-    let (code, body) = s.post("/cmf/api/v1/environments", env_with(json!({}))).await;
+    let (code, body) = s
+        .post("/cmf/api/v1/environments", env_with(json!({})))
+        .await;
     assert_eq!(code, 200, "{body}");
     wait_until(
         &s,

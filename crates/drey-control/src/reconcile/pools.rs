@@ -156,9 +156,7 @@ impl PoolReconciler {
             let changed = matches!((&wants, &recorded),
                 (PoolWants::Running { fingerprint }, Some(r)) if r != fingerprint);
             let user = if changed && alive {
-                self.core
-                    .pool_user(&key.org, &key.scope, &key.name)
-                    .await?
+                self.core.pool_user(&key.org, &key.scope, &key.name).await?
             } else {
                 None
             };
@@ -177,8 +175,12 @@ impl PoolReconciler {
                             }
                             _ => "The pool's Flink cluster runs".to_owned(),
                         };
-                        self.record(&pool, json!({"phase": phase::RUNNING, "message": message}), None)
-                            .await?;
+                        self.record(
+                            &pool,
+                            json!({"phase": phase::RUNNING, "message": message}),
+                            None,
+                        )
+                        .await?;
                     }
                     return Ok(PassOutcome::Settled);
                 }
@@ -188,8 +190,12 @@ impl PoolReconciler {
                         user.unwrap_or_default()
                     );
                     if pool.status.get("message").and_then(Value::as_str) != Some(&message) {
-                        self.record(&pool, json!({"phase": phase::RUNNING, "message": message}), None)
-                            .await?;
+                        self.record(
+                            &pool,
+                            json!({"phase": phase::RUNNING, "message": message}),
+                            None,
+                        )
+                        .await?;
                     }
                     return Ok(PassOutcome::Settled);
                 }
