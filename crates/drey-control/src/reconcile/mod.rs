@@ -2,6 +2,7 @@
 //! asks the pure [`plan`] for the next step, carries it out, and records the
 //! outcome in the application's status before planning again.
 
+mod cluster_start;
 pub mod controller;
 pub(crate) mod events;
 pub mod plan;
@@ -14,7 +15,7 @@ use drey_flink::{FlinkClient, JarRunRequest, QueueStatusId, SavepointRequest, St
 use drey_model::application::{cluster_shape, effective_spec, fingerprint, UpgradeMode};
 use drey_model::object::app_scope;
 use drey_model::{Error, Kind, Object, ObjectKey, Observation, Timestamp};
-use drey_runtime::{ClusterSpec, LocalBackend, LocalCluster, Readiness};
+use drey_runtime::{ClusterSpec, LocalBackend, LocalCluster};
 use drey_store::{Delete, Write, WriteMode};
 use plan::{Action, Deployment, Desired, Observed, OperationObs, Recorded, StopReason, Stopping};
 use serde_json::{json, Map, Value};
@@ -805,79 +806,53 @@ impl ApplicationReconciler {
             .join(app.meta.uid.to_string())
     }
 
-    /// Starts the deployment's cluster in steps that never block a pass:
-    /// launch the processes and record that, then look on every pass until
-    /// it is ready, failed, or out of time.
+    /// Starts the deployment's cluster in steps that never block a pass
+    /// ([`cluster_start`]).
     async fn start_cluster(&self, step: Step<'_>) -> Result<StepResult, Error> {
-        let backend = self.backend()?.clone();
         let Some(deployment) = step.recorded.deployment.clone() else {
             return Ok(StepResult::Continue);
         };
         let mut recorded = step.recorded.clone();
         let spec = self.cluster_spec(&step, &deployment);
-        if !deployment.cluster_launched {
-            // Adopts the cluster when a previous pass launched it (drey may
-            // have died right after), restarts what is left of a degraded one.
-            if let Err(e) = backend.launch(&spec).await {
-                let message = format!("Flink cluster {} did not start: {e}", deployment.cluster_id);
-                self.fail(&step, &message).await?;
-                return Err(Error::Unavailable(message));
-            }
-            if let Some(d) = recorded.deployment.as_mut() {
-                d.cluster_launched = true;
-            }
-            self.record(&step, &recorded, StatusPatch::default())
-                .await?;
-            return Ok(StepResult::Done(PassOutcome::Wait(START_POLL)));
-        }
-        let cluster = match backend.adopt(&deployment.cluster_id).await {
-            Ok(Some(c)) => c,
-            Ok(None) => {
-                // Its processes are gone (or it never got a record): launch again.
+        let started = cluster_start::start_step(
+            &self.backend,
+            &spec,
+            deployment.cluster_launched,
+            self.config.cluster_start_timeout,
+        )
+        .await?;
+        let cluster = match started {
+            cluster_start::StartStep::Launched => {
                 if let Some(d) = recorded.deployment.as_mut() {
-                    d.cluster_launched = false;
+                    d.cluster_launched = true;
                 }
                 self.record(&step, &recorded, StatusPatch::default())
                     .await?;
-                return Ok(StepResult::Continue);
+                return Ok(StepResult::Done(PassOutcome::Wait(
+                    cluster_start::START_POLL,
+                )));
             }
-            Err(e) => return Err(Error::Unavailable(e.to_string())),
-        };
-        let started_ms = i64::try_from(cluster.started_at_ms()).unwrap_or(i64::MAX);
-        let waited = Duration::from_millis(
-            u64::try_from(Timestamp::now().millis() - started_ms).unwrap_or(0),
-        );
-        let failure = match cluster.readiness().await {
-            Readiness::Ready => None,
-            Readiness::Starting(_) if waited < self.config.cluster_start_timeout => {
-                return Ok(StepResult::Done(PassOutcome::Wait(START_POLL)));
+            cluster_start::StartStep::Waiting => {
+                return Ok(StepResult::Done(PassOutcome::Wait(
+                    cluster_start::START_POLL,
+                )));
             }
-            Readiness::Starting(last_seen) => Some(format!(
-                "not ready after {} s: {last_seen}",
-                waited.as_secs()
-            )),
-            Readiness::Failed(why) => Some(why),
-        };
-        if let Some(why) = failure {
-            // Taken down and launched again after a backoff (new ports).
-            let _ = cluster.stop(Duration::from_secs(5)).await;
-            if let Some(d) = recorded.deployment.as_mut() {
-                d.cluster_launched = false;
-            }
-            let message = format!(
-                "Flink cluster {} did not start: {why}",
-                deployment.cluster_id
-            );
-            self.record(
-                &step,
-                &recorded,
-                StatusPatch::default().set("error", json!(message)),
-            )
-            .await?;
-            self.event(step.app, None, EventType::Error, &message, None)
+            cluster_start::StartStep::Failed(message) => {
+                if let Some(d) = recorded.deployment.as_mut() {
+                    d.cluster_launched = false;
+                }
+                self.record(
+                    &step,
+                    &recorded,
+                    StatusPatch::default().set("error", json!(message)),
+                )
                 .await?;
-            return Err(Error::Unavailable(message));
-        }
+                self.event(step.app, None, EventType::Error, &message, None)
+                    .await?;
+                return Err(Error::Unavailable(message));
+            }
+            cluster_start::StartStep::Ready(cluster) => cluster,
+        };
         if let Some(d) = recorded.deployment.as_mut() {
             d.cluster_started = true;
         }
@@ -1815,17 +1790,6 @@ impl ApplicationReconciler {
         Ok(())
     }
 
-    async fn fail(&self, step: &Step<'_>, message: &str) -> Result<(), Error> {
-        self.record(
-            step,
-            &step.recorded,
-            StatusPatch::default().set("error", json!(message)),
-        )
-        .await?;
-        self.event(step.app, None, EventType::Error, message, None)
-            .await
-    }
-
     async fn finalize(&self, app: &Object) -> Result<(), Error> {
         let scope = app_scope(&app.key.scope, &app.key.name);
         let mut delete = Delete::new(app.key.clone());
@@ -1844,9 +1808,6 @@ impl ApplicationReconciler {
 }
 
 /// `spec.flinkConfiguration` as strings: a session job's own configuration.
-/// How soon a starting cluster is looked at again.
-const START_POLL: Duration = Duration::from_millis(500);
-
 /// How soon a silent JobManager is looked at again.
 const UNANSWERED_RETRY: Duration = Duration::from_secs(2);
 

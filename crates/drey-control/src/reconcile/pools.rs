@@ -8,7 +8,6 @@ use crate::{store_error, Core};
 use drey_model::application::{effective_spec, fingerprint};
 use drey_model::{Error, Kind, Object, ObjectKey};
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Pool phases, as CMF spells them.
@@ -137,20 +136,19 @@ impl PoolReconciler {
                 .pointer("/reconciler/fingerprint")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            let alive = match (&recorded, &self.backend) {
-                (Some(_), Ok(backend)) => backend
-                    .adopt(&Self::cluster_id(&pool))
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_some_and(|c| c.is_alive()),
-                _ => false,
-            };
             let phase = pool
                 .status
                 .get("phase")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
+            // Up means its processes live and it was recorded ready (RUNNING);
+            // a cluster still starting is polled through StartCluster.
+            let alive = phase == phase::RUNNING
+                && recorded.is_some()
+                && super::cluster_processes(&self.backend, &Self::cluster_id(&pool))
+                    .await
+                    .seen()
+                    .is_some();
             // Only asked when it matters: the configuration changed under a
             // running cluster.
             let changed = matches!((&wants, &recorded),
@@ -223,48 +221,65 @@ impl PoolReconciler {
         Ok(PassOutcome::Wait(Duration::from_millis(200)))
     }
 
-    /// Records the fingerprint first, so a crash while the cluster starts
-    /// finds (and adopts) it instead of starting another.
+    /// Starts the pool's cluster in steps that never block a pass
+    /// ([`super::cluster_start`]). The fingerprint and the launch are
+    /// recorded first, so a crash while the cluster starts finds (and
+    /// adopts) it instead of starting another.
     async fn start(
         &self,
         pool: &Object,
         effective: &Value,
         fingerprint: &str,
     ) -> Result<PassOutcome, Error> {
-        let backend = match &self.backend {
-            Ok(b) => b.clone(),
-            Err(why) => {
-                let status = json!({"phase": phase::FAILED, "message": why});
-                self.record(pool, status, None).await?;
-                return Ok(PassOutcome::Settled);
-            }
-        };
-        let pool = self
-            .record(
-                pool,
-                json!({"phase": phase::PENDING, "message": "starting the pool's Flink cluster"}),
-                Some(json!({"fingerprint": fingerprint, "clusterId": Self::cluster_id(pool)})),
-            )
-            .await?;
+        if let Err(why) = &self.backend {
+            let status = json!({"phase": phase::FAILED, "message": why});
+            self.record(pool, status, None).await?;
+            return Ok(PassOutcome::Settled);
+        }
+        let id = Self::cluster_id(pool);
+        let launched = pool
+            .status
+            .pointer("/reconciler/launched")
+            .and_then(Value::as_bool)
+            == Some(true)
+            && pool
+                .status
+                .pointer("/reconciler/fingerprint")
+                .and_then(Value::as_str)
+                == Some(fingerprint);
         let spec = self
             .config
-            .cluster_spec(Self::cluster_id(&pool), &cluster_spec_of(effective));
-        let started = start_cluster(&backend, &spec, self.config.cluster_start_timeout).await;
-        let pool = self.core.get(&pool.key).await?;
-        match started {
-            Ok(rest_url) => {
+            .cluster_spec(id.clone(), &cluster_spec_of(effective));
+        let record = |launched: bool| json!({"fingerprint": fingerprint, "clusterId": id, "launched": launched});
+        use super::cluster_start::{start_step, StartStep, START_POLL};
+        match start_step(
+            &self.backend,
+            &spec,
+            launched,
+            self.config.cluster_start_timeout,
+        )
+        .await?
+        {
+            StartStep::Launched => {
+                let status = json!({"phase": phase::PENDING, "message": "starting the pool's Flink cluster"});
+                self.record(pool, status, Some(record(true))).await?;
+                Ok(PassOutcome::Wait(START_POLL))
+            }
+            StartStep::Waiting => Ok(PassOutcome::Wait(START_POLL)),
+            StartStep::Ready(cluster) => {
+                let rest_url = cluster.rest_url();
                 let status = json!({
                     "phase": phase::RUNNING,
-                    "message": format!("Flink cluster {} runs at {rest_url}", spec.id),
-                    "clusterInfo": {"clusterId": spec.id, "restUrl": rest_url},
+                    "message": format!("Flink cluster {id} runs at {rest_url}"),
+                    "clusterInfo": {"clusterId": id, "restUrl": rest_url},
                 });
-                self.record(&pool, status, None).await?;
+                self.record(pool, status, Some(record(true))).await?;
                 Ok(PassOutcome::Settled)
             }
-            Err(e) => {
-                let status = json!({"phase": phase::FAILED, "message": e});
-                self.record(&pool, status, None).await?;
-                Err(Error::Unavailable(e))
+            StartStep::Failed(message) => {
+                let status = json!({"phase": phase::FAILED, "message": message});
+                self.record(pool, status, Some(record(false))).await?;
+                Err(Error::Unavailable(message))
             }
         }
     }
@@ -349,18 +364,6 @@ pub fn cluster_spec_of(effective: &Value) -> Value {
         .get("clusterSpec")
         .cloned()
         .unwrap_or_else(|| json!({}))
-}
-
-/// Starts (or adopts) a cluster; the error is a message for the status.
-pub(crate) async fn start_cluster(
-    backend: &Arc<drey_runtime::LocalBackend>,
-    spec: &drey_runtime::ClusterSpec,
-    timeout: Duration,
-) -> Result<String, String> {
-    match backend.ensure(spec, timeout).await {
-        Ok(cluster) => Ok(cluster.rest_url()),
-        Err(e) => Err(format!("Flink cluster {} did not start: {e}", spec.id)),
-    }
 }
 
 #[cfg(test)]

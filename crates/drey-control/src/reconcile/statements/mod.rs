@@ -16,7 +16,7 @@ pub use plan::{
 pub use prepare::{cmf_rows, prepare};
 
 use super::controller::Reconcile;
-use super::pools::{cluster_spec_of, start_cluster};
+use super::pools::cluster_spec_of;
 use super::{job_state_text, root_cause, Backend, PassOutcome, ReconcilerConfig};
 use crate::sql_engine::{RunError, Session, SqlEngine};
 use crate::{store_error, Core};
@@ -376,14 +376,11 @@ impl StatementReconciler {
         statement: &Object,
         mut record: StatementRecord,
     ) -> Result<Option<PassOutcome>, Error> {
-        let backend = match &self.backend {
-            Ok(b) => b.clone(),
-            Err(why) => {
-                self.set(statement, &record, phase::FAILED, why, None)
-                    .await?;
-                return Ok(Some(PassOutcome::Settled));
-            }
-        };
+        if let Err(why) = &self.backend {
+            self.set(statement, &record, phase::FAILED, why, None)
+                .await?;
+            return Ok(Some(PassOutcome::Settled));
+        }
         let name = statement.spec["computePoolName"]
             .as_str()
             .unwrap_or_default();
@@ -402,28 +399,36 @@ impl StatementReconciler {
             env.as_ref().and_then(|e| e.spec.get("computePoolDefaults")),
         );
         let id = format!("{CLUSTER_PREFIX}{}", statement.meta.uid.simple());
-        let statement = self
-            .set(
-                statement,
-                &record,
-                phase::PENDING,
-                &format!("Starting Flink cluster {id} on compute pool '{name}'."),
-                None,
-            )
-            .await?;
         let spec = self
             .config
             .cluster_spec(id.clone(), &cluster_spec_of(&effective));
-        match start_cluster(&backend, &spec, self.config.cluster_start_timeout).await {
-            Ok(url) => {
-                let statement = self.core.get(&statement.key).await?;
-                let mut record = record_of(&statement);
-                record.run = None;
-                self.submit_to(&statement, &mut record, url, Some(id)).await
+        use super::cluster_start::{start_step, StartStep, START_POLL};
+        let step = start_step(
+            &self.backend,
+            &spec,
+            record.cluster_launched,
+            self.config.cluster_start_timeout,
+        )
+        .await?;
+        match step {
+            StartStep::Launched => {
+                record.cluster_launched = true;
+                let detail = format!("Starting Flink cluster {id} on compute pool '{name}'.");
+                self.set(statement, &record, phase::PENDING, &detail, None)
+                    .await?;
+                Ok(Some(PassOutcome::Wait(START_POLL)))
             }
-            Err(why) => {
+            StartStep::Waiting => Ok(Some(PassOutcome::Wait(START_POLL))),
+            StartStep::Ready(cluster) => {
+                record.cluster_launched = false;
                 record.run = None;
-                self.set(&statement, &record, phase::PENDING, &why, None)
+                self.submit_to(statement, &mut record, cluster.rest_url(), Some(id))
+                    .await
+            }
+            StartStep::Failed(why) => {
+                record.cluster_launched = false;
+                record.run = None;
+                self.set(statement, &record, phase::PENDING, &why, None)
                     .await?;
                 Err(Error::Unavailable(why))
             }

@@ -24,6 +24,8 @@ pub struct StatementRecord {
     /// Since when the run's JobManager has not answered while its processes
     /// live; nothing is acted on meanwhile.
     pub silence: Option<Silence>,
+    /// The statement's own cluster was launched and is starting.
+    pub cluster_launched: bool,
 }
 
 /// One run of a statement's job.
