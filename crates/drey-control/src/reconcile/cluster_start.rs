@@ -19,7 +19,7 @@ pub(crate) enum StartStep {
     /// Not ready yet: look again after [`START_POLL`].
     Waiting,
     /// Ready: every TaskManager registered.
-    Ready(LocalCluster),
+    Ready(Box<LocalCluster>),
     /// It will not become ready (what is left of it was stopped): record why
     /// and launch again after a backoff.
     Failed(String),
@@ -59,7 +59,7 @@ pub(crate) async fn start_step(
     let waited =
         Duration::from_millis(u64::try_from(Timestamp::now().millis() - started_ms).unwrap_or(0));
     let why = match cluster.readiness().await {
-        Readiness::Ready => return Ok(StartStep::Ready(cluster)),
+        Readiness::Ready => return Ok(StartStep::Ready(Box::new(cluster))),
         Readiness::Starting(_) if waited < timeout => return Ok(StartStep::Waiting),
         Readiness::Starting(last_seen) => {
             format!("not ready after {} s: {last_seen}", waited.as_secs())
