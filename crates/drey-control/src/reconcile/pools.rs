@@ -337,6 +337,23 @@ impl Reconcile for PoolReconciler {
         self.pass(key).await
     }
 
+    /// Says so in the pool's message; the controller retries.
+    async fn panicked(&self, key: &ObjectKey, message: &str) {
+        if let Ok(Some(pool)) = self.core.store().get(key).await {
+            let phase = pool
+                .status
+                .get("phase")
+                .cloned()
+                .unwrap_or(json!(phase::PENDING));
+            if let Err(e) = self
+                .record(&pool, json!({"phase": phase, "message": message}), None)
+                .await
+            {
+                tracing::warn!(pool = %key.name, error = %e, "cannot record the panic");
+            }
+        }
+    }
+
     /// Stops the clusters of pools that no longer exist.
     async fn sweep(&self) {
         let owned =

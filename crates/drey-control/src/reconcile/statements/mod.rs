@@ -889,6 +889,17 @@ impl Reconcile for StatementReconciler {
         self.pass(key).await
     }
 
+    /// Says so in the statement's detail; the controller retries.
+    async fn panicked(&self, key: &ObjectKey, message: &str) {
+        if let Ok(Some(statement)) = self.core.store().get(key).await {
+            let record = record_of(&statement);
+            let phase = phase_of(&statement).to_owned();
+            if let Err(e) = self.set(&statement, &record, &phase, message, None).await {
+                tracing::warn!(statement = %key.name, error = %e, "cannot record the panic");
+            }
+        }
+    }
+
     /// Stops the clusters of statements that no longer exist.
     async fn sweep(&self) {
         let owned = super::sweep::owners_by_uid(&self.core, Kind::Statement, CLUSTER_PREFIX).await;
