@@ -11,6 +11,10 @@ use drey_model::{Error, Kind, Object, ObjectKey, Timestamp};
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// How long a savepoint refused because the job's tasks are not all
+/// running is tried again.
+const TRANSIENT_RETRY_MS: i64 = 120_000;
+
 impl StatementReconciler {
     /// The savepoint `spec.startFromSavepoint` names: a path, or one of the
     /// statement's savepoint resources by name or uid (it must be COMPLETED).
@@ -139,7 +143,18 @@ impl StatementReconciler {
                             .get("attempts")
                             .and_then(Value::as_u64)
                             .unwrap_or(0);
-                        if crate::reconcile::transient_savepoint_failure(&why) && attempts < 5 {
+                        // Tasks not running yet (a job just started or
+                        // restarting): tried again for a while, not a
+                        // number of times, so a slow machine gets as long.
+                        let asked = savepoint
+                            .status
+                            .get("triggerTimestamp")
+                            .and_then(Value::as_str)
+                            .and_then(Timestamp::parse)
+                            .map_or(0, |t| Timestamp::now().millis() - t.millis());
+                        if crate::reconcile::transient_savepoint_failure(&why)
+                            && asked < TRANSIENT_RETRY_MS
+                        {
                             json!({"state": state::PENDING, "attempts": attempts + 1, "error": why})
                         } else {
                             json!({"state": state::FAILED, "error": why,
@@ -148,7 +163,13 @@ impl StatementReconciler {
                     }
                     None => json!({"state": state::FAILED, "error": "the savepoint has no result"}),
                 },
-                Err(e) => json!({"state": state::FAILED, "error": e.to_string()}),
+                // Flink forgot the trigger: it is lost. Any other error says
+                // nothing about the savepoint: look again.
+                Err(e) if e.is_not_found() => {
+                    json!({"state": state::FAILED, "error": e.to_string(),
+                    "resultTimestamp": Timestamp::now().to_string()})
+                }
+                Err(_) => continue,
             };
             self.set_savepoint(&savepoint, status).await?;
         }
