@@ -1,66 +1,24 @@
-//! drey's durable state. Handlers and reconcilers see only the [`Store`] trait;
-//! SQLite embedded in the process is the default backend, and a PostgreSQL
-//! backend can be added behind the same trait for several replicas.
+//! drey's durable state. Handlers and reconcilers see only the [`Store`] trait
+//! and [`StoreError`]; no SQL dialect or driver type shows above it. SQLite
+//! embedded in the process is the default backend; PostgreSQL, behind the same
+//! trait, lets several replicas share one database.
 
 pub mod audit;
 mod crypto;
+mod error;
+mod postgres;
+mod row;
 mod sqlite;
 
 pub use crypto::{Sealer, SecretData};
+pub use error::StoreError;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use drey_model::{Kind, Object, ObjectKey, Page, PageRequest};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-
-/// Errors of the storage layer.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The object to update or delete does not exist.
-    #[error("{} '{}' not found", .0.kind, .0.name)]
-    NotFound(ObjectKey),
-    /// A create found an object with that key.
-    #[error("{} '{}' already exists", .0.kind, .0.name)]
-    AlreadyExists(ObjectKey),
-    /// The expected resource version did not match the stored one.
-    #[error("{} '{}' was changed concurrently: expected resourceVersion {expected}, found {actual}", .key.kind, .key.name)]
-    VersionConflict {
-        /// The object.
-        key: ObjectKey,
-        /// What the writer expected.
-        expected: i64,
-        /// What is stored.
-        actual: i64,
-    },
-    /// A precondition of the write failed: a parent is missing.
-    #[error("{} '{}' not found", .0.kind, .0.name)]
-    MissingParent(ObjectKey),
-    /// A delete was refused because other objects depend on this one.
-    #[error("{0}")]
-    Blocked(String),
-    /// The database failed.
-    #[error("database error")]
-    Database(#[from] sqlx::Error),
-    /// Migrations failed.
-    #[error("schema migration failed")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// A stored row could not be decoded.
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    /// Sealing or unsealing secret data failed.
-    #[error("secret encryption failed: {0}")]
-    Crypto(String),
-    /// Reading or writing a file (key file, data dir) failed.
-    #[error("{context}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-}
 
 /// How a write treats an existing object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,5 +218,3 @@ pub(crate) fn parse_string_map(
         })
         .collect())
 }
-/// Re-exported so callers can match database errors without their own sqlx dependency.
-pub use sqlx;

@@ -3,26 +3,19 @@
 //! anyway; this keeps `SQLITE_BUSY` out of the request path) and a small pool
 //! of readers that never wait for the writer.
 
-use crate::{
-    parse_json, parse_string_map, Delete, ListQuery, Sealer, SecretData, Store, StoreError, Stored,
-    Write, WriteMode,
-};
+use crate::row::{ObjectRow, COLUMNS};
+use crate::{Delete, ListQuery, Sealer, SecretData, Store, StoreError, Stored, Write, WriteMode};
 use async_trait::async_trait;
 use drey_model::page::{SortDirection, SortKey};
 use drey_model::{Kind, Object, ObjectKey, ObjectMeta, Page, Timestamp};
 use serde_json::Value;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
-
-const COLUMNS: &str = "org, kind, scope, name, uid, resource_version, generation, spec_version, \
-                       created_at, updated_at, labels, annotations, spec, status";
 
 /// The SQLite store.
 #[derive(Clone, Debug)]
@@ -106,7 +99,7 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
@@ -126,42 +119,6 @@ impl SqliteStore {
         self.readers.close().await;
         self.writer.close().await;
     }
-}
-
-fn decode(row: &SqliteRow) -> Result<Stored, StoreError> {
-    let kind_id: String = row.try_get("kind")?;
-    let kind = Kind::from_storage_id(&kind_id)
-        .ok_or_else(|| StoreError::Corrupt(format!("unknown kind '{kind_id}'")))?;
-    let uid: String = row.try_get("uid")?;
-    let created: String = row.try_get("created_at")?;
-    let updated: String = row.try_get("updated_at")?;
-    let time = |t: &str| {
-        Timestamp::parse(t).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp '{t}'")))
-    };
-    let object = Object {
-        key: ObjectKey {
-            org: row.try_get("org")?,
-            kind,
-            scope: row.try_get("scope")?,
-            name: row.try_get("name")?,
-        },
-        meta: ObjectMeta {
-            name: row.try_get("name")?,
-            uid: Uuid::parse_str(&uid).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            resource_version: row.try_get("resource_version")?,
-            generation: row.try_get("generation")?,
-            creation_timestamp: time(&created)?,
-            update_timestamp: time(&updated)?,
-            labels: parse_string_map("labels", row.try_get("labels")?)?,
-            annotations: parse_string_map("annotations", row.try_get("annotations")?)?,
-        },
-        spec: parse_json("spec", row.try_get("spec")?)?,
-        status: parse_json("status", row.try_get("status")?)?,
-    };
-    Ok(Stored {
-        object,
-        spec_version: row.try_get("spec_version")?,
-    })
 }
 
 /// One row of the JSON array a page query returns.
@@ -234,7 +191,7 @@ fn decode_array(text: &str) -> Result<Vec<Object>, StoreError> {
 }
 
 async fn fetch(conn: &mut SqliteConnection, key: &ObjectKey) -> Result<Option<Stored>, StoreError> {
-    let row = sqlx::query(&format!(
+    let row: Option<ObjectRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM objects WHERE org = ? AND kind = ? AND scope = ? AND name = ?"
     ))
     .bind(&key.org)
@@ -243,7 +200,7 @@ async fn fetch(conn: &mut SqliteConnection, key: &ObjectKey) -> Result<Option<St
     .bind(&key.name)
     .fetch_optional(&mut *conn)
     .await?;
-    row.as_ref().map(decode).transpose()
+    row.map(ObjectRow::decode).transpose()
 }
 
 async fn exists(conn: &mut SqliteConnection, key: &ObjectKey) -> Result<bool, StoreError> {
@@ -854,7 +811,7 @@ mod tests {
         std::fs::create_dir(&first).unwrap();
         std::fs::write(
             first.join("0001_objects.sql"),
-            include_str!("../migrations/0001_objects.sql"),
+            include_str!("../migrations/sqlite/0001_objects.sql"),
         )
         .unwrap();
         {

@@ -1,9 +1,13 @@
 //! Starts the real `drey` binary on port 0 with a temporary data dir and talks
-//! HTTP to it. Shared by the integration tests.
+//! HTTP to it. Shared by the integration tests. With
+//! `DREY_TEST_DATABASE=postgres` every server keeps its state in a fresh
+//! database of a real PostgreSQL (drey-store's test harness) instead of SQLite.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod browser;
 pub mod flink;
+#[path = "../../../drey-store/tests/support/postgres.rs"]
+pub mod postgres;
 
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
@@ -50,6 +54,7 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(data_dir)
+            .args(database_args(data_dir, extra))
             .args(extra)
             .env_remove("DREY_CONFIG")
             .stdout(Stdio::piped())
@@ -177,6 +182,25 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `--database-url` of a PostgreSQL database when `DREY_TEST_DATABASE=postgres`
+/// (one per data dir, so a restarted server finds its state), else nothing.
+fn database_args(data_dir: &Path, extra: &[&str]) -> Vec<String> {
+    let wanted = std::env::var("DREY_TEST_DATABASE").is_ok_and(|v| v == "postgres");
+    if !wanted || extra.contains(&"--database-url") {
+        return Vec::new();
+    }
+    let remembered = data_dir.join("test-database-url");
+    let url = match std::fs::read_to_string(&remembered) {
+        Ok(url) => url,
+        Err(_) => {
+            let url = postgres::server().create_database();
+            std::fs::write(&remembered, &url).unwrap();
+            url
+        }
+    };
+    vec!["--database-url".to_owned(), url]
 }
 
 /// The message of a CMF RestError body, asserting its shape.
