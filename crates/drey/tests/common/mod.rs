@@ -25,6 +25,8 @@ pub struct Server {
     stderr_log: PathBuf,
     /// Sent as `Authorization: Bearer` on every request when set.
     pub token: Option<String>,
+    /// The PostgreSQL database the server keeps its state in, if not SQLite.
+    pub database_url: Option<String>,
 }
 
 impl Server {
@@ -48,13 +50,18 @@ impl Server {
             .append(true)
             .open(&stderr_log)
             .unwrap();
+        let database = database_args(data_dir, extra);
+        let database_url = database.get(1).cloned().or_else(|| {
+            let at = extra.iter().position(|a| *a == "--database-url")?;
+            extra.get(at + 1).map(|u| u.to_string())
+        });
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_drey"));
         cmd.arg("server")
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(database_args(data_dir, extra))
+            .args(database)
             .args(extra)
             .env_remove("DREY_CONFIG")
             .stdout(Stdio::piped())
@@ -81,6 +88,7 @@ impl Server {
                 .unwrap(),
             stderr_log,
             token: None,
+            database_url,
         }
     }
 
@@ -107,6 +115,25 @@ impl Server {
         )
         .unwrap();
         self.child.wait().unwrap()
+    }
+
+    /// Everything the server's database holds, as bytes, to look for what
+    /// must never be stored in clear: SQLite's files, or every row of
+    /// PostgreSQL's tables with sealed data as its raw bytes.
+    pub fn stored_bytes(&self) -> Vec<u8> {
+        match &self.database_url {
+            Some(url) => postgres::server()
+                .psql(
+                    url,
+                    "SELECT row_to_json(o)::text || encode(coalesce(o.sealed, ''), 'escape') \
+                     FROM objects o",
+                )
+                .into_bytes(),
+            None => ["drey.db", "drey.db-wal"]
+                .iter()
+                .flat_map(|f| std::fs::read(self.data_dir.join(f)).unwrap_or_default())
+                .collect(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
