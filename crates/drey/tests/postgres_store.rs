@@ -82,3 +82,46 @@ async fn replicas_share_one_postgres_database() {
     assert_eq!(list["metadata"]["size"], 6, "a new replica finds the state");
     assert_eq!(c.get(&format!("{V1}/secrets/creds")).await.0, 200);
 }
+
+#[tokio::test]
+async fn admin_root_keys_go_into_the_postgres_database() {
+    let Some(url) = postgres::database_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start_in(
+        dir.path(),
+        &["--auth", "token", "--database-url", url.as_str()],
+    );
+    assert_eq!(s.get(&format!("{V1}/environments")).await.0, 401);
+    // Run on another machine's data dir: only the database is shared.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_drey"))
+        .args(["admin", "create-root-key", "--data-dir"])
+        .arg(elsewhere.path())
+        .args(["--database-url", url.as_str()])
+        .env_remove("DREY_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    s.token = Some(String::from_utf8(output.stdout).unwrap().trim().to_owned());
+    assert_eq!(s.get(&format!("{V1}/environments")).await.0, 200);
+    assert!(!elsewhere.path().join("drey.db").exists());
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_drey"))
+        .args(["server", "--data-dir"])
+        .arg(elsewhere.path())
+        .args(["--database-url", "mysql://localhost/drey"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a URL of another database is a usage error"
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("expected a PostgreSQL URL"));
+}
