@@ -28,5 +28,8 @@ export DREY_PYTHON_TOOLS
 # The web console's browser tests: Chromium and playwright-core (ui-tests/).
 "$REPO/scripts/install-ui-tests.sh"
 
+# A real PostgreSQL for the store's conformance tests (they start their own server).
+"$REPO/scripts/install-postgres.sh"
+
 # Two cores: run test binaries one after another, tests inside each in parallel.
 cargo test --locked --workspace --all-targets "$@"

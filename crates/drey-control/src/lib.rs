@@ -180,14 +180,13 @@ pub(crate) fn store_error(e: StoreError) -> Error {
         },
         e @ StoreError::VersionConflict { .. } => Error::Conflict(e.to_string()),
         StoreError::Blocked(msg) => Error::Conflict(msg),
-        StoreError::Database(sqlx_error) => {
-            tracing::error!(error = %sqlx_error, "database error");
-            match sqlx_error {
-                drey_store_sqlx::Error::PoolTimedOut => {
-                    Error::Unavailable("the database is busy; retry shortly".into())
-                }
-                _ => Error::Internal("database error".into()),
-            }
+        StoreError::Unavailable(cause) => {
+            tracing::error!(error = %cause, "database unavailable");
+            Error::Unavailable("the database is busy; retry shortly".into())
+        }
+        StoreError::Database(cause) => {
+            tracing::error!(error = %cause, "database error");
+            Error::Internal("database error".into())
         }
         other => {
             tracing::error!(error = %other, "store error");
@@ -195,6 +194,3 @@ pub(crate) fn store_error(e: StoreError) -> Error {
         }
     }
 }
-
-// The store re-exports nothing of sqlx; name the error type through it.
-use drey_store::sqlx as drey_store_sqlx;

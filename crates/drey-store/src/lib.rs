@@ -1,12 +1,18 @@
-//! drey's durable state. Handlers and reconcilers see only the [`Store`] trait;
-//! SQLite embedded in the process is the default backend, and a PostgreSQL
-//! backend can be added behind the same trait for several replicas.
+//! drey's durable state. Handlers and reconcilers see only the [`Store`] trait
+//! and [`StoreError`]; no SQL dialect or driver type shows above it. SQLite
+//! embedded in the process is the default backend; PostgreSQL, behind the same
+//! trait, lets several replicas share one database.
 
 pub mod audit;
 mod crypto;
+mod error;
+mod postgres;
+mod row;
 mod sqlite;
 
 pub use crypto::{Sealer, SecretData};
+pub use error::StoreError;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -14,61 +20,14 @@ use drey_model::{Kind, Object, ObjectKey, Page, PageRequest};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// Errors of the storage layer.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The object to update or delete does not exist.
-    #[error("{} '{}' not found", .0.kind, .0.name)]
-    NotFound(ObjectKey),
-    /// A create found an object with that key.
-    #[error("{} '{}' already exists", .0.kind, .0.name)]
-    AlreadyExists(ObjectKey),
-    /// The expected resource version did not match the stored one.
-    #[error("{} '{}' was changed concurrently: expected resourceVersion {expected}, found {actual}", .key.kind, .key.name)]
-    VersionConflict {
-        /// The object.
-        key: ObjectKey,
-        /// What the writer expected.
-        expected: i64,
-        /// What is stored.
-        actual: i64,
-    },
-    /// A precondition of the write failed: a parent is missing.
-    #[error("{} '{}' not found", .0.kind, .0.name)]
-    MissingParent(ObjectKey),
-    /// A delete was refused because other objects depend on this one.
-    #[error("{0}")]
-    Blocked(String),
-    /// The database failed.
-    #[error("database error")]
-    Database(#[from] sqlx::Error),
-    /// Migrations failed.
-    #[error("schema migration failed")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// A stored row could not be decoded.
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    /// Sealing or unsealing secret data failed.
-    #[error("secret encryption failed: {0}")]
-    Crypto(String),
-    /// Reading or writing a file (key file, data dir) failed.
-    #[error("{context}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
 /// How a write treats an existing object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteMode {
     /// Fail with [`StoreError::AlreadyExists`] when the key is taken.
     Create,
     /// Fail with [`StoreError::NotFound`] when the key is free; optionally
-    /// fail with [`StoreError::VersionConflict`] on a stale version.
+    /// fail with [`StoreError::VersionConflict`] when a user wrote since the
+    /// writer read (status writes in between are no conflict).
     Update {
         /// The resourceVersion the writer read, if it wants the check.
         expected_version: Option<i64>,
@@ -128,7 +87,8 @@ pub struct Delete {
     pub refuse_if_referenced: bool,
     /// Delete these (kind, scope) sets together with the object.
     pub cascade: Vec<(Kind, String)>,
-    /// Refuse with [`StoreError::VersionConflict`] unless this is the stored version.
+    /// Refuse with [`StoreError::VersionConflict`] when a user wrote since
+    /// this version was read (the rule of [`WriteMode::Update`]).
     pub expected_version: Option<i64>,
 }
 
@@ -176,9 +136,12 @@ pub trait Store: Send + Sync + 'static {
     async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError>;
     /// Lists a page of objects with the total count.
     async fn list(&self, query: &ListQuery) -> Result<Page<Object>, StoreError>;
-    /// Writes an object's user-owned parts; bumps its resourceVersion.
+    /// Writes an object's user-owned parts; bumps its resourceVersion, and
+    /// its generation when the spec changes.
     async fn write(&self, write: Write) -> Result<Object, StoreError>;
-    /// Replaces an object's status; bumps its resourceVersion.
+    /// Replaces an object's status; bumps its resourceVersion, never its
+    /// generation. With `expected_version` it fails only when a user wrote
+    /// since that version, never because of another status write.
     async fn write_status(
         &self,
         key: &ObjectKey,
@@ -195,6 +158,44 @@ pub trait Store: Send + Sync + 'static {
     async fn keys(&self, kind: Kind) -> Result<Vec<ObjectKey>, StoreError>;
     /// The unsealed secret data of an object, for the code that hands it to Flink.
     async fn secret_data(&self, key: &ObjectKey) -> Result<Option<SecretData>, StoreError>;
+}
+
+/// An object as a backend reads it back, with what the version rule needs.
+#[derive(Clone, Debug)]
+pub(crate) struct Stored {
+    pub(crate) object: Object,
+    /// The resourceVersion the last user write ([`Store::write`]) produced.
+    pub(crate) spec_version: i64,
+}
+
+impl Stored {
+    /// The version rule: a writer that read version `expected` may write
+    /// unless a user wrote after it, i.e. iff
+    /// `spec_version <= expected <= resource_version`. Status writes in
+    /// between are no conflict, so the reconciler's status writes never make
+    /// a user's update fail, and a user's update makes the reconciler re-read.
+    pub(crate) fn check_version(&self, expected: Option<i64>) -> Result<(), StoreError> {
+        let actual = self.object.meta.resource_version;
+        match expected {
+            Some(v) if !(self.spec_version..=actual).contains(&v) => {
+                Err(StoreError::VersionConflict {
+                    key: self.object.key.clone(),
+                    expected: v,
+                    actual,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The generation after a user write of `spec`: +1 when the spec changes.
+    pub(crate) fn next_generation(&self, spec: &Value) -> i64 {
+        if self.object.spec == *spec {
+            self.object.meta.generation
+        } else {
+            self.object.meta.generation + 1
+        }
+    }
 }
 
 /// Builds an object's JSON map from parts; shared by backends' row decoding.
@@ -217,5 +218,3 @@ pub(crate) fn parse_string_map(
         })
         .collect())
 }
-/// Re-exported so callers can match database errors without their own sqlx dependency.
-pub use sqlx;

@@ -2,6 +2,7 @@
 //! the control plane; the other subcommands are its command-line clients.
 
 mod cli;
+mod database;
 mod server;
 mod settings;
 
@@ -75,6 +76,14 @@ enum AdminCommand {
         /// The server's data dir [default: as for `drey server`].
         #[arg(long, env = "DREY_DATA_DIR", value_name = "DIR")]
         data_dir: Option<std::path::PathBuf>,
+        /// The server's PostgreSQL database, if it uses one instead of SQLite.
+        #[arg(
+            long,
+            env = "DREY_DATABASE_URL",
+            value_name = "URL",
+            hide_env_values = true
+        )]
+        database_url: Option<settings::DatabaseUrl>,
         /// The server's secret key, if it uses one instead of the key file.
         #[arg(long, env = "DREY_SECRET_KEY", hide_env_values = true)]
         secret_key: Option<String>,
@@ -108,6 +117,7 @@ fn main() -> ExitCode {
         }
         Command::Admin(AdminCommand::CreateRootKey {
             data_dir,
+            database_url,
             secret_key,
         }) => {
             let data_dir = match data_dir.map(Ok).unwrap_or_else(settings::default_data_dir) {
@@ -117,7 +127,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match server::create_root_key(&data_dir, secret_key.as_deref()) {
+            match server::create_root_key(&data_dir, database_url.as_ref(), secret_key.as_deref()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("drey: {e:#}");

@@ -1,6 +1,7 @@
 //! `drey server`: opens the store, serves the API, shuts down gracefully.
 
-use crate::settings::ServerSettings;
+use crate::database::Database;
+use crate::settings::{DatabaseUrl, ServerSettings};
 use anyhow::{bail, Context};
 use drey_api::auth::AuthMode;
 use drey_api::ApiConfig;
@@ -11,7 +12,7 @@ use drey_control::reconcile::{ApplicationReconciler, Backend, ReconcilerConfig};
 use drey_control::sql_engine::{Gateway, SqlEngine};
 use drey_control::Core;
 use drey_runtime::{FlinkHome, LocalBackend, SqlGatewayJar, SqlGatewayService};
-use drey_store::{Sealer, SqliteStore};
+use drey_store::Sealer;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -44,6 +45,7 @@ fn init_logging(settings: &ServerSettings) -> anyhow::Result<()> {
 
 /// Holds an exclusive lock on the data dir so two servers never share one
 /// SQLite store (the kernel drops it when the process dies, even by kill -9).
+/// Servers on PostgreSQL take no lock: the database serializes them.
 fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<File>> {
     let path = dir.join("drey.lock");
     let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
@@ -61,17 +63,18 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     let data_dir = settings.data_dir()?;
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
-    let _lock = lock_data_dir(&data_dir)?;
+    let _lock = match settings.database_url {
+        None => Some(lock_data_dir(&data_dir)?),
+        Some(_) => None,
+    };
     let sealer = match &settings.secret_key {
         Some(key) => Sealer::from_base64(key).context("invalid --secret-key")?,
         None => Sealer::load_or_create(&data_dir.join("secret.key"))
             .context("cannot load the secret key file")?,
     };
-    let db = data_dir.join("drey.db");
-    let store = SqliteStore::open(&db, sealer)
-        .await
-        .with_context(|| format!("cannot open the store at {}", db.display()))?;
-    let core = Core::new(Arc::new(store.clone())).with_artifact_dir(data_dir.join("artifacts"));
+    let database = Database::open(settings.database_url.as_ref(), &data_dir, sealer).await?;
+    tracing::info!(store = %database.describe(&data_dir), "store open");
+    let core = Core::new(database.store()).with_artifact_dir(data_dir.join("artifacts"));
     let auth = if settings.auth == "token" {
         ensure_root_key(&core, &data_dir).await?;
         AuthMode::Token
@@ -123,7 +126,7 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     for task in controller_tasks {
         let _ = task.await;
     }
-    store.close().await;
+    database.close().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -161,8 +164,13 @@ pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// `drey admin create-root-key`: makes another root key in the store of
-/// `data_dir` and prints it once on stdout.
-pub fn create_root_key(data_dir: &Path, secret_key: Option<&str>) -> anyhow::Result<()> {
+/// `data_dir` (or the PostgreSQL database `database_url`) and prints it once
+/// on stdout.
+pub fn create_root_key(
+    data_dir: &Path,
+    database_url: Option<&DatabaseUrl>,
+    secret_key: Option<&str>,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -171,9 +179,10 @@ pub fn create_root_key(data_dir: &Path, secret_key: Option<&str>) -> anyhow::Res
             Some(key) => Sealer::from_base64(key)?,
             None => Sealer::load_or_create(&data_dir.join("secret.key"))?,
         };
-        let store = SqliteStore::open(&data_dir.join("drey.db"), sealer).await?;
-        let token = Core::new(Arc::new(store.clone())).create_root_key().await?;
-        store.close().await;
+        let database = Database::open(database_url, data_dir, sealer).await?;
+        let token = Core::new(database.store()).create_root_key().await;
+        database.close().await;
+        let token = token?;
         println!("{}", token.token);
         anyhow::Ok(())
     })

@@ -28,6 +28,17 @@ pub struct ServerSettings {
     #[arg(long, env = "DREY_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// A PostgreSQL database to keep drey's state in, for several replicas
+    /// sharing one database: postgres://USER:PASS@HOST:PORT/DB [default:
+    /// SQLite in <data-dir>/drey.db]. Replicas need the same --secret-key.
+    #[arg(
+        long,
+        env = "DREY_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<DatabaseUrl>,
+
     /// Base64 of a 32-byte key that encrypts secrets at rest. Without it drey
     /// creates `<data-dir>/secret.key` (mode 0600) on first start.
     #[arg(long, env = "DREY_SECRET_KEY", hide_env_values = true)]
@@ -112,6 +123,40 @@ impl ServerSettings {
         match &self.data_dir {
             Some(dir) => Ok(dir.clone()),
             None => default_data_dir(),
+        }
+    }
+}
+
+/// A `postgres://` URL. Its `Debug` hides the URL: it holds a password.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL, for connecting.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(..)")
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Ok(DatabaseUrl(text.to_owned()))
+        } else {
+            Err(
+                "expected a PostgreSQL URL, postgres://USER:PASS@HOST:PORT/DB \
+                 (without --database-url drey uses SQLite in the data dir)"
+                    .into(),
+            )
         }
     }
 }

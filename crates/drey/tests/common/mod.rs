@@ -1,9 +1,13 @@
 //! Starts the real `drey` binary on port 0 with a temporary data dir and talks
-//! HTTP to it. Shared by the integration tests.
+//! HTTP to it. Shared by the integration tests. With
+//! `DREY_TEST_DATABASE=postgres` every server keeps its state in a fresh
+//! database of a real PostgreSQL (drey-store's test harness) instead of SQLite.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod browser;
 pub mod flink;
+#[path = "../../../drey-store/tests/support/postgres.rs"]
+pub mod postgres;
 
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
@@ -21,6 +25,8 @@ pub struct Server {
     stderr_log: PathBuf,
     /// Sent as `Authorization: Bearer` on every request when set.
     pub token: Option<String>,
+    /// The PostgreSQL database the server keeps its state in, if not SQLite.
+    pub database_url: Option<String>,
 }
 
 impl Server {
@@ -44,12 +50,18 @@ impl Server {
             .append(true)
             .open(&stderr_log)
             .unwrap();
+        let database = database_args(data_dir, extra);
+        let database_url = database.get(1).cloned().or_else(|| {
+            let at = extra.iter().position(|a| *a == "--database-url")?;
+            extra.get(at + 1).map(|u| u.to_string())
+        });
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_drey"));
         cmd.arg("server")
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(data_dir)
+            .args(database)
             .args(extra)
             .env_remove("DREY_CONFIG")
             .stdout(Stdio::piped())
@@ -76,6 +88,7 @@ impl Server {
                 .unwrap(),
             stderr_log,
             token: None,
+            database_url,
         }
     }
 
@@ -102,6 +115,25 @@ impl Server {
         )
         .unwrap();
         self.child.wait().unwrap()
+    }
+
+    /// Everything the server's database holds, as bytes, to look for what
+    /// must never be stored in clear: SQLite's files, or every row of
+    /// PostgreSQL's tables with sealed data as its raw bytes.
+    pub fn stored_bytes(&self) -> Vec<u8> {
+        match &self.database_url {
+            Some(url) => postgres::server()
+                .psql(
+                    url,
+                    "SELECT row_to_json(o)::text || encode(coalesce(o.sealed, ''), 'escape') \
+                     FROM objects o",
+                )
+                .into_bytes(),
+            None => ["drey.db", "drey.db-wal"]
+                .iter()
+                .flat_map(|f| std::fs::read(self.data_dir.join(f)).unwrap_or_default())
+                .collect(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -177,6 +209,25 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `--database-url` of a PostgreSQL database when `DREY_TEST_DATABASE=postgres`
+/// (one per data dir, so a restarted server finds its state), else nothing.
+fn database_args(data_dir: &Path, extra: &[&str]) -> Vec<String> {
+    let wanted = std::env::var("DREY_TEST_DATABASE").is_ok_and(|v| v == "postgres");
+    if !wanted || extra.contains(&"--database-url") {
+        return Vec::new();
+    }
+    let remembered = data_dir.join("test-database-url");
+    let url = match std::fs::read_to_string(&remembered) {
+        Ok(url) => url,
+        Err(_) => {
+            let url = postgres::server().create_database();
+            std::fs::write(&remembered, &url).unwrap();
+            url
+        }
+    };
+    vec!["--database-url".to_owned(), url]
 }
 
 /// The message of a CMF RestError body, asserting its shape.

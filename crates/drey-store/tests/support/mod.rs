@@ -1,0 +1,4 @@
+//! Helpers of drey-store's integration tests.
+#![allow(dead_code)]
+
+pub mod postgres;
