@@ -225,8 +225,11 @@ pub struct ObjectMeta {
     pub name: String,
     /// Globally unique, never reused.
     pub uid: Uuid,
-    /// Increases on every write; used for optimistic concurrency.
+    /// Increases on every write, user or status; used for optimistic concurrency.
     pub resource_version: i64,
+    /// Kubernetes `metadata.generation`: 1 on create, +1 on every user write
+    /// that changes the spec; status writes never change it.
+    pub generation: i64,
     /// When the object was created.
     pub creation_timestamp: Timestamp,
     /// When the object was last written.

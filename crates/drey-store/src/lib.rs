@@ -68,7 +68,8 @@ pub enum WriteMode {
     /// Fail with [`StoreError::AlreadyExists`] when the key is taken.
     Create,
     /// Fail with [`StoreError::NotFound`] when the key is free; optionally
-    /// fail with [`StoreError::VersionConflict`] on a stale version.
+    /// fail with [`StoreError::VersionConflict`] when a user wrote since the
+    /// writer read (status writes in between are no conflict).
     Update {
         /// The resourceVersion the writer read, if it wants the check.
         expected_version: Option<i64>,
@@ -128,7 +129,8 @@ pub struct Delete {
     pub refuse_if_referenced: bool,
     /// Delete these (kind, scope) sets together with the object.
     pub cascade: Vec<(Kind, String)>,
-    /// Refuse with [`StoreError::VersionConflict`] unless this is the stored version.
+    /// Refuse with [`StoreError::VersionConflict`] when a user wrote since
+    /// this version was read (the rule of [`WriteMode::Update`]).
     pub expected_version: Option<i64>,
 }
 
@@ -176,9 +178,12 @@ pub trait Store: Send + Sync + 'static {
     async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError>;
     /// Lists a page of objects with the total count.
     async fn list(&self, query: &ListQuery) -> Result<Page<Object>, StoreError>;
-    /// Writes an object's user-owned parts; bumps its resourceVersion.
+    /// Writes an object's user-owned parts; bumps its resourceVersion, and
+    /// its generation when the spec changes.
     async fn write(&self, write: Write) -> Result<Object, StoreError>;
-    /// Replaces an object's status; bumps its resourceVersion.
+    /// Replaces an object's status; bumps its resourceVersion, never its
+    /// generation. With `expected_version` it fails only when a user wrote
+    /// since that version, never because of another status write.
     async fn write_status(
         &self,
         key: &ObjectKey,
@@ -195,6 +200,44 @@ pub trait Store: Send + Sync + 'static {
     async fn keys(&self, kind: Kind) -> Result<Vec<ObjectKey>, StoreError>;
     /// The unsealed secret data of an object, for the code that hands it to Flink.
     async fn secret_data(&self, key: &ObjectKey) -> Result<Option<SecretData>, StoreError>;
+}
+
+/// An object as a backend reads it back, with what the version rule needs.
+#[derive(Clone, Debug)]
+pub(crate) struct Stored {
+    pub(crate) object: Object,
+    /// The resourceVersion the last user write ([`Store::write`]) produced.
+    pub(crate) spec_version: i64,
+}
+
+impl Stored {
+    /// The version rule: a writer that read version `expected` may write
+    /// unless a user wrote after it, i.e. iff
+    /// `spec_version <= expected <= resource_version`. Status writes in
+    /// between are no conflict, so the reconciler's status writes never make
+    /// a user's update fail, and a user's update makes the reconciler re-read.
+    pub(crate) fn check_version(&self, expected: Option<i64>) -> Result<(), StoreError> {
+        let actual = self.object.meta.resource_version;
+        match expected {
+            Some(v) if !(self.spec_version..=actual).contains(&v) => {
+                Err(StoreError::VersionConflict {
+                    key: self.object.key.clone(),
+                    expected: v,
+                    actual,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The generation after a user write of `spec`: +1 when the spec changes.
+    pub(crate) fn next_generation(&self, spec: &Value) -> i64 {
+        if self.object.spec == *spec {
+            self.object.meta.generation
+        } else {
+            self.object.meta.generation + 1
+        }
+    }
 }
 
 /// Builds an object's JSON map from parts; shared by backends' row decoding.

@@ -4,8 +4,8 @@
 //! of readers that never wait for the writer.
 
 use crate::{
-    parse_json, parse_string_map, Delete, ListQuery, Sealer, SecretData, Store, StoreError, Write,
-    WriteMode,
+    parse_json, parse_string_map, Delete, ListQuery, Sealer, SecretData, Store, StoreError, Stored,
+    Write, WriteMode,
 };
 use async_trait::async_trait;
 use drey_model::page::{SortDirection, SortKey};
@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 
-const COLUMNS: &str = "org, kind, scope, name, uid, resource_version, created_at, updated_at, \
-                       labels, annotations, spec, status";
+const COLUMNS: &str = "org, kind, scope, name, uid, resource_version, generation, spec_version, \
+                       created_at, updated_at, labels, annotations, spec, status";
 
 /// The SQLite store.
 #[derive(Clone, Debug)]
@@ -37,7 +37,7 @@ pub struct SqliteStore {
 /// process, which holds the data dir's lock — so every change passes through
 /// `write`, `write_status` and `delete`, which update the cache after they
 /// commit. A read that raced with a write never inserts what it read (the
-/// generation moved), so the cache never serves an older version than the
+/// epoch moved), so the cache never serves an older version than the
 /// database. perf showed most of a GET's time in the hop to sqlx's SQLite
 /// thread and in file-lock syscalls; a hit skips both.
 #[derive(Debug, Default)]
@@ -47,7 +47,7 @@ struct ReadCache {
 
 #[derive(Debug, Default)]
 struct CacheInner {
-    generation: u64,
+    epoch: u64,
     objects: HashMap<ObjectKey, Object>,
 }
 
@@ -61,16 +61,16 @@ impl ReadCache {
         };
         match inner.objects.get(key) {
             Some(object) => Ok(Some(object.clone())),
-            None => Err(inner.generation),
+            None => Err(inner.epoch),
         }
     }
 
-    /// Remembers what a read found, unless a write happened since `generation`.
-    fn fill(&self, generation: u64, object: &Object) {
+    /// Remembers what a read found, unless a write happened since `epoch`.
+    fn fill(&self, epoch: u64, object: &Object) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        if inner.generation != generation {
+        if inner.epoch != epoch {
             return;
         }
         if inner.objects.len() >= CACHE_CAPACITY {
@@ -81,10 +81,10 @@ impl ReadCache {
         inner.objects.insert(object.key.clone(), object.clone());
     }
 
-    /// Applies a committed change: `f` edits the map, the generation moves.
+    /// Applies a committed change: `f` edits the map, the epoch moves.
     fn change(&self, f: impl FnOnce(&mut HashMap<ObjectKey, Object>)) {
         if let Ok(mut inner) = self.inner.lock() {
-            inner.generation += 1;
+            inner.epoch += 1;
             f(&mut inner.objects);
         }
     }
@@ -128,7 +128,7 @@ impl SqliteStore {
     }
 }
 
-fn decode(row: &SqliteRow) -> Result<Object, StoreError> {
+fn decode(row: &SqliteRow) -> Result<Stored, StoreError> {
     let kind_id: String = row.try_get("kind")?;
     let kind = Kind::from_storage_id(&kind_id)
         .ok_or_else(|| StoreError::Corrupt(format!("unknown kind '{kind_id}'")))?;
@@ -138,7 +138,7 @@ fn decode(row: &SqliteRow) -> Result<Object, StoreError> {
     let time = |t: &str| {
         Timestamp::parse(t).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp '{t}'")))
     };
-    Ok(Object {
+    let object = Object {
         key: ObjectKey {
             org: row.try_get("org")?,
             kind,
@@ -149,6 +149,7 @@ fn decode(row: &SqliteRow) -> Result<Object, StoreError> {
             name: row.try_get("name")?,
             uid: Uuid::parse_str(&uid).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             resource_version: row.try_get("resource_version")?,
+            generation: row.try_get("generation")?,
             creation_timestamp: time(&created)?,
             update_timestamp: time(&updated)?,
             labels: parse_string_map("labels", row.try_get("labels")?)?,
@@ -156,6 +157,10 @@ fn decode(row: &SqliteRow) -> Result<Object, StoreError> {
         },
         spec: parse_json("spec", row.try_get("spec")?)?,
         status: parse_json("status", row.try_get("status")?)?,
+    };
+    Ok(Stored {
+        object,
+        spec_version: row.try_get("spec_version")?,
     })
 }
 
@@ -166,6 +171,7 @@ type PageRow = (
     String,
     String,
     String,
+    i64,
     i64,
     String,
     String,
@@ -187,6 +193,7 @@ fn decode_array(text: &str) -> Result<Vec<Object>, StoreError> {
                 name,
                 uid,
                 version,
+                generation,
                 created,
                 updated,
                 labels,
@@ -206,6 +213,7 @@ fn decode_array(text: &str) -> Result<Vec<Object>, StoreError> {
                         uid: Uuid::parse_str(&uid)
                             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                         resource_version: version,
+                        generation,
                         creation_timestamp: time(&created)?,
                         update_timestamp: time(&updated)?,
                         labels,
@@ -225,7 +233,7 @@ fn decode_array(text: &str) -> Result<Vec<Object>, StoreError> {
         .collect()
 }
 
-async fn fetch(conn: &mut SqliteConnection, key: &ObjectKey) -> Result<Option<Object>, StoreError> {
+async fn fetch(conn: &mut SqliteConnection, key: &ObjectKey) -> Result<Option<Stored>, StoreError> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM objects WHERE org = ? AND kind = ? AND scope = ? AND name = ?"
     ))
@@ -317,14 +325,14 @@ fn push_order<'a>(q: &mut QueryBuilder<'a, Sqlite>, query: &'a ListQuery) {
 #[async_trait]
 impl Store for SqliteStore {
     async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError> {
-        let generation = match self.cache.get(key) {
+        let epoch = match self.cache.get(key) {
             Ok(hit) => return Ok(hit),
-            Err(generation) => generation,
+            Err(epoch) => epoch,
         };
         let mut conn = self.readers.acquire().await?;
-        let found = fetch(&mut conn, key).await?;
+        let found = fetch(&mut conn, key).await?.map(|stored| stored.object);
         if let Some(object) = &found {
-            self.cache.fill(generation, object);
+            self.cache.fill(epoch, object);
         }
         Ok(found)
     }
@@ -341,7 +349,7 @@ impl Store for SqliteStore {
         // hundred, and each document is parsed once.
         let mut q = QueryBuilder::<Sqlite>::new(
             "SELECT json_group_array(json_array(org, kind, scope, name, uid, resource_version, \
-             created_at, updated_at, json(labels), json(annotations), json(spec), json(status))",
+             generation, created_at, updated_at, json(labels), json(annotations), json(spec), json(status))",
         );
         push_order(&mut q, query);
         q.push(") FROM objects WHERE rowid IN (SELECT rowid FROM objects");
@@ -380,28 +388,21 @@ impl Store for SqliteStore {
         let uid = match (&existing, write.mode) {
             (Some(_), WriteMode::Create) => return Err(StoreError::AlreadyExists(write.key)),
             (None, WriteMode::Update { .. }) => return Err(StoreError::NotFound(write.key)),
-            (
-                Some(current),
-                WriteMode::Update {
-                    expected_version: Some(v),
-                },
-            ) if current.meta.resource_version != v => {
-                return Err(StoreError::VersionConflict {
-                    key: write.key,
-                    expected: v,
-                    actual: current.meta.resource_version,
-                })
-            }
-            (Some(current), _) => {
+            (Some(current), mode) => {
+                if let WriteMode::Update { expected_version } = mode {
+                    current.check_version(expected_version)?;
+                }
                 let status = match &write.status {
                     Some(s) => serde_json::to_string(s).map_err(corrupt)?,
-                    None => serde_json::to_string(&current.status).map_err(corrupt)?,
+                    None => serde_json::to_string(&current.object.status).map_err(corrupt)?,
                 };
-                let uid = current.meta.uid.to_string();
+                let uid = current.object.meta.uid.to_string();
                 sqlx::query(
-                    "UPDATE objects SET resource_version = resource_version + 1, updated_at = ?, \
+                    "UPDATE objects SET resource_version = resource_version + 1, \
+                     spec_version = resource_version + 1, generation = ?, updated_at = ?, \
                      labels = ?, annotations = ?, spec = ?, status = ? WHERE uid = ?",
                 )
+                .bind(current.next_generation(&write.spec))
                 .bind(&now)
                 .bind(&labels)
                 .bind(&annotations)
@@ -418,8 +419,8 @@ impl Store for SqliteStore {
                     .map_err(corrupt)?;
                 sqlx::query(
                     "INSERT INTO objects (org, kind, scope, name, uid, resource_version, \
-                     created_at, updated_at, labels, annotations, spec, status) \
-                     VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+                     generation, spec_version, created_at, updated_at, labels, annotations, \
+                     spec, status) VALUES (?, ?, ?, ?, ?, 1, 1, 1, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(&write.key.org)
                 .bind(write.key.kind.storage_id())
@@ -463,7 +464,8 @@ impl Store for SqliteStore {
         }
         let stored = fetch(&mut tx, &write.key)
             .await?
-            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?;
+            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?
+            .object;
         tx.commit().await?;
         self.cache.change(|objects| {
             // Only what is read is cached; a write refreshes a cached copy.
@@ -484,27 +486,20 @@ impl Store for SqliteStore {
         let current = fetch(&mut tx, key)
             .await?
             .ok_or_else(|| StoreError::NotFound(key.clone()))?;
-        if let Some(v) = expected_version {
-            if current.meta.resource_version != v {
-                return Err(StoreError::VersionConflict {
-                    key: key.clone(),
-                    expected: v,
-                    actual: current.meta.resource_version,
-                });
-            }
-        }
+        current.check_version(expected_version)?;
         sqlx::query(
             "UPDATE objects SET resource_version = resource_version + 1, updated_at = ?, \
              status = ? WHERE uid = ?",
         )
         .bind(Timestamp::now().to_string())
         .bind(serde_json::to_string(&status).map_err(corrupt)?)
-        .bind(current.meta.uid.to_string())
+        .bind(current.object.meta.uid.to_string())
         .execute(&mut *tx)
         .await?;
         let stored = fetch(&mut tx, key)
             .await?
-            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?;
+            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?
+            .object;
         tx.commit().await?;
         self.cache.change(|objects| {
             // Only what is read is cached; a write refreshes a cached copy.
@@ -520,15 +515,8 @@ impl Store for SqliteStore {
         let Some(current) = fetch(&mut tx, &delete.key).await? else {
             return Ok(None);
         };
-        if let Some(expected) = delete.expected_version {
-            if expected != current.meta.resource_version {
-                return Err(StoreError::VersionConflict {
-                    key: delete.key,
-                    expected,
-                    actual: current.meta.resource_version,
-                });
-            }
-        }
+        current.check_version(delete.expected_version)?;
+        let current = current.object;
         let mut blockers = Vec::new();
         for (kind, scope) in &delete.must_be_empty {
             let n: i64 = sqlx::query_scalar(
@@ -738,5 +726,177 @@ mod tests {
             .unwrap();
         let stale = s.write_status(&app, Some(7), json!({})).await;
         assert!(matches!(stale, Err(StoreError::VersionConflict { .. })));
+    }
+
+    fn update(key: &ObjectKey, expected: Option<i64>, spec: Value) -> Write {
+        Write::new(
+            key.clone(),
+            WriteMode::Update {
+                expected_version: expected,
+            },
+            spec,
+        )
+    }
+
+    fn is_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
+        matches!(result, Err(StoreError::VersionConflict { .. }))
+    }
+
+    #[tokio::test]
+    async fn generation_counts_spec_changes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(&dir).await;
+        let env = ObjectKey::global(DEFAULT_ORG, Kind::Environment, "gen");
+        let created = s
+            .write(Write::new(env.clone(), WriteMode::Create, json!({"a": 1})))
+            .await
+            .unwrap();
+        assert_eq!(
+            (created.meta.resource_version, created.meta.generation),
+            (1, 1)
+        );
+        let same = s.write(update(&env, None, json!({"a": 1}))).await.unwrap();
+        assert_eq!((same.meta.resource_version, same.meta.generation), (2, 1));
+        let status = s.write_status(&env, None, json!({"s": 1})).await.unwrap();
+        assert_eq!(
+            (status.meta.resource_version, status.meta.generation),
+            (3, 1)
+        );
+        let changed = s
+            .write(Write::new(env.clone(), WriteMode::Upsert, json!({"a": 2})))
+            .await
+            .unwrap();
+        assert_eq!(
+            (changed.meta.resource_version, changed.meta.generation),
+            (4, 2)
+        );
+        let listed = s
+            .list(&ListQuery {
+                org: DEFAULT_ORG.into(),
+                kind: Kind::Environment,
+                scope: None,
+                filters: Vec::new(),
+                page: drey_model::PageRequest::default(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.items[0].meta.generation, 2,
+            "lists carry the generation"
+        );
+        assert_eq!(s.get(&env).await.unwrap().unwrap(), changed);
+    }
+
+    #[tokio::test]
+    async fn status_writes_never_conflict_with_user_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(&dir).await;
+        let env = ObjectKey::global(DEFAULT_ORG, Kind::Environment, "rule");
+        let read = s
+            .write(Write::new(env.clone(), WriteMode::Create, json!({"a": 1})))
+            .await
+            .unwrap()
+            .meta
+            .resource_version;
+        // Two status writes by reconcilers that both read version 1.
+        s.write_status(&env, Some(read), json!({"s": 1}))
+            .await
+            .unwrap();
+        s.write_status(&env, Some(read), json!({"s": 2}))
+            .await
+            .unwrap();
+        // The user read version 1 too; the status writes since are no conflict.
+        let user = s
+            .write(update(&env, Some(read), json!({"a": 2})))
+            .await
+            .unwrap();
+        assert_eq!(user.meta.resource_version, 4);
+        assert_eq!(
+            user.status,
+            json!({"s": 2}),
+            "a user write keeps the status"
+        );
+        // Now every writer that read before the user's write must re-read.
+        assert!(is_conflict(
+            s.write_status(&env, Some(read), json!({"s": 3})).await
+        ));
+        assert!(is_conflict(
+            s.write(update(&env, Some(3), json!({"a": 3}))).await
+        ));
+        assert!(
+            is_conflict(s.write(update(&env, Some(5), json!({"a": 3}))).await),
+            "a version from the future is a conflict"
+        );
+        // After a re-read, status writes go through, and so does a user
+        // write that read before them.
+        s.write_status(&env, Some(4), json!({"s": 3}))
+            .await
+            .unwrap();
+        s.write(update(&env, Some(4), json!({"a": 3})))
+            .await
+            .unwrap();
+        let mut stale = Delete::new(env.clone());
+        stale.expected_version = Some(4);
+        assert!(is_conflict(s.delete(stale).await), "a user wrote at 6");
+        s.write_status(&env, Some(6), json!({"s": 4}))
+            .await
+            .unwrap();
+        let mut delete = Delete::new(env.clone());
+        delete.expected_version = Some(6);
+        assert!(s.delete(delete).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn rows_from_before_the_rule_keep_exact_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let first = dir.path().join("first");
+        std::fs::create_dir(&first).unwrap();
+        std::fs::write(
+            first.join("0001_objects.sql"),
+            include_str!("../migrations/0001_objects.sql"),
+        )
+        .unwrap();
+        {
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = SqlitePool::connect_with(options).await.unwrap();
+            sqlx::migrate::Migrator::new(first.as_path())
+                .await
+                .unwrap()
+                .run(&pool)
+                .await
+                .unwrap();
+            let now = Timestamp::now().to_string();
+            sqlx::query(
+                "INSERT INTO objects VALUES ('default', 'environment', '', 'old', ?, 5, ?, ?, \
+                 '{}', '{}', '{\"a\":1}', 'null', NULL)",
+            )
+            .bind(Uuid::new_v4().to_string())
+            .bind(&now)
+            .bind(&now)
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+        let s = SqliteStore::open(&path, Sealer::from_key(&[1; 32]))
+            .await
+            .unwrap();
+        let old = ObjectKey::global(DEFAULT_ORG, Kind::Environment, "old");
+        let got = s.get(&old).await.unwrap().unwrap();
+        assert_eq!((got.meta.resource_version, got.meta.generation), (5, 1));
+        assert!(is_conflict(
+            s.write(update(&old, Some(4), json!({"a": 2}))).await
+        ));
+        let written = s
+            .write(update(&old, Some(5), json!({"a": 2})))
+            .await
+            .unwrap();
+        assert_eq!(
+            (written.meta.resource_version, written.meta.generation),
+            (6, 2)
+        );
     }
 }
