@@ -4,7 +4,7 @@
 //! they were written (see [`crate::loose`]).
 
 use crate::application::{JobState, UpgradeMode};
-use crate::loose::{get, Loose};
+use crate::loose::{typed, Loose};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -96,23 +96,23 @@ pub struct ComponentSpec {
 impl ApplicationSpec {
     /// The typed job, if the spec has one.
     pub fn job(&self) -> Option<&JobSpec> {
-        get(&self.job)
+        typed(&self.job)
     }
 
     /// `job.state`, when set to one drey knows.
     pub fn desired_state(&self) -> Option<JobState> {
-        self.job().and_then(|j| get(&j.state)).copied()
+        self.job().and_then(|j| typed(&j.state)).copied()
     }
 
     /// The SHARED compute pool of a session job.
     pub fn session_pool(&self) -> Option<&str> {
-        get(&self.deployment_name).map(String::as_str)
+        typed(&self.deployment_name).map(String::as_str)
     }
 
     /// `taskManager.replicas`.
     pub fn task_manager_replicas(&self) -> Option<u64> {
-        get(&self.task_manager)
-            .and_then(|t| get(&t.replicas))
+        typed(&self.task_manager)
+            .and_then(|t| typed(&t.replicas))
             .copied()
     }
 }
@@ -156,25 +156,25 @@ pub struct JobStatus {
 impl ApplicationStatus {
     /// `lifecycleState`, `""` when unknown.
     pub fn lifecycle(&self) -> &str {
-        get(&self.lifecycle_state).map_or("", String::as_str)
+        typed(&self.lifecycle_state).map_or("", String::as_str)
     }
 
     /// `jobStatus.state`, `""` when unknown.
     pub fn job_state(&self) -> &str {
         self.job_status_typed()
-            .and_then(|j| get(&j.state))
+            .and_then(|j| typed(&j.state))
             .map_or("", String::as_str)
     }
 
     /// `jobStatus.jobId`.
     pub fn job_id(&self) -> Option<&str> {
         self.job_status_typed()
-            .and_then(|j| get(&j.job_id))
+            .and_then(|j| typed(&j.job_id))
             .map(String::as_str)
     }
 
     fn job_status_typed(&self) -> Option<&JobStatus> {
-        get(&self.job_status)
+        typed(&self.job_status)
     }
 }
 
@@ -210,7 +210,8 @@ mod tests {
             view(&json!({"job": {"state": "suspended"}, "deploymentName": "p"}));
         assert_eq!(spec.desired_state(), Some(JobState::Suspended));
         assert_eq!(spec.session_pool(), Some("p"));
-        let status: ApplicationStatus = view(&json!({"jobStatus": {"state": 5}, "lifecycleState": []}));
+        let status: ApplicationStatus =
+            view(&json!({"jobStatus": {"state": 5}, "lifecycleState": []}));
         assert_eq!((status.lifecycle(), status.job_state()), ("", ""));
     }
 }

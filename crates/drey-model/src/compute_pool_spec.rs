@@ -3,7 +3,7 @@
 //! written (see [`crate::loose`]).
 
 use crate::application_spec::ComponentSpec;
-use crate::loose::{get, Loose};
+use crate::loose::{typed, Loose};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -72,12 +72,12 @@ pub struct ClusterSpec {
 impl PoolSpec {
     /// Whether the pool runs a session cluster.
     pub fn is_shared(&self) -> bool {
-        get(&self.pool_type) == Some(&PoolType::Shared)
+        typed(&self.pool_type) == Some(&PoolType::Shared)
     }
 
     /// Whether a SHARED pool is asked to stop.
     pub fn is_suspended(&self) -> bool {
-        get(&self.state) == Some(&PoolState::Suspended)
+        typed(&self.state) == Some(&PoolState::Suspended)
     }
 }
 
@@ -114,13 +114,13 @@ pub struct ClusterInfo {
 impl PoolStatus {
     /// `phase`, when known.
     pub fn phase(&self) -> Option<&str> {
-        get(&self.phase).map(String::as_str)
+        typed(&self.phase).map(String::as_str)
     }
 
     /// `clusterInfo.restUrl`, when known.
     pub fn rest_url(&self) -> Option<&str> {
-        get(&self.cluster_info)
-            .and_then(|c| get(&c.rest_url))
+        typed(&self.cluster_info)
+            .and_then(|c| typed(&c.rest_url))
             .map(String::as_str)
     }
 }
@@ -133,13 +133,17 @@ mod tests {
 
     #[test]
     fn a_pool_reads_back_as_written_and_odd_fields_read_as_absent() {
-        let given = json!({"type": "SHARED", "state": 5, "clusterSpec": {"taskManager": []}, "vvp": []});
+        let given =
+            json!({"type": "SHARED", "state": 5, "clusterSpec": {"taskManager": []}, "vvp": []});
         let spec: PoolSpec = view(&given);
         assert!(spec.is_shared() && !spec.is_suspended());
         assert_eq!(to_json(&spec), given);
         let spec: PoolSpec = view(&json!({"type": "shared", "state": "SUSPENDED"}));
         assert!(!spec.is_shared() && spec.is_suspended());
         let status: PoolStatus = view(&json!({"phase": 5, "clusterInfo": {"restUrl": "http://x"}}));
-        assert_eq!((status.phase(), status.rest_url()), (None, Some("http://x")));
+        assert_eq!(
+            (status.phase(), status.rest_url()),
+            (None, Some("http://x"))
+        );
     }
 }

@@ -28,14 +28,31 @@ impl<T> Loose<T> {
 }
 
 /// Reads an optional [`Loose`] field: the typed value, when present and well formed.
-pub fn get<T>(field: &Option<Loose<T>>) -> Option<&T> {
+pub fn typed<T>(field: &Option<Loose<T>>) -> Option<&T> {
     field.as_ref().and_then(Loose::typed)
 }
 
 /// The typed value of a field, or its default when it was absent or odd,
 /// for a writer that sets a part of it and stores it back whole.
 pub fn typed_or_default<T: Clone + Default>(field: &Option<Loose<T>>) -> T {
-    get(field).cloned().unwrap_or_default()
+    typed(field).cloned().unwrap_or_default()
+}
+
+/// A field of a request body: absent, or of its type; anything else is a
+/// 400 naming `path` and what it `must_be`.
+pub fn checked<'a, T>(
+    field: &'a Option<Loose<T>>,
+    path: &str,
+    must_be: &str,
+) -> Result<Option<&'a T>, crate::Error> {
+    match field {
+        None => Ok(None),
+        Some(Loose::Typed(t)) => Ok(Some(t)),
+        Some(Loose::Odd(v)) => Err(crate::Error::invalid(
+            path,
+            format!("must be {must_be}, not {v}"),
+        )),
+    }
 }
 
 /// A typed view of `value`: its default when `value` is not of the shape
@@ -66,9 +83,15 @@ mod tests {
 
     #[test]
     fn odd_fields_read_as_absent_and_write_back_verbatim() {
-        for given in [json!({"parallelism": "abc", "x": [1]}), json!({"parallelism": 3})] {
+        for given in [
+            json!({"parallelism": "abc", "x": [1]}),
+            json!({"parallelism": 3}),
+        ] {
             let job: Job = view(&given);
-            assert_eq!(get(&job.parallelism).is_some(), given["parallelism"].is_u64());
+            assert_eq!(
+                typed(&job.parallelism).is_some(),
+                given["parallelism"].is_u64()
+            );
             assert_eq!(to_json(&job), given);
         }
         let job: Job = view(&json!([1]));

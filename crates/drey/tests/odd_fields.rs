@@ -44,7 +44,9 @@ impl Caller<'_> {
     async fn write(&self, method: Method, path: &str, body: Value) -> (u16, Value) {
         let (code, answer) = self.call(method.clone(), path, Some(body.clone())).await;
         if !(200..500).contains(&code) {
-            self.fail(format!("{method} {path} with {body} answered {code}: {answer}"));
+            self.fail(format!(
+                "{method} {path} with {body} answered {code}: {answer}"
+            ));
         }
         (code, answer)
     }
@@ -180,7 +182,8 @@ async fn read_everything(c: &Caller<'_>) {
     for app in &items(&apps) {
         let name = app["metadata"]["name"].as_str().unwrap();
         c.read(&format!("{cmf}/applications/{name}")).await;
-        c.read(&format!("{cmf}/applications/{name}/instances")).await;
+        c.read(&format!("{cmf}/applications/{name}/instances"))
+            .await;
         c.read(&format!("{cmf}/applications/{name}/savepoints"))
             .await;
         c.read(&format!(
@@ -240,7 +243,13 @@ async fn read_everything(c: &Caller<'_>) {
     ] {
         c.read(&format!("{vvp}/{path}")).await;
     }
-    for collection in ["sqlscripts", "connectors", "formats", "catalog-connectors", "udfartifacts"] {
+    for collection in [
+        "sqlscripts",
+        "connectors",
+        "formats",
+        "catalog-connectors",
+        "udfartifacts",
+    ] {
         c.read_one(&format!("/sql/v1beta1/namespaces/{ENV}/{collection}"))
             .await;
     }
@@ -461,6 +470,8 @@ async fn odd_vvp_writes_never_break_cmf_or_lakesail_reads() {
     let vvp = format!("/api/v1/namespaces/{ENV}");
 
     let clusters = [
+        json!({"state": "STOPPED", "extra": {"a": null}, "kubernetes": [],
+               "resources": {"jobmanager": {"memory": "1g", "x": []}}}),
         json!({"state": "STOPPED", "flinkConfiguration": [1]}),
         json!({"state": "STOPPED", "resources": {"jobmanager": 5, "taskmanager": []}}),
         json!({"state": "STOPPED", "resources": [], "extra": {"a": null}}),
@@ -489,9 +500,9 @@ async fn odd_vvp_writes_never_break_cmf_or_lakesail_reads() {
 
     let jar = "file:///opt/jobs/job.jar";
     let deployments = [
+        json!({"state": "SUSPENDED", "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": jar, "x": [null]},
+               "resources": {"jobmanager": {"memory": "1g", "odd": []}, "taskmanager": {}}}}}),
         json!({"state": "SUSPENDED", "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": jar},
-               "resources": {"jobmanager": 5, "taskmanager": []}}}}),
-        json!({"state": "SUSPENDED", "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": jar, "mainArgs": 5, "entryClass": []},
                "flinkConfiguration": {"a": [1], "b": null}}}}),
         json!({"state": "SUSPENDED", "template": {"metadata": 5, "spec": {"artifact": {"kind": "JAR", "jarUri": jar},
                "logging": [], "kubernetes": "x"}}, "extra": {"a": [null]}}),
@@ -500,6 +511,9 @@ async fn odd_vvp_writes_never_break_cmf_or_lakesail_reads() {
         json!({"state": "SUSPENDED", "sessionClusterName": "session-vvp1",
                "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": jar}}}}),
         // Refused.
+        json!({"state": "SUSPENDED", "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": jar, "mainArgs": 5, "entryClass": []}}}}),
+        json!({"state": "SUSPENDED", "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": jar},
+               "resources": {"jobmanager": 5, "taskmanager": []}}}}),
         json!({"state": [], "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": jar}}}}),
         json!({"state": "SUSPENDED", "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": 5}}}}),
         json!({"state": "SUSPENDED", "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": jar}, "parallelism": "abc"}}}),
@@ -526,6 +540,12 @@ async fn odd_vvp_writes_never_break_cmf_or_lakesail_reads() {
         }
     }
     assert!(made >= 4, "only {made} odd deployments were stored");
+    let sessions = c.read(&format!("{vvp}/sessionclusters")).await;
+    assert_eq!(
+        sessions["items"][0]["spec"]["kubernetes"],
+        json!([]),
+        "unknown fields read back: {sessions}"
+    );
     for (i, body) in [
         json!({"kind": "DeploymentTarget", "metadata": {"name": "t1"}, "spec": {"kubernetes": [], "extra": null}}),
         json!({"kind": "SecretValue", "metadata": {"name": "v1"}, "spec": {"kind": "GENERIC", "value": "x", "extra": []}}),
