@@ -5,6 +5,7 @@
 pub mod application;
 pub mod application_spec;
 pub mod compute_pool_spec;
+pub mod environment_spec;
 pub mod error;
 pub mod json;
 pub mod labels;
@@ -14,6 +15,7 @@ pub mod object;
 pub mod page;
 pub mod public_status;
 pub mod sql;
+pub mod statement_spec;
 pub mod time;
 pub mod validate;
 
