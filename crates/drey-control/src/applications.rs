@@ -4,7 +4,7 @@ use crate::{store_error, Core, Outcome, ResourceInput};
 use drey_model::application::{validate_spec, JobState};
 use drey_model::application_spec::{ApplicationSpec, ApplicationStatus};
 use drey_model::compute_pool_spec::{PoolSpec, PoolType};
-use drey_model::loose::{to_json, view, Loose};
+use drey_model::loose::{to_json, typed, view, Loose};
 use drey_model::name::check_cmf_name;
 use drey_model::object::app_scope;
 use drey_model::page::{SortDirection, SortKey, SortOrder};
@@ -137,12 +137,7 @@ impl Core {
                 format!("compute pool '{name}' does not exist in environment '{env}'"),
             ));
         };
-        if view::<PoolSpec>(&pool.spec)
-            .pool_type
-            .as_ref()
-            .and_then(Loose::typed)
-            == Some(&PoolType::Dedicated)
-        {
+        if typed(&view::<PoolSpec>(&pool.spec).pool_type) == Some(&PoolType::Dedicated) {
             return Err(Error::invalid(
                 "spec.deploymentName",
                 format!(

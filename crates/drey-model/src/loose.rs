@@ -27,6 +27,13 @@ impl<T> Loose<T> {
     }
 }
 
+impl<T: DeserializeOwned> Loose<T> {
+    /// A field from any JSON: typed when it has the shape, else kept as it is.
+    pub fn of(value: &Value) -> Loose<T> {
+        T::deserialize(value).map_or_else(|_| Loose::Odd(value.clone()), Loose::Typed)
+    }
+}
+
 /// Reads an optional [`Loose`] field: the typed value, when present and well formed.
 pub fn typed<T>(field: &Option<Loose<T>>) -> Option<&T> {
     field.as_ref().and_then(Loose::typed)

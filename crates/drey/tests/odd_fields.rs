@@ -212,6 +212,10 @@ async fn read_everything(c: &Caller<'_>) {
     c.read(&format!("/namespaces/v1/namespaces/{ENV}")).await;
     let deployments = c.read(&format!("{vvp}/deployments")).await;
     let deployments = items(&deployments);
+    c.read(&format!(
+        "{vvp}/deployments?labelSelector=a%3Db,odd%20in%20(x)"
+    ))
+    .await;
     if deployments.is_empty() {
         c.fail("no deployment is listed".into());
     }

@@ -19,11 +19,13 @@ use drey_control::environments::EnvironmentInput;
 use drey_control::signed_urls::Grant;
 use drey_control::ResourceInput;
 use drey_model::application::JobState;
-use drey_model::application_spec::{ApplicationSpec, ApplicationStatus};
+use drey_model::application::UpgradeMode;
+use drey_model::application_spec::{ApplicationSpec, ApplicationStatus, ComponentSpec, JobSpec};
+use drey_model::compute_pool_spec::ClusterSpec;
 use drey_model::json::get_path;
 use drey_model::loose::{to_json, view, Loose};
 use drey_model::{Error, Object, Timestamp};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 const INFO: &str = "workspace";
@@ -273,55 +275,62 @@ pub(super) fn require(spec: &Value, fields: &[&str]) -> Result<(), Error> {
 }
 
 /// A LakeSail job spec (`jarUri`, `entryClass`, `args`, `parallelism`) as
-/// the core's `job`; `jar` is used when it names no `jarUri`.
-pub(super) fn job_of(spec: &Value, jar: Option<&str>) -> Result<Value, Error> {
+/// the core's `job`; `jar` is used when it names no `jarUri`. Fields of
+/// another type are kept for the core's check to name.
+pub(super) fn job_of(spec: &Value, jar: Option<&str>) -> Result<JobSpec, Error> {
     let jar = get_path(spec, "job.jarUri")
         .and_then(Value::as_str)
         .or(jar)
         .ok_or_else(|| Error::invalid("job.jarUri", "is required to run a job"))?;
-    let mut job = json!({
-        "jarURI": jar,
-        "state": "running",
-        "upgradeMode": "savepoint",
-        "parallelism": get_path(spec, "job.parallelism").and_then(Value::as_u64).unwrap_or(1),
-    });
-    if let Some(entry) = get_path(spec, "job.entryClass") {
-        job["entryClass"] = entry.clone();
-    }
-    if let Some(args) = get_path(spec, "job.args") {
-        job["args"] = args.clone();
-    }
-    Ok(job)
+    let parallelism = get_path(spec, "job.parallelism")
+        .and_then(Value::as_u64)
+        .unwrap_or(1);
+    Ok(JobSpec {
+        jar_uri: Some(Loose::Typed(jar.to_owned())),
+        state: Some(Loose::Typed(JobState::Running)),
+        upgrade_mode: Some(Loose::Typed(UpgradeMode::Savepoint)),
+        parallelism: Some(Loose::Typed(parallelism)),
+        entry_class: get_path(spec, "job.entryClass").map(Loose::of),
+        args: get_path(spec, "job.args").map(Loose::of),
+        ..JobSpec::default()
+    })
 }
 
 /// The cluster a FlinkApplicationSpec or FlinkSessionSpec asks for, in the
 /// core's words (`flinkConfiguration`, `jobManager`, `taskManager`).
-pub(super) fn cluster_of(spec: &Value) -> Value {
-    json!({
-        "flinkConfiguration": spec["flinkConfiguration"],
-        "jobManager": {"resource": resource(&spec["jobManagerResource"])},
-        "taskManager": {"resource": resource(&spec["taskManagerResource"])},
-    })
+pub(super) fn cluster_of(spec: &Value) -> ClusterSpec {
+    let component = |field: &str| {
+        // Only memory and CPU of a LakeSail resource mean something to Flink.
+        let resource: Map<String, Value> = ["cpu", "memory"]
+            .into_iter()
+            .filter_map(|key| Some((key.to_owned(), spec.get(field)?.get(key)?.clone())))
+            .collect();
+        Some(Loose::Typed(ComponentSpec {
+            resource: Some(Loose::Typed(resource)),
+            ..ComponentSpec::default()
+        }))
+    };
+    ClusterSpec {
+        flink_configuration: spec.get("flinkConfiguration").map(Loose::of),
+        job_manager: component("jobManagerResource"),
+        task_manager: component("taskManagerResource"),
+        extra: Map::new(),
+    }
 }
 
 /// A FlinkApplicationSpec, checked, as the core application spec.
 fn to_core(spec: &Value) -> Result<Value, Error> {
     require(spec, &CLUSTER_FIELDS)?;
     require(spec, &["job"])?;
-    let mut core = cluster_of(spec);
-    core["job"] = job_of(spec, None)?;
-    core["lakesail"] = spec.clone();
-    Ok(core)
-}
-
-fn resource(r: &Value) -> Value {
-    let mut out = json!({});
-    for key in ["cpu", "memory"] {
-        if let Some(v) = r.get(key) {
-            out[key] = v.clone();
-        }
-    }
-    out
+    let cluster = cluster_of(spec);
+    Ok(to_json(&ApplicationSpec {
+        job: Some(Loose::Typed(job_of(spec, None)?)),
+        flink_configuration: cluster.flink_configuration,
+        job_manager: cluster.job_manager,
+        task_manager: cluster.task_manager,
+        lakesail: Some(spec.clone()),
+        ..ApplicationSpec::default()
+    }))
 }
 
 /// `state` of an application or session job: the Flink job's state, or

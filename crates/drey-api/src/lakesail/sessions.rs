@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use drey_control::auth::{new_id, Identity};
 use drey_control::ResourceInput;
 use drey_model::application_spec::{ApplicationSpec, ApplicationStatus};
-use drey_model::compute_pool_spec::{PoolSpec, PoolStatus};
-use drey_model::loose::view;
+use drey_model::compute_pool_spec::{PoolSpec, PoolStatus, PoolType};
+use drey_model::loose::{to_json, view, Loose};
 use drey_model::{Error, Object};
 use serde_json::{json, Value};
 
@@ -45,11 +45,12 @@ fn pool_spec(spec: &Value, state: &str) -> Result<Value, Error> {
             "a session runs no job of its own: create session jobs in it",
         ));
     }
-    Ok(json!({
-        "type": "SHARED",
-        "state": state,
-        "clusterSpec": cluster_of(spec),
-        "lakesail": spec,
+    Ok(to_json(&PoolSpec {
+        pool_type: Some(Loose::Typed(PoolType::Shared)),
+        state: Some(Loose::of(&json!(state))),
+        cluster_spec: Some(Loose::Typed(cluster_of(spec))),
+        lakesail: Some(spec.clone()),
+        ..PoolSpec::default()
     }))
 }
 
@@ -253,15 +254,15 @@ fn job_spec(body: &Value, pool: &Object) -> Result<Value, Error> {
     require(body, &["name", "flinkConfiguration", "job"])?;
     let kept = LakeSailSpec::of(view::<PoolSpec>(&pool.spec).lakesail.as_ref());
     let session_jar = kept.first_jar();
-    let conf = body["flinkConfiguration"].clone();
-    if !conf.is_object() {
+    let Some(conf) = body.get("flinkConfiguration").and_then(Value::as_object) else {
         return Err(Error::invalid("flinkConfiguration", "must be a map"));
-    }
-    Ok(json!({
-        "deploymentName": pool.meta.name,
-        "job": job_of(body, session_jar)?,
-        "flinkConfiguration": conf,
-        "lakesail": body,
+    };
+    Ok(to_json(&ApplicationSpec {
+        deployment_name: Some(Loose::Typed(pool.meta.name.clone())),
+        job: Some(Loose::Typed(job_of(body, session_jar)?)),
+        flink_configuration: Some(Loose::Typed(conf.clone())),
+        lakesail: Some(body.clone()),
+        ..ApplicationSpec::default()
     }))
 }
 
