@@ -12,6 +12,7 @@ mod flink;
 mod grants;
 mod principals;
 mod sessions;
+mod spec;
 
 use crate::auth::Caller;
 use crate::error::status_of;

@@ -2,6 +2,9 @@
 
 use crate::{store_error, Core, Outcome, ResourceInput};
 use drey_model::application::{validate_spec, JobState};
+use drey_model::application_spec::{ApplicationSpec, ApplicationStatus};
+use drey_model::compute_pool_spec::{PoolSpec, PoolType};
+use drey_model::loose::{to_json, typed, view, Loose};
 use drey_model::name::check_cmf_name;
 use drey_model::object::app_scope;
 use drey_model::page::{SortDirection, SortKey, SortOrder};
@@ -25,8 +28,9 @@ impl Core {
     }
 
     /// [`Core::upsert_application`], refused with 409 when `expected` is
-    /// given and the stored application is at another resource version
-    /// (two writers never silently overwrite each other).
+    /// given and another user wrote the application since that resource
+    /// version (two writers never silently overwrite each other; a status
+    /// the reconciler wrote since is no conflict).
     pub async fn upsert_application_at(
         &self,
         org: &str,
@@ -38,14 +42,8 @@ impl Core {
         validate_spec(&input.spec)?;
         let key = app_key(org, env, &input.name);
         self.require_environment(org, env).await?;
-        let existing = self.store.get(&key).await.map_err(store_error)?;
-        let mode = match (&existing, expected) {
-            (Some(_), Some(version)) => WriteMode::Update {
-                expected_version: Some(version),
-            },
-            _ => WriteMode::Upsert,
-        };
-        let mut write = Write::new(key, mode, input.spec);
+        let exists = self.store.get(&key).await.map_err(store_error)?.is_some();
+        let mut write = Write::new(key, WriteMode::Upsert, input.spec);
         write.labels = input.labels;
         write.annotations = input.annotations;
         write.requires = vec![ObjectKey::global(org, Kind::Environment, env)];
@@ -54,14 +52,9 @@ impl Core {
             write.requires.push(pool.key.clone());
             write.refs.push(pool.key);
         }
-        let outcome = match existing {
-            Some(_) => Outcome::Updated,
-            None => {
-                write.status = Some(initial_status(&input.name));
-                Outcome::Created
-            }
-        };
-        let stored = self.store.write(write).await.map_err(store_error)?;
+        let (stored, outcome) = self
+            .create_or_update(write, exists, expected, &input.name)
+            .await?;
         let message = match outcome {
             Outcome::Created => "Application created",
             Outcome::Updated => "Application updated",
@@ -83,6 +76,47 @@ impl Core {
         Ok((stored, outcome))
     }
 
+    /// Stores an application: a create (with its initial status) when none
+    /// was there, else an update that keeps the status. Each is one atomic
+    /// store write, so a status the reconciler writes meanwhile is never
+    /// overwritten; when the object appeared or went between the read and
+    /// the write, the other one is made instead.
+    async fn create_or_update(
+        &self,
+        mut write: Write,
+        exists: bool,
+        expected: Option<i64>,
+        name: &str,
+    ) -> Result<(Object, Outcome), Error> {
+        let mut create = !exists;
+        // The second round is only for an object created or deleted between
+        // the read and the first write.
+        for _ in 0..2 {
+            if create {
+                write.mode = WriteMode::Create;
+                write.status = Some(initial_status(name));
+            } else {
+                write.mode = WriteMode::Update {
+                    expected_version: expected,
+                };
+                write.status = None;
+            }
+            match self.store.write(write.clone()).await {
+                Ok(stored) if create => return Ok((stored, Outcome::Created)),
+                Ok(stored) => return Ok((stored, Outcome::Updated)),
+                Err(drey_store::StoreError::AlreadyExists(_)) if create && expected.is_none() => {
+                    create = false;
+                }
+                Err(drey_store::StoreError::NotFound(_)) if !create => create = true,
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "{} '{name}' was created and deleted concurrently; retry",
+            Kind::Application
+        )))
+    }
+
     /// The SHARED compute pool an application's job runs in
     /// (`spec.deploymentName`: a session job), checked to exist and to own
     /// a session cluster; `None` for an application with a cluster of its own.
@@ -92,7 +126,8 @@ impl Core {
         env: &str,
         spec: &Value,
     ) -> Result<Option<Object>, Error> {
-        let Some(name) = spec.get("deploymentName").and_then(Value::as_str) else {
+        let spec: ApplicationSpec = view(spec);
+        let Some(name) = spec.session_pool() else {
             return Ok(None);
         };
         let key = ObjectKey::in_env(org, Kind::ComputePool, env, name);
@@ -102,7 +137,7 @@ impl Core {
                 format!("compute pool '{name}' does not exist in environment '{env}'"),
             ));
         };
-        if pool.spec.get("type").and_then(Value::as_str) == Some("DEDICATED") {
+        if typed(&view::<PoolSpec>(&pool.spec).pool_type) == Some(&PoolType::Dedicated) {
             return Err(Error::invalid(
                 "spec.deploymentName",
                 format!(
@@ -149,45 +184,31 @@ impl Core {
         name: &str,
         state: JobState,
     ) -> Result<Object, Error> {
-        // The reconciler writes the status meanwhile: a version that moved is
-        // read again, never answered with a conflict.
-        for _ in 0..50 {
-            let current = self.get_application(org, env, name).await?;
-            let mut spec = current.spec;
-            match spec.get_mut("job").and_then(Value::as_object_mut) {
-                Some(job) => {
-                    job.insert("state".into(), Value::String(state.as_str().into()));
-                }
-                None => return Err(Error::invalid("spec.job", "is required")),
-            }
-            let mut write = Write::new(
-                current.key,
-                WriteMode::Update {
-                    expected_version: Some(current.meta.resource_version),
-                },
-                spec,
-            );
-            write.labels = current.meta.labels;
-            write.annotations = current.meta.annotations;
-            // Every write states the references again (the store replaces them).
-            if let Some(pool) = self.session_pool_of(org, env, &write.spec).await? {
-                write.refs.push(pool.key);
-            }
-            match self.store.write(write).await {
-                Ok(stored) => {
-                    self.wake_object(&stored.key);
-                    return Ok(stored);
-                }
-                Err(drey_store::StoreError::VersionConflict { .. }) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-                Err(e) => return Err(store_error(e)),
-            }
+        // Against the version read: a status the reconciler writes
+        // meanwhile is no conflict (the store's rule), another user's write is.
+        let current = self.get_application(org, env, name).await?;
+        let mut spec: ApplicationSpec = view(&current.spec);
+        let Some(mut job) = spec.job().cloned() else {
+            return Err(Error::invalid("spec.job", "is required"));
+        };
+        job.state = Some(Loose::Typed(state));
+        spec.job = Some(Loose::Typed(job));
+        let mut write = Write::new(
+            current.key,
+            WriteMode::Update {
+                expected_version: Some(current.meta.resource_version),
+            },
+            to_json(&spec),
+        );
+        write.labels = current.meta.labels;
+        write.annotations = current.meta.annotations;
+        // Every write states the references again (the store replaces them).
+        if let Some(pool) = self.session_pool_of(org, env, &write.spec).await? {
+            write.refs.push(pool.key);
         }
-        Err(Error::Unavailable(format!(
-            "{} '{name}' keeps changing; retry",
-            Kind::Application
-        )))
+        let stored = self.store.write(write).await.map_err(store_error)?;
+        self.wake_object(&stored.key);
+        Ok(stored)
     }
 
     /// Deletes an application. With nothing deployed it goes at once, with
@@ -221,15 +242,15 @@ impl Core {
                     .map(|gone| gone.unwrap_or(current))
             } else {
                 recorded.deleting = true;
-                let mut status = current.status.as_object().cloned().unwrap_or_default();
-                status.insert("lifecycleState".into(), Value::String("DELETING".into()));
-                status.insert(
+                let mut status: ApplicationStatus = view(&current.status);
+                status.lifecycle_state = Some(Loose::Typed("DELETING".into()));
+                status.extra.insert(
                     "reconciler".into(),
                     serde_json::to_value(&recorded).map_err(|e| Error::Internal(e.to_string()))?,
                 );
                 let marked = self
                     .store
-                    .write_status(&current.key, version, Value::Object(status))
+                    .write_status(&current.key, version, to_json(&status))
                     .await;
                 self.wake_object(&current.key);
                 marked

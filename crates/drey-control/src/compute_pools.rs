@@ -1,6 +1,9 @@
 //! Compute pools: the Flink clusters statements run on.
 
 use crate::{store_error, Core, ResourceInput};
+use drey_model::application::JobState;
+use drey_model::application_spec::ApplicationSpec;
+use drey_model::loose::view;
 use drey_model::name::check_cmf_name;
 use drey_model::validate::compute_pool_spec;
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
@@ -137,10 +140,7 @@ impl Core {
             )
             .await?;
         let running = apps.items.iter().find(|app| {
-            app.spec
-                .pointer("/job/state")
-                .and_then(serde_json::Value::as_str)
-                != Some("suspended")
+            view::<ApplicationSpec>(&app.spec).desired_state() != Some(JobState::Suspended)
         });
         Ok(running.map(|app| format!("application '{}' runs its job in it", app.meta.name)))
     }

@@ -2,6 +2,8 @@
 //! the defaults merged into them.
 
 use crate::{store_error, Core, Outcome};
+use drey_model::environment_spec::EnvironmentSpec;
+use drey_model::loose::{to_json, view, Loose};
 use drey_model::name::{check_cmf_name, check_dns_subdomain};
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
 use drey_store::{Delete, Write, WriteMode};
@@ -53,8 +55,8 @@ impl Core {
         let existing = self.store.get(&key).await.map_err(store_error)?;
         let namespace = match (&existing, input.kubernetes_namespace) {
             (Some(current), requested) => {
-                let current_ns = current.spec["kubernetesNamespace"]
-                    .as_str()
+                let current_ns = view::<EnvironmentSpec>(&current.spec)
+                    .namespace()
                     .unwrap_or(&input.name)
                     .to_owned();
                 if let Some(requested) = requested {
@@ -72,18 +74,17 @@ impl Core {
             (None, Some(requested)) => requested,
             (None, None) => input.name.clone(),
         };
-        let mut spec = Map::new();
-        spec.insert("kubernetesNamespace".into(), Value::String(namespace));
-        let defaults = [
-            ("flinkApplicationDefaults", input.flink_application_defaults),
-            ("computePoolDefaults", input.compute_pool_defaults),
-            ("statementDefaults", input.statement_defaults),
-        ];
-        for (field, value) in defaults {
-            if let Some(v) = value {
-                spec.insert(field.into(), v);
-            }
-        }
+        let object = |v: Option<Value>| match v {
+            Some(Value::Object(map)) => Some(Loose::Typed(map)),
+            _ => None,
+        };
+        let spec = EnvironmentSpec {
+            kubernetes_namespace: Some(Loose::Typed(namespace)),
+            flink_application_defaults: object(input.flink_application_defaults),
+            compute_pool_defaults: object(input.compute_pool_defaults),
+            statement_defaults: input.statement_defaults,
+            extra: Map::new(),
+        };
         let outcome = if existing.is_some() {
             Outcome::Updated
         } else {
@@ -91,7 +92,7 @@ impl Core {
         };
         let stored = self
             .store
-            .write(Write::new(key, WriteMode::Upsert, Value::Object(spec)))
+            .write(Write::new(key, WriteMode::Upsert, to_json(&spec)))
             .await
             .map_err(store_error)?;
         Ok((stored, outcome))

@@ -5,7 +5,9 @@
 use crate::reconcile::statements::{cmf_rows, phase, record_of};
 use crate::{store_error, Core, ResourceInput};
 use drey_flink::{OperationHandle, ResultType, SessionHandle};
+use drey_model::loose::{to_json, view, Loose};
 use drey_model::name::check_cmf_name;
+use drey_model::statement_spec::{StatementSpec, StatementStatus};
 use drey_model::validate::statement_spec;
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
 use drey_store::{Delete, FieldFilter, StoreError, Write, WriteMode};
@@ -59,10 +61,7 @@ impl Core {
         check_cmf_name("metadata.name", &input.name)?;
         statement_spec(&input.spec)?;
         self.require_environment(org, env).await?;
-        let pool = input.spec["computePoolName"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let pool = view::<StatementSpec>(&input.spec).pool().to_owned();
         let pool_key = ObjectKey::in_env(org, Kind::ComputePool, env, &pool);
         let mut write = Write::new(
             statement_key(org, env, &input.name),
@@ -139,7 +138,7 @@ impl Core {
             org,
             Kind::ComputePool,
             env,
-            current.spec["computePoolName"].as_str().unwrap_or_default(),
+            view::<StatementSpec>(&current.spec).pool(),
         )];
         let statement = self.store.write(write).await.map_err(store_error)?;
         self.wake_object(&statement.key);
@@ -199,20 +198,21 @@ impl Core {
             let statement = self.get_statement(org, env, name).await?;
             let record = record_of(&statement);
             let running = record.run.as_ref().is_some_and(|r| !r.finished);
-            let phase = statement.status.get("phase").and_then(Value::as_str);
-            if phase == Some(phase::DELETING) {
+            let mut status: StatementStatus = view(&statement.status);
+            if status.phase() == Some(phase::DELETING) {
                 return Ok(DeleteOutcome::Deleting);
             }
             if running {
-                let mut status = statement.status.clone();
-                status["phase"] = json!(phase::DELETING);
-                status["detail"] = json!("Deleting: the statement's job is being cancelled.");
+                status.phase = Some(Loose::Typed(phase::DELETING.into()));
+                status.detail = Some(Loose::Typed(
+                    "Deleting: the statement's job is being cancelled.".into(),
+                ));
                 match self
                     .store
                     .write_status(
                         &statement.key,
                         Some(statement.meta.resource_version),
-                        status,
+                        to_json(&status),
                     )
                     .await
                 {

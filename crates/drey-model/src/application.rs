@@ -3,6 +3,7 @@
 //! rest untouched, so tools that add operator fields keep working.
 
 use crate::error::Error;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The API version CMF gives applications.
@@ -11,7 +12,8 @@ pub const API_VERSION: &str = "cmf.confluent.io/v1";
 pub const KIND: &str = "FlinkApplication";
 
 /// `spec.job.state`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// The job should run.
     Running,
@@ -30,7 +32,8 @@ impl JobState {
 }
 
 /// `spec.job.upgradeMode`, as in the Flink Kubernetes Operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum UpgradeMode {
     /// Cancel and start empty.
     Stateless,

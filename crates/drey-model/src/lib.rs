@@ -3,14 +3,20 @@
 //! no SQL and no Flink client, so every layer above can share it.
 
 pub mod application;
+pub mod application_spec;
+pub mod compute_pool_spec;
+pub mod environment_spec;
 pub mod error;
 pub mod json;
 pub mod labels;
+pub mod loose;
 pub mod name;
 pub mod object;
 pub mod observation;
 pub mod page;
+pub mod public_status;
 pub mod sql;
+pub mod statement_spec;
 pub mod time;
 pub mod validate;
 

@@ -1,7 +1,7 @@
 //! `/cmf/api/v1/environments/{env}/applications` and their instances and events.
 
 use super::environments::reply_empty;
-use super::{metadata, page_reply, page_request, reply, resource, resource_input};
+use super::{metadata, page_reply, page_request, reply, resource_input, resource_with};
 use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
@@ -10,13 +10,27 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_model::application::JobState;
+use drey_model::public_status::public_status;
 use drey_model::Object;
 use serde_json::{json, Value};
 
 const KIND: &str = "FlinkApplication";
 
+/// A FlinkApplication: its metadata is Kubernetes ObjectMeta, so it carries
+/// `generation` (the spec's version; status writes leave it).
 fn render(app: &Object) -> Value {
-    resource(app, KIND)
+    let mut meta = metadata(app);
+    meta.insert("generation".into(), json!(app.meta.generation));
+    resource_with(app, KIND, meta)
+}
+
+/// `status` of a child object, `{}` when nothing is recorded yet.
+fn child_status(object: &Object) -> Value {
+    if object.status.is_null() {
+        json!({})
+    } else {
+        public_status(&object.status)
+    }
 }
 
 fn render_instance(instance: &Object) -> Value {
@@ -27,7 +41,7 @@ fn render_instance(instance: &Object) -> Value {
         "apiVersion": super::API_VERSION,
         "kind": "FlinkApplicationInstance",
         "metadata": meta,
-        "status": if instance.status.is_null() { json!({}) } else { instance.status.clone() },
+        "status": child_status(instance),
     })
 }
 
@@ -42,7 +56,7 @@ fn render_event(event: &Object) -> Value {
         "apiVersion": "cmf.confluent.io/v1alpha1",
         "kind": "FlinkApplicationEvent",
         "metadata": meta,
-        "status": if event.status.is_null() { json!({}) } else { event.status.clone() },
+        "status": child_status(event),
     })
 }
 

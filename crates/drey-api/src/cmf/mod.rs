@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use drey_control::ResourceInput;
+use drey_model::public_status::public_status;
 use drey_model::{Error, Object, Page, PageRequest};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -207,15 +208,21 @@ pub(crate) fn metadata(object: &Object) -> Map<String, Value> {
     m
 }
 
-/// A k8s-style CMF object: `apiVersion`, `kind`, `metadata`, `spec`, `status`.
+/// A k8s-style CMF object: `apiVersion`, `kind`, `metadata`, `spec`, and
+/// `status` without drey's internal records.
 pub(crate) fn resource(object: &Object, kind: &str) -> Value {
+    resource_with(object, kind, metadata(object))
+}
+
+/// [`resource`] with the metadata given.
+pub(crate) fn resource_with(object: &Object, kind: &str, metadata: Map<String, Value>) -> Value {
     let mut out = Map::new();
     out.insert("apiVersion".into(), json!(API_VERSION));
     out.insert("kind".into(), json!(kind));
-    out.insert("metadata".into(), Value::Object(metadata(object)));
+    out.insert("metadata".into(), Value::Object(metadata));
     out.insert("spec".into(), object.spec.clone());
     if !object.status.is_null() {
-        out.insert("status".into(), object.status.clone());
+        out.insert("status".into(), public_status(&object.status));
     }
     Value::Object(out)
 }

@@ -21,7 +21,6 @@ fn render(statement: &Object) -> Value {
         // Internal bookkeeping (results, exceptions) stays out of the status.
         if let Some(status) = map.get_mut("status").and_then(Value::as_object_mut) {
             status.remove("exceptions");
-            status.remove("reconciler");
             if let Some(result) = status.remove("result") {
                 map.insert("result".into(), result);
             }

@@ -4,6 +4,7 @@
 //! application is a core application run by the same reconciler, and its
 //! Web UI is reachable through a pre-signed URL.
 
+use super::spec::LakeSailSpec;
 use super::{json_reply, page, require_org_admin, Json, LakeSailError, Paging};
 use crate::auth::Caller;
 use crate::cmf::flink_web_ui;
@@ -18,9 +19,13 @@ use drey_control::environments::EnvironmentInput;
 use drey_control::signed_urls::Grant;
 use drey_control::ResourceInput;
 use drey_model::application::JobState;
+use drey_model::application::UpgradeMode;
+use drey_model::application_spec::{ApplicationSpec, ApplicationStatus, ComponentSpec, JobSpec};
+use drey_model::compute_pool_spec::ClusterSpec;
 use drey_model::json::get_path;
+use drey_model::loose::{to_json, view, Loose};
 use drey_model::{Error, Object, Timestamp};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 const INFO: &str = "workspace";
@@ -270,67 +275,89 @@ pub(super) fn require(spec: &Value, fields: &[&str]) -> Result<(), Error> {
 }
 
 /// A LakeSail job spec (`jarUri`, `entryClass`, `args`, `parallelism`) as
-/// the core's `job`; `jar` is used when it names no `jarUri`.
-pub(super) fn job_of(spec: &Value, jar: Option<&str>) -> Result<Value, Error> {
+/// the core's `job`; `jar` is used when it names no `jarUri`. Fields of
+/// another type are kept for the core's check to name.
+pub(super) fn job_of(spec: &Value, jar: Option<&str>) -> Result<JobSpec, Error> {
     let jar = get_path(spec, "job.jarUri")
         .and_then(Value::as_str)
         .or(jar)
         .ok_or_else(|| Error::invalid("job.jarUri", "is required to run a job"))?;
-    let mut job = json!({
-        "jarURI": jar,
-        "state": "running",
-        "upgradeMode": "savepoint",
-        "parallelism": get_path(spec, "job.parallelism").and_then(Value::as_u64).unwrap_or(1),
-    });
-    if let Some(entry) = get_path(spec, "job.entryClass") {
-        job["entryClass"] = entry.clone();
-    }
-    if let Some(args) = get_path(spec, "job.args") {
-        job["args"] = args.clone();
-    }
-    Ok(job)
+    let parallelism = get_path(spec, "job.parallelism")
+        .and_then(Value::as_u64)
+        .unwrap_or(1);
+    Ok(JobSpec {
+        jar_uri: Some(Loose::Typed(jar.to_owned())),
+        state: Some(Loose::Typed(JobState::Running)),
+        upgrade_mode: Some(Loose::Typed(UpgradeMode::Savepoint)),
+        parallelism: Some(Loose::Typed(parallelism)),
+        entry_class: get_path(spec, "job.entryClass").map(Loose::of),
+        args: get_path(spec, "job.args").map(Loose::of),
+        ..JobSpec::default()
+    })
 }
 
 /// The cluster a FlinkApplicationSpec or FlinkSessionSpec asks for, in the
 /// core's words (`flinkConfiguration`, `jobManager`, `taskManager`).
-pub(super) fn cluster_of(spec: &Value) -> Value {
-    json!({
-        "flinkConfiguration": spec["flinkConfiguration"],
-        "jobManager": {"resource": resource(&spec["jobManagerResource"])},
-        "taskManager": {"resource": resource(&spec["taskManagerResource"])},
-    })
+pub(super) fn cluster_of(spec: &Value) -> ClusterSpec {
+    let component = |field: &str| {
+        // Only memory and CPU of a LakeSail resource mean something to Flink.
+        let resource: Map<String, Value> = ["cpu", "memory"]
+            .into_iter()
+            .filter_map(|key| Some((key.to_owned(), spec.get(field)?.get(key)?.clone())))
+            .collect();
+        Some(Loose::Typed(ComponentSpec {
+            resource: Some(Loose::Typed(resource)),
+            ..ComponentSpec::default()
+        }))
+    };
+    ClusterSpec {
+        flink_configuration: spec.get("flinkConfiguration").map(Loose::of),
+        job_manager: component("jobManagerResource"),
+        task_manager: component("taskManagerResource"),
+        extra: Map::new(),
+    }
 }
 
 /// A FlinkApplicationSpec, checked, as the core application spec.
 fn to_core(spec: &Value) -> Result<Value, Error> {
     require(spec, &CLUSTER_FIELDS)?;
     require(spec, &["job"])?;
-    let mut core = cluster_of(spec);
-    core["job"] = job_of(spec, None)?;
-    core["lakesail"] = spec.clone();
-    Ok(core)
+    let cluster = cluster_of(spec);
+    Ok(to_json(&ApplicationSpec {
+        job: Some(Loose::Typed(job_of(spec, None)?)),
+        flink_configuration: cluster.flink_configuration,
+        job_manager: cluster.job_manager,
+        task_manager: cluster.task_manager,
+        lakesail: Some(spec.clone()),
+        ..ApplicationSpec::default()
+    }))
 }
 
-fn resource(r: &Value) -> Value {
-    let mut out = json!({});
-    for key in ["cpu", "memory"] {
-        if let Some(v) = r.get(key) {
-            out[key] = v.clone();
-        }
-    }
-    out
+/// `state` of an application or session job: the Flink job's state, or
+/// the lifecycle before there is one.
+pub(super) fn observed_state(app: &Object) -> String {
+    let observed: ApplicationStatus = view(&app.status);
+    let state = [observed.job_state(), observed.lifecycle()]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .unwrap_or("CREATED")
+        .to_owned();
+    state
+}
+
+/// `desiredState`: RUNNING or SUSPENDED, as the spec asks.
+pub(super) fn desired_state(spec: &ApplicationSpec) -> Option<String> {
+    spec.desired_state()
+        .map(|s| s.as_str().to_ascii_uppercase())
 }
 
 fn summary(app: &Object) -> Value {
-    let state = get_path(&app.status, "jobStatus.state")
-        .and_then(Value::as_str)
-        .or_else(|| app.status.get("lifecycleState").and_then(Value::as_str))
-        .unwrap_or("CREATED");
+    let spec: ApplicationSpec = view(&app.spec);
     json!({
         "id": app.meta.name.trim_start_matches("app-").to_ascii_uppercase(),
-        "name": get_path(&app.spec, "lakesail.name").cloned().unwrap_or_else(|| json!(app.meta.name)),
-        "state": state,
-        "desiredState": get_path(&app.spec, "job.state").and_then(Value::as_str).map(str::to_ascii_uppercase),
+        "name": LakeSailSpec::of(spec.lakesail.as_ref()).name_or(&app.meta.name),
+        "state": observed_state(app),
+        "desiredState": desired_state(&spec),
         "createdAt": app.meta.creation_timestamp.to_string(),
         "updatedAt": app.meta.update_timestamp.to_string(),
     })
@@ -398,7 +425,9 @@ pub(super) async fn get_application(
 ) -> Result<Response, LakeSailError> {
     let app = application(&state, &who, &ws, &app).await?;
     let mut out = summary(&app);
-    out["spec"] = app.spec.get("lakesail").cloned().unwrap_or(Value::Null);
+    out["spec"] = view::<ApplicationSpec>(&app.spec)
+        .lakesail
+        .unwrap_or(Value::Null);
     Ok(json_reply(StatusCode::OK, out))
 }
 
@@ -418,8 +447,7 @@ pub(super) async fn update_application(
 /// Applies a LakeSail PATCH to a core application (a Flink application or
 /// a session job): `state` sets the job's desired state, every other field
 /// is merged (RFC 7386) into the LakeSail spec kept with it, which `build`
-/// turns into the core spec again. Retried when the reconciler wrote in
-/// between.
+/// turns into the core spec again.
 pub(super) async fn patch_application(
     state: &AppState,
     who: &Identity,
@@ -456,43 +484,31 @@ pub(super) async fn patch_application(
             None => Ok(app.clone()),
         };
     }
+    // Against the version the caller read: a status the reconciler wrote
+    // since is no conflict (the store's rule), another user's write is a 409.
     let spec_patch = Value::Object(spec_patch);
-    for _ in 0..20 {
-        let current = state
-            .core
-            .get_application(&who.org, &env, &app.meta.name)
-            .await?;
-        let mut given = current.spec.get("lakesail").cloned().unwrap_or(Value::Null);
-        json_patch::merge(&mut given, &spec_patch);
-        let mut core = build(&given)?;
-        let job_state = match wanted {
-            Some(w) => json!(w.as_str()),
-            None => current
-                .spec
-                .pointer("/job/state")
-                .cloned()
-                .unwrap_or(json!("running")),
-        };
-        core["job"]["state"] = job_state;
-        let input = ResourceInput {
-            name: current.meta.name.clone(),
-            labels: current.meta.labels.clone(),
-            annotations: current.meta.annotations.clone(),
-            spec: core,
-        };
-        match state
-            .core
-            .upsert_application_at(&who.org, &env, input, Some(current.meta.resource_version))
-            .await
-        {
-            Ok((updated, _)) => return Ok(updated),
-            Err(Error::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
+    let current: ApplicationSpec = view(&app.spec);
+    let mut given = current.lakesail.clone().unwrap_or(Value::Null);
+    json_patch::merge(&mut given, &spec_patch);
+    let mut core: ApplicationSpec = view(&build(&given)?);
+    let job_state = wanted
+        .or_else(|| current.desired_state())
+        .unwrap_or(JobState::Running);
+    if let Some(mut job) = core.job().cloned() {
+        job.state = Some(Loose::Typed(job_state));
+        core.job = Some(Loose::Typed(job));
     }
-    Err(Error::Unavailable(
-        "the application keeps changing; retry".into(),
-    ))
+    let input = ResourceInput {
+        name: app.meta.name.clone(),
+        labels: app.meta.labels.clone(),
+        annotations: app.meta.annotations.clone(),
+        spec: to_json(&core),
+    };
+    let (updated, _) = state
+        .core
+        .upsert_application_at(&who.org, &env, input, Some(app.meta.resource_version))
+        .await?;
+    Ok(updated)
 }
 
 pub(super) async fn delete_application(

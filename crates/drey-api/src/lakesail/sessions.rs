@@ -9,6 +9,7 @@ use super::flink::{
     check_id, cluster_of, env_of, job_of, patch_application, require, savepoint_list, signed_url,
     take_savepoint, CLUSTER_FIELDS,
 };
+use super::spec::LakeSailSpec;
 use super::{json_reply, page, Json, LakeSailError, Paging};
 use crate::auth::Caller;
 use crate::AppState;
@@ -17,7 +18,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use drey_control::auth::{new_id, Identity};
 use drey_control::ResourceInput;
-use drey_model::json::get_path;
+use drey_model::application_spec::{ApplicationSpec, ApplicationStatus};
+use drey_model::compute_pool_spec::{PoolSpec, PoolStatus, PoolType};
+use drey_model::loose::{to_json, view, Loose};
 use drey_model::{Error, Object};
 use serde_json::{json, Value};
 
@@ -42,22 +45,34 @@ fn pool_spec(spec: &Value, state: &str) -> Result<Value, Error> {
             "a session runs no job of its own: create session jobs in it",
         ));
     }
-    Ok(json!({
-        "type": "SHARED",
-        "state": state,
-        "clusterSpec": cluster_of(spec),
-        "lakesail": spec,
+    Ok(to_json(&PoolSpec {
+        pool_type: Some(Loose::Typed(PoolType::Shared)),
+        state: Some(Loose::of(&json!(state))),
+        cluster_spec: Some(Loose::Typed(cluster_of(spec))),
+        lakesail: Some(spec.clone()),
+        ..PoolSpec::default()
     }))
+}
+
+/// `desiredState` of a session: RUNNING unless asked to stop.
+fn desired_pool_state(spec: &PoolSpec) -> &'static str {
+    if spec.is_suspended() {
+        "SUSPENDED"
+    } else {
+        "RUNNING"
+    }
 }
 
 /// The session summary: `id`, `name`, `state` (the pool's phase: PENDING,
 /// RUNNING, SUSPENDED, FAILED), `desiredState`, times.
 fn session_summary(pool: &Object) -> Value {
+    let spec: PoolSpec = view(&pool.spec);
+    let observed: PoolStatus = view(&pool.status);
     json!({
         "id": id_of(&pool.meta.name, "session-"),
-        "name": get_path(&pool.spec, "lakesail.name").cloned().unwrap_or_else(|| json!(pool.meta.name)),
-        "state": pool.status.get("phase").cloned().unwrap_or_else(|| json!("PENDING")),
-        "desiredState": pool.spec.get("state").cloned().unwrap_or_else(|| json!("RUNNING")),
+        "name": LakeSailSpec::of(spec.lakesail.as_ref()).name_or(&pool.meta.name),
+        "state": observed.phase().unwrap_or("PENDING"),
+        "desiredState": desired_pool_state(&spec),
         "createdAt": pool.meta.creation_timestamp.to_string(),
         "updatedAt": pool.meta.update_timestamp.to_string(),
     })
@@ -66,15 +81,12 @@ fn session_summary(pool: &Object) -> Value {
 /// `FlinkSessionJobSummary`: `id`, `name`, `state` (the Flink job's state,
 /// or the lifecycle before there is one), times.
 fn job_summary(app: &Object) -> Value {
-    let state = get_path(&app.status, "jobStatus.state")
-        .and_then(Value::as_str)
-        .or_else(|| app.status.get("lifecycleState").and_then(Value::as_str))
-        .unwrap_or("CREATED");
+    let spec: ApplicationSpec = view(&app.spec);
     json!({
         "id": id_of(&app.meta.name, "job-"),
-        "name": get_path(&app.spec, "lakesail.name").cloned().unwrap_or_else(|| json!(app.meta.name)),
-        "state": state,
-        "desiredState": get_path(&app.spec, "job.state").and_then(Value::as_str).map(str::to_ascii_uppercase),
+        "name": LakeSailSpec::of(spec.lakesail.as_ref()).name_or(&app.meta.name),
+        "state": super::flink::observed_state(app),
+        "desiredState": super::flink::desired_state(&spec),
         "createdAt": app.meta.creation_timestamp.to_string(),
         "updatedAt": app.meta.update_timestamp.to_string(),
     })
@@ -103,7 +115,7 @@ async fn session_job(
         .get_application(&who.org, &env_of(ws), &job_name(id))
         .await?;
     // A job is found only under its own session.
-    if app.spec.get("deploymentName").and_then(Value::as_str) != Some(pool.meta.name.as_str()) {
+    if view::<ApplicationSpec>(&app.spec).session_pool() != Some(pool.meta.name.as_str()) {
         return Err(Error::not_found(drey_model::Kind::Application, id));
     }
     Ok(app)
@@ -155,9 +167,9 @@ pub(super) async fn get_session(
 ) -> Result<Response, LakeSailError> {
     let pool = session(&state, &who, &ws, &id).await?;
     let mut out = session_summary(&pool);
-    out["spec"] = pool.spec.get("lakesail").cloned().unwrap_or(Value::Null);
-    if let Some(url) = get_path(&pool.status, "clusterInfo.restUrl") {
-        out["restUrl"] = url.clone();
+    out["spec"] = view::<PoolSpec>(&pool.spec).lakesail.unwrap_or(Value::Null);
+    if let Some(url) = view::<PoolStatus>(&pool.status).rest_url() {
+        out["restUrl"] = json!(url);
     }
     Ok(json_reply(StatusCode::OK, out))
 }
@@ -175,13 +187,9 @@ pub(super) async fn update_session(
     let Some(patch) = body.as_object() else {
         return Err(Error::BadRequest("the body must be a JSON object".into()).into());
     };
+    let current: PoolSpec = view(&pool.spec);
     let wanted = match patch.get("state") {
-        None => pool
-            .spec
-            .get("state")
-            .and_then(Value::as_str)
-            .unwrap_or("RUNNING")
-            .to_owned(),
+        None => desired_pool_state(&current).to_owned(),
         Some(Value::String(s)) if s == "RUNNING" || s == "SUSPENDED" => s.clone(),
         Some(other) => {
             return Err(Error::invalid(
@@ -191,12 +199,10 @@ pub(super) async fn update_session(
             .into())
         }
     };
-    let mut spec = pool.spec.get("lakesail").cloned().unwrap_or(Value::Null);
-    let mut fields = Value::Object(patch.clone());
-    if let Some(f) = fields.as_object_mut() {
-        f.remove("state");
-    }
-    json_patch::merge(&mut spec, &fields);
+    let mut spec = current.lakesail.unwrap_or(Value::Null);
+    let mut fields = patch.clone();
+    fields.remove("state");
+    json_patch::merge(&mut spec, &Value::Object(fields));
     let updated = state
         .core
         .update_compute_pool(
@@ -246,19 +252,17 @@ pub(super) async fn create_session_url(
 /// `job.jarUri` the job's jar is the session's first jar.
 fn job_spec(body: &Value, pool: &Object) -> Result<Value, Error> {
     require(body, &["name", "flinkConfiguration", "job"])?;
-    let session_jar = get_path(&pool.spec, "lakesail.jars")
-        .and_then(Value::as_array)
-        .and_then(|jars| jars.first())
-        .and_then(Value::as_str);
-    let conf = body["flinkConfiguration"].clone();
-    if !conf.is_object() {
+    let kept = LakeSailSpec::of(view::<PoolSpec>(&pool.spec).lakesail.as_ref());
+    let session_jar = kept.first_jar();
+    let Some(conf) = body.get("flinkConfiguration").and_then(Value::as_object) else {
         return Err(Error::invalid("flinkConfiguration", "must be a map"));
-    }
-    Ok(json!({
-        "deploymentName": pool.meta.name,
-        "job": job_of(body, session_jar)?,
-        "flinkConfiguration": conf,
-        "lakesail": body,
+    };
+    Ok(to_json(&ApplicationSpec {
+        deployment_name: Some(Loose::Typed(pool.meta.name.clone())),
+        job: Some(Loose::Typed(job_of(body, session_jar)?)),
+        flink_configuration: Some(Loose::Typed(conf.clone())),
+        lakesail: Some(body.clone()),
+        ..ApplicationSpec::default()
     }))
 }
 
@@ -298,8 +302,7 @@ pub(super) async fn list_jobs(
         .iter()
         .filter(|a| {
             a.meta.name.starts_with("job-")
-                && a.spec.get("deploymentName").and_then(Value::as_str)
-                    == Some(pool.meta.name.as_str())
+                && view::<ApplicationSpec>(&a.spec).session_pool() == Some(pool.meta.name.as_str())
         })
         .map(job_summary)
         .collect();
@@ -313,9 +316,11 @@ pub(super) async fn get_job(
 ) -> Result<Response, LakeSailError> {
     let app = session_job(&state, &who, &ws, &session_id, &id).await?;
     let mut out = job_summary(&app);
-    out["spec"] = app.spec.get("lakesail").cloned().unwrap_or(Value::Null);
-    if let Some(job_id) = get_path(&app.status, "jobStatus.jobId") {
-        out["flinkJobId"] = job_id.clone();
+    out["spec"] = view::<ApplicationSpec>(&app.spec)
+        .lakesail
+        .unwrap_or(Value::Null);
+    if let Some(job_id) = view::<ApplicationStatus>(&app.status).job_id() {
+        out["flinkJobId"] = json!(job_id);
     }
     Ok(json_reply(StatusCode::OK, out))
 }

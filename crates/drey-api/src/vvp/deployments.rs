@@ -4,6 +4,7 @@
 //! it was written); a change made through CMF shows through VVP, because the
 //! VVP view is rebuilt from the core fields every time.
 
+use super::specs::{Artifact, DeploymentSpec, Strategy};
 use super::{
     all, check_name, list_of, metadata, name_in, reply, string_map_in, version_in, VvpError,
     VvpPayload,
@@ -14,32 +15,44 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_control::ResourceInput;
-use drey_model::json::get_path;
+use drey_model::application::{JobState, UpgradeMode};
+use drey_model::application_spec::{ApplicationSpec, ApplicationStatus, ComponentSpec, JobSpec};
+use drey_model::loose::{checked, to_json, typed, typed_or_default, view, Loose};
 use drey_model::{Error, Kind, Object};
 use serde_json::{json, Map, Value};
 
 /// The VVP spec of a deployment body, checked, as the core application spec.
 pub(super) fn to_core(spec: &Value) -> Result<Value, Error> {
-    let Some(spec) = spec.as_object() else {
+    if !spec.is_object() {
         return Err(Error::invalid("spec", "is required and must be an object"));
+    }
+    let given: DeploymentSpec = view(spec);
+    let text = |field: &Option<Loose<String>>, path: &str| -> Result<Option<String>, Error> {
+        Ok(checked(field, path, "a string")?.cloned())
     };
-    let field = |path: &str| get_path(&Value::Object(spec.clone()), path).cloned();
-    let text = |path: &str| field(path).and_then(|v| v.as_str().map(str::to_owned));
-    let state = text("state").unwrap_or_else(|| "RUNNING".into());
+    let state = text(&given.state, "spec.state")?.unwrap_or_else(|| "RUNNING".into());
     if !matches!(state.as_str(), "RUNNING" | "SUSPENDED" | "CANCELLED") {
         return Err(Error::invalid(
             "spec.state",
             format!("must be RUNNING, SUSPENDED or CANCELLED, not '{state}'"),
         ));
     }
-    let upgrade = text("upgradeStrategy.kind").unwrap_or_else(|| "STATEFUL".into());
+    let upgrade = checked(&given.upgrade_strategy, "spec.upgradeStrategy", "an object")?
+        .cloned()
+        .unwrap_or_default();
+    let upgrade =
+        text(&upgrade.kind, "spec.upgradeStrategy.kind")?.unwrap_or_else(|| "STATEFUL".into());
     if !matches!(upgrade.as_str(), "STATEFUL" | "STATELESS" | "NONE") {
         return Err(Error::invalid(
             "spec.upgradeStrategy.kind",
             format!("must be STATEFUL, STATELESS or NONE, not '{upgrade}'"),
         ));
     }
-    let restore = text("restoreStrategy.kind").unwrap_or_else(|| "LATEST_SAVEPOINT".into());
+    let restore_strategy = checked(&given.restore_strategy, "spec.restoreStrategy", "an object")?
+        .cloned()
+        .unwrap_or_default();
+    let restore = text(&restore_strategy.kind, "spec.restoreStrategy.kind")?
+        .unwrap_or_else(|| "LATEST_SAVEPOINT".into());
     if !matches!(
         restore.as_str(),
         "LATEST_STATE" | "LATEST_SAVEPOINT" | "NONE"
@@ -49,88 +62,112 @@ pub(super) fn to_core(spec: &Value) -> Result<Value, Error> {
             format!("must be LATEST_STATE, LATEST_SAVEPOINT or NONE, not '{restore}'"),
         ));
     }
-    let artifact = "template.spec.artifact";
-    if let Some(kind) = text(&format!("{artifact}.kind")) {
+    let template = checked(&given.template, "spec.template", "an object")?
+        .cloned()
+        .unwrap_or_default();
+    let t = checked(&template.spec, "spec.template.spec", "an object")?
+        .cloned()
+        .unwrap_or_default();
+    let artifact_path = "spec.template.spec.artifact";
+    let artifact = checked(&t.artifact, artifact_path, "an object")?
+        .cloned()
+        .unwrap_or_default();
+    if let Some(kind) = text(&artifact.kind, &format!("{artifact_path}.kind"))? {
         if kind != "JAR" {
             return Err(Error::invalid(
-                format!("spec.{artifact}.kind"),
+                format!("{artifact_path}.kind"),
                 format!("'{kind}' is not supported here: only JAR artifacts run"),
             ));
         }
     }
-    let jar = text(&format!("{artifact}.jarUri"))
-        .ok_or_else(|| Error::invalid(format!("spec.{artifact}.jarUri"), "is required"))?;
-    for (path, what) in [
-        ("template.spec.parallelism", "parallelism"),
-        ("template.spec.numberOfTaskManagers", "numberOfTaskManagers"),
-        ("maxJobCreationAttempts", "maxJobCreationAttempts"),
-        (
-            "maxSavepointCreationAttempts",
-            "maxSavepointCreationAttempts",
-        ),
-    ] {
-        if let Some(v) = field(path).filter(|v| !v.is_null()) {
-            if v.as_u64().filter(|n| *n >= 1).is_none() {
-                return Err(Error::invalid(
-                    format!("spec.{path}"),
+    let jar = text(&artifact.jar_uri, &format!("{artifact_path}.jarUri"))?
+        .ok_or_else(|| Error::invalid(format!("{artifact_path}.jarUri"), "is required"))?;
+    let positive =
+        |field: &Option<Loose<u64>>, path: &str, what: &str| -> Result<Option<u64>, Error> {
+            match field {
+                Some(Loose::Typed(n)) if *n >= 1 => Ok(Some(*n)),
+                None => Ok(None),
+                Some(Loose::Typed(n)) => Err(Error::invalid(
+                    path,
+                    format!("{what} must be a positive integer, not {n}"),
+                )),
+                Some(Loose::Odd(v)) => Err(Error::invalid(
+                    path,
                     format!("{what} must be a positive integer, not {v}"),
-                ));
+                )),
             }
-        }
-    }
+        };
+    let parallelism = positive(
+        &t.parallelism,
+        "spec.template.spec.parallelism",
+        "parallelism",
+    )?;
+    let task_managers = positive(
+        &t.number_of_task_managers,
+        "spec.template.spec.numberOfTaskManagers",
+        "numberOfTaskManagers",
+    )?;
+    let max_jobs = positive(
+        &given.max_job_creation_attempts,
+        "spec.maxJobCreationAttempts",
+        "maxJobCreationAttempts",
+    )?;
+    let max_savepoints = positive(
+        &given.max_savepoint_creation_attempts,
+        "spec.maxSavepointCreationAttempts",
+        "maxSavepointCreationAttempts",
+    )?;
     // VVP's two strategies, as the one upgrade mode the reconciler knows.
     let mode = if state == "CANCELLED" || restore == "NONE" || upgrade == "STATELESS" {
-        "stateless"
+        UpgradeMode::Stateless
     } else if restore == "LATEST_STATE" {
-        "last-state"
+        UpgradeMode::LastState
     } else {
-        "savepoint"
+        UpgradeMode::Savepoint
     };
-    let mut job = json!({
-        "jarURI": jar,
-        "state": if state == "RUNNING" { "running" } else { "suspended" },
-        "upgradeMode": mode,
-        "parallelism": field("template.spec.parallelism").and_then(|v| v.as_u64()).unwrap_or(1),
-    });
-    if let Some(entry) = text(&format!("{artifact}.entryClass")) {
-        job["entryClass"] = json!(entry);
-    }
-    if let Some(args) = text(&format!("{artifact}.mainArgs")) {
-        job["args"] = json!(args.split_whitespace().collect::<Vec<_>>());
-    }
-    if field("restoreStrategy.allowNonRestoredState").and_then(|v| v.as_bool()) == Some(true) {
-        job["allowNonRestoredState"] = json!(true);
-    }
-    for (vvp, core) in [
-        ("maxJobCreationAttempts", "maxJobCreationAttempts"),
-        (
-            "maxSavepointCreationAttempts",
-            "maxSavepointCreationAttempts",
-        ),
-    ] {
-        if let Some(n) = field(vvp).and_then(|v| v.as_u64()) {
-            job[core] = json!(n);
-        }
-    }
-    let mut core = json!({"job": job, "vvp": Value::Object(spec.clone())});
+    let job = JobSpec {
+        jar_uri: Some(Loose::Typed(jar)),
+        state: Some(Loose::Typed(if state == "RUNNING" {
+            JobState::Running
+        } else {
+            JobState::Suspended
+        })),
+        upgrade_mode: Some(Loose::Typed(mode)),
+        parallelism: Some(Loose::Typed(parallelism.unwrap_or(1))),
+        entry_class: text(
+            &artifact.entry_class,
+            &format!("{artifact_path}.entryClass"),
+        )?
+        .map(Loose::Typed),
+        args: text(&artifact.main_args, &format!("{artifact_path}.mainArgs"))?
+            .map(|args| Loose::Typed(args.split_whitespace().map(str::to_owned).collect())),
+        allow_non_restored_state: (typed(&restore_strategy.allow_non_restored_state)
+            == Some(&true))
+        .then_some(Loose::Typed(true)),
+        max_job_creation_attempts: max_jobs.map(Loose::Typed),
+        max_savepoint_creation_attempts: max_savepoints.map(Loose::Typed),
+        ..JobSpec::default()
+    };
+    let mut core = ApplicationSpec {
+        job: Some(Loose::Typed(job)),
+        vvp: Some(spec.clone()),
+        ..ApplicationSpec::default()
+    };
     // A deployment in a session cluster is a session job of the core
     // application, in the SHARED compute pool of that name.
-    if let Some(session) = text("sessionClusterName").filter(|s| !s.is_empty()) {
-        if text("deploymentTargetName").is_some_and(|t| !t.is_empty()) {
+    let session = text(&given.session_cluster_name, "spec.sessionClusterName")?;
+    if let Some(session) = session.filter(|s| !s.is_empty()) {
+        let target = text(&given.deployment_target_name, "spec.deploymentTargetName")?;
+        if target.is_some_and(|t| !t.is_empty()) {
             return Err(Error::invalid(
                 "spec.sessionClusterName",
                 "cannot be set together with spec.deploymentTargetName",
             ));
         }
-        core["deploymentName"] = json!(session);
+        core.deployment_name = Some(Loose::Typed(session));
     }
-    if let Some(conf) = field("template.spec.flinkConfiguration").filter(|v| !v.is_null()) {
-        let Some(conf) = conf.as_object() else {
-            return Err(Error::invalid(
-                "spec.template.spec.flinkConfiguration",
-                "must be a map",
-            ));
-        };
+    let conf_path = "spec.template.spec.flinkConfiguration";
+    if let Some(conf) = checked(&t.flink_configuration, conf_path, "a map")? {
         // Merge-patch nulls are gone by now; values become strings.
         let conf: Map<String, Value> = conf
             .iter()
@@ -142,97 +179,106 @@ pub(super) fn to_core(spec: &Value) -> Result<Value, Error> {
                 )
             })
             .collect();
-        core["flinkConfiguration"] = Value::Object(conf);
+        core.flink_configuration = Some(Loose::Typed(conf));
     }
-    for (vvp, cmf) in [("jobmanager", "jobManager"), ("taskmanager", "taskManager")] {
-        if let Some(resource) = field(&format!("template.spec.resources.{vvp}")) {
-            core[cmf] = json!({"resource": resource});
-        }
+    let resources = checked(&t.resources, "spec.template.spec.resources", "an object")?
+        .cloned()
+        .unwrap_or_default();
+    let component = |resource: &Option<Loose<Map<String, Value>>>,
+                     vvp: &str|
+     -> Result<Option<ComponentSpec>, Error> {
+        let path = format!("spec.template.spec.resources.{vvp}");
+        Ok(
+            checked(resource, &path, "an object")?.map(|r| ComponentSpec {
+                resource: Some(Loose::Typed(r.clone())),
+                ..ComponentSpec::default()
+            }),
+        )
+    };
+    core.job_manager = component(&resources.jobmanager, "jobmanager")?.map(Loose::Typed);
+    let mut task_manager = component(&resources.taskmanager, "taskmanager")?;
+    if let Some(n) = task_managers {
+        task_manager
+            .get_or_insert_with(ComponentSpec::default)
+            .replicas = Some(Loose::Typed(n));
     }
-    if let Some(n) = field("template.spec.numberOfTaskManagers").and_then(|v| v.as_u64()) {
-        if !core["taskManager"].is_object() {
-            core["taskManager"] = json!({});
-        }
-        core["taskManager"]["replicas"] = json!(n);
-    }
-    Ok(core)
+    core.task_manager = task_manager.map(Loose::Typed);
+    Ok(to_json(&core))
 }
 
 /// The VVP view of a core application: the stored VVP spec (or one made
 /// from the application's fields) with what the core says now laid over it.
 pub(super) fn render(app: &Object, ns: &str) -> Value {
-    let core = &app.spec;
-    let mut spec = core
-        .get("vvp")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let job = core.get("job").cloned().unwrap_or_else(|| json!({}));
-    let stored_state = spec
-        .get("state")
-        .and_then(Value::as_str)
-        .unwrap_or("RUNNING");
-    let state = match job.get("state").and_then(Value::as_str) {
-        Some("running") => "RUNNING",
+    let core: ApplicationSpec = view(&app.spec);
+    let mut spec: DeploymentSpec = core.vvp.as_ref().map(view).unwrap_or_default();
+    let job = core.job().cloned().unwrap_or_default();
+    let stored_state = typed(&spec.state).map_or("RUNNING", String::as_str);
+    let state = match typed(&job.state) {
+        Some(JobState::Running) => "RUNNING",
         _ if stored_state == "CANCELLED" => "CANCELLED",
         _ => "SUSPENDED",
     };
-    spec.insert("state".into(), json!(state));
-    let mode = job
-        .get("upgradeMode")
-        .and_then(Value::as_str)
-        .unwrap_or("stateless");
-    spec.entry("upgradeStrategy").or_insert_with(
-        || json!({"kind": if mode == "stateless" { "STATELESS" } else { "STATEFUL" }}),
-    );
-    spec.entry("restoreStrategy").or_insert_with(|| {
-        json!({"kind": match mode { "last-state" => "LATEST_STATE", "savepoint" => "LATEST_SAVEPOINT", _ => "NONE" }})
+    spec.state = Some(Loose::Typed(state.to_owned()));
+    let mode = typed(&job.upgrade_mode)
+        .copied()
+        .unwrap_or(UpgradeMode::Stateless);
+    let strategy = |kind: &str| {
+        Some(Loose::Typed(Strategy {
+            kind: Some(Loose::Typed(kind.to_owned())),
+            ..Strategy::default()
+        }))
+    };
+    if typed(&spec.upgrade_strategy).is_none() {
+        spec.upgrade_strategy = strategy(if mode == UpgradeMode::Stateless {
+            "STATELESS"
+        } else {
+            "STATEFUL"
+        });
+    }
+    if typed(&spec.restore_strategy).is_none() {
+        spec.restore_strategy = strategy(match mode {
+            UpgradeMode::LastState => "LATEST_STATE",
+            UpgradeMode::Savepoint => "LATEST_SAVEPOINT",
+            UpgradeMode::Stateless => "NONE",
+        });
+    }
+    let mut template = typed_or_default(&spec.template);
+    let mut t = typed_or_default(&template.spec);
+    let mut artifact = typed(&t.artifact).cloned().unwrap_or_else(|| Artifact {
+        kind: Some(Loose::Typed("JAR".into())),
+        ..Artifact::default()
     });
-    let template = spec
-        .entry("template")
-        .or_insert_with(|| json!({"spec": {}}));
-    if !template["spec"].is_object() {
-        template["spec"] = json!({});
+    artifact.jar_uri = job.jar_uri.clone();
+    if job.entry_class.is_some() {
+        artifact.entry_class = job.entry_class.clone();
     }
-    let t = &mut template["spec"];
-    if !t["artifact"].is_object() {
-        t["artifact"] = json!({"kind": "JAR"});
+    t.artifact = Some(Loose::Typed(artifact));
+    if job.parallelism.is_some() {
+        t.parallelism = job.parallelism.clone();
     }
-    t["artifact"]["jarUri"] = job.get("jarURI").cloned().unwrap_or(Value::Null);
-    if let Some(entry) = job.get("entryClass") {
-        t["artifact"]["entryClass"] = entry.clone();
+    if core.flink_configuration.is_some() {
+        t.flink_configuration = core.flink_configuration.clone();
     }
-    if let Some(p) = job.get("parallelism") {
-        t["parallelism"] = p.clone();
+    if let Some(n) = core.task_manager_replicas() {
+        t.number_of_task_managers = Some(Loose::Typed(n));
     }
-    if let Some(conf) = core.get("flinkConfiguration") {
-        t["flinkConfiguration"] = conf.clone();
-    }
-    if let Some(n) = get_path(core, "taskManager.replicas") {
-        t["numberOfTaskManagers"] = n.clone();
-    }
+    template.spec = Some(Loose::Typed(t));
+    spec.template = Some(Loose::Typed(template));
     let mut meta = metadata(app, ns);
     meta.insert("displayName".into(), json!(app.meta.name));
     json!({
         "kind": "Deployment",
         "apiVersion": "v1",
         "metadata": meta,
-        "spec": spec,
+        "spec": to_json(&spec),
         "status": status(app, state),
     })
 }
 
 /// `status.state` from the core application's status.
 fn status(app: &Object, desired: &str) -> Value {
-    let s = &app.status;
-    let lifecycle = s
-        .get("lifecycleState")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let job_state = get_path(s, "jobStatus.state")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let job_id = get_path(s, "jobStatus.jobId").and_then(Value::as_str);
+    let s: ApplicationStatus = view(&app.status);
+    let (lifecycle, job_state) = (s.lifecycle(), s.job_state());
     let state = if lifecycle == "FAILED" || job_state == "FAILED" {
         "FAILED"
     } else if job_state == "FINISHED" {
@@ -244,15 +290,15 @@ fn status(app: &Object, desired: &str) -> Value {
     } else {
         "TRANSITIONING"
     };
-    let mut out = json!({"state": state});
     if state == "RUNNING" {
-        out["running"] = json!({
-            "jobId": job_id,
+        json!({"state": state, "running": {
+            "jobId": s.job_id(),
             "transitionTime": app.meta.update_timestamp.to_string(),
             "conditions": [],
-        });
+        }})
+    } else {
+        json!({"state": state})
     }
-    out
 }
 
 /// A deployment by id (its uid) or by name, as VVP resolves it.
@@ -428,7 +474,8 @@ pub(super) async fn delete(
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Response, VvpError> {
     let app = find(&state, &who.org, &ns, &name).await?;
-    if get_path(&app.spec, "job.state").and_then(Value::as_str) == Some("running") {
+    let spec: ApplicationSpec = view(&app.spec);
+    if spec.desired_state() == Some(JobState::Running) {
         return Err(Error::Conflict(format!(
             "Deployment '{}' must be CANCELLED or SUSPENDED before it is deleted",
             app.meta.name

@@ -13,6 +13,7 @@ mod documents;
 mod namespaces;
 mod runs;
 mod session_clusters;
+mod specs;
 mod sql;
 
 use crate::body::read_document;

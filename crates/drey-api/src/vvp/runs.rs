@@ -10,7 +10,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_control::ResourceInput;
+use drey_model::application_spec::ApplicationStatus;
 use drey_model::json::get_path;
+use drey_model::loose::{typed, view};
 use drey_model::{Error, Kind, Object};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -48,22 +50,27 @@ fn job_state(flink: &str) -> &'static str {
 }
 
 fn render_job(app: &Object, instance: &Object, ns: &str) -> Value {
-    let spec = instance.status.get("spec").cloned().unwrap_or(Value::Null);
-    let flink_state = get_path(&instance.status, "jobStatus.state")
-        .and_then(Value::as_str)
-        .unwrap_or("CREATED");
-    let mut job_spec = json!({
-        "artifact": {
-            "kind": "JAR",
-            "jarUri": get_path(&spec, "job.jarURI"),
-            "entryClass": get_path(&spec, "job.entryClass"),
-        },
-        "parallelism": get_path(&spec, "job.parallelism"),
-        "flinkConfiguration": spec.get("flinkConfiguration").cloned().unwrap_or_else(|| json!({})),
+    let observed: ApplicationStatus = view(&instance.status);
+    let spec = typed(&observed.spec).cloned().unwrap_or_default();
+    let job = spec.job().cloned().unwrap_or_default();
+    let flink_state = match observed.job_state() {
+        "" => "CREATED",
+        state => state,
+    };
+    let artifact = json!({
+        "kind": "JAR",
+        "jarUri": typed(&job.jar_uri),
+        "entryClass": typed(&job.entry_class),
     });
-    if let Some(path) = get_path(&spec, "job.initialSavepointPath") {
-        job_spec["savepointLocation"] = path.clone();
-    }
+    let conf = typed(&spec.flink_configuration)
+        .cloned()
+        .unwrap_or_default();
+    let job_spec = match typed(&job.initial_savepoint_path) {
+        Some(path) => json!({"artifact": artifact, "parallelism": typed(&job.parallelism),
+            "flinkConfiguration": conf, "savepointLocation": path}),
+        None => json!({"artifact": artifact, "parallelism": typed(&job.parallelism),
+            "flinkConfiguration": conf}),
+    };
     json!({
         "kind": "Job",
         "apiVersion": "v1",
@@ -81,7 +88,7 @@ fn render_job(app: &Object, instance: &Object, ns: &str) -> Value {
         "status": {
             "state": job_state(flink_state),
             "started": {
-                "flinkJobId": get_path(&instance.status, "jobStatus.jobId"),
+                "flinkJobId": observed.job_id(),
                 "observedFlinkJobStatus": flink_state,
                 "startedAt": instance.meta.creation_timestamp.to_string(),
                 "lastUpdateTime": instance.meta.update_timestamp.to_string(),

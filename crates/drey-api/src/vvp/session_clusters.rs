@@ -1,6 +1,7 @@
 //! `/api/v1/namespaces/{ns}/sessionclusters`: a VVP SessionCluster is a core
 //! SHARED compute pool (the same session cluster CMF statements run on).
 
+use super::specs::SessionClusterSpec;
 use super::{check_name, list_of, metadata, name_in, reply, VvpError, VvpPayload};
 use crate::auth::Caller;
 use crate::AppState;
@@ -8,22 +9,22 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use drey_control::ResourceInput;
-use drey_model::json::get_path;
+use drey_model::application_spec::ComponentSpec;
+use drey_model::compute_pool_spec::{ClusterSpec, PoolSpec, PoolState, PoolStatus, PoolType};
+use drey_model::loose::{checked, to_json, view, Loose};
 use drey_model::{Error, Kind, Object};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// A SessionCluster spec as a compute pool spec.
 fn to_pool(spec: &Value) -> Result<Value, Error> {
     if !spec.is_object() {
         return Err(Error::invalid("spec", "is required and must be an object"));
     }
-    let state = spec
-        .get("state")
-        .and_then(Value::as_str)
-        .unwrap_or("RUNNING");
-    let state = match state {
-        "RUNNING" => "RUNNING",
-        "STOPPED" => "SUSPENDED",
+    let given: SessionClusterSpec = view(spec);
+    let state = checked(&given.state, "spec.state", "RUNNING or STOPPED")?;
+    let state = match state.map_or("RUNNING", String::as_str) {
+        "RUNNING" => PoolState::Running,
+        "STOPPED" => PoolState::Suspended,
         other => {
             return Err(Error::invalid(
                 "spec.state",
@@ -31,56 +32,103 @@ fn to_pool(spec: &Value) -> Result<Value, Error> {
             ))
         }
     };
-    let mut cluster = json!({});
-    if let Some(conf) = spec.get("flinkConfiguration").filter(|c| !c.is_null()) {
-        cluster["flinkConfiguration"] = conf.clone();
+    let mut cluster = ClusterSpec::default();
+    if let Some(conf) = checked(
+        &given.flink_configuration,
+        "spec.flinkConfiguration",
+        "a map",
+    )? {
+        cluster.flink_configuration = Some(Loose::Typed(conf.clone()));
     }
-    if let Some(n) = spec.get("numberOfTaskManagers").filter(|n| !n.is_null()) {
-        if n.as_u64().filter(|n| *n >= 1).is_none() {
-            return Err(Error::invalid(
-                "spec.numberOfTaskManagers",
-                format!("must be a positive integer, not {n}"),
-            ));
-        }
-        cluster["taskManager"] = json!({"replicas": n});
+    let mut task_manager = ComponentSpec::default();
+    match &given.number_of_task_managers {
+        None => {}
+        Some(Loose::Typed(n)) if *n >= 1 => task_manager.replicas = Some(Loose::Typed(*n)),
+        Some(Loose::Typed(n)) => return Err(positive(&json!(n))),
+        Some(Loose::Odd(v)) => return Err(positive(v)),
     }
-    for (vvp, cmf) in [("jobmanager", "jobManager"), ("taskmanager", "taskManager")] {
-        if let Some(resource) = get_path(spec, &format!("resources.{vvp}")) {
-            if !cluster[cmf].is_object() {
-                cluster[cmf] = json!({});
-            }
-            cluster[cmf]["resource"] = resource.clone();
-        }
+    let resources = checked(&given.resources, "spec.resources", "an object")?
+        .cloned()
+        .unwrap_or_default();
+    let resource = |field: &Option<Loose<Map<String, Value>>>, vvp: &str| {
+        checked(field, &format!("spec.resources.{vvp}"), "an object")
+            .map(|r| r.map(|r| Loose::Typed(r.clone())))
+    };
+    if let Some(r) = resource(&resources.jobmanager, "jobmanager")? {
+        cluster.job_manager = Some(Loose::Typed(ComponentSpec {
+            resource: Some(r),
+            ..ComponentSpec::default()
+        }));
     }
-    Ok(json!({"type": "SHARED", "state": state, "clusterSpec": cluster, "vvp": spec}))
+    task_manager.resource = resource(&resources.taskmanager, "taskmanager")?;
+    if task_manager != ComponentSpec::default() {
+        cluster.task_manager = Some(Loose::Typed(task_manager));
+    }
+    Ok(to_json(&PoolSpec {
+        pool_type: Some(Loose::Typed(PoolType::Shared)),
+        state: Some(Loose::Typed(state)),
+        cluster_spec: Some(Loose::Typed(cluster)),
+        vvp: Some(spec.clone()),
+        ..PoolSpec::default()
+    }))
 }
 
+fn positive(n: &Value) -> Error {
+    Error::invalid(
+        "spec.numberOfTaskManagers",
+        format!("must be a positive integer, not {n}"),
+    )
+}
+
+/// The SessionCluster view of a SHARED compute pool.
 fn render(pool: &Object, ns: &str) -> Value {
-    let mut spec = pool.spec.get("vvp").cloned().unwrap_or_else(|| json!({}));
-    let desired = if pool.spec.get("state").and_then(Value::as_str) == Some("SUSPENDED") {
+    let core: PoolSpec = view(&pool.spec);
+    let mut spec: SessionClusterSpec = core.vvp.as_ref().map(view).unwrap_or_default();
+    let desired = if core.is_suspended() {
         "STOPPED"
     } else {
         "RUNNING"
     };
-    spec["state"] = json!(desired);
-    let state = match pool.status.get("phase").and_then(Value::as_str) {
+    spec.state = Some(Loose::Typed(desired.to_owned()));
+    let observed: PoolStatus = view(&pool.status);
+    let state = match observed.phase() {
         Some("RUNNING") => "RUNNING",
         Some("SUSPENDED") => "STOPPED",
         Some("FAILED") => "FAILED",
         _ if desired == "STOPPED" => "STOPPING",
         _ => "STARTING",
     };
-    let mut status = json!({"state": state});
-    if let Some(message) = pool.status.get("message").filter(|_| state == "FAILED") {
-        status["failure"] = json!({"message": message, "reason": "CLUSTER_FAILED"});
-    }
+    let status = match observed.message.as_ref().filter(|_| state == "FAILED") {
+        Some(message) => json!({"state": state,
+            "failure": {"message": message, "reason": "CLUSTER_FAILED"}}),
+        None => json!({"state": state}),
+    };
     json!({
         "kind": "SessionCluster",
         "apiVersion": "v1",
         "metadata": metadata(pool, ns),
-        "spec": spec,
+        "spec": to_json(&spec),
         "status": status,
     })
+}
+
+fn is_shared(pool: &Object) -> bool {
+    view::<PoolSpec>(&pool.spec).is_shared()
+}
+
+/// A SHARED compute pool by name: a DEDICATED one is no session cluster.
+async fn session_cluster(
+    state: &AppState,
+    org: &str,
+    ns: &str,
+    name: &str,
+) -> Result<Object, Error> {
+    let pool = state.core.get_compute_pool(org, ns, name).await?;
+    if is_shared(&pool) {
+        Ok(pool)
+    } else {
+        Err(Error::not_found(Kind::ComputePool, name))
+    }
 }
 
 fn input(name: &str, body: &Value) -> Result<ResourceInput, Error> {
@@ -100,7 +148,7 @@ pub(super) async fn list(
     let pools = super::all(|page| state.core.list_compute_pools(&who.org, &ns, page)).await?;
     let items = pools
         .iter()
-        .filter(|p| p.spec.get("type").and_then(Value::as_str) == Some("SHARED"))
+        .filter(|p| is_shared(p))
         .map(|p| render(p, &ns))
         .collect();
     Ok(reply(StatusCode::OK, list_of("SessionCluster", items)))
@@ -125,7 +173,7 @@ pub(super) async fn get(
     Caller(who): Caller,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Response, VvpError> {
-    let pool = state.core.get_compute_pool(&who.org, &ns, &name).await?;
+    let pool = session_cluster(&state, &who.org, &ns, &name).await?;
     Ok(reply(StatusCode::OK, render(&pool, &ns)))
 }
 
@@ -138,6 +186,12 @@ pub(super) async fn replace(
     VvpPayload(body): VvpPayload,
 ) -> Result<Response, VvpError> {
     let existing = state.core.get_compute_pool(&who.org, &ns, &name).await.ok();
+    if existing.as_ref().is_some_and(|p| !is_shared(p)) {
+        return Err(Error::Conflict(format!(
+            "'{name}' is a DEDICATED compute pool, not a session cluster"
+        ))
+        .into());
+    }
     let body = match (&existing, method == Method::PATCH) {
         (Some(pool), true) => {
             let mut merged = render(pool, &ns);
@@ -170,7 +224,7 @@ pub(super) async fn delete(
     Caller(who): Caller,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Response, VvpError> {
-    let pool = state.core.get_compute_pool(&who.org, &ns, &name).await?;
+    let pool = session_cluster(&state, &who.org, &ns, &name).await?;
     state.core.delete_compute_pool(&who.org, &ns, &name).await?;
     Ok(reply(StatusCode::OK, render(&pool, &ns)))
 }

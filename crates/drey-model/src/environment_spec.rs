@@ -1,0 +1,35 @@
+//! The typed environment spec (a CMF Environment, a VVP namespace, a
+//! LakeSail workspace): the Kubernetes namespace and the defaults merged into
+//! what the environment holds. Odd fields are kept as written.
+
+use crate::loose::{typed, Loose};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `spec` of an environment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct EnvironmentSpec {
+    /// The Kubernetes namespace CMF reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_namespace: Option<Loose<String>>,
+    /// Merged over every application's spec (`{spec: ...}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flink_application_defaults: Option<Loose<Map<String, Value>>>,
+    /// Merged over every compute pool's spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compute_pool_defaults: Option<Loose<Map<String, Value>>>,
+    /// Statement defaults, as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement_defaults: Option<Value>,
+    /// Everything else, kept as given.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl EnvironmentSpec {
+    /// `kubernetesNamespace`, when set.
+    pub fn namespace(&self) -> Option<&str> {
+        typed(&self.kubernetes_namespace).map(String::as_str)
+    }
+}
