@@ -16,6 +16,7 @@ pub mod environments;
 pub mod identities;
 pub mod proxy;
 pub mod reconcile;
+pub mod retention;
 pub mod savepoints;
 pub mod secret_mappings;
 pub mod secrets;
@@ -59,6 +60,7 @@ pub struct Core {
     wake: Arc<tokio::sync::watch::Sender<u64>>,
     sql: Option<Arc<sql_engine::SqlEngine>>,
     artifacts: Option<std::path::PathBuf>,
+    data_dir: Option<std::path::PathBuf>,
 }
 
 impl Core {
@@ -69,6 +71,7 @@ impl Core {
             wake: Arc::new(tokio::sync::watch::channel(0).0),
             sql: None,
             artifacts: None,
+            data_dir: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! no SQL and no Flink client, so every layer above can share it.
 
 pub mod application;
+pub mod duration;
 pub mod error;
 pub mod json;
 pub mod labels;

@@ -8,6 +8,7 @@ use drey_control::reconcile::controller::{Controller, ControllerConfig};
 use drey_control::reconcile::pools::PoolReconciler;
 use drey_control::reconcile::statements::StatementReconciler;
 use drey_control::reconcile::{ApplicationReconciler, Backend, ReconcilerConfig};
+use drey_control::retention::RetentionSettings;
 use drey_control::sql_engine::{Gateway, SqlEngine};
 use drey_control::Core;
 use drey_runtime::{FlinkHome, LocalBackend, SqlGatewayJar, SqlGatewayService};
@@ -71,7 +72,9 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     let store = SqliteStore::open(&db, sealer)
         .await
         .with_context(|| format!("cannot open the store at {}", db.display()))?;
-    let core = Core::new(Arc::new(store.clone())).with_artifact_dir(data_dir.join("artifacts"));
+    let core = Core::new(Arc::new(store.clone()))
+        .with_artifact_dir(data_dir.join("artifacts"))
+        .with_data_dir(data_dir.clone());
     let auth = if settings.auth == "token" {
         ensure_root_key(&core, &data_dir).await?;
         AuthMode::Token
@@ -229,6 +232,11 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
         cluster_start_timeout: Duration::from_secs(settings.cluster_start_timeout_seconds),
         default_jobmanager_mb: 768,
         default_taskmanager_mb: 1024,
+        retention: RetentionSettings {
+            savepoint_history_max_count: settings.savepoint_history_max_count,
+            savepoint_history_max_age: settings.savepoint_history_max_age,
+            download_cache_max_bytes: settings.download_cache_max_bytes,
+        },
     };
     let controller_config = ControllerConfig {
         interval: Duration::from_secs(settings.reconcile_interval_seconds.max(1)),

@@ -36,6 +36,8 @@ pub struct ReconcilerConfig {
     pub default_jobmanager_mb: u64,
     /// TaskManager memory when the spec names none, MiB.
     pub default_taskmanager_mb: u64,
+    /// Savepoint history limits and the download cache bound.
+    pub retention: crate::retention::RetentionSettings,
 }
 
 /// Stops the clusters named `<prefix><uid>` whose object of `kind` is gone:
@@ -805,6 +807,7 @@ impl ApplicationReconciler {
         let dir = self.config.data_dir.join("jars").join("downloads");
         let path = dir.join(name);
         if path.exists() {
+            crate::retention::mark_used(&path);
             return Ok(path);
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::Internal(e.to_string()))?;
@@ -821,6 +824,8 @@ impl ApplicationReconciler {
         let bytes = response.bytes().await.map_err(|e| {
             Error::invalid("spec.job.jarURI", format!("cannot download {uri}: {e}"))
         })?;
+        let max = self.config.retention.download_cache_max_bytes;
+        crate::retention::make_room(&dir, max, bytes.len() as u64);
         let tmp = path.with_extension("part");
         std::fs::write(&tmp, &bytes)
             .and_then(|_| std::fs::rename(&tmp, &path))
@@ -1153,6 +1158,10 @@ impl ApplicationReconciler {
                 )
                 .await?;
                 self.record_savepoint(step.app, location).await?;
+                let dir = self.savepoint_dir(step.app);
+                self.core
+                    .trim_savepoints(&step.app.key, &self.config.retention, &dir)
+                    .await;
                 self.event(
                     step.app,
                     Some(&deployment.instance),
@@ -1329,6 +1338,10 @@ impl ApplicationReconciler {
                 .set("clusterInfo", Value::Null),
         )
         .await?;
+        let dir = self.checkpoint_dir(step.app);
+        self.core
+            .remove_stale_checkpoints(&step.app.key, &dir)
+            .await;
         self.event(
             step.app,
             Some(&deployment.instance),
@@ -1473,6 +1486,10 @@ impl ApplicationReconciler {
                     }
                     None => self.record_savepoint(step.app, location).await?,
                 }
+                let dir = self.savepoint_dir(step.app);
+                self.core
+                    .trim_savepoints(&step.app.key, &self.config.retention, &dir)
+                    .await;
                 self.event(
                     step.app,
                     None,
@@ -1606,6 +1623,10 @@ impl ApplicationReconciler {
     }
 
     async fn finalize(&self, app: &Object) -> Result<(), Error> {
+        let dirs = [self.savepoint_dir(app), self.checkpoint_dir(app)];
+        self.core
+            .remove_app_state(&app.key, &[&dirs[0], &dirs[1]])
+            .await;
         let scope = app_scope(&app.key.scope, &app.key.name);
         let mut delete = Delete::new(app.key.clone());
         delete.cascade = vec![
