@@ -506,6 +506,19 @@ impl Core {
         Ok(())
     }
 
+    /// After an application with no deployment was deleted (no finalize
+    /// runs for it): its savepoint and checkpoint dirs go, named as the
+    /// reconciler names them.
+    pub(crate) async fn remove_deleted_app_state(&self, app: &Object) {
+        let Some(data) = &self.data_dir else { return };
+        let uid = app.meta.uid.to_string();
+        let dirs = [
+            data.join("savepoints").join(&uid),
+            data.join("checkpoints").join(&uid),
+        ];
+        self.remove_app_state(&app.key, &[&dirs[0], &dirs[1]]).await;
+    }
+
     /// Before a deleted application's records go: removes its savepoint and
     /// checkpoint dirs, but for what a detached savepoint or another
     /// application still names.

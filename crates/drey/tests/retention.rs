@@ -252,16 +252,43 @@ async fn savepoint_history_disposal_and_clean_up_on_real_flink() {
         }
     }
 
-    // Deleting the application: no savepoints, checkpoints or clusters left.
-    assert_eq!(s.delete(&format!("{APPS}/keeper")).await.0, 200);
+    // Deleting the running application: no savepoints, checkpoints or
+    // clusters left once the reconciler has taken it down.
+    delete_app(&s, "keeper", limit).await;
+    assert_nothing_left(&data);
+
+    // A suspended application is deleted at once, its state all the same.
+    let brief_out = dir.path().join("brief.txt");
+    let mut brief = counter_app("brief", &brief_out, 1, "savepoint");
+    assert_eq!(s.post(APPS, brief.clone()).await.0, 201);
+    wait_for(&s, "brief", "RUNNING", limit, running).await;
+    wait_for_output(&brief_out, 2).await;
+    brief["spec"]["job"]["state"] = json!("suspended");
+    assert_eq!(s.post(APPS, brief).await.0, 201);
+    let st = wait_for(&s, "brief", "SUSPENDED", limit, |st| {
+        st["lifecycleState"] == "SUSPENDED"
+    })
+    .await;
+    let savepoint = st["lastSavepoint"]["location"].as_str().unwrap();
+    assert!(local(savepoint).join("_metadata").is_file(), "{st:#}");
+    delete_app(&s, "brief", limit).await;
+    assert_nothing_left(&data);
+}
+
+async fn delete_app(s: &Server, name: &str, limit: Duration) {
+    let (code, body) = s.delete(&format!("{APPS}/{name}")).await;
+    assert_eq!(code, 200, "{body}");
     let deadline = Instant::now() + limit;
-    while s.get(&format!("{APPS}/keeper")).await.0 != 404 {
+    while s.get(&format!("{APPS}/{name}")).await.0 != 404 {
         assert!(Instant::now() < deadline, "not deleted:\n{}", s.log());
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+fn assert_nothing_left(data: &Path) {
     for what in ["savepoints", "checkpoints", "clusters"] {
         let left = entries(&data.join(what));
         assert!(left.is_empty(), "{what} left after delete: {left:?}");
     }
-    assert_eq!(flink_processes(&data), 0);
+    assert_eq!(flink_processes(data), 0);
 }
