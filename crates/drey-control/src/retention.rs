@@ -233,6 +233,18 @@ pub fn remove_unkept(dir: &Path, keep: &[PathBuf]) {
     let _ = std::fs::remove_dir(&dir);
 }
 
+/// Whether [`remove_unkept`] would remove anything from `dir`.
+fn has_unkept(dir: &Path, keep: &HashSet<String>) -> bool {
+    let Ok(dir) = dir.canonicalize() else {
+        return false;
+    };
+    let children: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries.flatten().map(|e| e.path()).collect(),
+        Err(_) => return false,
+    };
+    !unkept_children(&children, &kept_paths(keep)).is_empty()
+}
+
 /// Local, existing, canonical paths of locations, for [`remove_unkept`].
 fn kept_paths<'a>(locations: impl IntoIterator<Item = &'a String>) -> Vec<PathBuf> {
     locations
@@ -450,12 +462,21 @@ impl Core {
             .collect();
         let mut keep = restore_points(&app, &effective);
         let limits = settings.limits(&effective);
-        let mut candidates = to_dispose(&entries, limits, Timestamp::now(), &keep);
-        let references = self.savepoint_references(Some(&app.key)).await?;
-        if !candidates.is_empty() {
-            keep.extend(references.iter().cloned());
-            candidates = to_dispose(&entries, limits, Timestamp::now(), &keep);
+        let mut named: HashSet<String> = records
+            .iter()
+            .filter_map(location_of)
+            .map(|l| location_key(&l))
+            .chain(keep.iter().cloned())
+            .collect();
+        // What others name costs a look at every application: only when
+        // there is something to remove.
+        if to_dispose(&entries, limits, Timestamp::now(), &keep).is_empty()
+            && !has_unkept(savepoint_dir, &named)
+        {
+            return Ok(());
         }
+        keep.extend(self.savepoint_references(Some(&app.key)).await?);
+        let candidates = to_dispose(&entries, limits, Timestamp::now(), &keep);
         let root = savepoint_dir.parent().unwrap_or(savepoint_dir);
         for name in &candidates {
             let Some(record) = records.iter().find(|r| &r.meta.name == name) else {
@@ -472,14 +493,13 @@ impl Core {
         }
         // What is left of savepoints whose records went some other way
         // (a delete while in use, a crash between record and files).
-        let mut named: HashSet<String> = records
+        named = records
             .iter()
             .filter(|r| !candidates.contains(&r.meta.name))
             .filter_map(location_of)
             .map(|l| location_key(&l))
+            .chain(keep)
             .collect();
-        named.extend(restore_points(&app, &effective));
-        named.extend(references);
         remove_unkept(savepoint_dir, &kept_paths(&named));
         Ok(())
     }
@@ -501,6 +521,9 @@ impl Core {
         };
         let effective = self.effective_of(&app).await?;
         let mut keep = restore_points(&app, &effective);
+        if !has_unkept(checkpoint_dir, &keep) {
+            return Ok(());
+        }
         keep.extend(self.savepoint_references(Some(&app.key)).await?);
         remove_unkept(checkpoint_dir, &kept_paths(&keep));
         Ok(())
