@@ -7,6 +7,7 @@
 //! Run it with `scripts/bench.sh` (builds drey and this tool in release mode).
 
 mod deploy;
+mod disk;
 mod sql;
 
 use anyhow::{bail, Context};
@@ -60,6 +61,17 @@ enum Mode {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Bytes drey's data dir holds after N deploy/suspend cycles of one
+    /// application (a cluster, a savepoint and checkpoints each): retention
+    /// keeps it flat. Needs Flink and the test jobs (scripts/test.sh).
+    Disk {
+        /// The job jar (the stateful test job by default).
+        #[arg(long, default_value = "target/testjobs/stateful-counter.jar")]
+        jar: PathBuf,
+        /// Deploy/suspend cycles (100 is the long form; 3 a quick look).
+        #[arg(long, default_value_t = 100)]
+        cycles: usize,
+    },
     /// Internal: serve a fixed JSON body (the ceiling) on port 0.
     Ceiling {
         /// File holding the body.
@@ -74,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         Some(Mode::Ceiling { body }) => runtime.block_on(ceiling(body.clone())),
         Some(Mode::Deploy { jar, runs }) => runtime.block_on(deploy::run(&args.drey, jar, *runs)),
         Some(Mode::Sql { runs }) => runtime.block_on(sql::run(&args.drey, *runs)),
+        Some(Mode::Disk { jar, cycles }) => runtime.block_on(disk::run(&args.drey, jar, *cycles)),
         None => runtime.block_on(run(args)),
     }
 }

@@ -227,7 +227,8 @@ impl Core {
             let current = self.get_application(org, env, name).await?;
             let version = Some(current.meta.resource_version);
             let mut recorded = crate::reconcile::recorded_of(&current);
-            let result = if recorded.deployment.is_none() {
+            let direct = recorded.deployment.is_none();
+            let result = if direct {
                 let scope = app_scope(env, name);
                 let mut delete = Delete::new(current.key.clone());
                 delete.cascade = vec![
@@ -256,7 +257,12 @@ impl Core {
                 marked
             };
             match result {
-                Ok(app) => return Ok(app),
+                Ok(app) => {
+                    if direct {
+                        self.remove_deleted_app_state(&app).await;
+                    }
+                    return Ok(app);
+                }
                 Err(drey_store::StoreError::VersionConflict { .. }) => {
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }

@@ -16,6 +16,7 @@ pub mod environments;
 pub mod identities;
 pub mod proxy;
 pub mod reconcile;
+pub mod retention;
 pub mod savepoints;
 pub mod secret_mappings;
 pub mod secrets;
@@ -72,6 +73,7 @@ pub struct Core {
     wake: Arc<tokio::sync::broadcast::Sender<Wake>>,
     sql: Option<Arc<sql_engine::SqlEngine>>,
     artifacts: Option<std::path::PathBuf>,
+    data_dir: Option<std::path::PathBuf>,
 }
 
 impl Core {
@@ -82,6 +84,7 @@ impl Core {
             wake: Arc::new(tokio::sync::broadcast::channel(WAKE_BACKLOG).0),
             sql: None,
             artifacts: None,
+            data_dir: None,
         }
     }
 

@@ -175,7 +175,9 @@ impl Core {
             .await
     }
 
-    /// Deletes a savepoint record (the files stay where Flink wrote them).
+    /// Deletes a savepoint record; an application's savepoint files go with
+    /// it unless something may still restore from them (see
+    /// [`crate::retention`]). A statement's stay where Flink wrote them.
     pub async fn delete_savepoint(
         &self,
         org: &str,
@@ -184,12 +186,16 @@ impl Core {
         name: &str,
     ) -> Result<(), Error> {
         self.savepoint_owner(org, env, owner).await?;
-        self.store
+        let deleted = self
+            .store
             .delete(Delete::new(owner.key(org, env, name)))
             .await
             .map_err(store_error)?
-            .map(|_| ())
-            .ok_or_else(|| Error::not_found(Kind::Savepoint, name))
+            .ok_or_else(|| Error::not_found(Kind::Savepoint, name))?;
+        if let Owner::Application(_) = owner {
+            self.dispose_deleted_savepoint(&deleted).await;
+        }
+        Ok(())
     }
 
     /// Deletes an application's savepoint record.
@@ -280,13 +286,16 @@ impl Core {
             .await
     }
 
-    /// Deletes a detached savepoint record.
+    /// Deletes a detached savepoint record, and its files when drey wrote
+    /// them and nothing restores from them.
     pub async fn delete_detached_savepoint(&self, org: &str, name: &str) -> Result<(), Error> {
-        self.store
+        let deleted = self
+            .store
             .delete(Delete::new(ObjectKey::global(org, Kind::Savepoint, name)))
             .await
             .map_err(store_error)?
-            .map(|_| ())
-            .ok_or_else(|| Error::not_found(Kind::Savepoint, name))
+            .ok_or_else(|| Error::not_found(Kind::Savepoint, name))?;
+        self.dispose_deleted_savepoint(&deleted).await;
+        Ok(())
     }
 }

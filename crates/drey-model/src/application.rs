@@ -166,6 +166,41 @@ pub fn validate_spec(spec: &Value) -> Result<(), Error> {
                 "must be a map of configuration keys to string values",
             ));
         }
+        check_savepoint_history(conf)?;
+    }
+    Ok(())
+}
+
+/// The Flink Kubernetes Operator's option: savepoints kept per application.
+pub const SAVEPOINT_HISTORY_MAX_COUNT: &str = "kubernetes.operator.savepoint.history.max.count";
+/// The Flink Kubernetes Operator's option: how long savepoints are kept.
+pub const SAVEPOINT_HISTORY_MAX_AGE: &str = "kubernetes.operator.savepoint.history.max.age";
+
+/// A value of `flinkConfiguration` as text (numbers and booleans as written).
+pub fn configuration_text(conf: &Value, key: &str) -> Option<String> {
+    conf.get(key).map(|v| match v {
+        Value::String(s) => s.trim().to_owned(),
+        other => other.to_string(),
+    })
+}
+
+/// The savepoint history limits, when set, must parse as the operator parses them.
+fn check_savepoint_history(conf: &Value) -> Result<(), Error> {
+    if let Some(count) = configuration_text(conf, SAVEPOINT_HISTORY_MAX_COUNT) {
+        if !count.parse::<u32>().is_ok_and(|n| n >= 1) {
+            return Err(Error::invalid(
+                format!("spec.flinkConfiguration.{SAVEPOINT_HISTORY_MAX_COUNT}"),
+                format!("must be a positive integer, not '{count}'"),
+            ));
+        }
+    }
+    if let Some(age) = configuration_text(conf, SAVEPOINT_HISTORY_MAX_AGE) {
+        if crate::duration::parse_flink_duration(&age).is_none() {
+            return Err(Error::invalid(
+                format!("spec.flinkConfiguration.{SAVEPOINT_HISTORY_MAX_AGE}"),
+                format!("must be a duration such as '24h', '30 min' or '1d', not '{age}'"),
+            ));
+        }
     }
     Ok(())
 }
@@ -285,6 +320,16 @@ mod tests {
                 "/flinkConfiguration",
                 json!({"a": {"b": 1}}),
                 "spec.flinkConfiguration",
+            ),
+            (
+                "/flinkConfiguration",
+                json!({SAVEPOINT_HISTORY_MAX_COUNT: "0"}),
+                "spec.flinkConfiguration.kubernetes.operator.savepoint.history.max.count",
+            ),
+            (
+                "/flinkConfiguration",
+                json!({SAVEPOINT_HISTORY_MAX_AGE: "a while"}),
+                "spec.flinkConfiguration.kubernetes.operator.savepoint.history.max.age",
             ),
         ];
         for (pointer, value, field) in cases {

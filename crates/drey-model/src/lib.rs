@@ -5,6 +5,7 @@
 pub mod application;
 pub mod application_spec;
 pub mod compute_pool_spec;
+pub mod duration;
 pub mod environment_spec;
 pub mod error;
 pub mod json;

@@ -729,20 +729,27 @@ impl LocalBackend {
         Ok(out)
     }
 
-    /// Stops cluster `id` if it is running (see [`LocalCluster::stop`]); returns whether it
-    /// was running. A stale record is removed.
+    /// Stops cluster `id` if it is running (see [`LocalCluster::stop`]), then removes its
+    /// directory (record, configuration, logs, uploaded jars: nothing a later start reads);
+    /// returns whether it was running. A stale record goes the same way.
     pub async fn stop(&self, id: &str, grace: Duration) -> Result<bool, RuntimeError> {
-        match self.adopt(id).await? {
-            Some(c) => c.stop(grace).await.map(|()| true),
-            None => {
-                let f = self.cluster_dirs(id).record_file();
-                if f.exists() {
-                    std::fs::remove_file(&f)
-                        .map_err(|e| RuntimeError::io("cannot remove", &f, e))?;
-                }
-                Ok(false)
+        let was_running = match self.adopt(id).await? {
+            Some(c) => {
+                c.stop(grace).await?;
+                true
+            }
+            None => false,
+        };
+        let root = self.cluster_dirs(id).root;
+        match std::fs::remove_dir_all(&root) {
+            Ok(()) => tracing::debug!(id, "removed the cluster directory"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // The processes are gone; a directory left behind is only disk.
+            Err(e) => {
+                tracing::warn!(id, dir = %root.display(), error = %e, "cannot remove the cluster directory")
             }
         }
+        Ok(was_running)
     }
 }
 

@@ -9,6 +9,7 @@ use drey_control::reconcile::controller::{Controller, ControllerConfig, PanicFau
 use drey_control::reconcile::pools::PoolReconciler;
 use drey_control::reconcile::statements::StatementReconciler;
 use drey_control::reconcile::{ApplicationReconciler, Backend, ReconcilerConfig};
+use drey_control::retention::RetentionSettings;
 use drey_control::sql_engine::{Gateway, SqlEngine};
 use drey_control::Core;
 use drey_runtime::{FlinkHome, LocalBackend, SqlGatewayJar, SqlGatewayService};
@@ -74,7 +75,9 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     };
     let database = Database::open(settings.database_url.as_ref(), &data_dir, sealer).await?;
     tracing::info!(store = %database.describe(&data_dir), "store open");
-    let core = Core::new(database.store()).with_artifact_dir(data_dir.join("artifacts"));
+    let core = Core::new(database.store())
+        .with_artifact_dir(data_dir.join("artifacts"))
+        .with_data_dir(data_dir.clone());
     let auth = if settings.auth == "token" {
         ensure_root_key(&core, &data_dir).await?;
         AuthMode::Token
@@ -240,6 +243,11 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
         default_taskmanager_mb: 1024,
         hung_after: Duration::from_secs(settings.jobmanager_hung_after_seconds),
         orphan_grace: Duration::from_secs(60),
+        retention: RetentionSettings {
+            savepoint_history_max_count: settings.savepoint_history_max_count,
+            savepoint_history_max_age: settings.savepoint_history_max_age,
+            download_cache_max_bytes: settings.download_cache_max_bytes,
+        },
     };
     let controller_config = ControllerConfig {
         interval: Duration::from_secs(settings.reconcile_interval_seconds.max(1)),

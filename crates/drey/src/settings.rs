@@ -112,6 +112,26 @@ pub struct ServerSettings {
     )]
     pub jobmanager_hung_after_seconds: u64,
 
+    /// Completed savepoints kept per application, unless its (or its
+    /// environment's default) `flinkConfiguration` sets
+    /// `kubernetes.operator.savepoint.history.max.count`; the newest and any
+    /// the application may restore from are always kept.
+    #[arg(long, env = "DREY_SAVEPOINT_HISTORY_MAX_COUNT", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub savepoint_history_max_count: u32,
+
+    /// Age beyond which completed savepoints are trimmed, in Flink's duration
+    /// syntax (`24h`, `30 min`, `1d`), unless the application sets
+    /// `kubernetes.operator.savepoint.history.max.age`.
+    #[arg(long, env = "DREY_SAVEPOINT_HISTORY_MAX_AGE", default_value = "24h",
+          value_parser = parse_duration)]
+    pub savepoint_history_max_age: std::time::Duration,
+
+    /// Total bytes of jars downloaded from http(s) jarURIs kept in
+    /// <data-dir>/jars/downloads/; the least recently used go first.
+    #[arg(long, env = "DREY_DOWNLOAD_CACHE_MAX_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub download_cache_max_bytes: u64,
+
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, env = "DREY_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
@@ -159,6 +179,12 @@ impl std::str::FromStr for DatabaseUrl {
             )
         }
     }
+}
+
+/// A duration in Flink's syntax, for clap.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    drey_model::duration::parse_flink_duration(text)
+        .ok_or_else(|| format!("'{text}' is not a duration such as '24h', '30 min' or '1d'"))
 }
 
 /// `$XDG_DATA_HOME/drey/data`, else `~/.local/share/drey/data`.

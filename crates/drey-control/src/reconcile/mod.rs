@@ -43,6 +43,8 @@ pub struct ReconcilerConfig {
     pub hung_after: Duration,
     /// How long a cluster must stay without an owner before a sweep stops it.
     pub orphan_grace: Duration,
+    /// Savepoint history limits and the download cache bound.
+    pub retention: crate::retention::RetentionSettings,
 }
 
 impl ReconcilerConfig {
@@ -911,6 +913,7 @@ impl ApplicationReconciler {
         let dir = self.config.data_dir.join("jars").join("downloads");
         let path = dir.join(name);
         if path.exists() {
+            crate::retention::mark_used(&path);
             return Ok(path);
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::Internal(e.to_string()))?;
@@ -927,6 +930,8 @@ impl ApplicationReconciler {
         let bytes = response.bytes().await.map_err(|e| {
             Error::invalid("spec.job.jarURI", format!("cannot download {uri}: {e}"))
         })?;
+        let max = self.config.retention.download_cache_max_bytes;
+        crate::retention::make_room(&dir, max, bytes.len() as u64);
         let tmp = path.with_extension("part");
         std::fs::write(&tmp, &bytes)
             .and_then(|_| std::fs::rename(&tmp, &path))
@@ -1269,6 +1274,10 @@ impl ApplicationReconciler {
                 )
                 .await?;
                 self.record_savepoint(step.app, location).await?;
+                let dir = self.savepoint_dir(step.app);
+                self.core
+                    .trim_savepoints(&step.app.key, &self.config.retention, &dir)
+                    .await;
                 self.event(
                     step.app,
                     Some(&deployment.instance),
@@ -1445,6 +1454,10 @@ impl ApplicationReconciler {
                 .set("clusterInfo", Value::Null),
         )
         .await?;
+        let dir = self.checkpoint_dir(step.app);
+        self.core
+            .remove_stale_checkpoints(&step.app.key, &dir)
+            .await;
         self.event(
             step.app,
             Some(&deployment.instance),
@@ -1669,6 +1682,10 @@ impl ApplicationReconciler {
                     }
                     None => self.record_savepoint(step.app, location).await?,
                 }
+                let dir = self.savepoint_dir(step.app);
+                self.core
+                    .trim_savepoints(&step.app.key, &self.config.retention, &dir)
+                    .await;
                 self.event(
                     step.app,
                     None,
@@ -1791,6 +1808,10 @@ impl ApplicationReconciler {
     }
 
     async fn finalize(&self, app: &Object) -> Result<(), Error> {
+        let dirs = [self.savepoint_dir(app), self.checkpoint_dir(app)];
+        self.core
+            .remove_app_state(&app.key, &[&dirs[0], &dirs[1]])
+            .await;
         let scope = app_scope(&app.key.scope, &app.key.name);
         let mut delete = Delete::new(app.key.clone());
         delete.cascade = vec![

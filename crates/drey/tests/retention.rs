@@ -1,0 +1,294 @@
+//! Retention on real Flink: an application keeps the savepoints its
+//! `kubernetes.operator.savepoint.history.max.count` allows and the files of
+//! the others go, its restore point is never disposed of, a torn-down
+//! cluster's directory goes, a deleted application leaves no state behind,
+//! and the jar download cache stays under `--download-cache-max-bytes`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::flink::*;
+use common::Server;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Room for two downloads of the test job (about 13 kB each), not three.
+const CACHE_BYTES: u64 = 30_000;
+
+fn start_server(data: &Path) -> Server {
+    let jobs = testjobs();
+    let cache = CACHE_BYTES.to_string();
+    let mut server = Server::start_with(
+        data,
+        &[
+            "--jar-dir",
+            jobs.to_str().unwrap(),
+            "--reconcile-interval-seconds",
+            "1",
+            "--auth",
+            "token",
+            "--download-cache-max-bytes",
+            &cache,
+        ],
+        &[],
+    );
+    let root = std::fs::read_to_string(data.join("root.key")).unwrap();
+    server.token = Some(root.trim().to_owned());
+    server
+}
+
+/// Serves the counter jar under any path on loopback; counts downloads.
+async fn serve_jars() -> (String, Arc<AtomicUsize>) {
+    let bytes = std::fs::read(testjobs().join("stateful-counter.jar")).unwrap();
+    let downloads = Arc::new(AtomicUsize::new(0));
+    let counter = downloads.clone();
+    let app = axum::Router::new().fallback(move || {
+        let bytes = bytes.clone();
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move { bytes }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), downloads)
+}
+
+fn local(location: &str) -> PathBuf {
+    PathBuf::from(format!(
+        "/{}",
+        location.trim_start_matches("file:").trim_start_matches('/')
+    ))
+}
+
+/// Entries of a directory (none when it does not exist).
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect()
+}
+
+fn cache_bytes(data: &Path) -> u64 {
+    entries(&data.join("jars").join("downloads"))
+        .iter()
+        .map(|p| p.metadata().map(|m| m.len()).unwrap_or(0))
+        .sum()
+}
+
+/// The application's completed savepoint records: (name, location).
+async fn completed_savepoints(s: &Server) -> Vec<(String, String)> {
+    let (code, list) = s.get(&format!("{APPS}/keeper/savepoints")).await;
+    assert_eq!(code, 200, "{list}");
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|sp| sp["status"]["state"] == "COMPLETED")
+        .map(|sp| {
+            (
+                sp["metadata"]["name"].as_str().unwrap().to_owned(),
+                sp["status"]["path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn keeper(out: &Path, jar: &str) -> Value {
+    let mut app = counter_app("keeper", out, 1, "savepoint");
+    app["spec"]["flinkConfiguration"]["kubernetes.operator.savepoint.history.max.count"] =
+        json!("2");
+    app["spec"]["job"]["jarURI"] = json!(jar);
+    app
+}
+
+/// Waits until `status.lastSavepoint.location` is not `previous`.
+async fn next_savepoint(s: &Server, previous: Option<&str>, limit: Duration) -> String {
+    let st = wait_for(s, "keeper", "savepoint taken", limit, |st| {
+        st["lastSavepoint"]["location"]
+            .as_str()
+            .is_some_and(|l| Some(l) != previous)
+    })
+    .await;
+    st["lastSavepoint"]["location"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn savepoint_history_disposal_and_clean_up_on_real_flink() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let out = dir.path().join("counts.txt");
+    let limit = Duration::from_secs(240);
+    let (jars, downloads) = serve_jars().await;
+    let s = start_server(&data);
+    assert_eq!(
+        s.post("/cmf/api/v1/environments", json!({"name": "flink"}))
+            .await
+            .0,
+        201
+    );
+
+    // A bad limit is the spec's fault, named.
+    let mut bad = keeper(&out, &format!("{jars}/v1/job.jar"));
+    bad["spec"]["flinkConfiguration"]["kubernetes.operator.savepoint.history.max.age"] =
+        json!("a while");
+    let (code, body) = s.post(APPS, bad).await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.to_string()
+            .contains("kubernetes.operator.savepoint.history.max.age"),
+        "{body}"
+    );
+
+    // Four savepoints on demand with a limit of two.
+    let app = keeper(&out, &format!("{jars}/v1/job.jar"));
+    assert_eq!(s.post(APPS, app.clone()).await.0, 201);
+    wait_for(&s, "keeper", "RUNNING", limit, running).await;
+    let mut taken: Vec<String> = Vec::new();
+    for nonce in 1..=4 {
+        wait_for_output(&out, line_count(&out) + 2).await;
+        let mut app = app.clone();
+        app["spec"]["job"]["savepointTriggerNonce"] = json!(nonce);
+        assert_eq!(s.post(APPS, app).await.0, 201);
+        let location = next_savepoint(&s, taken.last().map(String::as_str), limit).await;
+        assert!(local(&location).join("_metadata").is_file(), "{location}");
+        taken.push(location);
+    }
+    let records = completed_savepoints(&s).await;
+    let mut kept: Vec<&str> = records.iter().map(|(_, l)| l.as_str()).collect();
+    kept.sort();
+    let mut newest = vec![taken[2].as_str(), taken[3].as_str()];
+    newest.sort();
+    assert_eq!(kept, newest, "the two newest records stay");
+    for gone in &taken[..2] {
+        assert!(
+            !local(gone).exists(),
+            "trimmed savepoint files remain: {gone}"
+        );
+    }
+    for stays in &taken[2..] {
+        assert!(local(stays).join("_metadata").is_file(), "{stays}");
+    }
+    let clusters = entries(&data.join("clusters"));
+    assert_eq!(
+        clusters.len(),
+        1,
+        "one deployment, one cluster dir: {clusters:?}"
+    );
+
+    // Suspend: the suspend's savepoint is the restore point; the oldest goes.
+    let mut suspended = app.clone();
+    suspended["spec"]["job"]["state"] = json!("suspended");
+    suspended["spec"]["job"]["savepointTriggerNonce"] = json!(4);
+    assert_eq!(s.post(APPS, suspended).await.0, 201);
+    let st = wait_for(&s, "keeper", "SUSPENDED", limit, |st| {
+        st["lifecycleState"] == "SUSPENDED"
+    })
+    .await;
+    let restore = st["jobStatus"]["upgradeSavepointPath"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!taken.contains(&restore), "{st:#}");
+    assert!(!local(&taken[2]).exists(), "{}", taken[2]);
+    assert!(local(&restore).join("_metadata").is_file());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !entries(&data.join("clusters")).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the torn-down cluster's directory remains: {:?}",
+            entries(&data.join("clusters"))
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // Resume with another jar: it restores from the suspend's savepoint.
+    let mut resumed = keeper(&out, &format!("{jars}/v2/job.jar"));
+    resumed["spec"]["job"]["savepointTriggerNonce"] = json!(4);
+    assert_eq!(s.post(APPS, resumed.clone()).await.0, 201);
+    let st = wait_for(&s, "keeper", "RUNNING again", limit, running).await;
+    assert_eq!(st["jobStatus"]["upgradeSavepointPath"], restore.as_str());
+    assert!(local(&restore).join("_metadata").is_file());
+    assert!(cache_bytes(&data) <= CACHE_BYTES);
+
+    // An upgrade to a third jar: its savepoint, a third download that
+    // evicts the least recently used one.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    wait_for_output(&out, line_count(&out) + 2).await;
+    let mut upgraded = keeper(&out, &format!("{jars}/v3/job.jar"));
+    upgraded["spec"]["job"]["savepointTriggerNonce"] = json!(4);
+    assert_eq!(s.post(APPS, upgraded).await.0, 201);
+    let upgrade_point = next_savepoint(&s, Some(&restore), limit).await;
+    let st = wait_for(&s, "keeper", "RUNNING upgraded", limit, |st| {
+        running(st) && st["jobStatus"]["upgradeSavepointPath"] == upgrade_point.as_str()
+    })
+    .await;
+    assert!(running(&st));
+    assert_eq!(downloads.load(Ordering::SeqCst), 3);
+    let cached = entries(&data.join("jars").join("downloads"));
+    assert_eq!(cached.len(), 2, "{cached:?}");
+    assert!(cache_bytes(&data) <= CACHE_BYTES, "{cached:?}");
+    let records = completed_savepoints(&s).await;
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert!(!local(&taken[3]).exists(), "{}", taken[3]);
+    assert_eq!(entries(&data.join("clusters")).len(), 1);
+
+    // Deleting records through the API: the running deployment's restore
+    // point keeps its files, the other one's go.
+    for (name, location) in &records {
+        let (code, body) = s.delete(&format!("{APPS}/keeper/savepoints/{name}")).await;
+        assert!(code == 200 || code == 204, "{code} {body}");
+        if *location == upgrade_point {
+            assert!(local(location).join("_metadata").is_file(), "{location}");
+        } else {
+            assert_eq!(*location, restore);
+            assert!(!local(location).exists(), "{location}");
+        }
+    }
+
+    // Deleting the running application: no savepoints, checkpoints or
+    // clusters left once the reconciler has taken it down.
+    delete_app(&s, "keeper", limit).await;
+    assert_nothing_left(&data);
+
+    // A suspended application is deleted at once, its state all the same.
+    let brief_out = dir.path().join("brief.txt");
+    let mut brief = counter_app("brief", &brief_out, 1, "savepoint");
+    assert_eq!(s.post(APPS, brief.clone()).await.0, 201);
+    wait_for(&s, "brief", "RUNNING", limit, running).await;
+    wait_for_output(&brief_out, 2).await;
+    brief["spec"]["job"]["state"] = json!("suspended");
+    assert_eq!(s.post(APPS, brief).await.0, 201);
+    let st = wait_for(&s, "brief", "SUSPENDED", limit, |st| {
+        st["lifecycleState"] == "SUSPENDED"
+    })
+    .await;
+    let savepoint = st["lastSavepoint"]["location"].as_str().unwrap();
+    assert!(local(savepoint).join("_metadata").is_file(), "{st:#}");
+    delete_app(&s, "brief", limit).await;
+    assert_nothing_left(&data);
+}
+
+async fn delete_app(s: &Server, name: &str, limit: Duration) {
+    let (code, body) = s.delete(&format!("{APPS}/{name}")).await;
+    assert_eq!(code, 200, "{body}");
+    let deadline = Instant::now() + limit;
+    while s.get(&format!("{APPS}/{name}")).await.0 != 404 {
+        assert!(Instant::now() < deadline, "not deleted:\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn assert_nothing_left(data: &Path) {
+    for what in ["savepoints", "checkpoints", "clusters"] {
+        let left = entries(&data.join(what));
+        assert!(left.is_empty(), "{what} left after delete: {left:?}");
+    }
+    assert_eq!(flink_processes(data), 0);
+}
