@@ -2,15 +2,23 @@
 
 use crate::{store_error, Core, Outcome, ResourceInput};
 use drey_model::application::{validate_spec, JobState};
-use drey_model::application_spec::{ApplicationSpec, ApplicationStatus};
+use drey_model::application_spec::ApplicationSpec;
 use drey_model::compute_pool_spec::{PoolSpec, PoolType};
 use drey_model::loose::{to_json, typed, view, Loose};
 use drey_model::name::check_cmf_name;
 use drey_model::object::app_scope;
 use drey_model::page::{SortDirection, SortKey, SortOrder};
-use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
+use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest, Timestamp};
 use drey_store::{Delete, Write, WriteMode};
 use serde_json::{json, Value};
+
+/// The annotation that says a delete was asked for (and when).
+pub const DELETION_REQUESTED: &str = "drey.io/deletion-requested";
+
+/// Whether a delete of the application was asked for.
+pub fn deletion_requested(app: &Object) -> bool {
+    app.meta.annotations.contains_key(DELETION_REQUESTED)
+}
 
 fn app_key(org: &str, env: &str, name: &str) -> ObjectKey {
     ObjectKey::in_env(org, Kind::Application, env, name)
@@ -42,10 +50,20 @@ impl Core {
         validate_spec(&input.spec)?;
         let key = app_key(org, env, &input.name);
         self.require_environment(org, env).await?;
-        let exists = self.store.get(&key).await.map_err(store_error)?.is_some();
+        let current = self.store.get(&key).await.map_err(store_error)?;
+        let exists = current.is_some();
         let mut write = Write::new(key, WriteMode::Upsert, input.spec);
         write.labels = input.labels;
         write.annotations = input.annotations;
+        // A requested deletion is not undone by an update.
+        if let Some(mark) = current
+            .as_ref()
+            .and_then(|c| c.meta.annotations.get(DELETION_REQUESTED))
+        {
+            write
+                .annotations
+                .insert(DELETION_REQUESTED.to_owned(), mark.clone());
+        }
         write.requires = vec![ObjectKey::global(org, Kind::Environment, env)];
         if let Some(pool) = self.session_pool_of(org, env, &write.spec).await? {
             // The pool cannot be deleted while the application runs in it.
@@ -211,68 +229,72 @@ impl Core {
         Ok(stored)
     }
 
-    /// Deletes an application. With nothing deployed it goes at once, with
-    /// its instances and events; otherwise it is marked DELETING and the
-    /// reconciler cancels the job, stops the cluster and then removes it.
+    /// Deletes an application. The request is a user write (the
+    /// `drey.io/deletion-requested` annotation, like Kubernetes'
+    /// `deletionTimestamp`), so a reconciler pass that read the application
+    /// before it can no longer record anything: its next write conflicts and
+    /// it plans again, now to take the deployment down. With nothing
+    /// deployed the application then goes at once, with its instances and
+    /// events; otherwise the reconciler cancels the job, stops the cluster
+    /// and removes it.
     pub async fn delete_application(
         &self,
         org: &str,
         env: &str,
         name: &str,
     ) -> Result<Object, Error> {
-        // The reconciler writes this object too: act against the version
-        // read, and read again if it moved, so a deployment that starts
-        // meanwhile is never orphaned.
-        for _ in 0..50 {
-            let current = self.get_application(org, env, name).await?;
-            let version = Some(current.meta.resource_version);
-            let mut recorded = crate::reconcile::recorded_of(&current);
-            let direct = recorded.deployment.is_none();
-            let result = if direct {
-                let scope = app_scope(env, name);
-                let mut delete = Delete::new(current.key.clone());
-                delete.cascade = vec![
-                    (Kind::Instance, scope.clone()),
-                    (Kind::Event, scope.clone()),
-                    (Kind::Savepoint, scope),
-                ];
-                delete.expected_version = version;
-                self.store
-                    .delete(delete)
-                    .await
-                    .map(|gone| gone.unwrap_or(current))
-            } else {
-                recorded.deleting = true;
-                let mut status: ApplicationStatus = view(&current.status);
-                status.lifecycle_state = Some(Loose::Typed("DELETING".into()));
-                status.extra.insert(
-                    "reconciler".into(),
-                    serde_json::to_value(&recorded).map_err(|e| Error::Internal(e.to_string()))?,
-                );
-                let marked = self
-                    .store
-                    .write_status(&current.key, version, to_json(&status))
-                    .await;
-                self.wake_object(&current.key);
-                marked
-            };
-            match result {
-                Ok(app) => {
-                    if direct {
-                        self.remove_deleted_app_state(&app).await;
-                    }
-                    return Ok(app);
-                }
-                Err(drey_store::StoreError::VersionConflict { .. }) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let current = self.get_application(org, env, name).await?;
+        let marked = if deletion_requested(&current) {
+            current
+        } else {
+            let mut write = Write::new(
+                current.key.clone(),
+                WriteMode::Update {
+                    expected_version: None,
+                },
+                current.spec.clone(),
+            );
+            write.labels = current.meta.labels.clone();
+            write.annotations = current.meta.annotations.clone();
+            write
+                .annotations
+                .insert(DELETION_REQUESTED.to_owned(), Timestamp::now().to_string());
+            // Every write states the references again (the store replaces them).
+            if let Some(pool) = self.session_pool_of(org, env, &write.spec).await? {
+                write.refs.push(pool.key);
+            }
+            match self.store.write(write).await {
+                Ok(marked) => marked,
+                Err(drey_store::StoreError::NotFound(_)) => {
+                    return Err(Error::not_found(Kind::Application, name))
                 }
                 Err(e) => return Err(store_error(e)),
             }
+        };
+        self.wake_object(&marked.key);
+        if crate::reconcile::recorded_of(&marked).deployment.is_some() {
+            return Ok(marked);
         }
-        Err(Error::Unavailable(format!(
-            "{} '{name}' keeps changing; retry the delete",
-            Kind::Application
-        )))
+        // Nothing deployed as of the mark, and no pass that read before it can
+        // record a deployment now: delete against the mark's version.
+        let scope = app_scope(env, name);
+        let mut delete = Delete::new(marked.key.clone());
+        delete.cascade = vec![
+            (Kind::Instance, scope.clone()),
+            (Kind::Event, scope.clone()),
+            (Kind::Savepoint, scope),
+        ];
+        delete.expected_version = Some(marked.meta.resource_version);
+        match self.store.delete(delete).await {
+            Ok(gone) => {
+                let app = gone.unwrap_or(marked);
+                self.remove_deleted_app_state(&app).await;
+                Ok(app)
+            }
+            // Another user wrote since the mark: the reconciler finishes.
+            Err(drey_store::StoreError::VersionConflict { .. }) => Ok(marked),
+            Err(e) => Err(store_error(e)),
+        }
     }
 
     /// A page of an application's instances, newest first unless sorted.

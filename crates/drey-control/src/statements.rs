@@ -2,14 +2,14 @@
 //! SQL engine when they are created (a SQL error shows in the create
 //! response); run on their compute pool by the statement reconciler.
 
-use crate::reconcile::statements::{cmf_rows, phase, record_of};
+use crate::reconcile::statements::{cmf_rows, record_of};
 use crate::{store_error, Core, ResourceInput};
 use drey_flink::{OperationHandle, ResultType, SessionHandle};
-use drey_model::loose::{to_json, view, Loose};
+use drey_model::loose::view;
 use drey_model::name::check_cmf_name;
-use drey_model::statement_spec::{StatementSpec, StatementStatus};
+use drey_model::statement_spec::StatementSpec;
 use drey_model::validate::statement_spec;
-use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
+use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest, Timestamp};
 use drey_store::{Delete, FieldFilter, StoreError, Write, WriteMode};
 use serde_json::{json, Value};
 
@@ -134,6 +134,17 @@ impl Core {
         );
         write.labels = input.labels;
         write.annotations = input.annotations;
+        // A requested deletion is not undone by an update.
+        if let Some(mark) = current
+            .meta
+            .annotations
+            .get(crate::applications::DELETION_REQUESTED)
+        {
+            write.annotations.insert(
+                crate::applications::DELETION_REQUESTED.to_owned(),
+                mark.clone(),
+            );
+        }
         write.refs = vec![ObjectKey::in_env(
             org,
             Kind::ComputePool,
@@ -194,53 +205,55 @@ impl Core {
         env: &str,
         name: &str,
     ) -> Result<DeleteOutcome, Error> {
-        loop {
-            let statement = self.get_statement(org, env, name).await?;
-            let record = record_of(&statement);
-            let running = record.run.as_ref().is_some_and(|r| !r.finished);
-            let mut status: StatementStatus = view(&statement.status);
-            if status.phase() == Some(phase::DELETING) {
-                return Ok(DeleteOutcome::Deleting);
-            }
-            if running {
-                status.phase = Some(Loose::Typed(phase::DELETING.into()));
-                status.detail = Some(Loose::Typed(
-                    "Deleting: the statement's job is being cancelled.".into(),
-                ));
-                match self
-                    .store
-                    .write_status(
-                        &statement.key,
-                        Some(statement.meta.resource_version),
-                        to_json(&status),
-                    )
-                    .await
-                {
-                    Ok(_) => {
-                        self.wake_object(&statement.key);
-                        return Ok(DeleteOutcome::Deleting);
-                    }
-                    Err(StoreError::VersionConflict { .. }) => continue,
-                    Err(e) => return Err(store_error(e)),
-                }
-            }
-            let mut delete = Delete::new(statement.key.clone());
-            delete.expected_version = Some(statement.meta.resource_version);
-            delete.cascade = vec![(
-                Kind::Savepoint,
-                drey_model::object::statement_scope(env, name),
-            )];
-            match self.store.delete(delete).await {
-                Ok(Some(_)) => {
-                    // Whatever the statement still held (a finished query's
-                    // session or cluster) the reconciler's sweep releases.
-                    self.wake_object(&statement.key);
-                    return Ok(DeleteOutcome::Deleted);
-                }
-                Ok(None) => return Err(Error::not_found(Kind::Statement, name)),
-                Err(StoreError::VersionConflict { .. }) => continue,
-                Err(e) => return Err(store_error(e)),
-            }
+        let statement = self.get_statement(org, env, name).await?;
+        if crate::applications::deletion_requested(&statement) {
+            return Ok(DeleteOutcome::Deleting);
+        }
+        // The request is a user write, as for applications: a reconciler
+        // pass that read before it can record nothing more.
+        let mut write = Write::new(
+            statement.key.clone(),
+            WriteMode::Update {
+                expected_version: None,
+            },
+            statement.spec.clone(),
+        );
+        write.labels = statement.meta.labels.clone();
+        write.annotations = statement.meta.annotations.clone();
+        write.annotations.insert(
+            crate::applications::DELETION_REQUESTED.to_owned(),
+            Timestamp::now().to_string(),
+        );
+        write.refs = vec![ObjectKey::in_env(
+            org,
+            Kind::ComputePool,
+            env,
+            view::<StatementSpec>(&statement.spec).pool(),
+        )];
+        let marked = match self.store.write(write).await {
+            Ok(marked) => marked,
+            Err(StoreError::NotFound(_)) => return Err(Error::not_found(Kind::Statement, name)),
+            Err(e) => return Err(store_error(e)),
+        };
+        self.wake_object(&marked.key);
+        let record = record_of(&marked);
+        if record.run.as_ref().is_some_and(|r| !r.finished) {
+            return Ok(DeleteOutcome::Deleting);
+        }
+        let mut delete = Delete::new(marked.key.clone());
+        delete.expected_version = Some(marked.meta.resource_version);
+        delete.cascade = vec![(
+            Kind::Savepoint,
+            drey_model::object::statement_scope(env, name),
+        )];
+        match self.store.delete(delete).await {
+            // Whatever the statement still held (a finished query's session
+            // or cluster) the reconciler's sweep releases.
+            Ok(Some(_)) => Ok(DeleteOutcome::Deleted),
+            Ok(None) => Err(Error::not_found(Kind::Statement, name)),
+            // Another user wrote since the mark: the reconciler finishes.
+            Err(StoreError::VersionConflict { .. }) => Ok(DeleteOutcome::Deleting),
+            Err(e) => Err(store_error(e)),
         }
     }
 

@@ -155,6 +155,7 @@ impl ApplicationReconciler {
             );
             let mut recorded = recorded_of(&app);
             let mut desired = desired_of(&effective, &recorded);
+            desired.deleting |= crate::applications::deletion_requested(&app);
             desired.pending_savepoint = self.pending_savepoint(&app).await?;
             let (mut observed, cluster) = self.observe(&recorded).await;
             let was_silent = recorded.silence.is_some();
@@ -1387,8 +1388,11 @@ impl ApplicationReconciler {
             trigger_id: None,
             job_stopped: true,
         });
-        self.record(&step, &recorded, StatusPatch::default())
-            .await?;
+        let mut patch = StatusPatch::default();
+        if reason == StopReason::Delete {
+            patch = patch.set("lifecycleState", json!("DELETING"));
+        }
+        self.record(&step, &recorded, patch).await?;
         self.event(
             step.app,
             Some(&deployment.instance),
@@ -1828,7 +1832,6 @@ impl ApplicationReconciler {
     }
 }
 
-/// `spec.flinkConfiguration` as strings: a session job's own configuration.
 /// How soon a silent JobManager is looked at again.
 const UNANSWERED_RETRY: Duration = Duration::from_secs(2);
 
@@ -1844,6 +1847,7 @@ fn jobmanager_condition(answering: bool, message: &str, since: Timestamp) -> Val
     })
 }
 
+/// `spec.flinkConfiguration` as strings: a session job's own configuration.
 fn job_configuration(effective: &Value) -> std::collections::BTreeMap<String, String> {
     effective
         .get("flinkConfiguration")

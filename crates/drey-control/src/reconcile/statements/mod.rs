@@ -98,7 +98,8 @@ impl StatementReconciler {
             };
             let mut record = record_of(&statement);
             let desired = Desired {
-                deleting: phase_of(&statement) == phase::DELETING,
+                deleting: phase_of(&statement) == phase::DELETING
+                    || crate::applications::deletion_requested(&statement),
                 stopped: statement.spec.get("stopped").and_then(Value::as_bool) == Some(true),
                 parallelism: statement.spec.get("parallelism").and_then(Value::as_u64),
             };
