@@ -317,17 +317,7 @@ impl LocalBackend {
         spec: &ClusterSpec,
         timeout: Duration,
     ) -> Result<LocalCluster, RuntimeError> {
-        let mut cluster = self.prepare(spec)?;
-        let tm_ports = cluster.tm_ports.clone();
-        let spawned = self.spawn_all(&mut cluster, &tm_ports).await;
-        // Record what was started even when a later spawn failed, so nothing is orphaned
-        // untracked if this process dies right now.
-        let recorded = cluster.write_record();
-        if let Err(e) = spawned.and(recorded) {
-            cluster.teardown().await;
-            return Err(e);
-        }
-        tracing::info!(id = %spec.id, rest = %cluster.rest_url(), "local Flink cluster starting");
+        let mut cluster = self.spawn_recorded(spec).await?;
         if let Err(e) = cluster.wait_ready(timeout).await {
             cluster.teardown().await;
             return Err(e);
@@ -644,9 +634,16 @@ impl LocalBackend {
             tracing::warn!(id = %spec.id, "cluster is degraded; restarting it");
             existing.stop(Duration::from_secs(10)).await?;
         }
+        self.spawn_recorded(spec).await
+    }
+
+    /// Spawns the cluster's processes and records them, without waiting.
+    async fn spawn_recorded(&self, spec: &ClusterSpec) -> Result<LocalCluster, RuntimeError> {
         let mut cluster = self.prepare(spec)?;
         let tm_ports = cluster.tm_ports.clone();
         let spawned = self.spawn_all(&mut cluster, &tm_ports).await;
+        // Record what was started even when a later spawn failed, so nothing is orphaned
+        // untracked if this process dies right now.
         let recorded = cluster.write_record();
         if let Err(e) = spawned.and(recorded) {
             cluster.teardown().await;

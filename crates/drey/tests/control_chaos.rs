@@ -183,13 +183,7 @@ async fn kill_9_of_drey_at_random_points_loses_nothing_and_never_runs_a_job_twic
         }
     }
 
-    assert_eq!(s.delete(&format!("{APPS}/chaos")).await.0, 200);
-    let deadline = Instant::now() + LIMIT;
-    while s.get(&format!("{APPS}/chaos")).await.0 != 404 {
-        assert!(Instant::now() < deadline, "not deleted:\n{}", s.log());
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert_eq!(flink_processes(&data), 0);
+    delete_and_wait(&s, &data, "chaos", LIMIT).await;
     println!(
         "chaos (seed {seed}, {rounds} rounds) survived:\n  {}",
         kills.join("\n  ")

@@ -168,13 +168,7 @@ async fn a_frozen_jobmanager_is_left_alone_and_its_job_keeps_running() {
         stall()
     );
 
-    assert_eq!(s.delete(&format!("{APPS}/frozen")).await.0, 200);
-    let deadline = Instant::now() + LIMIT;
-    while s.get(&format!("{APPS}/frozen")).await.0 != 404 {
-        assert!(Instant::now() < deadline, "not deleted:\n{}", s.log());
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert_eq!(flink_processes(&data), 0);
+    delete_and_wait(&s, &data, "frozen", LIMIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,13 +230,7 @@ async fn a_killed_jobmanager_is_noticed_and_redeployed_with_its_state() {
     }
     println!("a killed JobManager was noticed after {noticed:?}");
 
-    assert_eq!(s.delete(&format!("{APPS}/killed")).await.0, 200);
-    let deadline = Instant::now() + LIMIT;
-    while s.get(&format!("{APPS}/killed")).await.0 != 404 {
-        assert!(Instant::now() < deadline, "not deleted:\n{}", s.log());
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert_eq!(flink_processes(&data), 0);
+    delete_and_wait(&s, &data, "killed", LIMIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 
 mod cluster_start;
 pub mod controller;
+mod downloads;
 pub(crate) mod events;
 pub mod plan;
 pub mod pools;
@@ -87,7 +88,7 @@ pub struct ApplicationReconciler {
     core: Core,
     backend: Backend,
     config: ReconcilerConfig,
-    http: reqwest::Client,
+    downloads: Arc<downloads::Downloads>,
     sweep: sweep::OrphanSweep,
 }
 
@@ -96,6 +97,9 @@ const APP_CLUSTER_PREFIX: &str = "app-";
 
 /// The conflict a step meets when the application changed since it was read.
 const STALE: &str = "the application changed while it was being reconciled";
+
+/// What a step meets while its jar is being downloaded: look again soon.
+const DOWNLOADING: &str = "the application's jar is being downloaded";
 
 /// Steps one pass may take before yielding to other applications.
 const MAX_STEPS: usize = 12;
@@ -136,7 +140,7 @@ impl ApplicationReconciler {
             core,
             backend,
             config,
-            http: reqwest::Client::new(),
+            downloads: Arc::default(),
         }
     }
 
@@ -202,6 +206,9 @@ impl ApplicationReconciler {
                 Ok(StepResult::Done(outcome)) => return Ok(outcome),
                 // Every step is safe to run again: re-read and re-plan.
                 Err(Error::Conflict(reason)) if reason == STALE => continue,
+                Err(Error::Conflict(reason)) if reason == DOWNLOADING => {
+                    return Ok(PassOutcome::Wait(Duration::from_secs(1)))
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -909,35 +916,16 @@ impl ApplicationReconciler {
             }
             return Ok(path.to_owned());
         }
-        // http(s): download once into the data dir, named by the URI's hash.
+        // http(s): downloaded once into the data dir, named by the URI's hash,
+        // in the background ([`downloads`]).
         let name = format!("{}.jar", drey_model::application::fingerprint(&json!(uri)));
         let dir = self.config.data_dir.join("jars").join("downloads");
         let path = dir.join(name);
-        if path.exists() {
-            crate::retention::mark_used(&path);
-            return Ok(path);
-        }
-        std::fs::create_dir_all(&dir).map_err(|e| Error::Internal(e.to_string()))?;
-        let response = self
-            .http
-            .get(uri)
-            .timeout(Duration::from_secs(120))
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| {
-                Error::invalid("spec.job.jarURI", format!("cannot download {uri}: {e}"))
-            })?;
-        let bytes = response.bytes().await.map_err(|e| {
-            Error::invalid("spec.job.jarURI", format!("cannot download {uri}: {e}"))
-        })?;
         let max = self.config.retention.download_cache_max_bytes;
-        crate::retention::make_room(&dir, max, bytes.len() as u64);
-        let tmp = path.with_extension("part");
-        std::fs::write(&tmp, &bytes)
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(path)
+        match self.downloads.fetch(uri, path, &dir, max)? {
+            downloads::Fetch::Ready(path) => Ok(path),
+            downloads::Fetch::Pending => Err(Error::Conflict(DOWNLOADING.into())),
+        }
     }
 
     async fn submit_job(&self, step: Step<'_>) -> Result<(), Error> {
@@ -959,8 +947,13 @@ impl ApplicationReconciler {
             }
         };
         if !already {
-            if let Err(e) = self.run_jar(&client, &step, &deployment).await {
-                return self.submission_failed(step, &deployment, e).await;
+            match self.run_jar(&client, &step, &deployment).await {
+                Ok(()) => {}
+                // The jar left the cache and is fetched again: not a failure.
+                Err(Error::Conflict(reason)) if reason == DOWNLOADING => {
+                    return Err(Error::Conflict(reason))
+                }
+                Err(e) => return self.submission_failed(step, &deployment, e).await,
             }
         }
         let mut recorded = step.recorded.clone();
@@ -1550,28 +1543,8 @@ impl ApplicationReconciler {
                 "JobManager not answering since {}: {}; the job is left as it is",
                 silence.since, silence.reason
             );
-            let condition = jobmanager_condition(false, &message, silence.since);
-            self.record(
-                &step,
-                &step.recorded,
-                StatusPatch::default()
-                    .set("jobManagerDeploymentStatus", json!("DEPLOYED_NOT_READY"))
-                    .set("conditions", json!([condition])),
-            )
-            .await?;
-            let instance = step
-                .recorded
-                .deployment
-                .as_ref()
-                .map(|d| d.instance.clone());
-            self.event(
-                step.app,
-                instance.as_deref(),
-                EventType::JobManagerNotAnswering,
-                &message,
-                None,
-            )
-            .await?;
+            self.report_jobmanager(&step, false, &message, silence.since)
+                .await?;
         }
         Ok(StepResult::Done(PassOutcome::Wait(UNANSWERED_RETRY)))
     }
@@ -1587,14 +1560,31 @@ impl ApplicationReconciler {
             ),
             None => "JobManager answers again".to_owned(),
         };
+        self.report_jobmanager(&step, true, &message, now).await
+    }
+
+    /// Records whether the JobManager answers (condition, deployment status)
+    /// and an event saying so.
+    async fn report_jobmanager(
+        &self,
+        step: &Step<'_>,
+        answering: bool,
+        message: &str,
+        since: Timestamp,
+    ) -> Result<(), Error> {
+        let (deployment_status, event) = if answering {
+            ("READY", EventType::JobManagerAnswering)
+        } else {
+            ("DEPLOYED_NOT_READY", EventType::JobManagerNotAnswering)
+        };
         self.record(
-            &step,
+            step,
             &step.recorded,
             StatusPatch::default()
-                .set("jobManagerDeploymentStatus", json!("READY"))
+                .set("jobManagerDeploymentStatus", json!(deployment_status))
                 .set(
                     "conditions",
-                    json!([jobmanager_condition(true, &message, now)]),
+                    json!([jobmanager_condition(answering, message, since)]),
                 ),
         )
         .await?;
@@ -1603,14 +1593,8 @@ impl ApplicationReconciler {
             .deployment
             .as_ref()
             .map(|d| d.instance.clone());
-        self.event(
-            step.app,
-            instance.as_deref(),
-            EventType::JobManagerAnswering,
-            &message,
-            None,
-        )
-        .await
+        self.event(step.app, instance.as_deref(), event, message, None)
+            .await
     }
 
     async fn trigger_savepoint(&self, step: Step<'_>) -> Result<(), Error> {

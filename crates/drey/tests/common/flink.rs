@@ -225,3 +225,20 @@ impl Drop for KillClusters {
         }
     }
 }
+
+/// Deletes an application through CMF and waits until it is gone and no
+/// Flink process is left under the data dir.
+pub async fn delete_and_wait(s: &Server, data: &Path, app: &str, limit: Duration) {
+    let (code, body) = s.delete(&format!("{APPS}/{app}")).await;
+    assert_eq!(code, 200, "{body}");
+    let deadline = Instant::now() + limit;
+    while s.get(&format!("{APPS}/{app}")).await.0 != 404 {
+        assert!(Instant::now() < deadline, "{app} not deleted:\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        flink_processes(data),
+        0,
+        "Flink processes left after delete"
+    );
+}
