@@ -454,7 +454,7 @@ async fn statements_run_on_real_flink() {
     let defaults =
         json!({"spec": {"clusterSpec": {"flinkConfiguration": {"drey.test.defaults": "1"}}}});
     let (code, body) = s.post("/cmf/api/v1/environments", env_with(defaults)).await;
-    assert_eq!(code, 200, "{body}");
+    assert_eq!(code, 201, "{body}");
     let deferred = wait_until(
         &s,
         &format!("{ENV}/compute-pools/shared"),
