@@ -57,6 +57,7 @@ async fn a_status_write_is_no_conflict_but_another_users_write_is() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(app["metadata"]["generation"], 1, "{app}");
+    assert_eq!(app["status"]["observedGeneration"], 1, "{app}");
     assert!(app["status"].get("reconciler").is_none(), "{app}");
 
     // A PATCH against the version read before that status write succeeds.
@@ -72,6 +73,19 @@ async fn a_status_write_is_no_conflict_but_another_users_write_is() {
     let (_, app) = s.get(APP).await;
     assert_eq!(app["metadata"]["generation"], 2, "{app}");
     assert_eq!(app["spec"]["job"]["state"], "suspended");
+    // The reconciler acts on the new spec and says so.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, app) = s.get(APP).await;
+        if app["status"]["observedGeneration"] == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "generation 2 never observed: {app}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // One against a version older than that user write is VVP's 409.
     for method in [Method::PATCH, Method::PUT] {

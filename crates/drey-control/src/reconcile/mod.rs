@@ -467,6 +467,8 @@ impl ApplicationReconciler {
             "reconciler".into(),
             serde_json::to_value(recorded).map_err(|e| Error::Internal(e.to_string()))?,
         );
+        // What this step acted on (Kubernetes' status.observedGeneration).
+        status.insert("observedGeneration".into(), json!(step.app.meta.generation));
         // Against the version this step read: a user's write (a new spec, a
         // delete request) in the meantime is never overwritten; the pass
         // plans again from the fresh state instead.

@@ -309,6 +309,8 @@ impl PoolReconciler {
         if fields.get("phase").and_then(Value::as_str) != Some(phase::RUNNING) {
             status.remove("clusterInfo");
         }
+        // What this pass acted on (Kubernetes' status.observedGeneration).
+        status.insert("observedGeneration".into(), json!(pool.meta.generation));
         match reconciler {
             Some(Value::Null) => {
                 status.remove("reconciler");

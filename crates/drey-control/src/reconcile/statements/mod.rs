@@ -355,6 +355,11 @@ impl StatementReconciler {
             "reconciler".into(),
             serde_json::to_value(record).map_err(|e| Error::Internal(e.to_string()))?,
         );
+        // What this pass acted on (Kubernetes' status.observedGeneration).
+        status.insert(
+            "observedGeneration".into(),
+            json!(statement.meta.generation),
+        );
         for (k, v) in extra.unwrap_or_default() {
             status.insert(k, v);
         }
