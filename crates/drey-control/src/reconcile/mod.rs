@@ -90,7 +90,13 @@ pub struct ApplicationReconciler {
     config: ReconcilerConfig,
     downloads: Arc<downloads::Downloads>,
     sweep: sweep::OrphanSweep,
+    /// When the savepoint history's age limit was last applied to all.
+    last_age_trim: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How often the age limit of savepoint histories is applied to every
+/// application.
+const AGE_TRIM_EVERY: Duration = Duration::from_secs(600);
 
 /// The prefix of an application's own cluster id; the rest is its job id.
 const APP_CLUSTER_PREFIX: &str = "app-";
@@ -118,6 +124,7 @@ impl controller::Reconcile for ApplicationReconciler {
     async fn sweep(&self) {
         let owned = sweep::application_clusters(&self.core).await;
         self.sweep.run(&self.backend, owned).await;
+        self.trim_aged_savepoints().await;
     }
 
     async fn panicked(&self, key: &ObjectKey, message: &str) {
@@ -141,6 +148,7 @@ impl ApplicationReconciler {
             backend,
             config,
             downloads: Arc::default(),
+            last_age_trim: std::sync::Mutex::new(None),
         }
     }
 
@@ -213,6 +221,33 @@ impl ApplicationReconciler {
             }
         }
         Ok(PassOutcome::Wait(Duration::from_millis(200)))
+    }
+
+    /// Applies the savepoint history's age limit to applications that take
+    /// no new savepoints (a savepoint trims its own history at once), at
+    /// most every [`AGE_TRIM_EVERY`].
+    async fn trim_aged_savepoints(&self) {
+        let due = self.last_age_trim.lock().is_ok_and(|mut last| {
+            let due = last.is_none_or(|t| t.elapsed() >= AGE_TRIM_EVERY);
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        });
+        if !due {
+            return;
+        }
+        let Ok(keys) = self.core.store().keys(Kind::Application).await else {
+            return;
+        };
+        for key in keys {
+            if let Ok(Some(app)) = self.core.store().get(&key).await {
+                let dir = self.savepoint_dir(&app);
+                self.core
+                    .trim_savepoints(&key, &self.config.retention, &dir)
+                    .await;
+            }
+        }
     }
 
     /// The oldest savepoint resource of the application still PENDING.
