@@ -1,0 +1,557 @@
+//! Deploying an application: a new instance, its cluster (own or a pool's), its jar, its job.
+
+use super::*;
+
+impl ApplicationReconciler {
+    pub(super) async fn new_deployment(
+        &self,
+        step: Step<'_>,
+        restore_from: Option<String>,
+    ) -> Result<(), Error> {
+        self.backend()?;
+        let app = step.app;
+        // A retained checkpoint can be subsumed (and deleted) by a newer one
+        // between the moment it was recorded and the job's end: restore from
+        // the newest one still on disk instead.
+        let restore_from = restore_from.map(|p| usable_restore_point(p, &self.checkpoint_dir(app)));
+        // A jar that cannot be had is the spec's fault: say so and wait for
+        // the spec to change instead of retrying.
+        let uri = step
+            .effective
+            .pointer("/job/jarURI")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Err(e) = self.jar_path(app, uri).await {
+            if let Error::Invalid { .. } = e {
+                let mut recorded = step.recorded.clone();
+                recorded.halted_fingerprint = Some(step.desired.fingerprint.clone());
+                let message = e.to_string();
+                self.record(
+                    &step,
+                    &recorded,
+                    StatusPatch::default()
+                        .set("lifecycleState", json!("FAILED"))
+                        .set("error", json!(message)),
+                )
+                .await?;
+                return self
+                    .event(app, None, EventType::Error, &message, None)
+                    .await;
+            }
+            return Err(e);
+        }
+        let session_cluster = self.session_cluster_of(app, step.effective).await?;
+        let instance = uuid::Uuid::new_v4();
+        let job_id = instance.simple().to_string();
+        let env = &app.key.scope;
+        let mut write = Write::new(
+            ObjectKey::in_app(
+                &app.key.org,
+                Kind::Instance,
+                env,
+                &app.key.name,
+                &instance.to_string(),
+            ),
+            WriteMode::Create,
+            json!({}),
+        );
+        write.status = Some(json!({
+            "spec": step.effective,
+            "jobStatus": {"jobId": job_id, "state": "CREATED"},
+        }));
+        self.core.store().write(write).await.map_err(store_error)?;
+        self.trim(&app.key, Kind::Instance).await?;
+
+        let mut recorded = step.recorded.clone();
+        recorded.deployment = Some(Deployment {
+            instance: instance.to_string(),
+            job_id: job_id.clone(),
+            session: session_cluster.is_some(),
+            cluster_id: session_cluster.unwrap_or_else(|| format!("{APP_CLUSTER_PREFIX}{job_id}")),
+            fingerprint: step.desired.fingerprint.clone(),
+            restore_from: restore_from.clone(),
+            cluster_launched: false,
+            cluster_started: false,
+            job_submitted: false,
+        });
+        recorded.deployed_before = true;
+        recorded.halted_fingerprint = None;
+        let upgrading = step
+            .app
+            .status
+            .get("lifecycleState")
+            .and_then(Value::as_str)
+            == Some("UPGRADING");
+        let patch = StatusPatch::default()
+            .set("lifecycleState", json!(if upgrading { "UPGRADING" } else { "DEPLOYED" }))
+            .set("currentDeployedInstanceName", json!(instance.to_string()))
+            .set("error", Value::Null)
+            .set(
+                "reconciliationStatus",
+                json!({"state": "DEPLOYED",
+                       "lastReconciledSpec": serde_json::to_string(step.effective).unwrap_or_default()}),
+            )
+            .set(
+                "jobStatus",
+                json!({"jobId": job_id, "jobName": app.key.name, "state": "RECONCILING",
+                       "updateTime": Timestamp::now().to_string(),
+                       "upgradeSavepointPath": restore_from}),
+            );
+        self.record(&step, &recorded, patch).await?;
+        self.event(
+            app,
+            Some(&instance.to_string()),
+            EventType::InstanceCreated,
+            &match &restore_from {
+                Some(p) => format!("Created instance {instance}; the job restores from {p}"),
+                None => format!("Created instance {instance}; the job starts without state"),
+            },
+            None,
+        )
+        .await
+    }
+
+    pub(super) fn cluster_spec(&self, step: &Step<'_>, deployment: &Deployment) -> ClusterSpec {
+        let mut spec = self
+            .config
+            .cluster_spec(deployment.cluster_id.clone(), step.effective);
+        let conf = std::mem::take(&mut spec.flink_configuration);
+        spec.flink_configuration = self.with_state_locations(step, conf);
+        spec
+    }
+
+    /// Where the application's checkpoints and savepoints go, over its own
+    /// configuration: for its own cluster, or for its job in a session
+    /// cluster (as job-level configuration).
+    pub(super) fn with_state_locations(
+        &self,
+        step: &Step<'_>,
+        mut conf: std::collections::BTreeMap<String, String>,
+    ) -> std::collections::BTreeMap<String, String> {
+        let checkpoints = self.checkpoint_dir(step.app);
+        // Outside the cluster dir, so checkpoints outlive the cluster (last-state).
+        conf.entry("execution.checkpointing.dir".into())
+            .or_insert_with(|| format!("file://{}", checkpoints.display()));
+        conf.entry("execution.checkpointing.savepoint-dir".into())
+            .or_insert_with(|| format!("file://{}", self.savepoint_dir(step.app).display()));
+        conf.entry("execution.checkpointing.externalized-checkpoint-retention".into())
+            .or_insert_with(|| "RETAIN_ON_CANCELLATION".into());
+        if step.desired.upgrade_mode == UpgradeMode::LastState {
+            conf.entry("execution.checkpointing.interval".into())
+                .or_insert_with(|| "5s".into());
+        }
+        conf
+    }
+
+    /// The session cluster of the compute pool named by `spec.deploymentName`,
+    /// if the application runs its job in one.
+    pub(super) async fn session_cluster_of(
+        &self,
+        app: &Object,
+        effective: &Value,
+    ) -> Result<Option<String>, Error> {
+        let Some(name) = effective.get("deploymentName").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        let key = ObjectKey::in_env(&app.key.org, Kind::ComputePool, &app.key.scope, name);
+        match self.core.store().get(&key).await.map_err(store_error)? {
+            Some(pool) => Ok(Some(pools::pool_cluster_id(&pool))),
+            None => Err(Error::Unavailable(format!(
+                "compute pool '{name}' does not exist"
+            ))),
+        }
+    }
+
+    /// A session job's "cluster start": the pool's cluster must be up (the
+    /// pool reconciler starts it); until it is, wait and say why.
+    pub(super) async fn join_session_cluster(&self, step: Step<'_>) -> Result<StepResult, Error> {
+        let backend = self.backend()?.clone();
+        let Some(deployment) = step.recorded.deployment.clone() else {
+            return Ok(StepResult::Continue);
+        };
+        let pool = step
+            .effective
+            .get("deploymentName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let cluster = backend
+            .adopt(&deployment.cluster_id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|c| c.is_alive());
+        let Some(cluster) = cluster else {
+            let message = format!("waiting for the session cluster of compute pool '{pool}'");
+            if step.app.status.get("error").and_then(Value::as_str) != Some(message.as_str()) {
+                self.record(
+                    &step,
+                    &step.recorded,
+                    StatusPatch::default().set("error", json!(message)),
+                )
+                .await?;
+            }
+            return Ok(StepResult::Done(PassOutcome::Wait(Duration::from_secs(1))));
+        };
+        let mut recorded = step.recorded.clone();
+        if let Some(d) = recorded.deployment.as_mut() {
+            d.cluster_started = true;
+        }
+        self.record(
+            &step,
+            &recorded,
+            StatusPatch::default().set("error", Value::Null).set(
+                "clusterInfo",
+                json!({"restUrl": cluster.rest_url(), "clusterId": deployment.cluster_id,
+                       "computePoolName": pool}),
+            ),
+        )
+        .await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::ClusterStarted,
+            &format!(
+                "The job runs in the session cluster of compute pool '{pool}' at {}",
+                cluster.rest_url()
+            ),
+            None,
+        )
+        .await?;
+        Ok(StepResult::Continue)
+    }
+
+    /// Starts the deployment's cluster in steps that never block a pass
+    /// ([`cluster_start`]).
+    pub(super) async fn start_cluster(&self, step: Step<'_>) -> Result<StepResult, Error> {
+        let Some(deployment) = step.recorded.deployment.clone() else {
+            return Ok(StepResult::Continue);
+        };
+        let mut recorded = step.recorded.clone();
+        let spec = self.cluster_spec(&step, &deployment);
+        let started = cluster_start::start_step(
+            &self.backend,
+            &spec,
+            deployment.cluster_launched,
+            self.config.cluster_start_timeout,
+        )
+        .await?;
+        let cluster = match started {
+            cluster_start::StartStep::Launched => {
+                if let Some(d) = recorded.deployment.as_mut() {
+                    d.cluster_launched = true;
+                }
+                self.record(&step, &recorded, StatusPatch::default())
+                    .await?;
+                return Ok(StepResult::Done(PassOutcome::Wait(
+                    cluster_start::START_POLL,
+                )));
+            }
+            cluster_start::StartStep::Waiting => {
+                return Ok(StepResult::Done(PassOutcome::Wait(
+                    cluster_start::START_POLL,
+                )));
+            }
+            cluster_start::StartStep::Failed(message) => {
+                if let Some(d) = recorded.deployment.as_mut() {
+                    d.cluster_launched = false;
+                }
+                self.record(
+                    &step,
+                    &recorded,
+                    StatusPatch::default().set("error", json!(message)),
+                )
+                .await?;
+                self.event(step.app, None, EventType::Error, &message, None)
+                    .await?;
+                return Err(Error::Unavailable(message));
+            }
+            cluster_start::StartStep::Ready(cluster) => cluster,
+        };
+        if let Some(d) = recorded.deployment.as_mut() {
+            d.cluster_started = true;
+        }
+        self.record(
+            &step,
+            &recorded,
+            StatusPatch::default().set(
+                "clusterInfo",
+                json!({"restUrl": cluster.rest_url(), "clusterId": deployment.cluster_id}),
+            ),
+        )
+        .await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::ClusterStarted,
+            &format!(
+                "Flink cluster {} is up with {} TaskManager(s) at {}",
+                deployment.cluster_id,
+                spec.task_managers,
+                cluster.rest_url()
+            ),
+            None,
+        )
+        .await?;
+        Ok(StepResult::Continue)
+    }
+
+    /// Resolves `job.jarURI` to a file on this machine.
+    pub(super) async fn jar_path(&self, app: &Object, uri: &str) -> Result<PathBuf, Error> {
+        if let Some(path) = uri
+            .strip_prefix("local://")
+            .or_else(|| uri.strip_prefix("file://"))
+        {
+            let path = Path::new(path);
+            check_jar_path(path, &self.config.jar_dirs)?;
+            // Uploaded jars belong to their environment: another's are not there.
+            let artifacts = self.config.data_dir.join("artifacts");
+            let own = artifacts.join(&app.key.org).join(&app.key.scope);
+            let inside = |dir: &Path| {
+                path.canonicalize()
+                    .ok()
+                    .zip(dir.canonicalize().ok())
+                    .is_some_and(|(p, d)| p.starts_with(d))
+            };
+            if inside(&artifacts) && !inside(&own) {
+                return Err(Error::invalid(
+                    "spec.job.jarURI",
+                    format!("{} is an artifact of another environment", path.display()),
+                ));
+            }
+            return Ok(path.to_owned());
+        }
+        // http(s): downloaded once into the data dir, named by the URI's hash,
+        // in the background ([`downloads`]).
+        let name = format!("{}.jar", drey_model::application::fingerprint(&json!(uri)));
+        let dir = self.config.data_dir.join("jars").join("downloads");
+        let path = dir.join(name);
+        let max = self.config.retention.download_cache_max_bytes;
+        match self.downloads.fetch(uri, path, &dir, max)? {
+            downloads::Fetch::Ready(path) => Ok(path),
+            downloads::Fetch::Pending => Err(Error::Conflict(DOWNLOADING.into())),
+        }
+    }
+
+    pub(super) async fn submit_job(&self, step: Step<'_>) -> Result<(), Error> {
+        let (Some(cluster), Some(deployment)) = (step.cluster, step.recorded.deployment.clone())
+        else {
+            return Ok(());
+        };
+        let client = cluster.client();
+        // A retried submission finds the job it already started; without a
+        // clear answer either way, nothing is submitted (look again later).
+        let already = match client.job_status(&deployment.job_id).await {
+            Ok(_) => true,
+            Err(e) if e.is_not_found() => false,
+            Err(e) => {
+                return Err(Error::Unavailable(format!(
+                    "cannot tell whether job {} runs: {e}",
+                    deployment.job_id
+                )))
+            }
+        };
+        if !already {
+            match self.run_jar(&client, &step, &deployment).await {
+                Ok(()) => {}
+                // The jar left the cache and is fetched again: not a failure.
+                Err(Error::Conflict(reason)) if reason == DOWNLOADING => {
+                    return Err(Error::Conflict(reason))
+                }
+                Err(e) => return self.submission_failed(step, &deployment, e).await,
+            }
+        }
+        let mut recorded = step.recorded.clone();
+        recorded.failed_submissions = 0;
+        if let Some(d) = recorded.deployment.as_mut() {
+            d.job_submitted = true;
+        }
+        recorded.restore_from = None;
+        self.record(&step, &recorded, StatusPatch::default())
+            .await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::JobSubmitted,
+            &format!("Submitted job {}", deployment.job_id),
+            None,
+        )
+        .await
+    }
+
+    /// Counts a failed submission; after `job.maxJobCreationAttempts` the
+    /// deployment is taken down and the application is FAILED until its
+    /// spec changes, otherwise the submission is retried after a backoff.
+    pub(super) async fn submission_failed(
+        &self,
+        step: Step<'_>,
+        deployment: &Deployment,
+        error: Error,
+    ) -> Result<(), Error> {
+        let mut recorded = step.recorded.clone();
+        recorded.failed_submissions += 1;
+        let attempts = recorded.failed_submissions;
+        let exhausted = step
+            .desired
+            .max_job_attempts
+            .is_some_and(|max| attempts >= max);
+        let message = if exhausted {
+            recorded.halted_fingerprint = Some(deployment.fingerprint.clone());
+            recorded.stopping = Some(Stopping {
+                reason: StopReason::JobEnded,
+                trigger_id: None,
+                job_stopped: true,
+            });
+            format!("the job could not be created in {attempts} attempt(s): {error}")
+        } else {
+            error.to_string()
+        };
+        self.record(
+            &step,
+            &recorded,
+            StatusPatch::default().set("error", json!(message)),
+        )
+        .await?;
+        self.event(step.app, None, EventType::Error, &message, None)
+            .await?;
+        if exhausted {
+            Ok(())
+        } else {
+            Err(error)
+        }
+    }
+
+    pub(super) async fn run_jar(
+        &self,
+        client: &FlinkClient,
+        step: &Step<'_>,
+        deployment: &Deployment,
+    ) -> Result<(), Error> {
+        let job = step.effective.get("job").cloned().unwrap_or(Value::Null);
+        let uri = job
+            .get("jarURI")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let path = self.jar_path(step.app, uri).await?;
+        if !path.is_file() {
+            return Err(Error::invalid(
+                "spec.job.jarURI",
+                format!("{} does not exist", path.display()),
+            ));
+        }
+        let uploaded = client.upload_jar(&path).await.map_err(|e| {
+            Error::invalid(
+                "spec.job.jarURI",
+                format!("Flink refused the jar {}: {e}", path.display()),
+            )
+        })?;
+        let jar_id = uploaded
+            .filename
+            .rsplit('/')
+            .next()
+            .unwrap_or(&uploaded.filename)
+            .to_owned();
+        let request = JarRunRequest {
+            entry_class: job
+                .get("entryClass")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            program_args_list: job
+                .get("args")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            parallelism: job
+                .get("parallelism")
+                .and_then(Value::as_u64)
+                .and_then(|p| u32::try_from(p).ok()),
+            job_id: Some(deployment.job_id.clone()),
+            allow_non_restored_state: job.get("allowNonRestoredState").and_then(Value::as_bool),
+            savepoint_path: deployment.restore_from.clone(),
+            flink_configuration: if deployment.session {
+                self.with_state_locations(step, job_configuration(step.effective))
+            } else {
+                Default::default()
+            },
+            ..JarRunRequest::default()
+        };
+        client
+            .run_jar(&jar_id, &request)
+            .await
+            .map_err(|e| Error::Unavailable(format!("Flink did not run the job: {e}")))?;
+        let _ = client.delete_jar(&jar_id).await;
+        Ok(())
+    }
+}
+
+/// `spec.flinkConfiguration` as strings: a session job's own configuration.
+pub(super) fn job_configuration(effective: &Value) -> std::collections::BTreeMap<String, String> {
+    effective
+        .get("flinkConfiguration")
+        .and_then(Value::as_object)
+        .map(|conf| {
+            conf.iter()
+                .map(|(k, v)| {
+                    let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    (k.clone(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `local://` and `file://` jars must live under one of the allowed dirs.
+pub(super) fn check_jar_path(path: &Path, allowed: &[PathBuf]) -> Result<(), Error> {
+    let canonical = path.canonicalize().map_err(|_| {
+        Error::invalid(
+            "spec.job.jarURI",
+            format!("{} does not exist", path.display()),
+        )
+    })?;
+    let ok = allowed.iter().any(|dir| {
+        dir.canonicalize()
+            .map(|d| canonical.starts_with(d))
+            .unwrap_or(false)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "spec.job.jarURI",
+            format!(
+                "{} is outside the allowed jar directories ({}); see --jar-dir",
+                path.display(),
+                allowed
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jar_paths_outside_the_allowed_dirs_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let jar = dir.path().join("job.jar");
+        std::fs::write(&jar, b"x").unwrap();
+        check_jar_path(&jar, &[dir.path().to_owned()]).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let err = check_jar_path(&jar, &[other.path().to_owned()]).unwrap_err();
+        assert!(err.to_string().contains("outside the allowed"));
+        // `..` cannot escape an allowed dir.
+        let sneaky = dir
+            .path()
+            .join("..")
+            .join(other.path().file_name().unwrap());
+        assert!(check_jar_path(&sneaky, &[dir.path().to_owned()]).is_err());
+    }
+}

@@ -1,0 +1,371 @@
+//! Taking a deployment down: stop with a savepoint, cancel, tear down, a lost cluster, delete.
+
+use super::*;
+
+impl ApplicationReconciler {
+    pub(super) async fn stop_with_savepoint(
+        &self,
+        step: Step<'_>,
+        reason: StopReason,
+    ) -> Result<(), Error> {
+        let (Some(cluster), Some(deployment)) = (step.cluster, &step.recorded.deployment) else {
+            return Ok(());
+        };
+        let target = self.savepoint_dir(step.app);
+        let trigger = cluster
+            .client()
+            .stop_with_savepoint(
+                &deployment.job_id,
+                &StopRequest {
+                    target_directory: Some(format!("file://{}", target.display())),
+                    drain: Some(false),
+                    ..StopRequest::default()
+                },
+            )
+            .await
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "cannot stop job {} with a savepoint: {e}",
+                    deployment.job_id
+                ))
+            })?;
+        let mut recorded = step.recorded.clone();
+        recorded.stopping = Some(Stopping {
+            reason,
+            trigger_id: Some(trigger.request_id.clone()),
+            job_stopped: false,
+        });
+        let lifecycle = if reason == StopReason::Upgrade {
+            "UPGRADING"
+        } else {
+            "DEPLOYED"
+        };
+        self.record(
+            &step,
+            &recorded,
+            StatusPatch::default().set("lifecycleState", json!(lifecycle)),
+        )
+        .await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::SavepointTriggered,
+            &format!(
+                "Stopping job {} with a savepoint ({:?})",
+                deployment.job_id, reason
+            ),
+            None,
+        )
+        .await
+    }
+
+    pub(super) async fn await_stop(&self, step: Step<'_>) -> Result<StepResult, Error> {
+        let Some(deployment) = step.recorded.deployment.clone() else {
+            return Ok(StepResult::Continue);
+        };
+        let mut recorded = step.recorded.clone();
+        match &step.observed.operation {
+            Some(OperationObs::InProgress | OperationObs::Unknown(_)) => Ok(StepResult::Done(
+                PassOutcome::Wait(Duration::from_millis(500)),
+            )),
+            Some(OperationObs::Completed(location)) => {
+                recorded.failed_stops = 0;
+                recorded.restore_from = Some(location.clone());
+                if let Some(s) = recorded.stopping.as_mut() {
+                    s.job_stopped = true;
+                }
+                let job_status =
+                    job_status_with(step.app, json!({"upgradeSavepointPath": location}));
+                self.record(
+                    &step,
+                    &recorded,
+                    StatusPatch::default().set("jobStatus", job_status).set(
+                        "lastSavepoint",
+                        json!({"location": location, "time": Timestamp::now().to_string()}),
+                    ),
+                )
+                .await?;
+                self.record_savepoint(step.app, location).await?;
+                let dir = self.savepoint_dir(step.app);
+                self.core
+                    .trim_savepoints(&step.app.key, &self.config.retention, &dir)
+                    .await;
+                self.event(
+                    step.app,
+                    Some(&deployment.instance),
+                    EventType::SavepointCompleted,
+                    &format!("Savepoint completed at {location}"),
+                    None,
+                )
+                .await?;
+                Ok(StepResult::Continue)
+            }
+            Some(OperationObs::Failed(cause)) => {
+                // The job keeps running; the stop is retried after a backoff,
+                // up to `job.maxSavepointCreationAttempts` times.
+                recorded.stopping = None;
+                recorded.failed_stops += 1;
+                let attempts = recorded.failed_stops;
+                let exhausted = step
+                    .desired
+                    .max_savepoint_attempts
+                    .is_some_and(|max| attempts >= max);
+                let mut patch = StatusPatch::default();
+                let message = if exhausted {
+                    recorded.failed_stops = 0;
+                    recorded.stop_given_up = Some(step.desired.transition());
+                    patch = patch.set("lifecycleState", json!("FAILED"));
+                    format!(
+                        "the savepoint could not be taken in {attempts} attempt(s); the job keeps running: {cause}"
+                    )
+                } else {
+                    format!("stop-with-savepoint failed: {cause}")
+                };
+                self.record(&step, &recorded, patch.set("error", json!(message)))
+                    .await?;
+                self.event(
+                    step.app,
+                    Some(&deployment.instance),
+                    EventType::Error,
+                    &message,
+                    None,
+                )
+                .await?;
+                if exhausted {
+                    return Ok(StepResult::Done(PassOutcome::Settled));
+                }
+                Err(Error::Unavailable(message))
+            }
+            None => {
+                // The cluster is gone mid-stop: nothing more to save.
+                if let Some(s) = recorded.stopping.as_mut() {
+                    s.job_stopped = true;
+                }
+                self.record(&step, &recorded, StatusPatch::default())
+                    .await?;
+                Ok(StepResult::Continue)
+            }
+        }
+    }
+
+    pub(super) async fn cancel(
+        &self,
+        step: Step<'_>,
+        reason: StopReason,
+        keep_checkpoint: bool,
+    ) -> Result<(), Error> {
+        let Some(deployment) = step.recorded.deployment.clone() else {
+            return Ok(());
+        };
+        let mut recorded = step.recorded.clone();
+        if let Some(cluster) = step.cluster {
+            let client = cluster.client();
+            if keep_checkpoint {
+                if let Ok(stats) = client.checkpoints(&deployment.job_id).await {
+                    if let Some(path) = stats.latest.completed.and_then(|c| c.external_path) {
+                        recorded.restore_from = Some(path);
+                    }
+                }
+                if recorded.restore_from.is_none() {
+                    recorded.restore_from =
+                        latest_checkpoint_on_disk(&self.checkpoint_dir(step.app));
+                }
+            } else if reason != StopReason::Upgrade
+                || step.desired.upgrade_mode == UpgradeMode::Stateless
+            {
+                recorded.restore_from = recorded
+                    .restore_from
+                    .filter(|_| step.desired.upgrade_mode != UpgradeMode::Stateless);
+            }
+            let still_running = step
+                .observed
+                .job_state
+                .as_deref()
+                .map(|s| !plan::is_terminal(s))
+                .unwrap_or(false);
+            if still_running {
+                if let Err(e) = client.cancel_job(&deployment.job_id).await {
+                    if !e.is_not_found() {
+                        return Err(Error::Unavailable(format!(
+                            "cannot cancel job {}: {e}",
+                            deployment.job_id
+                        )));
+                    }
+                }
+            }
+        }
+        recorded.stopping = Some(Stopping {
+            reason,
+            trigger_id: None,
+            job_stopped: true,
+        });
+        let mut patch = StatusPatch::default();
+        if reason == StopReason::Delete {
+            patch = patch.set("lifecycleState", json!("DELETING"));
+        }
+        self.record(&step, &recorded, patch).await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::JobCancelled,
+            &format!("Cancelled job {} ({reason:?})", deployment.job_id),
+            None,
+        )
+        .await
+    }
+
+    pub(super) async fn tear_down(&self, step: Step<'_>) -> Result<(), Error> {
+        let Some(deployment) = step.recorded.deployment.clone() else {
+            return Ok(());
+        };
+        if let (Ok(backend), false) = (&self.backend, deployment.session) {
+            backend
+                .stop(&deployment.cluster_id, Duration::from_secs(15))
+                .await
+                .map_err(|e| {
+                    Error::Unavailable(format!(
+                        "cannot stop cluster {}: {e}",
+                        deployment.cluster_id
+                    ))
+                })?;
+        }
+        let reason = step.recorded.stopping.as_ref().map(|s| s.reason);
+        let halted =
+            step.recorded.halted_fingerprint.as_deref() == Some(deployment.fingerprint.as_str());
+        let final_state = match reason {
+            _ if halted => "FAILED",
+            Some(StopReason::Suspend) => "SUSPENDED",
+            _ => step.observed.job_state.as_deref().unwrap_or("CANCELED"),
+        };
+        let final_state = if final_state == "RUNNING" {
+            "CANCELED"
+        } else {
+            final_state
+        }
+        .to_owned();
+        self.update_instance(step.app, &deployment, &final_state)
+            .await?;
+        let mut recorded = step.recorded.clone();
+        recorded.deployment = None;
+        recorded.stopping = None;
+        recorded.savepoint_trigger = None;
+        let lifecycle = match reason {
+            _ if halted => "FAILED",
+            Some(StopReason::Suspend) => "SUSPENDED",
+            Some(StopReason::Upgrade) => "UPGRADING",
+            Some(StopReason::Delete) => "DELETING",
+            _ => "SUSPENDED",
+        };
+        let job_status = job_status_with(
+            step.app,
+            json!({"state": final_state, "updateTime": Timestamp::now().to_string()}),
+        );
+        self.record(
+            &step,
+            &recorded,
+            StatusPatch::default()
+                .set("lifecycleState", json!(lifecycle))
+                .set("jobStatus", job_status)
+                .set("clusterInfo", Value::Null),
+        )
+        .await?;
+        let dir = self.checkpoint_dir(step.app);
+        self.core
+            .remove_stale_checkpoints(&step.app.key, &dir)
+            .await;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::ClusterStopped,
+            &if deployment.session {
+                format!("The job left session cluster {}", deployment.cluster_id)
+            } else {
+                format!("Flink cluster {} stopped", deployment.cluster_id)
+            },
+            None,
+        )
+        .await
+    }
+
+    pub(super) async fn cluster_lost(&self, step: Step<'_>) -> Result<(), Error> {
+        let Some(deployment) = step.recorded.deployment.clone() else {
+            return Ok(());
+        };
+        if let (Ok(backend), false) = (&self.backend, deployment.session) {
+            let _ = backend
+                .stop(&deployment.cluster_id, Duration::from_secs(5))
+                .await;
+        }
+        let mut recorded = step.recorded.clone();
+        recorded.deployment = None;
+        recorded.stopping = None;
+        recorded.savepoint_trigger = None;
+        recorded.silence = None;
+        let keeps_state = step.desired.upgrade_mode != UpgradeMode::Stateless;
+        let why = match &step.observed.cluster {
+            Some(drey_model::Observation::Gone(why)) => why.clone(),
+            _ => "its processes are gone".to_owned(),
+        };
+        let message = format!(
+            "Flink cluster {} of job {} is lost: {why}",
+            deployment.cluster_id, deployment.job_id
+        );
+        // Redeployed per upgradeMode, as the operator's JobManager deployment
+        // recovery does: from the latest checkpoint, or without state.
+        if keeps_state {
+            recorded.restore_from = latest_checkpoint_on_disk(&self.checkpoint_dir(step.app))
+                .or(recorded.restore_from)
+                .or(deployment.restore_from.clone());
+        } else {
+            recorded.restore_from = None;
+        }
+        let lifecycle = "UPGRADING";
+        self.update_instance(step.app, &deployment, "FAILED")
+            .await?;
+        let job_status = job_status_with(
+            step.app,
+            json!({"state": "FAILED", "updateTime": Timestamp::now().to_string()}),
+        );
+        self.record(
+            &step,
+            &recorded,
+            StatusPatch::default()
+                .set("lifecycleState", json!(lifecycle))
+                .set("jobStatus", job_status)
+                .set("error", json!(message)),
+        )
+        .await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::ClusterLost,
+            &if keeps_state {
+                format!("{message}; redeploying from the latest checkpoint")
+            } else {
+                format!("{message}; redeploying without state (upgradeMode stateless)")
+            },
+            Some(json!({"newStatus": "FAILED"})),
+        )
+        .await
+    }
+
+    pub(super) async fn finalize(&self, app: &Object) -> Result<(), Error> {
+        let dirs = [self.savepoint_dir(app), self.checkpoint_dir(app)];
+        self.core
+            .remove_app_state(&app.key, &[&dirs[0], &dirs[1]])
+            .await;
+        let scope = app_scope(&app.key.scope, &app.key.name);
+        let mut delete = Delete::new(app.key.clone());
+        delete.cascade = vec![
+            (Kind::Instance, scope.clone()),
+            (Kind::Event, scope.clone()),
+            (Kind::Savepoint, scope),
+        ];
+        self.core
+            .store()
+            .delete(delete)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}
