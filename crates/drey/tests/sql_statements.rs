@@ -481,7 +481,7 @@ async fn statements_run_on_real_flink() {
     let (code, body) = s
         .post("/cmf/api/v1/environments", env_with(json!({})))
         .await;
-    assert_eq!(code, 200, "{body}");
+    assert_eq!(code, 201, "{body}");
     wait_until(
         &s,
         &format!("{ENV}/compute-pools/shared"),
