@@ -103,13 +103,7 @@ pub struct ApplicationReconciler {
     config: ReconcilerConfig,
     downloads: Arc<downloads::Downloads>,
     sweep: sweep::OrphanSweep,
-    /// When the savepoint history's age limit was last applied to all.
-    last_age_trim: std::sync::Mutex<Option<std::time::Instant>>,
 }
-
-/// How often the age limit of savepoint histories is applied to every
-/// application.
-const AGE_TRIM_EVERY: Duration = Duration::from_secs(600);
 
 /// The prefix of an application's own cluster id; the rest is its job id.
 const APP_CLUSTER_PREFIX: &str = "app-";
@@ -137,7 +131,6 @@ impl controller::Reconcile for ApplicationReconciler {
     async fn sweep(&self) {
         let owned = sweep::application_clusters(&self.core).await;
         self.sweep.run(&self.backend, owned).await;
-        self.trim_aged_savepoints().await;
     }
 
     async fn panicked(&self, key: &ObjectKey, message: &str) {
@@ -161,7 +154,6 @@ impl ApplicationReconciler {
             backend,
             config,
             downloads: Arc::default(),
-            last_age_trim: std::sync::Mutex::new(None),
         }
     }
 
