@@ -3,33 +3,6 @@
 use super::*;
 
 impl ApplicationReconciler {
-    /// Applies the savepoint history's age limit to applications that take
-    /// no new savepoints (a savepoint trims its own history at once), at
-    /// most every [`AGE_TRIM_EVERY`].
-    pub(super) async fn trim_aged_savepoints(&self) {
-        let due = self.last_age_trim.lock().is_ok_and(|mut last| {
-            let due = last.is_none_or(|t| t.elapsed() >= AGE_TRIM_EVERY);
-            if due {
-                *last = Some(std::time::Instant::now());
-            }
-            due
-        });
-        if !due {
-            return;
-        }
-        let Ok(keys) = self.core.store().keys(Kind::Application).await else {
-            return;
-        };
-        for key in keys {
-            if let Ok(Some(app)) = self.core.store().get(&key).await {
-                let dir = self.savepoint_dir(&app);
-                self.core
-                    .trim_savepoints(&key, &self.config.retention, &dir)
-                    .await;
-            }
-        }
-    }
-
     pub(super) async fn trigger_savepoint(&self, step: Step<'_>) -> Result<(), Error> {
         let (Some(cluster), Some(deployment)) = (step.cluster, &step.recorded.deployment) else {
             return Ok(());
