@@ -1,7 +1,8 @@
 //! Faults injected under real Flink, and what the control loop does about
-//! them: a JobManager frozen with SIGSTOP is *unknown* and left alone; one
-//! killed with SIGKILL is *gone*, noticed and redeployed with its state; a
-//! reconcile pass that panics is retried until the object converges.
+//! them: a JobManager frozen with SIGSTOP is *unknown* and left alone, until
+//! it has been silent past the hung bound (then it is recovered with its
+//! state); one killed with SIGKILL is *gone*, noticed and redeployed with its
+//! state; a reconcile pass that panics is retried until the object converges.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -231,6 +232,84 @@ async fn a_killed_jobmanager_is_noticed_and_redeployed_with_its_state() {
     println!("a killed JobManager was noticed after {noticed:?}");
 
     delete_and_wait(&s, &data, "killed", LIMIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobmanager_silent_past_the_hung_bound_is_recovered_with_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let out = dir.path().join("counts.txt");
+    let s = start_with_args(&data, &["--jobmanager-hung-after-seconds", "20"]);
+    environment(&s).await;
+
+    let mut app = counter_app("hung", &out, 1, "last-state");
+    app["spec"]["job"]["args"] = json!([
+        "--out",
+        out.to_str().unwrap(),
+        "--rate",
+        "20",
+        "--checkpoint-interval",
+        "1000"
+    ]);
+    assert_eq!(s.post(APPS, app).await.0, 201);
+    let st = wait_for(&s, "hung", "RUNNING", LIMIT, running).await;
+    let instance = instance_of(&st);
+    wait_for_output(&out, 20).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (_, jm) = jobmanager_pid(&data);
+    let before = counts(&out);
+
+    kill(Pid::from_raw(jm), Signal::SIGSTOP).unwrap();
+    let frozen_at = Instant::now();
+    // First reported as silent and left alone...
+    wait_for(&s, "hung", "reported silent", LIMIT, |st| {
+        st["conditions"][0]["status"] == "False"
+    })
+    .await;
+    // ...then, past the bound, recovered per upgradeMode.
+    let lines = line_count(&out);
+    let st = wait_for(&s, "hung", "redeployed", LIMIT, |st| {
+        running(st) && instance_of(st) != instance
+    })
+    .await;
+    let recovered = frozen_at.elapsed();
+    assert!(
+        recovered >= Duration::from_secs(20),
+        "recovered after {recovered:?}, before the 20 s bound"
+    );
+    assert!(
+        st["jobStatus"]["upgradeSavepointPath"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("chk-"),
+        "restored from a checkpoint: {st:#}"
+    );
+    let evs = events(&s, "hung").await;
+    assert!(
+        evs.iter().any(|e| e["status"]["type"] == "CLUSTER_LOST"
+            && e["status"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("has not answered since")),
+        "{evs:#?}"
+    );
+    // The hung JobManager is gone, not left frozen.
+    assert!(
+        kill(Pid::from_raw(jm), None).is_err(),
+        "the hung JobManager still exists"
+    );
+    wait_for_output(&out, lines + 10).await;
+    for (key, n) in first_counts_after(&out, lines) {
+        let saved = before.get(&key).copied().unwrap_or(0);
+        assert!(
+            n > 1 && n + 40 > saved,
+            "{key}: resumed at {n}, had {saved}"
+        );
+    }
+    println!("a JobManager silent past a 20 s bound was recovered after {recovered:?}");
+    delete_and_wait(&s, &data, "hung", LIMIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,19 +24,22 @@ pub fn testjobs() -> PathBuf {
 /// A server with the reconciler on and tokens required; the root key is
 /// sent with every request of the helper.
 pub fn start(data: &Path) -> Server {
+    start_with_args(data, &[])
+}
+
+/// [`start`] with extra server arguments.
+pub fn start_with_args(data: &Path, extra: &[&str]) -> Server {
     let jobs = testjobs();
-    let mut server = Server::start_with(
-        data,
-        &[
-            "--jar-dir",
-            jobs.to_str().unwrap(),
-            "--reconcile-interval-seconds",
-            "1",
-            "--auth",
-            "token",
-        ],
-        &[],
-    );
+    let mut args = vec![
+        "--jar-dir",
+        jobs.to_str().unwrap(),
+        "--reconcile-interval-seconds",
+        "1",
+        "--auth",
+        "token",
+    ];
+    args.extend_from_slice(extra);
+    let mut server = Server::start_with(data, &args, &[]);
     let root = std::fs::read_to_string(data.join("root.key")).unwrap();
     server.token = Some(root.trim().to_owned());
     server
