@@ -463,3 +463,10 @@ async fn create_organization_key(
     out["serviceAccountId"] = json!(account.meta.name);
     Ok(json_reply(StatusCode::CREATED, out))
 }
+
+/// Sets a field of a JSON object drey built; anything else is left as it is.
+pub(crate) fn set_field(out: &mut serde_json::Value, key: &str, value: serde_json::Value) {
+    if let Some(map) = out.as_object_mut() {
+        map.insert(key.to_owned(), value);
+    }
+}

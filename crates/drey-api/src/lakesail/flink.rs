@@ -62,7 +62,7 @@ fn workspace(env: &Object, info: Option<&Object>) -> Value {
         .and_then(|i| i.spec.get("clusterId"))
         .filter(|c| !c.is_null())
     {
-        out["clusterId"] = cluster.clone();
+        super::set_field(&mut out, "clusterId", cluster.clone());
     }
     out
 }
@@ -425,9 +425,13 @@ pub(super) async fn get_application(
 ) -> Result<Response, LakeSailError> {
     let app = application(&state, &who, &ws, &app).await?;
     let mut out = summary(&app);
-    out["spec"] = view::<ApplicationSpec>(&app.spec)
-        .lakesail
-        .unwrap_or(Value::Null);
+    super::set_field(
+        &mut out,
+        "spec",
+        view::<ApplicationSpec>(&app.spec)
+            .lakesail
+            .unwrap_or(Value::Null),
+    );
     Ok(json_reply(StatusCode::OK, out))
 }
 
@@ -531,10 +535,10 @@ pub(super) fn savepoint(sp: &Object) -> Value {
         "triggeredAt": sp.meta.creation_timestamp.to_string(),
     });
     if manual {
-        out["triggerNonce"] = json!(sp.meta.name);
+        super::set_field(&mut out, "triggerNonce", json!(sp.meta.name));
     }
     if let Some(path) = sp.status.get("path") {
-        out["location"] = path.clone();
+        super::set_field(&mut out, "location", path.clone());
     }
     out
 }

@@ -167,9 +167,13 @@ pub(super) async fn get_session(
 ) -> Result<Response, LakeSailError> {
     let pool = session(&state, &who, &ws, &id).await?;
     let mut out = session_summary(&pool);
-    out["spec"] = view::<PoolSpec>(&pool.spec).lakesail.unwrap_or(Value::Null);
+    super::set_field(
+        &mut out,
+        "spec",
+        view::<PoolSpec>(&pool.spec).lakesail.unwrap_or(Value::Null),
+    );
     if let Some(url) = view::<PoolStatus>(&pool.status).rest_url() {
-        out["restUrl"] = json!(url);
+        super::set_field(&mut out, "restUrl", json!(url));
     }
     Ok(json_reply(StatusCode::OK, out))
 }
@@ -316,11 +320,15 @@ pub(super) async fn get_job(
 ) -> Result<Response, LakeSailError> {
     let app = session_job(&state, &who, &ws, &session_id, &id).await?;
     let mut out = job_summary(&app);
-    out["spec"] = view::<ApplicationSpec>(&app.spec)
-        .lakesail
-        .unwrap_or(Value::Null);
+    super::set_field(
+        &mut out,
+        "spec",
+        view::<ApplicationSpec>(&app.spec)
+            .lakesail
+            .unwrap_or(Value::Null),
+    );
     if let Some(job_id) = view::<ApplicationStatus>(&app.status).job_id() {
-        out["flinkJobId"] = json!(job_id);
+        super::set_field(&mut out, "flinkJobId", json!(job_id));
     }
     Ok(json_reply(StatusCode::OK, out))
 }
