@@ -20,14 +20,29 @@ async fn healthz() -> Response {
     axum::Json(serde_json::json!({"status": "ok"})).into_response()
 }
 
+/// Ready when the store answers. Every replica serves the API; the body says
+/// which one runs the reconcilers (`leader`), when this one takes part.
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.core.ready().await {
-        Ok(()) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
+        Ok(()) => {
+            let mut body = serde_json::Map::new();
+            body.insert("status".into(), "ready".into());
+            if let Some(leadership) = state.core.leadership() {
+                body.insert("replica".into(), leadership.replica().into());
+                body.insert("leader".into(), leadership.is_leader().into());
+            }
+            axum::Json(body).into_response()
+        }
         Err(e) => crate::error::rest_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    if let Some(leadership) = state.core.leadership() {
+        state
+            .metrics
+            .set_leader(leadership.replica(), leadership.is_leader());
+    }
     (
         [(
             CONTENT_TYPE,

@@ -5,6 +5,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::Mutex;
@@ -20,9 +21,17 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+/// Labels of the leader gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReplicaLabels {
+    /// The replica's id in the reconciler election.
+    pub replica: String,
+}
+
 /// The server's metrics.
 pub struct Metrics {
     registry: Registry,
+    leader: Family<ReplicaLabels, Gauge>,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram>,
     encode_lock: Mutex<()>,
@@ -58,8 +67,15 @@ impl Metrics {
             "HTTP request latency, by method, route and status",
             latency.clone(),
         );
+        let leader = Family::<ReplicaLabels, Gauge>::default();
+        registry.register(
+            "leader",
+            "1 while this replica runs the reconcilers (holds the lease), else 0",
+            leader.clone(),
+        );
         Metrics {
             registry,
+            leader,
             requests,
             latency,
             encode_lock: Mutex::new(()),
@@ -70,6 +86,15 @@ impl Metrics {
     pub fn observe(&self, labels: RequestLabels, seconds: f64) {
         self.requests.get_or_create(&labels).inc();
         self.latency.get_or_create(&labels).observe(seconds);
+    }
+
+    /// Whether this replica leads, as the scrape sees it.
+    pub fn set_leader(&self, replica: &str, leader: bool) {
+        self.leader
+            .get_or_create(&ReplicaLabels {
+                replica: replica.to_owned(),
+            })
+            .set(i64::from(leader));
     }
 
     /// The text exposition format.

@@ -14,6 +14,7 @@ pub mod compute_pools;
 pub mod documents;
 pub mod environments;
 pub mod identities;
+pub mod leadership;
 pub mod proxy;
 pub mod reconcile;
 pub mod retention;
@@ -74,6 +75,7 @@ pub struct Core {
     sql: Option<Arc<sql_engine::SqlEngine>>,
     artifacts: Option<std::path::PathBuf>,
     data_dir: Option<std::path::PathBuf>,
+    leadership: Option<leadership::Leadership>,
 }
 
 impl Core {
@@ -85,7 +87,33 @@ impl Core {
             sql: None,
             artifacts: None,
             data_dir: None,
+            leadership: None,
         }
+    }
+
+    /// The same core, on a replica that takes part in the reconciler
+    /// election (`/readyz` and metrics say whether it leads).
+    pub fn with_leadership(mut self, leadership: leadership::Leadership) -> Self {
+        self.leadership = Some(leadership);
+        self
+    }
+
+    /// This replica's part in the election, when reconcilers run here.
+    pub fn leadership(&self) -> Option<&leadership::Leadership> {
+        self.leadership.as_ref()
+    }
+
+    /// The core the reconcilers use: the same wake-ups and settings, its
+    /// store fenced by this replica's lease (unchanged without one).
+    pub fn for_reconcilers(&self) -> Core {
+        let mut core = self.clone();
+        if let Some(leadership) = &self.leadership {
+            core.store = Arc::new(leadership::FencedStore::new(
+                self.store.clone(),
+                leadership.clone(),
+            ));
+        }
+        core
     }
 
     /// The same core, running SQL through `engine` (statements validate and
@@ -110,6 +138,11 @@ impl Core {
     /// API-only server) is fine.
     pub(crate) fn wake_object(&self, key: &ObjectKey) {
         let _ = self.wake.send(Wake::Object(key.clone()));
+    }
+
+    /// Anything may have changed: every controller looks at all it knows.
+    pub(crate) fn wake_all(&self) {
+        let _ = self.wake.send(Wake::All);
     }
 
     /// The store, for layers that need raw access (reconcilers, tests).
@@ -183,6 +216,10 @@ pub(crate) fn store_error(e: StoreError) -> Error {
         },
         e @ StoreError::VersionConflict { .. } => Error::Conflict(e.to_string()),
         StoreError::Blocked(msg) => Error::Conflict(msg),
+        StoreError::Fenced(cause) => {
+            tracing::warn!(reason = %cause, "write refused: this replica does not lead");
+            Error::Unavailable("this replica does not run the reconcilers now".into())
+        }
         StoreError::Unavailable(cause) => {
             tracing::error!(error = %cause, "database unavailable");
             Error::Unavailable("the database is busy; retry shortly".into())

@@ -28,6 +28,10 @@ pub enum StoreError {
     /// A delete was refused because other objects depend on this one.
     #[error("{0}")]
     Blocked(String),
+    /// A reconciler write carried a fence that no longer holds: this replica
+    /// lost the reconciler lease and must not act.
+    #[error("fenced: {0}")]
+    Fenced(String),
     /// The database is busy or unreachable; retrying later may succeed.
     #[error("database unavailable: {0}")]
     Unavailable(String),

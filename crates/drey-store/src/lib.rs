@@ -6,12 +6,14 @@
 pub mod audit;
 mod crypto;
 mod error;
+mod lease;
 mod postgres;
 mod row;
 mod sqlite;
 
 pub use crypto::{Sealer, SecretData};
 pub use error::StoreError;
+pub use lease::Fence;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -19,6 +21,7 @@ use async_trait::async_trait;
 use drey_model::{Kind, Object, ObjectKey, Page, PageRequest};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// How a write treats an existing object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +60,9 @@ pub struct Write {
     pub requires: Vec<ObjectKey>,
     /// Secret data to seal; `None` keeps what is stored.
     pub secret: Option<SecretData>,
+    /// The lease a reconciler writes under; the write fails with
+    /// [`StoreError::Fenced`] unless it still holds.
+    pub fence: Option<Fence>,
 }
 
 impl Write {
@@ -72,6 +78,7 @@ impl Write {
             refs: Vec::new(),
             requires: Vec::new(),
             secret: None,
+            fence: None,
         }
     }
 }
@@ -90,6 +97,8 @@ pub struct Delete {
     /// Refuse with [`StoreError::VersionConflict`] when a user wrote since
     /// this version was read (the rule of [`WriteMode::Update`]).
     pub expected_version: Option<i64>,
+    /// The lease a reconciler deletes under (see [`Write::fence`]).
+    pub fence: Option<Fence>,
 }
 
 impl Delete {
@@ -101,6 +110,7 @@ impl Delete {
             refuse_if_referenced: false,
             cascade: Vec::new(),
             expected_version: None,
+            fence: None,
         }
     }
 }
@@ -148,6 +158,14 @@ pub trait Store: Send + Sync + 'static {
         expected_version: Option<i64>,
         status: Value,
     ) -> Result<Object, StoreError>;
+    /// [`Store::write_status`] under a reconciler's fence.
+    async fn write_status_fenced(
+        &self,
+        key: &ObjectKey,
+        expected_version: Option<i64>,
+        status: Value,
+        fence: &Fence,
+    ) -> Result<Object, StoreError>;
     /// Deletes an object if its guards allow; returns what was deleted, or
     /// `None` when nothing was there.
     async fn delete(&self, delete: Delete) -> Result<Option<Object>, StoreError>;
@@ -158,6 +176,36 @@ pub trait Store: Send + Sync + 'static {
     async fn keys(&self, kind: Kind) -> Result<Vec<ObjectKey>, StoreError>;
     /// The unsealed secret data of an object, for the code that hands it to Flink.
     async fn secret_data(&self, key: &ObjectKey) -> Result<Option<SecretData>, StoreError>;
+    /// Takes or renews lease `name` for `holder` for `ttl`; the epoch when
+    /// `holder` has it now, `None` while another holder's lease runs.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Gives lease `name` up if `holder` has it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+    /// Writes made by other processes on the same database, as they commit
+    /// (`None`: no other process can write, as with SQLite).
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        None
+    }
+}
+
+/// A write another process made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// This object was written or deleted.
+    Object(ObjectKey),
+    /// Changes may have been missed (the connection that hears them was
+    /// lost): anything may have changed.
+    Unknown,
+}
+
+/// A lease's length in ms, as the database compares it.
+pub(crate) fn ttl_ms(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
 /// An object as a backend reads it back, with what the version rule needs.

@@ -6,8 +6,11 @@
 //! (`FOR UPDATE`) before it counts children or referrers. So a race between replicas can neither orphan a child nor lose
 //! an update. There is no read cache: another replica may have written.
 
+use crate::lease::{self, Dialect, Fence};
 use crate::row::{ObjectRow, COLUMNS};
-use crate::{Delete, ListQuery, Sealer, SecretData, Store, StoreError, Stored, Write, WriteMode};
+use crate::{
+    Change, Delete, ListQuery, Sealer, SecretData, Store, StoreError, Stored, Write, WriteMode,
+};
 use async_trait::async_trait;
 use drey_model::page::{SortDirection, SortKey};
 use drey_model::{Kind, Object, ObjectKey, Page, Timestamp};
@@ -33,7 +36,15 @@ pub struct PostgresStore {
     pool: PgPool,
     sealer: Sealer,
     location: String,
+    /// What other replicas write, heard through `LISTEN`.
+    changes: tokio::sync::broadcast::Sender<Change>,
 }
+
+/// The channel writes are announced on (`NOTIFY`), with the key as payload.
+const CHANGES_CHANNEL: &str = "drey_changes";
+
+/// How many announced changes may wait for a slow listener.
+const CHANGES_BACKLOG: usize = 1024;
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://USER:PASS@HOST:PORT/DB`) and migrates
@@ -57,10 +68,17 @@ impl PostgresStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to {location}: {e}")))?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let changes = tokio::sync::broadcast::channel(CHANGES_BACKLOG).0;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot LISTEN on {location}: {e}")))?;
+        listener.listen(CHANGES_CHANNEL).await?;
+        tokio::spawn(hear_changes(pool.clone(), listener, changes.clone()));
         Ok(PostgresStore {
             pool,
             sealer,
             location,
+            changes,
         })
     }
 
@@ -73,6 +91,116 @@ impl PostgresStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Replaces a status, under `fence` when a reconciler writes.
+    async fn put_status(
+        &self,
+        key: &ObjectKey,
+        expected_version: Option<i64>,
+        status: Value,
+        fence: Option<&Fence>,
+    ) -> Result<Object, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        check_fence(&mut tx, fence).await?;
+        let current = fetch(&mut tx, key, Lock::Write)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(key.clone()))?;
+        current.check_version(expected_version)?;
+        sqlx::query(
+            "UPDATE objects SET resource_version = resource_version + 1, updated_at = $1, \
+             status = $2 WHERE uid = $3",
+        )
+        .bind(Timestamp::now().to_string())
+        .bind(serde_json::to_string(&status).map_err(corrupt)?)
+        .bind(current.object.meta.uid.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let stored = fetch(&mut tx, key, Lock::None)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?
+            .object;
+        tx.commit().await?;
+        Ok(stored)
+    }
+}
+
+/// Passes on what other replicas announce. When the connection drops,
+/// sqlx reconnects at the next receive; what was announced meanwhile is
+/// lost, so listeners hear [`Change::Unknown`] and look at everything.
+async fn hear_changes(
+    pool: PgPool,
+    mut listener: sqlx::postgres::PgListener,
+    changes: tokio::sync::broadcast::Sender<Change>,
+) {
+    loop {
+        let change = match listener.try_recv().await {
+            Ok(Some(notification)) => match decode_key(notification.payload()) {
+                Some(key) => Change::Object(key),
+                None => Change::Unknown,
+            },
+            Ok(None) => Change::Unknown,
+            Err(e) => {
+                tracing::warn!(error = %e, "lost the PostgreSQL change listener; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Change::Unknown
+            }
+        };
+        if pool.is_closed() {
+            return;
+        }
+        // Nobody listening yet is fine.
+        let _ = changes.send(change);
+    }
+}
+
+/// The `NOTIFY` payload of a key: its four parts, tab-separated (no part
+/// may hold a tab: names are DNS-like).
+fn encode_key(key: &ObjectKey) -> String {
+    format!(
+        "{}\t{}\t{}\t{}",
+        key.org,
+        key.kind.storage_id(),
+        key.scope,
+        key.name
+    )
+}
+
+/// Inverse of [`encode_key`].
+fn decode_key(payload: &str) -> Option<ObjectKey> {
+    let mut parts = payload.split('\t');
+    let (org, kind, scope, name) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    Some(ObjectKey {
+        org: org.to_owned(),
+        kind: Kind::from_storage_id(kind)?,
+        scope: scope.to_owned(),
+        name: name.to_owned(),
+    })
+}
+
+/// Announces a write to the other replicas when the transaction commits.
+async fn announce(conn: &mut PgConnection, key: &ObjectKey) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANGES_CHANNEL)
+        .bind(encode_key(key))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Fails with [`StoreError::Fenced`] unless `fence` (if any) still holds,
+/// share-locking the lease row until the transaction ends.
+async fn check_fence(conn: &mut PgConnection, fence: Option<&Fence>) -> Result<(), StoreError> {
+    let Some(fence) = fence else {
+        return Ok(());
+    };
+    let sql = Dialect::Postgres.fence_sql();
+    let held: Option<i64> = sqlx::query_scalar(&sql)
+        .bind(&fence.lease)
+        .bind(&fence.holder)
+        .bind(fence.epoch)
+        .fetch_optional(&mut *conn)
+        .await?;
+    held.map(|_| ()).ok_or_else(|| lease::fenced(fence))
 }
 
 /// How [`fetch`] locks the row it reads, until the transaction ends.
@@ -259,6 +387,7 @@ impl Store for PostgresStore {
                 .insert(crate::audit::MODIFIED_BY.to_owned(), actor);
         }
         let mut tx = self.pool.begin().await?;
+        check_fence(&mut tx, write.fence.as_ref()).await?;
         for parent in &write.requires {
             if !lock_shared(&mut tx, parent).await? {
                 return Err(StoreError::MissingParent(parent.clone()));
@@ -377,6 +506,7 @@ impl Store for PostgresStore {
             .await?
             .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?
             .object;
+        announce(&mut tx, &write.key).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -387,30 +517,52 @@ impl Store for PostgresStore {
         expected_version: Option<i64>,
         status: Value,
     ) -> Result<Object, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let current = fetch(&mut tx, key, Lock::Write)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(key.clone()))?;
-        current.check_version(expected_version)?;
-        sqlx::query(
-            "UPDATE objects SET resource_version = resource_version + 1, updated_at = $1, \
-             status = $2 WHERE uid = $3",
-        )
-        .bind(Timestamp::now().to_string())
-        .bind(serde_json::to_string(&status).map_err(corrupt)?)
-        .bind(current.object.meta.uid.to_string())
-        .execute(&mut *tx)
-        .await?;
-        let stored = fetch(&mut tx, key, Lock::None)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?
-            .object;
-        tx.commit().await?;
-        Ok(stored)
+        self.put_status(key, expected_version, status, None).await
+    }
+
+    async fn write_status_fenced(
+        &self,
+        key: &ObjectKey,
+        expected_version: Option<i64>,
+        status: Value,
+        fence: &Fence,
+    ) -> Result<Object, StoreError> {
+        self.put_status(key, expected_version, status, Some(fence))
+            .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<i64>, StoreError> {
+        let sql = Dialect::Postgres.acquire_sql();
+        Ok(sqlx::query_scalar(&sql)
+            .bind(name)
+            .bind(holder)
+            .bind(crate::ttl_ms(ttl))
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let sql = Dialect::Postgres.release_sql();
+        sqlx::query(&sql)
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        Some(self.changes.subscribe())
     }
 
     async fn delete(&self, delete: Delete) -> Result<Option<Object>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        check_fence(&mut tx, delete.fence.as_ref()).await?;
         let Some(current) = fetch(&mut tx, &delete.key, Lock::Delete).await? else {
             return Ok(None);
         };
@@ -483,6 +635,7 @@ impl Store for PostgresStore {
             .bind(current.meta.uid.to_string())
             .execute(&mut *tx)
             .await?;
+        announce(&mut tx, &delete.key).await?;
         tx.commit().await?;
         Ok(Some(current))
     }

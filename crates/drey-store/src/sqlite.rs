@@ -3,6 +3,7 @@
 //! anyway; this keeps `SQLITE_BUSY` out of the request path) and a small pool
 //! of readers that never wait for the writer.
 
+use crate::lease::{self, Dialect, Fence};
 use crate::row::{ObjectRow, COLUMNS};
 use crate::{Delete, ListQuery, Sealer, SecretData, Store, StoreError, Stored, Write, WriteMode};
 use async_trait::async_trait;
@@ -119,6 +120,58 @@ impl SqliteStore {
         self.readers.close().await;
         self.writer.close().await;
     }
+
+    /// Replaces a status, under `fence` when a reconciler writes.
+    async fn put_status(
+        &self,
+        key: &ObjectKey,
+        expected_version: Option<i64>,
+        status: Value,
+        fence: Option<&Fence>,
+    ) -> Result<Object, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        check_fence(&mut tx, fence).await?;
+        let current = fetch(&mut tx, key)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(key.clone()))?;
+        current.check_version(expected_version)?;
+        sqlx::query(
+            "UPDATE objects SET resource_version = resource_version + 1, updated_at = ?, \
+             status = ? WHERE uid = ?",
+        )
+        .bind(Timestamp::now().to_string())
+        .bind(serde_json::to_string(&status).map_err(corrupt)?)
+        .bind(current.object.meta.uid.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let stored = fetch(&mut tx, key)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?
+            .object;
+        tx.commit().await?;
+        self.cache.change(|objects| {
+            // Only what is read is cached; a write refreshes a cached copy.
+            if let Some(cached) = objects.get_mut(&stored.key) {
+                *cached = stored.clone();
+            }
+        });
+        Ok(stored)
+    }
+}
+
+/// Fails with [`StoreError::Fenced`] unless `fence` (if any) still holds.
+async fn check_fence(conn: &mut SqliteConnection, fence: Option<&Fence>) -> Result<(), StoreError> {
+    let Some(fence) = fence else {
+        return Ok(());
+    };
+    let sql = Dialect::Sqlite.fence_sql();
+    let held: Option<i64> = sqlx::query_scalar(&sql)
+        .bind(&fence.lease)
+        .bind(&fence.holder)
+        .bind(fence.epoch)
+        .fetch_optional(&mut *conn)
+        .await?;
+    held.map(|_| ()).ok_or_else(|| lease::fenced(fence))
 }
 
 /// One row of the JSON array a page query returns.
@@ -332,6 +385,7 @@ impl Store for SqliteStore {
                 .insert(crate::audit::MODIFIED_BY.to_owned(), actor);
         }
         let mut tx = self.writer.begin().await?;
+        check_fence(&mut tx, write.fence.as_ref()).await?;
         for parent in &write.requires {
             if !exists(&mut tx, parent).await? {
                 return Err(StoreError::MissingParent(parent.clone()));
@@ -439,36 +493,48 @@ impl Store for SqliteStore {
         expected_version: Option<i64>,
         status: Value,
     ) -> Result<Object, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let current = fetch(&mut tx, key)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(key.clone()))?;
-        current.check_version(expected_version)?;
-        sqlx::query(
-            "UPDATE objects SET resource_version = resource_version + 1, updated_at = ?, \
-             status = ? WHERE uid = ?",
-        )
-        .bind(Timestamp::now().to_string())
-        .bind(serde_json::to_string(&status).map_err(corrupt)?)
-        .bind(current.object.meta.uid.to_string())
-        .execute(&mut *tx)
-        .await?;
-        let stored = fetch(&mut tx, key)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?
-            .object;
-        tx.commit().await?;
-        self.cache.change(|objects| {
-            // Only what is read is cached; a write refreshes a cached copy.
-            if let Some(cached) = objects.get_mut(&stored.key) {
-                *cached = stored.clone();
-            }
-        });
-        Ok(stored)
+        self.put_status(key, expected_version, status, None).await
+    }
+
+    async fn write_status_fenced(
+        &self,
+        key: &ObjectKey,
+        expected_version: Option<i64>,
+        status: Value,
+        fence: &Fence,
+    ) -> Result<Object, StoreError> {
+        self.put_status(key, expected_version, status, Some(fence))
+            .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<i64>, StoreError> {
+        let sql = Dialect::Sqlite.acquire_sql();
+        Ok(sqlx::query_scalar(&sql)
+            .bind(name)
+            .bind(holder)
+            .bind(crate::ttl_ms(ttl))
+            .fetch_optional(&self.writer)
+            .await?)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let sql = Dialect::Sqlite.release_sql();
+        sqlx::query(&sql)
+            .bind(name)
+            .bind(holder)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     async fn delete(&self, delete: Delete) -> Result<Option<Object>, StoreError> {
         let mut tx = self.writer.begin().await?;
+        check_fence(&mut tx, delete.fence.as_ref()).await?;
         let Some(current) = fetch(&mut tx, &delete.key).await? else {
             return Ok(None);
         };

@@ -8,8 +8,8 @@ mod support;
 use drey_model::page::{SortDirection, SortKey, SortOrder};
 use drey_model::{Kind, ObjectKey, PageRequest};
 use drey_store::{
-    audit, Delete, FieldFilter, ListQuery, PostgresStore, Sealer, SecretData, SqliteStore, Store,
-    StoreError, Write, WriteMode,
+    audit, Change, Delete, Fence, FieldFilter, ListQuery, PostgresStore, Sealer, SecretData,
+    SqliteStore, Store, StoreError, Write, WriteMode,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -142,6 +142,7 @@ conformance!(
     concurrent_updates_lose_nothing,
     concurrent_creates,
     no_orphan_under_races,
+    leases_and_fences,
 );
 
 fn env(name: &str) -> ObjectKey {
@@ -995,6 +996,115 @@ async fn no_orphan_under_races(b: &Backend) {
             other => panic!("round {round}: the child and its parent's delete both won: {other:?}"),
         }
     }
+}
+
+/// One replica holds the lease at a time; a write fenced with a lease that
+/// expired, or that another replica took, is refused and changes nothing.
+async fn leases_and_fences(b: &Backend) {
+    use std::time::Duration;
+    const LEASE: &str = "reconcilers";
+    let long = Duration::from_secs(60);
+    let short = Duration::from_millis(300);
+    let fence = |holder: &str, epoch| Fence {
+        lease: LEASE.into(),
+        holder: holder.into(),
+        epoch,
+    };
+    let s = b.s();
+    assert_eq!(s.acquire_lease(LEASE, "a", short).await.unwrap(), Some(1));
+    assert_eq!(s.acquire_lease(LEASE, "b", long).await.unwrap(), None);
+    assert_eq!(
+        s.acquire_lease(LEASE, "a", short).await.unwrap(),
+        Some(1),
+        "a renewal in time keeps the epoch"
+    );
+    let key = env("fenced");
+    let mut first = create(&key, json!({"n": 1}));
+    first.fence = Some(fence("a", 1));
+    let stored = s.write(first).await.unwrap();
+    s.write_status_fenced(&key, None, json!({"by": "a"}), &fence("a", 1))
+        .await
+        .unwrap();
+    for wrong in [fence("b", 1), fence("a", 2)] {
+        assert!(matches!(
+            s.write_status_fenced(&key, None, json!({"by": "wrong"}), &wrong)
+                .await,
+            Err(StoreError::Fenced(_))
+        ));
+    }
+
+    // a's lease runs out (a paused replica); b takes it in a new epoch.
+    tokio::time::sleep(short * 2).await;
+    assert_eq!(s.acquire_lease(LEASE, "b", long).await.unwrap(), Some(2));
+    let stale = fence("a", 1);
+    let mut update = update(&key, Some(stored.meta.resource_version), json!({"n": 2}));
+    update.fence = Some(stale.clone());
+    assert!(matches!(s.write(update).await, Err(StoreError::Fenced(_))));
+    assert!(matches!(
+        s.write_status_fenced(&key, None, json!({"by": "a"}), &stale)
+            .await,
+        Err(StoreError::Fenced(_))
+    ));
+    let mut delete = Delete::new(key.clone());
+    delete.fence = Some(stale);
+    assert!(matches!(s.delete(delete).await, Err(StoreError::Fenced(_))));
+    let kept = s
+        .get(&key)
+        .await
+        .unwrap()
+        .expect("a fenced delete deletes nothing");
+    assert_eq!(kept.spec, json!({"n": 1}));
+    assert_eq!(kept.status, json!({"by": "a"}));
+    assert_eq!(
+        s.acquire_lease(LEASE, "a", short).await.unwrap(),
+        None,
+        "the ex-holder cannot renew"
+    );
+    s.write_status_fenced(&key, None, json!({"by": "b"}), &fence("b", 2))
+        .await
+        .unwrap();
+
+    // A release hands the lease over at once, in a new epoch.
+    s.release_lease(LEASE, "a").await.unwrap();
+    assert_eq!(s.acquire_lease(LEASE, "a", long).await.unwrap(), None);
+    s.release_lease(LEASE, "b").await.unwrap();
+    assert_eq!(s.acquire_lease(LEASE, "a", long).await.unwrap(), Some(3));
+    assert!(matches!(
+        s.write_status_fenced(&key, None, json!({}), &fence("b", 2))
+            .await,
+        Err(StoreError::Fenced(_))
+    ));
+    assert_eq!(
+        s.acquire_lease("another", "b", long).await.unwrap(),
+        Some(1),
+        "leases are independent"
+    );
+}
+
+/// A write through one PostgreSQL store is heard by another on the same
+/// database (the replicas' wake-ups); SQLite has no other writer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_heard_by_other_replicas() {
+    assert!(Backend::sqlite().await.s().changes().is_none());
+    let Some(url) = support::postgres::database_url() else {
+        return;
+    };
+    let sealer = || Sealer::from_key(&SEALER_KEY);
+    let a = PostgresStore::connect(&url, sealer()).await.unwrap();
+    let b = PostgresStore::connect(&url, sealer()).await.unwrap();
+    let mut heard = a.changes().expect("PostgreSQL announces writes");
+    let key = app("prod", "heard");
+    b.write(create(&env("prod"), json!({}))).await.unwrap();
+    b.write(create(&key, json!({}))).await.unwrap();
+    b.delete(Delete::new(key.clone())).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        match tokio::time::timeout(std::time::Duration::from_secs(30), heard.recv()).await {
+            Ok(Ok(Change::Object(k))) => seen.push(k),
+            other => panic!("expected three announced writes, got {seen:?} then {other:?}"),
+        }
+    }
+    assert_eq!(seen, vec![env("prod"), key.clone(), key]);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use crate::settings::{DatabaseUrl, ServerSettings};
 use anyhow::{bail, Context};
 use drey_api::auth::AuthMode;
 use drey_api::ApiConfig;
+use drey_control::leadership::Leadership;
 use drey_control::reconcile::controller::{Controller, ControllerConfig, PanicFault};
 use drey_control::reconcile::pools::PoolReconciler;
 use drey_control::reconcile::statements::StatementReconciler;
@@ -84,13 +85,23 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     } else {
         AuthMode::None
     };
+    // Another replica's writes wake this one's controllers.
+    drey_control::leadership::follow_changes(core.clone());
     let (core, controllers) = if settings.reconciler == "on" {
+        let leadership = Leadership::new(
+            replica_id(settings.replica_id.as_deref()),
+            Duration::from_secs(settings.leader_lease_seconds),
+        );
+        tracing::info!(replica = %leadership.replica(), "taking part in the reconciler election");
+        let core = core.with_leadership(leadership);
         let (core, controllers) = controllers(&settings, &data_dir, core);
         (core, Some(controllers))
     } else {
         tracing::info!("reconciler off: serving the API only");
         (core, None)
     };
+    let leadership = core.leadership().cloned();
+    let store = core.store().clone();
     let app = drey_api::app(
         core,
         ApiConfig {
@@ -107,6 +118,9 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     println!("drey listening on http://{address}");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let election = leadership
+        .clone()
+        .map(|l| tokio::spawn(l.run(store.clone(), stop_rx.clone())));
     let controller_tasks = controllers.map(|c| c.spawn(&stop_rx)).unwrap_or_default();
     let server = tokio::spawn(async move {
         let mut stop_rx = stop_rx;
@@ -129,9 +143,30 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     for task in controller_tasks {
         let _ = task.await;
     }
+    if let Some(election) = election {
+        let _ = election.await;
+    }
+    // The reconcilers stopped: another replica may take over at once.
+    if let Some(leadership) = leadership {
+        leadership.release(store.as_ref()).await;
+    }
     database.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// This replica's name in the election: the one given, or host, pid and a
+/// random suffix (a restarted process is a new holder, in a new epoch).
+fn replica_id(given: Option<&str>) -> String {
+    if let Some(id) = given {
+        return id.to_owned();
+    }
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "drey".to_owned());
+    let suffix: u32 = rand::random();
+    format!("{host}-{}-{:06x}", std::process::id(), suffix & 0xff_ffff)
 }
 
 /// On the first start in token mode, makes a root key and writes it to
@@ -277,8 +312,12 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
         Some(gateway) => {
             let engine = Arc::new(SqlEngine::new(gateway));
             let core = core.with_sql_engine(engine.clone());
-            let reconciler =
-                StatementReconciler::new(core.clone(), engine, backend.clone(), config.clone());
+            let reconciler = StatementReconciler::new(
+                core.for_reconcilers(),
+                engine,
+                backend.clone(),
+                config.clone(),
+            );
             (
                 core,
                 Some(Controller::new(reconciler, controller_config.clone())),
@@ -286,12 +325,14 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
         }
         None => (core, None),
     };
+    // The reconcilers write under this replica's lease.
+    let reconciling = core.for_reconcilers();
     let applications = Controller::new(
-        ApplicationReconciler::new(core.clone(), backend.clone(), config.clone()),
+        ApplicationReconciler::new(reconciling.clone(), backend.clone(), config.clone()),
         controller_config.clone(),
     );
     let pools = Controller::new(
-        PoolReconciler::new(core.clone(), backend, config),
+        PoolReconciler::new(reconciling, backend, config),
         controller_config,
     );
     (

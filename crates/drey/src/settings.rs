@@ -112,6 +112,19 @@ pub struct ServerSettings {
     )]
     pub jobmanager_hung_after_seconds: u64,
 
+    /// Seconds the reconciler lease lasts. Replicas on one PostgreSQL
+    /// database run the reconcilers one at a time, under a lease renewed
+    /// every third of this; after a leader dies, another takes over within
+    /// about 1.2 times this.
+    #[arg(long, env = "DREY_LEADER_LEASE_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(2..=600))]
+    pub leader_lease_seconds: u64,
+
+    /// This replica's name in the reconciler election (default: host name,
+    /// process id and a random suffix, unique per start).
+    #[arg(long, env = "DREY_REPLICA_ID", value_name = "ID")]
+    pub replica_id: Option<String>,
+
     /// Completed savepoints kept per application, unless its (or its
     /// environment's default) `flinkConfiguration` sets
     /// `kubernetes.operator.savepoint.history.max.count`; the newest and any

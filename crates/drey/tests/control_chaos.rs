@@ -42,24 +42,6 @@ impl Seeded {
     }
 }
 
-/// Live JobManager processes of application clusters under `data`.
-fn app_jobmanagers(data: &Path) -> usize {
-    let needle = data
-        .join("clusters")
-        .join("app-")
-        .to_string_lossy()
-        .to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            cmdline.contains(&needle) && cmdline.contains("StandaloneSessionClusterEntrypoint")
-        })
-        .count()
-}
-
 /// Waits for `check`, asserting on every look that no second cluster runs.
 async fn converge(s: &Server, data: &Path, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + LIMIT;

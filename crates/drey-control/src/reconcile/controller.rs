@@ -183,9 +183,20 @@ impl<R: Reconcile> Controller<R> {
 
     /// Runs until `shutdown` turns true. Passes in flight finish their
     /// current step; clusters keep running (drey re-adopts them on start).
+    /// On a replica that takes part in the election, passes run only
+    /// while it leads; when it comes to lead, it looks at everything, since
+    /// another replica may have acted meanwhile.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut next_resync = Instant::now();
+        let leadership = self.reconciler.core().leadership().cloned();
         loop {
+            if let Some(leadership) = leadership.as_ref().filter(|l| !l.is_leader()) {
+                tokio::select! {
+                    _ = leadership.leading() => next_resync = Instant::now(),
+                    _ = shutdown.changed() => return,
+                }
+                continue;
+            }
             let now = Instant::now();
             if now >= next_resync {
                 self.resync().await;
@@ -206,6 +217,7 @@ impl<R: Reconcile> Controller<R> {
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
                 _ = tokio::time::sleep(sleep) => {}
+                _ = lost(leadership.as_ref()) => {}
                 _ = shutdown.changed() => return,
             }
         }
@@ -323,6 +335,14 @@ impl<R: Reconcile> Controller<R> {
                 wake.notify_one();
             });
         }
+    }
+}
+
+/// Resolves when this replica stops leading; never without an election.
+async fn lost(leadership: Option<&crate::leadership::Leadership>) {
+    match leadership {
+        Some(leadership) => leadership.lost().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -156,6 +156,24 @@ pub fn first_counts_after(out: &Path, from: usize) -> BTreeMap<String, u64> {
     first
 }
 
+/// Live JobManager processes of application clusters under `data`.
+pub fn app_jobmanagers(data: &Path) -> usize {
+    let needle = data
+        .join("clusters")
+        .join("app-")
+        .to_string_lossy()
+        .to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.contains(&needle) && cmdline.contains("StandaloneSessionClusterEntrypoint")
+        })
+        .count()
+}
+
 /// Flink processes started under a data dir (their command lines name it).
 pub fn flink_processes(data: &Path) -> usize {
     let needle = data.join("clusters").to_string_lossy().to_string();

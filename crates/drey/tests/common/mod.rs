@@ -44,7 +44,10 @@ impl Server {
 
     /// Starts a server with extra arguments and environment variables.
     pub fn start_with(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
-        let stderr_log = data_dir.join(format!("server-{}.log", std::process::id()));
+        // One log per server: replicas may share a data dir.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let stderr_log = data_dir.join(format!("server-{}-{n}.log", std::process::id()));
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -95,6 +98,11 @@ impl Server {
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+    }
+
+    /// The server's process id (to freeze it with SIGSTOP).
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.child.id() as i32)
     }
 
     /// `kill -9`: no chance to flush or clean up.
