@@ -14,7 +14,7 @@ use common::flink::*;
 use common::Server;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(240);
 
@@ -44,21 +44,7 @@ impl Seeded {
 
 /// Waits for `check`, asserting on every look that no second cluster runs.
 async fn converge(s: &Server, data: &Path, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let jms = app_jobmanagers(data);
-        assert!(jms <= 1, "{jms} application clusters at once\n{}", s.log());
-        let st = status(s, "chaos").await;
-        if check(&st) {
-            return st;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not {what} after {LIMIT:?}: {st:#}\n{}",
-            s.log()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    converge_single(s, data, "chaos", LIMIT, what, check).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

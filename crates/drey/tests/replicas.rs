@@ -62,24 +62,9 @@ async fn leader(replicas: &[&Server]) -> usize {
     }
 }
 
-/// Waits for `check` on the application's status read through `s`,
-/// asserting on every look that no second cluster runs.
+/// Waits for `check`, asserting on every look that no second cluster runs.
 async fn converge(s: &Server, data: &Path, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let jms = app_jobmanagers(data);
-        assert!(jms <= 1, "{jms} application clusters at once");
-        let st = status(s, "once").await;
-        if check(&st) {
-            return st;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not {what} after {LIMIT:?}: {st:#}\n{}",
-            s.log()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    converge_single(s, data, "once", LIMIT, what, check).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

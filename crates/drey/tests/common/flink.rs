@@ -174,6 +174,33 @@ pub fn app_jobmanagers(data: &Path) -> usize {
         .count()
 }
 
+/// Waits up to `limit` for `check` on application `app`'s status,
+/// asserting on every look that no second application cluster runs.
+pub async fn converge_single(
+    s: &Server,
+    data: &Path,
+    app: &str,
+    limit: Duration,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let jms = app_jobmanagers(data);
+        assert!(jms <= 1, "{jms} application clusters at once\n{}", s.log());
+        let st = status(s, app).await;
+        if check(&st) {
+            return st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{app}: not {what} after {limit:?}: {st:#}\n{}",
+            s.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 /// Flink processes started under a data dir (their command lines name it).
 pub fn flink_processes(data: &Path) -> usize {
     let needle = data.join("clusters").to_string_lossy().to_string();
