@@ -2,9 +2,13 @@
 # Builds drey and the load benchmark in release mode and runs it: GET one
 # application and a page of 100 of 10,000 against a fixed-body axum ceiling,
 # plus drey's memory. Prints figures; never fails on timing.
+# The same API figures on a real PostgreSQL beside SQLite (Debian's
+# postgresql, started in a temporary directory) unless DREY_SKIP_POSTGRES=1.
 # Extra arguments go to drey-bench (--apps, --seconds, --connections), or
 # name another benchmark: `deploy`, `sql`, `disk` (data dir bytes after
-# 100 deploy/suspend cycles; `disk --cycles 3` is the quick form).
+# 100 deploy/suspend cycles; `disk --cycles 3` is the quick form),
+# `failover` (kill -9 of the leader of replicas on PostgreSQL until another
+# leads, at the default lease; `failover --lease 4 --runs 3` a quick form).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -27,4 +31,12 @@ if [[ "${1:-}" == "faults" ]]; then
     exit 0
 fi
 cargo build --release --locked -p drey -p drey-bench
-exec target/release/drey-bench --drey target/release/drey "$@"
+postgres=()
+if [[ "${DREY_SKIP_POSTGRES:-}" != 1 && ( $# -eq 0 || "${1:-}" == -* ) ]]; then
+    scripts/install-postgres.sh
+    postgres=(--postgres)
+fi
+if [[ "${1:-}" == failover ]]; then
+    scripts/install-postgres.sh
+fi
+exec target/release/drey-bench --drey target/release/drey "${postgres[@]}" "$@"

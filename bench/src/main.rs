@@ -8,6 +8,9 @@
 
 mod deploy;
 mod disk;
+mod failover;
+#[path = "../../crates/drey-store/tests/support/postgres.rs"]
+mod postgres;
 mod sql;
 
 use anyhow::{bail, Context};
@@ -37,6 +40,10 @@ struct Args {
     /// Concurrent keep-alive connections.
     #[arg(long, default_value_t = 16)]
     connections: usize,
+    /// Also measure drey on a real PostgreSQL (Debian's, started in a
+    /// temporary directory), printed beside SQLite.
+    #[arg(long)]
+    postgres: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -72,6 +79,19 @@ enum Mode {
         #[arg(long, default_value_t = 100)]
         cycles: usize,
     },
+    /// Failover time of replicas on one PostgreSQL: kill -9 of the leader
+    /// until another replica leads (and runs the reconcilers), per run.
+    Failover {
+        /// Replicas on the database.
+        #[arg(long, default_value_t = 2)]
+        replicas: usize,
+        /// `--leader-lease-seconds` of the replicas (drey's default: 10).
+        #[arg(long, default_value_t = 10)]
+        lease: u64,
+        /// Leaders killed, one after another.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Internal: serve a fixed JSON body (the ceiling) on port 0.
     Ceiling {
         /// File holding the body.
@@ -87,6 +107,11 @@ fn main() -> anyhow::Result<()> {
         Some(Mode::Deploy { jar, runs }) => runtime.block_on(deploy::run(&args.drey, jar, *runs)),
         Some(Mode::Sql { runs }) => runtime.block_on(sql::run(&args.drey, *runs)),
         Some(Mode::Disk { jar, cycles }) => runtime.block_on(disk::run(&args.drey, jar, *cycles)),
+        Some(Mode::Failover {
+            replicas,
+            lease,
+            runs,
+        }) => runtime.block_on(failover::run(&args.drey, *replicas, *lease, *runs)),
         None => runtime.block_on(run(args)),
     }
 }
@@ -223,8 +248,47 @@ fn rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// What one store's API run measured.
+struct ApiRun {
+    store: &'static str,
+    seed_secs: f64,
+    get_one: Figures,
+    page: Figures,
+    page_alone: Figures,
+    rss: Option<f64>,
+}
+
 async fn run(args: Args) -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
+    let (sqlite, body) = api_run(&args, &data.path().join("sqlite"), None).await?;
+    let body_file = data.path().join("ceiling-body.json");
+    std::fs::write(&body_file, &body)?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("ceiling").arg(&body_file);
+    let (_ceiling, ceiling_url) = spawn(cmd, "ceiling listening on ")?;
+    let ceiling = load(&format!("{ceiling_url}/"), args.connections, args.seconds).await?;
+    let mut runs = vec![sqlite];
+    if args.postgres {
+        let url = postgres::server().create_database();
+        runs.push(
+            api_run(&args, &data.path().join("postgres"), Some(&url))
+                .await?
+                .0,
+        );
+    }
+    print_api(&args, &ceiling, &runs);
+    Ok(())
+}
+
+/// Seeds `args.apps` applications into a fresh server (on SQLite in
+/// `data`, or on PostgreSQL at `database_url`) and loads it; returns the
+/// figures and the body of one application (the ceiling's body).
+async fn api_run(
+    args: &Args,
+    data: &std::path::Path,
+    database_url: Option<&str>,
+) -> anyhow::Result<(ApiRun, Vec<u8>)> {
+    std::fs::create_dir_all(data)?;
     let mut cmd = Command::new(&args.drey);
     cmd.args([
         "server",
@@ -238,7 +302,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "off",
         "--data-dir",
     ])
-    .arg(data.path());
+    .arg(data);
+    if let Some(url) = database_url {
+        cmd.args(["--database-url", url]);
+    }
     let (drey, base) = spawn(cmd, "drey listening on ")
         .with_context(|| format!("is {} built? run scripts/bench.sh", args.drey.display()))?;
     let client = reqwest::Client::new();
@@ -277,22 +344,33 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let seed_secs = seeded.elapsed().as_secs_f64();
 
     let one_url = format!("{apps}/app-{:05}", args.apps / 2);
-    let body = client.get(&one_url).send().await?.bytes().await?;
-    let body_file = data.path().join("ceiling-body.json");
-    std::fs::write(&body_file, &body)?;
-    let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.arg("ceiling").arg(&body_file);
-    let (_ceiling, ceiling_url) = spawn(cmd, "ceiling listening on ")?;
-
+    let body = client.get(&one_url).send().await?.bytes().await?.to_vec();
     let page_url = format!("{apps}?page={}&size=100", args.apps / 200);
-    let n = args.connections;
-    let s = args.seconds;
-    let ceiling = load(&format!("{ceiling_url}/"), n, s).await?;
+    let (n, s) = (args.connections, args.seconds);
     let get_one = load(&one_url, n, s).await?;
     let page = load(&page_url, n, s).await?;
     let page_alone = load(&page_url, 1, s).await?;
     let rss = rss_mb(drey.0.id());
+    let store = if database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    Ok((
+        ApiRun {
+            store,
+            seed_secs,
+            get_one,
+            page,
+            page_alone,
+            rss,
+        },
+        body,
+    ))
+}
 
+fn print_api(args: &Args, ceiling: &Figures, runs: &[ApiRun]) {
+    let (n, s) = (args.connections, args.seconds);
     println!();
     println!(
         "drey benchmark: {} applications stored, {n} connections, {s} s per row, {} cores",
@@ -301,51 +379,69 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    println!(
-        "seeding: {} POSTs in {seed_secs:.1} s = {:.0} writes/s (each durable: WAL + fsync)",
-        args.apps,
-        args.apps as f64 / seed_secs
-    );
+    for run in runs {
+        println!(
+            "seeding ({}): {} POSTs in {:.1} s = {:.0} writes/s (each durable: committed before the answer)",
+            run.store,
+            args.apps,
+            run.seed_secs,
+            args.apps as f64 / run.seed_secs
+        );
+    }
     println!();
     println!(
-        "{:<44} {:>10} {:>9} {:>9} {:>7}",
+        "{:<54} {:>10} {:>9} {:>9} {:>7}",
         "scenario", "req/s", "p50 ms", "p99 ms", "errors"
     );
-    for (name, f) in [
-        ("ceiling: axum, fixed JSON body", &ceiling),
-        ("drey: GET one application", &get_one),
-        ("drey: GET page of 100 of all applications", &page),
-        ("drey: same page, 1 connection (no queueing)", &page_alone),
-    ] {
+    let row = |name: &str, f: &Figures| {
         println!(
-            "{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7}",
+            "{:<54} {:>10.0} {:>9.2} {:>9.2} {:>7}",
             name,
             f.rps(),
             f.ms(0.5),
             f.ms(0.99),
             f.errors
         );
+    };
+    row("ceiling: axum, fixed JSON body", ceiling);
+    for run in runs {
+        row(
+            &format!("drey ({}): GET one application", run.store),
+            &run.get_one,
+        );
+        row(
+            &format!("drey ({}): GET page of 100 of all applications", run.store),
+            &run.page,
+        );
+        row(
+            &format!("drey ({}): same page, 1 connection", run.store),
+            &run.page_alone,
+        );
     }
     println!();
-    let ratio = get_one.rps() / ceiling.rps();
-    println!(
-        "GET one / ceiling throughput: {:.2} (target >= 0.50: {})",
-        ratio,
-        if ratio >= 0.5 { "met" } else { "not met" }
-    );
-    println!(
-        "page of 100 p99, 1 connection: {:.2} ms (target < 10 ms: {}); with {n} connections: {:.2} ms",
-        page_alone.ms(0.99),
-        if page_alone.ms(0.99) < 10.0 { "met" } else { "not met" },
-        page.ms(0.99)
-    );
-    match rss {
-        Some(mb) => println!(
-            "drey RSS with {} applications: {mb:.1} MB (target < 50 MB: {})",
-            args.apps,
-            if mb < 50.0 { "met" } else { "not met" }
-        ),
-        None => println!("drey RSS: unavailable (no /proc)"),
+    for run in runs {
+        let ratio = run.get_one.rps() / ceiling.rps();
+        println!(
+            "{}: GET one / ceiling throughput: {:.2} (target >= 0.50: {})",
+            run.store,
+            ratio,
+            if ratio >= 0.5 { "met" } else { "not met" }
+        );
+        println!(
+            "{}: page of 100 p99, 1 connection: {:.2} ms (target < 10 ms: {}); with {n} connections: {:.2} ms",
+            run.store,
+            run.page_alone.ms(0.99),
+            if run.page_alone.ms(0.99) < 10.0 { "met" } else { "not met" },
+            run.page.ms(0.99)
+        );
+        match run.rss {
+            Some(mb) => println!(
+                "{}: drey RSS with {} applications: {mb:.1} MB (target < 50 MB: {})",
+                run.store,
+                args.apps,
+                if mb < 50.0 { "met" } else { "not met" }
+            ),
+            None => println!("drey RSS: unavailable (no /proc)"),
+        }
     }
-    Ok(())
 }

@@ -10,6 +10,7 @@ mod lease;
 mod postgres;
 mod row;
 mod sqlite;
+pub mod sqlite_backup;
 
 pub use crypto::{Sealer, SecretData};
 pub use error::StoreError;

@@ -1,12 +1,13 @@
 //! `drey`: a control plane for Apache Flink. One binary: `drey server` runs
 //! the control plane; the other subcommands are its command-line clients.
 
+mod admin;
 mod cli;
 mod database;
 mod server;
 mod settings;
 
-use clap::{FromArgMatches, Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 // glibc's malloc spent a third of a page request in allocation and free
@@ -72,22 +73,92 @@ enum AdminCommand {
     /// Make another root key and print it once on stdout.
     ///
     /// Example: drey admin create-root-key --data-dir /var/lib/drey > admin.key
-    CreateRootKey {
-        /// The server's data dir [default: as for `drey server`].
-        #[arg(long, env = "DREY_DATA_DIR", value_name = "DIR")]
-        data_dir: Option<std::path::PathBuf>,
-        /// The server's PostgreSQL database, if it uses one instead of SQLite.
-        #[arg(
-            long,
-            env = "DREY_DATABASE_URL",
-            value_name = "URL",
-            hide_env_values = true
-        )]
-        database_url: Option<settings::DatabaseUrl>,
-        /// The server's secret key, if it uses one instead of the key file.
-        #[arg(long, env = "DREY_SECRET_KEY", hide_env_values = true)]
-        secret_key: Option<String>,
+    CreateRootKey(#[command(flatten)] ServerStore),
+    /// Write a consistent copy of the embedded store to FILE, while the server runs.
+    ///
+    /// The copy holds secret data sealed, never the key: keep the data dir's
+    /// secret.key (or the server's --secret-key) to restore it. PostgreSQL:
+    /// use pg_dump (docs/backup.md).
+    ///
+    /// Example: drey admin backup /backups/drey-$(date +%F).db --data-dir /var/lib/drey
+    Backup {
+        /// Where the copy goes (replaced atomically if it exists).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        store: ServerStore,
     },
+    /// Replace the embedded store of a stopped server with a backup.
+    ///
+    /// Checks the file and that the data dir's key opens its secrets first;
+    /// keeps the replaced store beside it as drey.db.before-restore-<time>.
+    /// The restarted server adopts the Flink clusters it finds running.
+    ///
+    /// Example: drey admin restore /backups/drey-2026-12-01.db --data-dir /var/lib/drey
+    Restore {
+        /// A file `drey admin backup` wrote.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        store: ServerStore,
+    },
+}
+
+/// Which server's store an admin command works on.
+#[derive(Args, Debug)]
+struct ServerStore {
+    /// The server's data dir [default: as for `drey server`].
+    #[arg(long, env = "DREY_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// The server's PostgreSQL database, if it uses one instead of SQLite.
+    #[arg(
+        long,
+        env = "DREY_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    database_url: Option<settings::DatabaseUrl>,
+    /// The server's secret key, if it uses one instead of the key file.
+    #[arg(long, env = "DREY_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+}
+
+impl ServerStore {
+    fn data_dir(&self) -> anyhow::Result<std::path::PathBuf> {
+        self.data_dir
+            .clone()
+            .map(Ok)
+            .unwrap_or_else(settings::default_data_dir)
+    }
+}
+
+/// Runs an admin command, printing its error.
+fn admin(command: AdminCommand) -> ExitCode {
+    let result = match command {
+        AdminCommand::CreateRootKey(store) => store.data_dir().and_then(|dir| {
+            server::create_root_key(
+                &dir,
+                store.database_url.as_ref(),
+                store.secret_key.as_deref(),
+            )
+        }),
+        AdminCommand::Backup { file, store } => store
+            .data_dir()
+            .and_then(|dir| admin::backup(&dir, store.database_url.as_ref(), &file)),
+        AdminCommand::Restore { file, store } => store.data_dir().and_then(|dir| {
+            admin::restore(
+                &dir,
+                store.database_url.as_ref(),
+                store.secret_key.as_deref(),
+                &file,
+            )
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("drey: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -115,26 +186,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut command, "drey", &mut std::io::stdout());
             ExitCode::SUCCESS
         }
-        Command::Admin(AdminCommand::CreateRootKey {
-            data_dir,
-            database_url,
-            secret_key,
-        }) => {
-            let data_dir = match data_dir.map(Ok).unwrap_or_else(settings::default_data_dir) {
-                Ok(dir) => dir,
-                Err(e) => {
-                    eprintln!("drey: {e:#}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match server::create_root_key(&data_dir, database_url.as_ref(), secret_key.as_deref()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("drey: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Command::Admin(command) => admin(command),
         Command::Server(settings) => match server::run(*settings) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

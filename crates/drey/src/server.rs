@@ -48,7 +48,7 @@ fn init_logging(settings: &ServerSettings) -> anyhow::Result<()> {
 /// Holds an exclusive lock on the data dir so two servers never share one
 /// SQLite store (the kernel drops it when the process dies, even by kill -9).
 /// Servers on PostgreSQL take no lock: the database serializes them.
-fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<File>> {
+pub(crate) fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<File>> {
     let path = dir.join("drey.lock");
     let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
     match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
