@@ -504,4 +504,19 @@ mod tests {
                            "parallelism": 2, "state": "suspended", "upgradeMode": "stateless"}})
         );
     }
+
+    #[test]
+    fn a_session_cluster_has_no_job_and_odd_values_are_left_out() {
+        let cluster: ApplicationSpec = view(&json!({
+            "flinkVersion": "v9_9", "image": 5,
+            "flinkConfiguration": {"slots": 2},
+            "taskManager": {"replicas": 3, "resource": {"cpu": "lots", "memory": "1g"}},
+        }));
+        let d = render_cluster(meta(), &cluster);
+        assert_eq!(
+            to_json(&d.spec),
+            json!({"flinkConfiguration": {"slots": "2"},
+                   "taskManager": {"replicas": 3, "resource": {"memory": "1g"}}})
+        );
+    }
 }
