@@ -15,6 +15,7 @@ pub mod documents;
 pub mod environments;
 pub mod identities;
 pub mod leadership;
+pub mod manifests;
 pub mod proxy;
 pub mod reconcile;
 pub mod retention;

@@ -13,6 +13,24 @@ use serde_json::{Map, Value};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ApplicationSpec {
+    /// The Flink image (a Kubernetes backend's pods run it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<Loose<String>>,
+    /// The image's pull policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<Loose<String>>,
+    /// The Flink version, as the operator spells it (`v1_19`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flink_version: Option<Loose<String>>,
+    /// The Kubernetes service account of the pods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<Loose<String>>,
+    /// A pod template for both JobManager and TaskManagers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_template: Option<Loose<Map<String, Value>>>,
+    /// A change redeploys the job (from its last state, per upgradeMode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_nonce: Option<Loose<i64>>,
     /// The job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job: Option<Loose<JobSpec>>,
@@ -73,6 +91,9 @@ pub struct JobSpec {
     /// Where the first deployment restores from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub initial_savepoint_path: Option<Loose<String>>,
+    /// A change redeploys the job from `initialSavepointPath`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub savepoint_redeploy_nonce: Option<Loose<i64>>,
     /// Everything else, kept as given.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -88,6 +109,9 @@ pub struct ComponentSpec {
     /// Memory and CPU.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<Loose<Map<String, Value>>>,
+    /// A pod template for this component.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_template: Option<Loose<Map<String, Value>>>,
     /// Everything else, kept as given.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -10,6 +10,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_model::application::JobState;
+use drey_model::loose::to_json;
 use drey_model::public_status::public_status;
 use drey_model::Object;
 use serde_json::{json, Value};
@@ -92,6 +93,20 @@ pub(super) async fn get(
 ) -> Result<Response, CmfError> {
     let app = state.core.get_application(&who.org, &env, &app).await?;
     Ok(reply(StatusCode::OK, render(&app)))
+}
+
+/// drey's extension: the FlinkDeployment or FlinkSessionJob the Flink
+/// Kubernetes Operator would be given for the application.
+pub(super) async fn manifest(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((env, app)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    let manifest = state
+        .core
+        .application_manifest(&who.org, &env, &app)
+        .await?;
+    Ok(reply(StatusCode::OK, to_json(&manifest)))
 }
 
 pub(super) async fn delete(

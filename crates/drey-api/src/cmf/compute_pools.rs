@@ -9,6 +9,7 @@ use crate::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use drey_model::loose::to_json;
 use drey_model::Object;
 use serde_json::Value;
 
@@ -58,6 +59,20 @@ pub(super) async fn get(
 ) -> Result<Response, CmfError> {
     let pool = state.core.get_compute_pool(&who.org, &env, &name).await?;
     Ok(reply(StatusCode::OK, render(&pool)))
+}
+
+/// drey's extension: the session-mode FlinkDeployment the Flink Kubernetes
+/// Operator would be given for a SHARED pool.
+pub(super) async fn manifest(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((env, name)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    let manifest = state
+        .core
+        .compute_pool_manifest(&who.org, &env, &name)
+        .await?;
+    Ok(reply(StatusCode::OK, to_json(&manifest)))
 }
 
 pub(super) async fn update(

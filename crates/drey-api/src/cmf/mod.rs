@@ -53,6 +53,10 @@ pub fn router() -> Router<AppState> {
             post(applications::suspend),
         )
         .route(
+            &format!("{env}/applications/{{appName}}/manifest"),
+            get(applications::manifest),
+        )
+        .route(
             &format!("{env}/applications/{{appName}}/instances"),
             get(applications::list_instances),
         )
@@ -165,6 +169,10 @@ pub fn router() -> Router<AppState> {
             get(compute_pools::get)
                 .put(compute_pools::update)
                 .delete(compute_pools::delete),
+        )
+        .route(
+            &format!("{env}/compute-pools/{{computePoolName}}/manifest"),
+            get(compute_pools::manifest),
         )
         .route(
             "/cmf/api/v1/secrets",

@@ -87,6 +87,16 @@ pub enum AppCommand {
         #[arg(long, short = 'e')]
         env: String,
     },
+    /// The FlinkDeployment / FlinkSessionJob the Flink Kubernetes Operator would get (YAML).
+    ///
+    /// Example: drey app manifest orders -e prod > orders.yaml
+    Manifest {
+        /// Application name.
+        name: String,
+        /// Environment.
+        #[arg(long, short = 'e')]
+        env: String,
+    },
     /// Start (spec.job.state = running).  Example: drey app start orders -e prod
     Start {
         /// Application name.
@@ -352,6 +362,14 @@ pub fn app(global: &Global, command: AppCommand) -> ExitCode {
                 output::print_yaml(&described)
             } else {
                 output::print_value(global.output, &described)
+            }
+        }
+        AppCommand::Manifest { name, env } => {
+            let manifest = api.get(&format!("{}/manifest", app_path(&env, &name)))?;
+            if global.output == Format::Table {
+                output::print_yaml(&manifest)
+            } else {
+                output::print_value(global.output, &manifest)
             }
         }
         AppCommand::Start { name, env } => {

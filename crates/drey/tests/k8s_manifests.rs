@@ -1,0 +1,402 @@
+//! The Flink Kubernetes Operator resources drey renders for applications and
+//! compute pools, fetched from a real drey server through the CMF API and
+//! the CLI binary, validated against the operator's published CRD schemas
+//! (`tests/data/k8s-operator/`). No Flink is needed: the server runs with
+//! its reconciler off.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{application, error_message, Server, SEED_APPLICATION_YAML};
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use std::process::Command;
+
+const V1: &str = "/cmf/api/v1";
+const E: &str = "/cmf/api/v1/environments/test";
+
+/// The `openAPIV3Schema` of a CRD's `v1beta1` version, made as strict as
+/// the API server is with `fieldValidation=Strict` (kubectl's default):
+/// below `spec`, a field the schema does not name is an error unless the
+/// schema preserves unknown fields.
+fn crd_schema(file: &str) -> Value {
+    let path = format!(
+        "{}/tests/data/k8s-operator/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let crd: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let version = crd["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "v1beta1")
+        .unwrap_or_else(|| panic!("{file} has no v1beta1"));
+    let schema = &version["schema"]["openAPIV3Schema"];
+    let Value::Object(top) = schema else {
+        panic!("{file}: no openAPIV3Schema")
+    };
+    let mut out = Map::new();
+    for (k, v) in top {
+        let v = if k == "properties" {
+            let Value::Object(props) = v else { panic!() };
+            Value::Object(
+                props
+                    .iter()
+                    .map(|(name, s)| {
+                        let s = if name == "spec" { strict(s) } else { s.clone() };
+                        (name.clone(), s)
+                    })
+                    .collect(),
+            )
+        } else {
+            v.clone()
+        };
+        out.insert(k.clone(), v);
+    }
+    Value::Object(out)
+}
+
+/// `schema` with `additionalProperties: false` on every object schema that
+/// names its properties and does not preserve unknown fields.
+fn strict(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => {
+            let mut out: Map<String, Value> =
+                map.iter().map(|(k, v)| (k.clone(), strict(v))).collect();
+            let preserves = map.get("x-kubernetes-preserve-unknown-fields") == Some(&json!(true));
+            if map.contains_key("properties")
+                && !map.contains_key("additionalProperties")
+                && !preserves
+            {
+                out.insert("additionalProperties".into(), json!(false));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(strict).collect()),
+        other => other.clone(),
+    }
+}
+
+struct Crds {
+    deployment: jsonschema::Validator,
+    session_job: jsonschema::Validator,
+}
+
+impl Crds {
+    fn load() -> Crds {
+        let validator = |file| jsonschema::draft4::new(&crd_schema(file)).unwrap();
+        Crds {
+            deployment: validator("flinkdeployments.flink.apache.org-v1.yml"),
+            session_job: validator("flinksessionjobs.flink.apache.org-v1.yml"),
+        }
+    }
+
+    /// Why `manifest` is not a valid resource of its kind (empty: it is).
+    fn errors(&self, manifest: &Value) -> Vec<String> {
+        let mut errors = Vec::new();
+        if manifest["apiVersion"] != "flink.apache.org/v1beta1" {
+            errors.push(format!("apiVersion {}", manifest["apiVersion"]));
+        }
+        for field in ["name", "namespace"] {
+            if !manifest["metadata"][field].is_string() {
+                errors.push(format!("metadata.{field} missing"));
+            }
+        }
+        let validator = match manifest["kind"].as_str() {
+            Some("FlinkDeployment") => &self.deployment,
+            Some("FlinkSessionJob") => &self.session_job,
+            other => {
+                errors.push(format!("kind {other:?}"));
+                return errors;
+            }
+        };
+        errors.extend(
+            validator
+                .iter_errors(manifest)
+                .map(|e| format!("{}: {e}", e.instance_path())),
+        );
+        errors
+    }
+
+    fn assert_valid(&self, manifest: &Value) {
+        let errors = self.errors(manifest);
+        assert!(errors.is_empty(), "{errors:?}\n{manifest:#}");
+    }
+}
+
+/// The manifest through the API as JSON, the same as YAML, and through the
+/// CLI (YAML by default, `-o json`): all four must agree.
+async fn fetch(s: &Server, app: &str) -> Value {
+    let path = format!("{E}/applications/{app}/manifest");
+    let (status, json) = s.get(&path).await;
+    assert_eq!(status, 200, "{json}");
+    let response = s
+        .client
+        .get(s.url(&path))
+        .header("accept", "application/yaml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/yaml"
+    );
+    let yaml: Value = serde_yaml_ng::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(yaml, json, "YAML and JSON differ");
+    for (args, parse) in [
+        (vec![], "yaml"),
+        (vec!["-o", "json"], "json"),
+        (vec!["-o", "yaml"], "yaml"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_drey"))
+            .args(["app", "manifest", app, "--env", "test"])
+            .args(&args)
+            .env("DREY_URL", &s.base)
+            .env_remove("DREY_TOKEN")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed: Value = if parse == "json" {
+            serde_json::from_str(&text).unwrap()
+        } else {
+            assert!(!text.trim_start().starts_with('{'), "not YAML: {text}");
+            serde_yaml_ng::from_str(&text).unwrap()
+        };
+        assert_eq!(printed, json, "drey app manifest {args:?}");
+    }
+    json
+}
+
+fn app_with_mode(name: &str, mode: &str) -> Value {
+    patched(
+        &application(name),
+        json!([
+            {"op": "replace", "path": "/spec/job/upgradeMode", "value": mode},
+            {"op": "replace", "path": "/spec/job/state", "value": "suspended"},
+            {"op": "add", "path": "/spec/job/entryClass", "value": "org.example.Main"},
+            {"op": "add", "path": "/spec/job/args", "value": ["--mode", mode]},
+            {"op": "add", "path": "/spec/job/initialSavepointPath", "value": "file:///savepoints/sp-1"},
+            {"op": "add", "path": "/spec/podTemplate",
+             "value": {"spec": {"containers": [{"name": "flink-main-container",
+                                               "env": [{"name": "MODE", "value": mode}]}]}}},
+            {"op": "add", "path": "/spec/vvp", "value": {"internal": true}},
+            {"op": "add", "path": "/metadata/labels", "value": {"team": "data"}},
+        ]),
+    )
+}
+
+/// A copy of `value` with a JSON patch applied.
+fn patched(value: &Value, ops: Value) -> Value {
+    let patch: json_patch::Patch = serde_json::from_value(ops).unwrap();
+    let mut copy = value.clone();
+    json_patch::patch(&mut copy, &patch).unwrap();
+    copy
+}
+
+#[tokio::test]
+async fn manifests_validate_against_the_operator_crds() {
+    let crds = Crds::load();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir);
+    let (status, body) = s
+        .post(
+            &format!("{V1}/environments"),
+            json!({"name": "test", "kubernetesNamespace": "flink-apps"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // The seed's example, as the README posts it.
+    let (status, body) = s
+        .raw(
+            Method::POST,
+            &format!("{E}/applications"),
+            "application/yaml",
+            SEED_APPLICATION_YAML,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let seed = fetch(&s, "curl-example").await;
+    crds.assert_valid(&seed);
+    assert_eq!(seed["kind"], "FlinkDeployment");
+    assert_eq!(
+        seed["metadata"],
+        json!({"name": "curl-example", "namespace": "flink-apps",
+               "labels": {"app.kubernetes.io/managed-by": "drey"}})
+    );
+    assert_eq!(
+        seed["spec"],
+        json!({
+            "image": "confluentinc/cp-flink:1.19.1-cp2",
+            "flinkVersion": "v1_19",
+            "flinkConfiguration": {"taskmanager.numberOfTaskSlots": "1"},
+            "serviceAccount": "flink",
+            "jobManager": {"resource": {"cpu": 1.0, "memory": "1024m"}},
+            "taskManager": {"resource": {"cpu": 1.0, "memory": "1024m"}},
+            "job": {
+                "jarURI": "local:///opt/flink/examples/streaming/StateMachineExample.jar",
+                "parallelism": 3,
+                "state": "running",
+                "upgradeMode": "stateless"
+            }
+        })
+    );
+
+    // One per upgradeMode, with what the operator's job spec carries.
+    for mode in ["stateless", "savepoint", "last-state"] {
+        let name = format!("app-{mode}");
+        let (status, body) = s
+            .post(&format!("{E}/applications"), app_with_mode(&name, mode))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let manifest = fetch(&s, &name).await;
+        crds.assert_valid(&manifest);
+        assert_eq!(manifest["kind"], "FlinkDeployment");
+        assert_eq!(manifest["metadata"]["labels"]["team"], "data");
+        let job = &manifest["spec"]["job"];
+        assert_eq!(job["upgradeMode"], mode);
+        assert_eq!(job["state"], "suspended");
+        assert_eq!(job["entryClass"], "org.example.Main");
+        assert_eq!(job["args"], json!(["--mode", mode]));
+        assert_eq!(job["initialSavepointPath"], "file:///savepoints/sp-1");
+        assert_eq!(
+            manifest["spec"]["podTemplate"]["spec"]["containers"][0]["env"][0]["value"],
+            mode
+        );
+        assert!(manifest["spec"].get("vvp").is_none(), "{manifest}");
+        assert!(manifest.get("status").is_none(), "{manifest}");
+    }
+
+    // A SHARED pool: a session-mode FlinkDeployment without a job.
+    let (status, body) = s
+        .post(
+            &format!("{E}/compute-pools"),
+            json!({"apiVersion": "cmf.confluent.io/v1", "kind": "ComputePool",
+                   "metadata": {"name": "shared"},
+                   "spec": {"type": "SHARED", "clusterSpec": {
+                       "image": "confluentinc/cp-flink:1.19.1-cp2", "flinkVersion": "v1_19",
+                       "serviceAccount": "flink",
+                       "flinkConfiguration": {"taskmanager.numberOfTaskSlots": 2},
+                       "jobManager": {"resource": {"memory": "1024m", "cpu": 1}},
+                       "taskManager": {"replicas": 2, "resource": {"memory": "2048m", "cpu": "2"}}}}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, pool) = s.get(&format!("{E}/compute-pools/shared/manifest")).await;
+    assert_eq!(status, 200, "{pool}");
+    crds.assert_valid(&pool);
+    assert_eq!(pool["kind"], "FlinkDeployment");
+    assert_eq!(pool["metadata"]["name"], "shared");
+    assert!(pool["spec"].get("job").is_none(), "{pool}");
+    assert_eq!(
+        pool["spec"]["flinkConfiguration"]["taskmanager.numberOfTaskSlots"],
+        "2"
+    );
+    assert_eq!(pool["spec"]["taskManager"]["replicas"], 2);
+    assert_eq!(pool["spec"]["taskManager"]["resource"]["cpu"], 2.0);
+
+    // An application in it: a FlinkSessionJob naming the pool's deployment.
+    let session = patched(
+        &application("in-session"),
+        json!([
+            {"op": "add", "path": "/spec/deploymentName", "value": "shared"},
+            {"op": "replace", "path": "/spec/job/state", "value": "suspended"},
+            {"op": "replace", "path": "/spec/job/upgradeMode", "value": "savepoint"},
+        ]),
+    );
+    let (status, body) = s.post(&format!("{E}/applications"), session).await;
+    assert_eq!(status, 201, "{body}");
+    let job = fetch(&s, "in-session").await;
+    crds.assert_valid(&job);
+    assert_eq!(job["kind"], "FlinkSessionJob");
+    assert_eq!(job["spec"]["deploymentName"], "shared");
+    assert_eq!(job["spec"]["job"]["upgradeMode"], "savepoint");
+    assert_eq!(job["metadata"]["namespace"], "flink-apps");
+
+    // The validation can fail: corrupted manifests are refused.
+    for (manifest, op) in [
+        (
+            &seed,
+            json!({"op": "replace", "path": "/spec/job/upgradeMode", "value": "last_state"}),
+        ),
+        (
+            &seed,
+            json!({"op": "replace", "path": "/spec/job/state", "value": "RUNNING"}),
+        ),
+        (
+            &seed,
+            json!({"op": "replace", "path": "/spec/flinkVersion", "value": "1.19"}),
+        ),
+        (
+            &seed,
+            json!({"op": "replace", "path": "/spec/job/parallelism", "value": "3"}),
+        ),
+        (
+            &seed,
+            json!({"op": "add", "path": "/spec/vvp", "value": {}}),
+        ),
+        (
+            &seed,
+            json!({"op": "add", "path": "/spec/job/jarUri", "value": "x"}),
+        ),
+        (
+            &seed,
+            json!({"op": "replace", "path": "/kind", "value": "FlinkApplication"}),
+        ),
+        (
+            &pool,
+            json!({"op": "replace", "path": "/spec/taskManager/replicas", "value": "2"}),
+        ),
+        (
+            &job,
+            json!({"op": "replace", "path": "/spec/deploymentName", "value": 5}),
+        ),
+        (
+            &job,
+            json!({"op": "add", "path": "/spec/image", "value": "flink"}),
+        ),
+    ] {
+        let bad = patched(manifest, json!([op]));
+        assert!(
+            !crds.errors(&bad).is_empty(),
+            "{op} should make the manifest invalid"
+        );
+    }
+
+    // Missing things are CMF's 404; a DEDICATED pool has no cluster to render.
+    for path in [
+        format!("{E}/applications/missing/manifest"),
+        format!("{E}/compute-pools/missing/manifest"),
+        format!("{V1}/environments/nope/applications/curl-example/manifest"),
+    ] {
+        let (status, body) = s.get(&path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(error_message(&body).contains("not found"), "{body}");
+    }
+    let (status, body) = s
+        .post(
+            &format!("{E}/compute-pools"),
+            json!({"metadata": {"name": "dedicated"},
+                   "spec": {"type": "DEDICATED", "clusterSpec": {}}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s
+        .get(&format!("{E}/compute-pools/dedicated/manifest"))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(error_message(&body).contains("not SHARED"), "{body}");
+    let out = Command::new(env!("CARGO_BIN_EXE_drey"))
+        .args(["app", "manifest", "missing", "--env", "test"])
+        .env("DREY_URL", &s.base)
+        .env_remove("DREY_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "not found exits 3");
+}
