@@ -1,11 +1,15 @@
-//! Clusters an organization registers (LakeSail's concept: where its
-//! workspaces' Flink runs). drey runs Flink on its own machine, the `local`
-//! kind; a `kubernetes` cluster's address and credentials can be recorded
-//! (credentials sealed at rest, never shown) but no workspace can use one
-//! until drey has a Kubernetes backend.
+//! Clusters an organization registers: where its Flink runs. `local` is the
+//! machine drey runs on; `flink` is an existing Flink session cluster drey
+//! did not start, reached through its REST endpoint (optionally behind a
+//! reverse proxy that wants a basic or bearer `Authorization`, sealed at rest
+//! like every credential, and on HTTPS with a private CA or, spelled out,
+//! `insecure`); `kubernetes` records an API server. drey watches `flink`
+//! clusters ([`crate::cluster_health`]); jobs run on the local machine only
+//! until the backend seam can drive a remote cluster.
 
 use crate::auth::new_id;
 use crate::{store_error, Core};
+use drey_model::cluster::{ClusterKind, ClusterRegistration, LifecycleState};
 use drey_model::{Error, Kind, Object, ObjectKey};
 use drey_store::{Delete, SecretData, Write, WriteMode};
 use serde_json::{json, Value};
@@ -17,54 +21,90 @@ fn cluster_key(org: &str, id: &str) -> ObjectKey {
 
 /// A cluster as asked for: the visible spec and the sealed credentials.
 pub struct ClusterInput {
-    /// `name`, `kind`, `endpoint`, `description`.
+    /// The registration ([`ClusterRegistration`] fields).
     pub spec: Value,
     /// Credentials (sealed); `None` keeps the stored ones on update.
     pub credentials: Option<BTreeMap<String, String>>,
 }
 
-/// Checks a cluster spec: a name, a known kind, and an endpoint URL for a
-/// `kubernetes` cluster.
-fn check(spec: &Value) -> Result<(), Error> {
-    let name = spec.get("name").and_then(Value::as_str).unwrap_or_default();
-    if name.trim().is_empty() || name.len() > 200 {
-        return Err(Error::invalid("name", "is required (1-200 characters)"));
+/// The credentials of a `flink` cluster: what its reverse proxy wants.
+fn check_credentials(
+    registration: &ClusterRegistration,
+    credentials: Option<&BTreeMap<String, String>>,
+) -> Result<(), Error> {
+    let Some(credentials) = credentials.filter(|c| !c.is_empty()) else {
+        return Ok(());
+    };
+    if registration.kind != ClusterKind::Flink {
+        return Ok(());
     }
-    match spec.get("kind").and_then(Value::as_str) {
-        Some("local") => {}
-        Some("kubernetes") => {
-            let endpoint = spec
-                .get("endpoint")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
-                return Err(Error::invalid(
-                    "endpoint",
-                    "a kubernetes cluster needs the http(s) URL of its API server",
-                ));
-            }
-        }
-        Some(other) => {
-            return Err(Error::invalid(
-                "kind",
-                format!("'{other}' is not local or kubernetes"),
+    authorization(credentials).map(drop)
+}
+
+/// The `Authorization` header value the credentials of a `flink` cluster
+/// stand for: `username` and `password` (basic) or `token` (bearer).
+fn authorization(credentials: &BTreeMap<String, String>) -> Result<String, Error> {
+    use base64::Engine as _;
+    let keys: Vec<&str> = credentials.keys().map(String::as_str).collect();
+    match keys[..] {
+        ["password", "username"] => {
+            let pair = format!("{}:{}", credentials["username"], credentials["password"]);
+            Ok(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
             ))
         }
-        None => return Err(Error::invalid("kind", "is required: local or kubernetes")),
+        ["token"] => Ok(format!("Bearer {}", credentials["token"])),
+        _ => Err(Error::invalid(
+            "credentials",
+            "give username and password (basic) or token (bearer)",
+        )),
     }
-    if let Some(d) = spec.get("description").filter(|d| !d.is_null()) {
-        if !d.is_string() {
-            return Err(Error::invalid("description", "must be a string"));
-        }
-    }
-    Ok(())
 }
 
 impl Core {
+    /// Checks a registration: the spec's fields, the credentials' shape, the
+    /// name free within the organization.
+    async fn check_cluster(
+        &self,
+        org: &str,
+        input: &ClusterInput,
+        updating: Option<&ObjectKey>,
+    ) -> Result<ClusterRegistration, Error> {
+        let registration = ClusterRegistration::parse(&input.spec)?;
+        check_credentials(&registration, input.credentials.as_ref())?;
+        if let Some(ca) = &registration.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| Error::invalid("caFile", format!("cannot read {ca}: {e}")))?;
+            drey_flink::FlinkClient::with_config(
+                "https://ca.check",
+                drey_flink::ClientConfig {
+                    access: drey_flink::Access {
+                        ca_pem: Some(pem),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| Error::invalid("caFile", e.to_string()))?;
+        }
+        if let Some(other) = self.find_cluster(org, &registration.name).await? {
+            if Some(&other.key) != updating {
+                return Err(Error::Conflict(format!(
+                    "a cluster named '{}' already exists",
+                    registration.name
+                )));
+            }
+        }
+        Ok(registration)
+    }
+
     /// Registers a cluster.
     pub async fn create_cluster(&self, org: &str, input: ClusterInput) -> Result<Object, Error> {
-        check(&input.spec)?;
-        let mut write = Write::new(cluster_key(org, &new_id()), WriteMode::Create, input.spec);
+        let registration = self.check_cluster(org, &input, None).await?;
+        let spec =
+            serde_json::to_value(&registration).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut write = Write::new(cluster_key(org, &new_id()), WriteMode::Create, spec);
         write.secret = input.credentials.map(SecretData);
         self.store.write(write).await.map_err(store_error)
     }
@@ -72,6 +112,15 @@ impl Core {
     /// One cluster of `org`.
     pub async fn get_cluster(&self, org: &str, id: &str) -> Result<Object, Error> {
         self.get(&cluster_key(org, id)).await
+    }
+
+    /// The cluster of `org` named `name`, if any.
+    pub async fn find_cluster(&self, org: &str, name: &str) -> Result<Option<Object>, Error> {
+        Ok(self
+            .list_clusters(org)
+            .await?
+            .into_iter()
+            .find(|c| c.spec.get("name").and_then(Value::as_str) == Some(name)))
     }
 
     /// The clusters of `org`, oldest first.
@@ -94,14 +143,19 @@ impl Core {
         current: &Object,
         input: ClusterInput,
     ) -> Result<Object, Error> {
-        check(&input.spec)?;
+        let registration = self
+            .check_cluster(&current.key.org, &input, Some(&current.key))
+            .await?;
+        let spec =
+            serde_json::to_value(&registration).map_err(|e| Error::Internal(e.to_string()))?;
         let mut write = Write::new(
             current.key.clone(),
             WriteMode::Update {
                 expected_version: Some(current.meta.resource_version),
             },
-            input.spec,
+            spec,
         );
+        write.labels = current.meta.labels.clone();
         write.secret = match input.credentials {
             Some(c) => Some(SecretData(c)),
             None => self
@@ -110,6 +164,33 @@ impl Core {
                 .await
                 .map_err(store_error)?,
         };
+        self.store.write(write).await.map_err(store_error)
+    }
+
+    /// Sets a cluster's lifecycle state and labels (CMF's PUT).
+    pub async fn set_cluster_lifecycle(
+        &self,
+        current: &Object,
+        lifecycle: LifecycleState,
+        labels: Option<BTreeMap<String, String>>,
+    ) -> Result<Object, Error> {
+        let mut registration = ClusterRegistration::parse(&current.spec)?;
+        registration.lifecycle_state = lifecycle;
+        let spec =
+            serde_json::to_value(&registration).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut write = Write::new(
+            current.key.clone(),
+            WriteMode::Update {
+                expected_version: Some(current.meta.resource_version),
+            },
+            spec,
+        );
+        write.labels = labels.unwrap_or_else(|| current.meta.labels.clone());
+        write.secret = self
+            .store
+            .secret_data(&current.key)
+            .await
+            .map_err(store_error)?;
         self.store.write(write).await.map_err(store_error)
     }
 
@@ -123,6 +204,38 @@ impl Core {
             .is_some_and(|d| !d.0.is_empty()))
     }
 
+    /// A client for a `flink` cluster's REST endpoint, with its credentials
+    /// and TLS trust.
+    pub async fn cluster_client(
+        &self,
+        cluster: &Object,
+        mut config: drey_flink::ClientConfig,
+    ) -> Result<drey_flink::FlinkClient, Error> {
+        let registration = ClusterRegistration::parse(&cluster.spec)?;
+        let endpoint = registration
+            .endpoint
+            .as_deref()
+            .ok_or_else(|| Error::invalid("endpoint", "the cluster has no endpoint"))?;
+        let credentials = self
+            .store
+            .secret_data(&cluster.key)
+            .await
+            .map_err(store_error)?;
+        config.access.authorization = match credentials.filter(|c| !c.0.is_empty()) {
+            Some(c) => Some(authorization(&c.0)?),
+            None => None,
+        };
+        config.access.ca_pem = match &registration.ca_file {
+            Some(ca) => Some(std::fs::read(ca).map_err(|e| {
+                Error::Unavailable(format!("cannot read the cluster's CA file {ca}: {e}"))
+            })?),
+            None => None,
+        };
+        config.access.insecure_tls = registration.insecure;
+        drey_flink::FlinkClient::with_config(endpoint, config)
+            .map_err(|e| Error::invalid("endpoint", e.to_string()))
+    }
+
     /// A cluster a workspace may run on: it exists and drey can drive it.
     pub async fn usable_cluster(&self, org: &str, id: &str) -> Result<Object, Error> {
         let cluster = self
@@ -132,7 +245,10 @@ impl Core {
         if cluster.spec.get("kind").and_then(Value::as_str) != Some("local") {
             return Err(Error::invalid(
                 "clusterId",
-                format!("cluster '{id}' is not local: drey runs Flink on its own machine only"),
+                format!(
+                    "cluster '{id}' is not local: drey watches clusters it did not start, \
+                     but runs jobs on its own machine only so far"
+                ),
             ));
         }
         Ok(cluster)
@@ -170,6 +286,9 @@ pub fn render_cluster(cluster: &Object, has_credentials: bool) -> Value {
     if let (Some(out), Some(spec)) = (out.as_object_mut(), cluster.spec.as_object()) {
         for (k, v) in spec {
             out.insert(k.clone(), v.clone());
+        }
+        if let Some(health) = drey_model::cluster::ClusterHealth::of(&cluster.status) {
+            out.insert("status".into(), json!(health));
         }
     }
     out

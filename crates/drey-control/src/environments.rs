@@ -16,6 +16,9 @@ pub struct EnvironmentInput {
     pub name: String,
     /// `kubernetesNamespace`; defaults to the name.
     pub kubernetes_namespace: Option<String>,
+    /// `kubernetesClusterName`; `None` keeps what is set (the local machine
+    /// for a new environment).
+    pub kubernetes_cluster_name: Option<String>,
     /// `flinkApplicationDefaults`.
     pub flink_application_defaults: Option<Value>,
     /// `computePoolDefaults`.
@@ -74,12 +77,21 @@ impl Core {
             (None, Some(requested)) => requested,
             (None, None) => input.name.clone(),
         };
+        let cluster_name = match input.kubernetes_cluster_name {
+            Some(name) => Some(self.environment_cluster(org, &name).await?),
+            None => existing.as_ref().and_then(|e| {
+                view::<EnvironmentSpec>(&e.spec)
+                    .cluster_name()
+                    .map(str::to_owned)
+            }),
+        };
         let object = |v: Option<Value>| match v {
             Some(Value::Object(map)) => Some(Loose::Typed(map)),
             _ => None,
         };
         let spec = EnvironmentSpec {
             kubernetes_namespace: Some(Loose::Typed(namespace)),
+            kubernetes_cluster_name: cluster_name.map(Loose::Typed),
             flink_application_defaults: object(input.flink_application_defaults),
             compute_pool_defaults: object(input.compute_pool_defaults),
             statement_defaults: input.statement_defaults,
@@ -96,6 +108,46 @@ impl Core {
             .await
             .map_err(store_error)?;
         Ok((stored, outcome))
+    }
+
+    /// Checks the cluster an environment is to use: the local machine, or a
+    /// registered, active cluster of the organization that drey can run
+    /// applications on.
+    async fn environment_cluster(&self, org: &str, name: &str) -> Result<String, Error> {
+        use drey_model::cluster::{
+            ClusterKind, ClusterRegistration, LifecycleState, LOCAL_CLUSTER,
+        };
+        const FIELD: &str = "kubernetesClusterName";
+        if name == LOCAL_CLUSTER {
+            return Ok(name.to_owned());
+        }
+        let Some(cluster) = self.find_cluster(org, name).await? else {
+            return Err(Error::invalid(
+                FIELD,
+                format!("no cluster named '{name}' is registered"),
+            ));
+        };
+        let registration = ClusterRegistration::parse(&cluster.spec)?;
+        if registration.lifecycle_state == LifecycleState::Decommissioned {
+            return Err(Error::invalid(
+                FIELD,
+                format!("cluster '{name}' is decommissioned"),
+            ));
+        }
+        match registration.kind {
+            ClusterKind::Local => Ok(name.to_owned()),
+            ClusterKind::Flink | ClusterKind::Kubernetes => Err(Error::invalid(
+                FIELD,
+                format!(
+                    "cluster '{name}' is a {} cluster: drey watches it, but runs \
+                     applications and pools on its own machine only so far",
+                    serde_json::to_value(registration.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                ),
+            )),
+        }
     }
 
     /// One environment.

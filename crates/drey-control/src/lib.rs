@@ -9,6 +9,7 @@ pub mod artifacts;
 pub use drey_store::audit;
 pub mod auth;
 pub mod catalogs;
+pub mod cluster_health;
 pub mod clusters;
 pub mod compute_pools;
 pub mod documents;

@@ -25,6 +25,34 @@ pub struct ClientConfig {
     pub get_retries: u32,
     /// Delay before the first retry; doubled for each further retry.
     pub retry_backoff: Duration,
+    /// How the client proves itself to a reverse proxy in front of the
+    /// JobManager, and which TLS certificates it trusts.
+    pub access: Access,
+}
+
+/// `Authorization` and TLS trust for a cluster drey did not start (behind a
+/// reverse proxy, on HTTPS). The header value is never printed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// The `Authorization` header value (`Basic ...`, `Bearer ...`).
+    pub authorization: Option<String>,
+    /// PEM certificates to trust besides the system's (a private CA).
+    pub ca_pem: Option<Vec<u8>>,
+    /// Accept any certificate: spelled out by whoever registered the cluster.
+    pub insecure_tls: bool,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "<redacted>"),
+            )
+            .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
+            .field("insecure_tls", &self.insecure_tls)
+            .finish()
+    }
 }
 
 impl Default for ClientConfig {
@@ -35,6 +63,7 @@ impl Default for ClientConfig {
             upload_timeout: Duration::from_secs(120),
             get_retries: 2,
             retry_backoff: Duration::from_millis(200),
+            access: Access::default(),
         }
     }
 }
@@ -139,9 +168,34 @@ impl FlinkClient {
                 "base URL must start with http:// or https://, got {base:?}"
             )));
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("drey-flink/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("drey-flink/", env!("CARGO_PKG_VERSION")));
+        if let Some(value) = &config.access.authorization {
+            let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+                FlinkError::Config("the Authorization header value is not valid".into())
+            })?;
+            value.set_sensitive(true);
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            builder = builder.default_headers(headers);
+        }
+        if let Some(pem) = &config.access.ca_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| FlinkError::Config(format!("the CA file is not PEM: {e}")))?;
+            if certificates.is_empty() {
+                return Err(FlinkError::Config(
+                    "the CA file holds no certificate".into(),
+                ));
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if config.access.insecure_tls {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let http = builder
             .build()
             .map_err(|e| FlinkError::Config(e.to_string()))?;
         Ok(FlinkClient { base, http, config })
@@ -1147,6 +1201,7 @@ mod tests {
             upload_timeout: Duration::from_secs(1),
             get_retries: 2,
             retry_backoff: Duration::from_millis(100),
+            access: Access::default(),
         };
         assert_eq!(cfg.worst_case_get(), Duration::from_millis(3300));
     }

@@ -20,7 +20,7 @@ mod error;
 mod sql_gateway;
 mod types;
 
-pub use client::{ClientConfig, FlinkClient, RawResponse};
+pub use client::{Access, ClientConfig, FlinkClient, RawResponse};
 pub use error::FlinkError;
 pub use reqwest::Method;
 pub use sql_gateway::{

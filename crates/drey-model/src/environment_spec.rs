@@ -13,6 +13,10 @@ pub struct EnvironmentSpec {
     /// The Kubernetes namespace CMF reports.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubernetes_namespace: Option<Loose<String>>,
+    /// The registered cluster its applications and pools use (CMF's
+    /// `kubernetesClusterName`); the machine drey runs on when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_cluster_name: Option<Loose<String>>,
     /// Merged over every application's spec (`{spec: ...}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flink_application_defaults: Option<Loose<Map<String, Value>>>,
@@ -31,5 +35,10 @@ impl EnvironmentSpec {
     /// `kubernetesNamespace`, when set.
     pub fn namespace(&self) -> Option<&str> {
         typed(&self.kubernetes_namespace).map(String::as_str)
+    }
+
+    /// `kubernetesClusterName`, when set.
+    pub fn cluster_name(&self) -> Option<&str> {
+        typed(&self.kubernetes_cluster_name).map(String::as_str)
     }
 }

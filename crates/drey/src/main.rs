@@ -46,6 +46,9 @@ enum Command {
     /// Compute pools (list, get, delete).
     #[command(subcommand)]
     Pool(cli::ObjectCommand),
+    /// Registered clusters: existing Flink clusters drey watches (add, list, get, remove).
+    #[command(subcommand)]
+    Cluster(cli::ClusterCommand),
     /// Secrets, never their data (list, get, delete).
     #[command(subcommand)]
     Secret(cli::ObjectCommand),
@@ -177,6 +180,7 @@ fn main() -> ExitCode {
         Command::Env(command) => cli::env(&cli.global, command),
         Command::App(command) => cli::app(&cli.global, command),
         Command::Apply(args) => cli::apply(&cli.global, args),
+        Command::Cluster(c) => cli::cluster(&cli.global, c),
         Command::Statement(c) => cli::objects(&cli.global, cli::ObjectKind::Statement, c),
         Command::Pool(c) => cli::objects(&cli.global, cli::ObjectKind::Pool, c),
         Command::Secret(c) => cli::objects(&cli.global, cli::ObjectKind::Secret, c),

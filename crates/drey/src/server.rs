@@ -231,6 +231,8 @@ struct Controllers {
     applications: Controller<ApplicationReconciler>,
     pools: Controller<PoolReconciler>,
     statements: Option<Controller<StatementReconciler>>,
+    /// Looks at registered `flink` clusters.
+    health: drey_control::cluster_health::ClusterHealthWatch,
 }
 
 impl Controllers {
@@ -238,6 +240,7 @@ impl Controllers {
         let mut tasks = vec![
             tokio::spawn(self.applications.run(stop.clone())),
             tokio::spawn(self.pools.run(stop.clone())),
+            tokio::spawn(self.health.run(stop.clone())),
         ];
         if let Some(statements) = self.statements {
             tasks.push(tokio::spawn(statements.run(stop.clone())));
@@ -327,6 +330,10 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
     };
     // The reconcilers write under this replica's lease.
     let reconciling = core.for_reconcilers();
+    let health = drey_control::cluster_health::ClusterHealthWatch::new(
+        reconciling.clone(),
+        controller_config.interval,
+    );
     let applications = Controller::new(
         ApplicationReconciler::new(reconciling.clone(), backend.clone(), config.clone()),
         controller_config.clone(),
@@ -341,6 +348,7 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
             applications,
             pools,
             statements,
+            health,
         },
     )
 }

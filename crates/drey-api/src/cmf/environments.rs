@@ -21,8 +21,13 @@ fn render(env: &Object, secrets: Option<Map<String, Value>>) -> Value {
         "updated_time": env.meta.update_timestamp.to_string(),
         "flinkApplicationDefaults": field("flinkApplicationDefaults").unwrap_or_else(|| json!({})),
         "kubernetesNamespace": field("kubernetesNamespace").unwrap_or_else(|| json!(env.meta.name)),
+        "kubernetesClusterName": field("kubernetesClusterName")
+            .filter(Value::is_string)
+            .unwrap_or_else(|| json!(drey_model::cluster::LOCAL_CLUSTER)),
         "computePoolDefaults": field("computePoolDefaults").unwrap_or_else(|| json!({})),
         "statementDefaults": field("statementDefaults").unwrap_or_else(empty_statement_defaults),
+        // Environments run on the local machine (others are refused), which answers.
+        "status": {"kubernetesCluster": super::kubernetes_clusters::local_status()},
     });
     if let (Some(secrets), Some(map)) = (secrets, out.as_object_mut()) {
         map.insert("secrets".into(), Value::Object(secrets));
@@ -50,10 +55,20 @@ fn input(body: Value) -> Result<EnvironmentInput, Error> {
             ))
         }
     };
+    let kubernetes_cluster_name = match body.remove("kubernetesClusterName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name),
+        Some(_) => {
+            return Err(Error::BadRequest(
+                "kubernetesClusterName must be a string".into(),
+            ))
+        }
+    };
     let mut take = |field: &str| body.remove(field).filter(|v| !v.is_null());
     Ok(EnvironmentInput {
         name,
         kubernetes_namespace,
+        kubernetes_cluster_name,
         flink_application_defaults: take("flinkApplicationDefaults"),
         compute_pool_defaults: take("computePoolDefaults"),
         statement_defaults: take("statementDefaults"),

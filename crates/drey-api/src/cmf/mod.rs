@@ -7,6 +7,7 @@ mod catalogs;
 mod compute_pools;
 mod environments;
 pub(crate) mod flink_web_ui;
+mod kubernetes_clusters;
 mod savepoints;
 mod secret_mappings;
 mod secrets;
@@ -36,6 +37,14 @@ pub fn router() -> Router<AppState> {
             post(environments::upsert).get(environments::list),
         )
         .route(env, get(environments::get).delete(environments::delete))
+        .route(
+            "/cmf/api/v1/kubernetes-clusters",
+            get(kubernetes_clusters::list),
+        )
+        .route(
+            "/cmf/api/v1/kubernetes-clusters/{kubernetesClusterName}",
+            get(kubernetes_clusters::get).put(kubernetes_clusters::update),
+        )
         .route(
             &format!("{env}/applications"),
             post(applications::upsert).get(applications::list),

@@ -1,10 +1,14 @@
 //! `/api/org/v1/clusters` (drey's completion of LakeSail's clusters: "registered
 //! by giving network addresses and credentials"). Body: `name`, `kind`
-//! (`local`: the machine drey runs on; `kubernetes`: recorded with its API
-//! server `endpoint`, not yet usable), `description`, `credentials` (a map of
-//! strings, sealed at rest, never returned: responses say `hasCredentials`).
-//! Organization administrators manage clusters; workspaces name one with
-//! `clusterId`.
+//! (`local`: the machine drey runs on; `flink`: an existing Flink session
+//! cluster by its REST `endpoint`, with `savepointDir`, `caFile` or
+//! `insecure`, watched by drey; `kubernetes`: recorded with its API server
+//! `endpoint`), `description`, `credentials` (a map of strings, sealed at
+//! rest, never returned: responses say `hasCredentials`; for `flink`,
+//! `username` and `password` or `token` for a reverse proxy in front of it).
+//! Responses carry `status`: CONNECTED/DISCONNECTED, the last heartbeat and
+//! the cluster's jobs. Organization administrators manage clusters;
+//! workspaces name one with `clusterId`.
 
 use super::{json_reply, page, require_org_admin, Json, LakeSailError, Paging};
 use crate::auth::Caller;
@@ -23,7 +27,16 @@ fn input(body: &Value) -> Result<ClusterInput, Error> {
         return Err(Error::BadRequest("the body must be a JSON object".into()));
     };
     let mut spec = Map::new();
-    for key in ["name", "kind", "endpoint", "description"] {
+    for key in [
+        "name",
+        "kind",
+        "endpoint",
+        "description",
+        "savepointDir",
+        "caFile",
+        "insecure",
+        "lifecycleState",
+    ] {
         if let Some(v) = fields.get(key).filter(|v| !v.is_null()) {
             spec.insert(key.into(), v.clone());
         }
@@ -100,12 +113,12 @@ pub(super) async fn update(
     let current = state.core.get_cluster(&who.org, &id).await?;
     let mut merged = current.spec.clone();
     let mut visible = patch.clone();
-    if let Some(v) = visible.as_object_mut() {
-        v.remove("credentials");
-    }
+    let credentials = visible
+        .as_object_mut()
+        .and_then(|v| v.remove("credentials"));
     json_patch::merge(&mut merged, &visible);
-    if let Some(c) = patch.get("credentials") {
-        merged["credentials"] = c.clone();
+    if let (Some(c), Some(fields)) = (credentials, merged.as_object_mut()) {
+        fields.insert("credentials".into(), c);
     }
     let cluster = state.core.update_cluster(&current, input(&merged)?).await?;
     Ok(json_reply(StatusCode::OK, shown(&state, &cluster).await?))

@@ -163,6 +163,7 @@ pub(super) async fn create_workspace(
             EnvironmentInput {
                 name: env_of(&id),
                 kubernetes_namespace: None,
+                kubernetes_cluster_name: None,
                 flink_application_defaults: None,
                 compute_pool_defaults: None,
                 statement_defaults: None,

@@ -184,6 +184,7 @@ pub(super) async fn create(
             EnvironmentInput {
                 name,
                 kubernetes_namespace: None,
+                kubernetes_cluster_name: None,
                 flink_application_defaults: None,
                 compute_pool_defaults: None,
                 statement_defaults: None,

@@ -3,11 +3,13 @@
 //! 2 usage, 3 not found, 4 timed out.
 
 mod client;
+mod cluster;
 mod output;
 mod progress;
 
 use clap::{Args, Subcommand, ValueEnum};
 use client::{Api, CliError};
+pub use cluster::{cluster, ClusterCommand};
 use output::{print_list, print_one, Column};
 use progress::Spinner;
 use serde_json::{json, Value};
@@ -687,7 +689,7 @@ pub fn apply(global: &Global, args: ApplyArgs) -> ExitCode {
     })
 }
 
-fn run(global: &Global, f: impl FnOnce(&Api) -> Result<(), CliError>) -> ExitCode {
+pub(crate) fn run(global: &Global, f: impl FnOnce(&Api) -> Result<(), CliError>) -> ExitCode {
     let api = match Api::new(&global.url, global.token.clone()) {
         Ok(api) => api,
         Err(e) => return e.report(),

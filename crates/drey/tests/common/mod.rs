@@ -8,6 +8,7 @@ pub mod browser;
 pub mod flink;
 #[path = "../../../drey-store/tests/support/postgres.rs"]
 pub mod postgres;
+pub mod standalone;
 
 use reqwest::{Client, Method, Response};
 use serde_json::Value;

@@ -1,0 +1,384 @@
+//! An existing Flink cluster drey did not start, on another host (a network
+//! namespace of the test's, Flink's own scripts): registered with `drey
+//! cluster add`, watched (CONNECTED with heartbeats; DISCONNECTED within
+//! seconds while its JobManager is frozen, and back), shown through CMF's
+//! kubernetes-clusters and LakeSail's clusters, its foreign job listed
+//! read-only and never touched, decommissioned and removed while the
+//! cluster keeps running. Another organization cannot see or bind it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::flink::{start, testjobs};
+use common::standalone::{Host, Standalone};
+use common::Server;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Runs the `drey` CLI against `s`; returns (exit code, stdout, stderr).
+fn cli(s: &Server, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_drey"))
+        .args(args)
+        .env("DREY_URL", &s.base)
+        .env("DREY_TOKEN", s.token.as_deref().unwrap_or_default())
+        .env_remove("DREY_CONFIG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn cluster_status(s: &Server, id: &str) -> Value {
+    let (code, body) = s.get(&format!("/api/org/v1/clusters/{id}")).await;
+    assert_eq!(code, 200, "{body}");
+    body
+}
+
+/// Waits until the cluster's status passes `check`; returns it and how long it took.
+async fn wait_cluster(
+    s: &Server,
+    id: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> (Value, Duration) {
+    let started = Instant::now();
+    loop {
+        let c = cluster_status(s, id).await;
+        if check(&c["status"]) {
+            return (c, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "cluster not {what}: {c:#}\n{}",
+            s.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn flink_job_state(rest_url: &str, job: &str) -> String {
+    let body: Value = reqwest::get(format!("{rest_url}/jobs/{job}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["state"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_flink_cluster_is_watched_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let host = Host::new(1);
+    let flink = Standalone::start(&host, &dir.path().join("standalone")).await;
+
+    // Another team's job, submitted with Flink's own client.
+    let out = dir.path().join("foreign.txt");
+    let foreign = flink.submit_with_flink_cli(
+        &testjobs().join("stateful-counter.jar"),
+        "io.drey.testjobs.StatefulCounter",
+        &["--out", out.to_str().unwrap(), "--rate", "5"],
+    );
+
+    let s = start(&data);
+    let savepoints = format!("file://{}/savepoints", dir.path().display());
+    let (code, stdout, stderr) = cli(
+        &s,
+        &[
+            "cluster",
+            "add",
+            "ext-flink",
+            "--endpoint",
+            &flink.rest_url,
+            "--savepoint-dir",
+            &savepoints,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let registered: Value = serde_json::from_str(&stdout).unwrap();
+    let id = registered["id"].as_str().unwrap().to_owned();
+    assert_eq!(registered["kind"], "flink");
+    assert_eq!(registered["savepointDir"], json!(savepoints));
+    // A second registration of the name, and bad fields, are refused by name.
+    let (code, _, stderr) = cli(
+        &s,
+        &["cluster", "add", "ext-flink", "--endpoint", &flink.rest_url],
+    );
+    assert_ne!(code, 0);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    let (code, bad) = s
+        .post(
+            "/api/org/v1/clusters",
+            json!({"name": "bad", "kind": "flink", "endpoint": "ftp://x"}),
+        )
+        .await;
+    assert_eq!(code, 400, "{bad}");
+    assert!(bad.to_string().contains("endpoint"), "{bad}");
+    let (code, bad) = s
+        .post(
+            "/api/org/v1/clusters",
+            json!({"name": "bad", "kind": "flink", "endpoint": "http://x:1",
+                   "credentials": {"user": "a"}}),
+        )
+        .await;
+    assert_eq!(code, 400, "{bad}");
+    assert!(bad.to_string().contains("credentials"), "{bad}");
+
+    // CONNECTED, with what the cluster says of itself and its jobs.
+    let (c, took) = wait_cluster(&s, &id, "CONNECTED", |st| st["state"] == "CONNECTED").await;
+    println!(
+        "registered cluster CONNECTED after {:.1} s",
+        took.as_secs_f64()
+    );
+    let st = &c["status"];
+    assert_eq!(st["flinkVersion"], "2.3.0", "{c:#}");
+    assert_eq!(st["taskManagers"], 1);
+    assert_eq!(st["slotsTotal"], 2);
+    let jobs = st["jobs"].as_array().unwrap();
+    assert!(
+        jobs.iter()
+            .any(|j| j["jobId"] == foreign.as_str() && j["managed"] == false),
+        "the foreign job is listed, read-only: {c:#}"
+    );
+    let heartbeat = st["lastHeartbeatTimestamp"].as_str().unwrap().to_owned();
+
+    // CMF sees the same registry, beside the local machine.
+    let (code, page) = s.get("/cmf/api/v1/kubernetes-clusters").await;
+    assert_eq!(code, 200, "{page}");
+    let names: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["local", "ext-flink"], "{page:#}");
+    assert_eq!(page["metadata"]["size"], 2);
+    let (code, k) = s.get("/cmf/api/v1/kubernetes-clusters/ext-flink").await;
+    assert_eq!(code, 200, "{k}");
+    assert_eq!(k["kind"], "KubernetesCluster");
+    assert_eq!(k["spec"]["lifecycleState"], "ACTIVE");
+    assert_eq!(k["status"]["state"], "CONNECTED");
+    assert!(k["status"]["lastHeartbeatTimestamp"].is_string(), "{k}");
+    let (code, missing) = s.get("/cmf/api/v1/kubernetes-clusters/nope").await;
+    assert_eq!(code, 404, "{missing}");
+    assert!(missing["errors"][0]["message"].is_string(), "{missing}");
+
+    // Environments: local by default; a watched cluster cannot take applications yet.
+    let (code, env) = s
+        .post("/cmf/api/v1/environments", json!({"name": "prod"}))
+        .await;
+    assert_eq!(code, 201, "{env}");
+    assert_eq!(env["kubernetesClusterName"], "local");
+    assert_eq!(env["status"]["kubernetesCluster"]["state"], "CONNECTED");
+    for (name, why) in [
+        (
+            "ext-flink",
+            "runs applications and pools on its own machine only",
+        ),
+        ("nope", "no cluster named 'nope'"),
+    ] {
+        let (code, body) = s
+            .post(
+                "/cmf/api/v1/environments",
+                json!({"name": "remote", "kubernetesClusterName": name}),
+            )
+            .await;
+        assert_eq!(code, 400, "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("kubernetesClusterName") && message.contains(why),
+            "{message}"
+        );
+    }
+
+    // The JobManager frozen: DISCONNECTED within seconds, the job untouched.
+    let jobmanager = nix::unistd::Pid::from_raw(flink.jobmanager_pid());
+    nix::sys::signal::kill(jobmanager, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let (c, took) = wait_cluster(&s, &id, "DISCONNECTED", |st| st["state"] == "DISCONNECTED").await;
+    println!(
+        "a frozen JobManager reported DISCONNECTED after {:.1} s",
+        took.as_secs_f64()
+    );
+    assert!(
+        c["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not answer"),
+        "{c:#}"
+    );
+    assert!(c["status"]["lastHeartbeatTimestamp"].as_str().unwrap() >= heartbeat.as_str());
+    let (_, k) = s.get("/cmf/api/v1/kubernetes-clusters/ext-flink").await;
+    assert_eq!(k["status"]["state"], "DISCONNECTED", "{k}");
+    assert!(k["status"]["message"].is_string(), "{k}");
+    nix::sys::signal::kill(jobmanager, nix::sys::signal::Signal::SIGCONT).unwrap();
+    wait_cluster(&s, &id, "CONNECTED again", |st| st["state"] == "CONNECTED").await;
+    assert_eq!(flink_job_state(&flink.rest_url, &foreign).await, "RUNNING");
+    let log = s.log();
+    assert!(
+        log.contains("CLUSTER_DISCONNECTED") && log.contains("CLUSTER_CONNECTED"),
+        "state changes are logged:\n{log}"
+    );
+
+    // Another organization neither sees it nor binds a workspace to it.
+    let (code, org) = s
+        .post("/api/admin/v1/organizations", json!({"name": "globex"}))
+        .await;
+    assert_eq!(code, 201, "{org}");
+    let (code, key) = s
+        .post(
+            &format!(
+                "/api/admin/v1/organizations/{}/keys",
+                org["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, 201, "{key}");
+    let other_token = key["key"].as_str().unwrap().to_owned();
+    let as_other = |method: Method, path: &str, body: Option<Value>| {
+        let url = s.url(path);
+        let token = other_token.clone();
+        let client = s.client.clone();
+        async move {
+            let mut req = client.request(method, url).bearer_auth(token);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let r = req.send().await.unwrap();
+            let code = r.status().as_u16();
+            (code, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (code, _) = as_other(Method::GET, &format!("/api/org/v1/clusters/{id}"), None).await;
+    assert_eq!(code, 404);
+    let (code, body) = as_other(
+        Method::POST,
+        "/api/org/v1/workspaces",
+        Some(json!({"name": "stolen", "clusterId": id})),
+    )
+    .await;
+    assert!((400..500).contains(&code), "{code} {body}");
+    let (_, page) = as_other(Method::GET, "/cmf/api/v1/kubernetes-clusters", None).await;
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        1,
+        "only local: {page}"
+    );
+
+    // Decommissioned: no longer watched; recommissioned: watched again.
+    let (code, body) = s
+        .put(
+            "/cmf/api/v1/kubernetes-clusters/local",
+            json!({"spec": {"lifecycleState": "DECOMMISSIONED"}}),
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+    let (code, k) = s
+        .put(
+            "/cmf/api/v1/kubernetes-clusters/ext-flink",
+            json!({"metadata": {"name": "ext-flink", "labels": {"team": "data"}},
+                   "spec": {"lifecycleState": "DECOMMISSIONED"}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{k}");
+    assert_eq!(k["spec"]["lifecycleState"], "DECOMMISSIONED");
+    assert_eq!(k["metadata"]["labels"]["team"], "data");
+    assert_eq!(k["status"]["state"], "DECOMMISSIONED");
+    wait_cluster(&s, &id, "DECOMMISSIONED", |st| {
+        st["state"] == "DECOMMISSIONED"
+    })
+    .await;
+    let (code, body) = s
+        .put(
+            "/cmf/api/v1/kubernetes-clusters/ext-flink",
+            json!({"spec": {"lifecycleState": "GONE"}}),
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+    let (code, _) = s
+        .put(
+            "/cmf/api/v1/kubernetes-clusters/ext-flink",
+            json!({"spec": {"lifecycleState": "ACTIVE"}}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    wait_cluster(&s, &id, "CONNECTED after recommissioning", |st| {
+        st["state"] == "CONNECTED"
+    })
+    .await;
+
+    // The CLI lists and shows it; removing it leaves the cluster and its job alone.
+    let (code, stdout, stderr) = cli(&s, &["cluster", "list"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("ext-flink") && stdout.contains("CONNECTED"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = cli(&s, &["cluster", "get", "ext-flink", "-o", "json"]);
+    assert_eq!(code, 0);
+    let shown: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["status"]["state"], "CONNECTED");
+    assert!(!stdout.contains("password") && !stdout.contains("token"));
+    let (code, _, stderr) = cli(&s, &["cluster", "remove", "ext-flink"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, _) = cli(&s, &["cluster", "get", "ext-flink"]);
+    assert_eq!(code, 3, "not found after remove");
+    assert_eq!(flink_job_state(&flink.rest_url, &foreign).await, "RUNNING");
+    let overview: Value = reqwest::get(format!("{}/overview", flink.rest_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(overview["jobs-running"], 1, "drey submitted nothing there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_behind_a_proxy_gets_its_credentials_and_never_shows_them() {
+    // The credentials are sealed at rest and sent as the Authorization
+    // header; here nothing listens, so the cluster is DISCONNECTED with a
+    // reason, and nowhere does the secret appear.
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_with(dir.path(), &["--reconcile-interval-seconds", "1"], &[]);
+    const SECRET: &str = "s3cr3t-proxy-password";
+    let (code, c) = s
+        .post(
+            "/api/org/v1/clusters",
+            json!({"name": "proxied", "kind": "flink", "endpoint": "http://127.0.0.1:9",
+                   "insecure": true,
+                   "credentials": {"username": "drey", "password": SECRET}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{c}");
+    assert_eq!(c["hasCredentials"], true);
+    let id = c["id"].as_str().unwrap().to_owned();
+    let (c, _) = wait_cluster(&s, &id, "DISCONNECTED", |st| st["state"] == "DISCONNECTED").await;
+    assert!(c["status"]["message"].is_string(), "{c:#}");
+    let (_, k) = s.get("/cmf/api/v1/kubernetes-clusters/proxied").await;
+    for shown in [c.to_string(), k.to_string(), s.log()] {
+        assert!(!shown.contains(SECRET), "the secret leaked: {shown}");
+    }
+    let stored = s.stored_bytes();
+    assert!(
+        !String::from_utf8_lossy(&stored).contains(SECRET),
+        "the secret is in clear in the store"
+    );
+    // A CA file that is not there is refused by name.
+    let (code, body) = s
+        .post(
+            "/api/org/v1/clusters",
+            json!({"name": "tls", "kind": "flink", "endpoint": "https://127.0.0.1:9",
+                   "caFile": "/nonexistent/ca.pem"}),
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.to_string().contains("caFile"), "{body}");
+}
