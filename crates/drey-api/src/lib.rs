@@ -26,6 +26,9 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Whether bearer tokens are required.
     pub auth: auth::AuthMode,
+    /// The base URL (`https://drey.example.com`, no trailing slash) of the
+    /// URLs drey hands out; without it, `http://` and the request's Host.
+    pub public_url: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -33,6 +36,7 @@ impl Default for ApiConfig {
         ApiConfig {
             max_body_bytes: 1024 * 1024,
             auth: auth::AuthMode::None,
+            public_url: None,
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use crate::{store_error, Core, Outcome};
 use drey_model::environment_spec::EnvironmentSpec;
+use drey_model::flink_options::check_user_configuration;
+use drey_model::json::get_path;
 use drey_model::loose::{to_json, view, Loose};
 use drey_model::name::{check_cmf_name, check_dns_subdomain};
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
@@ -53,6 +55,28 @@ impl Core {
         }
         if let Some(v) = &input.statement_defaults {
             check_statement_defaults(v)?;
+        }
+        // The defaults are merged into what the environment runs: they may
+        // not set the Flink options drey owns either.
+        for (field, value) in [
+            (
+                "flinkApplicationDefaults.spec.flinkConfiguration",
+                input
+                    .flink_application_defaults
+                    .as_ref()
+                    .and_then(|d| get_path(d, "spec.flinkConfiguration")),
+            ),
+            (
+                "computePoolDefaults.spec.clusterSpec.flinkConfiguration",
+                input
+                    .compute_pool_defaults
+                    .as_ref()
+                    .and_then(|d| get_path(d, "spec.clusterSpec.flinkConfiguration")),
+            ),
+        ] {
+            if let Some(conf) = value {
+                check_user_configuration(field, conf)?;
+            }
         }
         let key = ObjectKey::global(org, Kind::Environment, &input.name);
         let existing = self.store.get(&key).await.map_err(store_error)?;
@@ -238,6 +262,10 @@ fn check_statement_defaults(v: &Value) -> Result<(), Error> {
         };
         if let Some(conf) = defaults.get("flinkConfiguration").filter(|c| !c.is_null()) {
             drey_model::validate::string_map(
+                &format!("statementDefaults.{mode}.flinkConfiguration"),
+                conf,
+            )?;
+            check_user_configuration(
                 &format!("statementDefaults.{mode}.flinkConfiguration"),
                 conf,
             )?;

@@ -166,6 +166,7 @@ pub fn validate_spec(spec: &Value) -> Result<(), Error> {
                 "must be a map of configuration keys to string values",
             ));
         }
+        crate::flink_options::check_user_configuration("spec.flinkConfiguration", conf)?;
         check_savepoint_history(conf)?;
     }
     Ok(())

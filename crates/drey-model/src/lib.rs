@@ -9,6 +9,7 @@ pub mod compute_pool_spec;
 pub mod duration;
 pub mod environment_spec;
 pub mod error;
+pub mod flink_options;
 pub mod json;
 pub mod labels;
 pub mod loose;

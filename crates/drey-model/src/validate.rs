@@ -47,7 +47,13 @@ pub fn compute_pool_spec(spec: &Value) -> Result<(), Error> {
             format!("must be 'DEDICATED' or 'SHARED', not '{kind}'"),
         ));
     }
-    object("spec.clusterSpec", required("spec", spec, "clusterSpec")?)?;
+    let cluster = object("spec.clusterSpec", required("spec", spec, "clusterSpec")?)?;
+    if let Some(conf) = cluster.get("flinkConfiguration").filter(|v| !v.is_null()) {
+        crate::flink_options::check_user_configuration(
+            "spec.clusterSpec.flinkConfiguration",
+            conf,
+        )?;
+    }
     if let Some(state) = spec.get("state").filter(|v| !v.is_null()) {
         match state.as_str() {
             Some("RUNNING" | "SUSPENDED") if kind == "SHARED" => {}
@@ -79,6 +85,7 @@ pub fn statement_spec(spec: &Value) -> Result<(), Error> {
     for key in ["properties", "flinkConfiguration"] {
         if let Some(v) = spec.get(key).filter(|v| !v.is_null()) {
             string_map(&format!("spec.{key}"), v)?;
+            crate::flink_options::check_user_configuration(&format!("spec.{key}"), v)?;
         }
     }
     if let Some(p) = spec.get("parallelism").filter(|v| !v.is_null()) {

@@ -26,6 +26,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use drey_flink::{ClientConfig, FlinkClient};
+use drey_model::flink_options;
 use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value as Yaml;
@@ -587,7 +588,14 @@ impl LocalBackend {
         for (k, v) in ours {
             config.insert(k.to_string(), Yaml::String(v));
         }
+        // Defence in depth: the API refuses drey-owned options, and none
+        // from a cluster spec replaces drey's (ports, addresses, dirs,
+        // security.*, env.*); only the control plane's state locations pass.
         for (k, v) in &spec.flink_configuration {
+            if flink_options::is_drey_owned(k) && !flink_options::is_state_location(k) {
+                tracing::warn!(cluster = %spec.id, key = %k, "ignoring a drey-owned Flink option");
+                continue;
+            }
             config.insert(k.clone(), Yaml::String(v.clone()));
         }
         let text =

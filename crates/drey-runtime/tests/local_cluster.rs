@@ -254,22 +254,35 @@ async fn failed_start_reports_the_log_tail_and_cleans_up() {
     assert!(leftover.stdout.is_empty(), "processes left: {:?}", leftover);
 }
 
-/// A REST port that is taken makes the JobManager exit; the error names the cause.
+/// drey's ports, addresses and JVM options win over a cluster spec's
+/// (defence in depth: the API refuses them already): a spec asking for a
+/// taken REST port, a public bind address and JVM options gets none of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn taken_rest_port_fails_with_the_bind_error() {
+async fn a_cluster_spec_cannot_override_drey_owned_options() {
     let (backend, _dir) = backend();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let mut spec = ClusterSpec::new("taken-port");
-    spec.flink_configuration
-        .insert("rest.port".to_string(), port.to_string());
-    let err = backend
-        .start(&spec, Duration::from_secs(120))
-        .await
-        .expect_err("the REST port is taken");
-    let msg = err.to_string();
-    assert!(msg.contains("jobmanager exited"), "{msg}");
-    assert!(msg.contains("BindException"), "{msg}");
+    let mut spec = ClusterSpec::new("owned-options");
+    for (k, v) in [
+        ("rest.port", port.to_string()),
+        ("rest.bind-address", "0.0.0.0".to_string()),
+        ("env.java.opts.all", "-Ddrey.test.injected=1".to_string()),
+        ("security.ssl.rest.enabled", "true".to_string()),
+        ("drey.test.extra", "applied".to_string()),
+    ] {
+        spec.flink_configuration.insert(k.to_string(), v);
+    }
+    let guard = start(&backend, &spec).await;
+    let cluster = guard.get();
+    assert!(cluster.is_alive());
+    assert_ne!(cluster.record().rest_port, port);
+    let conf =
+        std::fs::read_to_string(cluster.record().cluster_dir.join("conf/config.yaml")).unwrap();
+    assert!(conf.contains("rest.bind-address: 127.0.0.1"), "{conf}");
+    assert!(!conf.contains("0.0.0.0"), "{conf}");
+    assert!(!conf.contains("drey.test.injected"), "{conf}");
+    assert!(!conf.contains("security.ssl"), "{conf}");
+    assert!(conf.contains("drey.test.extra: applied"), "{conf}");
     drop(taken);
 }
 

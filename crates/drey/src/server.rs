@@ -1,7 +1,7 @@
 //! `drey server`: opens the store, serves the API, shuts down gracefully.
 
 use crate::database::Database;
-use crate::settings::{DatabaseUrl, ServerSettings};
+use crate::settings::{DatabaseUrl, ServerSettings, DEFAULT_LISTEN};
 use anyhow::{bail, Context};
 use drey_api::auth::AuthMode;
 use drey_api::ApiConfig;
@@ -16,6 +16,7 @@ use drey_control::Core;
 use drey_runtime::{FlinkHome, LocalBackend, SqlGatewayJar, SqlGatewayService};
 use drey_store::Sealer;
 use std::fs::File;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,10 +62,107 @@ pub(crate) fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<File
     }
 }
 
+/// Whether `address` reaches this host only (IPv4-mapped IPv6 too).
+fn is_loopback(address: &SocketAddr) -> bool {
+    match address.ip() {
+        IpAddr::V4(ip) => ip.is_loopback(),
+        IpAddr::V6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// Refuses to serve anonymous callers (who act as a server administrator)
+/// beyond this host, unless `--insecure-allow-anonymous-remote` says so.
+fn check_exposure(settings: &ServerSettings) -> anyhow::Result<()> {
+    if settings.auth != "none" || is_loopback(&settings.listen) {
+        return Ok(());
+    }
+    if !settings.insecure_allow_anonymous_remote {
+        bail!(
+            "refusing to listen on {} with --auth none: everyone who can reach it would act \
+             as a server administrator and could run any code on this host. Use --auth token, \
+             or a loopback --listen address (the default is {DEFAULT_LISTEN}), or accept the \
+             risk with --insecure-allow-anonymous-remote (DREY_INSECURE_ALLOW_ANONYMOUS_REMOTE=true)",
+            settings.listen
+        );
+    }
+    tracing::warn!(
+        listen = %settings.listen,
+        "INSECURE: serving anonymous callers beyond this host (--auth none with \
+         --insecure-allow-anonymous-remote): everyone who can reach the port is a server \
+         administrator and can run any code on this host; use --auth token"
+    );
+    Ok(())
+}
+
+/// Files in the data dir only drey's user may read: the database (and
+/// SQLite's journal files), the keys.
+const PRIVATE_FILES: &[&str] = &[
+    "drey.db",
+    "drey.db-wal",
+    "drey.db-shm",
+    "drey.db-journal",
+    "secret.key",
+    "root.key",
+];
+
+/// Makes the data dir (mode 0700) or tightens an existing looser one.
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    let mode = std::fs::metadata(dir)
+        .with_context(|| format!("cannot read data dir {}", dir.display()))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).with_context(
+            || format!("cannot make data dir {} private (mode 0700)", dir.display()),
+        )?;
+        tracing::warn!(data_dir = %dir.display(), was = %format!("{mode:o}"),
+                       "tightened the data dir to mode 0700");
+    }
+    tighten_private_files(dir)
+}
+
+/// Sets the private files that exist to mode 0600 (logging those that were looser).
+fn tighten_private_files(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for name in PRIVATE_FILES {
+        let path = dir.join(name);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot make {} private (mode 0600)", path.display()))?;
+            tracing::warn!(path = %path.display(), was = %format!("{mode:o}"),
+                           "tightened a private file to mode 0600");
+        }
+    }
+    Ok(())
+}
+
+/// Everything drey creates from here on is its user's only (the database,
+/// SQLite's journal files, cluster dirs, uploaded jars).
+fn private_umask() {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+}
+
 async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
+    check_exposure(&settings)?;
+    private_umask();
     let data_dir = settings.data_dir()?;
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    prepare_data_dir(&data_dir)?;
     let _lock = match settings.database_url {
         None => Some(lock_data_dir(&data_dir)?),
         Some(_) => None,
@@ -75,6 +173,7 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
             .context("cannot load the secret key file")?,
     };
     let database = Database::open(settings.database_url.as_ref(), &data_dir, sealer).await?;
+    tighten_private_files(&data_dir)?;
     tracing::info!(store = %database.describe(&data_dir), "store open");
     let core = Core::new(database.store())
         .with_artifact_dir(data_dir.join("artifacts"))
@@ -107,6 +206,7 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
         ApiConfig {
             max_body_bytes: settings.max_body_bytes,
             auth,
+            public_url: settings.public_url.as_ref().map(|u| u.as_str().to_owned()),
         },
     );
     let listener = TcpListener::bind(settings.listen)
@@ -212,6 +312,8 @@ pub fn create_root_key(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    private_umask();
+    prepare_data_dir(data_dir)?;
     runtime.block_on(async {
         let sealer = match secret_key {
             Some(key) => Sealer::from_base64(key)?,

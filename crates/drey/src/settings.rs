@@ -15,9 +15,25 @@ pub struct ServerSettings {
     #[arg(long, env = "DREY_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Address and port to serve HTTP on; port 0 picks a free port.
-    #[arg(long, env = "DREY_LISTEN", default_value = "0.0.0.0:8080")]
+    /// Address and port to serve HTTP on; port 0 picks a free port. A
+    /// non-loopback address (such as 0.0.0.0) needs `--auth token`, or
+    /// `--insecure-allow-anonymous-remote`.
+    #[arg(long, env = "DREY_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+
+    /// Serve a non-loopback --listen address with `--auth none`: everyone
+    /// who can reach the port acts as a server administrator and can run
+    /// any code on this host. Without this flag drey refuses to start so.
+    #[arg(long, env = "DREY_INSECURE_ALLOW_ANONYMOUS_REMOTE",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub insecure_allow_anonymous_remote: bool,
+
+    /// The base URL clients reach drey at (e.g. https://drey.example.com
+    /// behind a TLS proxy), used in the URLs drey hands out such as
+    /// pre-signed Flink Web UI URLs [default: http:// and the request's
+    /// Host header].
+    #[arg(long, env = "DREY_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<PublicUrl>,
 
     /// Directory for the database, keys and Flink cluster state
     /// [default: $XDG_DATA_HOME/drey/data, else ~/.local/share/drey/data].
@@ -150,6 +166,9 @@ pub struct ServerSettings {
     pub shutdown_grace_seconds: u64,
 }
 
+/// Where `drey server` listens unless told otherwise: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
 impl ServerSettings {
     /// The data directory, with its default resolved.
     pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
@@ -157,6 +176,42 @@ impl ServerSettings {
             Some(dir) => Ok(dir.clone()),
             None => default_data_dir(),
         }
+    }
+}
+
+/// An `http://` or `https://` base URL, without a trailing slash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    /// The URL, without a trailing slash (append `/api/...`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for PublicUrl {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let wrong = || {
+            format!(
+                "'{text}' is not a base URL such as https://drey.example.com \
+                 (http or https, a host, no query or fragment)"
+            )
+        };
+        let url = reqwest::Url::parse(text).map_err(|_| wrong())?;
+        let ok = matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some_and(|h| !h.is_empty())
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && url.username().is_empty()
+            && url.password().is_none();
+        if !ok {
+            return Err(wrong());
+        }
+        Ok(PublicUrl(url.as_str().trim_end_matches('/').to_owned()))
     }
 }
 
@@ -270,4 +325,46 @@ pub fn command_with_config_defaults<C: CommandFactory>(
             command.mut_subcommand(subcommand, |s| s.mut_arg(arg_id, |a| a.default_value(text)));
     }
     Ok(command)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: ServerSettings,
+    }
+
+    #[test]
+    fn listens_on_loopback_by_default() {
+        let cli = Cli::try_parse_from(["drey"]).unwrap();
+        assert_eq!(cli.settings.listen.to_string(), "127.0.0.1:8080");
+        assert!(cli.settings.listen.ip().is_loopback());
+        assert!(!cli.settings.insecure_allow_anonymous_remote);
+        assert_eq!(cli.settings.auth, "none");
+        assert!(cli.settings.public_url.is_none());
+    }
+
+    #[test]
+    fn public_urls() {
+        let url: PublicUrl = "https://drey.example.com/".parse().unwrap();
+        assert_eq!(url.as_str(), "https://drey.example.com");
+        let url: PublicUrl = "http://10.0.0.5:8080/drey/".parse().unwrap();
+        assert_eq!(url.as_str(), "http://10.0.0.5:8080/drey");
+        for bad in [
+            "drey.example.com",
+            "ftp://drey.example.com",
+            "https://",
+            "https://x.com/?a=1",
+            "https://x.com/#f",
+            "https://user:pw@x.com",
+            "",
+        ] {
+            assert!(bad.parse::<PublicUrl>().is_err(), "{bad}");
+        }
+    }
 }

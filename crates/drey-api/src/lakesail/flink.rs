@@ -657,13 +657,19 @@ pub(super) async fn signed_url(
             session_until: now + web_session,
         })
         .await?;
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
+    let base = match &state.config.public_url {
+        Some(base) => base.clone(),
+        None => {
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    };
     Ok(json_reply(
         StatusCode::CREATED,
-        json!({"url": format!("http://{host}/api/flink/v1/ui/{token}/")}),
+        json!({"url": format!("{base}/api/flink/v1/ui/{token}/")}),
     ))
 }
 

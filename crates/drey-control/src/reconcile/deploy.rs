@@ -129,11 +129,17 @@ impl ApplicationReconciler {
         mut conf: std::collections::BTreeMap<String, String>,
     ) -> std::collections::BTreeMap<String, String> {
         let checkpoints = self.checkpoint_dir(step.app);
-        // Outside the cluster dir, so checkpoints outlive the cluster (last-state).
-        conf.entry("execution.checkpointing.dir".into())
-            .or_insert_with(|| format!("file://{}", checkpoints.display()));
-        conf.entry("execution.checkpointing.savepoint-dir".into())
-            .or_insert_with(|| format!("file://{}", self.savepoint_dir(step.app).display()));
+        // Outside the cluster dir, so checkpoints outlive the cluster
+        // (last-state). drey owns these (drey_model::flink_options): its
+        // values win over any that reached the spec.
+        conf.insert(
+            "execution.checkpointing.dir".into(),
+            format!("file://{}", checkpoints.display()),
+        );
+        conf.insert(
+            "execution.checkpointing.savepoint-dir".into(),
+            format!("file://{}", self.savepoint_dir(step.app).display()),
+        );
         conf.entry("execution.checkpointing.externalized-checkpoint-retention".into())
             .or_insert_with(|| "RETAIN_ON_CANCELLATION".into());
         if step.desired.upgrade_mode == UpgradeMode::LastState {
