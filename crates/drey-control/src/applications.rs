@@ -46,12 +46,41 @@ impl Core {
         input: ResourceInput,
         expected: Option<i64>,
     ) -> Result<(Object, Outcome), Error> {
+        self.write_application(org, env, input, expected, false)
+            .await
+    }
+
+    /// Creates an application, refused with [`Error::AlreadyExists`] when
+    /// the name is taken, whoever took it in the meantime: the store's
+    /// create is the check (VVP's POST, LakeSail's creates).
+    pub async fn create_application(
+        &self,
+        org: &str,
+        env: &str,
+        input: ResourceInput,
+    ) -> Result<Object, Error> {
+        self.write_application(org, env, input, None, true)
+            .await
+            .map(|(stored, _)| stored)
+    }
+
+    async fn write_application(
+        &self,
+        org: &str,
+        env: &str,
+        input: ResourceInput,
+        expected: Option<i64>,
+        create_only: bool,
+    ) -> Result<(Object, Outcome), Error> {
         check_cmf_name("metadata.name", &input.name)?;
         validate_spec(&input.spec)?;
         let key = app_key(org, env, &input.name);
         self.require_environment(org, env).await?;
         let current = self.store.get(&key).await.map_err(store_error)?;
         let exists = current.is_some();
+        if exists && create_only {
+            return Err(already_exists(&input.name));
+        }
         let mut write = Write::new(key, WriteMode::Upsert, input.spec);
         write.labels = input.labels;
         write.annotations = input.annotations;
@@ -71,7 +100,7 @@ impl Core {
             write.refs.push(pool.key);
         }
         let (stored, outcome) = self
-            .create_or_update(write, exists, expected, &input.name)
+            .create_or_update(write, exists, expected, create_only, &input.name)
             .await?;
         let message = match outcome {
             Outcome::Created => "Application created",
@@ -104,6 +133,7 @@ impl Core {
         mut write: Write,
         exists: bool,
         expected: Option<i64>,
+        create_only: bool,
         name: &str,
     ) -> Result<(Object, Outcome), Error> {
         let mut create = !exists;
@@ -122,6 +152,9 @@ impl Core {
             match self.store.write(write.clone()).await {
                 Ok(stored) if create => return Ok((stored, Outcome::Created)),
                 Ok(stored) => return Ok((stored, Outcome::Updated)),
+                Err(drey_store::StoreError::AlreadyExists(_)) if create_only => {
+                    return Err(already_exists(name));
+                }
                 Err(drey_store::StoreError::AlreadyExists(_)) if create && expected.is_none() => {
                     create = false;
                 }
@@ -387,4 +420,11 @@ fn initial_status(name: &str) -> Value {
         "lifecycleState": "CREATED",
         "jobStatus": {"jobName": name, "state": "CREATED"},
     })
+}
+
+fn already_exists(name: &str) -> Error {
+    Error::AlreadyExists {
+        kind: Kind::Application,
+        name: name.to_owned(),
+    }
 }

@@ -461,3 +461,35 @@ async fn vvp_namespaces_and_deployments() {
     let (code, _) = s.get(&format!("{NS}/deployments/counter")).await;
     assert_eq!(code, 404);
 }
+
+/// Concurrent POSTs of one name: exactly one creates, every other gets 409
+/// (the store's create is the check, not a read before the write).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_deployment_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = std::sync::Arc::new(Server::start(&dir));
+    let (code, body) = s
+        .post("/namespaces/v1/namespaces", json!({"name": "vvp-team"}))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    for round in 0..5 {
+        let name = format!("racer-{round}");
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (s, name) = (s.clone(), name.clone());
+            tasks.push(tokio::spawn(async move {
+                s.post(&format!("{NS}/deployments"), deployment(&name)).await
+            }));
+        }
+        let mut codes = Vec::new();
+        for t in tasks {
+            let (code, body) = t.await.unwrap();
+            if code == 409 {
+                api_exception(&body, 409);
+            }
+            codes.push(code);
+        }
+        codes.sort();
+        assert_eq!(codes, [201, 409, 409, 409, 409, 409, 409, 409], "round {round}");
+    }
+}

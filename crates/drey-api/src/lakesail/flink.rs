@@ -386,9 +386,9 @@ pub(super) async fn create_application(
 ) -> Result<Response, LakeSailError> {
     check_id("workspace", &ws)?;
     let spec = to_core(&body)?;
-    let (app, _) = state
+    let app = state
         .core
-        .upsert_application_at(
+        .create_application(
             &who.org,
             &env_of(&ws),
             ResourceInput {
@@ -396,7 +396,6 @@ pub(super) async fn create_application(
                 spec,
                 ..ResourceInput::default()
             },
-            None,
         )
         .await?;
     Ok(json_reply(StatusCode::CREATED, summary(&app)))

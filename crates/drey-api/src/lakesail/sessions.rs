@@ -277,9 +277,9 @@ pub(super) async fn create_job(
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
     let pool = session(&state, &who, &ws, &id).await?;
-    let (app, _) = state
+    let app = state
         .core
-        .upsert_application_at(
+        .create_application(
             &who.org,
             &env_of(&ws),
             ResourceInput {
@@ -287,7 +287,6 @@ pub(super) async fn create_job(
                 spec: job_spec(&body, &pool)?,
                 ..ResourceInput::default()
             },
-            None,
         )
         .await?;
     Ok(json_reply(StatusCode::CREATED, job_summary(&app)))

@@ -18,7 +18,7 @@ use drey_control::ResourceInput;
 use drey_model::application::{JobState, UpgradeMode};
 use drey_model::application_spec::{ApplicationSpec, ApplicationStatus, ComponentSpec, JobSpec};
 use drey_model::loose::{checked, to_json, typed, typed_or_default, view, Loose};
-use drey_model::{Error, Kind, Object};
+use drey_model::{Error, Object};
 use serde_json::{json, Map, Value};
 
 /// The VVP spec of a deployment body, checked, as the core application spec.
@@ -322,13 +322,21 @@ pub(super) async fn find(
 
 /// Writes a deployment body as the application `name` (`expected`: the
 /// resourceVersion the client read, refused with 409 when stale).
+/// How [`write`] stores a deployment.
+enum Write {
+    /// A new one: refused when the name is taken.
+    Create,
+    /// Create or replace, optionally only over the version the caller read.
+    Upsert(Option<i64>),
+}
+
 async fn write(
     state: &AppState,
     org: &str,
     ns: &str,
     name: &str,
     body: &Value,
-    expected: Option<i64>,
+    how: Write,
 ) -> Result<Object, Error> {
     check_name("metadata.name", name)?;
     if let Some(kind) = body.get("kind").and_then(Value::as_str) {
@@ -351,17 +359,21 @@ async fn write(
         annotations: string_map_in(body, "annotations")?,
         spec: to_core(&spec)?,
     };
-    let (app, _) = state
-        .core
-        .upsert_application_at(org, ns, input, expected)
-        .await
-        .map_err(|e| match e {
-            // The core's name for the session cluster, in VVP's words.
-            Error::Invalid { field, message } if field == "spec.deploymentName" => {
-                Error::invalid("spec.sessionClusterName", message)
-            }
-            other => other,
-        })?;
+    let written = match how {
+        Write::Create => state.core.create_application(org, ns, input).await,
+        Write::Upsert(expected) => state
+            .core
+            .upsert_application_at(org, ns, input, expected)
+            .await
+            .map(|(app, _)| app),
+    };
+    let app = written.map_err(|e| match e {
+        // The core's name for the session cluster, in VVP's words.
+        Error::Invalid { field, message } if field == "spec.deploymentName" => {
+            Error::invalid("spec.sessionClusterName", message)
+        }
+        other => other,
+    })?;
     Ok(app)
 }
 
@@ -397,19 +409,7 @@ pub(super) async fn create(
 ) -> Result<Response, VvpError> {
     let name = name_in(&body)?;
     check_name("metadata.name", &name)?;
-    if state
-        .core
-        .get_application(&who.org, &ns, &name)
-        .await
-        .is_ok()
-    {
-        return Err(Error::AlreadyExists {
-            kind: Kind::Application,
-            name,
-        }
-        .into());
-    }
-    let app = write(&state, &who.org, &ns, &name, &body, None).await?;
+    let app = write(&state, &who.org, &ns, &name, &body, Write::Create).await?;
     Ok(reply(StatusCode::CREATED, render(&app, &ns)))
 }
 
@@ -440,7 +440,15 @@ pub(super) async fn put(
             return Err(Error::invalid("metadata.name", "is immutable").into());
         }
     }
-    let app = write(&state, &who.org, &ns, &name, &body, version_in(&body)?).await?;
+    let app = write(
+        &state,
+        &who.org,
+        &ns,
+        &name,
+        &body,
+        Write::Upsert(version_in(&body)?),
+    )
+    .await?;
     let status = if existing.is_some() {
         StatusCode::OK
     } else {
@@ -463,7 +471,15 @@ pub(super) async fn patch(
         return Err(Error::invalid("metadata.name", "is immutable").into());
     }
     let expected = version_in(&body)?.or(Some(app.meta.resource_version));
-    let app = write(&state, &who.org, &ns, &app.meta.name, &merged, expected).await?;
+    let app = write(
+        &state,
+        &who.org,
+        &ns,
+        &app.meta.name,
+        &merged,
+        Write::Upsert(expected),
+    )
+    .await?;
     Ok(reply(StatusCode::OK, render(&app, &ns)))
 }
 
