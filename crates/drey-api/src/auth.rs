@@ -40,7 +40,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         || path == "/readyz"
         || crate::ui::is_console_path(path)
         || crate::openapi::is_open_path(path)
-        || path.starts_with("/api/flink/v1/ui/");
+        || path.starts_with(SIGNED_UI);
     let identity = match state.config.auth {
         AuthMode::None => Identity::anonymous(),
         AuthMode::Token if open => Identity::anonymous(),
@@ -68,7 +68,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         return forbidden(req.uri().path(), &why);
     }
     let writes = !req.method().is_safe();
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let (method, path) = (req.method().clone(), loggable_path(req.uri().path()));
     let actor = format!("{}/{}", identity.org, identity.key_id);
     let (org, key_id) = (identity.org.clone(), identity.key_id.clone());
     req.extensions_mut().insert(identity);
@@ -79,6 +79,21 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                        status = response.status().as_u16(), "write");
     }
     response
+}
+
+/// The prefix of pre-signed Flink UI URLs; the next segment is a credential.
+const SIGNED_UI: &str = "/api/flink/v1/ui/";
+
+/// A request path fit for a log line: a pre-signed URL's grant (a
+/// credential) is replaced by `<grant>`.
+pub fn loggable_path(path: &str) -> String {
+    match path.strip_prefix(SIGNED_UI) {
+        Some(rest) => {
+            let after = rest.find('/').map_or("", |i| &rest[i..]);
+            format!("{SIGNED_UI}<grant>{after}")
+        }
+        None => path.to_owned(),
+    }
 }
 
 /// The environment a path acts in, for every dialect: a CMF environment,
@@ -241,5 +256,26 @@ mod tests {
         assert!(authorize(&who, true, "/cmf/api/v1/secrets").is_ok());
         assert!(authorize(&who, false, "/api/v1/namespaces/b/deployments").is_ok());
         assert!(authorize(&who, false, "/api/v1/namespaces/c/deployments").is_err());
+    }
+}
+
+#[cfg(test)]
+mod loggable_path_tests {
+    use super::loggable_path;
+
+    #[test]
+    fn a_grant_never_reaches_a_log_line() {
+        assert_eq!(
+            loggable_path("/api/flink/v1/ui/eyJvcmci.c2ln/jobs/overview"),
+            "/api/flink/v1/ui/<grant>/jobs/overview"
+        );
+        assert_eq!(
+            loggable_path("/api/flink/v1/ui/eyJvcmci.c2ln"),
+            "/api/flink/v1/ui/<grant>"
+        );
+        assert_eq!(
+            loggable_path("/cmf/api/v1/environments"),
+            "/cmf/api/v1/environments"
+        );
     }
 }

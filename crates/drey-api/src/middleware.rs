@@ -33,7 +33,16 @@ pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
             state.clone(),
             record_metrics,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            // Spans name the path without credentials (pre-signed URLs).
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                tracing::debug_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %crate::auth::loggable_path(req.uri().path()),
+                )
+            }),
+        )
         .layer(CatchPanicLayer::custom(|_| {
             rest_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }))

@@ -342,6 +342,32 @@ impl Core {
         Ok(!keys.is_empty())
     }
 
+    /// Whether the key `key_id` may still act: it exists, is not revoked and
+    /// has not expired (`anonymous`, without authentication, always may).
+    pub async fn key_is_live(&self, key_id: &str) -> Result<bool, Error> {
+        if key_id == "anonymous" {
+            return Ok(true);
+        }
+        if key_id.is_empty() || key_id.len() > 64 {
+            return Ok(false);
+        }
+        let Some(key) = self
+            .store
+            .get(&ObjectKey::global(KEYS_ORG, Kind::ApiKey, key_id))
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(false);
+        };
+        if key.status.get("revoked").and_then(Value::as_bool) == Some(true) {
+            return Ok(false);
+        }
+        Ok(match key.spec.get("expiresAt").and_then(Value::as_str) {
+            Some(expires) => Timestamp::parse(expires).is_some_and(|t| t > Timestamp::now()),
+            None => true,
+        })
+    }
+
     /// The identity a bearer token stands for; `None` for anything that is
     /// not a valid, unrevoked, unexpired key (the caller answers 401).
     pub async fn authenticate(&self, token: &str) -> Result<Option<Identity>, Error> {

@@ -1,9 +1,13 @@
 //! Pre-signed URLs to an application's or a session's Flink Web UI: the credential is in
 //! the path (`/api/flink/v1/ui/<grant>/...`), so a browser, or a Flink REST
 //! client that only appends paths to a base URL, needs no header. A grant
-//! names the organization, environment and application, the instant by
-//! which it must be opened and the end of the web session, and is signed
-//! with HMAC-SHA256 under a key kept sealed in the store.
+//! names the organization, environment and application, the key that issued
+//! it, the instant by which it must be opened and the end of the web
+//! session, and is signed with HMAC-SHA256 under a key kept sealed in the
+//! store. The URL handed out is an *open* grant: every path works until
+//! `open_by`, and nothing after. Opening its page before then trades it for
+//! a *session* grant (a redirect), which works until `session_until`. Both
+//! die with the key that issued them (revoked, expired or deleted).
 
 use crate::{store_error, Core};
 use base64::Engine;
@@ -34,6 +38,23 @@ pub struct Grant {
     pub open_by: i64,
     /// Unix seconds until which the UI keeps working once opened.
     pub session_until: i64,
+    /// The API key that issued it (`anonymous` without authentication).
+    #[serde(default)]
+    pub key_id: String,
+    /// Handed out (valid until `open_by`) or a web session (until `session_until`).
+    #[serde(default)]
+    pub kind: GrantKind,
+}
+
+/// What a grant is for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GrantKind {
+    /// The URL as handed out: every path until `open_by`.
+    #[default]
+    Open,
+    /// A web session begun by opening the URL: every path until `session_until`.
+    Session,
 }
 
 fn key_ref() -> ObjectKey {
@@ -96,9 +117,9 @@ impl Core {
         Ok(format!("{}.{}", B64.encode(payload), B64.encode(signature)))
     }
 
-    /// The grant a path segment carries, if its signature holds and it has
-    /// not run out (`opening`: the UI's page, which must come by `open_by`).
-    pub async fn verify_grant(&self, token: &str, opening: bool) -> Result<Option<Grant>, Error> {
+    /// The grant a path segment carries, if its signature holds, it has not
+    /// run out and the key that issued it still holds.
+    pub async fn verify_grant(&self, token: &str) -> Result<Option<Grant>, Error> {
         let Some((payload, signature)) = token.split_once('.') else {
             return Ok(None);
         };
@@ -114,11 +135,22 @@ impl Core {
             return Ok(None);
         };
         let now = Timestamp::now().millis() / 1000;
-        let deadline = if opening {
-            grant.open_by
-        } else {
-            grant.session_until
+        let deadline = match grant.kind {
+            GrantKind::Open => grant.open_by,
+            GrantKind::Session => grant.session_until,
         };
-        Ok((now <= deadline).then_some(grant))
+        if now > deadline || !self.key_is_live(&grant.key_id).await? {
+            return Ok(None);
+        }
+        Ok(Some(grant))
+    }
+
+    /// The session grant an open grant is traded for when its page is opened.
+    pub async fn session_grant(&self, open: &Grant) -> Result<String, Error> {
+        self.sign_grant(&Grant {
+            kind: GrantKind::Session,
+            ..open.clone()
+        })
+        .await
     }
 }

@@ -589,3 +589,153 @@ async fn organizations_keys_roles_and_isolation() {
         );
     }
 }
+
+/// A pre-signed URL means what it says: every path works only until its
+/// "open by" time; opening its page begins a web session at a URL of its
+/// own (a redirect) that lasts the session; both die with the key that
+/// issued them; the grant never appears in a log line. (An API-only
+/// server: an accepted URL answers 503, no cluster runs; a refused one 403.)
+#[tokio::test]
+async fn presigned_urls_expire_whole_and_die_with_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--auth", "token", "--log", "debug"]);
+    let root = std::fs::read_to_string(dir.path().join("root.key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let (code, issuer, _) = call(
+        &s,
+        &root,
+        Method::POST,
+        "/api/admin/v1/keys",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(code, 201, "{issuer}");
+    let issuer_key = issuer["key"].as_str().unwrap().to_owned();
+    let (code, ws, _) = call(
+        &s,
+        &root,
+        Method::POST,
+        "/api/org/v1/workspaces",
+        Some(json!({"name": "urls"})),
+    )
+    .await;
+    assert_eq!(code, 201, "{ws}");
+    let apps = format!(
+        "/api/flink/v1/workspaces/{}/applications",
+        ws["id"].as_str().unwrap()
+    );
+    let (code, app, _) = call(
+        &s,
+        &root,
+        Method::POST,
+        &apps,
+        Some(json!({
+            "name": "ui", "runtime": "FLINK_1_17", "jars": [], "plugins": [],
+            "flinkConfiguration": {}, "logConfiguration": {},
+            "jobManagerResource": {"cpu": 0.5, "memory": "1024m", "ephemeralStorage": "256m"},
+            "taskManagerResource": {"cpu": 0.5, "memory": "1024m", "ephemeralStorage": "256m"},
+            "job": {"jarUri": "local:///opt/job.jar", "entryClass": "com.example.Job", "args": []}
+        })),
+    )
+    .await;
+    assert_eq!(code, 201, "{app}");
+    let urls = format!("{apps}/{}/urls", app["id"].as_str().unwrap());
+    let path_of = |url: &Value| {
+        let url = url["url"].as_str().unwrap();
+        url.split_once("/api/")
+            .map(|(_, p)| format!("/api/{p}"))
+            .unwrap()
+    };
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let status = |path: String| {
+        let (client, url) = (no_redirects.clone(), s.url(&path));
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+
+    let (code, url, _) = call(
+        &s,
+        &issuer_key,
+        Method::POST,
+        &urls,
+        Some(json!({"expiresInSeconds": 5, "webSessionDurationInSeconds": 600})),
+    )
+    .await;
+    assert_eq!(code, 201, "{url}");
+    let open = path_of(&url);
+    assert_eq!(
+        status(format!("{open}overview")).await,
+        503,
+        "accepted before open-by"
+    );
+    // Opening the page: a redirect to a session URL of its own.
+    let page = no_redirects.get(s.url(&open)).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 303);
+    let location = page.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("../") && location.ends_with('/'),
+        "{location}"
+    );
+    let session = format!(
+        "/api/flink/v1/ui/{}/",
+        location.trim_start_matches("../").trim_end_matches('/')
+    );
+    assert_ne!(session, open);
+    assert_eq!(status(format!("{session}overview")).await, 503);
+    assert_eq!(status(format!("{session}jobs/overview")).await, 503);
+
+    // Past open-by: the handed-out URL is dead on every path; the session lives.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(status(open.clone()).await, 403, "the page after open-by");
+    assert_eq!(
+        status(format!("{open}overview")).await,
+        403,
+        "a sub-path after open-by"
+    );
+    assert_eq!(status(format!("{open}v1/jobs")).await, 403);
+    assert_eq!(
+        status(format!("{session}overview")).await,
+        503,
+        "the session lasts"
+    );
+
+    // The key that issued them goes: so do they.
+    let (code, _, _) = call(
+        &s,
+        &root,
+        Method::DELETE,
+        &format!("/api/admin/v1/keys/{}", issuer["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(code, 204);
+    assert_eq!(
+        status(format!("{session}overview")).await,
+        403,
+        "revoked with its key"
+    );
+
+    // Writes through a URL are audited without the grant; no log line holds one.
+    let _ = no_redirects
+        .post(s.url(&format!("{session}jars/upload")))
+        .send()
+        .await;
+    let log = s.log();
+    let grant = session
+        .trim_start_matches("/api/flink/v1/ui/")
+        .trim_end_matches('/');
+    let open_grant = open
+        .trim_start_matches("/api/flink/v1/ui/")
+        .trim_end_matches('/');
+    assert!(
+        log.contains("/api/flink/v1/ui/<grant>"),
+        "paths are logged redacted:\n{log}"
+    );
+    for g in [grant, open_grant] {
+        assert!(!log.contains(g), "a grant in the log:\n{log}");
+    }
+}

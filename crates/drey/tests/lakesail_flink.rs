@@ -75,7 +75,7 @@ async fn lakesail_application_on_real_flink() {
     let (code, url) = s
         .post(
             &format!("{app_path}/urls"),
-            json!({"expiresInSeconds": 60, "webSessionDurationInSeconds": 600}),
+            json!({"expiresInSeconds": 300, "webSessionDurationInSeconds": 600}),
         )
         .await;
     assert_eq!(code, 201, "{url}");
@@ -283,7 +283,7 @@ async fn lakesail_session_jobs_on_real_flink() {
     let (code, url) = s
         .post(
             &format!("{session_path}/urls"),
-            json!({"expiresInSeconds": 60, "webSessionDurationInSeconds": 600}),
+            json!({"expiresInSeconds": 300, "webSessionDurationInSeconds": 600}),
         )
         .await;
     assert_eq!(code, 201, "{url}");

@@ -478,7 +478,8 @@ async fn concurrent_creates_of_one_deployment_make_one() {
         for _ in 0..8 {
             let (s, name) = (s.clone(), name.clone());
             tasks.push(tokio::spawn(async move {
-                s.post(&format!("{NS}/deployments"), deployment(&name)).await
+                s.post(&format!("{NS}/deployments"), deployment(&name))
+                    .await
             }));
         }
         let mut codes = Vec::new();
@@ -490,6 +491,10 @@ async fn concurrent_creates_of_one_deployment_make_one() {
             codes.push(code);
         }
         codes.sort();
-        assert_eq!(codes, [201, 409, 409, 409, 409, 409, 409, 409], "round {round}");
+        assert_eq!(
+            codes,
+            [201, 409, 409, 409, 409, 409, 409, 409],
+            "round {round}"
+        );
     }
 }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use drey_control::auth::{new_id, Identity};
 use drey_control::documents::DocumentInput;
 use drey_control::environments::EnvironmentInput;
-use drey_control::signed_urls::Grant;
+use drey_control::signed_urls::{Grant, GrantKind};
 use drey_control::ResourceInput;
 use drey_model::application::JobState;
 use drey_model::application::UpgradeMode;
@@ -654,6 +654,8 @@ pub(super) async fn signed_url(
             session,
             open_by: now + expires,
             session_until: now + web_session,
+            key_id: who.key_id.clone(),
+            kind: GrantKind::Open,
         })
         .await?;
     let base = match &state.config.public_url {
@@ -684,10 +686,21 @@ pub(super) async fn signed_proxy(
 ) -> Result<Response, LakeSailError> {
     let token = params.get("grant").cloned().unwrap_or_default();
     let path = params.get("path").cloned().unwrap_or_default();
-    let opening = path.is_empty();
-    let Some(grant) = state.core.verify_grant(&token, opening).await? else {
+    let Some(grant) = state.core.verify_grant(&token).await? else {
         return Err(Error::Forbidden("the URL is invalid or has expired".into()).into());
     };
+    if grant.kind == GrantKind::Open && path.is_empty() {
+        // Opening the page begins a web session at a URL of its own.
+        let session = state.core.session_grant(&grant).await?;
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::SEE_OTHER;
+        if let Ok(location) = axum::http::HeaderValue::from_str(&format!("../{session}/")) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::LOCATION, location);
+        }
+        return Ok(response);
+    }
     flink_web_ui::forward_to(
         &state,
         &grant.org,
