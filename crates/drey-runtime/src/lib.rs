@@ -12,6 +12,7 @@
 //!   `<data-dir>/sql-gateway/service.json` and re-adopted by `ensure()`; clients talk to it
 //!   with [`drey_flink::SqlGatewayClient`].
 
+mod admission;
 mod error;
 mod home;
 mod local;

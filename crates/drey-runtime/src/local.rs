@@ -254,6 +254,8 @@ pub struct LocalBackend {
     home: FlinkHome,
     data_dir: PathBuf,
     client_config: ClientConfig,
+    /// MiB the clusters of this data dir may take in all; `None`: 80 % of the machine.
+    pub(crate) memory_budget_mb: Option<u64>,
 }
 
 impl LocalBackend {
@@ -263,7 +265,14 @@ impl LocalBackend {
             home,
             data_dir: data_dir.into(),
             client_config: ClientConfig::default(),
+            memory_budget_mb: None,
         }
+    }
+
+    /// Bounds the memory (process sizes, MiB) all clusters may take together.
+    pub fn with_memory_budget_mb(mut self, budget: Option<u64>) -> Self {
+        self.memory_budget_mb = budget;
+        self
     }
 
     /// Sets the timeouts and retries of the clients handed out by clusters.

@@ -359,7 +359,10 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
     let backend: Backend = match &home {
         Ok(home) => {
             tracing::info!(flink_home = %home.root().display(), "using Flink");
-            Ok(Arc::new(LocalBackend::new(home.clone(), data_dir)))
+            Ok(Arc::new(
+                LocalBackend::new(home.clone(), data_dir)
+                    .with_memory_budget_mb(settings.cluster_memory_budget_mb),
+            ))
         }
         Err(e) => {
             tracing::warn!(error = %e, "no Flink distribution: applications will not run");

@@ -118,6 +118,12 @@ pub struct ServerSettings {
     )]
     pub cluster_start_timeout_seconds: u64,
 
+    /// MiB of memory (process sizes) the Flink clusters drey starts may take
+    /// in all [default: 80 % of the machine's memory]; a cluster that does not
+    /// fit, or does not fit in the memory available now, waits.
+    #[arg(long, env = "DREY_CLUSTER_MEMORY_BUDGET_MB", value_parser = clap::value_parser!(u64).range(256..))]
+    pub cluster_memory_budget_mb: Option<u64>,
+
     /// Seconds a JobManager whose processes live may go without answering
     /// before drey treats it as hung and recovers its application per
     /// upgradeMode; until then nothing is torn down or redeployed.

@@ -23,7 +23,13 @@ pub(crate) enum StartStep {
     /// It will not become ready (what is left of it was stopped): record why
     /// and launch again after a backoff.
     Failed(String),
+    /// Not launched: it does not fit in memory now. Record why (the object
+    /// waits) and look again after [`ADMISSION_POLL`].
+    Held(String),
 }
+
+/// How soon a cluster held for memory is looked at again.
+pub(crate) const ADMISSION_POLL: Duration = Duration::from_secs(5);
 
 /// One step of starting `spec`; `launched` is what the caller recorded.
 pub(crate) async fn start_step(
@@ -39,6 +45,9 @@ pub(crate) async fn start_step(
         StartStep::Failed(format!("Flink cluster {} did not start: {e}", spec.id))
     };
     if !launched {
+        if let Err(why) = backend.admit(spec).await {
+            return Ok(StartStep::Held(why));
+        }
         return Ok(match backend.launch(spec).await {
             Ok(_) => StartStep::Launched,
             Err(e) => failed(&e),
@@ -46,12 +55,15 @@ pub(crate) async fn start_step(
     }
     let cluster = match backend.adopt(&spec.id).await {
         Ok(Some(c)) => c,
-        // Its processes are gone: launch it again.
+        // Its processes are gone: launch it again, if it fits.
         Ok(None) => {
+            if let Err(why) = backend.admit(spec).await {
+                return Ok(StartStep::Held(why));
+            }
             return Ok(match backend.launch(spec).await {
                 Ok(_) => StartStep::Launched,
                 Err(e) => failed(&e),
-            })
+            });
         }
         Err(e) => return Err(Error::Unavailable(e.to_string())),
     };

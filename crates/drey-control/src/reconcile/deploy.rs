@@ -271,6 +271,25 @@ impl ApplicationReconciler {
                     .await?;
                 return Err(Error::Unavailable(message));
             }
+            cluster_start::StartStep::Held(why) => {
+                if let Some(d) = recorded.deployment.as_mut() {
+                    d.cluster_launched = false;
+                }
+                let said = step.app.status.get("error").and_then(Value::as_str);
+                if said != Some(why.as_str()) {
+                    self.event(step.app, None, EventType::ClusterWaiting, &why, None)
+                        .await?;
+                }
+                self.record(
+                    &step,
+                    &recorded,
+                    StatusPatch::default().set("error", json!(why)),
+                )
+                .await?;
+                return Ok(StepResult::Done(PassOutcome::Wait(
+                    cluster_start::ADMISSION_POLL,
+                )));
+            }
             cluster_start::StartStep::Ready(cluster) => cluster,
         };
         if let Some(d) = recorded.deployment.as_mut() {

@@ -18,6 +18,8 @@ pub enum EventType {
     InstanceCreated,
     /// A Flink cluster came up.
     ClusterStarted,
+    /// A Flink cluster waits: it does not fit in memory now.
+    ClusterWaiting,
     /// A Flink cluster was stopped.
     ClusterStopped,
     /// A Flink cluster's processes died.
@@ -47,6 +49,7 @@ impl EventType {
         match self {
             EventType::InstanceCreated => "INSTANCE_CREATED",
             EventType::ClusterStarted => "CLUSTER_STARTED",
+            EventType::ClusterWaiting => "CLUSTER_WAITING_FOR_MEMORY",
             EventType::ClusterStopped => "CLUSTER_STOPPED",
             EventType::ClusterLost => "CLUSTER_LOST",
             EventType::JobSubmitted => "JOB_SUBMITTED",

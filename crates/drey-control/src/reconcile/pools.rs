@@ -266,6 +266,11 @@ impl PoolReconciler {
                 Ok(PassOutcome::Wait(START_POLL))
             }
             StartStep::Waiting => Ok(PassOutcome::Wait(START_POLL)),
+            StartStep::Held(why) => {
+                let status = json!({"phase": phase::PENDING, "message": why});
+                self.record(pool, status, Some(record(false))).await?;
+                Ok(PassOutcome::Wait(super::cluster_start::ADMISSION_POLL))
+            }
             StartStep::Ready(cluster) => {
                 let rest_url = cluster.rest_url();
                 let status = json!({

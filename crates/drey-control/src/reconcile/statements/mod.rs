@@ -425,6 +425,14 @@ impl StatementReconciler {
                 Ok(Some(PassOutcome::Wait(START_POLL)))
             }
             StartStep::Waiting => Ok(Some(PassOutcome::Wait(START_POLL))),
+            StartStep::Held(why) => {
+                record.cluster_launched = false;
+                self.set(statement, &record, phase::PENDING, &why, None)
+                    .await?;
+                Ok(Some(PassOutcome::Wait(
+                    super::cluster_start::ADMISSION_POLL,
+                )))
+            }
             StartStep::Ready(cluster) => {
                 record.cluster_launched = false;
                 record.run = None;
