@@ -17,6 +17,7 @@ pub mod environments;
 pub mod identities;
 pub mod leadership;
 pub mod manifests;
+pub mod outbound;
 pub mod proxy;
 pub mod reconcile;
 pub mod retention;

@@ -391,6 +391,10 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
             savepoint_history_max_age: settings.savepoint_history_max_age,
             download_cache_max_bytes: settings.download_cache_max_bytes,
         },
+        outbound: drey_control::outbound::OutboundSettings {
+            allow: settings.outbound_allow.clone(),
+            download_max_bytes: settings.download_max_bytes,
+        },
     };
     let controller_config = ControllerConfig {
         interval: Duration::from_secs(settings.reconcile_interval_seconds.max(1)),

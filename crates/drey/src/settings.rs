@@ -167,6 +167,24 @@ pub struct ServerSettings {
     #[arg(long, env = "DREY_DOWNLOAD_CACHE_MAX_BYTES", default_value_t = 1024 * 1024 * 1024)]
     pub download_cache_max_bytes: u64,
 
+    /// Largest jar one http(s) jarURI download may bring; a larger body is
+    /// refused and its partial file removed (never more than
+    /// --download-cache-max-bytes either).
+    #[arg(long, env = "DREY_DOWNLOAD_MAX_BYTES", default_value_t = 512 * 1024 * 1024)]
+    pub download_max_bytes: u64,
+
+    /// Addresses (CIDR, or one address) that http(s) jar downloads may reach
+    /// although they are loopback, link-local, private, shared, multicast or
+    /// otherwise refused by the outbound policy; repeatable.
+    #[arg(
+        long,
+        env = "DREY_OUTBOUND_ALLOW",
+        value_delimiter = ',',
+        value_name = "CIDR",
+        value_parser = parse_net
+    )]
+    pub outbound_allow: Vec<ipnet::IpNet>,
+
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, env = "DREY_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
@@ -271,6 +289,14 @@ pub fn default_data_dir() -> anyhow::Result<PathBuf> {
     Ok(data_home.join("drey").join("data"))
 }
 
+/// A CIDR block (`10.0.0.0/8`, `fd00::/8`) or one address (`127.0.0.1`).
+fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text} is not a CIDR block (such as 127.0.0.1/32) or an address"))
+}
+
 /// Finds `--config FILE` / `--config=FILE` / `DREY_CONFIG` before clap parses.
 fn config_path() -> Option<PathBuf> {
     let args: Vec<String> = std::env::args().collect();
@@ -371,6 +397,37 @@ mod tests {
             "",
         ] {
             assert!(bad.parse::<PublicUrl>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn outbound_allow_list_and_download_cap() {
+        let cli = Cli::try_parse_from(["drey"]).unwrap();
+        assert!(
+            cli.settings.outbound_allow.is_empty(),
+            "nothing allowed by default"
+        );
+        assert_eq!(cli.settings.download_max_bytes, 512 * 1024 * 1024);
+        let cli = Cli::try_parse_from([
+            "drey",
+            "--outbound-allow",
+            "127.0.0.1",
+            "--outbound-allow",
+            "10.0.0.0/8,fd00::/8",
+        ])
+        .unwrap();
+        let allow: Vec<String> = cli
+            .settings
+            .outbound_allow
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(allow, ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"]);
+        for bad in ["10.0.0.0/33", "localhost", "10.0.0"] {
+            assert!(
+                Cli::try_parse_from(["drey", "--outbound-allow", bad]).is_err(),
+                "{bad}"
+            );
         }
     }
 }

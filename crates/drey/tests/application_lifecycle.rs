@@ -93,6 +93,10 @@ async fn flink_through_drey(s: &Server, job_id: &str) {
     assert_eq!(code, 404, "{body}");
 }
 
+/// The jar server below is on loopback, which the outbound policy refuses
+/// unless allowed.
+const ALLOW_LOOPBACK: &[&str] = &["--outbound-allow", "127.0.0.1/32"];
+
 /// Serves one file over HTTP on a free loopback port; returns its URL.
 async fn serve_jar(path: PathBuf) -> String {
     let bytes = std::fs::read(&path).unwrap();
@@ -117,7 +121,7 @@ async fn application_lifecycle_on_real_flink() {
     let _cleanup = KillClusters(data.clone());
     let out = dir.path().join("counts.txt");
     let limit = Duration::from_secs(240);
-    let mut s = start(&data);
+    let mut s = start_with_args(&data, ALLOW_LOOPBACK);
     assert_eq!(
         s.post("/cmf/api/v1/environments", json!({"name": "flink"}))
             .await
@@ -314,7 +318,7 @@ async fn application_lifecycle_on_real_flink() {
     })
     .await;
     s.kill9();
-    s = start(&data);
+    s = start_with_args(&data, ALLOW_LOOPBACK);
     let st = wait_for(&s, "counter", "RUNNING after the upgrade", limit, |st| {
         running(st) && st["currentDeployedInstanceName"] != first_instance.as_str()
     })

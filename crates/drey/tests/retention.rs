@@ -32,6 +32,9 @@ fn start_server(data: &Path) -> Server {
             "token",
             "--download-cache-max-bytes",
             &cache,
+            // The jar server is on loopback, refused unless allowed.
+            "--outbound-allow",
+            "127.0.0.1/32",
         ],
         &[],
     );

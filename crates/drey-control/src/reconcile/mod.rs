@@ -59,6 +59,8 @@ pub struct ReconcilerConfig {
     pub orphan_grace: Duration,
     /// Savepoint history limits and the download cache bound.
     pub retention: crate::retention::RetentionSettings,
+    /// The outbound policy's allow-list and the download size cap.
+    pub outbound: crate::outbound::OutboundSettings,
 }
 
 impl ReconcilerConfig {
@@ -152,8 +154,8 @@ impl ApplicationReconciler {
             sweep: sweep::OrphanSweep::new(APP_CLUSTER_PREFIX, config.orphan_grace),
             core,
             backend,
+            downloads: Arc::new(downloads::Downloads::new(&config.outbound)),
             config,
-            downloads: Arc::default(),
         }
     }
 
