@@ -371,6 +371,31 @@ async fn a_cluster_behind_a_proxy_gets_its_credentials_and_never_shows_them() {
         !String::from_utf8_lossy(&stored).contains(SECRET),
         "the secret is in clear in the store"
     );
+    // Bad input on CMF's PUT: a 4xx in CMF's error body, never a 500.
+    for (body, code) in [
+        (json!([1]), 400),
+        (json!({"metadata": {"labels": {"team": 1}}}), 400),
+        (json!({"metadata": {"name": "other"}}), 400),
+        (json!({"spec": {"lifecycleState": 7}}), 400),
+    ] {
+        let (got, reply) = s
+            .put("/cmf/api/v1/kubernetes-clusters/proxied", body.clone())
+            .await;
+        assert_eq!(got, code, "{body} -> {reply}");
+        assert!(reply["errors"][0]["message"].is_string(), "{reply}");
+    }
+    let (got, reply) = s
+        .put(
+            "/cmf/api/v1/kubernetes-clusters/absent",
+            json!({"spec": {}}),
+        )
+        .await;
+    assert_eq!(got, 404, "{reply}");
+    let (got, reply) = s
+        .post("/api/org/v1/clusters", json!({"name": 5, "kind": "flink"}))
+        .await;
+    assert_eq!(got, 400, "{reply}");
+    assert!(reply.to_string().contains("name"), "{reply}");
     // A CA file that is not there is refused by name.
     let (code, body) = s
         .post(
