@@ -4,8 +4,8 @@
 //! reverse proxy that wants a basic or bearer `Authorization`, sealed at rest
 //! like every credential, and on HTTPS with a private CA or, spelled out,
 //! `insecure`); `kubernetes` records an API server. drey watches `flink`
-//! clusters ([`crate::cluster_health`]); jobs run on the local machine only
-//! until the backend seam can drive a remote cluster.
+//! clusters ([`crate::cluster_health`]) and runs the applications of the
+//! environments bound to one there (`crate::reconcile::backends`).
 
 use crate::auth::new_id;
 use crate::{store_error, Core};
@@ -236,22 +236,49 @@ impl Core {
             .map_err(|e| Error::invalid("endpoint", e.to_string()))
     }
 
-    /// A cluster a workspace may run on: it exists and drey can drive it.
+    /// A cluster a workspace may run on: it exists, is active, and drey can
+    /// drive it (this machine, or an existing Flink cluster).
     pub async fn usable_cluster(&self, org: &str, id: &str) -> Result<Object, Error> {
         let cluster = self
             .get_cluster(org, id)
             .await
             .map_err(|_| Error::invalid("clusterId", format!("cluster '{id}' does not exist")))?;
-        if cluster.spec.get("kind").and_then(Value::as_str) != Some("local") {
+        let registration = ClusterRegistration::parse(&cluster.spec)?;
+        if registration.lifecycle_state == drey_model::cluster::LifecycleState::Decommissioned {
+            return Err(Error::invalid(
+                "clusterId",
+                format!("cluster '{id}' is decommissioned"),
+            ));
+        }
+        if registration.kind == ClusterKind::Kubernetes {
             return Err(Error::invalid(
                 "clusterId",
                 format!(
-                    "cluster '{id}' is not local: drey watches clusters it did not start, \
-                     but runs jobs on its own machine only so far"
+                    "cluster '{id}' is a kubernetes cluster: drey records it and renders \
+                     manifests for it, but does not drive it"
                 ),
             ));
         }
         Ok(cluster)
+    }
+
+    /// Binds environment `env` to the registered cluster `id` (`None`: this
+    /// machine): its next deployments go there. Running ones move only with
+    /// their next deployment.
+    pub async fn bind_environment(
+        &self,
+        org: &str,
+        env: &str,
+        id: Option<&str>,
+    ) -> Result<(), Error> {
+        let name = match id {
+            Some(id) => {
+                let cluster = self.usable_cluster(org, id).await?;
+                ClusterRegistration::parse(&cluster.spec)?.name
+            }
+            None => drey_model::cluster::LOCAL_CLUSTER.to_owned(),
+        };
+        self.set_environment_cluster(org, env, &name).await
     }
 
     /// Deletes a cluster no workspace uses (`in_use` names one that does).

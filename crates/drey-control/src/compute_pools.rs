@@ -24,7 +24,30 @@ impl Core {
     ) -> Result<Object, Error> {
         check_cmf_name("metadata.name", &input.name)?;
         compute_pool_spec(&input.spec)?;
-        self.require_environment(org, env).await?;
+        let environment = self.require_environment(org, env).await?;
+        // A pool is a session cluster drey starts on this machine: an
+        // environment bound to another cluster gets none rather than one
+        // somewhere it did not ask for.
+        let bound = drey_model::loose::view::<drey_model::environment_spec::EnvironmentSpec>(
+            &environment.spec,
+        )
+        .cluster_name()
+        .filter(|c| *c != drey_model::cluster::LOCAL_CLUSTER)
+        .map(str::to_owned);
+        if let Some(cluster) = bound {
+            if self.find_cluster(org, &cluster).await?.is_some_and(|c| {
+                c.spec.get("kind").and_then(serde_json::Value::as_str) != Some("local")
+            }) {
+                return Err(Error::invalid(
+                    "environment",
+                    format!(
+                        "environment '{env}' runs on cluster '{cluster}'; compute pools are \
+                         session clusters drey starts on its own machine, so they are made in \
+                         environments that run there"
+                    ),
+                ));
+            }
+        }
         let mut write = Write::new(
             pool_key(org, env, &input.name),
             WriteMode::Create,

@@ -134,9 +134,34 @@ impl Core {
         Ok((stored, outcome))
     }
 
+    /// Sets the cluster environment `env` runs on (`kubernetesClusterName`),
+    /// leaving the rest of it as it is.
+    pub(crate) async fn set_environment_cluster(
+        &self,
+        org: &str,
+        env: &str,
+        name: &str,
+    ) -> Result<(), Error> {
+        let name = self.environment_cluster(org, name).await?;
+        let current = self.require_environment(org, env).await?;
+        let mut spec = view::<EnvironmentSpec>(&current.spec);
+        spec.kubernetes_cluster_name = Some(Loose::Typed(name));
+        self.store
+            .write(Write::new(
+                current.key.clone(),
+                WriteMode::Update {
+                    expected_version: Some(current.meta.resource_version),
+                },
+                to_json(&spec),
+            ))
+            .await
+            .map_err(store_error)
+            .map(drop)
+    }
+
     /// Checks the cluster an environment is to use: the local machine, or a
     /// registered, active cluster of the organization that drey can run
-    /// applications on.
+    /// applications on (an existing Flink cluster).
     async fn environment_cluster(&self, org: &str, name: &str) -> Result<String, Error> {
         use drey_model::cluster::{
             ClusterKind, ClusterRegistration, LifecycleState, LOCAL_CLUSTER,
@@ -159,16 +184,12 @@ impl Core {
             ));
         }
         match registration.kind {
-            ClusterKind::Local => Ok(name.to_owned()),
-            ClusterKind::Flink | ClusterKind::Kubernetes => Err(Error::invalid(
+            ClusterKind::Local | ClusterKind::Flink => Ok(name.to_owned()),
+            ClusterKind::Kubernetes => Err(Error::invalid(
                 FIELD,
                 format!(
-                    "cluster '{name}' is a {} cluster: drey watches it, but runs \
-                     applications and pools on its own machine only so far",
-                    serde_json::to_value(registration.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
+                    "cluster '{name}' is a kubernetes cluster: drey records it and renders \
+                     manifests for it, but does not drive it (docs/kubernetes.md)"
                 ),
             )),
         }

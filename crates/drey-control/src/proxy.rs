@@ -55,6 +55,19 @@ impl Core {
         let (kind, name, url) = match target {
             ProxyTarget::Application(name) => {
                 let app = self.get_application(org, env, name).await?;
+                // A cluster drey did not start is shared with jobs that are
+                // not this application's (and other owners): its Web UI is
+                // opened where it is served, not through drey.
+                if let Some(cluster) = crate::reconcile::recorded_of(&app)
+                    .deployment
+                    .and_then(|d| d.existing_cluster)
+                {
+                    return Err(Error::Conflict(format!(
+                        "application '{name}' runs on the existing Flink cluster '{cluster}', \
+                         whose Web UI and REST API drey does not forward; open it at the \
+                         cluster's own endpoint"
+                    )));
+                }
                 let url = app
                     .status
                     .pointer("/clusterInfo/restUrl")

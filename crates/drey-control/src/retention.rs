@@ -118,25 +118,7 @@ pub fn to_dispose(
         .collect()
 }
 
-/// A location in one spelling, so `file:/a/b`, `file:///a/b/` and `/a/b`
-/// compare equal; other schemes are kept as written.
-pub fn location_key(location: &str) -> String {
-    let location = location.trim();
-    let path = match location.strip_prefix("file:") {
-        Some(rest) => format!("/{}", rest.trim_start_matches('/')),
-        None => location.to_owned(),
-    };
-    match path.trim_end_matches('/') {
-        "" => path,
-        trimmed => trimmed.to_owned(),
-    }
-}
-
-/// The local path of a `file:` location or an absolute path.
-pub fn local_path(location: &str) -> Option<PathBuf> {
-    let key = location_key(location);
-    key.starts_with('/').then(|| PathBuf::from(key))
-}
+pub use drey_runtime::backend::local::{local_path, location_key};
 
 /// Of `children` (the entries of one owner's savepoint or checkpoint dir),
 /// those no path in `keep` lies in.
@@ -176,38 +158,6 @@ pub fn cache_evictions(
 
 /// How long after its last use a downloaded jar is never evicted.
 pub const IN_USE: Duration = Duration::from_secs(10);
-
-/// The local files of a savepoint drey may dispose of: a `savepoint-*`
-/// directory right under an owner's dir in `<data-dir>/savepoints/`. Files
-/// elsewhere (a user's own path) are never removed by drey.
-fn own_savepoint_dir(location: &str, savepoints_root: &Path) -> Option<PathBuf> {
-    let path = local_path(location)?.canonicalize().ok()?;
-    let root = savepoints_root.canonicalize().ok()?;
-    let rest = path.strip_prefix(&root).ok()?;
-    let parts: Vec<_> = rest.components().collect();
-    let named = path
-        .file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with("savepoint-"));
-    (parts.len() == 2 && named).then_some(path)
-}
-
-/// Removes the files of the savepoint at `location`, if drey owns them.
-pub fn dispose(location: &str, savepoints_root: &Path) {
-    if local_path(location).is_none() {
-        // Remote storage: later backends dispose through Flink.
-        tracing::info!(%location, "not disposing of a savepoint outside the local file system");
-        return;
-    }
-    let Some(dir) = own_savepoint_dir(location, savepoints_root) else {
-        tracing::debug!(%location, "not disposing of a savepoint drey did not write or that is gone");
-        return;
-    };
-    match std::fs::remove_dir_all(&dir) {
-        Ok(()) => tracing::info!(%location, "disposed of savepoint files"),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(%location, error = %e, "cannot dispose of savepoint files"),
-    }
-}
 
 /// Removes every entry of `dir` no path in `keep` lies in, and `dir` itself
 /// when it ends up empty.
@@ -396,7 +346,7 @@ impl Core {
             tracing::info!(%location, "keeping the files of a deleted savepoint record: an application may restore from them");
             return;
         }
-        dispose(&location, &root.join("savepoints"));
+        drey_runtime::backend::local::dispose_local_savepoint(&location, &root.join("savepoints"));
     }
 
     /// Trims an application's completed savepoints to its limits (records
@@ -405,9 +355,9 @@ impl Core {
         &self,
         app: &ObjectKey,
         settings: &RetentionSettings,
-        savepoint_dir: &Path,
+        backend: &dyn drey_runtime::JobBackend,
     ) {
-        let step = self.try_trim_savepoints(app, settings, savepoint_dir);
+        let step = self.try_trim_savepoints(app, settings, backend);
         logged("trim savepoints", app, step).await;
     }
 
@@ -415,11 +365,15 @@ impl Core {
         &self,
         app: &ObjectKey,
         settings: &RetentionSettings,
-        savepoint_dir: &Path,
+        backend: &dyn drey_runtime::JobBackend,
     ) -> Result<(), Error> {
         let Some(app) = self.store.get(app).await.map_err(store_error)? else {
             return Ok(());
         };
+        let owner = app.meta.uid.to_string();
+        // Where the files are on this machine, savepoint dirs no record
+        // names are found and removed too.
+        let savepoint_dir = backend.local_state_dirs(&owner).map(|d| d.savepoints);
         let effective = self.effective_of(&app).await?;
         let records = self
             .store
@@ -471,13 +425,14 @@ impl Core {
         // What others name costs a look at every application: only when
         // there is something to remove.
         if to_dispose(&entries, limits, Timestamp::now(), &keep).is_empty()
-            && !has_unkept(savepoint_dir, &named)
+            && !savepoint_dir
+                .as_deref()
+                .is_some_and(|dir| has_unkept(dir, &named))
         {
             return Ok(());
         }
         keep.extend(self.savepoint_references(Some(&app.key)).await?);
         let candidates = to_dispose(&entries, limits, Timestamp::now(), &keep);
-        let root = savepoint_dir.parent().unwrap_or(savepoint_dir);
         for name in &candidates {
             let Some(record) = records.iter().find(|r| &r.meta.name == name) else {
                 continue;
@@ -488,7 +443,7 @@ impl Core {
                 .map_err(store_error)?;
             if let Some(location) = location_of(record) {
                 tracing::info!(app = %app.key.name, savepoint = %name, %location, "trimming savepoint history");
-                dispose(&location, root);
+                backend.dispose_savepoint(&owner, &location).await;
             }
         }
         // What is left of savepoints whose records went some other way
@@ -500,7 +455,9 @@ impl Core {
             .map(|l| location_key(&l))
             .chain(keep)
             .collect();
-        remove_unkept(savepoint_dir, &kept_paths(&named));
+        if let Some(dir) = &savepoint_dir {
+            remove_unkept(dir, &kept_paths(&named));
+        }
         Ok(())
     }
 
@@ -703,28 +660,6 @@ mod tests {
             unkept_children(&children, &keep),
             [PathBuf::from("/c/app/job1")]
         );
-    }
-
-    #[test]
-    fn only_savepoint_dirs_drey_wrote_are_disposed_of() {
-        let data = tempfile::tempdir().unwrap();
-        let root = data.path().join("savepoints");
-        let own = root.join("app-uid").join("savepoint-abc-123");
-        std::fs::create_dir_all(&own).unwrap();
-        std::fs::write(own.join("_metadata"), b"x").unwrap();
-        let owner = root.join("other-uid");
-        std::fs::create_dir_all(&owner).unwrap();
-        let elsewhere = data.path().join("mine").join("savepoint-1");
-        std::fs::create_dir_all(&elsewhere).unwrap();
-
-        // An owner's whole dir, or a user's own dir: kept.
-        dispose(&format!("file:{}", owner.display()), &root);
-        dispose(&format!("file://{}", elsewhere.display()), &root);
-        assert!(owner.is_dir() && elsewhere.is_dir());
-        dispose(&format!("file:{}", own.display()), &root);
-        assert!(!own.exists());
-        // Gone already: nothing to do.
-        dispose(&format!("file:{}", own.display()), &root);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Cluster backends: real Flink clusters as local processes.
+//! Cluster backends: where Flink runs, behind one seam ([`backend::JobBackend`]):
+//! real Flink clusters as local processes, and existing clusters drey did not start.
 //!
 //! - [`FlinkHome`] finds the Flink 2.3 distribution (`--flink-home`, `FLINK_HOME`, or the one
 //!   `scripts/install-flink.sh` installs under drey's data home).
@@ -13,12 +14,14 @@
 //!   with [`drey_flink::SqlGatewayClient`].
 
 mod admission;
+pub mod backend;
 mod error;
 mod home;
 mod local;
 mod process;
 mod sql_gateway;
 
+pub use backend::{ClusterHandle, JobBackend, LocalStateDirs, StartStep, StateLocations};
 pub use error::RuntimeError;
 pub use home::{drey_data_home, FlinkHome, FLINK_VERSION};
 pub use local::{

@@ -171,20 +171,15 @@ async fn an_existing_flink_cluster_is_watched_and_left_alone() {
     assert_eq!(code, 404, "{missing}");
     assert!(missing["errors"][0]["message"].is_string(), "{missing}");
 
-    // Environments: local by default; a watched cluster cannot take applications yet.
+    // Environments: local by default; only registered clusters can be named
+    // (applications on one: `applications_run_on_an_existing_cluster`).
     let (code, env) = s
         .post("/cmf/api/v1/environments", json!({"name": "prod"}))
         .await;
     assert_eq!(code, 201, "{env}");
     assert_eq!(env["kubernetesClusterName"], "local");
     assert_eq!(env["status"]["kubernetesCluster"]["state"], "CONNECTED");
-    for (name, why) in [
-        (
-            "ext-flink",
-            "runs applications and pools on its own machine only",
-        ),
-        ("nope", "no cluster named 'nope'"),
-    ] {
+    for (name, why) in [("nope", "no cluster named 'nope'")] {
         let (code, body) = s
             .post(
                 "/cmf/api/v1/environments",
@@ -406,4 +401,225 @@ async fn a_cluster_behind_a_proxy_gets_its_credentials_and_never_shows_them() {
         .await;
     assert_eq!(code, 400, "{body}");
     assert!(body.to_string().contains("caFile"), "{body}");
+}
+
+const REMOTE_APPS: &str = "/cmf/api/v1/environments/remote/applications";
+
+async fn remote_status(s: &Server, app: &str) -> Value {
+    let (code, body) = s.get(&format!("{REMOTE_APPS}/{app}")).await;
+    assert_eq!(code, 200, "{body}");
+    body["status"].clone()
+}
+
+async fn wait_remote(s: &Server, app: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let st = remote_status(s, app).await;
+        if check(&st) {
+            return st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{app}: not {what}: {st:#}\n{}",
+            s.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// drey's jobs on the cluster, by state.
+async fn jobs_on(rest_url: &str) -> Vec<(String, String)> {
+    common::flink::flink_jobs(rest_url).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications_run_on_an_existing_cluster() {
+    use common::flink::{counts, first_counts_after, line_count, running, wait_for_output};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let host = Host::new(2);
+    let flink = Standalone::start(&host, &dir.path().join("standalone")).await;
+    let s = start(&data);
+    let savepoints = dir.path().join("drey-savepoints");
+    let (code, c) = s
+        .post(
+            "/api/org/v1/clusters",
+            json!({"name": "ext", "kind": "flink", "endpoint": flink.rest_url,
+                   "savepointDir": format!("file://{}", savepoints.display())}),
+        )
+        .await;
+    assert_eq!(code, 201, "{c}");
+
+    // An environment bound to it: its applications run there.
+    let (code, env) = s
+        .post(
+            "/cmf/api/v1/environments",
+            json!({"name": "remote", "kubernetesClusterName": "ext"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{env}");
+    assert_eq!(env["kubernetesClusterName"], "ext");
+    let out = dir.path().join("counts.txt");
+    let mut app = common::flink::counter_app("counter", &out, 1, "savepoint");
+    app["spec"]["job"]["args"] = json!(["--out", out.to_str().unwrap(), "--rate", "20"]);
+    let (code, body) = s.post(REMOTE_APPS, app.clone()).await;
+    assert_eq!(code, 201, "{body}");
+    let st = wait_remote(&s, "counter", "RUNNING", running).await;
+    let job = st["jobStatus"]["jobId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        st["clusterInfo"]["restUrl"],
+        flink.rest_url.as_str(),
+        "{st:#}"
+    );
+    assert!(
+        jobs_on(&flink.rest_url)
+            .await
+            .contains(&(job.clone(), "RUNNING".into())),
+        "the job runs on the registered cluster with drey's job id"
+    );
+    assert_eq!(
+        common::flink::flink_processes(&data),
+        0,
+        "drey started no Flink cluster of its own"
+    );
+    wait_for_output(&out, 10).await;
+
+    // Its Web UI is the shared cluster's: not forwarded.
+    let (code, body) = s
+        .get(&format!("{REMOTE_APPS}/counter/flink-web-ui/overview"))
+        .await;
+    assert_eq!(code, 409, "{body}");
+    // Compute pools are this machine's: refused in an environment bound elsewhere.
+    let (code, body) = s
+        .post(
+            "/cmf/api/v1/environments/remote/compute-pools",
+            json!({"apiVersion": "cmf.confluent.io/v1", "kind": "ComputePool",
+                   "metadata": {"name": "pool"}, "spec": {"type": "SHARED", "clusterSpec": {}}}),
+        )
+        .await;
+    assert!((400..500).contains(&code), "{code} {body}");
+
+    // The JobManager frozen: reported, never acted on; the same job after.
+    let jobmanager = nix::unistd::Pid::from_raw(flink.jobmanager_pid());
+    nix::sys::signal::kill(jobmanager, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    wait_remote(&s, "counter", "reported as not answering", |st| {
+        st["conditions"][0]["status"] == "False"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    nix::sys::signal::kill(jobmanager, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let st = wait_remote(&s, "counter", "answering again", |st| {
+        st["conditions"][0]["status"] == "True" && running(st)
+    })
+    .await;
+    assert_eq!(st["jobStatus"]["jobId"], job.as_str(), "{st:#}");
+    assert!(!s.log().contains("CLUSTER_LOST"), "{}", s.log());
+
+    // Suspend: stop-with-savepoint into the registered savepoint dir; the
+    // cluster stays.
+    let (code, _) = s
+        .post(&format!("{REMOTE_APPS}/counter/suspend"), json!({}))
+        .await;
+    assert_eq!(code, 200);
+    let st = wait_remote(&s, "counter", "SUSPENDED", |st| {
+        st["lifecycleState"] == "SUSPENDED"
+    })
+    .await;
+    let savepoint = st["lastSavepoint"]["location"].as_str().unwrap().to_owned();
+    let on_disk = std::path::PathBuf::from(
+        savepoint
+            .trim_start_matches("file:")
+            .trim_start_matches("//"),
+    );
+    assert!(
+        on_disk.starts_with(&savepoints) && on_disk.join("_metadata").is_file(),
+        "{savepoint} under {}",
+        savepoints.display()
+    );
+    assert!(
+        jobs_on(&flink.rest_url)
+            .await
+            .iter()
+            .all(|(_, state)| state != "RUNNING"),
+        "no job of drey's runs after suspend"
+    );
+    let before = counts(&out);
+    let lines = line_count(&out);
+
+    // Start: from the savepoint, the counts continue.
+    let (code, _) = s
+        .post(&format!("{REMOTE_APPS}/counter/start"), json!({}))
+        .await;
+    assert_eq!(code, 200);
+    let st = wait_remote(&s, "counter", "RUNNING again", running).await;
+    assert_eq!(st["jobStatus"]["upgradeSavepointPath"], savepoint.as_str());
+    wait_for_output(&out, lines + 6).await;
+    for (key, n) in first_counts_after(&out, lines) {
+        let saved = before.get(&key).copied().unwrap_or(0);
+        assert!(
+            n > saved.saturating_sub(5) && n > 1,
+            "{key}: resumed at {n}, saved {saved}"
+        );
+    }
+
+    // Parallelism 1 -> 2: a savepoint upgrade on the same cluster.
+    let lines = line_count(&out);
+    let before = counts(&out);
+    app["spec"]["job"]["parallelism"] = json!(2);
+    let (code, body) = s.post(REMOTE_APPS, app.clone()).await;
+    assert!(code == 200 || code == 201, "{code} {body}");
+    let st = wait_remote(&s, "counter", "RUNNING with parallelism 2", |st| {
+        running(st) && st["jobStatus"]["upgradeSavepointPath"] != savepoint.as_str()
+    })
+    .await;
+    let upgraded = st["jobStatus"]["jobId"].as_str().unwrap().to_owned();
+    let detail: Value = reqwest::get(format!("{}/jobs/{upgraded}", flink.rest_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        detail["vertices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["parallelism"] == 2),
+        "{detail:#}"
+    );
+    wait_for_output(&out, lines + 6).await;
+    for (key, n) in first_counts_after(&out, lines) {
+        let saved = before.get(&key).copied().unwrap_or(0);
+        assert!(
+            n > saved.saturating_sub(5) && n > 1,
+            "{key}: resumed at {n}, saved {saved}"
+        );
+    }
+    let running_jobs: Vec<_> = jobs_on(&flink.rest_url)
+        .await
+        .into_iter()
+        .filter(|(_, state)| state == "RUNNING")
+        .collect();
+    assert_eq!(running_jobs, [(upgraded.clone(), "RUNNING".to_owned())]);
+
+    // Delete: the job goes, the cluster stays.
+    let (code, body) = s.delete(&format!("{REMOTE_APPS}/counter")).await;
+    assert_eq!(code, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while s.get(&format!("{REMOTE_APPS}/counter")).await.0 != 404 {
+        assert!(Instant::now() < deadline, "not deleted:\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        jobs_on(&flink.rest_url)
+            .await
+            .iter()
+            .all(|(_, state)| state != "RUNNING"),
+        "no job of drey's runs after delete"
+    );
+    assert!(
+        common::flink::answers(&flink.rest_url).await,
+        "the cluster is still up"
+    );
 }

@@ -170,6 +170,10 @@ pub(super) async fn create_workspace(
             },
         )
         .await?;
+    state
+        .core
+        .bind_environment(&who.org, &env.meta.name, cluster.as_str())
+        .await?;
     set_info(&state, &who, &env.meta.name, name, cluster).await?;
     Ok(json_reply(
         StatusCode::CREATED,
@@ -226,6 +230,12 @@ pub(super) async fn update_workspace(
         Some(_) => cluster_in(&state, &who, &body).await?,
         None => current.get("clusterId").cloned().unwrap_or(Value::Null),
     };
+    if body.get("clusterId").is_some() {
+        state
+            .core
+            .bind_environment(&who.org, &env_of(&ws), cluster.as_str())
+            .await?;
+    }
     set_info(&state, &who, &env_of(&ws), &name, cluster).await?;
     Ok(json_reply(
         StatusCode::OK,

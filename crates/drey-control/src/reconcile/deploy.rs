@@ -8,12 +8,16 @@ impl ApplicationReconciler {
         step: Step<'_>,
         restore_from: Option<String>,
     ) -> Result<(), Error> {
-        self.backend()?;
+        step.backend()?;
         let app = step.app;
         // A retained checkpoint can be subsumed (and deleted) by a newer one
         // between the moment it was recorded and the job's end: restore from
-        // the newest one still on disk instead.
-        let restore_from = restore_from.map(|p| usable_restore_point(p, &self.checkpoint_dir(app)));
+        // the newest one still on disk instead (where the backend's state is
+        // on this machine).
+        let restore_from = restore_from.map(|p| match step.local_state_dirs() {
+            Some(dirs) => usable_restore_point(p, &dirs.checkpoints),
+            None => p,
+        });
         // A jar that cannot be had is the spec's fault: say so and wait for
         // the spec to change instead of retrying.
         let uri = step
@@ -66,8 +70,11 @@ impl ApplicationReconciler {
         recorded.deployment = Some(Deployment {
             instance: instance.to_string(),
             job_id: job_id.clone(),
-            session: session_cluster.is_some(),
-            cluster_id: session_cluster.unwrap_or_else(|| format!("{APP_CLUSTER_PREFIX}{job_id}")),
+            session: session_cluster.is_some() || step.existing_cluster.is_some(),
+            existing_cluster: step.existing_cluster.map(str::to_owned),
+            cluster_id: session_cluster
+                .or_else(|| step.existing_cluster.map(str::to_owned))
+                .unwrap_or_else(|| format!("{APP_CLUSTER_PREFIX}{job_id}")),
             fingerprint: step.desired.fingerprint.clone(),
             restore_from: restore_from.clone(),
             cluster_launched: false,
@@ -120,26 +127,24 @@ impl ApplicationReconciler {
         spec
     }
 
-    /// Where the application's checkpoints and savepoints go, over its own
-    /// configuration: for its own cluster, or for its job in a session
-    /// cluster (as job-level configuration).
+    /// Where the application's checkpoints and savepoints go (as its
+    /// backend says), over its own configuration: for its own cluster, or
+    /// for its job in a cluster it shares (as job-level configuration).
     pub(super) fn with_state_locations(
         &self,
         step: &Step<'_>,
         mut conf: std::collections::BTreeMap<String, String>,
     ) -> std::collections::BTreeMap<String, String> {
-        let checkpoints = self.checkpoint_dir(step.app);
-        // Outside the cluster dir, so checkpoints outlive the cluster
-        // (last-state). drey owns these (drey_model::flink_options): its
-        // values win over any that reached the spec.
-        conf.insert(
-            "execution.checkpointing.dir".into(),
-            format!("file://{}", checkpoints.display()),
-        );
-        conf.insert(
-            "execution.checkpointing.savepoint-dir".into(),
-            format!("file://{}", self.savepoint_dir(step.app).display()),
-        );
+        let locations = step.state_locations();
+        // drey owns these (drey_model::flink_options): its values win over
+        // any that reached the spec. Where the backend names no location
+        // the cluster's own configuration applies.
+        if let Some(dir) = locations.checkpoints {
+            conf.insert("execution.checkpointing.dir".into(), dir);
+        }
+        if let Some(dir) = locations.savepoints {
+            conf.insert("execution.checkpointing.savepoint-dir".into(), dir);
+        }
         conf.entry("execution.checkpointing.externalized-checkpoint-retention".into())
             .or_insert_with(|| "RETAIN_ON_CANCELLATION".into());
         if step.desired.upgrade_mode == UpgradeMode::LastState {
@@ -168,10 +173,11 @@ impl ApplicationReconciler {
         }
     }
 
-    /// A session job's "cluster start": the pool's cluster must be up (the
-    /// pool reconciler starts it); until it is, wait and say why.
+    /// The "cluster start" of a job in a cluster it shares: a compute
+    /// pool's (the pool reconciler starts it) or an existing cluster must be
+    /// up and answer; until it is, wait and say why.
     pub(super) async fn join_session_cluster(&self, step: Step<'_>) -> Result<StepResult, Error> {
-        let backend = self.backend()?.clone();
+        let backend = step.backend()?.clone();
         let Some(deployment) = step.recorded.deployment.clone() else {
             return Ok(StepResult::Continue);
         };
@@ -179,15 +185,15 @@ impl ApplicationReconciler {
             .effective
             .get("deploymentName")
             .and_then(Value::as_str)
+            .filter(|_| deployment.existing_cluster.is_none())
             .unwrap_or_default();
-        let cluster = backend
-            .adopt(&deployment.cluster_id)
-            .await
-            .ok()
-            .flatten()
-            .filter(|c| c.is_alive());
-        let Some(cluster) = cluster else {
-            let message = format!("waiting for the session cluster of compute pool '{pool}'");
+        let cluster = backend.look(&deployment.cluster_id).await;
+        let drey_model::Observation::Seen(cluster) = cluster else {
+            let message = if deployment.existing_cluster.is_some() {
+                format!("waiting for {} to answer", backend.describe())
+            } else {
+                format!("waiting for the session cluster of compute pool '{pool}'")
+            };
             if step.app.status.get("error").and_then(Value::as_str) != Some(message.as_str()) {
                 self.record(
                     &step,
@@ -207,19 +213,32 @@ impl ApplicationReconciler {
             &recorded,
             StatusPatch::default().set("error", Value::Null).set(
                 "clusterInfo",
-                json!({"restUrl": cluster.rest_url(), "clusterId": deployment.cluster_id,
-                       "computePoolName": pool}),
+                if deployment.existing_cluster.is_some() {
+                    json!({"restUrl": cluster.rest_url(), "clusterId": deployment.cluster_id})
+                } else {
+                    json!({"restUrl": cluster.rest_url(), "clusterId": deployment.cluster_id,
+                           "computePoolName": pool})
+                },
             ),
         )
         .await?;
+        let message = if deployment.existing_cluster.is_some() {
+            format!(
+                "The job runs on {} at {}",
+                backend.describe(),
+                cluster.rest_url()
+            )
+        } else {
+            format!(
+                "The job runs in the session cluster of compute pool '{pool}' at {}",
+                cluster.rest_url()
+            )
+        };
         self.event(
             step.app,
             Some(&deployment.instance),
             EventType::ClusterStarted,
-            &format!(
-                "The job runs in the session cluster of compute pool '{pool}' at {}",
-                cluster.rest_url()
-            ),
+            &message,
             None,
         )
         .await?;
@@ -234,13 +253,15 @@ impl ApplicationReconciler {
         };
         let mut recorded = step.recorded.clone();
         let spec = self.cluster_spec(&step, &deployment);
-        let started = cluster_start::start_step(
-            &self.backend,
-            &spec,
-            deployment.cluster_launched,
-            self.config.cluster_start_timeout,
-        )
-        .await?;
+        let started = step
+            .backend()?
+            .start_step(
+                &spec,
+                deployment.cluster_launched,
+                self.config.cluster_start_timeout,
+            )
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
         let cluster = match started {
             cluster_start::StartStep::Launched => {
                 if let Some(d) = recorded.deployment.as_mut() {

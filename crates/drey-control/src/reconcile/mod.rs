@@ -3,10 +3,13 @@
 //! the next step, carries it out, and records the outcome in the
 //! application's status before planning again. Its steps live beside it:
 //! `observe` (what a look found), `deploy`, `stop`, `on_demand`
-//! savepoints, `jobmanager` (a silent JobManager), `checkpoints`; shared by
-//! every reconciler: [`controller`], `cluster_start`, `downloads`, `sweep`.
+//! savepoints, `jobmanager` (a silent JobManager), `checkpoints`; `backends`
+//! says which backend (drey_runtime::JobBackend) a deployment runs on, and
+//! no step knows which one it drives. Shared by every reconciler:
+//! [`controller`], `cluster_start`, `downloads`, `sweep`.
 //! [`pools`] and [`statements`] are the other two reconcilers.
 
+pub mod backends;
 mod checkpoints;
 mod cluster_start;
 pub mod controller;
@@ -23,12 +26,14 @@ mod stop;
 pub(crate) mod sweep;
 
 use crate::{store_error, Core};
+pub use backends::LocalClusters;
+use backends::{Backends, ChosenBackend, Placement};
 use checkpoints::{latest_checkpoint_on_disk, usable_restore_point};
 use drey_flink::{FlinkClient, JarRunRequest, QueueStatusId, SavepointRequest, StopRequest};
 use drey_model::application::{cluster_shape, effective_spec, fingerprint, UpgradeMode};
 use drey_model::object::app_scope;
 use drey_model::{Error, Kind, Object, ObjectKey, Observation, Timestamp};
-use drey_runtime::{ClusterSpec, LocalBackend, LocalCluster};
+use drey_runtime::{ClusterHandle, ClusterSpec, JobBackend};
 use drey_store::{Delete, Write, WriteMode};
 pub(crate) use observe::{cluster_processes, job_state_text, observer_client_for};
 use plan::{Action, Deployment, Desired, Observed, OperationObs, Recorded, StopReason, Stopping};
@@ -83,9 +88,9 @@ impl ReconcilerConfig {
     }
 }
 
-/// Where Flink clusters come from; `Err` holds why there is none (no Flink
-/// distribution found), shown in every application that wants to run.
-pub type Backend = Result<Arc<LocalBackend>, String>;
+/// The local clusters compute pools and statements run on (and where
+/// applications run unless their environment names another cluster).
+pub type Backend = LocalClusters;
 
 /// What a pass achieved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +106,7 @@ pub enum PassOutcome {
 /// Reconciles applications.
 pub struct ApplicationReconciler {
     core: Core,
-    backend: Backend,
+    backends: Backends,
     config: ReconcilerConfig,
     downloads: Arc<downloads::Downloads>,
     sweep: sweep::OrphanSweep,
@@ -132,7 +137,7 @@ impl controller::Reconcile for ApplicationReconciler {
 
     async fn sweep(&self) {
         let owned = sweep::application_clusters(&self.core).await;
-        self.sweep.run(&self.backend, owned).await;
+        self.sweep.run(self.backends.local(), owned).await;
     }
 
     async fn panicked(&self, key: &ObjectKey, message: &str) {
@@ -153,7 +158,7 @@ impl ApplicationReconciler {
         ApplicationReconciler {
             sweep: sweep::OrphanSweep::new(APP_CLUSTER_PREFIX, config.orphan_grace),
             core,
-            backend,
+            backends: Backends::new(backend),
             downloads: Arc::new(downloads::Downloads::new(&config.outbound)),
             config,
         }
@@ -176,7 +181,20 @@ impl ApplicationReconciler {
             let mut desired = desired_of(&effective, &recorded);
             desired.deleting |= crate::applications::deletion_requested(&app);
             desired.pending_savepoint = self.pending_savepoint(&app).await?;
-            let (mut observed, cluster) = self.observe(&recorded).await;
+            let (backend, existing_cluster) = self
+                .backend_of(&app, env.as_ref(), &effective, &recorded)
+                .await?;
+            let (mut observed, cluster) = self.observe(&backend, &recorded).await;
+            // A JobManager silent past the bound counts as hung only where
+            // drey can take the cluster down: on a cluster it does not own,
+            // a second job must never be started beside one that may run.
+            let owns_cluster = backend.as_ref().is_ok_and(|b| b.owns_clusters())
+                && recorded.deployment.as_ref().is_some_and(|d| !d.session);
+            let hung_after = if owns_cluster {
+                self.config.hung_after
+            } else {
+                Duration::MAX
+            };
             let was_silent = recorded.silence.is_some();
             let (silence, cluster_seen) = match observed.cluster.take() {
                 Some(seen) => {
@@ -184,7 +202,7 @@ impl ApplicationReconciler {
                         seen,
                         recorded.silence.as_ref(),
                         Timestamp::now(),
-                        self.config.hung_after,
+                        hung_after,
                     );
                     (silence, Some(seen))
                 }
@@ -200,6 +218,8 @@ impl ApplicationReconciler {
                     recorded,
                     observed: &observed,
                     cluster: cluster.as_ref(),
+                    backend: &backend,
+                    existing_cluster: existing_cluster.as_deref(),
                 };
                 match self.answering_again(step).await {
                     Ok(()) | Err(Error::Conflict(_)) => continue,
@@ -215,6 +235,8 @@ impl ApplicationReconciler {
                 recorded,
                 observed: &observed,
                 cluster: cluster.as_ref(),
+                backend: &backend,
+                existing_cluster: existing_cluster.as_deref(),
             };
             match self.execute(action, step).await {
                 Ok(StepResult::Continue) => continue,
@@ -228,6 +250,51 @@ impl ApplicationReconciler {
             }
         }
         Ok(PassOutcome::Wait(Duration::from_millis(200)))
+    }
+
+    /// The backend of the application's deployment, or where a new one
+    /// goes (with the registered cluster's id when that is an existing
+    /// cluster). A placement that cannot be decided (a store error) fails
+    /// the pass; one that cannot be had (no Flink, an unregistered cluster)
+    /// is an `Err` the steps that need it report.
+    async fn backend_of(
+        &self,
+        app: &Object,
+        env: Option<&Object>,
+        effective: &Value,
+        recorded: &Recorded,
+    ) -> Result<(ChosenBackend, Option<String>), Error> {
+        let org = &app.key.org;
+        if let Some(deployment) = &recorded.deployment {
+            let backend = self
+                .backends
+                .of_deployment(&self.core, org, deployment)
+                .await;
+            return Ok((backend, deployment.existing_cluster.clone()));
+        }
+        // A session job runs in its compute pool's cluster, on this machine.
+        let session_job = effective
+            .get("deploymentName")
+            .is_some_and(Value::is_string);
+        let placement = if session_job {
+            Ok(Placement::Local)
+        } else {
+            self.backends.placement(&self.core, org, env).await
+        };
+        match placement {
+            Ok(placement) => {
+                let backend = self.backends.of(&self.core, org, &placement).await;
+                let existing = match placement {
+                    Placement::Existing(id) => Some(id),
+                    Placement::Local => None,
+                };
+                Ok((backend, existing))
+            }
+            Err(Error::Unavailable(why)) | Err(Error::Invalid { message: why, .. }) => {
+                Ok((Err(why), None))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The oldest savepoint resource of the application still PENDING.
@@ -304,7 +371,35 @@ struct Step<'a> {
     desired: &'a Desired,
     recorded: Recorded,
     observed: &'a Observed,
-    cluster: Option<&'a LocalCluster>,
+    cluster: Option<&'a ClusterHandle>,
+    backend: &'a ChosenBackend,
+    /// The registered cluster a new deployment goes to, if not this machine.
+    existing_cluster: Option<&'a str>,
+}
+
+impl Step<'_> {
+    /// The deployment's backend, or why there is none now.
+    fn backend(&self) -> Result<&Arc<dyn JobBackend>, Error> {
+        self.backend
+            .as_ref()
+            .map_err(|why| Error::Unavailable(why.clone()))
+    }
+
+    /// Where the application's savepoints and checkpoints go.
+    fn state_locations(&self) -> drey_runtime::StateLocations {
+        self.backend
+            .as_ref()
+            .map(|b| b.state_locations(&self.app.meta.uid.to_string()))
+            .unwrap_or_default()
+    }
+
+    /// The application's state dirs, when they are on this machine.
+    fn local_state_dirs(&self) -> Option<drey_runtime::LocalStateDirs> {
+        self.backend
+            .as_ref()
+            .ok()
+            .and_then(|b| b.local_state_dirs(&self.app.meta.uid.to_string()))
+    }
 }
 
 enum StepResult {
@@ -324,12 +419,6 @@ impl StatusPatch {
 }
 
 impl ApplicationReconciler {
-    fn backend(&self) -> Result<&Arc<LocalBackend>, Error> {
-        self.backend
-            .as_ref()
-            .map_err(|why| Error::Unavailable(why.clone()))
-    }
-
     /// Writes the record and the status fields, checking the version read at
     /// the start of the step so a concurrent spec write is never lost.
     async fn record(
@@ -429,7 +518,7 @@ impl ApplicationReconciler {
                 Ok(StepResult::Continue)
             }
             Action::Finalize => {
-                self.finalize(step.app).await?;
+                self.finalize(&step).await?;
                 Ok(StepResult::Done(PassOutcome::Gone))
             }
         }
@@ -448,12 +537,7 @@ impl ApplicationReconciler {
                 StatusPatch::default().set("lifecycleState", json!("SUSPENDED")),
             )
             .await?;
-        } else if step.desired.running && self.backend.is_err() {
-            let why = self
-                .backend()
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
+        } else if let (true, Err(why)) = (step.desired.running, step.backend) {
             if step.app.status.get("error").and_then(Value::as_str) != Some(why.as_str()) {
                 self.record(
                     step,
@@ -464,20 +548,6 @@ impl ApplicationReconciler {
             }
         }
         Ok(())
-    }
-
-    fn savepoint_dir(&self, app: &Object) -> PathBuf {
-        self.config
-            .data_dir
-            .join("savepoints")
-            .join(app.meta.uid.to_string())
-    }
-
-    fn checkpoint_dir(&self, app: &Object) -> PathBuf {
-        self.config
-            .data_dir
-            .join("checkpoints")
-            .join(app.meta.uid.to_string())
     }
 }
 

@@ -3,56 +3,43 @@
 use super::*;
 
 impl ApplicationReconciler {
-    /// Looks at the recorded deployment: its processes, then its job and any
-    /// savepoint in flight over REST. Dead processes are *gone*; live ones
-    /// that do not answer are *unknown*, never a reason to act.
-    pub(super) async fn observe(&self, recorded: &Recorded) -> (Observed, Option<LocalCluster>) {
-        let (Some(deployment), Ok(backend)) = (&recorded.deployment, &self.backend) else {
+    /// Looks at the recorded deployment through its backend: its cluster,
+    /// then its job and any savepoint in flight over REST. A cluster the
+    /// backend knows is dead is *gone*; one that does not answer is
+    /// *unknown*, never a reason to act.
+    pub(super) async fn observe(
+        &self,
+        backend: &ChosenBackend,
+        recorded: &Recorded,
+    ) -> (Observed, Option<ClusterHandle>) {
+        let Some(deployment) = &recorded.deployment else {
             return (Observed::nothing(), None);
         };
         if !deployment.cluster_started {
             return (Observed::nothing(), None);
         }
-        let cluster = match backend.adopt(&deployment.cluster_id).await {
-            Ok(Some(c)) if c.is_alive() => c,
-            Ok(Some(c)) => {
-                // Part of the cluster died: take the rest down, it is lost
-                // (a pool's session cluster is its pool's to restart).
-                if !deployment.session {
-                    c.kill();
-                }
-                return (
-                    Observed::gone(format!(
-                        "a process of Flink cluster {} exited",
-                        deployment.cluster_id
-                    )),
-                    None,
-                );
-            }
-            Ok(None) => {
-                return (
-                    Observed::gone(format!(
-                        "no process of Flink cluster {} runs",
-                        deployment.cluster_id
-                    )),
-                    None,
-                )
-            }
-            // The cluster's record could not be read: that says nothing
-            // about its processes.
-            Err(e) => return (Observed::unknown(e.to_string()), None),
+        let backend = match backend {
+            Ok(b) => b,
+            Err(why) => return (Observed::unknown(why.clone()), None),
         };
-        let client = observer_client(&cluster);
+        let cluster = match backend.look(&deployment.cluster_id).await {
+            drey_model::Observation::Seen(c) => c,
+            drey_model::Observation::Gone(why) => return (Observed::gone(why), None),
+            drey_model::Observation::Unknown(why) => return (Observed::unknown(why), None),
+        };
+        let client = cluster.observer().clone();
         let job_state = if deployment.job_submitted {
             match client.job_status(&deployment.job_id).await {
                 Ok(info) => Some(job_state_text(&info.status)),
-                // A session cluster restarted by its pool forgot the job:
+                // A cluster the job shares forgot it (a pool's cluster was
+                // restarted, an existing cluster restarted without HA):
                 // for this application that is a lost cluster.
                 Err(e) if e.is_not_found() && deployment.session => {
                     return (
                         Observed::gone(format!(
-                            "session cluster {} no longer knows job {}",
-                            deployment.cluster_id, deployment.job_id
+                            "{} no longer knows job {}",
+                            backend.describe(),
+                            deployment.job_id
                         )),
                         None,
                     );
@@ -209,36 +196,17 @@ impl ApplicationReconciler {
 /// do, gone when its record is gone or a process exited, unknown when the
 /// record cannot be read.
 pub(crate) async fn cluster_processes(backend: &Backend, id: &str) -> Observation<()> {
-    let Ok(backend) = backend else {
-        return Observation::Unknown("no Flink backend".into());
-    };
-    match backend.adopt(id).await {
-        Ok(Some(c)) if c.is_alive() => Observation::Seen(()),
-        Ok(Some(_)) => Observation::Gone(format!("a process of Flink cluster {id} exited")),
-        Ok(None) => Observation::Gone(format!("no process of Flink cluster {id} runs")),
-        Err(e) => Observation::Unknown(e.to_string()),
+    match backend {
+        Ok(backend) => backend.look(id).await.map(drop),
+        Err(_) => Observation::Unknown("no Flink backend".into()),
     }
 }
 
-/// A client for one look at a cluster: a short timeout and no retries, so a
-/// JobManager that does not answer costs one pass a few seconds, and the
-/// controller (not the client) decides when to look again.
-pub(super) fn observer_client(cluster: &LocalCluster) -> FlinkClient {
-    observer_client_for(&cluster.rest_url()).unwrap_or_else(|_| cluster.client())
-}
-
-/// [`observer_client`] for a REST URL.
+/// A client for one look at a cluster drey started, by its REST URL: a
+/// short timeout and no retries.
 pub(crate) fn observer_client_for(url: &str) -> Result<FlinkClient, drey_flink::FlinkError> {
-    let config = drey_flink::ClientConfig {
-        request_timeout: OBSERVE_TIMEOUT,
-        get_retries: 0,
-        ..drey_flink::ClientConfig::default()
-    };
-    FlinkClient::with_config(url, config)
+    drey_runtime::backend::observer_client(url, &drey_flink::ClientConfig::default())
 }
-
-/// How long one observation call may take.
-pub(super) const OBSERVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) fn job_state_text(state: &drey_flink::JobState) -> String {
     serde_json::to_value(state)

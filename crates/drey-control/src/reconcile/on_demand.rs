@@ -12,10 +12,7 @@ impl ApplicationReconciler {
             .trigger_savepoint(
                 &deployment.job_id,
                 &SavepointRequest {
-                    target_directory: Some(format!(
-                        "file://{}",
-                        self.savepoint_dir(step.app).display()
-                    )),
+                    target_directory: step.state_locations().savepoints,
                     cancel_job: Some(false),
                     ..SavepointRequest::default()
                 },
@@ -76,10 +73,7 @@ impl ApplicationReconciler {
                     }
                     None => self.record_savepoint(step.app, location).await?,
                 }
-                let dir = self.savepoint_dir(step.app);
-                self.core
-                    .trim_savepoints(&step.app.key, &self.config.retention, &dir)
-                    .await;
+                self.trim_savepoints(&step).await;
                 self.event(
                     step.app,
                     None,
@@ -130,6 +124,16 @@ impl ApplicationReconciler {
                 }
                 Ok(StepResult::Continue)
             }
+        }
+    }
+
+    /// Trims the application's savepoint history to its limits, disposing
+    /// of the files through its backend.
+    pub(super) async fn trim_savepoints(&self, step: &Step<'_>) {
+        if let Ok(backend) = step.backend() {
+            self.core
+                .trim_savepoints(&step.app.key, &self.config.retention, backend.as_ref())
+                .await;
         }
     }
 

@@ -55,10 +55,14 @@ pub struct Deployment {
     /// Savepoint or checkpoint the job restores from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_from: Option<String>,
-    /// The job runs in a compute pool's session cluster, which it neither
-    /// starts nor stops.
+    /// The job runs in a cluster it neither starts nor stops: a compute
+    /// pool's session cluster, or an existing Flink cluster.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub session: bool,
+    /// The registered Flink cluster the job runs on (its registration id);
+    /// `None` for this machine's clusters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing_cluster: Option<String>,
     /// The cluster's processes were launched (it may not be ready yet).
     #[serde(default)]
     pub cluster_launched: bool,
@@ -415,6 +419,7 @@ mod tests {
                 fingerprint: fp.into(),
                 restore_from: None,
                 session: false,
+                existing_cluster: None,
                 cluster_launched: true,
                 cluster_started: true,
                 job_submitted: true,

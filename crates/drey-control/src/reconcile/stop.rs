@@ -11,13 +11,13 @@ impl ApplicationReconciler {
         let (Some(cluster), Some(deployment)) = (step.cluster, &step.recorded.deployment) else {
             return Ok(());
         };
-        let target = self.savepoint_dir(step.app);
+        let target = step.state_locations().savepoints;
         let trigger = cluster
             .client()
             .stop_with_savepoint(
                 &deployment.job_id,
                 &StopRequest {
-                    target_directory: Some(format!("file://{}", target.display())),
+                    target_directory: target,
                     drain: Some(false),
                     ..StopRequest::default()
                 },
@@ -86,10 +86,7 @@ impl ApplicationReconciler {
                 )
                 .await?;
                 self.record_savepoint(step.app, location).await?;
-                let dir = self.savepoint_dir(step.app);
-                self.core
-                    .trim_savepoints(&step.app.key, &self.config.retention, &dir)
-                    .await;
+                self.trim_savepoints(&step).await;
                 self.event(
                     step.app,
                     Some(&deployment.instance),
@@ -167,8 +164,9 @@ impl ApplicationReconciler {
                     }
                 }
                 if recorded.restore_from.is_none() {
-                    recorded.restore_from =
-                        latest_checkpoint_on_disk(&self.checkpoint_dir(step.app));
+                    recorded.restore_from = step
+                        .local_state_dirs()
+                        .and_then(|d| latest_checkpoint_on_disk(&d.checkpoints));
                 }
             } else if reason != StopReason::Upgrade
                 || step.desired.upgrade_mode == UpgradeMode::Stateless
@@ -218,9 +216,9 @@ impl ApplicationReconciler {
         let Some(deployment) = step.recorded.deployment.clone() else {
             return Ok(());
         };
-        if let (Ok(backend), false) = (&self.backend, deployment.session) {
-            backend
-                .stop(&deployment.cluster_id, Duration::from_secs(15))
+        if !deployment.session {
+            step.backend()?
+                .tear_down(&deployment.cluster_id, Duration::from_secs(15))
                 .await
                 .map_err(|e| {
                     Error::Unavailable(format!(
@@ -269,10 +267,11 @@ impl ApplicationReconciler {
                 .set("clusterInfo", Value::Null),
         )
         .await?;
-        let dir = self.checkpoint_dir(step.app);
-        self.core
-            .remove_stale_checkpoints(&step.app.key, &dir)
-            .await;
+        if let Some(dirs) = step.local_state_dirs() {
+            self.core
+                .remove_stale_checkpoints(&step.app.key, &dirs.checkpoints)
+                .await;
+        }
         self.event(
             step.app,
             Some(&deployment.instance),
@@ -291,10 +290,13 @@ impl ApplicationReconciler {
         let Some(deployment) = step.recorded.deployment.clone() else {
             return Ok(());
         };
-        if let (Ok(backend), false) = (&self.backend, deployment.session) {
-            let _ = backend
-                .stop(&deployment.cluster_id, Duration::from_secs(5))
-                .await;
+        if let (Ok(backend), false) = (step.backend(), deployment.session) {
+            if let Err(e) = backend
+                .tear_down(&deployment.cluster_id, Duration::from_secs(5))
+                .await
+            {
+                tracing::warn!(app = %step.app.key.name, cluster = %deployment.cluster_id, error = %e, "cannot stop what is left of a lost cluster");
+            }
         }
         let mut recorded = step.recorded.clone();
         recorded.deployment = None;
@@ -313,7 +315,9 @@ impl ApplicationReconciler {
         // Redeployed per upgradeMode, as the operator's JobManager deployment
         // recovery does: from the latest checkpoint, or without state.
         if keeps_state {
-            recorded.restore_from = latest_checkpoint_on_disk(&self.checkpoint_dir(step.app))
+            recorded.restore_from = step
+                .local_state_dirs()
+                .and_then(|d| latest_checkpoint_on_disk(&d.checkpoints))
                 .or(recorded.restore_from)
                 .or(deployment.restore_from.clone());
         } else {
@@ -349,11 +353,15 @@ impl ApplicationReconciler {
         .await
     }
 
-    pub(super) async fn finalize(&self, app: &Object) -> Result<(), Error> {
-        let dirs = [self.savepoint_dir(app), self.checkpoint_dir(app)];
-        self.core
-            .remove_app_state(&app.key, &[&dirs[0], &dirs[1]])
-            .await;
+    pub(super) async fn finalize(&self, step: &Step<'_>) -> Result<(), Error> {
+        let app = step.app;
+        // State on this machine goes with the application; state where only
+        // a cluster drey does not own reaches it stays (docs/clusters.md).
+        if let Some(dirs) = step.local_state_dirs() {
+            self.core
+                .remove_app_state(&app.key, &[&dirs.savepoints, &dirs.checkpoints])
+                .await;
+        }
         let scope = app_scope(&app.key.scope, &app.key.name);
         let mut delete = Delete::new(app.key.clone());
         delete.cascade = vec![

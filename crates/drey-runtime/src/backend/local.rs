@@ -1,0 +1,213 @@
+//! Jobs on clusters drey runs as processes on this machine: an
+//! application's own cluster is launched and polled until ready, looked at
+//! through its processes first (dead processes are *gone*), and stopped with
+//! its deployment. State lives under drey's data dir.
+
+use super::{ClusterHandle, JobBackend, LocalStateDirs, StartStep, StateLocations};
+use crate::{ClusterSpec, LocalBackend, LocalCluster, Readiness, RuntimeError};
+use async_trait::async_trait;
+use drey_model::Observation;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+impl LocalBackend {
+    /// The handle of a running local cluster.
+    pub fn handle(&self, cluster: &LocalCluster) -> ClusterHandle {
+        ClusterHandle::new(cluster.id(), cluster.client())
+    }
+
+    fn savepoints_root(&self) -> PathBuf {
+        self.data_dir().join("savepoints")
+    }
+
+    async fn launch_if_it_fits(&self, spec: &ClusterSpec) -> StartStep {
+        if let Err(why) = self.admit(spec).await {
+            return StartStep::Held(why);
+        }
+        match self.launch(spec).await {
+            Ok(_) => StartStep::Launched,
+            Err(e) => start_failed(spec, &e),
+        }
+    }
+}
+
+fn start_failed(spec: &ClusterSpec, e: &dyn std::fmt::Display) -> StartStep {
+    StartStep::Failed(format!("Flink cluster {} did not start: {e}", spec.id))
+}
+
+#[async_trait]
+impl JobBackend for LocalBackend {
+    fn describe(&self) -> String {
+        "this machine".into()
+    }
+
+    async fn start_step(
+        &self,
+        spec: &ClusterSpec,
+        launched: bool,
+        timeout: Duration,
+    ) -> Result<StartStep, RuntimeError> {
+        if !launched {
+            return Ok(self.launch_if_it_fits(spec).await);
+        }
+        let Some(cluster) = self.adopt(&spec.id).await? else {
+            // Its processes are gone: launch it again, if it fits.
+            return Ok(self.launch_if_it_fits(spec).await);
+        };
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let waited = Duration::from_millis(now_ms.saturating_sub(cluster.started_at_ms()));
+        let why = match cluster.readiness().await {
+            Readiness::Ready => return Ok(StartStep::Ready(Box::new(self.handle(&cluster)))),
+            Readiness::Starting(_) if waited < timeout => return Ok(StartStep::Waiting),
+            Readiness::Starting(last_seen) => {
+                format!("not ready after {} s: {last_seen}", waited.as_secs())
+            }
+            Readiness::Failed(why) => why,
+        };
+        // Taken down; the next launch picks new ports.
+        if let Err(e) = cluster.stop(Duration::from_secs(5)).await {
+            tracing::warn!(cluster = %spec.id, error = %e, "cannot stop a cluster that failed to start");
+        }
+        Ok(start_failed(spec, &why))
+    }
+
+    async fn look(&self, id: &str) -> Observation<ClusterHandle> {
+        match self.adopt(id).await {
+            Ok(Some(c)) if c.is_alive() => Observation::Seen(self.handle(&c)),
+            Ok(Some(_)) => Observation::Gone(format!("a process of Flink cluster {id} exited")),
+            Ok(None) => Observation::Gone(format!("no process of Flink cluster {id} runs")),
+            // The cluster's record could not be read: that says nothing
+            // about its processes.
+            Err(e) => Observation::Unknown(e.to_string()),
+        }
+    }
+
+    async fn tear_down(&self, id: &str, grace: Duration) -> Result<(), RuntimeError> {
+        self.stop(id, grace).await.map(drop)
+    }
+
+    fn owns_clusters(&self) -> bool {
+        true
+    }
+
+    fn state_locations(&self, owner: &str) -> StateLocations {
+        let dirs = local_dirs(self.data_dir(), owner);
+        StateLocations {
+            savepoints: Some(file_uri(&dirs.savepoints)),
+            checkpoints: Some(file_uri(&dirs.checkpoints)),
+        }
+    }
+
+    fn local_state_dirs(&self, owner: &str) -> Option<LocalStateDirs> {
+        Some(local_dirs(self.data_dir(), owner))
+    }
+
+    async fn dispose_savepoint(&self, _owner: &str, location: &str) {
+        dispose_local_savepoint(location, &self.savepoints_root());
+    }
+}
+
+/// Where `owner`'s state lives under a data dir: outside any cluster's dir,
+/// so checkpoints and savepoints outlive the cluster (last-state, suspend).
+pub fn local_dirs(data_dir: &Path, owner: &str) -> LocalStateDirs {
+    LocalStateDirs {
+        savepoints: data_dir.join("savepoints").join(owner),
+        checkpoints: data_dir.join("checkpoints").join(owner),
+    }
+}
+
+fn file_uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// A location in one spelling, so `file:/a/b`, `file:///a/b/` and `/a/b`
+/// compare equal; other schemes are kept as written.
+pub fn location_key(location: &str) -> String {
+    let location = location.trim();
+    let path = match location.strip_prefix("file:") {
+        Some(rest) => format!("/{}", rest.trim_start_matches('/')),
+        None => location.to_owned(),
+    };
+    match path.trim_end_matches('/') {
+        "" => path,
+        trimmed => trimmed.to_owned(),
+    }
+}
+
+/// The local path of a `file:` location or an absolute path.
+pub fn local_path(location: &str) -> Option<PathBuf> {
+    let key = location_key(location);
+    key.starts_with('/').then(|| PathBuf::from(key))
+}
+
+/// The local files of a savepoint drey may dispose of: a `savepoint-*`
+/// directory right under an owner's dir in the savepoints root. Files
+/// elsewhere (a user's own path) are never removed by drey.
+fn own_savepoint_dir(location: &str, savepoints_root: &Path) -> Option<PathBuf> {
+    let path = local_path(location)?.canonicalize().ok()?;
+    let root = savepoints_root.canonicalize().ok()?;
+    let rest = path.strip_prefix(&root).ok()?;
+    let parts: Vec<_> = rest.components().collect();
+    let named = path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("savepoint-"));
+    (parts.len() == 2 && named).then_some(path)
+}
+
+/// Removes the files of the savepoint at `location`, if drey wrote them
+/// under `savepoints_root`.
+pub fn dispose_local_savepoint(location: &str, savepoints_root: &Path) {
+    let Some(dir) = own_savepoint_dir(location, savepoints_root) else {
+        tracing::debug!(%location, "not disposing of a savepoint drey did not write or that is gone");
+        return;
+    };
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => tracing::info!(%location, "disposed of savepoint files"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(%location, error = %e, "cannot dispose of savepoint files"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_savepoint_dirs_drey_wrote_are_disposed_of() {
+        let data = tempfile::tempdir().unwrap();
+        let root = data.path().join("savepoints");
+        let own = root.join("app-uid").join("savepoint-abc-123");
+        std::fs::create_dir_all(&own).unwrap();
+        std::fs::write(own.join("_metadata"), b"x").unwrap();
+        let owner = root.join("other-uid");
+        std::fs::create_dir_all(&owner).unwrap();
+        let elsewhere = data.path().join("mine").join("savepoint-1");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let not_a_savepoint = root.join("app-uid").join("other");
+        std::fs::create_dir_all(&not_a_savepoint).unwrap();
+
+        // An owner's whole dir, a user's own dir, a dir not named like a
+        // savepoint, remote storage: kept.
+        dispose_local_savepoint(&format!("file:{}", owner.display()), &root);
+        dispose_local_savepoint(&format!("file://{}", elsewhere.display()), &root);
+        dispose_local_savepoint(&format!("file:{}", not_a_savepoint.display()), &root);
+        dispose_local_savepoint("s3://bucket/savepoint-1", &root);
+        assert!(owner.is_dir() && elsewhere.is_dir() && not_a_savepoint.is_dir());
+        dispose_local_savepoint(&format!("file:{}", own.display()), &root);
+        assert!(!own.exists());
+        // Gone already: nothing to do.
+        dispose_local_savepoint(&format!("file:{}", own.display()), &root);
+    }
+
+    #[test]
+    fn state_lives_outside_the_clusters() {
+        let dirs = local_dirs(Path::new("/data"), "u1");
+        assert_eq!(dirs.savepoints, Path::new("/data/savepoints/u1"));
+        assert_eq!(dirs.checkpoints, Path::new("/data/checkpoints/u1"));
+        assert_eq!(local_path("file:///a/b"), Some(PathBuf::from("/a/b")));
+        assert_eq!(local_path("file:/a/b"), Some(PathBuf::from("/a/b")));
+        assert_eq!(local_path("s3://b/k"), None);
+    }
+}
