@@ -24,6 +24,11 @@ fn app_key(org: &str, env: &str, name: &str) -> ObjectKey {
     ObjectKey::in_env(org, Kind::Application, env, name)
 }
 
+/// The annotation that places one application on a registered cluster
+/// (by name), over its environment's `kubernetesClusterName`: how a VVP
+/// DeploymentTarget that names a cluster places its deployments.
+pub const CLUSTER_ANNOTATION: &str = "drey.io/cluster";
+
 impl Core {
     /// Creates an application or replaces its spec (its status is kept).
     pub async fn upsert_application(
@@ -80,6 +85,10 @@ impl Core {
         let exists = current.is_some();
         if exists && create_only {
             return Err(already_exists(&input.name));
+        }
+        if let Some(cluster) = input.annotations.get(CLUSTER_ANNOTATION) {
+            let field = format!("metadata.annotations.{CLUSTER_ANNOTATION}");
+            self.runnable_cluster(org, cluster, &field).await?;
         }
         let mut write = Write::new(key, WriteMode::Upsert, input.spec);
         write.labels = input.labels;

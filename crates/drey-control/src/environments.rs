@@ -163,30 +163,42 @@ impl Core {
     /// registered, active cluster of the organization that drey can run
     /// applications on (an existing Flink cluster).
     async fn environment_cluster(&self, org: &str, name: &str) -> Result<String, Error> {
+        self.runnable_cluster(org, name, "kubernetesClusterName")
+            .await
+    }
+
+    /// Checks that `name` (given as `FIELD`) is a cluster applications can
+    /// run on: this machine, or an active registered cluster of `org` that
+    /// drey drives.
+    pub async fn runnable_cluster(
+        &self,
+        org: &str,
+        name: &str,
+        field: &str,
+    ) -> Result<String, Error> {
         use drey_model::cluster::{
             ClusterKind, ClusterRegistration, LifecycleState, LOCAL_CLUSTER,
         };
-        const FIELD: &str = "kubernetesClusterName";
         if name == LOCAL_CLUSTER {
             return Ok(name.to_owned());
         }
         let Some(cluster) = self.find_cluster(org, name).await? else {
             return Err(Error::invalid(
-                FIELD,
+                field,
                 format!("no cluster named '{name}' is registered"),
             ));
         };
         let registration = ClusterRegistration::parse(&cluster.spec)?;
         if registration.lifecycle_state == LifecycleState::Decommissioned {
             return Err(Error::invalid(
-                FIELD,
+                field,
                 format!("cluster '{name}' is decommissioned"),
             ));
         }
         match registration.kind {
             ClusterKind::Local | ClusterKind::Flink => Ok(name.to_owned()),
             ClusterKind::Kubernetes => Err(Error::invalid(
-                FIELD,
+                field,
                 format!(
                     "cluster '{name}' is a kubernetes cluster: drey records it and renders \
                      manifests for it, but does not drive it (docs/kubernetes.md)"

@@ -622,4 +622,150 @@ async fn applications_run_on_an_existing_cluster() {
         common::flink::answers(&flink.rest_url).await,
         "the cluster is still up"
     );
+
+    // LakeSail: a workspace on the cluster runs its applications there.
+    let cluster_id = c["id"].as_str().unwrap();
+    let (code, ws) = s
+        .post(
+            "/api/org/v1/workspaces",
+            json!({"name": "Remote", "clusterId": cluster_id}),
+        )
+        .await;
+    assert_eq!(code, 201, "{ws}");
+    assert_eq!(ws["clusterId"], cluster_id);
+    let apps = format!(
+        "/api/flink/v1/workspaces/{}/applications",
+        ws["id"].as_str().unwrap()
+    );
+    let jar = testjobs().join("stateful-counter.jar");
+    let lakesail_out = dir.path().join("lakesail.txt");
+    let (code, app) = s
+        .post(
+            &apps,
+            json!({
+                "name": "Counter", "runtime": "FLINK_1_17", "jars": [], "plugins": [],
+                "flinkConfiguration": {}, "logConfiguration": {},
+                "jobManagerResource": {"cpu": 1, "memory": "768m"},
+                "taskManagerResource": {"cpu": 1, "memory": "1024m"},
+                "job": {"jarUri": format!("local://{}", jar.display()),
+                        "entryClass": "io.drey.testjobs.StatefulCounter",
+                        "args": ["--out", lakesail_out.to_str().unwrap(), "--rate", "20"]}
+            }),
+        )
+        .await;
+    assert_eq!(code, 201, "{app}");
+    let app_path = format!("{apps}/{}", app["id"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let (_, now) = s.get(&app_path).await;
+        if now["state"] == "RUNNING" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not RUNNING: {now}\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    wait_for_output(&lakesail_out, 5).await;
+    assert_eq!(
+        jobs_on(&flink.rest_url)
+            .await
+            .iter()
+            .filter(|(_, state)| state == "RUNNING")
+            .count(),
+        1,
+        "the workspace's application runs on the cluster"
+    );
+    assert_eq!(common::flink::flink_processes(&data), 0);
+    let (code, _) = s.delete(&app_path).await;
+    assert!((200..300).contains(&code), "{code}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while jobs_on(&flink.rest_url)
+        .await
+        .iter()
+        .any(|(_, state)| state == "RUNNING")
+    {
+        assert!(Instant::now() < deadline, "still running:\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // VVP: a DeploymentTarget naming the cluster places its deployments there.
+    let (code, body) = s
+        .post("/namespaces/v1/namespaces", json!({"name": "vvp-remote"}))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let ns = "/api/v1/namespaces/vvp-remote";
+    let (code, body) = s
+        .post(
+            &format!("{ns}/deployment-targets"),
+            json!({"metadata": {"name": "nowhere"},
+                   "spec": {"kubernetes": {"namespace": "x"}, "clusterName": "missing"}}),
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.to_string().contains("spec.clusterName"), "{body}");
+    let (code, body) = s
+        .post(
+            &format!("{ns}/deployment-targets"),
+            json!({"metadata": {"name": "ext-target"},
+                   "spec": {"kubernetes": {"namespace": "x"}, "clusterName": "ext"}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let vvp_out = dir.path().join("vvp.txt");
+    let (code, body) = s
+        .post(
+            &format!("{ns}/deployments"),
+            json!({
+                "metadata": {"name": "counter"},
+                "spec": {
+                    "state": "RUNNING",
+                    "deploymentTargetName": "ext-target",
+                    "upgradeStrategy": {"kind": "STATEFUL"},
+                    "restoreStrategy": {"kind": "LATEST_SAVEPOINT"},
+                    "template": {"spec": {
+                        "artifact": {"kind": "JAR", "jarUri": format!("file://{}", jar.display()),
+                                     "entryClass": "io.drey.testjobs.StatefulCounter",
+                                     "mainArgs": format!("--out {} --rate 20", vvp_out.display())},
+                        "parallelism": 1
+                    }}
+                }
+            }),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let deployment = format!("{ns}/deployments/counter");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let job = loop {
+        let (_, d) = s.get(&deployment).await;
+        if d["status"]["state"] == "RUNNING" {
+            break d["status"]["running"]["jobId"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "not RUNNING: {d:#}\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        jobs_on(&flink.rest_url)
+            .await
+            .contains(&(job.clone(), "RUNNING".into())),
+        "the deployment runs on the target's cluster"
+    );
+    assert_eq!(common::flink::flink_processes(&data), 0);
+    wait_for_output(&vvp_out, 5).await;
+    let (code, body) = s
+        .json(
+            Method::PATCH,
+            &deployment,
+            Some(json!({"spec": {"state": "CANCELLED"}})),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while jobs_on(&flink.rest_url)
+        .await
+        .iter()
+        .any(|(_, state)| state == "RUNNING")
+    {
+        assert!(Instant::now() < deadline, "still running:\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(common::flink::answers(&flink.rest_url).await);
 }

@@ -14,6 +14,7 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use drey_control::applications::CLUSTER_ANNOTATION;
 use drey_control::ResourceInput;
 use drey_model::application::{JobState, UpgradeMode};
 use drey_model::application_spec::{ApplicationSpec, ApplicationStatus, ComponentSpec, JobSpec};
@@ -353,10 +354,22 @@ async fn write(
         Some(given) if given.is_object() => drey_model::json::deep_merge(&mut spec, given),
         _ => return Err(Error::invalid("spec", "is required and must be an object")),
     }
+    let mut annotations = string_map_in(body, "annotations")?;
+    // A DeploymentTarget that names a registered cluster places the
+    // deployment there.
+    if let Some(target) = spec
+        .get("deploymentTargetName")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    {
+        if let Some(cluster) = super::documents::target_cluster(state, org, ns, target).await? {
+            annotations.insert(CLUSTER_ANNOTATION.to_owned(), cluster);
+        }
+    }
     let input = ResourceInput {
         name: name.to_owned(),
         labels: string_map_in(body, "labels")?,
-        annotations: string_map_in(body, "annotations")?,
+        annotations,
         spec: to_core(&spec)?,
     };
     let written = match how {

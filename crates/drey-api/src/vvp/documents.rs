@@ -109,6 +109,52 @@ fn input(c: &Collection, plural: &str, name: &str, body: &Value) -> Result<Docum
     })
 }
 
+/// A DeploymentTarget may name a registered cluster its deployments run on
+/// (`spec.clusterName`, drey's extension; docs/clusters.md): it must be one
+/// drey can run applications on.
+async fn check_target(
+    state: &AppState,
+    org: &str,
+    plural: &str,
+    body: &Value,
+) -> Result<(), Error> {
+    if plural != "deployment-targets" {
+        return Ok(());
+    }
+    match body.pointer("/spec/clusterName") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(name)) => state
+            .core
+            .runnable_cluster(org, name, "spec.clusterName")
+            .await
+            .map(drop),
+        Some(_) => Err(Error::invalid("spec.clusterName", "must be a string")),
+    }
+}
+
+/// The registered cluster the DeploymentTarget `target` of namespace `ns`
+/// names, if it names one.
+pub(super) async fn target_cluster(
+    state: &AppState,
+    org: &str,
+    ns: &str,
+    target: &str,
+) -> Result<Option<String>, Error> {
+    match state
+        .core
+        .get_document(org, ns, "deployment-targets", target)
+        .await
+    {
+        Ok(doc) => Ok(doc
+            .spec
+            .get("clusterName")
+            .and_then(Value::as_str)
+            .map(str::to_owned)),
+        Err(Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 pub(super) async fn list(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -128,6 +174,7 @@ pub(super) async fn create(
 ) -> Result<Response, VvpError> {
     let c = collection(&plural)?;
     let name = name_in(&body)?;
+    check_target(&state, &who.org, &plural, &body).await?;
     let doc = state
         .core
         .put_document(&who.org, &ns, input(&c, &plural, &name, &body)?, true, None)
@@ -175,6 +222,7 @@ pub(super) async fn replace(
     if body["metadata"]["name"].as_str().is_some_and(|n| n != name) {
         return Err(Error::invalid("metadata.name", "is immutable").into());
     }
+    check_target(&state, &who.org, &plural, &body).await?;
     let doc = state
         .core
         .put_document(

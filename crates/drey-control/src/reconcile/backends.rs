@@ -1,10 +1,12 @@
 //! Which backend a deployment runs on. A new deployment goes where its
+//! application is placed (the `drey.io/cluster` annotation) or else its
 //! environment is bound (`kubernetesClusterName`: the local machine by
 //! default, or a registered `flink` cluster); the choice is recorded with
 //! the deployment, so a later change of the binding moves the application
 //! only with its next deployment, never under a running job.
 
 use super::plan::Deployment;
+use crate::applications::CLUSTER_ANNOTATION;
 use crate::Core;
 use drey_model::cluster::{ClusterKind, ClusterRegistration, LifecycleState, LOCAL_CLUSTER};
 use drey_model::environment_spec::EnvironmentSpec;
@@ -51,36 +53,42 @@ impl Backends {
         self.local.clone().map(|b| b as Arc<dyn JobBackend>)
     }
 
-    /// Where a new deployment of an application in `env` goes.
+    /// Where a new deployment of `app` in `env` goes: the cluster the
+    /// application names ([`CLUSTER_ANNOTATION`]), else its environment's.
     pub(crate) async fn placement(
         &self,
         core: &Core,
-        org: &str,
+        app: &Object,
         env: Option<&Object>,
     ) -> Result<Placement, Error> {
-        let name = env
-            .map(|e| view::<EnvironmentSpec>(&e.spec))
-            .and_then(|s| s.cluster_name().map(str::to_owned));
+        let org = &app.key.org;
+        let name = app
+            .meta
+            .annotations
+            .get(CLUSTER_ANNOTATION)
+            .cloned()
+            .or_else(|| {
+                env.map(|e| view::<EnvironmentSpec>(&e.spec))
+                    .and_then(|s| s.cluster_name().map(str::to_owned))
+            });
         let Some(name) = name.filter(|n| n != LOCAL_CLUSTER) else {
             return Ok(Placement::Local);
         };
         let cluster = core.find_cluster(org, &name).await?.ok_or_else(|| {
-            Error::Unavailable(format!(
-                "the environment's cluster '{name}' is no longer registered"
-            ))
+            Error::Unavailable(format!("cluster '{name}' is no longer registered"))
         })?;
         let registration = ClusterRegistration::parse(&cluster.spec)?;
         if registration.lifecycle_state == LifecycleState::Decommissioned {
             return Err(Error::Unavailable(format!(
-                "the environment's cluster '{name}' is decommissioned"
+                "cluster '{name}' is decommissioned"
             )));
         }
         match registration.kind {
             ClusterKind::Local => Ok(Placement::Local),
             ClusterKind::Flink => Ok(Placement::Existing(cluster.meta.name)),
             ClusterKind::Kubernetes => Err(Error::Unavailable(format!(
-                "the environment's cluster '{name}' is a kubernetes cluster, which drey \
-                 records but does not drive (see docs/kubernetes.md)"
+                "cluster '{name}' is a kubernetes cluster, which drey records but does \
+                 not drive (see docs/kubernetes.md)"
             ))),
         }
     }

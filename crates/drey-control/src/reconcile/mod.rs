@@ -279,7 +279,7 @@ impl ApplicationReconciler {
         let placement = if session_job {
             Ok(Placement::Local)
         } else {
-            self.backends.placement(&self.core, org, env).await
+            self.backends.placement(&self.core, app, env).await
         };
         match placement {
             Ok(placement) => {
