@@ -603,6 +603,32 @@ async fn applications_run_on_an_existing_cluster() {
         .collect();
     assert_eq!(running_jobs, [(upgraded.clone(), "RUNNING".to_owned())]);
 
+    // The JobManager killed and started again without HA: the cluster
+    // forgot the job, which is redeployed there from the newest checkpoint
+    // drey saw (recorded at most every 30 s), the counts continuing.
+    wait_for_output(&out, line_count(&out) + 60).await;
+    let lines = line_count(&out);
+    flink.restart_jobmanager(&host).await;
+    let st = wait_remote(
+        &s,
+        "counter",
+        "redeployed after the cluster forgot it",
+        |st| running(st) && st["jobStatus"]["jobId"] != upgraded.as_str(),
+    )
+    .await;
+    let restored = st["jobStatus"]["upgradeSavepointPath"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        restored.contains("/checkpoints/") && restored.contains("chk-"),
+        "restored from a checkpoint: {st:#}"
+    );
+    assert!(s.log().contains("CLUSTER_LOST"), "the loss is an event");
+    wait_for_output(&out, lines + 6).await;
+    for (key, n) in first_counts_after(&out, lines) {
+        assert!(n > 10, "{key}: restarted at {n}, not from its state");
+    }
+
     // Delete: the job goes, the cluster stays.
     let (code, body) = s.delete(&format!("{REMOTE_APPS}/counter")).await;
     assert_eq!(code, 200, "{body}");

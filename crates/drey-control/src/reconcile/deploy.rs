@@ -83,6 +83,7 @@ impl ApplicationReconciler {
         });
         recorded.deployed_before = true;
         recorded.halted_fingerprint = None;
+        recorded.seen_checkpoint = None;
         let upgrading = step
             .app
             .status

@@ -184,7 +184,7 @@ impl ApplicationReconciler {
             let (backend, existing_cluster) = self
                 .backend_of(&app, env.as_ref(), &effective, &recorded)
                 .await?;
-            let (mut observed, cluster) = self.observe(&backend, &recorded).await;
+            let (mut observed, cluster) = self.observe(&backend, &app, &recorded).await;
             // A JobManager silent past the bound counts as hung only where
             // drey can take the cluster down: on a cluster it does not own,
             // a second job must never be started beside one that may run.

@@ -10,6 +10,7 @@ impl ApplicationReconciler {
     pub(super) async fn observe(
         &self,
         backend: &ChosenBackend,
+        app: &Object,
         recorded: &Recorded,
     ) -> (Observed, Option<ClusterHandle>) {
         let Some(deployment) = &recorded.deployment else {
@@ -81,7 +82,52 @@ impl ApplicationReconciler {
             ),
             None => None,
         };
-        (Observed::up(job_state, operation), Some(cluster))
+        // Where the job's state is not on this machine, drey cannot find
+        // its newest checkpoint once the cluster forgets the job: ask now.
+        let off_machine = backend
+            .local_state_dirs(&app.meta.uid.to_string())
+            .is_none();
+        let latest_checkpoint = match job_state.as_deref() {
+            Some("RUNNING") if off_machine => client
+                .checkpoints(&deployment.job_id)
+                .await
+                .ok()
+                .and_then(|stats| stats.latest.completed)
+                .and_then(|c| c.external_path),
+            _ => None,
+        };
+        let mut observed = Observed::up(job_state, operation);
+        observed.latest_checkpoint = latest_checkpoint;
+        (observed, Some(cluster))
+    }
+
+    /// Records the job's newest checkpoint when it changed, at most every
+    /// [`CHECKPOINT_RECORD_INTERVAL`]: a status write per checkpoint would
+    /// cost more than the few seconds of progress it saves.
+    async fn record_checkpoint(&self, step: &Step<'_>) -> Result<(), Error> {
+        let Some(location) = &step.observed.latest_checkpoint else {
+            return Ok(());
+        };
+        let now = Timestamp::now();
+        let due = match &step.recorded.seen_checkpoint {
+            Some(seen) if &seen.location == location => false,
+            Some(seen) => {
+                now.millis() - seen.recorded_at.millis()
+                    >= i64::try_from(CHECKPOINT_RECORD_INTERVAL.as_millis()).unwrap_or(i64::MAX)
+            }
+            None => true,
+        };
+        if !due {
+            return Ok(());
+        }
+        let mut recorded = step.recorded.clone();
+        recorded.seen_checkpoint = Some(plan::SeenCheckpoint {
+            location: location.clone(),
+            recorded_at: now,
+        });
+        self.record(step, &recorded, StatusPatch::default())
+            .await
+            .map(drop)
     }
 
     pub(super) async fn observe_job(&self, step: &Step<'_>) -> Result<(), Error> {
@@ -101,7 +147,7 @@ impl ApplicationReconciler {
             .unwrap_or_default()
             .to_owned();
         if previous == state {
-            return Ok(());
+            return self.record_checkpoint(step).await;
         }
         let now = Timestamp::now().to_string();
         let mut job_status = job_status_with(
@@ -201,6 +247,10 @@ pub(crate) async fn cluster_processes(backend: &Backend, id: &str) -> Observatio
         Err(_) => Observation::Unknown("no Flink backend".into()),
     }
 }
+
+/// How often the newest checkpoint of a job whose state is not on this
+/// machine is recorded, at most.
+const CHECKPOINT_RECORD_INTERVAL: Duration = Duration::from_secs(30);
 
 /// A client for one look at a cluster drey started, by its REST URL: a
 /// short timeout and no retries.

@@ -153,6 +153,21 @@ pub struct Recorded {
     /// outlasts the hung bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silence: Option<Silence>,
+    /// The newest completed checkpoint of the current deployment's job, kept
+    /// where the backend's state is not on this machine (an existing
+    /// cluster): what the job restores from when its cluster forgets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_checkpoint: Option<SeenCheckpoint>,
+}
+
+/// A completed checkpoint drey saw, and when it recorded it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeenCheckpoint {
+    /// Its external path.
+    pub location: String,
+    /// When it was recorded.
+    pub recorded_at: drey_model::Timestamp,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -185,6 +200,9 @@ pub struct Observed {
     pub job_state: Option<String>,
     /// The recorded stop-with-savepoint or savepoint trigger, when one is recorded.
     pub operation: Option<OperationObs>,
+    /// The job's newest completed checkpoint, when it was asked for (a
+    /// running job whose state is not on this machine).
+    pub latest_checkpoint: Option<String>,
 }
 
 impl Observed {
@@ -194,6 +212,7 @@ impl Observed {
             cluster: None,
             job_state: None,
             operation: None,
+            latest_checkpoint: None,
         }
     }
 
@@ -219,6 +238,7 @@ impl Observed {
             cluster: Some(Observation::Seen(())),
             job_state,
             operation,
+            latest_checkpoint: None,
         }
     }
 

@@ -303,6 +303,7 @@ impl ApplicationReconciler {
         recorded.stopping = None;
         recorded.savepoint_trigger = None;
         recorded.silence = None;
+        recorded.seen_checkpoint = None;
         let keeps_state = step.desired.upgrade_mode != UpgradeMode::Stateless;
         let why = match &step.observed.cluster {
             Some(drey_model::Observation::Gone(why)) => why.clone(),
@@ -318,6 +319,12 @@ impl ApplicationReconciler {
             recorded.restore_from = step
                 .local_state_dirs()
                 .and_then(|d| latest_checkpoint_on_disk(&d.checkpoints))
+                .or_else(|| {
+                    step.recorded
+                        .seen_checkpoint
+                        .as_ref()
+                        .map(|c| c.location.clone())
+                })
                 .or(recorded.restore_from)
                 .or(deployment.restore_from.clone());
         } else {

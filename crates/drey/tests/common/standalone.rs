@@ -168,6 +168,8 @@ impl Standalone {
                  taskmanager.host: {a}\n\
                  taskmanager.bind-host: {a}\n\
                  taskmanager.numberOfTaskSlots: 2\n\
+                 heartbeat.interval: 2000\n\
+                 heartbeat.timeout: 10000\n\
                  jobmanager.memory.process.size: 768m\n\
                  taskmanager.memory.process.size: 1024m\n\
                  execution.checkpointing.dir: file://{state}/checkpoints\n\
@@ -231,6 +233,25 @@ impl Standalone {
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+
+    /// Kills the JobManager (`kill -9`) and starts a new one with Flink's
+    /// script: a cluster without HA, so it forgets its jobs; the running
+    /// TaskManager registers with the new one.
+    pub async fn restart_jobmanager(&self, host: &Host) {
+        let pid = self.jobmanager_pid();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(Instant::now() < deadline, "the JobManager did not die");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.script(host, "jobmanager.sh", &["start"]);
+        self.wait_ready(Duration::from_secs(120)).await;
     }
 
     /// The JobManager's pid (its command line names this conf dir).
