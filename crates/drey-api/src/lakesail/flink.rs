@@ -20,7 +20,9 @@ use drey_control::signed_urls::{Grant, GrantKind};
 use drey_control::ResourceInput;
 use drey_model::application::JobState;
 use drey_model::application::UpgradeMode;
-use drey_model::application_spec::{ApplicationSpec, ApplicationStatus, ComponentSpec, JobSpec};
+use drey_model::application_spec::{
+    ApplicationSpec, ApplicationStatus, ComponentSpec, JobSpec, Lifecycle,
+};
 use drey_model::compute_pool_spec::ClusterSpec;
 use drey_model::json::get_path;
 use drey_model::loose::{to_json, view, Loose};
@@ -338,7 +340,8 @@ fn to_core(spec: &Value) -> Result<Value, Error> {
 /// the lifecycle before there is one.
 pub(super) fn observed_state(app: &Object) -> String {
     let observed: ApplicationStatus = view(&app.status);
-    let state = [observed.job_state(), observed.lifecycle()]
+    let lifecycle = observed.lifecycle().map_or("", Lifecycle::as_str);
+    let state = [observed.job_state(), lifecycle]
         .into_iter()
         .find(|s| !s.is_empty())
         .unwrap_or("CREATED")

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_control::ResourceInput;
-use drey_model::application_spec::ApplicationStatus;
+use drey_model::application_spec::InstanceStatus;
 use drey_model::json::get_path;
 use drey_model::loose::{typed, view};
 use drey_model::{Error, Kind, Object};
@@ -50,8 +50,8 @@ fn job_state(flink: &str) -> &'static str {
 }
 
 fn render_job(app: &Object, instance: &Object, ns: &str) -> Value {
-    let observed: ApplicationStatus = view(&instance.status);
-    let spec = typed(&observed.spec).cloned().unwrap_or_default();
+    let observed: InstanceStatus = view(&instance.status);
+    let spec = observed.spec.clone().unwrap_or_default();
     let job = spec.job().cloned().unwrap_or_default();
     let flink_state = match observed.job_state() {
         "" => "CREATED",
