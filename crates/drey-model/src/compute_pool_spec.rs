@@ -168,4 +168,16 @@ mod tests {
             (None, Some("http://x"))
         );
     }
+
+    #[test]
+    fn a_pool_status_keeps_unknown_fields_and_drops_odd_ones() {
+        let given = json!({"phase": "RUNNING", "message": "m", "observedGeneration": 2,
+            "clusterInfo": {"clusterId": "pool-1", "restUrl": "http://x", "port": 1},
+            "reconciler": {"fingerprint": "f"}, "later": true});
+        let status: PoolStatus = view(&given);
+        assert_eq!(to_json(&status), given);
+        let old: PoolStatus = view(&json!({"phase": "PENDING", "message": {"a": 1}, "x": 1}));
+        assert_eq!(old.message, None);
+        assert_eq!(to_json(&old), json!({"phase": "PENDING", "x": 1}));
+    }
 }

@@ -183,3 +183,34 @@ impl EventData {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loose::{to_json, view};
+    use serde_json::json;
+
+    #[test]
+    fn every_type_reads_back_as_itself() {
+        for t in EventType::ALL {
+            assert_eq!(to_json(&t), json!(t.as_str()));
+            assert_eq!(
+                serde_json::from_value::<EventType>(to_json(&t)).ok(),
+                Some(t)
+            );
+        }
+    }
+
+    #[test]
+    fn an_event_round_trips_and_an_unknown_type_reads_as_absent() {
+        let given = json!({"type": "JOB_STATUS", "message": "Job j is RUNNING",
+                           "data": {"newStatus": "RUNNING"}});
+        let status: EventStatus = view(&given);
+        assert_eq!(status.event_type, Some(EventType::JobStatus));
+        assert_eq!(to_json(&status), given);
+        let old: EventStatus = view(&json!({"type": "SOMETHING_ELSE", "message": "m"}));
+        assert_eq!((old.event_type, old.message.as_deref()), (None, Some("m")));
+        let spec: EventSpec = view(&json!({"flinkApplicationInstance": "i"}));
+        assert_eq!(spec.flink_application_instance.as_deref(), Some("i"));
+    }
+}

@@ -124,3 +124,54 @@ impl SavepointStatus {
         self.result_timestamp = Some(Timestamp::now());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loose::{to_json, view};
+    use serde_json::json;
+
+    #[test]
+    fn a_savepoint_status_round_trips_and_reads_old_ones() {
+        let given = json!({"state": "IN_PROGRESS", "triggerId": "t", "attempts": 1,
+                           "triggerTimestamp": "2025-03-31T11:34:01.503Z", "later": 1});
+        let status: SavepointStatus = view(&given);
+        assert_eq!(status.state, Some(SavepointState::InProgress));
+        assert_eq!(to_json(&status), given);
+        let old: SavepointStatus = view(&json!({"state": "LOST", "attempts": "2"}));
+        assert_eq!((old.state, old.attempts), (None, None));
+    }
+
+    #[test]
+    fn edits_set_what_the_state_needs() {
+        let mut status = SavepointStatus::pending();
+        status.complete("file:///sp");
+        assert_eq!(status.state, Some(SavepointState::Completed));
+        assert!(status.result_timestamp.is_some() && status.trigger_timestamp.is_some());
+        let mut status = SavepointStatus::pending();
+        status.fail("no");
+        assert_eq!(
+            (status.state, status.error.as_deref()),
+            (Some(SavepointState::Failed), Some("no"))
+        );
+        for s in [
+            SavepointState::Pending,
+            SavepointState::InProgress,
+            SavepointState::Completed,
+            SavepointState::Failed,
+        ] {
+            assert_eq!(to_json(&s), json!(s.as_str()));
+        }
+    }
+
+    #[test]
+    fn a_savepoint_spec_keeps_what_the_user_wrote() {
+        let given = json!({"path": 5, "formatType": "NATIVE", "x": 1});
+        let spec: SavepointSpec = view(&given);
+        assert_eq!(to_json(&spec), given);
+        assert_eq!(
+            to_json(&SavepointSpec::taken_at("file:///sp")),
+            json!({"path": "file:///sp", "formatType": "CANONICAL"})
+        );
+    }
+}

@@ -210,3 +210,55 @@ impl StatementResult {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loose::{to_json, view};
+    use serde_json::json;
+
+    #[test]
+    fn a_statement_status_round_trips() {
+        let given = json!({
+            "phase": "COMPLETED", "detail": "d", "jobId": "j",
+            "traits": {"sqlKind": "SHOW_TABLES", "isBounded": true, "isAppendOnly": true,
+                       "schema": {"columns": [{"name": "t", "type": {"type": "VARCHAR"}}]}},
+            "exceptions": [{"name": "StatementException", "message": "m",
+                            "timestamp": "2025-03-31T11:34:01.503Z"}],
+            "result": {"apiVersion": "cmf.confluent.io/v1", "kind": "StatementResult",
+                       "metadata": {"creationTimestamp": "2025-03-31T11:34:01.503Z",
+                                    "annotations": {"nextPageToken": ""}},
+                       "results": {"data": [{"op": 0, "row": ["a"]}]}},
+            "observedGeneration": 1,
+            "reconciler": {"prepared": true},
+            "later": [1],
+        });
+        let status: StatementStatus = view(&given);
+        assert_eq!(status.phase(), Some("COMPLETED"));
+        assert_eq!(to_json(&status), given);
+    }
+
+    #[test]
+    fn odd_statement_fields_read_as_absent() {
+        let status: StatementStatus = view(&json!({
+            "phase": 1, "exceptions": [{"message": "no name"}], "traits": {"isBounded": "yes"},
+            "result": "rows"}));
+        assert_eq!(status.phase(), None);
+        assert_eq!(status.exceptions, None);
+        assert_eq!(status.result, None);
+        assert_eq!(status.traits.and_then(|t| t.is_bounded), None);
+    }
+
+    #[test]
+    fn a_result_page_says_what_comes_next() {
+        let row = ResultRow {
+            op: 0,
+            row: vec![json!(1)],
+        };
+        let page = to_json(&StatementResult::page(vec![row], Some(3)));
+        assert_eq!(page["metadata"]["annotations"]["nextPageToken"], "3");
+        assert_eq!(page["results"]["data"], json!([{"op": 0, "row": [1]}]));
+        let last = to_json(&StatementResult::page(vec![], None));
+        assert_eq!(last["metadata"]["annotations"]["nextPageToken"], "");
+    }
+}

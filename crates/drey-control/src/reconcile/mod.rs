@@ -30,7 +30,7 @@ use drey_model::application_spec::{ApplicationStatus, JobStatus, Lifecycle};
 use drey_model::event::EventData;
 use drey_model::loose::{to_json, view};
 use drey_model::object::app_scope;
-use drey_model::savepoint::SavepointStatus;
+use drey_model::savepoint::{SavepointState, SavepointStatus};
 use drey_model::{Error, Kind, Object, ObjectKey, Observation, Timestamp};
 use drey_runtime::{ClusterSpec, LocalBackend, LocalCluster};
 use drey_store::{Delete, Write, WriteMode};
@@ -251,7 +251,7 @@ impl ApplicationReconciler {
                 scope: Some(app_scope(&app.key.scope, &app.key.name)),
                 filters: vec![drey_store::FieldFilter {
                     path: vec!["status".into(), "state".into()],
-                    equals: crate::savepoints::state::PENDING.into(),
+                    equals: SavepointState::Pending.as_str().into(),
                 }],
                 page: drey_model::PageRequest {
                     page: 0,

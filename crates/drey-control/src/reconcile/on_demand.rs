@@ -2,7 +2,7 @@
 
 use super::*;
 use drey_model::application_spec::LastSavepoint;
-use drey_model::savepoint::{SavepointSpec, SavepointState};
+use drey_model::savepoint::SavepointSpec;
 
 impl ApplicationReconciler {
     pub(super) async fn trigger_savepoint(&self, step: Step<'_>) -> Result<(), Error> {
