@@ -26,6 +26,7 @@ use drey_model::application_spec::{
 use drey_model::compute_pool_spec::ClusterSpec;
 use drey_model::json::get_path;
 use drey_model::loose::{to_json, view, Loose};
+use drey_model::savepoint::{SavepointState, SavepointStatus};
 use drey_model::{Error, Object, Timestamp};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -540,8 +541,8 @@ pub(super) fn savepoint(sp: &Object) -> Value {
     if manual {
         super::set_field(&mut out, "triggerNonce", json!(sp.meta.name));
     }
-    if let Some(path) = sp.status.get("path") {
-        super::set_field(&mut out, "location", path.clone());
+    if let Some(path) = view::<SavepointStatus>(&sp.status).path {
+        super::set_field(&mut out, "location", json!(path));
     }
     out
 }
@@ -603,10 +604,11 @@ pub(super) async fn savepoint_list(
             .list_app_savepoints(&who.org, &env, &app.meta.name, p)
     })
     .await?;
+    let state_of = |sp: &Object| view::<SavepointStatus>(&sp.status).state;
     let (completed, pending): (Vec<&Object>, Vec<&Object>) = all
         .iter()
-        .filter(|sp| sp.status.get("state").and_then(Value::as_str) != Some("FAILED"))
-        .partition(|sp| sp.status.get("state").and_then(Value::as_str) == Some("COMPLETED"));
+        .filter(|sp| state_of(sp) != Some(SavepointState::Failed))
+        .partition(|sp| state_of(sp) == Some(SavepointState::Completed));
     Ok(json_reply(
         StatusCode::OK,
         json!({
