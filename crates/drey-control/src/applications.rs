@@ -2,15 +2,16 @@
 
 use crate::{store_error, Core, Outcome, ResourceInput};
 use drey_model::application::{validate_spec, JobState};
-use drey_model::application_spec::ApplicationSpec;
+use drey_model::application_spec::{ApplicationSpec, ApplicationStatus, JobStatus, Lifecycle};
 use drey_model::compute_pool_spec::{PoolSpec, PoolType};
+use drey_model::event::EventType;
 use drey_model::loose::{to_json, typed, view, Loose};
 use drey_model::name::check_cmf_name;
 use drey_model::object::app_scope;
 use drey_model::page::{SortDirection, SortKey, SortOrder};
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest, Timestamp};
 use drey_store::{Delete, Write, WriteMode};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The annotation that says a delete was asked for (and when).
 pub const DELETION_REQUESTED: &str = "drey.io/deletion-requested";
@@ -120,9 +121,9 @@ impl Core {
             &stored.key,
             None,
             if outcome == Outcome::Created {
-                "APPLICATION_CREATED"
+                EventType::ApplicationCreated
             } else {
-                "APPLICATION_UPDATED"
+                EventType::ApplicationUpdated
             },
             message,
             None,
@@ -425,9 +426,14 @@ fn newest_first(mut page: PageRequest) -> PageRequest {
 /// The status of an application nothing has acted on yet. `jobStatus.jobName`
 /// and `.state` are always strings: the CMF CLI reads them on every item.
 fn initial_status(name: &str) -> Value {
-    json!({
-        "lifecycleState": "CREATED",
-        "jobStatus": {"jobName": name, "state": "CREATED"},
+    to_json(&ApplicationStatus::<Value> {
+        lifecycle_state: Some(Lifecycle::Created),
+        job_status: Some(JobStatus {
+            job_name: Some(name.to_owned()),
+            state: Some("CREATED".into()),
+            ..JobStatus::default()
+        }),
+        ..ApplicationStatus::default()
     })
 }
 

@@ -10,6 +10,7 @@ use crate::{store_error, Core};
 use drey_model::cluster::{
     ClusterHealth, ClusterJob, ClusterKind, ClusterRegistration, ConnectionState, LifecycleState,
 };
+use drey_model::event::EventType;
 use drey_model::{Error, Kind, Object, Timestamp};
 use std::time::Duration;
 
@@ -115,16 +116,18 @@ impl ClusterHealthWatch {
             .map_err(store_error)?;
         if changed {
             let (kind, message) = match health.state {
-                ConnectionState::Connected => ("CLUSTER_CONNECTED", "the cluster answers".into()),
+                ConnectionState::Connected => {
+                    (EventType::ClusterConnected, "the cluster answers".into())
+                }
                 ConnectionState::Disconnected => (
-                    "CLUSTER_DISCONNECTED",
+                    EventType::ClusterDisconnected,
                     health.message.clone().unwrap_or_default(),
                 ),
                 ConnectionState::Decommissioned => {
-                    ("CLUSTER_DECOMMISSIONED", "decommissioned".into())
+                    (EventType::ClusterDecommissioned, "decommissioned".into())
                 }
             };
-            tracing::info!(cluster = %registration.name, state = kind, %message, "cluster state changed");
+            tracing::info!(cluster = %registration.name, state = kind.as_str(), %message, "cluster state changed");
             events::record(
                 self.core.store().as_ref(),
                 &cluster.key,

@@ -3,12 +3,13 @@
 use crate::{store_error, Core, ResourceInput};
 use drey_model::application::JobState;
 use drey_model::application_spec::ApplicationSpec;
-use drey_model::loose::view;
+use drey_model::compute_pool_spec::PoolStatus;
+use drey_model::loose::{to_json, view};
 use drey_model::name::check_cmf_name;
 use drey_model::validate::compute_pool_spec;
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
 use drey_store::{Delete, FieldFilter, Write, WriteMode};
-use serde_json::json;
+use serde_json::Value;
 
 fn pool_key(org: &str, env: &str, name: &str) -> ObjectKey {
     ObjectKey::in_env(org, Kind::ComputePool, env, name)
@@ -56,7 +57,10 @@ impl Core {
         write.labels = input.labels;
         write.annotations = input.annotations;
         write.requires = vec![ObjectKey::global(org, Kind::Environment, env)];
-        write.status = Some(json!({"phase": "PENDING"}));
+        write.status = Some(to_json(&PoolStatus::<Value> {
+            phase: Some(crate::reconcile::pools::phase::PENDING.into()),
+            ..PoolStatus::default()
+        }));
         let pool = self.store.write(write).await.map_err(store_error)?;
         self.wake_object(&pool.key);
         Ok(pool)

@@ -12,9 +12,12 @@ use crate::{store_error, Core};
 use drey_model::application::{
     configuration_text, effective_spec, SAVEPOINT_HISTORY_MAX_AGE, SAVEPOINT_HISTORY_MAX_COUNT,
 };
+use drey_model::application_spec::ApplicationStatus;
 use drey_model::duration::parse_flink_duration;
+use drey_model::loose::{typed, view};
 use drey_model::object::app_scope;
 use drey_model::page::{SortDirection, SortKey, SortOrder};
+use drey_model::savepoint::{SavepointSpec, SavepointState, SavepointStatus};
 use drey_model::{Error, Kind, Object, ObjectKey, PageRequest, Timestamp};
 use drey_store::{Delete, ListQuery};
 use serde_json::Value;
@@ -236,13 +239,11 @@ pub fn make_room(dir: &Path, max_bytes: u64, incoming: u64) {
 
 /// Where a savepoint record's files are.
 fn location_of(savepoint: &Object) -> Option<String> {
-    savepoint
-        .status
-        .get("path")
-        .or_else(|| savepoint.spec.get("path"))
-        .and_then(Value::as_str)
+    let spec: SavepointSpec = view(&savepoint.spec);
+    view::<SavepointStatus>(&savepoint.status)
+        .path
+        .or_else(|| typed(&spec.path).cloned())
         .filter(|p| !p.trim().is_empty())
-        .map(str::to_owned)
 }
 
 /// What an application may still restore from (as [`location_key`]s): the
@@ -257,10 +258,9 @@ pub fn restore_points(app: &Object, effective: &Value) -> HashSet<String> {
             .pointer("/job/initialSavepointPath")
             .and_then(Value::as_str)
             .map(str::to_owned),
-        app.status
-            .pointer("/jobStatus/upgradeSavepointPath")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        view::<ApplicationStatus>(&app.status)
+            .job_status
+            .and_then(|j| j.upgrade_savepoint_path),
     ]
     .into_iter()
     .flatten()
@@ -396,16 +396,13 @@ impl Core {
             .items;
         let entries: Vec<SavepointEntry> = records
             .iter()
-            .filter(|sp| {
-                sp.status.get("state").and_then(Value::as_str)
-                    == Some(crate::savepoints::state::COMPLETED)
-            })
             .filter_map(|sp| {
-                let completed = sp
-                    .status
-                    .get("resultTimestamp")
-                    .and_then(Value::as_str)
-                    .and_then(Timestamp::parse)
+                let status: SavepointStatus = view(&sp.status);
+                if status.state != Some(SavepointState::Completed) {
+                    return None;
+                }
+                let completed = status
+                    .result_timestamp
                     .unwrap_or(sp.meta.creation_timestamp);
                 Some(SavepointEntry {
                     name: sp.meta.name.clone(),

@@ -3,39 +3,35 @@
 //! and usable as `initialSavepointPath`.
 
 use crate::{store_error, Core, ResourceInput};
+use drey_model::loose::{to_json, view, Loose};
 use drey_model::name::check_cmf_name;
 use drey_model::object::{app_scope, statement_scope};
-use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest, Timestamp};
+use drey_model::savepoint::{SavepointSpec, SavepointStatus};
+use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
 use drey_store::{Delete, Write, WriteMode};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-/// Savepoint states.
-pub mod state {
-    /// Waiting for the reconciler to trigger it.
-    pub const PENDING: &str = "PENDING";
-    /// Triggered, not done.
-    pub const IN_PROGRESS: &str = "IN_PROGRESS";
-    /// Done; `status.path` holds it.
-    pub const COMPLETED: &str = "COMPLETED";
-    /// Failed; `status.error` says why.
-    pub const FAILED: &str = "FAILED";
+/// The spec of a savepoint request, checked; its `path` when it names one.
+fn check_spec(spec: &Value) -> Result<Option<String>, Error> {
+    let spec: SavepointSpec = view(spec);
+    match &spec.format_type {
+        None => {}
+        Some(Loose::Typed(f)) if f == "CANONICAL" || f == "NATIVE" => {}
+        Some(Loose::Typed(f)) => return Err(bad_format(&Value::String(f.clone()))),
+        Some(Loose::Odd(v)) => return Err(bad_format(v)),
+    }
+    match spec.path {
+        None => Ok(None),
+        Some(Loose::Typed(p)) if !p.trim().is_empty() => Ok(Some(p)),
+        Some(_) => Err(Error::invalid("spec.path", "must be a non-empty string")),
+    }
 }
 
-fn check_spec(spec: &Value) -> Result<(), Error> {
-    if let Some(format) = spec.get("formatType").filter(|v| !v.is_null()) {
-        if !matches!(format.as_str(), Some("CANONICAL") | Some("NATIVE")) {
-            return Err(Error::invalid(
-                "spec.formatType",
-                format!("must be 'CANONICAL' or 'NATIVE', not {format}"),
-            ));
-        }
-    }
-    if let Some(path) = spec.get("path").filter(|v| !v.is_null()) {
-        if path.as_str().map(str::trim).unwrap_or("").is_empty() {
-            return Err(Error::invalid("spec.path", "must be a non-empty string"));
-        }
-    }
-    Ok(())
+fn bad_format(given: &Value) -> Error {
+    Error::invalid(
+        "spec.formatType",
+        format!("must be 'CANONICAL' or 'NATIVE', not {given}"),
+    )
 }
 
 /// What a savepoint belongs to.
@@ -99,10 +95,7 @@ impl Core {
         write.labels = input.labels;
         write.annotations = input.annotations;
         write.requires = vec![parent.key];
-        write.status = Some(json!({
-            "state": state::PENDING,
-            "triggerTimestamp": Timestamp::now().to_string(),
-        }));
+        write.status = Some(to_json(&SavepointStatus::pending()));
         let stored = self.store.write(write).await.map_err(store_error)?;
         self.wake_object(&stored.key);
         Ok(stored)
@@ -243,13 +236,7 @@ impl Core {
         input: ResourceInput,
     ) -> Result<Object, Error> {
         check_cmf_name("metadata.name", &input.name)?;
-        check_spec(&input.spec)?;
-        let Some(path) = input
-            .spec
-            .get("path")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        else {
+        let Some(path) = check_spec(&input.spec)? else {
             return Err(Error::invalid(
                 "spec.path",
                 "is required for a detached savepoint",
@@ -262,11 +249,7 @@ impl Core {
         );
         write.labels = input.labels;
         write.annotations = input.annotations;
-        let now = Timestamp::now().to_string();
-        write.status = Some(json!({
-            "state": state::COMPLETED, "path": path,
-            "triggerTimestamp": now, "resultTimestamp": now,
-        }));
+        write.status = Some(to_json(&SavepointStatus::completed_at(&path)));
         self.store.write(write).await.map_err(store_error)
     }
 

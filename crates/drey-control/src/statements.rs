@@ -2,16 +2,18 @@
 //! SQL engine when they are created (a SQL error shows in the create
 //! response); run on their compute pool by the statement reconciler.
 
-use crate::reconcile::statements::{cmf_rows, record_of};
+use crate::reconcile::statements::{cmf_rows, record_of, StatementRecord};
 use crate::{store_error, Core, ResourceInput};
 use drey_flink::{OperationHandle, ResultType, SessionHandle};
-use drey_model::loose::view;
+use drey_model::loose::{to_json, view};
 use drey_model::name::check_cmf_name;
-use drey_model::statement_spec::StatementSpec;
+use drey_model::statement_spec::{
+    StatementException, StatementResult, StatementSpec, StatementStatus,
+};
 use drey_model::validate::statement_spec;
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest, Timestamp};
 use drey_store::{Delete, FieldFilter, StoreError, Write, WriteMode};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Statement phases, as CMF spells them.
 pub const PHASES: [&str; 7] = [
@@ -31,19 +33,6 @@ pub enum DeleteOutcome {
     Deleted,
     /// A job is being cancelled; the statement goes once it stops.
     Deleting,
-}
-
-/// CMF's `StatementResult`: rows and the token of the next page (empty at the end).
-fn result_page(data: Vec<Value>, next: Option<u64>) -> Value {
-    json!({
-        "apiVersion": "cmf.confluent.io/v1",
-        "kind": "StatementResult",
-        "metadata": {
-            "creationTimestamp": drey_model::Timestamp::now().to_string(),
-            "annotations": {"nextPageToken": next.map(|t| t.to_string()).unwrap_or_default()},
-        },
-        "results": {"data": data},
-    })
 }
 
 fn statement_key(org: &str, env: &str, name: &str) -> ObjectKey {
@@ -75,9 +64,10 @@ impl Core {
             pool_key.clone(),
         ];
         write.refs = vec![pool_key];
-        write.status = Some(json!({
-            "phase": "PENDING",
-            "detail": format!("Waiting to be scheduled on compute pool '{pool}'."),
+        write.status = Some(to_json(&StatementStatus::<Value> {
+            phase: Some(crate::reconcile::statements::phase::PENDING.into()),
+            detail: Some(format!("Waiting to be scheduled on compute pool '{pool}'.")),
+            ..StatementStatus::default()
         }));
         let statement = self.store.write(write).await.map_err(store_error)?;
         let Some(engine) = self.sql.clone() else {
@@ -269,16 +259,13 @@ impl Core {
         page_token: Option<&str>,
     ) -> Result<Value, Error> {
         let statement = self.get_statement(org, env, name).await?;
-        if let Some(result) = statement.status.get("result") {
-            return Ok(result.clone());
+        let status: StatementStatus<StatementRecord> = view(&statement.status);
+        if let Some(result) = &status.result {
+            return Ok(to_json(result));
         }
-        let record = record_of(&statement);
+        let record = status.reconciler.clone().unwrap_or_default();
         let no_results = || {
-            let phase = statement
-                .status
-                .get("phase")
-                .and_then(Value::as_str)
-                .unwrap_or("PENDING");
+            let phase = status.phase().unwrap_or("PENDING");
             Error::BadRequest(format!(
                 "Statement '{name}' has no results: it is {phase} and does not return rows"
             ))
@@ -305,7 +292,7 @@ impl Core {
                 )));
             }
             // Not running yet: nothing to show, ask again with the same token.
-            return Ok(result_page(vec![], Some(token)));
+            return Ok(to_json(&StatementResult::page(vec![], Some(token))));
         };
         let Some(engine) = self.sql.clone() else {
             return Err(Error::Unavailable("this server runs no SQL engine".into()));
@@ -322,7 +309,7 @@ impl Core {
             ResultType::Eos => None,
             _ => Some(page.next_token.unwrap_or(token)),
         };
-        Ok(result_page(cmf_rows(&page.rows), next))
+        Ok(to_json(&StatementResult::page(cmf_rows(&page.rows), next)))
     }
 
     /// The statement's last exceptions, newest first.
@@ -331,13 +318,10 @@ impl Core {
         org: &str,
         env: &str,
         name: &str,
-    ) -> Result<Vec<Value>, Error> {
+    ) -> Result<Vec<StatementException>, Error> {
         let statement = self.get_statement(org, env, name).await?;
-        Ok(statement
-            .status
-            .get("exceptions")
-            .and_then(Value::as_array)
-            .cloned()
+        Ok(view::<StatementStatus>(&statement.status)
+            .exceptions
             .unwrap_or_default())
     }
 }

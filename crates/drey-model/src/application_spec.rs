@@ -4,7 +4,10 @@
 //! they were written (see [`crate::loose`]).
 
 use crate::application::{JobState, UpgradeMode};
-use crate::loose::{typed, Loose};
+use crate::compute_pool_spec::ClusterInfo;
+use crate::loose::{lenient, typed, Loose};
+use crate::Timestamp;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -141,64 +144,220 @@ impl ApplicationSpec {
     }
 }
 
-/// `status` of an application: what the reconciler observed.
+/// `status.lifecycleState`: where the application is, as the Flink
+/// Kubernetes Operator names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Lifecycle {
+    /// Nothing has acted on it yet.
+    Created,
+    /// A deployment is being made or its job is not running yet.
+    Deployed,
+    /// Its job runs.
+    Stable,
+    /// No job runs, as asked.
+    Suspended,
+    /// Its job failed, or could not be deployed.
+    Failed,
+    /// The job is being redeployed (a spec change, a lost cluster).
+    Upgrading,
+    /// Being deleted.
+    Deleting,
+}
+
+impl Lifecycle {
+    /// The state as every dialect spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Created => "CREATED",
+            Lifecycle::Deployed => "DEPLOYED",
+            Lifecycle::Stable => "STABLE",
+            Lifecycle::Suspended => "SUSPENDED",
+            Lifecycle::Failed => "FAILED",
+            Lifecycle::Upgrading => "UPGRADING",
+            Lifecycle::Deleting => "DELETING",
+        }
+    }
+}
+
+/// `status.jobManagerDeploymentStatus`: whether the JobManager answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobManagerDeploymentStatus {
+    /// It answers.
+    Ready,
+    /// Its processes live but it does not answer.
+    DeployedNotReady,
+}
+
+/// `status` of an application: what the reconciler observed and did. Only
+/// drey writes it; it reads any stored status (see [`lenient`]). `R` is the
+/// reconciler's own record (`status.reconciler`), which is drey-internal and
+/// in no dialect's view ([`crate::public_status`]); a dialect reads it as
+/// plain JSON.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct ApplicationStatus {
-    /// CREATED, DEPLOYED, STABLE, SUSPENDED, FAILED, DELETING...
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lifecycle_state: Option<Loose<String>>,
+#[serde(
+    default,
+    rename_all = "camelCase",
+    bound(
+        serialize = "R: Serialize",
+        deserialize = "R: DeserializeOwned + Default"
+    )
+)]
+pub struct ApplicationStatus<R = Value> {
+    /// Where the application is.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub lifecycle_state: Option<Lifecycle>,
     /// The Flink job.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job_status: Option<Loose<JobStatus>>,
-    /// The effective spec an instance ran (instances only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spec: Option<Loose<ApplicationSpec>>,
-    /// Everything else (the reconciler's own record among it).
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub job_status: Option<JobStatus>,
+    /// Why the application is not where it was asked to be.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Where the running cluster answers.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub cluster_info: Option<ClusterInfo>,
+    /// Whether the JobManager answers.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub job_manager_deployment_status: Option<JobManagerDeploymentStatus>,
+    /// Kubernetes-style conditions (`JobManagerReady`).
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<Condition>>,
+    /// The spec the current deployment was made from.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub reconciliation_status: Option<ReconciliationStatus>,
+    /// The newest savepoint drey took of the job.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub last_savepoint: Option<LastSavepoint>,
+    /// The instance (deployment) that runs now.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub current_deployed_instance_name: Option<String>,
+    /// The `metadata.generation` the reconciler last acted on.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The reconciler's own record.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub reconciler: Option<R>,
+    /// Fields an older or newer drey wrote, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-/// `status.jobStatus`.
+/// `status.jobStatus` (of an application and of an instance).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct JobStatus {
     /// The job's name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job_name: Option<Loose<String>>,
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
     /// The Flink job id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<Loose<String>>,
-    /// The Flink job's state (RUNNING, FAILED, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<Loose<String>>,
-    /// Everything else, kept as given.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// The Flink job's state (RUNNING, FAILED, ...), or drey's CREATED and
+    /// RECONCILING before Flink has one.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// When the job was first seen RUNNING.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Timestamp>,
+    /// When `state` last changed.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<Timestamp>,
+    /// The savepoint or checkpoint the job restores from (or was stopped with).
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub upgrade_savepoint_path: Option<String>,
+    /// Everything else, kept as it was.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-impl ApplicationStatus {
-    /// `lifecycleState`, `""` when unknown.
-    pub fn lifecycle(&self) -> &str {
-        typed(&self.lifecycle_state).map_or("", String::as_str)
+/// One Kubernetes-style condition of a status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// What it is about (`JobManagerReady`).
+    #[serde(rename = "type")]
+    pub condition_type: String,
+    /// `True` or `False`.
+    pub status: String,
+    /// A word for why.
+    pub reason: String,
+    /// What a person reads.
+    pub message: String,
+    /// Since when `status` holds.
+    pub last_transition_time: Timestamp,
+}
+
+/// `status.reconciliationStatus`, as the operator keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconciliationStatus {
+    /// `DEPLOYED`.
+    pub state: String,
+    /// The effective spec of the current deployment, as JSON text.
+    pub last_reconciled_spec: String,
+}
+
+/// `status.lastSavepoint`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LastSavepoint {
+    /// Where it is.
+    pub location: String,
+    /// When it completed.
+    pub time: Timestamp,
+}
+
+/// `status` of an instance (one deployment of an application).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct InstanceStatus {
+    /// The effective spec the instance runs.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub spec: Option<ApplicationSpec>,
+    /// Its job.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub job_status: Option<JobStatus>,
+    /// Fields an older or newer drey wrote, kept as they are.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `state` of a job status, `""` when unknown.
+fn job_state_of(job: Option<&JobStatus>) -> &str {
+    job.and_then(|j| j.state.as_deref()).unwrap_or_default()
+}
+
+impl<R> ApplicationStatus<R> {
+    /// `lifecycleState`, when known.
+    pub fn lifecycle(&self) -> Option<Lifecycle> {
+        self.lifecycle_state
     }
 
     /// `jobStatus.state`, `""` when unknown.
     pub fn job_state(&self) -> &str {
-        self.job_status_typed()
-            .and_then(|j| typed(&j.state))
-            .map_or("", String::as_str)
+        job_state_of(self.job_status.as_ref())
     }
 
     /// `jobStatus.jobId`.
     pub fn job_id(&self) -> Option<&str> {
-        self.job_status_typed()
-            .and_then(|j| typed(&j.job_id))
-            .map(String::as_str)
+        self.job_status.as_ref().and_then(|j| j.job_id.as_deref())
     }
 
-    fn job_status_typed(&self) -> Option<&JobStatus> {
-        typed(&self.job_status)
+    /// The job status, created empty when there is none, to set fields of.
+    pub fn job_status_mut(&mut self) -> &mut JobStatus {
+        self.job_status.get_or_insert_with(JobStatus::default)
+    }
+}
+
+impl InstanceStatus {
+    /// `jobStatus.state`, `""` when unknown.
+    pub fn job_state(&self) -> &str {
+        job_state_of(self.job_status.as_ref())
+    }
+
+    /// `jobStatus.jobId`.
+    pub fn job_id(&self) -> Option<&str> {
+        self.job_status.as_ref().and_then(|j| j.job_id.as_deref())
     }
 }
 
@@ -236,6 +395,129 @@ mod tests {
         assert_eq!(spec.session_pool(), Some("p"));
         let status: ApplicationStatus =
             view(&json!({"jobStatus": {"state": 5}, "lifecycleState": []}));
-        assert_eq!((status.lifecycle(), status.job_state()), ("", ""));
+        assert_eq!((status.lifecycle(), status.job_state()), (None, ""));
+    }
+
+    /// A status as drey writes it reads back and writes back unchanged.
+    #[test]
+    fn a_status_drey_wrote_round_trips() {
+        let given = json!({
+            "lifecycleState": "STABLE",
+            "jobStatus": {"jobName": "a", "jobId": "j1", "state": "RUNNING",
+                          "startTime": "2025-03-31T11:34:01.503Z",
+                          "updateTime": "2025-03-31T11:34:02.000Z",
+                          "upgradeSavepointPath": "file:///sp/1"},
+            "error": "x",
+            "clusterInfo": {"restUrl": "http://127.0.0.1:1", "clusterId": "app-1",
+                            "computePoolName": "p"},
+            "jobManagerDeploymentStatus": "DEPLOYED_NOT_READY",
+            "conditions": [{"type": "JobManagerReady", "status": "False",
+                            "reason": "NotAnswering", "message": "m",
+                            "lastTransitionTime": "2025-03-31T11:34:01.503Z"}],
+            "reconciliationStatus": {"state": "DEPLOYED", "lastReconciledSpec": "{}"},
+            "lastSavepoint": {"location": "file:///sp/1", "time": "2025-03-31T11:34:01.503Z"},
+            "currentDeployedInstanceName": "i1",
+            "observedGeneration": 3,
+            "reconciler": {"deployment": {"clusterId": "app-1"}},
+        });
+        let status: ApplicationStatus = view(&given);
+        assert_eq!(status.lifecycle(), Some(Lifecycle::Stable));
+        assert_eq!(status.job_id(), Some("j1"));
+        assert!(status.extra.is_empty());
+        assert_eq!(to_json(&status), given);
+    }
+
+    /// Unknown fields are kept; fields of a shape drey never wrote read as
+    /// absent, and the next write leaves them out.
+    #[test]
+    fn unknown_fields_are_kept_and_odd_ones_read_as_absent() {
+        let given = json!({
+            "lifecycleState": "ROLLING_BACK",
+            "jobStatus": {"state": "RUNNING", "startTime": "yesterday", "savepointInfo": {"a": 1}},
+            "error": {"message": "not a string"},
+            "conditions": [{"type": "JobManagerReady"}],
+            "observedGeneration": "3",
+            "somethingNew": [1, 2],
+        });
+        let status: ApplicationStatus = view(&given);
+        assert_eq!(status.lifecycle(), None);
+        assert_eq!(status.job_state(), "RUNNING");
+        assert_eq!(status.error, None);
+        assert_eq!(status.conditions, None);
+        assert_eq!(status.observed_generation, None);
+        assert_eq!(
+            to_json(&status),
+            json!({"jobStatus": {"state": "RUNNING", "savepointInfo": {"a": 1}},
+                   "somethingNew": [1, 2]})
+        );
+    }
+
+    /// What older versions stored: `null`s where a field was cleared, a
+    /// status that is not an object at all.
+    #[test]
+    fn an_old_status_reads_as_what_it_said() {
+        let status: ApplicationStatus = view(&json!({
+            "lifecycleState": "SUSPENDED", "error": null, "clusterInfo": null,
+            "jobStatus": {"jobName": "a", "state": "CANCELED", "upgradeSavepointPath": null},
+        }));
+        assert_eq!(status.lifecycle(), Some(Lifecycle::Suspended));
+        assert_eq!(
+            (status.error.as_deref(), status.cluster_info.as_ref()),
+            (None, None)
+        );
+        assert_eq!(
+            to_json(&status),
+            json!({"lifecycleState": "SUSPENDED", "jobStatus": {"jobName": "a", "state": "CANCELED"}})
+        );
+        for odd in [json!(null), json!([1]), json!("x")] {
+            assert_eq!(
+                view::<ApplicationStatus>(&odd),
+                ApplicationStatus::default()
+            );
+        }
+    }
+
+    /// The reconciler's record reads as its own type, or as absent when it
+    /// does not fit (the reconciler then starts from an empty record).
+    #[test]
+    fn the_record_reads_as_its_type() {
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        struct Record {
+            runs: u32,
+        }
+        let status: ApplicationStatus<Record> =
+            view(&json!({"lifecycleState": "CREATED", "reconciler": {"runs": 2}}));
+        assert_eq!(status.reconciler, Some(Record { runs: 2 }));
+        let status: ApplicationStatus<Record> =
+            view(&json!({"lifecycleState": "CREATED", "reconciler": {"runs": "two"}}));
+        assert_eq!(status.reconciler, None);
+        assert_eq!(status.lifecycle(), Some(Lifecycle::Created));
+    }
+
+    #[test]
+    fn lifecycle_names_are_the_stored_ones() {
+        for l in [
+            Lifecycle::Created,
+            Lifecycle::Deployed,
+            Lifecycle::Stable,
+            Lifecycle::Suspended,
+            Lifecycle::Failed,
+            Lifecycle::Upgrading,
+            Lifecycle::Deleting,
+        ] {
+            assert_eq!(to_json(&l), json!(l.as_str()));
+        }
+    }
+
+    #[test]
+    fn an_instance_status_keeps_its_spec() {
+        let given = json!({"spec": {"job": {"jarURI": "file:///x.jar", "parallelism": "odd"}},
+                           "jobStatus": {"jobId": "j", "state": "CREATED"}});
+        let status: InstanceStatus = view(&given);
+        assert_eq!(
+            (status.job_id(), status.job_state()),
+            (Some("j"), "CREATED")
+        );
+        assert_eq!(to_json(&status), given);
     }
 }

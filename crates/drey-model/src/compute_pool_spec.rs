@@ -3,7 +3,8 @@
 //! written (see [`crate::loose`]).
 
 use crate::application_spec::ComponentSpec;
-use crate::loose::{typed, Loose};
+use crate::loose::{lenient, typed, Loose};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -81,47 +82,68 @@ impl PoolSpec {
     }
 }
 
-/// `status` of a compute pool.
+/// `status` of a compute pool. Only drey writes it; it reads any stored
+/// status (see [`lenient`]). `R` is the reconciler's own record
+/// (`status.reconciler`), in no dialect's view.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct PoolStatus {
-    /// PENDING, RUNNING, SUSPENDED, FAILED...
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phase: Option<Loose<String>>,
+#[serde(
+    default,
+    rename_all = "camelCase",
+    bound(
+        serialize = "R: Serialize",
+        deserialize = "R: DeserializeOwned + Default"
+    )
+)]
+pub struct PoolStatus<R = Value> {
+    /// PENDING, RUNNING, DEDICATED, SUSPENDED, FAILED.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
     /// Why the pool is in its phase.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<Value>,
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// Where the running cluster answers.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cluster_info: Option<Loose<ClusterInfo>>,
-    /// Everything else (the reconciler's own record among it).
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub cluster_info: Option<ClusterInfo>,
+    /// The `metadata.generation` the reconciler last acted on.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The reconciler's own record.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub reconciler: Option<R>,
+    /// Fields an older or newer drey wrote, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-/// `status.clusterInfo`.
+/// `status.clusterInfo` of a pool or an application: the cluster it runs on.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ClusterInfo {
     /// The cluster's REST endpoint.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rest_url: Option<Loose<String>>,
-    /// Everything else, kept as given.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub rest_url: Option<String>,
+    /// drey's id of the cluster.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
+    /// The SHARED pool whose session cluster a session job runs in.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub compute_pool_name: Option<String>,
+    /// Everything else, kept as it was.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-impl PoolStatus {
+impl<R> PoolStatus<R> {
     /// `phase`, when known.
     pub fn phase(&self) -> Option<&str> {
-        typed(&self.phase).map(String::as_str)
+        self.phase.as_deref()
     }
 
     /// `clusterInfo.restUrl`, when known.
     pub fn rest_url(&self) -> Option<&str> {
-        typed(&self.cluster_info)
-            .and_then(|c| typed(&c.rest_url))
-            .map(String::as_str)
+        self.cluster_info
+            .as_ref()
+            .and_then(|c| c.rest_url.as_deref())
     }
 }
 
@@ -145,5 +167,17 @@ mod tests {
             (status.phase(), status.rest_url()),
             (None, Some("http://x"))
         );
+    }
+
+    #[test]
+    fn a_pool_status_keeps_unknown_fields_and_drops_odd_ones() {
+        let given = json!({"phase": "RUNNING", "message": "m", "observedGeneration": 2,
+            "clusterInfo": {"clusterId": "pool-1", "restUrl": "http://x", "port": 1},
+            "reconciler": {"fingerprint": "f"}, "later": true});
+        let status: PoolStatus = view(&given);
+        assert_eq!(to_json(&status), given);
+        let old: PoolStatus = view(&json!({"phase": "PENDING", "message": {"a": 1}, "x": 1}));
+        assert_eq!(old.message, None);
+        assert_eq!(to_json(&old), json!({"phase": "PENDING", "x": 1}));
     }
 }

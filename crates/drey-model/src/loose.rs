@@ -4,7 +4,7 @@
 //! for the reader and is written back exactly as it was.
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// A field that is either of its type or something else, kept verbatim.
@@ -60,6 +60,19 @@ pub fn checked<'a, T>(
             format!("must be {must_be}, not {v}"),
         )),
     }
+}
+
+/// Reads an optional field of a status drey wrote (`deserialize_with`):
+/// the value when it has the type, absent otherwise. Statuses are drey's
+/// alone, so an odd value (one an older version wrote) is not kept: the
+/// next write replaces it.
+pub fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let value = Option::<Value>::deserialize(deserializer)?;
+    Ok(value.and_then(|v| T::deserialize(v).ok()))
 }
 
 /// A typed view of `value`: its default when `value` is not of the shape

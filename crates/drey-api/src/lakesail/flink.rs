@@ -20,10 +20,13 @@ use drey_control::signed_urls::{Grant, GrantKind};
 use drey_control::ResourceInput;
 use drey_model::application::JobState;
 use drey_model::application::UpgradeMode;
-use drey_model::application_spec::{ApplicationSpec, ApplicationStatus, ComponentSpec, JobSpec};
+use drey_model::application_spec::{
+    ApplicationSpec, ApplicationStatus, ComponentSpec, JobSpec, Lifecycle,
+};
 use drey_model::compute_pool_spec::ClusterSpec;
 use drey_model::json::get_path;
 use drey_model::loose::{to_json, view, Loose};
+use drey_model::savepoint::{SavepointState, SavepointStatus};
 use drey_model::{Error, Object, Timestamp};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -348,7 +351,8 @@ fn to_core(spec: &Value) -> Result<Value, Error> {
 /// the lifecycle before there is one.
 pub(super) fn observed_state(app: &Object) -> String {
     let observed: ApplicationStatus = view(&app.status);
-    let state = [observed.job_state(), observed.lifecycle()]
+    let lifecycle = observed.lifecycle().map_or("", Lifecycle::as_str);
+    let state = [observed.job_state(), lifecycle]
         .into_iter()
         .find(|s| !s.is_empty())
         .unwrap_or("CREATED")
@@ -547,8 +551,8 @@ pub(super) fn savepoint(sp: &Object) -> Value {
     if manual {
         super::set_field(&mut out, "triggerNonce", json!(sp.meta.name));
     }
-    if let Some(path) = sp.status.get("path") {
-        super::set_field(&mut out, "location", path.clone());
+    if let Some(path) = view::<SavepointStatus>(&sp.status).path {
+        super::set_field(&mut out, "location", json!(path));
     }
     out
 }
@@ -610,10 +614,11 @@ pub(super) async fn savepoint_list(
             .list_app_savepoints(&who.org, &env, &app.meta.name, p)
     })
     .await?;
+    let state_of = |sp: &Object| view::<SavepointStatus>(&sp.status).state;
     let (completed, pending): (Vec<&Object>, Vec<&Object>) = all
         .iter()
-        .filter(|sp| sp.status.get("state").and_then(Value::as_str) != Some("FAILED"))
-        .partition(|sp| sp.status.get("state").and_then(Value::as_str) == Some("COMPLETED"));
+        .filter(|sp| state_of(sp) != Some(SavepointState::Failed))
+        .partition(|sp| state_of(sp) == Some(SavepointState::Completed));
     Ok(json_reply(
         StatusCode::OK,
         json!({

@@ -17,7 +17,9 @@ use axum::response::Response;
 use drey_control::applications::CLUSTER_ANNOTATION;
 use drey_control::ResourceInput;
 use drey_model::application::{JobState, UpgradeMode};
-use drey_model::application_spec::{ApplicationSpec, ApplicationStatus, ComponentSpec, JobSpec};
+use drey_model::application_spec::{
+    ApplicationSpec, ApplicationStatus, ComponentSpec, JobSpec, Lifecycle,
+};
 use drey_model::loose::{checked, to_json, typed, typed_or_default, view, Loose};
 use drey_model::{Error, Object};
 use serde_json::{json, Map, Value};
@@ -280,13 +282,16 @@ pub(super) fn render(app: &Object, ns: &str) -> Value {
 fn status(app: &Object, desired: &str) -> Value {
     let s: ApplicationStatus = view(&app.status);
     let (lifecycle, job_state) = (s.lifecycle(), s.job_state());
-    let state = if lifecycle == "FAILED" || job_state == "FAILED" {
+    let state = if lifecycle == Some(Lifecycle::Failed) || job_state == "FAILED" {
         "FAILED"
     } else if job_state == "FINISHED" {
         "FINISHED"
-    } else if desired == "RUNNING" && lifecycle == "STABLE" && job_state == "RUNNING" {
+    } else if desired == "RUNNING" && lifecycle == Some(Lifecycle::Stable) && job_state == "RUNNING"
+    {
         "RUNNING"
-    } else if desired != "RUNNING" && (lifecycle == "SUSPENDED" || lifecycle == "CREATED") {
+    } else if desired != "RUNNING"
+        && matches!(lifecycle, Some(Lifecycle::Suspended | Lifecycle::Created))
+    {
         desired
     } else {
         "TRANSITIONING"

@@ -10,9 +10,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_control::ResourceInput;
-use drey_model::application_spec::ApplicationStatus;
+use drey_model::application_spec::InstanceStatus;
+use drey_model::event::{EventSpec, EventStatus, EventType};
 use drey_model::json::get_path;
 use drey_model::loose::{typed, view};
+use drey_model::savepoint::{SavepointState, SavepointStatus};
 use drey_model::{Error, Kind, Object};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -50,8 +52,8 @@ fn job_state(flink: &str) -> &'static str {
 }
 
 fn render_job(app: &Object, instance: &Object, ns: &str) -> Value {
-    let observed: ApplicationStatus = view(&instance.status);
-    let spec = typed(&observed.spec).cloned().unwrap_or_default();
+    let observed: InstanceStatus = view(&instance.status);
+    let spec = observed.spec.clone().unwrap_or_default();
     let job = spec.job().cloned().unwrap_or_default();
     let flink_state = match observed.job_state() {
         "" => "CREATED",
@@ -133,12 +135,15 @@ pub(super) async fn get_job(
 }
 
 fn render_event(app: &Object, event: &Object, ns: &str) -> Value {
-    let job = event.spec.get("flinkApplicationInstance").cloned();
-    let name = match event.status.get("type").and_then(Value::as_str) {
-        Some("APPLICATION_CREATED" | "APPLICATION_UPDATED") => "STATE_TRANSITION_IS_NEEDED",
-        Some("JOB_STATUS") => "STATE_TRANSITION_IS_COMPLETED",
-        Some("SAVEPOINT_COMPLETED") => "SUCCESSFULLY_TRIGGERED_A_SAVEPOINT",
-        Some("JOB_EXCEPTION" | "ERROR") => "GENERAL_FAILURE",
+    let job = view::<EventSpec>(&event.spec).flink_application_instance;
+    let status: EventStatus = view(&event.status);
+    let name = match status.event_type {
+        Some(EventType::ApplicationCreated | EventType::ApplicationUpdated) => {
+            "STATE_TRANSITION_IS_NEEDED"
+        }
+        Some(EventType::JobStatus) => "STATE_TRANSITION_IS_COMPLETED",
+        Some(EventType::SavepointCompleted) => "SUCCESSFULLY_TRIGGERED_A_SAVEPOINT",
+        Some(EventType::JobException | EventType::Error) => "GENERAL_FAILURE",
         _ => "EXTERNAL",
     };
     json!({
@@ -154,7 +159,7 @@ fn render_event(app: &Object, event: &Object, ns: &str) -> Value {
             "createdAt": event.meta.creation_timestamp.to_string(),
             "resourceVersion": event.meta.resource_version,
         },
-        "spec": {"message": event.status.get("message").cloned().unwrap_or(Value::Null)},
+        "spec": {"message": status.message},
     })
 }
 
@@ -173,9 +178,9 @@ pub(super) async fn list_events(
                 .iter()
                 .filter(|e| {
                     filter.job.as_deref().is_none_or(|j| {
-                        e.spec
-                            .get("flinkApplicationInstance")
-                            .and_then(Value::as_str)
+                        view::<EventSpec>(&e.spec)
+                            .flink_application_instance
+                            .as_deref()
                             == Some(j)
                     })
                 })
@@ -186,9 +191,10 @@ pub(super) async fn list_events(
 }
 
 fn render_savepoint(app: &Object, sp: &Object, ns: &str) -> Value {
-    let state = match sp.status.get("state").and_then(Value::as_str) {
-        Some("COMPLETED") => "COMPLETED",
-        Some("FAILED") => "FAILED",
+    let status: SavepointStatus = view(&sp.status);
+    let state = match status.state {
+        Some(SavepointState::Completed) => "COMPLETED",
+        Some(SavepointState::Failed) => "FAILED",
         _ => "STARTED",
     };
     // Savepoints drey takes on suspend and upgrades are named savepoint-<id>.
@@ -197,7 +203,7 @@ fn render_savepoint(app: &Object, sp: &Object, ns: &str) -> Value {
     } else {
         "USER_REQUEST"
     };
-    let mut out = json!({
+    json!({
         "kind": "Savepoint",
         "apiVersion": "v1",
         "metadata": {
@@ -211,13 +217,13 @@ fn render_savepoint(app: &Object, sp: &Object, ns: &str) -> Value {
             "annotations": sp.meta.annotations,
             "resourceVersion": sp.meta.resource_version,
         },
-        "spec": {"savepointLocation": sp.status.get("path")},
-        "status": {"state": state},
-    });
-    if let Some(error) = sp.status.get("error") {
-        out["status"]["failure"] = json!({"message": error, "reason": "SAVEPOINT_FAILED"});
-    }
-    out
+        "spec": {"savepointLocation": status.path},
+        "status": match &status.error {
+            Some(error) => json!({"state": state,
+                "failure": {"message": error, "reason": "SAVEPOINT_FAILED"}}),
+            None => json!({"state": state}),
+        },
+    })
 }
 
 async fn savepoints_of(

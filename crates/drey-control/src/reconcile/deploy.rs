@@ -1,6 +1,8 @@
 //! Deploying an application: a new instance, its cluster (own or a pool's), its jar, its job.
 
 use super::*;
+use drey_model::application_spec::{InstanceStatus, ReconciliationStatus};
+use drey_model::compute_pool_spec::ClusterInfo;
 
 impl ApplicationReconciler {
     pub(super) async fn new_deployment(
@@ -30,13 +32,10 @@ impl ApplicationReconciler {
                 let mut recorded = step.recorded.clone();
                 recorded.halted_fingerprint = Some(step.desired.fingerprint.clone());
                 let message = e.to_string();
-                self.record(
-                    &step,
-                    &recorded,
-                    StatusPatch::default()
-                        .set("lifecycleState", json!("FAILED"))
-                        .set("error", json!(message)),
-                )
+                self.record(&step, &recorded, |status| {
+                    status.lifecycle_state = Some(Lifecycle::Failed);
+                    status.error = Some(message.clone());
+                })
                 .await?;
                 return self
                     .event(app, None, EventType::Error, &message, None)
@@ -59,9 +58,14 @@ impl ApplicationReconciler {
             WriteMode::Create,
             json!({}),
         );
-        write.status = Some(json!({
-            "spec": step.effective,
-            "jobStatus": {"jobId": job_id, "state": "CREATED"},
+        write.status = Some(to_json(&InstanceStatus {
+            spec: Some(view(step.effective)),
+            job_status: Some(JobStatus {
+                job_id: Some(job_id.clone()),
+                state: Some("CREATED".into()),
+                ..JobStatus::default()
+            }),
+            ..InstanceStatus::default()
         }));
         self.core.store().write(write).await.map_err(store_error)?;
         self.trim(&app.key, Kind::Instance).await?;
@@ -84,28 +88,26 @@ impl ApplicationReconciler {
         recorded.deployed_before = true;
         recorded.halted_fingerprint = None;
         recorded.seen_checkpoint = None;
-        let upgrading = step
-            .app
-            .status
-            .get("lifecycleState")
-            .and_then(Value::as_str)
-            == Some("UPGRADING");
-        let patch = StatusPatch::default()
-            .set("lifecycleState", json!(if upgrading { "UPGRADING" } else { "DEPLOYED" }))
-            .set("currentDeployedInstanceName", json!(instance.to_string()))
-            .set("error", Value::Null)
-            .set(
-                "reconciliationStatus",
-                json!({"state": "DEPLOYED",
-                       "lastReconciledSpec": serde_json::to_string(step.effective).unwrap_or_default()}),
-            )
-            .set(
-                "jobStatus",
-                json!({"jobId": job_id, "jobName": app.key.name, "state": "RECONCILING",
-                       "updateTime": Timestamp::now().to_string(),
-                       "upgradeSavepointPath": restore_from}),
-            );
-        self.record(&step, &recorded, patch).await?;
+        self.record(&step, &recorded, |status| {
+            if status.lifecycle_state != Some(Lifecycle::Upgrading) {
+                status.lifecycle_state = Some(Lifecycle::Deployed);
+            }
+            status.current_deployed_instance_name = Some(instance.to_string());
+            status.error = None;
+            status.reconciliation_status = Some(ReconciliationStatus {
+                state: "DEPLOYED".into(),
+                last_reconciled_spec: serde_json::to_string(step.effective).unwrap_or_default(),
+            });
+            status.job_status = Some(JobStatus {
+                job_id: Some(job_id.clone()),
+                job_name: Some(app.key.name.clone()),
+                state: Some("RECONCILING".into()),
+                update_time: Some(Timestamp::now()),
+                upgrade_savepoint_path: restore_from.clone(),
+                ..JobStatus::default()
+            });
+        })
+        .await?;
         self.event(
             app,
             Some(&instance.to_string()),
@@ -195,13 +197,9 @@ impl ApplicationReconciler {
             } else {
                 format!("waiting for the session cluster of compute pool '{pool}'")
             };
-            if step.app.status.get("error").and_then(Value::as_str) != Some(message.as_str()) {
-                self.record(
-                    &step,
-                    &step.recorded,
-                    StatusPatch::default().set("error", json!(message)),
-                )
-                .await?;
+            if step.status.error.as_deref() != Some(message.as_str()) {
+                self.record(&step, &step.recorded, |status| status.error = Some(message))
+                    .await?;
             }
             return Ok(StepResult::Done(PassOutcome::Wait(Duration::from_secs(1))));
         };
@@ -209,19 +207,15 @@ impl ApplicationReconciler {
         if let Some(d) = recorded.deployment.as_mut() {
             d.cluster_started = true;
         }
-        self.record(
-            &step,
-            &recorded,
-            StatusPatch::default().set("error", Value::Null).set(
-                "clusterInfo",
-                if deployment.existing_cluster.is_some() {
-                    json!({"restUrl": cluster.rest_url(), "clusterId": deployment.cluster_id})
-                } else {
-                    json!({"restUrl": cluster.rest_url(), "clusterId": deployment.cluster_id,
-                           "computePoolName": pool})
-                },
-            ),
-        )
+        self.record(&step, &recorded, |status| {
+            status.error = None;
+            status.cluster_info = Some(ClusterInfo {
+                rest_url: Some(cluster.rest_url()),
+                cluster_id: Some(deployment.cluster_id.clone()),
+                compute_pool_name: (!pool.is_empty()).then(|| pool.to_owned()),
+                ..ClusterInfo::default()
+            });
+        })
         .await?;
         let message = if deployment.existing_cluster.is_some() {
             format!(
@@ -268,8 +262,7 @@ impl ApplicationReconciler {
                 if let Some(d) = recorded.deployment.as_mut() {
                     d.cluster_launched = true;
                 }
-                self.record(&step, &recorded, StatusPatch::default())
-                    .await?;
+                self.record(&step, &recorded, |_| {}).await?;
                 return Ok(StepResult::Done(PassOutcome::Wait(
                     cluster_start::START_POLL,
                 )));
@@ -283,11 +276,9 @@ impl ApplicationReconciler {
                 if let Some(d) = recorded.deployment.as_mut() {
                     d.cluster_launched = false;
                 }
-                self.record(
-                    &step,
-                    &recorded,
-                    StatusPatch::default().set("error", json!(message)),
-                )
+                self.record(&step, &recorded, |status| {
+                    status.error = Some(message.clone());
+                })
                 .await?;
                 self.event(step.app, None, EventType::Error, &message, None)
                     .await?;
@@ -297,17 +288,12 @@ impl ApplicationReconciler {
                 if let Some(d) = recorded.deployment.as_mut() {
                     d.cluster_launched = false;
                 }
-                let said = step.app.status.get("error").and_then(Value::as_str);
-                if said != Some(why.as_str()) {
+                if step.status.error.as_deref() != Some(why.as_str()) {
                     self.event(step.app, None, EventType::ClusterWaiting, &why, None)
                         .await?;
                 }
-                self.record(
-                    &step,
-                    &recorded,
-                    StatusPatch::default().set("error", json!(why)),
-                )
-                .await?;
+                self.record(&step, &recorded, |status| status.error = Some(why))
+                    .await?;
                 return Ok(StepResult::Done(PassOutcome::Wait(
                     cluster_start::ADMISSION_POLL,
                 )));
@@ -317,14 +303,13 @@ impl ApplicationReconciler {
         if let Some(d) = recorded.deployment.as_mut() {
             d.cluster_started = true;
         }
-        self.record(
-            &step,
-            &recorded,
-            StatusPatch::default().set(
-                "clusterInfo",
-                json!({"restUrl": cluster.rest_url(), "clusterId": deployment.cluster_id}),
-            ),
-        )
+        self.record(&step, &recorded, |status| {
+            status.cluster_info = Some(ClusterInfo {
+                rest_url: Some(cluster.rest_url()),
+                cluster_id: Some(deployment.cluster_id.clone()),
+                ..ClusterInfo::default()
+            });
+        })
         .await?;
         self.event(
             step.app,
@@ -413,8 +398,7 @@ impl ApplicationReconciler {
             d.job_submitted = true;
         }
         recorded.restore_from = None;
-        self.record(&step, &recorded, StatusPatch::default())
-            .await?;
+        self.record(&step, &recorded, |_| {}).await?;
         self.event(
             step.app,
             Some(&deployment.instance),
@@ -452,11 +436,9 @@ impl ApplicationReconciler {
         } else {
             error.to_string()
         };
-        self.record(
-            &step,
-            &recorded,
-            StatusPatch::default().set("error", json!(message)),
-        )
+        self.record(&step, &recorded, |status| {
+            status.error = Some(message.clone());
+        })
         .await?;
         self.event(step.app, None, EventType::Error, &message, None)
             .await?;

@@ -1,6 +1,7 @@
 //! A JobManager that does not answer while its processes live: reported, never acted on.
 
 use super::*;
+use drey_model::application_spec::{Condition, JobManagerDeploymentStatus};
 
 impl ApplicationReconciler {
     /// The JobManager's processes live but it does not answer: report what
@@ -45,20 +46,20 @@ impl ApplicationReconciler {
         since: Timestamp,
     ) -> Result<(), Error> {
         let (deployment_status, event) = if answering {
-            ("READY", EventType::JobManagerAnswering)
+            (
+                JobManagerDeploymentStatus::Ready,
+                EventType::JobManagerAnswering,
+            )
         } else {
-            ("DEPLOYED_NOT_READY", EventType::JobManagerNotAnswering)
+            (
+                JobManagerDeploymentStatus::DeployedNotReady,
+                EventType::JobManagerNotAnswering,
+            )
         };
-        self.record(
-            step,
-            &step.recorded,
-            StatusPatch::default()
-                .set("jobManagerDeploymentStatus", json!(deployment_status))
-                .set(
-                    "conditions",
-                    json!([jobmanager_condition(answering, message, since)]),
-                ),
-        )
+        self.record(step, &step.recorded, |status| {
+            status.job_manager_deployment_status = Some(deployment_status);
+            status.conditions = Some(vec![jobmanager_condition(answering, message, since)]);
+        })
         .await?;
         let instance = step
             .recorded
@@ -75,12 +76,17 @@ pub(super) const UNANSWERED_RETRY: Duration = Duration::from_secs(2);
 
 /// The Kubernetes-style condition (as the operator's FlinkDeployment status
 /// has) that says whether the JobManager answers.
-pub(super) fn jobmanager_condition(answering: bool, message: &str, since: Timestamp) -> Value {
-    json!({
-        "type": "JobManagerReady",
-        "status": if answering { "True" } else { "False" },
-        "reason": if answering { "Answering" } else { "NotAnswering" },
-        "message": message,
-        "lastTransitionTime": since.to_string(),
-    })
+pub(super) fn jobmanager_condition(answering: bool, message: &str, since: Timestamp) -> Condition {
+    Condition {
+        condition_type: "JobManagerReady".into(),
+        status: if answering { "True" } else { "False" }.into(),
+        reason: if answering {
+            "Answering"
+        } else {
+            "NotAnswering"
+        }
+        .into(),
+        message: message.to_owned(),
+        last_transition_time: since,
+    }
 }

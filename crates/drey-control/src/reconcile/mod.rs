@@ -31,18 +31,25 @@ use backends::{Backends, ChosenBackend, Placement};
 use checkpoints::{latest_checkpoint_on_disk, usable_restore_point};
 use drey_flink::{FlinkClient, JarRunRequest, QueueStatusId, SavepointRequest, StopRequest};
 use drey_model::application::{cluster_shape, effective_spec, fingerprint, UpgradeMode};
+use drey_model::application_spec::{ApplicationStatus, JobStatus, Lifecycle};
+use drey_model::event::EventData;
+use drey_model::loose::{to_json, view};
 use drey_model::object::app_scope;
+use drey_model::savepoint::{SavepointState, SavepointStatus};
 use drey_model::{Error, Kind, Object, ObjectKey, Observation, Timestamp};
 use drey_runtime::{ClusterHandle, ClusterSpec, JobBackend};
 use drey_store::{Delete, Write, WriteMode};
 pub(crate) use observe::{cluster_processes, job_state_text, observer_client_for};
 use plan::{Action, Deployment, Desired, Observed, OperationObs, Recorded, StopReason, Stopping};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use events::EventType;
+pub use drey_model::event::EventType;
+
+/// An application's status as the reconciler reads and writes it.
+pub type AppStatus = ApplicationStatus<Recorded>;
 
 /// Settings of the reconciler.
 #[derive(Clone, Debug)]
@@ -177,7 +184,8 @@ impl ApplicationReconciler {
                 env.as_ref()
                     .and_then(|e| e.spec.get("flinkApplicationDefaults")),
             );
-            let mut recorded = recorded_of(&app);
+            let status: AppStatus = view(&app.status);
+            let mut recorded = status.reconciler.clone().unwrap_or_default();
             let mut desired = desired_of(&effective, &recorded);
             desired.deleting |= crate::applications::deletion_requested(&app);
             desired.pending_savepoint = self.pending_savepoint(&app).await?;
@@ -213,6 +221,7 @@ impl ApplicationReconciler {
             if was_silent && recorded.silence.is_none() {
                 let step = Step {
                     app: &app,
+                    status: &status,
                     effective: &effective,
                     desired: &desired,
                     recorded,
@@ -230,6 +239,7 @@ impl ApplicationReconciler {
             tracing::debug!(app = %key.name, ?action, "reconcile step");
             let step = Step {
                 app: &app,
+                status: &status,
                 effective: &effective,
                 desired: &desired,
                 recorded,
@@ -308,7 +318,7 @@ impl ApplicationReconciler {
                 scope: Some(app_scope(&app.key.scope, &app.key.name)),
                 filters: vec![drey_store::FieldFilter {
                     path: vec!["status".into(), "state".into()],
-                    equals: crate::savepoints::state::PENDING.into(),
+                    equals: SavepointState::Pending.as_str().into(),
                 }],
                 page: drey_model::PageRequest {
                     page: 0,
@@ -327,10 +337,8 @@ impl ApplicationReconciler {
 
 /// Reads the reconciler's record from an application's status.
 pub fn recorded_of(app: &Object) -> Recorded {
-    app.status
-        .get("reconciler")
-        .cloned()
-        .and_then(|v| serde_json::from_value(v).ok())
+    view::<AppStatus>(&app.status)
+        .reconciler
         .unwrap_or_default()
 }
 
@@ -367,6 +375,8 @@ fn desired_of(effective: &Value, recorded: &Recorded) -> Desired {
 
 struct Step<'a> {
     app: &'a Object,
+    /// `app.status`, read once.
+    status: &'a AppStatus,
     effective: &'a Value,
     desired: &'a Desired,
     recorded: Recorded,
@@ -407,36 +417,21 @@ enum StepResult {
     Done(PassOutcome),
 }
 
-/// The parts of the status this pass changes; merged over the stored status.
-#[derive(Default)]
-struct StatusPatch(Map<String, Value>);
-
-impl StatusPatch {
-    fn set(mut self, key: &str, value: Value) -> Self {
-        self.0.insert(key.into(), value);
-        self
-    }
-}
-
 impl ApplicationReconciler {
-    /// Writes the record and the status fields, checking the version read at
-    /// the start of the step so a concurrent spec write is never lost.
+    /// Writes the record and the status as `edit` changes the status the
+    /// step read, checking the version read at the start of the step so a
+    /// concurrent spec write is never lost.
     async fn record(
         &self,
         step: &Step<'_>,
         recorded: &Recorded,
-        patch: StatusPatch,
+        edit: impl FnOnce(&mut AppStatus),
     ) -> Result<Object, Error> {
-        let mut status = step.app.status.as_object().cloned().unwrap_or_default();
-        for (k, v) in patch.0 {
-            status.insert(k, v);
-        }
-        status.insert(
-            "reconciler".into(),
-            serde_json::to_value(recorded).map_err(|e| Error::Internal(e.to_string()))?,
-        );
+        let mut status = step.status.clone();
+        edit(&mut status);
+        status.reconciler = Some(recorded.clone());
         // What this step acted on (Kubernetes' status.observedGeneration).
-        status.insert("observedGeneration".into(), json!(step.app.meta.generation));
+        status.observed_generation = Some(step.app.meta.generation);
         // Against the version this step read: a user's write (a new spec, a
         // delete request) in the meantime is never overwritten; the pass
         // plans again from the fresh state instead.
@@ -445,7 +440,7 @@ impl ApplicationReconciler {
             .write_status(
                 &step.app.key,
                 Some(step.app.meta.resource_version),
-                Value::Object(status),
+                to_json(&status),
             )
             .await
             .map_err(|e| match e {
@@ -506,13 +501,9 @@ impl ApplicationReconciler {
             Action::AwaitSavepoint => self.await_savepoint(step).await,
             Action::RejectSavepoint => {
                 if let Some(name) = &step.desired.pending_savepoint {
-                    self.set_savepoint(
-                        step.app,
-                        name,
-                        json!({"state": crate::savepoints::state::FAILED,
-                               "error": "the application's job is not running",
-                               "resultTimestamp": Timestamp::now().to_string()}),
-                    )
+                    self.set_savepoint(step.app, name, |sp| {
+                        sp.fail("the application's job is not running")
+                    })
                     .await?;
                 }
                 Ok(StepResult::Continue)
@@ -525,42 +516,24 @@ impl ApplicationReconciler {
     }
 
     async fn settle_idle(&self, step: &Step<'_>) -> Result<(), Error> {
-        let lifecycle = step
-            .app
-            .status
-            .get("lifecycleState")
-            .and_then(Value::as_str);
-        if !step.desired.running && lifecycle != Some("SUSPENDED") && lifecycle != Some("CREATED") {
-            self.record(
-                step,
-                &step.recorded,
-                StatusPatch::default().set("lifecycleState", json!("SUSPENDED")),
-            )
+        let lifecycle = step.status.lifecycle_state;
+        if !step.desired.running
+            && lifecycle != Some(Lifecycle::Suspended)
+            && lifecycle != Some(Lifecycle::Created)
+        {
+            self.record(step, &step.recorded, |status| {
+                status.lifecycle_state = Some(Lifecycle::Suspended);
+            })
             .await?;
         } else if let (true, Err(why)) = (step.desired.running, step.backend) {
-            if step.app.status.get("error").and_then(Value::as_str) != Some(why.as_str()) {
-                self.record(
-                    step,
-                    &step.recorded,
-                    StatusPatch::default().set("error", json!(why)),
-                )
-                .await?;
+            if step.status.error.as_deref() != Some(why.as_str()) {
+                let why = why.clone();
+                self.record(step, &step.recorded, |status| status.error = Some(why))
+                    .await?;
             }
         }
         Ok(())
     }
-}
-
-/// The application's `status.jobStatus` with `fields` set over it.
-fn job_status_with(app: &Object, fields: Value) -> Value {
-    let mut job_status = app
-        .status
-        .get("jobStatus")
-        .cloned()
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({}));
-    drey_model::json::deep_merge(&mut job_status, &fields);
-    job_status
 }
 
 /// The root cause of a Java stack trace: its last `Caused by:` line, else

@@ -1,6 +1,7 @@
 //! Looking at a deployment: its processes, its job and a savepoint in flight; what was seen.
 
 use super::*;
+use drey_model::application_spec::InstanceStatus;
 
 impl ApplicationReconciler {
     /// Looks at the recorded deployment through its backend: its cluster,
@@ -125,9 +126,7 @@ impl ApplicationReconciler {
             location: location.clone(),
             recorded_at: now,
         });
-        self.record(step, &recorded, StatusPatch::default())
-            .await
-            .map(drop)
+        self.record(step, &recorded, |_| {}).await.map(drop)
     }
 
     pub(super) async fn observe_job(&self, step: &Step<'_>) -> Result<(), Error> {
@@ -139,35 +138,14 @@ impl ApplicationReconciler {
             .job_state
             .clone()
             .unwrap_or_else(|| "RECONCILING".into());
-        let previous = step
-            .app
-            .status
-            .pointer("/jobStatus/state")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        if previous == state {
+        if step.status.job_state() == state {
             return self.record_checkpoint(step).await;
         }
-        let now = Timestamp::now().to_string();
-        let mut job_status = job_status_with(
-            step.app,
-            json!({"state": state, "jobId": deployment.job_id,
-                   "jobName": step.app.key.name, "updateTime": now}),
-        );
-        if let Some(js) = job_status.as_object_mut() {
-            if state == "RUNNING" && js.get("startTime").map(Value::is_null).unwrap_or(true) {
-                js.insert("startTime".into(), json!(now));
-            }
-        }
         let lifecycle = match state.as_str() {
-            "RUNNING" => "STABLE",
-            "FAILED" => "FAILED",
-            _ => "DEPLOYED",
+            "RUNNING" => Lifecycle::Stable,
+            "FAILED" => Lifecycle::Failed,
+            _ => Lifecycle::Deployed,
         };
-        let mut patch = StatusPatch::default()
-            .set("jobStatus", job_status)
-            .set("lifecycleState", json!(lifecycle));
         let mut exception = None;
         if state == "FAILED" {
             if let Some(cluster) = step.cluster {
@@ -179,22 +157,33 @@ impl ApplicationReconciler {
                         .map(|e| e.stacktrace.clone());
                 }
             }
-            let message = exception
-                .as_deref()
-                .map(root_cause)
-                .unwrap_or_else(|| "the job failed".to_owned());
-            patch = patch.set("error", json!(message));
-        } else if state == "RUNNING" {
-            patch = patch.set("error", Value::Null);
         }
-        self.record(step, &step.recorded, patch).await?;
+        let now = Timestamp::now();
+        self.record(step, &step.recorded, |status| {
+            let job = status.job_status_mut();
+            job.state = Some(state.clone());
+            job.job_id = Some(deployment.job_id.clone());
+            job.job_name = Some(step.app.key.name.clone());
+            job.update_time = Some(now);
+            if state == "RUNNING" && job.start_time.is_none() {
+                job.start_time = Some(now);
+            }
+            status.lifecycle_state = Some(lifecycle);
+            if state == "FAILED" {
+                let message = exception.as_deref().map(root_cause);
+                status.error = Some(message.unwrap_or_else(|| "the job failed".to_owned()));
+            } else if state == "RUNNING" {
+                status.error = None;
+            }
+        })
+        .await?;
         self.update_instance(step.app, deployment, &state).await?;
         self.event(
             step.app,
             Some(&deployment.instance),
             EventType::JobStatus,
             &format!("Job {} is {state}", deployment.job_id),
-            Some(json!({"newStatus": state})),
+            Some(EventData::new_status(&state)),
         )
         .await?;
         if let Some(trace) = exception {
@@ -203,7 +192,7 @@ impl ApplicationReconciler {
                 Some(&deployment.instance),
                 EventType::JobException,
                 "The job failed with an exception",
-                Some(json!({"exceptionString": trace})),
+                Some(EventData::exception(&trace)),
             )
             .await?;
         }
@@ -224,13 +213,13 @@ impl ApplicationReconciler {
             &deployment.instance,
         );
         if let Some(instance) = self.core.store().get(&key).await.map_err(store_error)? {
-            let mut status = instance.status.clone();
-            if let Some(js) = status.get_mut("jobStatus").and_then(Value::as_object_mut) {
-                js.insert("state".into(), json!(state));
+            let mut status: InstanceStatus = view(&instance.status);
+            if let Some(job) = status.job_status.as_mut() {
+                job.state = Some(state.to_owned());
             }
             self.core
                 .store()
-                .write_status(&key, None, status)
+                .write_status(&key, None, to_json(&status))
                 .await
                 .map_err(store_error)?;
         }

@@ -1,6 +1,8 @@
 //! Savepoints on request (nonce or savepoint resource) and the history they leave.
 
 use super::*;
+use drey_model::application_spec::LastSavepoint;
+use drey_model::savepoint::SavepointSpec;
 
 impl ApplicationReconciler {
     pub(super) async fn trigger_savepoint(&self, step: Step<'_>) -> Result<(), Error> {
@@ -23,15 +25,12 @@ impl ApplicationReconciler {
         recorded.savepoint_trigger = Some(trigger.request_id);
         recorded.savepoint_resource = step.desired.pending_savepoint.clone();
         if let Some(name) = &recorded.savepoint_resource {
-            self.set_savepoint(
-                step.app,
-                name,
-                json!({"state": crate::savepoints::state::IN_PROGRESS}),
-            )
+            self.set_savepoint(step.app, name, |sp| {
+                sp.state = Some(SavepointState::InProgress);
+            })
             .await?;
         }
-        self.record(&step, &recorded, StatusPatch::default())
-            .await?;
+        self.record(&step, &recorded, |_| {}).await?;
         self.event(
             step.app,
             Some(&deployment.instance),
@@ -52,24 +51,17 @@ impl ApplicationReconciler {
                 recorded.savepoint_trigger = None;
                 recorded.savepoint_nonce = step.desired.savepoint_nonce.clone();
                 let resource = recorded.savepoint_resource.take();
-                self.record(
-                    &step,
-                    &recorded,
-                    StatusPatch::default().set(
-                        "lastSavepoint",
-                        json!({"location": location, "time": Timestamp::now().to_string()}),
-                    ),
-                )
+                self.record(&step, &recorded, |status| {
+                    status.last_savepoint = Some(LastSavepoint {
+                        location: location.clone(),
+                        time: Timestamp::now(),
+                    });
+                })
                 .await?;
                 match resource {
                     Some(name) => {
-                        self.set_savepoint(
-                            step.app,
-                            &name,
-                            json!({"state": crate::savepoints::state::COMPLETED, "path": location,
-                                   "resultTimestamp": Timestamp::now().to_string()}),
-                        )
-                        .await?
+                        self.set_savepoint(step.app, &name, |sp| sp.complete(location))
+                            .await?
                     }
                     None => self.record_savepoint(step.app, location).await?,
                 }
@@ -98,24 +90,18 @@ impl ApplicationReconciler {
                     let attempts = self.savepoint_attempts(step.app, &name).await?;
                     let max = step.desired.max_savepoint_attempts.unwrap_or(6);
                     retry = transient_savepoint_failure(&message) && attempts + 1 < max;
-                    let state = if retry {
-                        crate::savepoints::state::PENDING
-                    } else {
-                        crate::savepoints::state::FAILED
-                    };
-                    self.set_savepoint(
-                        step.app,
-                        &name,
-                        json!({"state": state, "error": message, "attempts": attempts + 1,
-                               "resultTimestamp": Timestamp::now().to_string()}),
-                    )
+                    self.set_savepoint(step.app, &name, |sp| {
+                        sp.fail(&message);
+                        sp.attempts = Some(attempts + 1);
+                        if retry {
+                            sp.state = Some(SavepointState::Pending);
+                        }
+                    })
                     .await?;
                 }
-                self.record(
-                    &step,
-                    &recorded,
-                    StatusPatch::default().set("error", json!(message)),
-                )
+                self.record(&step, &recorded, |status| {
+                    status.error = Some(message.clone());
+                })
                 .await?;
                 self.event(step.app, None, EventType::Error, &message, None)
                     .await?;
@@ -152,7 +138,7 @@ impl ApplicationReconciler {
             .get(&key)
             .await
             .map_err(store_error)?
-            .and_then(|sp| sp.status.get("attempts").and_then(Value::as_u64))
+            .and_then(|sp| view::<SavepointStatus>(&sp.status).attempts)
             .unwrap_or(0))
     }
 
@@ -163,7 +149,6 @@ impl ApplicationReconciler {
             "savepoint-{}",
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         );
-        let now = Timestamp::now().to_string();
         let mut write = Write::new(
             ObjectKey::in_app(
                 &app.key.org,
@@ -173,22 +158,19 @@ impl ApplicationReconciler {
                 &name,
             ),
             WriteMode::Create,
-            json!({"path": location, "formatType": "CANONICAL"}),
+            to_json(&SavepointSpec::taken_at(location)),
         );
-        write.status = Some(json!({
-            "state": crate::savepoints::state::COMPLETED, "path": location,
-            "triggerTimestamp": now, "resultTimestamp": now,
-        }));
+        write.status = Some(to_json(&SavepointStatus::completed_at(location)));
         self.core.store().write(write).await.map_err(store_error)?;
         self.trim(&app.key, Kind::Savepoint).await
     }
 
-    /// Merges fields into a savepoint resource's status.
+    /// Changes a savepoint resource's status as `edit` says.
     pub(super) async fn set_savepoint(
         &self,
         app: &Object,
         name: &str,
-        fields: Value,
+        edit: impl FnOnce(&mut SavepointStatus),
     ) -> Result<(), Error> {
         let key = ObjectKey::in_app(
             &app.key.org,
@@ -200,11 +182,11 @@ impl ApplicationReconciler {
         let Some(current) = self.core.store().get(&key).await.map_err(store_error)? else {
             return Ok(());
         };
-        let mut status = current.status.clone();
-        drey_model::json::deep_merge(&mut status, &fields);
+        let mut status: SavepointStatus = view(&current.status);
+        edit(&mut status);
         self.core
             .store()
-            .write_status(&key, None, status)
+            .write_status(&key, None, to_json(&status))
             .await
             .map_err(store_error)?;
         Ok(())

@@ -6,7 +6,10 @@ use super::controller::Reconcile;
 use super::{Backend, PassOutcome, ReconcilerConfig};
 use crate::{store_error, Core};
 use drey_model::application::{effective_spec, fingerprint};
+use drey_model::compute_pool_spec::{ClusterInfo, PoolStatus};
+use drey_model::loose::{to_json, view};
 use drey_model::{Error, Kind, Object, ObjectKey};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -29,6 +32,24 @@ const DEFERRED: &str = "The pool's configuration changed";
 
 /// The prefix of every pool cluster's id; the rest is the pool's uid.
 const CLUSTER_PREFIX: &str = "pool-";
+
+/// What the pool reconciler keeps in `status.reconciler`: the cluster it
+/// started, and with which configuration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolRecord {
+    /// Fingerprint of the effective `clusterSpec` the cluster was started with.
+    pub fingerprint: String,
+    /// The cluster's id.
+    #[serde(default)]
+    pub cluster_id: String,
+    /// Its processes were launched (it may still be starting).
+    #[serde(default)]
+    pub launched: bool,
+}
+
+/// A pool's status as the reconciler reads and writes it.
+type Status = PoolStatus<PoolRecord>;
 
 /// What a pool wants.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,16 +152,9 @@ impl PoolReconciler {
             };
             let effective = self.effective(&pool).await?;
             let wants = wants(&pool.spec, &effective);
-            let recorded = pool
-                .status
-                .pointer("/reconciler/fingerprint")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            let phase = pool
-                .status
-                .get("phase")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let status: Status = view(&pool.status);
+            let recorded = status.reconciler.as_ref().map(|r| r.fingerprint.clone());
+            let phase = status.phase().unwrap_or_default();
             // Up means its processes live and it was recorded ready (RUNNING);
             // a cluster still starting is polled through StartCluster.
             let alive = phase == phase::RUNNING
@@ -161,23 +175,21 @@ impl PoolReconciler {
             match plan_pool(&wants, recorded.as_deref(), alive, user.is_some(), phase) {
                 PoolAction::Nothing => {
                     // A deferred restart no longer wanted: say what is true now.
-                    let stale = pool
-                        .status
-                        .get("message")
-                        .and_then(Value::as_str)
+                    let stale = status
+                        .message
+                        .as_deref()
                         .is_some_and(|m| m.starts_with(DEFERRED));
                     if stale && phase == phase::RUNNING {
-                        let message = match pool.status.pointer("/clusterInfo/restUrl") {
-                            Some(Value::String(url)) => {
+                        let message = match status.rest_url() {
+                            Some(url) => {
                                 format!("Flink cluster {} runs at {url}", Self::cluster_id(&pool))
                             }
-                            _ => "The pool's Flink cluster runs".to_owned(),
+                            None => "The pool's Flink cluster runs".to_owned(),
                         };
-                        self.record(
-                            &pool,
-                            json!({"phase": phase::RUNNING, "message": message}),
-                            None,
-                        )
+                        self.record(&pool, |status| {
+                            status.phase = Some(phase::RUNNING.into());
+                            status.message = Some(message);
+                        })
                         .await?;
                     }
                     return Ok(PassOutcome::Settled);
@@ -187,18 +199,18 @@ impl PoolReconciler {
                         "{DEFERRED}; its Flink cluster restarts with it once nothing runs on it ({})",
                         user.unwrap_or_default()
                     );
-                    if pool.status.get("message").and_then(Value::as_str) != Some(&message) {
-                        self.record(
-                            &pool,
-                            json!({"phase": phase::RUNNING, "message": message}),
-                            None,
-                        )
+                    if status.message.as_deref() != Some(message.as_str()) {
+                        self.record(&pool, |status| {
+                            status.phase = Some(phase::RUNNING.into());
+                            status.message = Some(message);
+                        })
                         .await?;
                     }
                     return Ok(PassOutcome::Settled);
                 }
                 PoolAction::SetPhase(phase) => {
-                    self.record(&pool, json!({"phase": phase}), None).await?;
+                    self.record(&pool, |status| status.phase = Some(phase.into()))
+                        .await?;
                 }
                 PoolAction::StopCluster => {
                     if let Ok(backend) = &self.backend {
@@ -207,14 +219,17 @@ impl PoolReconciler {
                             .await
                             .map_err(|e| Error::Unavailable(e.to_string()))?;
                     }
-                    self.record(&pool, json!({"phase": phase::PENDING}), Some(Value::Null))
-                        .await?;
+                    self.record(&pool, |status| {
+                        status.phase = Some(phase::PENDING.into());
+                        status.reconciler = None;
+                    })
+                    .await?;
                 }
                 PoolAction::StartCluster => {
                     let PoolWants::Running { fingerprint } = &wants else {
                         return Ok(PassOutcome::Settled);
                     };
-                    return self.start(&pool, &effective, fingerprint).await;
+                    return self.start(&pool, &status, &effective, fingerprint).await;
                 }
             }
         }
@@ -228,29 +243,33 @@ impl PoolReconciler {
     async fn start(
         &self,
         pool: &Object,
+        status: &Status,
         effective: &Value,
         fingerprint: &str,
     ) -> Result<PassOutcome, Error> {
         if let Err(why) = &self.backend {
-            let status = json!({"phase": phase::FAILED, "message": why});
-            self.record(pool, status, None).await?;
+            self.record(pool, |status| {
+                status.phase = Some(phase::FAILED.into());
+                status.message = Some(why.clone());
+            })
+            .await?;
             return Ok(PassOutcome::Settled);
         }
         let id = Self::cluster_id(pool);
-        let launched = pool
-            .status
-            .pointer("/reconciler/launched")
-            .and_then(Value::as_bool)
-            == Some(true)
-            && pool
-                .status
-                .pointer("/reconciler/fingerprint")
-                .and_then(Value::as_str)
-                == Some(fingerprint);
+        let launched = status
+            .reconciler
+            .as_ref()
+            .is_some_and(|r| r.launched && r.fingerprint == fingerprint);
         let spec = self
             .config
             .cluster_spec(id.clone(), &cluster_spec_of(effective));
-        let record = |launched: bool| json!({"fingerprint": fingerprint, "clusterId": id, "launched": launched});
+        let record = |launched: bool| {
+            Some(PoolRecord {
+                fingerprint: fingerprint.to_owned(),
+                cluster_id: id.clone(),
+                launched,
+            })
+        };
         use super::cluster_start::{start_step, StartStep, START_POLL};
         match start_step(
             &self.backend,
@@ -261,29 +280,46 @@ impl PoolReconciler {
         .await?
         {
             StartStep::Launched => {
-                let status = json!({"phase": phase::PENDING, "message": "starting the pool's Flink cluster"});
-                self.record(pool, status, Some(record(true))).await?;
+                self.record(pool, |status| {
+                    status.phase = Some(phase::PENDING.into());
+                    status.message = Some("starting the pool's Flink cluster".into());
+                    status.reconciler = record(true);
+                })
+                .await?;
                 Ok(PassOutcome::Wait(START_POLL))
             }
             StartStep::Waiting => Ok(PassOutcome::Wait(START_POLL)),
             StartStep::Held(why) => {
-                let status = json!({"phase": phase::PENDING, "message": why});
-                self.record(pool, status, Some(record(false))).await?;
+                self.record(pool, |status| {
+                    status.phase = Some(phase::PENDING.into());
+                    status.message = Some(why);
+                    status.reconciler = record(false);
+                })
+                .await?;
                 Ok(PassOutcome::Wait(super::cluster_start::ADMISSION_POLL))
             }
             StartStep::Ready(cluster) => {
                 let rest_url = cluster.rest_url();
-                let status = json!({
-                    "phase": phase::RUNNING,
-                    "message": format!("Flink cluster {id} runs at {rest_url}"),
-                    "clusterInfo": {"clusterId": id, "restUrl": rest_url},
-                });
-                self.record(pool, status, Some(record(true))).await?;
+                self.record(pool, |status| {
+                    status.phase = Some(phase::RUNNING.into());
+                    status.message = Some(format!("Flink cluster {id} runs at {rest_url}"));
+                    status.cluster_info = Some(ClusterInfo {
+                        cluster_id: Some(id.clone()),
+                        rest_url: Some(rest_url.clone()),
+                        ..ClusterInfo::default()
+                    });
+                    status.reconciler = record(true);
+                })
+                .await?;
                 Ok(PassOutcome::Settled)
             }
             StartStep::Failed(message) => {
-                let status = json!({"phase": phase::FAILED, "message": message});
-                self.record(pool, status, Some(record(false))).await?;
+                self.record(pool, |status| {
+                    status.phase = Some(phase::FAILED.into());
+                    status.message = Some(message.clone());
+                    status.reconciler = record(false);
+                })
+                .await?;
                 Err(Error::Unavailable(message))
             }
         }
@@ -297,37 +333,19 @@ impl PoolReconciler {
         ))
     }
 
-    /// Merges `fields` into the status; `reconciler` replaces the bookkeeping
-    /// (`Some(Null)` clears it).
-    async fn record(
-        &self,
-        pool: &Object,
-        fields: Value,
-        reconciler: Option<Value>,
-    ) -> Result<Object, Error> {
-        let mut status = pool.status.as_object().cloned().unwrap_or_default();
-        if let Some(fields) = fields.as_object() {
-            for (k, v) in fields {
-                status.insert(k.clone(), v.clone());
-            }
-        }
-        if fields.get("phase").and_then(Value::as_str) != Some(phase::RUNNING) {
-            status.remove("clusterInfo");
+    /// Writes the pool's status as `edit` changes it; where the cluster
+    /// answers is only said while it runs.
+    async fn record(&self, pool: &Object, edit: impl FnOnce(&mut Status)) -> Result<Object, Error> {
+        let mut status: Status = view(&pool.status);
+        edit(&mut status);
+        if status.phase() != Some(phase::RUNNING) {
+            status.cluster_info = None;
         }
         // What this pass acted on (Kubernetes' status.observedGeneration).
-        status.insert("observedGeneration".into(), json!(pool.meta.generation));
-        match reconciler {
-            Some(Value::Null) => {
-                status.remove("reconciler");
-            }
-            Some(r) => {
-                status.insert("reconciler".into(), r);
-            }
-            None => {}
-        }
+        status.observed_generation = Some(pool.meta.generation);
         self.core
             .store()
-            .write_status(&pool.key, None, Value::Object(status))
+            .write_status(&pool.key, None, to_json(&status))
             .await
             .map_err(store_error)
     }
@@ -347,15 +365,11 @@ impl Reconcile for PoolReconciler {
     /// Says so in the pool's message; the controller retries.
     async fn panicked(&self, key: &ObjectKey, message: &str) {
         if let Ok(Some(pool)) = self.core.store().get(key).await {
-            let phase = pool
-                .status
-                .get("phase")
-                .cloned()
-                .unwrap_or(json!(phase::PENDING));
-            if let Err(e) = self
-                .record(&pool, json!({"phase": phase, "message": message}), None)
-                .await
-            {
+            let edit = |status: &mut Status| {
+                status.phase.get_or_insert_with(|| phase::PENDING.into());
+                status.message = Some(message.to_owned());
+            };
+            if let Err(e) = self.record(&pool, edit).await {
                 tracing::warn!(pool = %key.name, error = %e, "cannot record the panic");
             }
         }

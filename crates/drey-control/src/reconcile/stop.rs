@@ -1,6 +1,7 @@
 //! Taking a deployment down: stop with a savepoint, cancel, tear down, a lost cluster, delete.
 
 use super::*;
+use drey_model::application_spec::LastSavepoint;
 
 impl ApplicationReconciler {
     pub(super) async fn stop_with_savepoint(
@@ -36,15 +37,13 @@ impl ApplicationReconciler {
             job_stopped: false,
         });
         let lifecycle = if reason == StopReason::Upgrade {
-            "UPGRADING"
+            Lifecycle::Upgrading
         } else {
-            "DEPLOYED"
+            Lifecycle::Deployed
         };
-        self.record(
-            &step,
-            &recorded,
-            StatusPatch::default().set("lifecycleState", json!(lifecycle)),
-        )
+        self.record(&step, &recorded, |status| {
+            status.lifecycle_state = Some(lifecycle);
+        })
         .await?;
         self.event(
             step.app,
@@ -74,16 +73,13 @@ impl ApplicationReconciler {
                 if let Some(s) = recorded.stopping.as_mut() {
                     s.job_stopped = true;
                 }
-                let job_status =
-                    job_status_with(step.app, json!({"upgradeSavepointPath": location}));
-                self.record(
-                    &step,
-                    &recorded,
-                    StatusPatch::default().set("jobStatus", job_status).set(
-                        "lastSavepoint",
-                        json!({"location": location, "time": Timestamp::now().to_string()}),
-                    ),
-                )
+                self.record(&step, &recorded, |status| {
+                    status.job_status_mut().upgrade_savepoint_path = Some(location.clone());
+                    status.last_savepoint = Some(LastSavepoint {
+                        location: location.clone(),
+                        time: Timestamp::now(),
+                    });
+                })
                 .await?;
                 self.record_savepoint(step.app, location).await?;
                 self.trim_savepoints(&step).await;
@@ -107,19 +103,22 @@ impl ApplicationReconciler {
                     .desired
                     .max_savepoint_attempts
                     .is_some_and(|max| attempts >= max);
-                let mut patch = StatusPatch::default();
                 let message = if exhausted {
                     recorded.failed_stops = 0;
                     recorded.stop_given_up = Some(step.desired.transition());
-                    patch = patch.set("lifecycleState", json!("FAILED"));
                     format!(
                         "the savepoint could not be taken in {attempts} attempt(s); the job keeps running: {cause}"
                     )
                 } else {
                     format!("stop-with-savepoint failed: {cause}")
                 };
-                self.record(&step, &recorded, patch.set("error", json!(message)))
-                    .await?;
+                self.record(&step, &recorded, |status| {
+                    if exhausted {
+                        status.lifecycle_state = Some(Lifecycle::Failed);
+                    }
+                    status.error = Some(message.clone());
+                })
+                .await?;
                 self.event(
                     step.app,
                     Some(&deployment.instance),
@@ -138,8 +137,7 @@ impl ApplicationReconciler {
                 if let Some(s) = recorded.stopping.as_mut() {
                     s.job_stopped = true;
                 }
-                self.record(&step, &recorded, StatusPatch::default())
-                    .await?;
+                self.record(&step, &recorded, |_| {}).await?;
                 Ok(StepResult::Continue)
             }
         }
@@ -197,11 +195,12 @@ impl ApplicationReconciler {
             trigger_id: None,
             job_stopped: true,
         });
-        let mut patch = StatusPatch::default();
-        if reason == StopReason::Delete {
-            patch = patch.set("lifecycleState", json!("DELETING"));
-        }
-        self.record(&step, &recorded, patch).await?;
+        self.record(&step, &recorded, |status| {
+            if reason == StopReason::Delete {
+                status.lifecycle_state = Some(Lifecycle::Deleting);
+            }
+        })
+        .await?;
         self.event(
             step.app,
             Some(&deployment.instance),
@@ -248,24 +247,19 @@ impl ApplicationReconciler {
         recorded.stopping = None;
         recorded.savepoint_trigger = None;
         let lifecycle = match reason {
-            _ if halted => "FAILED",
-            Some(StopReason::Suspend) => "SUSPENDED",
-            Some(StopReason::Upgrade) => "UPGRADING",
-            Some(StopReason::Delete) => "DELETING",
-            _ => "SUSPENDED",
+            _ if halted => Lifecycle::Failed,
+            Some(StopReason::Suspend) => Lifecycle::Suspended,
+            Some(StopReason::Upgrade) => Lifecycle::Upgrading,
+            Some(StopReason::Delete) => Lifecycle::Deleting,
+            _ => Lifecycle::Suspended,
         };
-        let job_status = job_status_with(
-            step.app,
-            json!({"state": final_state, "updateTime": Timestamp::now().to_string()}),
-        );
-        self.record(
-            &step,
-            &recorded,
-            StatusPatch::default()
-                .set("lifecycleState", json!(lifecycle))
-                .set("jobStatus", job_status)
-                .set("clusterInfo", Value::Null),
-        )
+        self.record(&step, &recorded, |status| {
+            status.lifecycle_state = Some(lifecycle);
+            let job = status.job_status_mut();
+            job.state = Some(final_state.clone());
+            job.update_time = Some(Timestamp::now());
+            status.cluster_info = None;
+        })
         .await?;
         if let Some(dirs) = step.local_state_dirs() {
             self.core
@@ -330,21 +324,15 @@ impl ApplicationReconciler {
         } else {
             recorded.restore_from = None;
         }
-        let lifecycle = "UPGRADING";
         self.update_instance(step.app, &deployment, "FAILED")
             .await?;
-        let job_status = job_status_with(
-            step.app,
-            json!({"state": "FAILED", "updateTime": Timestamp::now().to_string()}),
-        );
-        self.record(
-            &step,
-            &recorded,
-            StatusPatch::default()
-                .set("lifecycleState", json!(lifecycle))
-                .set("jobStatus", job_status)
-                .set("error", json!(message)),
-        )
+        self.record(&step, &recorded, |status| {
+            status.lifecycle_state = Some(Lifecycle::Upgrading);
+            let job = status.job_status_mut();
+            job.state = Some("FAILED".into());
+            job.update_time = Some(Timestamp::now());
+            status.error = Some(message.clone());
+        })
         .await?;
         self.event(
             step.app,
@@ -355,7 +343,7 @@ impl ApplicationReconciler {
             } else {
                 format!("{message}; redeploying without state (upgradeMode stateless)")
             },
-            Some(json!({"newStatus": "FAILED"})),
+            Some(EventData::new_status("FAILED")),
         )
         .await
     }

@@ -24,11 +24,14 @@ use drey_flink::{
     FlinkClient, OperationHandle, OperationStatus, QueueStatusId, SessionHandle, StopRequest,
 };
 use drey_model::application::effective_spec;
+use drey_model::compute_pool_spec::{PoolSpec, PoolStatus, PoolType};
+use drey_model::loose::{to_json, typed, view};
 use drey_model::object::statement_scope;
+use drey_model::statement_spec::{StatementException, StatementStatus};
 use drey_model::{Error, Kind, Object, ObjectKey, Observation, Timestamp};
 use drey_store::Delete;
-use prepare::{exception, statement_properties};
-use serde_json::{json, Map, Value};
+use prepare::statement_properties;
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,12 +54,13 @@ pub mod phase {
     pub const DELETING: &str = "DELETING";
 }
 
-fn phase_of(statement: &Object) -> &str {
-    statement
-        .status
-        .get("phase")
-        .and_then(Value::as_str)
-        .unwrap_or(phase::PENDING)
+/// A statement's status as the reconciler reads and writes it.
+type Status = StatementStatus<StatementRecord>;
+
+fn phase_of(statement: &Object) -> String {
+    view::<Status>(&statement.status)
+        .phase
+        .unwrap_or_else(|| phase::PENDING.into())
 }
 
 /// Reconciles statements.
@@ -120,14 +124,14 @@ impl StatementReconciler {
             if was_silent && record.silence.is_none() {
                 let detail = "The JobManager answers again.";
                 match self
-                    .set(&statement, &record, phase_of(&statement), detail, None)
+                    .set(&statement, &record, &phase_of(&statement), detail, None)
                     .await
                 {
                     Ok(_) | Err(Error::Conflict(_)) => continue,
                     Err(e) => return Err(e),
                 }
             }
-            let action = plan(&desired, &record, phase_of(&statement), &observed);
+            let action = plan(&desired, &record, &phase_of(&statement), &observed);
             tracing::debug!(statement = %key.name, ?action, "statement step");
             let step = self.execute(&statement, record, action).await;
             match step {
@@ -230,23 +234,17 @@ impl StatementReconciler {
                 "Compute pool '{name}' does not exist."
             )));
         };
-        if pool.spec.get("type").and_then(Value::as_str) == Some("DEDICATED") {
+        if typed(&view::<PoolSpec>(&pool.spec).pool_type) == Some(&PoolType::Dedicated) {
             return Ok(PoolObs::Dedicated);
         }
-        match pool
-            .status
-            .pointer("/clusterInfo/restUrl")
-            .and_then(Value::as_str)
-        {
-            Some(url) if pool.status.get("phase").and_then(Value::as_str) == Some("RUNNING") => {
+        let observed: PoolStatus = view(&pool.status);
+        match observed.rest_url() {
+            Some(url) if observed.phase() == Some(super::pools::phase::RUNNING) => {
                 Ok(PoolObs::Ready(url.to_owned()))
             }
             _ => Ok(PoolObs::NotReady(format!(
                 "Waiting for compute pool '{name}' to be RUNNING (it is {}).",
-                pool.status
-                    .get("phase")
-                    .and_then(Value::as_str)
-                    .unwrap_or("PENDING")
+                observed.phase().unwrap_or(super::pools::phase::PENDING)
             ))),
         }
     }
@@ -272,7 +270,7 @@ impl StatementReconciler {
                         "The JobManager has not answered since {}: {}. The job is left as it is.",
                         silence.since, silence.reason
                     );
-                    self.set(statement, &record, phase_of(statement), &detail, None)
+                    self.set(statement, &record, &phase_of(statement), &detail, None)
                         .await?;
                 }
                 Ok(Some(PassOutcome::Wait(Duration::from_secs(2))))
@@ -309,24 +307,20 @@ impl StatementReconciler {
                 // The job's tasks are not all running yet: try again shortly.
                 record.stopping = None;
                 let detail = "Waiting for every task to run before stopping.";
-                self.set(statement, &record, phase_of(statement), detail, None)
+                self.set(statement, &record, &phase_of(statement), detail, None)
                     .await?;
                 Ok(Some(PassOutcome::Wait(Duration::from_secs(1))))
             }
             Action::StopFailed(why) => {
                 record.stopping = None;
                 let detail = format!("Stopping the job failed: {why}");
-                let mut extra = Map::new();
-                extra.insert(
-                    "exceptions".into(),
-                    self.exceptions_with(statement, &detail),
-                );
+                let exceptions = exceptions_with(statement, &detail);
                 self.set(
                     statement,
                     &record,
-                    phase_of(statement),
+                    &phase_of(statement),
                     &detail,
-                    Some(extra),
+                    Some(exceptions),
                 )
                 .await?;
                 Ok(Some(PassOutcome::Settled))
@@ -335,40 +329,35 @@ impl StatementReconciler {
         }
     }
 
-    /// Writes the phase, detail and record against the version that was read.
+    /// Writes the phase, detail, record and (when given) the exceptions
+    /// over the status that was read, against the version that was read.
     async fn set(
         &self,
         statement: &Object,
         record: &StatementRecord,
         phase: &str,
         detail: &str,
-        extra: Option<Map<String, Value>>,
+        exceptions: Option<Vec<StatementException>>,
     ) -> Result<Object, Error> {
-        let mut status = statement.status.as_object().cloned().unwrap_or_default();
-        status.insert("phase".into(), json!(phase));
-        status.insert("detail".into(), json!(detail));
+        let mut status: Status = view(&statement.status);
+        status.phase = Some(phase.to_owned());
+        status.detail = Some(detail.to_owned());
         // The Flink job of the current (or last) run, for users to find it.
         if let Some(run) = &record.run {
-            status.insert("jobId".into(), json!(run.job_id));
+            status.job_id = Some(run.job_id.clone());
         }
-        status.insert(
-            "reconciler".into(),
-            serde_json::to_value(record).map_err(|e| Error::Internal(e.to_string()))?,
-        );
+        status.reconciler = Some(record.clone());
         // What this pass acted on (Kubernetes' status.observedGeneration).
-        status.insert(
-            "observedGeneration".into(),
-            json!(statement.meta.generation),
-        );
-        for (k, v) in extra.unwrap_or_default() {
-            status.insert(k, v);
+        status.observed_generation = Some(statement.meta.generation);
+        if let Some(exceptions) = exceptions {
+            status.exceptions = Some(exceptions);
         }
         self.core
             .store()
             .write_status(
                 &statement.key,
                 Some(statement.meta.resource_version),
-                Value::Object(status),
+                to_json(&status),
             )
             .await
             .map_err(|e| match e {
@@ -630,12 +619,8 @@ impl StatementReconciler {
         if let Some(run) = record.run.as_mut() {
             run.finished = true;
         }
-        let mut extra = Map::new();
-        extra.insert(
-            "exceptions".into(),
-            self.exceptions_with(statement, message),
-        );
-        self.set(statement, record, phase::FAILED, message, Some(extra))
+        let exceptions = exceptions_with(statement, message);
+        self.set(statement, record, phase::FAILED, message, Some(exceptions))
             .await?;
         self.release(record).await;
         Ok(Some(PassOutcome::Settled))
@@ -648,47 +633,39 @@ impl StatementReconciler {
         phase: &'static str,
         detail: String,
     ) -> Result<Option<PassOutcome>, Error> {
-        let mut extra = Map::new();
+        let mut exceptions = None;
         let mut detail = detail;
         if phase == phase::FAILED {
             if let Some(run) = &record.run {
                 if let Ok(client) = FlinkClient::new(run.rest_url.clone()) {
                     if let Ok(ex) = client.job_exceptions(&run.job_id).await {
-                        let mut list: Vec<Value> = ex
+                        let list: Vec<StatementException> = ex
                             .exception_history
                             .entries
                             .iter()
                             .take(10)
-                            .map(|e| {
-                                json!({
-                                    "name": e.exception_name,
-                                    "message": root_cause(&e.stacktrace),
-                                    "timestamp": Timestamp::from_millis(e.timestamp).unwrap_or_else(Timestamp::now).to_string(),
-                                })
+                            .map(|e| StatementException {
+                                name: e.exception_name.clone(),
+                                message: root_cause(&e.stacktrace),
+                                timestamp: Timestamp::from_millis(e.timestamp)
+                                    .unwrap_or_else(Timestamp::now),
                             })
                             .collect();
                         if let Some(first) = list.first() {
-                            detail = format!(
-                                "{detail} {}",
-                                first["message"].as_str().unwrap_or_default()
-                            );
+                            detail = format!("{detail} {}", first.message);
                         }
-                        list.truncate(10);
-                        extra.insert("exceptions".into(), Value::Array(list));
+                        exceptions = Some(list);
                     }
                 }
             }
-            if !extra.contains_key("exceptions") {
-                extra.insert(
-                    "exceptions".into(),
-                    self.exceptions_with(statement, &detail),
-                );
+            if exceptions.is_none() {
+                exceptions = Some(exceptions_with(statement, &detail));
             }
         }
         if let Some(run) = record.run.as_mut() {
             run.finished = true;
         }
-        self.set(statement, &record, phase, &detail, Some(extra))
+        self.set(statement, &record, phase, &detail, exceptions)
             .await?;
         // A finished query keeps its session (and cluster): its results stay
         // readable until the statement is deleted.
@@ -736,14 +713,16 @@ impl StatementReconciler {
             trigger_id,
         });
         let (phase, detail) = match reason {
-            "delete" => (phase::DELETING, format!("Cancelling job {}.", run.job_id)),
+            "delete" => (
+                phase::DELETING.to_owned(),
+                format!("Cancelling job {}.", run.job_id),
+            ),
             "rescale" => (
                 phase_of(statement),
                 format!("Rescaling job {} through a savepoint.", run.job_id),
             ),
             _ => (phase_of(statement), format!("Stopping job {}.", run.job_id)),
         };
-        let phase = phase.to_owned();
         self.set(statement, &record, &phase, &detail, None).await?;
         Ok(Some(PassOutcome::Wait(Duration::from_millis(500))))
     }
@@ -842,16 +821,6 @@ impl StatementReconciler {
         }
     }
 
-    /// The statement's exceptions with `message` in front, at most 10.
-    fn exceptions_with(&self, statement: &Object, message: &str) -> Value {
-        let mut list = vec![exception(message)];
-        if let Some(old) = statement.status.get("exceptions").and_then(Value::as_array) {
-            list.extend(old.iter().cloned());
-        }
-        list.truncate(10);
-        Value::Array(list)
-    }
-
     /// Keeps a query's session (and with it its results) alive.
     async fn keep_alive(&self, record: &StatementRecord) {
         let Some(session) = record.run.as_ref().and_then(|r| r.session.clone()) else {
@@ -864,7 +833,8 @@ impl StatementReconciler {
 
     /// Records a query's result schema once the engine knows it.
     async fn capture_schema(&self, statement: &Object, record: &StatementRecord) {
-        if statement.status.pointer("/traits/schema").is_some() {
+        let status: Status = view(&statement.status);
+        if status.traits.is_some_and(|t| t.schema.is_some()) {
             return;
         }
         let Some(run) = &record.run else { return };
@@ -907,7 +877,7 @@ impl Reconcile for StatementReconciler {
     async fn panicked(&self, key: &ObjectKey, message: &str) {
         if let Ok(Some(statement)) = self.core.store().get(key).await {
             let record = record_of(&statement);
-            let phase = phase_of(&statement).to_owned();
+            let phase = phase_of(&statement);
             if let Err(e) = self.set(&statement, &record, &phase, message, None).await {
                 tracing::warn!(statement = %key.name, error = %e, "cannot record the panic");
             }
@@ -919,6 +889,18 @@ impl Reconcile for StatementReconciler {
         let owned = super::sweep::owners_by_uid(&self.core, Kind::Statement, CLUSTER_PREFIX).await;
         self.sweep.run(&self.backend, owned).await;
     }
+}
+
+/// The statement's exceptions with `message` in front, at most 10.
+fn exceptions_with(statement: &Object, message: &str) -> Vec<StatementException> {
+    let mut list = vec![StatementException::now(message)];
+    list.extend(
+        view::<Status>(&statement.status)
+            .exceptions
+            .unwrap_or_default(),
+    );
+    list.truncate(10);
+    list
 }
 
 /// The Flink job id of a statement's `n`th run: fixed before submission, so

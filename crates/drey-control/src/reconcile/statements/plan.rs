@@ -2,6 +2,8 @@
 //! and the pure planner that picks the next step from them.
 
 use super::phase;
+use drey_model::loose::view;
+use drey_model::statement_spec::StatementStatus;
 use drey_model::{Object, Observation, Silence};
 use serde::{Deserialize, Serialize};
 
@@ -269,11 +271,8 @@ pub fn plan(
 
 /// The record kept in a statement's status.
 pub fn record_of(statement: &Object) -> StatementRecord {
-    statement
-        .status
-        .get("reconciler")
-        .cloned()
-        .and_then(|v| serde_json::from_value(v).ok())
+    view::<StatementStatus<StatementRecord>>(&statement.status)
+        .reconciler
         .unwrap_or_default()
 }
 

@@ -6,9 +6,14 @@ use super::{phase, StatementRecord};
 use crate::sql_engine::{RunError, SqlEngine};
 use crate::{store_error, Core};
 use drey_model::json::string_map;
+use drey_model::loose::{to_json, view};
 use drey_model::sql::{changelog_traits, classify, cmf_data_type, sql_kind, Execution};
-use drey_model::{Error, Object, Timestamp};
-use serde_json::{json, Map, Value};
+use drey_model::statement_spec::{
+    ResultColumn, ResultRow, ResultSchema, StatementException, StatementResult, StatementSpec,
+    StatementStatus, StatementTraits,
+};
+use drey_model::{Error, Object};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The session properties a statement runs with: the environment's
@@ -49,26 +54,26 @@ fn current_catalog(props: &BTreeMap<String, String>) -> (String, String) {
     )
 }
 
-fn columns_schema(columns: &[drey_flink::ColumnInfo]) -> Value {
-    json!({"columns": columns.iter().map(|c| json!({
-        "name": c.name,
-        "type": cmf_data_type(&c.logical_type),
-    })).collect::<Vec<_>>()})
+fn columns_schema(columns: &[drey_flink::ColumnInfo]) -> ResultSchema {
+    ResultSchema {
+        columns: columns
+            .iter()
+            .map(|c| ResultColumn {
+                name: c.name.clone(),
+                data_type: cmf_data_type(&c.logical_type),
+            })
+            .collect(),
+    }
 }
 
 /// Rows in CMF's result shape: `{"op": 0..3, "row": [...]}`.
-pub fn cmf_rows(rows: &[drey_flink::ResultRow]) -> Vec<Value> {
+pub fn cmf_rows(rows: &[drey_flink::ResultRow]) -> Vec<ResultRow> {
     rows.iter()
-        .map(|r| json!({"op": r.kind.op(), "row": r.fields}))
+        .map(|r| ResultRow {
+            op: r.kind.op(),
+            row: r.fields.clone(),
+        })
         .collect()
-}
-
-pub(super) fn exception(message: &str) -> Value {
-    json!({
-        "name": "StatementException",
-        "message": message,
-        "timestamp": Timestamp::now().to_string(),
-    })
 }
 
 /// Checks a new statement's SQL with the engine. DDL and metadata statements
@@ -93,8 +98,11 @@ pub async fn prepare(core: &Core, engine: &SqlEngine, statement: &Object) -> Res
     let execution = classify(&sql, &catalog, &database);
     let interactive = !matches!(execution, Execution::Job);
     let props = statement_properties(core, statement, interactive).await?;
-    let mut traits = json!({"sqlKind": sql_kind(&sql)});
-    let mut status = Map::new();
+    let mut traits = StatementTraits {
+        sql_kind: Some(sql_kind(&sql)),
+        ..StatementTraits::default()
+    };
+    let mut status = StatementStatus::<StatementRecord>::default();
     let mut record = StatementRecord {
         prepared: true,
         ..StatementRecord::default()
@@ -119,65 +127,44 @@ pub async fn prepare(core: &Core, engine: &SqlEngine, statement: &Object) -> Res
     };
     match outcome {
         Ok(Prepared::Completed { columns, rows }) => {
-            traits["isBounded"] = json!(true);
-            traits["isAppendOnly"] = json!(true);
-            traits["schema"] = columns_schema(&columns);
-            status.insert("phase".into(), json!(phase::COMPLETED));
-            status.insert("detail".into(), json!("The statement completed."));
-            status.insert(
-                "result".into(),
-                json!({
-                    "apiVersion": "cmf.confluent.io/v1",
-                    "kind": "StatementResult",
-                    "metadata": {
-                        "creationTimestamp": Timestamp::now().to_string(),
-                        "annotations": {"nextPageToken": ""},
-                    },
-                    "results": {"data": cmf_rows(&rows)},
-                }),
-            );
+            traits.is_bounded = Some(true);
+            traits.is_append_only = Some(true);
+            traits.schema = Some(columns_schema(&columns));
+            status.phase = Some(phase::COMPLETED.into());
+            status.detail = Some("The statement completed.".into());
+            status.result = Some(StatementResult::page(cmf_rows(&rows), None));
         }
         Ok(Prepared::Analyzed {
             append_only,
             upsert_columns,
             bounded,
         }) => {
-            traits["isBounded"] = json!(bounded);
-            traits["isAppendOnly"] = json!(append_only);
-            if let Some(columns) = upsert_columns {
-                traits["upsertColumns"] = json!(columns);
-            }
-            status.insert("phase".into(), json!(phase::PENDING));
-            status.insert(
-                "detail".into(),
-                json!(format!(
-                    "Waiting to run on compute pool '{}'.",
-                    statement.spec["computePoolName"]
-                        .as_str()
-                        .unwrap_or_default()
-                )),
-            );
+            traits.is_bounded = Some(bounded);
+            traits.is_append_only = Some(append_only);
+            traits.upsert_columns = upsert_columns;
+            status.phase = Some(phase::PENDING.into());
+            status.detail = Some(format!(
+                "Waiting to run on compute pool '{}'.",
+                view::<StatementSpec>(&statement.spec).pool()
+            ));
         }
         Err(RunError::Sql(message)) => {
-            status.insert("phase".into(), json!(phase::FAILED));
-            status.insert("detail".into(), json!(message));
-            status.insert("exceptions".into(), json!([exception(&message)]));
+            status.phase = Some(phase::FAILED.into());
+            status.exceptions = Some(vec![StatementException::now(&message)]);
+            status.detail = Some(message);
         }
         Err(RunError::Engine(e)) => {
             let _ = (org, env, name);
             return Err(e);
         }
     }
-    status.insert("traits".into(), traits);
-    status.insert(
-        "reconciler".into(),
-        serde_json::to_value(&record).map_err(|e| Error::Internal(e.to_string()))?,
-    );
+    status.traits = Some(traits);
+    status.reconciler = Some(record);
     core.store()
         .write_status(
             &statement.key,
             Some(statement.meta.resource_version),
-            Value::Object(status),
+            to_json(&status),
         )
         .await
         .map_err(store_error)
@@ -283,19 +270,17 @@ impl Core {
         statement: &Object,
         columns: &[drey_flink::ColumnInfo],
     ) -> Result<(), Error> {
-        let mut status = statement.status.clone();
-        if status.pointer("/traits/schema").is_some() || !status.is_object() {
+        let mut status: StatementStatus = view(&statement.status);
+        let traits = status.traits.get_or_insert_with(StatementTraits::default);
+        if traits.schema.is_some() {
             return Ok(());
         }
-        if !status.get("traits").is_some_and(Value::is_object) {
-            status["traits"] = json!({});
-        }
-        status["traits"]["schema"] = columns_schema(columns);
+        traits.schema = Some(columns_schema(columns));
         self.store()
             .write_status(
                 &statement.key,
                 Some(statement.meta.resource_version),
-                status,
+                to_json(&status),
             )
             .await
             .map(drop)

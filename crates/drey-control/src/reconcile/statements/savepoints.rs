@@ -6,9 +6,11 @@ use super::StatementRecord;
 use super::{phase, phase_of, StatementReconciler};
 use crate::store_error;
 use drey_flink::{FlinkClient, QueueStatusId};
+use drey_model::loose::{to_json, view};
 use drey_model::object::statement_scope;
+use drey_model::savepoint::{SavepointSpec, SavepointState, SavepointStatus};
 use drey_model::{Error, Kind, Object, ObjectKey, Timestamp};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::Duration;
 
 /// How long a savepoint refused because the job's tasks are not all
@@ -53,12 +55,7 @@ impl StatementReconciler {
             by_name.is_some_and(|n| sp.meta.name == n)
                 || by_uid.is_some_and(|u| sp.meta.uid.to_string() == u)
         });
-        match found.and_then(|sp| {
-            sp.status
-                .get("path")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        }) {
+        match found.and_then(|sp| view::<SavepointStatus>(&sp.status).path) {
             Some(path) => Ok(Some(path)),
             None => Err(Error::invalid(
                 "spec.startFromSavepoint",
@@ -74,7 +71,6 @@ impl StatementReconciler {
         statement: &Object,
         record: &StatementRecord,
     ) -> Result<Option<PassOutcome>, Error> {
-        use crate::savepoints::state;
         let scope = statement_scope(&statement.key.scope, &statement.meta.name);
         let page = self
             .core
@@ -98,22 +94,27 @@ impl StatementReconciler {
             .filter(|r| r.submitted && !r.finished && phase_of(statement) == phase::RUNNING);
         let mut busy = false;
         for savepoint in page.items {
-            let st = savepoint.status.get("state").and_then(Value::as_str);
-            if !matches!(st, Some(state::PENDING) | Some(state::IN_PROGRESS)) {
+            let mut status: SavepointStatus = view(&savepoint.status);
+            let st = status.state;
+            if !matches!(
+                st,
+                Some(SavepointState::Pending | SavepointState::InProgress)
+            ) {
                 continue;
             }
             let Some(run) = run else {
-                let status = json!({"state": state::FAILED,
-                    "error": format!("Statement '{}' has no running job", statement.meta.name),
-                    "resultTimestamp": Timestamp::now().to_string()});
-                self.set_savepoint(&savepoint, status).await?;
+                status.fail(&format!(
+                    "Statement '{}' has no running job",
+                    statement.meta.name
+                ));
+                self.set_savepoint(&savepoint, &status).await?;
                 continue;
             };
             let client = FlinkClient::new(run.rest_url.clone())
                 .map_err(|e| Error::Internal(e.to_string()))?;
             busy = true;
-            let trigger = savepoint.status.get("triggerId").and_then(Value::as_str);
-            let Some(trigger) = trigger.filter(|_| st == Some(state::IN_PROGRESS)) else {
+            let trigger = status.trigger_id.clone();
+            let Some(trigger) = trigger.filter(|_| st == Some(SavepointState::InProgress)) else {
                 let request = drey_flink::SavepointRequest {
                     target_directory: Some(format!(
                         "file://{}",
@@ -123,55 +124,49 @@ impl StatementReconciler {
                     format_type: None,
                     trigger_id: None,
                 };
-                let status = match client.trigger_savepoint(&run.job_id, &request).await {
-                    Ok(t) => json!({"state": state::IN_PROGRESS, "triggerId": t.request_id}),
-                    Err(e) => json!({"state": state::FAILED, "error": e.to_string(),
-                                     "resultTimestamp": Timestamp::now().to_string()}),
-                };
-                self.set_savepoint(&savepoint, status).await?;
+                match client.trigger_savepoint(&run.job_id, &request).await {
+                    Ok(t) => {
+                        status.state = Some(SavepointState::InProgress);
+                        status.trigger_id = Some(t.request_id);
+                    }
+                    Err(e) => status.fail(&e.to_string()),
+                }
+                self.set_savepoint(&savepoint, &status).await?;
                 continue;
             };
-            let status = match client.savepoint_status(&run.job_id, trigger).await {
+            match client.savepoint_status(&run.job_id, &trigger).await {
                 Ok(op) if op.status.id == QueueStatusId::InProgress => continue,
                 Ok(op) => match op.operation.map(|i| i.location.ok_or(i.failure_cause)) {
-                    Some(Ok(location)) => json!({"state": state::COMPLETED, "path": location,
-                        "resultTimestamp": Timestamp::now().to_string()}),
+                    Some(Ok(location)) => status.complete(&location),
                     Some(Err(cause)) => {
                         let why = cause.map(|c| c.summary()).unwrap_or_default();
-                        let attempts = savepoint
-                            .status
-                            .get("attempts")
-                            .and_then(Value::as_u64)
-                            .unwrap_or(0);
                         // Tasks not running yet (a job just started or
                         // restarting): tried again for a while, not a
                         // number of times, so a slow machine gets as long.
-                        let asked = savepoint
-                            .status
-                            .get("triggerTimestamp")
-                            .and_then(Value::as_str)
-                            .and_then(Timestamp::parse)
+                        let asked = status
+                            .trigger_timestamp
                             .map_or(0, |t| Timestamp::now().millis() - t.millis());
                         if crate::reconcile::transient_savepoint_failure(&why)
                             && asked < TRANSIENT_RETRY_MS
                         {
-                            json!({"state": state::PENDING, "attempts": attempts + 1, "error": why})
+                            status.state = Some(SavepointState::Pending);
+                            status.attempts = Some(status.attempts.unwrap_or(0) + 1);
+                            status.error = Some(why);
                         } else {
-                            json!({"state": state::FAILED, "error": why,
-                                   "resultTimestamp": Timestamp::now().to_string()})
+                            status.fail(&why);
                         }
                     }
-                    None => json!({"state": state::FAILED, "error": "the savepoint has no result"}),
+                    None => {
+                        status.state = Some(SavepointState::Failed);
+                        status.error = Some("the savepoint has no result".into());
+                    }
                 },
                 // Flink forgot the trigger: it is lost. Any other error says
                 // nothing about the savepoint: look again.
-                Err(e) if e.is_not_found() => {
-                    json!({"state": state::FAILED, "error": e.to_string(),
-                    "resultTimestamp": Timestamp::now().to_string()})
-                }
+                Err(e) if e.is_not_found() => status.fail(&e.to_string()),
                 Err(_) => continue,
-            };
-            self.set_savepoint(&savepoint, status).await?;
+            }
+            self.set_savepoint(&savepoint, &status).await?;
         }
         Ok(Some(if busy {
             PassOutcome::Wait(Duration::from_millis(500))
@@ -180,17 +175,15 @@ impl StatementReconciler {
         }))
     }
 
-    /// Merges `fields` into a savepoint resource's status.
-    async fn set_savepoint(&self, savepoint: &Object, fields: Value) -> Result<(), Error> {
-        let mut status = savepoint.status.clone();
-        if let (Some(status), Some(fields)) = (status.as_object_mut(), fields.as_object()) {
-            for (k, v) in fields {
-                status.insert(k.clone(), v.clone());
-            }
-        }
+    /// Writes a savepoint resource's status.
+    async fn set_savepoint(
+        &self,
+        savepoint: &Object,
+        status: &SavepointStatus,
+    ) -> Result<(), Error> {
         self.core
             .store()
-            .write_status(&savepoint.key, None, status)
+            .write_status(&savepoint.key, None, to_json(status))
             .await
             .map(drop)
             .map_err(store_error)
@@ -203,7 +196,6 @@ impl StatementReconciler {
         statement: &Object,
         location: &str,
     ) -> Result<(), Error> {
-        let now = Timestamp::now().to_string();
         let mut write = drey_store::Write::new(
             ObjectKey {
                 org: statement.key.org.clone(),
@@ -215,12 +207,9 @@ impl StatementReconciler {
                 ),
             },
             drey_store::WriteMode::Create,
-            json!({"path": location, "formatType": "CANONICAL"}),
+            to_json(&SavepointSpec::taken_at(location)),
         );
-        write.status = Some(json!({
-            "state": crate::savepoints::state::COMPLETED, "path": location,
-            "triggerTimestamp": now, "resultTimestamp": now,
-        }));
+        write.status = Some(to_json(&SavepointStatus::completed_at(location)));
         self.core
             .store()
             .write(write)
