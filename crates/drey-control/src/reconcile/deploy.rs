@@ -389,6 +389,9 @@ impl ApplicationReconciler {
                 Err(Error::Conflict(reason)) if reason == DOWNLOADING => {
                     return Err(Error::Conflict(reason))
                 }
+                Err(e) if vanished_restore_point(&e, &deployment) => {
+                    return self.restore_point_vanished(step, &deployment, e).await
+                }
                 Err(e) => return self.submission_failed(step, &deployment, e).await,
             }
         }
@@ -404,6 +407,49 @@ impl ApplicationReconciler {
             Some(&deployment.instance),
             EventType::JobSubmitted,
             &format!("Submitted job {}", deployment.job_id),
+            None,
+        )
+        .await
+    }
+
+    /// The checkpoint the job was to restore from is gone (subsumed by a
+    /// newer one drey did not see before the cluster forgot the job): a new
+    /// deployment (a new job id: Flink keeps the failed attempt under the
+    /// old one) restores from the application's last savepoint instead, and
+    /// an event says so. Not a failed submission.
+    async fn restore_point_vanished(
+        &self,
+        step: Step<'_>,
+        deployment: &Deployment,
+        error: Error,
+    ) -> Result<(), Error> {
+        let fallback = step
+            .status
+            .last_savepoint
+            .as_ref()
+            .map(|s| s.location.clone())
+            .filter(|_| step.desired.upgrade_mode != UpgradeMode::Stateless);
+        let gone = deployment.restore_from.clone().unwrap_or_default();
+        let mut recorded = step.recorded.clone();
+        recorded.deployment = None;
+        recorded.restore_from = fallback.clone();
+        recorded.seen_checkpoint = None;
+        let message = match &fallback {
+            Some(savepoint) => format!(
+                "checkpoint {gone} no longer exists; a new deployment restores from the last savepoint {savepoint}"
+            ),
+            None => format!(
+                "checkpoint {gone} no longer exists and no savepoint was taken; a new deployment starts without state"
+            ),
+        };
+        tracing::warn!(app = %step.app.key.name, %error, "{message}");
+        self.update_instance(step.app, deployment, "FAILED").await?;
+        self.record(&step, &recorded, |_| {}).await?;
+        self.event(
+            step.app,
+            Some(&deployment.instance),
+            EventType::Error,
+            &message,
             None,
         )
         .await
@@ -514,6 +560,22 @@ impl ApplicationReconciler {
         let _ = client.delete_jar(&jar_id).await;
         Ok(())
     }
+}
+
+/// Whether a submission failed only because the retained checkpoint it
+/// restores from no longer exists.
+fn vanished_restore_point(error: &Error, deployment: &Deployment) -> bool {
+    // On this machine drey finds the newest checkpoint on disk itself
+    // (`usable_restore_point`); on a cluster it shares it cannot.
+    let from_checkpoint = deployment
+        .restore_from
+        .as_deref()
+        .is_some_and(|p| p.contains("/chk-"));
+    deployment.existing_cluster.is_some()
+        && from_checkpoint
+        && error
+            .to_string()
+            .contains("Cannot find checkpoint or savepoint")
 }
 
 /// `spec.flinkConfiguration` as strings: a session job's own configuration.

@@ -239,7 +239,7 @@ pub(crate) async fn cluster_processes(backend: &Backend, id: &str) -> Observatio
 
 /// How often the newest checkpoint of a job whose state is not on this
 /// machine is recorded, at most.
-const CHECKPOINT_RECORD_INTERVAL: Duration = Duration::from_secs(30);
+const CHECKPOINT_RECORD_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A client for one look at a cluster drey started, by its REST URL: a
 /// short timeout and no retries.

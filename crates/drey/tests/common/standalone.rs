@@ -169,7 +169,8 @@ impl Standalone {
                  taskmanager.bind-host: {a}\n\
                  taskmanager.numberOfTaskSlots: 2\n\
                  heartbeat.interval: 2000\n\
-                 heartbeat.timeout: 10000\n\
+                 heartbeat.timeout: 30000\n\
+                 execution.checkpointing.num-retained: 5\n\
                  jobmanager.memory.process.size: 768m\n\
                  taskmanager.memory.process.size: 1024m\n\
                  execution.checkpointing.dir: file://{state}/checkpoints\n\
