@@ -565,9 +565,7 @@ async fn applications_run_on_an_existing_cluster() {
     .await;
     let Some(savepoint) = st["lastSavepoint"]["location"].as_str().map(str::to_owned) else {
         let (_, events) = s
-            .get(&format!(
-                "/cmf/api/v1alpha1/environments/remote/applications/counter/events"
-            ))
+            .get("/cmf/api/v1alpha1/environments/remote/applications/counter/events")
             .await;
         panic!(
             "suspended without a savepoint: {st:#}\n{events:#}\n{}",
