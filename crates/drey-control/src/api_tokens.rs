@@ -2,10 +2,10 @@
 //! kept), each bound to one role on one namespace (environment) and named
 //! uniquely in it.
 
-use crate::auth::{KeyRequest, NewToken, Role, API_TOKEN};
+use crate::auth::{ApiTokenFields, KeyRequest, NewToken, Role, API_TOKEN};
 use crate::Core;
 use drey_model::{Error, Kind, Object};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 impl Core {
     /// Makes a token named `name` with `role` on the namespace `env`.
@@ -26,14 +26,14 @@ impl Core {
                 name: name.to_owned(),
             });
         }
-        let mut fields = Map::new();
-        fields.insert("namespace".into(), json!(env));
-        fields.insert("name".into(), json!(name));
-        fields.insert("role".into(), json!(role.as_str()));
         self.create_key(KeyRequest {
             kind: API_TOKEN,
             org: org.to_owned(),
-            fields,
+            api_token: Some(ApiTokenFields {
+                namespace: env.to_owned(),
+                name: name.to_owned(),
+                role,
+            }),
             ..KeyRequest::default()
         })
         .await

@@ -5,11 +5,13 @@
 
 use crate::{store_error, Core};
 use base64::Engine;
+use drey_model::identity::{ApiKeySpec, ApiKeyStatus, PrincipalSpec};
+use drey_model::loose::{to_json, view};
 use drey_model::object::DEFAULT_ORG;
 use drey_model::{Error, Kind, ObjectKey, Timestamp};
 use drey_store::{Write, WriteMode};
 use rand::RngCore;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use subtle::ConstantTimeEq;
@@ -208,8 +210,18 @@ pub struct KeyRequest {
     pub owner: Option<String>,
     /// When it stops working.
     pub expires_at: Option<Timestamp>,
-    /// More fields kept with the key (an API token's name, namespace, role).
-    pub fields: serde_json::Map<String, Value>,
+    /// A VVP API token's namespace, name and role.
+    pub api_token: Option<ApiTokenFields>,
+}
+
+/// What a VVP API token adds to its key: one role on one namespace.
+pub struct ApiTokenFields {
+    /// The namespace (environment).
+    pub namespace: String,
+    /// The token's name.
+    pub name: String,
+    /// Its role there.
+    pub role: Role,
 }
 
 impl Core {
@@ -231,23 +243,24 @@ impl Core {
     ) -> Result<(NewToken, drey_model::Object), Error> {
         let key_id = new_id();
         let secret = random_text(32);
-        let mut spec = json!({
-            "kind": request.kind,
-            "org": request.org,
-            "sha256": hash(&secret),
-            "createdAt": Timestamp::now().to_string(),
-        });
-        if let Some(owner) = request.owner {
-            spec["owner"] = json!(owner);
-        }
-        if let Some(expires) = request.expires_at {
-            spec["expiresAt"] = json!(expires.to_string());
-        }
-        for (k, v) in request.fields {
-            spec[k] = v;
-        }
-        let mut write = Write::new(key_ref(&key_id), WriteMode::Create, spec);
-        write.status = Some(json!({"revoked": false}));
+        let token = request.api_token;
+        let spec = ApiKeySpec {
+            kind: Some(request.kind.to_owned()),
+            org: Some(request.org),
+            sha256: Some(hash(&secret)),
+            created_at: Some(Timestamp::now()),
+            owner: request.owner,
+            expires_at: request.expires_at,
+            namespace: token.as_ref().map(|t| t.namespace.clone()),
+            name: token.as_ref().map(|t| t.name.clone()),
+            role: token.as_ref().map(|t| t.role.as_str().to_owned()),
+            extra: Default::default(),
+        };
+        let mut write = Write::new(key_ref(&key_id), WriteMode::Create, to_json(&spec));
+        write.status = Some(to_json(&ApiKeyStatus {
+            revoked: Some(false),
+            ..ApiKeyStatus::default()
+        }));
         let stored = self.store.write(write).await.map_err(store_error)?;
         Ok((
             NewToken {
@@ -265,7 +278,7 @@ impl Core {
             .get(&key_ref(key_id))
             .await
             .map_err(store_error)?
-            .filter(|k| k.status.get("revoked").and_then(Value::as_bool) != Some(true)))
+            .filter(|k| !view::<ApiKeyStatus>(&k.status).is_revoked()))
     }
 
     /// Every live key of a kind (and organization / owner when given).
@@ -280,10 +293,14 @@ impl Core {
             let Some(k) = self.get_key(&key.name).await? else {
                 continue;
             };
-            let same = |field: &str, want: Option<&str>| {
-                want.is_none_or(|w| k.spec.get(field).and_then(Value::as_str) == Some(w))
+            let spec: ApiKeySpec = view(&k.spec);
+            let same = |field: &Option<String>, want: Option<&str>| {
+                want.is_none_or(|w| field.as_deref() == Some(w))
             };
-            if k.spec["kind"] == kind && same("org", org) && same("owner", owner) {
+            if spec.kind.as_deref() == Some(kind)
+                && same(&spec.org, org)
+                && same(&spec.owner, owner)
+            {
                 out.push(k);
             }
         }
@@ -301,21 +318,14 @@ impl Core {
             .get_key(key_id)
             .await?
             .ok_or_else(|| Error::not_found(Kind::ApiKey, key_id))?;
-        let mut spec = key.spec.clone();
-        match expires_at {
-            Some(t) => spec["expiresAt"] = json!(t.to_string()),
-            None => {
-                if let Some(s) = spec.as_object_mut() {
-                    s.remove("expiresAt");
-                }
-            }
-        }
+        let mut spec: ApiKeySpec = view(&key.spec);
+        spec.expires_at = expires_at;
         let write = Write::new(
             key.key.clone(),
             WriteMode::Update {
                 expected_version: Some(key.meta.resource_version),
             },
-            spec,
+            to_json(&spec),
         );
         self.store.write(write).await.map_err(store_error)
     }
@@ -326,11 +336,11 @@ impl Core {
             .get_key(key_id)
             .await?
             .ok_or_else(|| Error::not_found(Kind::ApiKey, key_id))?;
-        let mut status = key.status.clone();
-        status["revoked"] = json!(true);
-        status["revokedAt"] = json!(Timestamp::now().to_string());
+        let mut status: ApiKeyStatus = view(&key.status);
+        status.revoked = Some(true);
+        status.revoked_at = Some(Timestamp::now());
         self.store
-            .write_status(&key.key, None, status)
+            .write_status(&key.key, None, to_json(&status))
             .await
             .map(drop)
             .map_err(store_error)
@@ -388,18 +398,20 @@ impl Core {
         let Some(key) = key else {
             return Ok(None);
         };
-        let stored = key.spec["sha256"].as_str().unwrap_or_default();
+        let spec: ApiKeySpec = view(&key.spec);
+        let stored = spec.sha256.as_deref().unwrap_or_default();
         let matches: bool = hash(secret).as_bytes().ct_eq(stored.as_bytes()).into();
-        if !matches || key.status.get("revoked").and_then(Value::as_bool) == Some(true) {
+        if !matches || view::<ApiKeyStatus>(&key.status).is_revoked() {
             return Ok(None);
         }
-        if let Some(expires) = key.spec.get("expiresAt").and_then(Value::as_str) {
-            match Timestamp::parse(expires) {
+        // An expiry that cannot be read is no expiry to trust: refused.
+        if key.spec.get("expiresAt").is_some_and(|v| !v.is_null()) {
+            match spec.expires_at {
                 Some(t) if t > Timestamp::now() => {}
                 _ => return Ok(None),
             }
         }
-        let org = key.spec["org"].as_str().unwrap_or(DEFAULT_ORG).to_owned();
+        let org = spec.org.clone().unwrap_or_else(|| DEFAULT_ORG.to_owned());
         let mut identity = Identity {
             org,
             key_id: key_id.to_owned(),
@@ -408,14 +420,14 @@ impl Core {
             grants: BTreeMap::new(),
             principal: None,
         };
-        let kind = key.spec["kind"].as_str().unwrap_or_default();
+        let kind = spec.kind.as_deref().unwrap_or_default();
         if kind == "root" {
             identity.server_admin = true;
             identity.role = Some(Role::Admin);
         } else if kind == API_TOKEN {
             // A VVP API token: one role on one namespace.
-            let ns = key.spec["namespace"].as_str().unwrap_or_default();
-            let role = key.spec["role"].as_str().and_then(Role::parse_grant);
+            let ns = spec.namespace.as_deref().unwrap_or_default();
+            let role = spec.role.as_deref().and_then(Role::parse_grant);
             match role {
                 Some(role) if !ns.is_empty() => {
                     identity.grants.insert(ns.to_owned(), role);
@@ -423,7 +435,7 @@ impl Core {
                 _ => return Ok(None),
             }
         } else if let Some(principal_kind) = PrincipalKind::of_key_kind(kind) {
-            let id = key.spec["owner"].as_str().unwrap_or_default();
+            let id = spec.owner.as_deref().unwrap_or_default();
             // A deleted user's or service account's keys die with it.
             let Some(principal) = self
                 .store
@@ -433,7 +445,10 @@ impl Core {
             else {
                 return Ok(None);
             };
-            identity.role = principal.spec["role"].as_str().and_then(Role::parse_org);
+            identity.role = view::<PrincipalSpec>(&principal.spec)
+                .role
+                .as_deref()
+                .and_then(Role::parse_org);
             identity.grants = grants_of(&principal);
             identity.principal = Some(Principal {
                 kind: principal_kind,
@@ -451,20 +466,11 @@ pub const API_TOKEN: &str = "api-token";
 
 /// A principal's grants: `spec.grants` is `{<environment>: {"role": ...}}`.
 pub fn grants_of(principal: &drey_model::Object) -> BTreeMap<String, Role> {
-    principal
-        .spec
-        .get("grants")
-        .and_then(Value::as_object)
-        .map(|grants| {
-            grants
-                .iter()
-                .filter_map(|(env, g)| {
-                    let role = g.get("role").and_then(Value::as_str)?;
-                    Some((env.clone(), Role::parse_grant(role)?))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    view::<PrincipalSpec>(&principal.spec)
+        .grants
+        .into_iter()
+        .filter_map(|(env, g)| Some((env, Role::parse_grant(&g.role)?)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,10 +6,13 @@
 
 use crate::auth::{new_id, KeyRequest, NewToken, PrincipalKind, Role};
 use crate::{store_error, Core};
+use drey_model::identity::{ApiKeySpec, Grant, PrincipalSpec};
+use drey_model::loose::{to_json, view};
 use drey_model::object::DEFAULT_ORG;
 use drey_model::{Error, Kind, Object, ObjectKey, PageRequest, Timestamp};
 use drey_store::{Delete, Write, WriteMode};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// Organizations are kept here, out of every tenant's reach.
 const SERVER_ORG: &str = "";
@@ -121,18 +124,23 @@ impl Core {
         &self,
         org: &str,
         kind: PrincipalKind,
-        mut spec: Value,
+        spec: Value,
         role: Option<Role>,
     ) -> Result<Object, Error> {
-        let username = spec
-            .get("username")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        non_empty("username", username, 200)?;
+        let mut spec: PrincipalSpec = view(&spec);
+        non_empty(
+            "username",
+            spec.username.as_deref().unwrap_or_default(),
+            200,
+        )?;
         self.require_organization(org).await?;
-        spec["role"] = role.map_or(Value::Null, |r| json!(r.as_str()));
-        spec["grants"] = json!({});
-        let write = Write::new(principal_key(org, kind, &new_id()), WriteMode::Create, spec);
+        spec.role = role.map(|r| r.as_str().to_owned());
+        spec.grants = BTreeMap::new();
+        let write = Write::new(
+            principal_key(org, kind, &new_id()),
+            WriteMode::Create,
+            to_json(&spec),
+        );
         self.store.write(write).await.map_err(store_error)
     }
 
@@ -189,27 +197,20 @@ impl Core {
 
     /// Replaces a principal's spec (its grants are kept), checked against
     /// the version read so a concurrent grant is never lost.
-    pub async fn update_principal(
-        &self,
-        current: &Object,
-        mut spec: Value,
-    ) -> Result<Object, Error> {
-        let username = spec
-            .get("username")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        non_empty("username", username, 200)?;
-        spec["grants"] = current
-            .spec
-            .get("grants")
-            .cloned()
-            .unwrap_or_else(|| json!({}));
+    pub async fn update_principal(&self, current: &Object, spec: Value) -> Result<Object, Error> {
+        let mut spec: PrincipalSpec = view(&spec);
+        non_empty(
+            "username",
+            spec.username.as_deref().unwrap_or_default(),
+            200,
+        )?;
+        spec.grants = view::<PrincipalSpec>(&current.spec).grants;
         let write = Write::new(
             current.key.clone(),
             WriteMode::Update {
                 expected_version: Some(current.meta.resource_version),
             },
-            spec,
+            to_json(&spec),
         );
         self.store.write(write).await.map_err(store_error)
     }
@@ -278,36 +279,30 @@ impl Core {
         self.require_environment(org, env).await?;
         for _ in 0..20 {
             let current = self.get_principal(org, kind, id).await?;
-            let mut spec = current.spec.clone();
-            let mut grants = spec
-                .get("grants")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            let now = Timestamp::now().to_string();
+            let mut spec: PrincipalSpec = view(&current.spec);
+            let now = Timestamp::now();
             match role {
                 Some(role) => {
-                    let created = grants
-                        .get(env)
-                        .and_then(|g| g.get("createdAt"))
-                        .cloned()
-                        .unwrap_or_else(|| json!(now));
-                    grants.insert(
+                    let created = spec.grants.get(env).and_then(|g| g.created_at);
+                    spec.grants.insert(
                         env.to_owned(),
-                        json!({"role": role.as_str(), "createdAt": created, "updatedAt": now}),
+                        Grant {
+                            role: role.as_str().to_owned(),
+                            created_at: Some(created.unwrap_or(now)),
+                            updated_at: Some(now),
+                        },
                     );
                 }
                 None => {
-                    grants.remove(env);
+                    spec.grants.remove(env);
                 }
             }
-            spec["grants"] = Value::Object(grants);
             let write = Write::new(
                 current.key.clone(),
                 WriteMode::Update {
                     expected_version: Some(current.meta.resource_version),
                 },
-                spec,
+                to_json(&spec),
             );
             match self.store.write(write).await {
                 Ok(stored) => return Ok(stored),
@@ -329,10 +324,7 @@ impl Core {
         let mut out = Vec::new();
         for kind in [PrincipalKind::User, PrincipalKind::ServiceAccount] {
             for p in self.list_principals(org, kind).await? {
-                if p.spec
-                    .pointer(&format!("/grants/{}", escape_pointer(env)))
-                    .is_some()
-                {
+                if view::<PrincipalSpec>(&p.spec).grants.contains_key(env) {
                     out.push((kind, p));
                 }
             }
@@ -350,7 +342,7 @@ impl Core {
             .list_keys(crate::auth::API_TOKEN, Some(org), None)
             .await?
         {
-            if key.spec.get("namespace").and_then(Value::as_str) == Some(env) {
+            if view::<ApiKeySpec>(&key.spec).namespace.as_deref() == Some(env) {
                 self.revoke_key(&key.meta.name).await?;
             }
         }
@@ -360,19 +352,16 @@ impl Core {
     /// Removes `env` from a principal's grants without checking that the
     /// environment exists (it is being deleted).
     async fn set_grant_unchecked(&self, principal: &Object, env: &str) -> Result<(), Error> {
-        let mut spec = principal.spec.clone();
-        if let Some(grants) = spec.get_mut("grants").and_then(Value::as_object_mut) {
-            grants.remove(env);
-        }
+        let mut spec: PrincipalSpec = view(&principal.spec);
+        spec.grants.remove(env);
         self.store
-            .write(Write::new(principal.key.clone(), WriteMode::Upsert, spec))
+            .write(Write::new(
+                principal.key.clone(),
+                WriteMode::Upsert,
+                to_json(&spec),
+            ))
             .await
             .map_err(store_error)
             .map(drop)
     }
-}
-
-/// `env` as one JSON pointer token.
-fn escape_pointer(env: &str) -> String {
-    env.replace('~', "~0").replace('/', "~1")
 }

@@ -11,6 +11,7 @@ pub mod environment_spec;
 pub mod error;
 pub mod event;
 pub mod flink_options;
+pub mod identity;
 pub mod json;
 pub mod labels;
 pub mod loose;
