@@ -118,6 +118,20 @@ pub struct ServerSettings {
     )]
     pub cluster_start_timeout_seconds: u64,
 
+    /// How the Flink clusters drey starts are isolated from drey and from
+    /// each other: `sandbox` (each process in a bubblewrap sandbox that sees
+    /// only its own cluster's directories; when bwrap cannot run here, no
+    /// cluster starts) or `none` (jobs run as drey's user and can read drey's
+    /// keys and database: only for a machine whose every user is trusted;
+    /// drey warns at every start).
+    #[arg(
+        long,
+        env = "DREY_CLUSTER_ISOLATION",
+        default_value = "sandbox",
+        value_name = "MODE"
+    )]
+    pub cluster_isolation: drey_runtime::Isolation,
+
     /// MiB of memory (process sizes) the Flink clusters drey starts may take
     /// in all [default: 80 % of the machine's memory]; a cluster that does not
     /// fit, or does not fit in the memory available now, waits.

@@ -224,17 +224,22 @@ pub(crate) async fn cluster_processes(backend: &Backend, id: &str) -> Observatio
 /// JobManager that does not answer costs one pass a few seconds, and the
 /// controller (not the client) decides when to look again.
 pub(super) fn observer_client(cluster: &LocalCluster) -> FlinkClient {
-    observer_client_for(&cluster.rest_url()).unwrap_or_else(|_| cluster.client())
+    cluster
+        .client_with_config(observer_config())
+        .unwrap_or_else(|_| cluster.client())
 }
 
-/// [`observer_client`] for a REST URL.
-pub(crate) fn observer_client_for(url: &str) -> Result<FlinkClient, drey_flink::FlinkError> {
-    let config = drey_flink::ClientConfig {
+/// [`observer_client`] for a REST URL drey recorded.
+pub(crate) fn observer_client_for(core: &Core, url: &str) -> Result<FlinkClient, Error> {
+    core.flink_client(url, observer_config())
+}
+
+fn observer_config() -> drey_flink::ClientConfig {
+    drey_flink::ClientConfig {
         request_timeout: OBSERVE_TIMEOUT,
         get_retries: 0,
         ..drey_flink::ClientConfig::default()
-    };
-    FlinkClient::with_config(url, config)
+    }
 }
 
 /// How long one observation call may take.

@@ -5,7 +5,7 @@ use super::PassOutcome;
 use super::StatementRecord;
 use super::{phase, phase_of, StatementReconciler};
 use crate::store_error;
-use drey_flink::{FlinkClient, QueueStatusId};
+use drey_flink::QueueStatusId;
 use drey_model::object::statement_scope;
 use drey_model::{Error, Kind, Object, ObjectKey, Timestamp};
 use serde_json::{json, Value};
@@ -109,8 +109,7 @@ impl StatementReconciler {
                 self.set_savepoint(&savepoint, status).await?;
                 continue;
             };
-            let client = FlinkClient::new(run.rest_url.clone())
-                .map_err(|e| Error::Internal(e.to_string()))?;
+            let client = self.core.flink_client(&run.rest_url, Default::default())?;
             busy = true;
             let trigger = savepoint.status.get("triggerId").and_then(Value::as_str);
             let Some(trigger) = trigger.filter(|_| st == Some(state::IN_PROGRESS)) else {
