@@ -289,6 +289,8 @@ pub struct LocalBackend {
     pub(crate) memory_budget_mb: Option<u64>,
     /// How the clusters' processes are isolated.
     isolation: Isolation,
+    /// Directories every sandboxed cluster reads and writes besides its own.
+    shared_dirs: Vec<PathBuf>,
 }
 
 impl LocalBackend {
@@ -300,7 +302,16 @@ impl LocalBackend {
             client_config: ClientConfig::default(),
             memory_budget_mb: None,
             isolation: Isolation::Sandbox,
+            shared_dirs: Vec::new(),
         }
+    }
+
+    /// Directories every sandboxed cluster may read and write besides its own (a shared
+    /// output directory, a mounted volume): a space all tenants share, not isolated.
+    /// drey's data dir stays hidden even when it lies inside one.
+    pub fn with_shared_dirs(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.shared_dirs = dirs;
+        self
     }
 
     /// Sets how the clusters' processes are isolated ([`Isolation::Sandbox`] by default).
@@ -625,7 +636,17 @@ impl LocalBackend {
             dirs.pid.clone(),
         ];
         read_write.extend(state_dirs(&cluster.record.spec));
+        // The data dir as the processes see it: the canonical one (the cluster's own
+        // paths are canonical), and the path given if it differs.
+        let mut hidden = sandbox::with_resolved(&self.data_dir);
+        hidden.dedup();
         Mounts {
+            shared: self
+                .shared_dirs
+                .iter()
+                .flat_map(|d| sandbox::with_resolved(d))
+                .collect(),
+            hidden,
             read_only,
             read_write,
             chdir: Some(dirs.root.clone()),

@@ -126,6 +126,11 @@ pub(crate) fn kept_env() -> Vec<(OsString, OsString)> {
 /// What one sandboxed process may see.
 #[derive(Debug, Default)]
 pub(crate) struct Mounts {
+    /// Read-write paths every cluster shares (`--cluster-shared-dir`), bound first.
+    pub shared: Vec<PathBuf>,
+    /// Paths seen as empty, read-only directories even inside a shared path (drey's data
+    /// dir); what is bound below them afterwards stays visible.
+    pub hidden: Vec<PathBuf>,
     /// Read-only paths.
     pub read_only: Vec<PathBuf>,
     /// Read-write paths.
@@ -195,6 +200,12 @@ pub(crate) fn bwrap_args(mounts: &Mounts) -> Vec<OsString> {
         "--tmpfs".as_ref(),
         "/tmp".as_ref(),
     ]);
+    for path in &mounts.shared {
+        push(&["--bind".as_ref(), path.as_os_str(), path.as_os_str()]);
+    }
+    for path in &mounts.hidden {
+        push(&["--tmpfs".as_ref(), path.as_os_str()]);
+    }
     for path in &mounts.read_only {
         push(&["--ro-bind".as_ref(), path.as_os_str(), path.as_os_str()]);
     }
@@ -203,6 +214,9 @@ pub(crate) fn bwrap_args(mounts: &Mounts) -> Vec<OsString> {
     }
     // Nothing outside the bound directories can be written (a path Flink was told that is
     // not bound fails loudly instead of landing in the sandbox's memory).
+    for path in &mounts.hidden {
+        push(&["--remount-ro".as_ref(), path.as_os_str()]);
+    }
     push(&["--remount-ro".as_ref(), "/".as_ref()]);
     if let Some(dir) = &mounts.chdir {
         push(&["--chdir".as_ref(), dir.as_os_str()]);
@@ -266,6 +280,8 @@ mod tests {
     #[test]
     fn args_bind_what_is_given_and_end_read_only() {
         let mounts = Mounts {
+            shared: vec![PathBuf::from("/out")],
+            hidden: vec![PathBuf::from("/data")],
             read_only: vec![PathBuf::from("/flink")],
             read_write: vec![PathBuf::from("/data/clusters/c/log")],
             chdir: Some(PathBuf::from("/data/clusters/c")),
@@ -277,7 +293,8 @@ mod tests {
         let joined = args.join(" ");
         assert!(joined.contains("--ro-bind /flink /flink"));
         assert!(joined.contains("--bind /data/clusters/c/log /data/clusters/c/log"));
-        assert!(joined.contains("--remount-ro / --chdir /data/clusters/c"));
+        assert!(joined.contains("--bind /out /out --tmpfs /data --ro-bind /flink"));
+        assert!(joined.contains("--remount-ro /data --remount-ro / --chdir /data/clusters/c"));
         assert!(!joined.contains("/root"));
     }
 }

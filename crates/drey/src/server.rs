@@ -374,7 +374,8 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
             Ok(Arc::new(
                 LocalBackend::new(home.clone(), data_dir)
                     .with_memory_budget_mb(settings.cluster_memory_budget_mb)
-                    .with_isolation(isolation),
+                    .with_isolation(isolation)
+                    .with_shared_dirs(settings.cluster_shared_dirs.clone()),
             ))
         }
         (Ok(_), Err(e)) => {

@@ -132,6 +132,18 @@ pub struct ServerSettings {
     )]
     pub cluster_isolation: drey_runtime::Isolation,
 
+    /// A directory every Flink cluster drey starts may read and write besides
+    /// its own, e.g. a volume jobs write their output to; repeat for several.
+    /// All tenants share it: nothing in it is isolated. drey's data dir stays
+    /// hidden from the clusters even when it lies inside one.
+    #[arg(
+        long = "cluster-shared-dir",
+        env = "DREY_CLUSTER_SHARED_DIRS",
+        value_delimiter = ',',
+        value_name = "DIR"
+    )]
+    pub cluster_shared_dirs: Vec<PathBuf>,
+
     /// MiB of memory (process sizes) the Flink clusters drey starts may take
     /// in all [default: 80 % of the machine's memory]; a cluster that does not
     /// fit, or does not fit in the memory available now, waits.

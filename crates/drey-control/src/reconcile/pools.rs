@@ -247,9 +247,10 @@ impl PoolReconciler {
                 .pointer("/reconciler/fingerprint")
                 .and_then(Value::as_str)
                 == Some(fingerprint);
-        let spec = self
+        let mut spec = self
             .config
             .cluster_spec(id.clone(), &cluster_spec_of(effective));
+        spec.state_dirs = self.config.session_state_dirs();
         let record = |launched: bool| json!({"fingerprint": fingerprint, "clusterId": id, "launched": launched});
         use super::cluster_start::{start_step, StartStep, START_POLL};
         match start_step(

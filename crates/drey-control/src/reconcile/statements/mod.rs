@@ -402,9 +402,10 @@ impl StatementReconciler {
             env.as_ref().and_then(|e| e.spec.get("computePoolDefaults")),
         );
         let id = format!("{CLUSTER_PREFIX}{}", statement.meta.uid.simple());
-        let spec = self
+        let mut spec = self
             .config
             .cluster_spec(id.clone(), &cluster_spec_of(&effective));
+        spec.state_dirs = self.config.session_state_dirs();
         use super::cluster_start::{start_step, StartStep, START_POLL};
         let step = start_step(
             &self.backend,
