@@ -64,6 +64,11 @@ pub struct ClusterSpec {
     /// directory is visible to a sandboxed cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub state_dirs: Vec<PathBuf>,
+    /// State its jobs restore from (a savepoint or checkpoint directory), visible read-only
+    /// to a sandboxed cluster when it lies in the data dir's `checkpoints/` or
+    /// `savepoints/`; nothing else of the machine is shown this way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restore_dirs: Vec<PathBuf>,
 }
 
 impl ClusterSpec {
@@ -85,6 +90,7 @@ impl ClusterSpec {
             taskmanager_memory: Self::DEFAULT_TASKMANAGER_MEMORY.to_string(),
             flink_configuration: BTreeMap::new(),
             state_dirs: Vec::new(),
+            restore_dirs: Vec::new(),
         }
     }
 
@@ -636,6 +642,26 @@ impl LocalBackend {
             dirs.pid.clone(),
         ];
         read_write.extend(state_dirs(&cluster.record.spec));
+        let state_roots = [
+            self.data_dir.join("checkpoints"),
+            self.data_dir.join("savepoints"),
+        ];
+        for dir in &cluster.record.spec.restore_dirs {
+            let Ok(real) = dir.canonicalize() else {
+                continue;
+            };
+            let in_state = state_roots
+                .iter()
+                .filter_map(|r| r.canonicalize().ok())
+                .any(|r| real.starts_with(r));
+            let writable = read_write.iter().any(|d| real.starts_with(d));
+            if !in_state {
+                tracing::warn!(cluster = %cluster.record.id, dir = %dir.display(),
+                    "not showing a restore path outside the data dir's state to a sandboxed cluster");
+            } else if !writable {
+                read_only.push(real);
+            }
+        }
         // The data dir as the processes see it: the canonical one (the cluster's own
         // paths are canonical), and the path given if it differs.
         let mut hidden = sandbox::with_resolved(&self.data_dir);
