@@ -4,8 +4,11 @@
 //!
 //! - **REST** (`security.ssl.rest.*` with `authentication-enabled`): the JobManager's REST
 //!   endpoint presents a certificate for `127.0.0.1`/`localhost` signed by a CA made for this
-//!   cluster alone, and accepts exactly one client certificate, drey's (it is the only entry
-//!   of the endpoint's trust store). drey's HTTP client trusts this cluster's CA only.
+//!   cluster alone, and accepts clients whose certificate that CA signed for client
+//!   authentication: drey's only (the CA signs nothing else, and the endpoint's own
+//!   certificate is for server authentication, which Java refuses from a client). The CA is
+//!   the endpoint's trust anchor, so Java clients (drey's SQL gateway) find their key by the
+//!   CA the endpoint names. drey's HTTP client trusts this cluster's CA only.
 //! - **Internal** (`security.ssl.internal.*`: RPC, blob server, data exchange): every process
 //!   of the cluster presents the same certificate, signed by a second CA of this cluster, and
 //!   trusts that CA only; a process of another cluster cannot connect.
@@ -15,7 +18,7 @@
 //! ```text
 //! <cluster>/tls/    what the cluster's processes read (inside their sandbox)
 //!   rest.p12            REST key and certificate chain (PKCS #12)
-//!   rest-trust.p12      drey's client certificate, the one client accepted
+//!   rest-trust.p12      the REST CA, which signed drey's client certificate
 //!   internal.p12        internal key and certificate chain
 //!   internal-trust.p12  the internal CA
 //! <cluster>/drey/   drey's side; never visible to the cluster's processes
@@ -202,7 +205,7 @@ pub(crate) fn generate(
     )?;
     write_private(
         &rest_ts,
-        &trust_store(client.cert.der(), "drey", &cluster_password, id)?,
+        &trust_store(rest_ca.cert.der(), "ca", &cluster_password, id)?,
     )?;
     write_private(
         &internal_ks,
@@ -401,7 +404,7 @@ mod tests {
             KeyStore::from_pkcs12(&trust, password, p12_keystore::Pkcs12ImportPolicy::Relaxed)
                 .unwrap();
         assert!(matches!(
-            trust.entry("drey"),
+            trust.entry("ca"),
             Some(KeyStoreEntry::Certificate(_))
         ));
         assert!(client.identity_pem.contains("PRIVATE KEY"));
