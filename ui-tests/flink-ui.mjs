@@ -31,7 +31,11 @@ const context = await browser.newContext({ viewport: { width: 1280, height: 860 
 const page = await context.newPage();
 page.setDefaultTimeout(STEP);
 const failedRequests = [];
-page.on('requestfailed', (r) => failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+page.on('requestfailed', (r) =>
+  failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText} (sent ${JSON.stringify(r.headers())})`));
+page.on('console', (m) => {
+  if (m.type() === 'error') failedRequests.push(`console: ${m.text()}`);
+});
 page.on('response', (r) => {
   if (r.status() >= 400) failedRequests.push(`${r.request().method()} ${r.url()}: ${r.status()}`);
 });

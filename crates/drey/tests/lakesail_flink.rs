@@ -119,6 +119,7 @@ async fn lakesail_application_on_real_flink() {
         .await
         .unwrap();
     assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "null");
     assert!(preflight.headers()["access-control-allow-methods"]
         .to_str()
         .unwrap()
