@@ -8,7 +8,8 @@
 // Checks that the proxied pages are sandboxed (an opaque origin: no access to
 // drey's sessionStorage, where the console keeps its token, nor to its
 // cookies) and that Flink's UI still works there: its overview shows the
-// TaskManager and the running job, and the job's page opens. Exits non-zero
+// TaskManager and the running job, and its application's and job's pages
+// open. Exits non-zero
 // on the first failed check, with a screenshot.
 
 import { chromium } from 'playwright-core';
@@ -75,10 +76,12 @@ try {
   check(seen.storage.startsWith('blocked'), `sessionStorage is out of reach: ${seen.storage}`);
   check(seen.cookie.startsWith('blocked'), `cookies are out of reach: ${seen.cookie}`);
 
-  console.log("open the job's page");
+  console.log("open the application's page, then the job's");
   await page.locator(`text=${jobName}`).first().click();
-  await page.locator('text=/Overview/').first().waitFor();
+  await page.locator('text=/Running Job List/').first().waitFor();
+  await page.locator('td', { hasText: jobName }).first().click();
   await page.locator('text=/Checkpoints/').first().waitFor();
+  await page.locator('text=/Exceptions/').first().waitFor();
   await page.screenshot({ path: join(artifacts, 'flink-ui-job.png') });
   const broken = failedRequests.filter((r) => !r.includes('favicon'));
   check(broken.length === 0, `every request of the UI succeeded: ${broken.join('\n')}`);
