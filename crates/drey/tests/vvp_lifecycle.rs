@@ -396,10 +396,16 @@ async fn vvp_attempt_limits() {
         .as_str()
         .unwrap()
         .to_owned();
-    // The deployment's savepoint directory cannot be made: a file is there.
+    // The deployment's savepoint directory cannot be written (the sandboxed
+    // processes have no capability to override its mode, even as root).
     let id = running["metadata"]["id"].as_str().unwrap();
-    std::fs::create_dir_all(dir.path().join("savepoints")).unwrap();
-    std::fs::write(dir.path().join("savepoints").join(id), "in the way").unwrap();
+    let savepoints = dir.path().join("savepoints").join(id);
+    std::fs::create_dir_all(&savepoints).unwrap();
+    std::fs::set_permissions(
+        &savepoints,
+        std::os::unix::fs::PermissionsExt::from_mode(0o500),
+    )
+    .unwrap();
     let (code, _) = s
         .json(
             Method::PATCH,
