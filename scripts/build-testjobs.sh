@@ -5,6 +5,7 @@
 #   target/testjobs/stateful-counter.jar  io.drey.testjobs.StatefulCounter
 #   target/testjobs/failing-job.jar       io.drey.testjobs.FailingJob
 #   target/testjobs/bounded-job.jar       io.drey.testjobs.BoundedJob
+#   target/testjobs/attack-job.jar        io.drey.testjobs.AttackJob
 #
 # Installs Flink and a JDK first (scripts/install-flink.sh --jdk). Idempotent: does nothing
 # when every jar is newer than every source file. FLINK_HOME, when set, wins over the
@@ -22,7 +23,7 @@ force=0
 for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "build-testjobs.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -34,6 +35,7 @@ JOBS=(
     "stateful-counter:io.drey.testjobs.StatefulCounter"
     "failing-job:io.drey.testjobs.FailingJob"
     "bounded-job:io.drey.testjobs.BoundedJob"
+    "attack-job:io.drey.testjobs.AttackJob"
 )
 
 up_to_date() {

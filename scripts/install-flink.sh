@@ -9,7 +9,8 @@
 #   ${XDG_DATA_HOME:-$HOME/.local/share}/drey/flink-2.3.0 -> .../venv/lib/python3.X/site-packages/pyflink
 #
 # Java 17 is installed with apt-get when `java` is missing; with --jdk also the JDK when
-# `javac` is missing (needed to compile the test jobs).
+# `javac` is missing (needed to compile the test jobs). Debian's bubblewrap (`bwrap`, the
+# sandbox of every Flink process drey starts) is installed when missing.
 #
 # Idempotent: a second run does nothing and prints where Flink is. The last line of
 # output is always the Flink home.
@@ -28,7 +29,7 @@ want_jdk=0
 for arg in "$@"; do
     case "$arg" in
         --jdk) want_jdk=1 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "install-flink.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -61,6 +62,13 @@ elif [ "$(java_major || echo 0)" -lt 11 ] 2>/dev/null; then
 fi
 if [ "$want_jdk" -eq 1 ] && ! command -v javac >/dev/null 2>&1; then
     apt_install openjdk-17-jdk-headless
+fi
+
+# --- bubblewrap -----------------------------------------------------------
+# drey runs every Flink process in a bwrap sandbox (--cluster-isolation sandbox, the
+# default); without it no cluster starts.
+if ! command -v bwrap >/dev/null 2>&1; then
+    apt_install bubblewrap
 fi
 
 # --- Flink ----------------------------------------------------------------

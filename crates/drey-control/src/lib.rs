@@ -148,6 +148,33 @@ impl Core {
         let _ = self.wake.send(Wake::All);
     }
 
+    /// A client for a Flink REST URL drey recorded: for a cluster of drey's data dir,
+    /// with drey's client certificate and that cluster's CA as the only root (its REST API
+    /// takes no other client); for any other URL, a plain client.
+    pub fn flink_client(
+        &self,
+        url: &str,
+        config: drey_flink::ClientConfig,
+    ) -> Result<drey_flink::FlinkClient, Error> {
+        let client = match &self.data_dir {
+            Some(dir) => drey_runtime::client_for_url(dir, url, config)
+                .map_err(|e| Error::Unavailable(format!("Flink cluster at {url}: {e}"))),
+            None => drey_flink::FlinkClient::with_config(url, config)
+                .map_err(|e| Error::Unavailable(format!("Flink cluster at {url}: {e}"))),
+        };
+        client
+    }
+
+    /// drey's TLS material for the local cluster at REST URL `url` (what a JVM client,
+    /// the SQL gateway, needs to reach it); `None` for a cluster without TLS.
+    pub fn flink_client_tls(&self, url: &str) -> Result<Option<drey_runtime::ClientTls>, Error> {
+        match &self.data_dir {
+            Some(dir) => drey_runtime::client_tls_for_url(dir, url)
+                .map_err(|e| Error::Unavailable(format!("Flink cluster at {url}: {e}"))),
+            None => Ok(None),
+        }
+    }
+
     /// The store, for layers that need raw access (reconcilers, tests).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store

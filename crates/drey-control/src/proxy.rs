@@ -4,7 +4,7 @@
 //! body are forwarded — never drey's credentials.
 
 use crate::Core;
-use drey_flink::{FlinkClient, Method};
+use drey_flink::Method;
 use drey_model::{Error, Kind};
 use serde_json::Value;
 
@@ -120,8 +120,7 @@ impl Core {
     ) -> Result<ProxyResponse, Error> {
         let (kind, url) = self.proxy_url(org, env, target).await?;
         let url = url.as_str();
-        let client =
-            FlinkClient::new(url).map_err(|e| Error::Unavailable(format!("Flink cluster: {e}")))?;
+        let client = self.flink_client(url, drey_flink::ClientConfig::default())?;
         let method = Method::from_bytes(request.method.as_bytes())
             .map_err(|_| Error::BadRequest(format!("unsupported method {}", request.method)))?;
         let body = (!request.body.is_empty()).then_some(request.body);

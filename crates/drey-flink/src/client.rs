@@ -30,14 +30,23 @@ pub struct ClientConfig {
     pub access: Access,
 }
 
-/// `Authorization` and TLS trust for a cluster drey did not start (behind a
-/// reverse proxy, on HTTPS). The header value is never printed.
+/// How the client proves itself and whom it trusts: `Authorization` and TLS
+/// trust for a cluster drey did not start (behind a reverse proxy, on
+/// HTTPS); a client certificate and the cluster's own CA for the clusters
+/// drey starts (REST SSL with mutual authentication). Secrets are never
+/// printed.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Access {
     /// The `Authorization` header value (`Basic ...`, `Bearer ...`).
     pub authorization: Option<String>,
     /// PEM certificates to trust besides the system's (a private CA).
     pub ca_pem: Option<Vec<u8>>,
+    /// Trust `ca_pem` only, not the system's roots: a cluster whose CA drey
+    /// made for it alone.
+    pub ca_pem_only: bool,
+    /// The client certificate and its private key (PEM, one file) presented
+    /// to a server that asks for one.
+    pub identity_pem: Option<Vec<u8>>,
     /// Accept any certificate: spelled out by whoever registered the cluster.
     pub insecure_tls: bool,
 }
@@ -50,6 +59,11 @@ impl std::fmt::Debug for Access {
                 &self.authorization.as_ref().map(|_| "<redacted>"),
             )
             .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
+            .field("ca_pem_only", &self.ca_pem_only)
+            .field(
+                "identity_pem",
+                &self.identity_pem.as_ref().map(|_| "<redacted>"),
+            )
             .field("insecure_tls", &self.insecure_tls)
             .finish()
     }
@@ -191,6 +205,15 @@ impl FlinkClient {
             for certificate in certificates {
                 builder = builder.add_root_certificate(certificate);
             }
+            if config.access.ca_pem_only {
+                builder = builder.tls_built_in_root_certs(false);
+            }
+        }
+        if let Some(pem) = &config.access.identity_pem {
+            let identity = reqwest::Identity::from_pem(pem).map_err(|_| {
+                FlinkError::Config("the client certificate or its key is not valid PEM".into())
+            })?;
+            builder = builder.identity(identity);
         }
         if config.access.insecure_tls {
             builder = builder.danger_accept_invalid_certs(true);

@@ -146,6 +146,12 @@ pub enum RuntimeError {
         /// Its pid.
         pid: u32,
     },
+    /// A cluster's certificates could not be made.
+    #[error("cannot make TLS certificates: {0}")]
+    Tls(String),
+    /// A cluster cannot be started isolated as drey is set up to.
+    #[error("{0}")]
+    Isolation(String),
     /// A talk with the cluster's REST API failed.
     #[error(transparent)]
     Flink(#[from] drey_flink::FlinkError),

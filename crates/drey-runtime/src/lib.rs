@@ -19,16 +19,20 @@ mod error;
 mod home;
 mod local;
 mod process;
+mod sandbox;
 mod sql_gateway;
+mod tls;
 
 pub use backend::{ClusterHandle, JobBackend, LocalStateDirs, StartStep, StateLocations};
 pub use error::RuntimeError;
 pub use home::{drey_data_home, FlinkHome, FLINK_VERSION};
 pub use local::{
-    ClusterDirs, ClusterRecord, ClusterSpec, ListedCluster, LocalBackend, LocalCluster,
-    ProcessRecord, ProcessRole, Readiness,
+    client_for_url, client_tls_for_url, ClusterDirs, ClusterRecord, ClusterSpec, ListedCluster,
+    LocalBackend, LocalCluster, ProcessRecord, ProcessRole, Readiness,
 };
+pub use sandbox::{check_sandbox, Isolation};
 pub use sql_gateway::{
     SqlGatewayJar, SqlGatewayOptions, SqlGatewayRecord, SqlGatewayService, SQL_GATEWAY_JAR_ENV,
     SQL_GATEWAY_JAR_INSTALL_PATH,
 };
+pub use tls::ClientTls;

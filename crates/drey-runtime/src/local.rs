@@ -38,6 +38,8 @@ use crate::process::{
     boot_id, free_ports, group_has_live_members, is_same_live_process, port_is_free, proc_stat,
     signal_group, tail, write_atomic,
 };
+use crate::sandbox::{self, Isolation, Mounts};
+use crate::tls::{self, ClientTls};
 
 /// What to start: one JobManager and `task_managers` TaskManagers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,8 +55,20 @@ pub struct ClusterSpec {
     pub jobmanager_memory: String,
     /// `taskmanager.memory.process.size`, e.g. `1024m`.
     pub taskmanager_memory: String,
-    /// Extra Flink configuration; wins over everything drey sets (including ports).
+    /// Extra Flink configuration. drey-owned options (ports, addresses, directories,
+    /// `security.*`, `env.*`) are ignored, except the checkpoint and savepoint directories.
     pub flink_configuration: BTreeMap<String, String>,
+    /// Directories outside the cluster's own that its processes read and write (the state
+    /// of the jobs it runs), besides the checkpoint and savepoint directories named in
+    /// `flink_configuration`; created when missing. Nothing else outside the cluster's
+    /// directory is visible to a sandboxed cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub state_dirs: Vec<PathBuf>,
+    /// State its jobs restore from (a savepoint or checkpoint directory), visible read-only
+    /// to a sandboxed cluster when it lies in the data dir's `checkpoints/` or
+    /// `savepoints/`; nothing else of the machine is shown this way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restore_dirs: Vec<PathBuf>,
 }
 
 impl ClusterSpec {
@@ -75,6 +89,8 @@ impl ClusterSpec {
             jobmanager_memory: Self::DEFAULT_JOBMANAGER_MEMORY.to_string(),
             taskmanager_memory: Self::DEFAULT_TASKMANAGER_MEMORY.to_string(),
             flink_configuration: BTreeMap::new(),
+            state_dirs: Vec::new(),
+            restore_dirs: Vec::new(),
         }
     }
 
@@ -133,8 +149,12 @@ pub struct ProcessRecord {
     pub role: ProcessRole,
     /// 0 for the JobManager; the TaskManager's index.
     pub index: u32,
-    /// Process id; also its process group and session id.
+    /// Process id of the JVM.
     pub pid: u32,
+    /// The process group (and session) the process is in: the sandbox's outermost process
+    /// when sandboxed; `None` when it is `pid` itself (unsandboxed, or an older drey).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgid: Option<u32>,
     /// Start time from `/proc/<pid>/stat` (clock ticks after boot).
     pub start_time: u64,
     /// RPC port (TaskManagers; the JobManager's is in the record).
@@ -145,6 +165,13 @@ pub struct ProcessRecord {
     pub ident: String,
     /// File receiving the process's stdout and stderr.
     pub stdout_log: PathBuf,
+}
+
+impl ProcessRecord {
+    /// The process group to signal.
+    pub fn group(&self) -> u32 {
+        self.pgid.unwrap_or(self.pid)
+    }
 }
 
 /// What `<cluster dir>/cluster.json` holds.
@@ -172,12 +199,22 @@ pub struct ClusterRecord {
     pub spec: ClusterSpec,
     /// The processes, JobManager first.
     pub processes: Vec<ProcessRecord>,
+    /// Whether the REST endpoint speaks TLS with mutual authentication (and internal
+    /// connections TLS): every cluster this drey starts; `false` in the records of clusters
+    /// an older drey started, which are adopted as they are.
+    #[serde(default)]
+    pub tls: bool,
+    /// How the processes are isolated (`None` in records of an older drey: not at all).
+    #[serde(default)]
+    pub isolation: Option<Isolation>,
 }
 
 impl ClusterRecord {
-    /// The REST base URL.
+    /// The REST base URL: `https://127.0.0.1:<port>` (or `http://` for a cluster started
+    /// without TLS by an older drey).
     pub fn rest_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.rest_port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.rest_port)
     }
 }
 
@@ -256,6 +293,10 @@ pub struct LocalBackend {
     client_config: ClientConfig,
     /// MiB the clusters of this data dir may take in all; `None`: 80 % of the machine.
     pub(crate) memory_budget_mb: Option<u64>,
+    /// How the clusters' processes are isolated.
+    isolation: Isolation,
+    /// Directories every sandboxed cluster reads and writes besides its own.
+    shared_dirs: Vec<PathBuf>,
 }
 
 impl LocalBackend {
@@ -266,7 +307,45 @@ impl LocalBackend {
             data_dir: data_dir.into(),
             client_config: ClientConfig::default(),
             memory_budget_mb: None,
+            isolation: Isolation::Sandbox,
+            shared_dirs: Vec::new(),
         }
+    }
+
+    /// Directories every sandboxed cluster may read and write besides its own (a shared
+    /// output directory, a mounted volume): a space all tenants share, not isolated.
+    /// drey's data dir stays hidden even when it lies inside one.
+    pub fn with_shared_dirs(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.shared_dirs = dirs;
+        self
+    }
+
+    /// Sets how the clusters' processes are isolated ([`Isolation::Sandbox`] by default).
+    pub fn with_isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
+    }
+
+    /// How the clusters' processes are isolated.
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
+    }
+
+    /// A client for the REST API at `url` with `config`: when `url` is a local cluster of
+    /// this data dir started with TLS, with drey's client certificate and the cluster's
+    /// CA; otherwise a plain client.
+    pub fn client_for_url(
+        &self,
+        url: &str,
+        config: ClientConfig,
+    ) -> Result<FlinkClient, RuntimeError> {
+        client_for_url(&self.data_dir, url, config)
+    }
+
+    /// drey's TLS material for the cluster at REST URL `url`, when it is one of this data
+    /// dir's and speaks TLS (what a JVM client such as the SQL gateway needs).
+    pub fn client_tls_for_url(&self, url: &str) -> Result<Option<ClientTls>, RuntimeError> {
+        client_tls_for_url(&self.data_dir, url)
     }
 
     /// Bounds the memory (process sizes, MiB) all clusters may take together.
@@ -347,6 +426,9 @@ impl LocalBackend {
             }
         }
         dirs.create()?;
+        for d in state_dirs(spec) {
+            std::fs::create_dir_all(&d).map_err(|e| RuntimeError::io("cannot create", &d, e))?;
+        }
         let root = dirs
             .root
             .canonicalize()
@@ -356,7 +438,9 @@ impl LocalBackend {
         let tm_count = spec.task_managers as usize;
         let ports = free_ports(3 + 2 * tm_count)?;
         let (rest_port, rpc_port, blob_port) = (ports[0], ports[1], ports[2]);
-        let config = self.write_conf(spec, &dirs, rest_port, rpc_port, blob_port)?;
+        let (tls_options, client_tls) = tls::generate(&spec.id, &dirs.root)?;
+        let config =
+            self.write_conf(spec, &dirs, (rest_port, rpc_port, blob_port), &tls_options)?;
         let port_of = |key: &str, fallback: u16| {
             config
                 .get(key)
@@ -368,29 +452,27 @@ impl LocalBackend {
         let rpc_port = port_of("jobmanager.rpc.port", rpc_port);
         let blob_port = port_of("blob.server.port", blob_port);
 
-        let cluster = LocalCluster {
-            record: ClusterRecord {
-                format: 1,
-                id: spec.id.clone(),
-                flink_home: self.home.root().to_path_buf(),
-                cluster_dir: dirs.root.clone(),
-                rest_port,
-                rpc_port,
-                blob_port,
-                boot_id: boot_id(),
-                started_at_ms: now_ms(),
-                spec: spec.clone(),
-                processes: Vec::new(),
-            },
-            client: FlinkClient::with_config(
-                format!("http://127.0.0.1:{rest_port}"),
-                self.client_config.clone(),
-            )?,
-            dirs,
-            children: Vec::new(),
-            tm_ports: ports[3..].to_vec(),
+        let record = ClusterRecord {
+            format: 1,
+            id: spec.id.clone(),
+            flink_home: self.home.root().to_path_buf(),
+            cluster_dir: dirs.root.clone(),
+            rest_port,
+            rpc_port,
+            blob_port,
+            boot_id: boot_id(),
+            started_at_ms: now_ms(),
+            spec: spec.clone(),
+            processes: Vec::new(),
+            tls: true,
+            isolation: Some(self.isolation),
         };
-        Ok(cluster)
+        LocalCluster::new(
+            record,
+            Some(client_tls),
+            &self.client_config,
+            ports[3..].to_vec(),
+        )
     }
 
     async fn spawn_all(
@@ -398,7 +480,9 @@ impl LocalBackend {
         cluster: &mut LocalCluster,
         tm_ports: &[u16],
     ) -> Result<(), RuntimeError> {
-        let jm = self.spawn(cluster, ProcessRole::Jobmanager, 0, Vec::new(), None)?;
+        let jm = self
+            .spawn(cluster, ProcessRole::Jobmanager, 0, Vec::new(), None)
+            .await?;
         cluster.record.processes.push(jm.0);
         cluster.children.push(jm.1);
         for (i, pair) in tm_ports.chunks(2).enumerate() {
@@ -412,20 +496,22 @@ impl LocalBackend {
                 "-D".to_string(),
                 format!("taskmanager.resource-id={}-tm-{index}", cluster.record.id),
             ];
-            let tm = self.spawn(
-                cluster,
-                ProcessRole::Taskmanager,
-                index,
-                args,
-                Some((rpc, data)),
-            )?;
+            let tm = self
+                .spawn(
+                    cluster,
+                    ProcessRole::Taskmanager,
+                    index,
+                    args,
+                    Some((rpc, data)),
+                )
+                .await?;
             cluster.record.processes.push(tm.0);
             cluster.children.push(tm.1);
         }
         Ok(())
     }
 
-    fn spawn(
+    async fn spawn(
         &self,
         cluster: &LocalCluster,
         role: ProcessRole,
@@ -454,24 +540,39 @@ impl LocalBackend {
             .map_err(|e| RuntimeError::io("cannot open", &stdout_log, e))?;
 
         let script = self.home.bin().join(script);
+        let mut argv: Vec<std::ffi::OsString> = Vec::new();
+        if self.isolation == Isolation::Sandbox {
+            let bwrap = sandbox::bwrap_binary().ok_or_else(|| {
+                RuntimeError::Isolation(
+                    "cluster isolation is 'sandbox' but bwrap is not installed".into(),
+                )
+            })?;
+            argv.push(bwrap.into());
+            argv.extend(sandbox::bwrap_args(&self.mounts(cluster)));
+            argv.push("--".into());
+        }
+        argv.push(script.into());
+        argv.push("start-foreground".into());
+        argv.push("-D".into());
+        argv.push(format!("drey.cluster-dir={}", dirs.root.display()).into());
+        argv.extend(extra_args.into_iter().map(Into::into));
         let mut cmd = match setsid_binary() {
             Some(setsid) => {
                 // setsid(1) calls setsid(2) and execs in place: the child is not a process
-                // group leader, so no fork happens and the pid stays the JVM's.
+                // group leader, so no fork happens and the pid stays the spawned one.
                 let mut c = Command::new(setsid);
-                c.arg(&script);
+                c.args(&argv);
                 c
             }
             None => {
-                let mut c = Command::new(&script);
+                let mut c = Command::new(&argv[0]);
+                c.args(&argv[1..]);
                 c.process_group(0);
                 c
             }
         };
-        cmd.arg("start-foreground")
-            .arg("-D")
-            .arg(format!("drey.cluster-dir={}", dirs.root.display()))
-            .args(extra_args)
+        cmd.env_clear()
+            .envs(sandbox::kept_env())
             .env("FLINK_CONF_DIR", &dirs.conf)
             .env("FLINK_LOG_DIR", &log_dir)
             .env("FLINK_PID_DIR", &dirs.pid)
@@ -481,26 +582,38 @@ impl LocalBackend {
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .kill_on_drop(false);
-        let child = cmd.spawn().map_err(|source| RuntimeError::Spawn {
+        let mut child = cmd.spawn().map_err(|source| RuntimeError::Spawn {
             what: what.clone(),
             source,
         })?;
-        let pid = child.id().ok_or_else(|| RuntimeError::Spawn {
+        let exited = || RuntimeError::Spawn {
             what: what.clone(),
             source: std::io::Error::other("the process exited at once"),
-        })?;
-        let start_time =
-            proc_stat(pid)
-                .map(|s| s.start_time)
-                .ok_or_else(|| RuntimeError::Spawn {
-                    what,
-                    source: std::io::Error::other("the process exited at once"),
-                })?;
+        };
+        let spawned = child.id().ok_or_else(exited)?;
+        let (pid, pgid) = match self.isolation {
+            Isolation::None => (spawned, None),
+            Isolation::Sandbox => match sandboxed_jvm(spawned, &mut child).await {
+                Some(pid) => (pid, Some(spawned)),
+                None => {
+                    let _ = signal_group(spawned, Signal::SIGKILL);
+                    let _ = child.wait().await;
+                    return Err(RuntimeError::StartFailed {
+                        id: cluster.record.id.clone(),
+                        reason: format!("the sandbox of {what} did not start"),
+                        log_tail: tail(&stdout_log, 40),
+                        log_file: stdout_log,
+                    });
+                }
+            },
+        };
+        let start_time = proc_stat(pid).map(|s| s.start_time).ok_or_else(exited)?;
         Ok((
             ProcessRecord {
                 role,
                 index,
                 pid,
+                pgid,
                 start_time,
                 rpc_port: tm_ports.map(|p| p.0),
                 data_port: tm_ports.map(|p| p.1),
@@ -511,14 +624,68 @@ impl LocalBackend {
         ))
     }
 
+    /// What a sandboxed process of `cluster` sees: the Flink distribution and Java
+    /// read-only, its configuration and certificates read-only, its own directories and
+    /// the state directories its spec names read-write.
+    fn mounts(&self, cluster: &LocalCluster) -> Mounts {
+        let dirs = &cluster.dirs;
+        let mut read_only = sandbox::with_resolved(self.home.root());
+        read_only.extend(sandbox::java_home());
+        read_only.push(dirs.conf.clone());
+        read_only.push(tls::TlsDirs::new(&dirs.root).cluster);
+        let mut read_write = vec![
+            dirs.log.clone(),
+            dirs.checkpoints.clone(),
+            dirs.savepoints.clone(),
+            dirs.uploads.clone(),
+            dirs.tmp.clone(),
+            dirs.pid.clone(),
+        ];
+        read_write.extend(state_dirs(&cluster.record.spec));
+        let state_roots = [
+            self.data_dir.join("checkpoints"),
+            self.data_dir.join("savepoints"),
+        ];
+        for dir in &cluster.record.spec.restore_dirs {
+            let Ok(real) = dir.canonicalize() else {
+                continue;
+            };
+            let in_state = state_roots
+                .iter()
+                .filter_map(|r| r.canonicalize().ok())
+                .any(|r| real.starts_with(r));
+            let writable = read_write.iter().any(|d| real.starts_with(d));
+            if !in_state {
+                tracing::warn!(cluster = %cluster.record.id, dir = %dir.display(),
+                    "not showing a restore path outside the data dir's state to a sandboxed cluster");
+            } else if !writable {
+                read_only.push(real);
+            }
+        }
+        // The data dir as the processes see it: the canonical one (the cluster's own
+        // paths are canonical), and the path given if it differs.
+        let mut hidden = sandbox::with_resolved(&self.data_dir);
+        hidden.dedup();
+        Mounts {
+            shared: self
+                .shared_dirs
+                .iter()
+                .flat_map(|d| sandbox::with_resolved(d))
+                .collect(),
+            hidden,
+            read_only,
+            read_write,
+            chdir: Some(dirs.root.clone()),
+        }
+    }
+
     /// Writes `conf/` and returns the effective flat configuration.
     fn write_conf(
         &self,
         spec: &ClusterSpec,
         dirs: &ClusterDirs,
-        rest_port: u16,
-        rpc_port: u16,
-        blob_port: u16,
+        (rest_port, rpc_port, blob_port): (u16, u16, u16),
+        tls_options: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, Yaml>, RuntimeError> {
         let home_conf = self.home.conf();
         let entries = std::fs::read_dir(&home_conf)
@@ -596,6 +763,9 @@ impl LocalBackend {
         ];
         for (k, v) in ours {
             config.insert(k.to_string(), Yaml::String(v));
+        }
+        for (k, v) in tls_options {
+            config.insert(k.clone(), Yaml::String(v.clone()));
         }
         // Defence in depth: the API refuses drey-owned options, and none
         // from a cluster spec replaces drey's (ports, addresses, dirs,
@@ -705,14 +875,18 @@ impl LocalBackend {
                 "adopting a degraded cluster: some recorded processes are gone"
             );
         }
-        let client = FlinkClient::with_config(record.rest_url(), self.client_config.clone())?;
-        Ok(Some(LocalCluster {
-            dirs: ClusterDirs::new(record.cluster_dir.clone()),
-            client,
-            record,
-            children: Vec::new(),
-            tm_ports: Vec::new(),
-        }))
+        let client_tls = if record.tls {
+            let tls = ClientTls::load(&record.cluster_dir)?.ok_or_else(|| {
+                RuntimeError::Tls(format!(
+                    "cluster {} speaks TLS but drey's client certificate for it is missing",
+                    record.id
+                ))
+            })?;
+            Some(tls)
+        } else {
+            None
+        };
+        LocalCluster::new(record, client_tls, &self.client_config, Vec::new()).map(Some)
     }
 
     /// Every cluster with a record under the data directory, with whether it is alive.
@@ -773,6 +947,9 @@ pub struct LocalCluster {
     record: ClusterRecord,
     dirs: ClusterDirs,
     client: FlinkClient,
+    /// drey's client certificate and the cluster's CA (`None`: a cluster started without
+    /// TLS by an older drey).
+    client_tls: Option<ClientTls>,
     /// Handles of processes this drey process spawned (empty for adopted clusters); kept so
     /// their exit status is reaped. Dropping them does not stop anything.
     children: Vec<Child>,
@@ -792,12 +969,40 @@ pub enum Readiness {
 }
 
 impl LocalCluster {
+    fn new(
+        record: ClusterRecord,
+        client_tls: Option<ClientTls>,
+        config: &ClientConfig,
+        tm_ports: Vec<u16>,
+    ) -> Result<LocalCluster, RuntimeError> {
+        let client = client_with(&record, client_tls.as_ref(), config.clone())?;
+        Ok(LocalCluster {
+            dirs: ClusterDirs::new(record.cluster_dir.clone()),
+            client,
+            client_tls,
+            record,
+            children: Vec::new(),
+            tm_ports,
+        })
+    }
+
+    /// A client for the cluster's REST API with other timeouts and retries (and the
+    /// cluster's TLS access).
+    pub fn client_with_config(&self, config: ClientConfig) -> Result<FlinkClient, RuntimeError> {
+        client_with(&self.record, self.client_tls.as_ref(), config)
+    }
+
+    /// drey's TLS material for this cluster (`None`: started without TLS by an older drey).
+    pub fn client_tls(&self) -> Option<&ClientTls> {
+        self.client_tls.as_ref()
+    }
+
     /// Cluster id.
     pub fn id(&self) -> &str {
         &self.record.id
     }
 
-    /// REST base URL, e.g. `http://127.0.0.1:41234`.
+    /// REST base URL, e.g. `https://127.0.0.1:41234`.
     pub fn rest_url(&self) -> String {
         self.record.rest_url()
     }
@@ -826,14 +1031,23 @@ impl LocalCluster {
         self.record.cluster_dir.display().to_string()
     }
 
-    fn live_pids(&self) -> Vec<u32> {
+    fn live_processes(&self) -> Vec<&ProcessRecord> {
         let marker = self.marker();
         self.record
             .processes
             .iter()
             .filter(|p| is_same_live_process(p.pid, p.start_time, &marker))
-            .map(|p| p.pid)
             .collect()
+    }
+
+    fn live_pids(&self) -> Vec<u32> {
+        self.live_processes().iter().map(|p| p.pid).collect()
+    }
+
+    /// The process groups of the live processes (a sandboxed process's group also holds
+    /// bwrap's processes).
+    fn live_groups(&self) -> Vec<u32> {
+        self.live_processes().iter().map(|p| p.group()).collect()
     }
 
     /// True when every recorded process is still the live process drey started.
@@ -903,15 +1117,7 @@ impl LocalCluster {
                 tail(&log_file, 40)
             ));
         }
-        let probe = match FlinkClient::with_config(
-            self.rest_url(),
-            ClientConfig {
-                connect_timeout: Duration::from_millis(500),
-                request_timeout: Duration::from_secs(3),
-                get_retries: 0,
-                ..ClientConfig::default()
-            },
-        ) {
+        let probe = match self.client_with_config(probe_config()) {
             Ok(p) => p,
             Err(e) => return Readiness::Failed(e.to_string()),
         };
@@ -935,15 +1141,7 @@ impl LocalCluster {
     }
 
     async fn wait_ready(&mut self, timeout: Duration) -> Result<(), RuntimeError> {
-        let probe = FlinkClient::with_config(
-            self.rest_url(),
-            ClientConfig {
-                connect_timeout: Duration::from_millis(500),
-                request_timeout: Duration::from_secs(3),
-                get_retries: 0,
-                ..ClientConfig::default()
-            },
-        )?;
+        let probe = self.client_with_config(probe_config())?;
         let wanted = self.record.spec.task_managers;
         let wanted_slots = wanted.saturating_mul(self.record.spec.slots_per_task_manager);
         let start = Instant::now();
@@ -993,7 +1191,7 @@ impl LocalCluster {
     /// Kills everything at once (SIGKILL to each verified process group), waits (bounded)
     /// until the groups are empty and removes the record; used when a start fails.
     async fn teardown(&mut self) {
-        let groups = self.live_pids();
+        let groups = self.live_groups();
         self.kill();
         for child in &mut self.children {
             let _ = child.wait().await;
@@ -1008,9 +1206,9 @@ impl LocalCluster {
     /// Sends SIGKILL to every process group of the cluster that is still the recorded
     /// process, without waiting. Synchronous, so it can run in a `Drop` guard.
     pub fn kill(&self) {
-        for pid in self.live_pids() {
-            if let Err(e) = signal_group(pid, Signal::SIGKILL) {
-                tracing::warn!(pid, error = %e, "cannot SIGKILL Flink process group");
+        for p in self.live_processes() {
+            if let Err(e) = signal_group(p.group(), Signal::SIGKILL) {
+                tracing::warn!(pid = p.pid, error = %e, "cannot SIGKILL Flink process group");
             }
         }
     }
@@ -1020,13 +1218,13 @@ impl LocalCluster {
     /// (the cluster directory with checkpoints, savepoints and logs stays).
     pub async fn stop(mut self, grace: Duration) -> Result<(), RuntimeError> {
         let marker = self.marker();
-        let groups = self.live_pids();
+        let groups = self.live_groups();
         // TaskManagers first, so they do not log connection errors for a vanished JobManager.
         let mut order: Vec<&ProcessRecord> = self.record.processes.iter().collect();
         order.sort_by_key(|p| p.role == ProcessRole::Jobmanager);
         for p in order {
             if is_same_live_process(p.pid, p.start_time, &marker) {
-                signal_group(p.pid, Signal::SIGTERM)?;
+                signal_group(p.group(), Signal::SIGTERM)?;
             }
         }
         let deadline = Instant::now() + grace;
@@ -1075,6 +1273,112 @@ impl LocalCluster {
             let _ = child.try_wait();
         }
         self.live_pids().is_empty()
+    }
+}
+
+/// A short look: how readiness is probed.
+fn probe_config() -> ClientConfig {
+    ClientConfig {
+        connect_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_secs(3),
+        get_retries: 0,
+        ..ClientConfig::default()
+    }
+}
+
+/// A client for `record`'s REST API: with drey's client certificate and only the cluster's
+/// CA as root when it speaks TLS.
+fn client_with(
+    record: &ClusterRecord,
+    tls: Option<&ClientTls>,
+    mut config: ClientConfig,
+) -> Result<FlinkClient, RuntimeError> {
+    if let Some(tls) = tls {
+        config.access = tls.access();
+    }
+    Ok(FlinkClient::with_config(record.rest_url(), config)?)
+}
+
+/// [`LocalBackend::client_for_url`] for the clusters under `data_dir`.
+pub fn client_for_url(
+    data_dir: &Path,
+    url: &str,
+    config: ClientConfig,
+) -> Result<FlinkClient, RuntimeError> {
+    match cluster_at(data_dir, url)? {
+        Some((record, tls)) => client_with(&record, tls.as_ref(), config),
+        None => Ok(FlinkClient::with_config(url, config)?),
+    }
+}
+
+/// drey's TLS material for the local cluster of `data_dir` at REST URL `url`; `None` when
+/// no cluster of the data dir is there or it speaks plain HTTP.
+pub fn client_tls_for_url(data_dir: &Path, url: &str) -> Result<Option<ClientTls>, RuntimeError> {
+    Ok(cluster_at(data_dir, url)?.and_then(|(_, tls)| tls))
+}
+
+/// The record (and drey's TLS material) of the cluster of `data_dir` at `url`.
+fn cluster_at(
+    data_dir: &Path,
+    url: &str,
+) -> Result<Option<(ClusterRecord, Option<ClientTls>)>, RuntimeError> {
+    let wanted = url.trim_end_matches('/').trim_end_matches("/v1");
+    let Ok(entries) = std::fs::read_dir(data_dir.join("clusters")) else {
+        return Ok(None);
+    };
+    for dir in entries.flatten() {
+        let Ok(Some(record)) = read_record(&dir.path().join("cluster.json")) else {
+            continue;
+        };
+        if record.rest_url() == wanted {
+            let tls = if record.tls {
+                Some(ClientTls::load(&record.cluster_dir)?.ok_or_else(|| {
+                    RuntimeError::Tls(format!(
+                        "cluster {} speaks TLS but drey's client certificate for it is missing",
+                        record.id
+                    ))
+                })?)
+            } else {
+                None
+            };
+            return Ok(Some((record, tls)));
+        }
+    }
+    Ok(None)
+}
+
+/// The directories outside its own a cluster's processes use: `spec.state_dirs` and the
+/// `file://` checkpoint and savepoint directories of its configuration.
+fn state_dirs(spec: &ClusterSpec) -> Vec<PathBuf> {
+    let mut dirs = spec.state_dirs.clone();
+    for (k, v) in &spec.flink_configuration {
+        if flink_options::is_state_location(k) {
+            if let Some(path) = v.trim().strip_prefix("file://") {
+                dirs.push(PathBuf::from(path));
+            } else if v.trim().starts_with('/') {
+                dirs.push(PathBuf::from(v.trim()));
+            }
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+/// The JVM of a process spawned as `setsid bwrap ... -- <script>`: bwrap's monitor forks
+/// the sandbox's init, which forks the script, which execs the JVM. Waits (bounded) for
+/// it to appear; `None` when bwrap exited first.
+async fn sandboxed_jvm(bwrap: u32, child: &mut Child) -> Option<u32> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let init = sandbox::children_of(bwrap).into_iter().next();
+        if let Some(jvm) = init.and_then(|i| sandbox::children_of(i).into_iter().next()) {
+            return Some(jvm);
+        }
+        if matches!(child.try_wait(), Ok(Some(_))) || Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -15,6 +15,8 @@ use crate::error::RuntimeError;
 pub(crate) struct ProcStat {
     /// One-letter state (`R`, `S`, `Z`, ...).
     pub state: char,
+    /// Parent process id (field 4).
+    pub ppid: u32,
     /// Process group id (field 5).
     pub pgrp: u32,
     /// Start time in clock ticks after boot (field 22).
@@ -32,11 +34,13 @@ fn parse_stat(text: &str) -> Option<ProcStat> {
     let rest = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let state = fields.first()?.chars().next()?;
-    // fields[0] is field 3 (state); pgrp is field 5, starttime field 22.
+    // fields[0] is field 3 (state); ppid is field 4, pgrp field 5, starttime field 22.
+    let ppid = fields.get(1)?.parse().ok()?;
     let pgrp = fields.get(2)?.parse().ok()?;
     let start_time = fields.get(19)?.parse().ok()?;
     Some(ProcStat {
         state,
+        ppid,
         pgrp,
         start_time,
     })
@@ -183,6 +187,7 @@ mod tests {
             "1234 (java (x) y) S 1 1234 1234 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 30 0 987654 0 0";
         let st = parse_stat(line).unwrap();
         assert_eq!(st.state, 'S');
+        assert_eq!(st.ppid, 1);
         assert_eq!(st.pgrp, 1234);
         assert_eq!(st.start_time, 987654);
     }

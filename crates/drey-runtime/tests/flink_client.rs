@@ -21,7 +21,11 @@ async fn client_against_a_real_cluster() {
     let stateful_jar = common::testjob("stateful-counter");
     let failing_jar = common::testjob("failing-job");
     let bounded_jar = common::testjob("bounded-job");
-    let (backend, dir) = common::backend();
+    let (backend, _dir) = common::backend();
+    // The jobs write their output outside the data dir, which the sandboxed
+    // cluster does not see.
+    let outs = tempfile::tempdir().unwrap();
+    let backend = backend.with_shared_dirs(vec![outs.path().to_owned()]);
     let mut spec = ClusterSpec::new("client");
     spec.task_managers = 1;
     spec.slots_per_task_manager = 4;
@@ -33,7 +37,7 @@ async fn client_against_a_real_cluster() {
     println!("cluster ready in {:?}", started.elapsed());
     let cluster = guard.get();
     let client = cluster.client();
-    let out = dir.path().join("out");
+    let out = outs.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
 
     let t = Instant::now();

@@ -155,7 +155,7 @@ async fn cluster_outlives_its_starter_and_is_adopted() {
             for p in &self.0.processes {
                 if !common::process_gone(p.pid) {
                     let _ = Command::new("kill")
-                        .args(["-KILL", "--", &format!("-{}", p.pid)])
+                        .args(["-KILL", "--", &format!("-{}", p.group())])
                         .status();
                 }
             }
@@ -170,7 +170,9 @@ async fn cluster_outlives_its_starter_and_is_adopted() {
 
     // The cluster still answers.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let client = FlinkClient::new(record.rest_url()).unwrap();
+    let client = backend
+        .client_for_url(&record.rest_url(), ClientConfig::default())
+        .unwrap();
     let overview = client.overview().await.unwrap();
     assert_eq!(overview.taskmanagers, 1);
     for p in &record.processes {
@@ -267,7 +269,10 @@ async fn a_cluster_spec_cannot_override_drey_owned_options() {
         ("rest.port", port.to_string()),
         ("rest.bind-address", "0.0.0.0".to_string()),
         ("env.java.opts.all", "-Ddrey.test.injected=1".to_string()),
-        ("security.ssl.rest.enabled", "true".to_string()),
+        (
+            "security.ssl.rest.authentication-enabled",
+            "false".to_string(),
+        ),
         ("drey.test.extra", "applied".to_string()),
     ] {
         spec.flink_configuration.insert(k.to_string(), v);
@@ -281,7 +286,11 @@ async fn a_cluster_spec_cannot_override_drey_owned_options() {
     assert!(conf.contains("rest.bind-address: 127.0.0.1"), "{conf}");
     assert!(!conf.contains("0.0.0.0"), "{conf}");
     assert!(!conf.contains("drey.test.injected"), "{conf}");
-    assert!(!conf.contains("security.ssl"), "{conf}");
+    assert!(
+        conf.contains("security.ssl.rest.authentication-enabled: 'true'"),
+        "{conf}"
+    );
+    assert!(!conf.contains("authentication-enabled: 'false'"), "{conf}");
     assert!(conf.contains("drey.test.extra: applied"), "{conf}");
     drop(taken);
 }

@@ -68,6 +68,8 @@ async fn sql_gateway_against_a_real_cluster() {
         cluster.record().rest_port.to_string(),
     );
     props.insert("parallelism.default".to_string(), "1".to_string());
+    // The cluster's REST API takes drey's client certificate only.
+    props.extend(cluster.client_tls().unwrap().flink_client_options());
     let session = gw.open_session(Some("test"), &props).await.unwrap();
     let config = gw.session_config(&session).await.unwrap();
     assert_eq!(

@@ -13,7 +13,7 @@ use drey_control::reconcile::{ApplicationReconciler, Backend, ReconcilerConfig};
 use drey_control::retention::RetentionSettings;
 use drey_control::sql_engine::{Gateway, SqlEngine};
 use drey_control::Core;
-use drey_runtime::{FlinkHome, LocalBackend, SqlGatewayJar, SqlGatewayService};
+use drey_runtime::{FlinkHome, Isolation, LocalBackend, SqlGatewayJar, SqlGatewayService};
 use drey_store::Sealer;
 use std::fs::File;
 use std::net::{IpAddr, SocketAddr};
@@ -356,15 +356,33 @@ impl Controllers {
 /// still works; what wants to run shows why it cannot.
 fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core, Controllers) {
     let home = FlinkHome::discover(settings.flink_home.clone());
-    let backend: Backend = match &home {
-        Ok(home) => {
-            tracing::info!(flink_home = %home.root().display(), "using Flink");
+    let isolation = settings.cluster_isolation;
+    let isolated = match isolation {
+        Isolation::Sandbox => drey_runtime::check_sandbox().map_err(|e| e.to_string()),
+        Isolation::None => {
+            tracing::warn!(
+                "INSECURE: --cluster-isolation none: Flink jobs run as drey's user and can \
+                 read drey's keys, database and every other tenant's state; use the default \
+                 (sandbox) unless every user of this drey is trusted"
+            );
+            Ok(())
+        }
+    };
+    let backend: Backend = match (&home, isolated) {
+        (Ok(home), Ok(())) => {
+            tracing::info!(flink_home = %home.root().display(), %isolation, "using Flink");
             Ok(Arc::new(
                 LocalBackend::new(home.clone(), data_dir)
-                    .with_memory_budget_mb(settings.cluster_memory_budget_mb),
+                    .with_memory_budget_mb(settings.cluster_memory_budget_mb)
+                    .with_isolation(isolation)
+                    .with_shared_dirs(settings.cluster_shared_dirs.clone()),
             ))
         }
-        Err(e) => {
+        (Ok(_), Err(e)) => {
+            tracing::error!(error = %e, "Flink clusters cannot be isolated: applications will not run");
+            Err(e)
+        }
+        (Err(e), _) => {
             tracing::warn!(error = %e, "no Flink distribution: applications will not run");
             Err(e.to_string())
         }

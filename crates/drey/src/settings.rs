@@ -118,6 +118,32 @@ pub struct ServerSettings {
     )]
     pub cluster_start_timeout_seconds: u64,
 
+    /// How the Flink clusters drey starts are isolated from drey and from
+    /// each other: `sandbox` (each process in a bubblewrap sandbox that sees
+    /// only its own cluster's directories; when bwrap cannot run here, no
+    /// cluster starts) or `none` (jobs run as drey's user and can read drey's
+    /// keys and database: only for a machine whose every user is trusted;
+    /// drey warns at every start).
+    #[arg(
+        long,
+        env = "DREY_CLUSTER_ISOLATION",
+        default_value = "sandbox",
+        value_name = "MODE"
+    )]
+    pub cluster_isolation: drey_runtime::Isolation,
+
+    /// A directory every Flink cluster drey starts may read and write besides
+    /// its own, e.g. a volume jobs write their output to; repeat for several.
+    /// All tenants share it: nothing in it is isolated. drey's data dir stays
+    /// hidden from the clusters even when it lies inside one.
+    #[arg(
+        long = "cluster-shared-dir",
+        env = "DREY_CLUSTER_SHARED_DIRS",
+        value_delimiter = ',',
+        value_name = "DIR"
+    )]
+    pub cluster_shared_dirs: Vec<PathBuf>,
+
     /// MiB of memory (process sizes) the Flink clusters drey starts may take
     /// in all [default: 80 % of the machine's memory]; a cluster that does not
     /// fit, or does not fit in the memory available now, waits.

@@ -17,7 +17,9 @@ async fn lakesail_application_on_real_flink() {
     let dir = tempfile::tempdir().unwrap();
     let _cleanup = KillClusters(dir.path().to_owned());
     let mut s = start(dir.path());
-    let out = dir.path().join("counts.txt");
+    // Job output outside the data dir, which the sandboxed clusters do not see.
+    let outs = tempfile::tempdir().unwrap();
+    let out = outs.path().join("counts.txt");
 
     // An organization and its administrator's key; act with it from here on.
     let (code, org) = s
@@ -98,6 +100,54 @@ async fn lakesail_application_on_real_flink() {
     }
     let forged = url.replacen("/ui/", "/ui/A", 1);
     assert_eq!(plain.get(&forged).send().await.unwrap().status(), 403);
+
+    // Flink's pages are sandboxed: an opaque origin, readable without
+    // credentials; preflights are answered by drey, not Flink.
+    let page = plain.get(&url).send().await.unwrap();
+    let page_url = page.url().to_string();
+    let headers = page.headers().clone();
+    assert_eq!(
+        headers["content-security-policy"],
+        "sandbox allow-scripts allow-forms allow-popups"
+    );
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let preflight = plain
+        .request(Method::OPTIONS, format!("{page_url}jobs/overview"))
+        .header("origin", "null")
+        .header("access-control-request-method", "PATCH")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "null");
+    assert!(preflight.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("PATCH"));
+    // And Flink's UI works so in headless Chromium, out of reach of the
+    // console's token.
+    let (ui_tests, chromium) = common::browser::browser_ready();
+    let artifacts = common::browser::repo().join("target/ui-artifacts");
+    let mut node = std::process::Command::new("node");
+    node.arg(ui_tests.join("flink-ui.mjs"))
+        .arg(&page_url)
+        .arg(&s.base)
+        .arg("drey-test-stateful-counter")
+        .arg(&artifacts)
+        .env("CHROMIUM", &chromium)
+        .current_dir(&ui_tests);
+    let result = common::browser::run_with_limit(node, Duration::from_secs(300));
+    println!(
+        "flink-ui.mjs:\n{}{}",
+        common::browser::text(&result.stdout),
+        common::browser::text(&result.stderr)
+    );
+    assert!(
+        result.status.success(),
+        "Flink's UI through the proxy failed ({}); screenshots in {}",
+        result.status,
+        artifacts.display()
+    );
 
     // The `flink-rest-client` package from PyPI, pointed at the URL instead
     // of the cluster: overview, jobs, a jar upload and a run of it.
@@ -198,7 +248,9 @@ async fn lakesail_session_jobs_on_real_flink() {
     let dir = tempfile::tempdir().unwrap();
     let _cleanup = KillClusters(dir.path().to_owned());
     let mut s = start(dir.path());
-    let out = dir.path().join("session-counts.txt");
+    // Job output outside the data dir, which the sandboxed clusters do not see.
+    let outs = tempfile::tempdir().unwrap();
+    let out = outs.path().join("session-counts.txt");
     let (_, org) = s
         .post("/api/admin/v1/organizations", json!({"name": "sessions"}))
         .await;

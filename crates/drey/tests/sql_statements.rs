@@ -305,12 +305,8 @@ async fn statements_run_on_real_flink() {
         .iter()
         .any(|j| j["jid"] == job.as_str()));
     // The environment's statementDefaults.detached reached the job.
-    let checkpoints: Value = reqwest::get(format!("{rest_url}/jobs/{job}/checkpoints/config"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let checkpoints: Value =
+        common::flink::flink_get(&rest_url, &format!("/jobs/{job}/checkpoints/config")).await;
     assert_eq!(checkpoints["interval"], 2000, "{checkpoints}");
 
     // Stop: a savepoint on disk, the job gone from the cluster.
@@ -380,12 +376,7 @@ async fn statements_run_on_real_flink() {
     .await;
     let job3 = job_of(&rescaled);
     wait_job(&rest_url, &job3, "RUNNING").await;
-    let plan: Value = reqwest::get(format!("{rest_url}/jobs/{job3}"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let plan: Value = common::flink::flink_get(&rest_url, &format!("/jobs/{job3}")).await;
     assert!(plan["vertices"]
         .as_array()
         .unwrap()
@@ -589,12 +580,8 @@ async fn wait_job(rest_url: &str, job: &str, state: &str) {
 async fn restored_from(rest_url: &str, job: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let body: Value = reqwest::get(format!("{rest_url}/jobs/{job}/checkpoints"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value =
+            common::flink::flink_get(rest_url, &format!("/jobs/{job}/checkpoints")).await;
         if let Some(path) = body["latest"]["restored"]["external_path"].as_str() {
             return path.trim_start_matches("file:").to_owned();
         }

@@ -44,7 +44,9 @@ async fn vvp_deployment_on_real_flink() {
     let dir = tempfile::tempdir().unwrap();
     let _cleanup = KillClusters(dir.path().to_owned());
     let s = start(dir.path());
-    let out = dir.path().join("counts.txt");
+    // Job output outside the data dir, which the sandboxed clusters do not see.
+    let outs = tempfile::tempdir().unwrap();
+    let out = outs.path().join("counts.txt");
     let (code, body) = s
         .post("/namespaces/v1/namespaces", json!({"name": "vvp-flink"}))
         .await;
@@ -154,7 +156,9 @@ async fn vvp_deployment_in_a_session_cluster() {
     let s = start(dir.path());
     let ns = "/api/v1/namespaces/vvp-session";
     let deployment = format!("{ns}/deployments/in-session");
-    let out = dir.path().join("session-counts.txt");
+    // Job output outside the data dir, which the sandboxed clusters do not see.
+    let outs = tempfile::tempdir().unwrap();
+    let out = outs.path().join("session-counts.txt");
     let (code, body) = s
         .post("/namespaces/v1/namespaces", json!({"name": "vvp-session"}))
         .await;
@@ -323,7 +327,9 @@ async fn vvp_attempt_limits() {
         .await;
     assert_eq!(code, 201, "{body}");
     let jar = testjobs().join("stateful-counter.jar");
-    let out = dir.path().join("attempts.txt");
+    // Job output outside the data dir, which the sandboxed clusters do not see.
+    let outs = tempfile::tempdir().unwrap();
+    let out = outs.path().join("attempts.txt");
     let deployment = |name: &str, entry: &str, limits: Value| {
         let mut spec = json!({
             "state": "RUNNING",
@@ -390,10 +396,16 @@ async fn vvp_attempt_limits() {
         .as_str()
         .unwrap()
         .to_owned();
-    // The deployment's savepoint directory cannot be made: a file is there.
+    // The deployment's savepoint directory cannot be written (the sandboxed
+    // processes have no capability to override its mode, even as root).
     let id = running["metadata"]["id"].as_str().unwrap();
-    std::fs::create_dir_all(dir.path().join("savepoints")).unwrap();
-    std::fs::write(dir.path().join("savepoints").join(id), "in the way").unwrap();
+    let savepoints = dir.path().join("savepoints").join(id);
+    std::fs::create_dir_all(&savepoints).unwrap();
+    std::fs::set_permissions(
+        &savepoints,
+        std::os::unix::fs::PermissionsExt::from_mode(0o500),
+    )
+    .unwrap();
     let (code, _) = s
         .json(
             Method::PATCH,

@@ -352,7 +352,9 @@ async fn platform_resources_on_real_flink() {
     assert_eq!(functions["functions"], json!([{"name": "to_upper"}]));
 
     // A deployment runs the uploaded jar; another namespace's cannot.
-    let out = dir.path().join("sum.txt");
+    // Job output outside the data dir, which the sandboxed clusters do not see.
+    let outs = tempfile::tempdir().unwrap();
+    let out = outs.path().join("sum.txt");
     let deployment = |name: &str| {
         json!({"metadata": {"name": name},
                "spec": {"state": "RUNNING", "upgradeStrategy": {"kind": "STATELESS"},

@@ -93,6 +93,18 @@ impl ReconcilerConfig {
         cluster.flink_configuration = shape.flink_configuration;
         cluster
     }
+
+    /// The directories a session cluster (a compute pool's) reads and writes
+    /// besides its own: its jobs' checkpoints and savepoints, which come and
+    /// go while it runs, so all of the data dir's (every environment's: a
+    /// sandboxed session cluster sees them, an application's own cluster only
+    /// its application's).
+    pub fn session_state_dirs(&self) -> Vec<PathBuf> {
+        vec![
+            self.data_dir.join("checkpoints"),
+            self.data_dir.join("savepoints"),
+        ]
+    }
 }
 
 /// The local clusters compute pools and statements run on (and where

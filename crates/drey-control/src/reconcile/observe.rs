@@ -241,10 +241,20 @@ pub(crate) async fn cluster_processes(backend: &Backend, id: &str) -> Observatio
 /// machine is recorded, at most.
 const CHECKPOINT_RECORD_INTERVAL: Duration = Duration::from_secs(5);
 
-/// A client for one look at a cluster drey started, by its REST URL: a
-/// short timeout and no retries.
-pub(crate) fn observer_client_for(url: &str) -> Result<FlinkClient, drey_flink::FlinkError> {
-    drey_runtime::backend::observer_client(url, &drey_flink::ClientConfig::default())
+/// A client for one look at a cluster drey started, by the REST URL it
+/// recorded (with the cluster's TLS identity): a short timeout and no
+/// retries, so a JobManager that does not answer costs one pass a few
+/// seconds, and the controller (not the client) decides when to look again.
+pub(crate) fn observer_client_for(core: &Core, url: &str) -> Result<FlinkClient, Error> {
+    core.flink_client(url, observer_config())
+}
+
+fn observer_config() -> drey_flink::ClientConfig {
+    drey_flink::ClientConfig {
+        request_timeout: drey_runtime::backend::OBSERVE_TIMEOUT,
+        get_retries: 0,
+        ..drey_flink::ClientConfig::default()
+    }
 }
 
 pub(crate) fn job_state_text(state: &drey_flink::JobState) -> String {

@@ -260,9 +260,10 @@ impl PoolReconciler {
             .reconciler
             .as_ref()
             .is_some_and(|r| r.launched && r.fingerprint == fingerprint);
-        let spec = self
+        let mut spec = self
             .config
             .cluster_spec(id.clone(), &cluster_spec_of(effective));
+        spec.state_dirs = self.config.session_state_dirs();
         let record = |launched: bool| {
             Some(PoolRecord {
                 fingerprint: fingerprint.to_owned(),

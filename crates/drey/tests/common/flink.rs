@@ -30,6 +30,9 @@ pub fn start(data: &Path) -> Server {
 /// [`start`] with extra server arguments.
 pub fn start_with_args(data: &Path, extra: &[&str]) -> Server {
     let jobs = testjobs();
+    // The tests' jobs write their output next to the data dir, which stays
+    // hidden from the sandboxed clusters.
+    let shared = data.parent().unwrap().to_str().unwrap().to_owned();
     let mut args = vec![
         "--jar-dir",
         jobs.to_str().unwrap(),
@@ -37,6 +40,8 @@ pub fn start_with_args(data: &Path, extra: &[&str]) -> Server {
         "1",
         "--auth",
         "token",
+        "--cluster-shared-dir",
+        &shared,
     ];
     args.extend_from_slice(extra);
     let mut server = Server::start_with(data, &args, &[]);
@@ -201,7 +206,8 @@ pub async fn converge_single(
     }
 }
 
-/// Flink processes started under a data dir (their command lines name it).
+/// Flink processes (JVMs; not the sandbox's bwrap processes around them)
+/// started under a data dir (their command lines name it).
 pub fn flink_processes(data: &Path) -> usize {
     let needle = data.join("clusters").to_string_lossy().to_string();
     std::fs::read_dir("/proc")
@@ -218,16 +224,61 @@ pub fn flink_processes(data: &Path) -> usize {
                 .map(|c| String::from_utf8_lossy(&c).contains(&needle))
                 .unwrap_or(false)
         })
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() != "bwrap")
+        })
         .count()
 }
 
-pub async fn flink_jobs(rest_url: &str) -> Vec<(String, String)> {
-    let body: Value = reqwest::get(format!("{rest_url}/jobs/overview"))
-        .await
+/// A client for a Flink REST URL drey recorded. A local cluster's REST API
+/// takes drey's client certificate only: the cluster is found through the
+/// command lines of the running Flink processes (`drey.cluster-dir=`), and
+/// its data dir gives drey's certificate. Any other URL gets a plain client.
+pub fn flink_client(rest_url: &str) -> drey_flink::FlinkClient {
+    let config = drey_flink::ClientConfig {
+        request_timeout: Duration::from_secs(5),
+        get_retries: 0,
+        ..Default::default()
+    };
+    let mut data_dirs: Vec<PathBuf> = std::fs::read_dir("/proc")
         .unwrap()
-        .json()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter_map(|c| {
+            let text = String::from_utf8_lossy(&c).replace('\0', " ");
+            let dir = text.split("drey.cluster-dir=").nth(1)?;
+            let dir = PathBuf::from(dir.split(' ').next()?);
+            // <data>/clusters/<id>
+            Some(dir.parent()?.parent()?.to_path_buf())
+        })
+        .collect();
+    data_dirs.sort();
+    data_dirs.dedup();
+    for data in data_dirs {
+        if let Ok(Some(_)) = drey_runtime::client_tls_for_url(&data, rest_url) {
+            return drey_runtime::client_for_url(&data, rest_url, config).unwrap();
+        }
+    }
+    drey_flink::FlinkClient::with_config(rest_url, config).unwrap()
+}
+
+/// GET `path` (e.g. `/jobs/overview`) of a Flink REST API, as JSON.
+pub async fn flink_get(rest_url: &str, path: &str) -> Value {
+    let answer = flink_client(rest_url)
+        .raw(drey_flink::Method::GET, path, None, None)
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("GET {rest_url}{path}: {e}"));
+    serde_json::from_slice(&answer.body).unwrap_or_else(|e| {
+        panic!(
+            "GET {rest_url}{path} answered {}: {e}: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        )
+    })
+}
+
+pub async fn flink_jobs(rest_url: &str) -> Vec<(String, String)> {
+    let body = flink_get(rest_url, "/jobs/overview").await;
     body["jobs"]
         .as_array()
         .unwrap()
@@ -242,12 +293,8 @@ pub async fn flink_jobs(rest_url: &str) -> Vec<(String, String)> {
 }
 
 pub async fn answers(url: &str) -> bool {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .unwrap()
-        .get(format!("{url}/overview"))
-        .send()
+    flink_client(url)
+        .raw(drey_flink::Method::GET, "/overview", None, None)
         .await
         .is_ok()
 }

@@ -20,9 +20,7 @@ use super::pools::cluster_spec_of;
 use super::{job_state_text, root_cause, Backend, PassOutcome, ReconcilerConfig};
 use crate::sql_engine::{RunError, Session, SqlEngine};
 use crate::{store_error, Core};
-use drey_flink::{
-    FlinkClient, OperationHandle, OperationStatus, QueueStatusId, SessionHandle, StopRequest,
-};
+use drey_flink::{OperationHandle, OperationStatus, QueueStatusId, SessionHandle, StopRequest};
 use drey_model::application::effective_spec;
 use drey_model::compute_pool_spec::{PoolSpec, PoolStatus, PoolType};
 use drey_model::loose::{to_json, typed, view};
@@ -154,8 +152,7 @@ impl StatementReconciler {
         let (job, stop) = match run {
             None => (None, None),
             Some(run) => {
-                let client = super::observer_client_for(&run.rest_url)
-                    .map_err(|e| Error::Internal(e.to_string()))?;
+                let client = super::observer_client_for(&self.core, &run.rest_url)?;
                 let job = match client.job_status(&run.job_id).await {
                     Ok(info) => JobObs::Seen(Some(job_state_text(&info.status))),
                     Err(e) if e.is_not_found() => JobObs::Seen(None),
@@ -394,9 +391,10 @@ impl StatementReconciler {
             env.as_ref().and_then(|e| e.spec.get("computePoolDefaults")),
         );
         let id = format!("{CLUSTER_PREFIX}{}", statement.meta.uid.simple());
-        let spec = self
+        let mut spec = self
             .config
             .cluster_spec(id.clone(), &cluster_spec_of(&effective));
+        spec.state_dirs = self.config.session_state_dirs();
         use super::cluster_start::{start_step, StartStep, START_POLL};
         let step = start_step(
             &self.backend,
@@ -489,6 +487,10 @@ impl StatementReconciler {
         props.insert("execution.target".into(), "remote".into());
         props.insert("rest.address".into(), host);
         props.insert("rest.port".into(), port.to_string());
+        // A local cluster's REST API takes drey's client certificate only.
+        if let Some(tls) = self.core.flink_client_tls(&run.rest_url)? {
+            props.extend(tls.flink_client_options());
+        }
         props.insert("$internal.pipeline.job-id".into(), run.job_id.clone());
         props
             .entry("pipeline.name".into())
@@ -571,8 +573,10 @@ impl StatementReconciler {
         run: &Run,
         interactive: bool,
     ) -> Result<(), RunError> {
-        let client = FlinkClient::new(run.rest_url.clone())
-            .map_err(|e| RunError::Engine(Error::Internal(e.to_string())))?;
+        let client = self
+            .core
+            .flink_client(&run.rest_url, Default::default())
+            .map_err(RunError::Engine)?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         loop {
             let status = session
@@ -637,7 +641,7 @@ impl StatementReconciler {
         let mut detail = detail;
         if phase == phase::FAILED {
             if let Some(run) = &record.run {
-                if let Ok(client) = FlinkClient::new(run.rest_url.clone()) {
+                if let Ok(client) = self.core.flink_client(&run.rest_url, Default::default()) {
                     if let Ok(ex) = client.job_exceptions(&run.job_id).await {
                         let list: Vec<StatementException> = ex
                             .exception_history
@@ -685,8 +689,7 @@ impl StatementReconciler {
         let Some(run) = record.run.clone() else {
             return Ok(None);
         };
-        let client =
-            FlinkClient::new(run.rest_url.clone()).map_err(|e| Error::Internal(e.to_string()))?;
+        let client = self.core.flink_client(&run.rest_url, Default::default())?;
         let trigger_id = if savepoint {
             let dir = self.savepoint_dir(statement);
             let request = StopRequest {

@@ -5,7 +5,7 @@ use super::PassOutcome;
 use super::StatementRecord;
 use super::{phase, phase_of, StatementReconciler};
 use crate::store_error;
-use drey_flink::{FlinkClient, QueueStatusId};
+use drey_flink::QueueStatusId;
 use drey_model::loose::{to_json, view};
 use drey_model::object::statement_scope;
 use drey_model::savepoint::{SavepointSpec, SavepointState, SavepointStatus};
@@ -110,8 +110,7 @@ impl StatementReconciler {
                 self.set_savepoint(&savepoint, &status).await?;
                 continue;
             };
-            let client = FlinkClient::new(run.rest_url.clone())
-                .map_err(|e| Error::Internal(e.to_string()))?;
+            let client = self.core.flink_client(&run.rest_url, Default::default())?;
             busy = true;
             let trigger = status.trigger_id.clone();
             let Some(trigger) = trigger.filter(|_| st == Some(SavepointState::InProgress)) else {

@@ -1,0 +1,162 @@
+package io.drey.testjobs;
+
+import java.io.InputStream;
+import java.net.HttpURLConnection;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.net.ssl.HttpsURLConnection;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+
+/**
+ * What a hostile tenant's job tries on the machine drey runs it on (the attack matrix of
+ * crates/drey/tests/isolation.rs). It tries each thing twice, in {@code main()} (which runs in
+ * the JobManager when a jar is run through the REST API) and in a task (in a TaskManager), and
+ * prints one line per attempt to stdout, which drey sends to the process's {@code .out} log:
+ *
+ * <pre>
+ * ATTACK &lt;where&gt; read &lt;path&gt; ok &lt;bytes&gt;     |  ATTACK &lt;where&gt; read &lt;path&gt; denied &lt;why&gt;
+ * ATTACK &lt;where&gt; rest &lt;url&gt; ok &lt;status&gt;      |  ... denied &lt;why&gt;
+ * ATTACK &lt;where&gt; rest-as-drey &lt;url&gt; ok ...    (with drey's client certificate for that
+ *                                                cluster, when its files could be read)
+ * ATTACK &lt;where&gt; bind 0.0.0.0 ok &lt;port&gt;       |  ... denied &lt;why&gt;
+ * </pre>
+ *
+ * Arguments: {@code --read a,b,c} files to read; {@code --rest URL} another cluster's REST
+ * base URL; {@code --drey-dir DIR} that cluster's {@code drey/} directory (drey's client
+ * certificate for it). The job finishes after one element.
+ */
+public final class AttackJob {
+    private AttackJob() {}
+
+    public static void main(String[] argv) throws Exception {
+        Args args = new Args(argv);
+        String read = args.get("read", "");
+        String rest = args.get("rest", "");
+        String dreyDir = args.get("drey-dir", "");
+        attack("jm", read, rest, dreyDir);
+
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.setParallelism(1);
+        env.fromData("attack")
+                .map(
+                        x -> {
+                            attack("tm", read, rest, dreyDir);
+                            return x;
+                        })
+                .name("attack")
+                .print();
+        env.execute("drey-test-attack-job");
+    }
+
+    static void attack(String where, String read, String rest, String dreyDir) {
+        List<String> lines = new ArrayList<>();
+        for (String path : read.split(",")) {
+            if (path.isEmpty()) {
+                continue;
+            }
+            try {
+                byte[] bytes = Files.readAllBytes(Path.of(path));
+                lines.add("read " + path + " ok " + bytes.length);
+            } catch (Exception e) {
+                lines.add("read " + path + " denied " + oneLine(e));
+            }
+        }
+        if (!rest.isEmpty()) {
+            try {
+                lines.add("rest " + rest + " ok " + get(rest + "/overview", null));
+            } catch (Exception e) {
+                lines.add("rest " + rest + " denied " + oneLine(e));
+            }
+            try {
+                lines.add(
+                        "rest-as-drey " + rest + " ok " + get(rest + "/overview", dreyKeys(dreyDir)));
+            } catch (Exception e) {
+                lines.add("rest-as-drey " + rest + " denied " + oneLine(e));
+            }
+        }
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName("0.0.0.0"))) {
+            lines.add("bind 0.0.0.0 ok " + socket.getLocalPort());
+        } catch (Exception e) {
+            lines.add("bind 0.0.0.0 denied " + oneLine(e));
+        }
+        for (String line : lines) {
+            System.out.println("ATTACK " + where + " " + line);
+        }
+        System.out.flush();
+    }
+
+    /** GETs {@code url}, trusting any server certificate, presenting {@code keys} if given. */
+    static int get(String url, KeyManager[] keys) throws Exception {
+        HttpURLConnection conn = (HttpURLConnection) new URL(url).openConnection();
+        conn.setConnectTimeout(5000);
+        conn.setReadTimeout(5000);
+        if (conn instanceof HttpsURLConnection) {
+            SSLContext ssl = SSLContext.getInstance("TLS");
+            ssl.init(keys, new TrustManager[] {new TrustAll()}, new SecureRandom());
+            HttpsURLConnection https = (HttpsURLConnection) conn;
+            https.setSSLSocketFactory(ssl.getSocketFactory());
+            https.setHostnameVerifier((host, session) -> true);
+        }
+        int status = conn.getResponseCode();
+        try (InputStream in = status < 400 ? conn.getInputStream() : conn.getErrorStream()) {
+            if (in != null) {
+                in.readAllBytes();
+            }
+        }
+        return status;
+    }
+
+    /** drey's client key for a cluster, from its {@code drey/} directory. */
+    static KeyManager[] dreyKeys(String dir) throws Exception {
+        String json =
+                new String(
+                        Files.readAllBytes(Path.of(dir, "client.json")), StandardCharsets.UTF_8);
+        Matcher m = Pattern.compile("\"password\"\\s*:\\s*\"([^\"]*)\"").matcher(json);
+        if (!m.find()) {
+            throw new IllegalStateException("no password in client.json");
+        }
+        char[] password = m.group(1).toCharArray();
+        KeyStore store = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(Path.of(dir, "client.p12"))) {
+            store.load(in, password);
+        }
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(store, password);
+        return kmf.getKeyManagers();
+    }
+
+    static String oneLine(Throwable e) {
+        String s = e.getClass().getSimpleName() + ": " + e.getMessage();
+        return s.replace('\n', ' ');
+    }
+
+    /** Trusts every server: the attack is about the client side. */
+    static final class TrustAll implements X509TrustManager {
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType) {}
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType) {}
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return new X509Certificate[0];
+        }
+    }
+}
