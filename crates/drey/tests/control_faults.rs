@@ -357,3 +357,56 @@ async fn a_pass_that_panics_is_retried_until_the_object_converges() {
     // The server itself is fine.
     assert_eq!(s.get("/readyz").await.0, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_savepoint_flink_refuses_while_the_job_starts_is_tried_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let out = dir.path().join("counts.txt");
+    let s = start(&data);
+    environment(&s).await;
+
+    let mut app = counter_app("refused", &out, 1, "savepoint");
+    assert_eq!(s.post(APPS, app.clone()).await.0, 201);
+    wait_for(&s, "refused", "RUNNING", LIMIT, running).await;
+    wait_for_output(&out, 5).await;
+    app["spec"]["job"]["state"] = json!("suspended");
+    let (code, body) = s.post(APPS, app.clone()).await;
+    assert!(code == 200 || code == 201, "{code} {body}");
+    let st = wait_for(&s, "refused", "SUSPENDED", LIMIT, |st| {
+        st["lifecycleState"] == "SUSPENDED"
+    })
+    .await;
+    let suspended_at = st["lastSavepoint"]["location"].clone();
+    assert!(suspended_at.is_string(), "{st:#}");
+
+    // One write starts the job and asks for a savepoint: drey asks Flink as
+    // soon as it calls the job RUNNING, while its tasks are still being
+    // deployed, and Flink refuses ("Not all required tasks are currently
+    // running"). That refusal is no reason to drop the request.
+    app["spec"]["job"]["state"] = json!("running");
+    app["spec"]["job"]["savepointTriggerNonce"] = json!(1);
+    let (code, body) = s.post(APPS, app).await;
+    assert!(code == 200 || code == 201, "{code} {body}");
+    let st = wait_for(&s, "refused", "savepoint taken", LIMIT, |st| {
+        st["lastSavepoint"]["location"].is_string()
+            && st["lastSavepoint"]["location"] != suspended_at
+    })
+    .await;
+    assert!(running(&st), "{st:#}");
+    assert!(st["error"].is_null(), "a refusal left behind: {st:#}");
+    let refusals = events(&s, "refused")
+        .await
+        .iter()
+        .filter(|e| {
+            e["status"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("trying again")
+        })
+        .count();
+    println!("a savepoint asked for as the job started was taken after {refusals} refusal(s)");
+    delete_and_wait(&s, &data, "refused", LIMIT).await;
+}
