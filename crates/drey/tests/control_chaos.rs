@@ -5,7 +5,8 @@
 //! continues from its state. At the end a delete leaves no Flink process.
 //!
 //! Quick form by default (4 rounds, seed 13); `DREY_CHAOS_ROUNDS` and
-//! `DREY_CHAOS_SEED` give the long form (`scripts/bench.sh chaos` runs it).
+//! `DREY_CHAOS_SEED` give the long form (`scripts/bench.sh faults` runs it).
+//! Each round is printed as it starts, so a failure names its round.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -108,7 +109,10 @@ async fn kill_9_of_drey_at_random_points_loses_nothing_and_never_runs_a_job_twic
         let delay = Duration::from_millis(rng.below(6000));
         tokio::time::sleep(delay).await;
         s.kill9();
-        kills.push(format!("round {round}: {op}, kill -9 after {delay:?}"));
+        let kill = format!("round {round}: {op}, kill -9 after {delay:?}");
+        // Said as it happens, so a failing round is named.
+        println!("  {kill}");
+        kills.push(kill);
         s = start(&data);
 
         // The acknowledged write survived the kill.

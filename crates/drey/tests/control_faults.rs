@@ -17,14 +17,25 @@ use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(240);
 
+fn env_seconds(name: &str, default: u64) -> Duration {
+    let secs = std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    Duration::from_secs(secs)
+}
+
 /// How long the JobManager stays frozen (the 120 s by default;
 /// `DREY_FAULT_STALL_SECONDS` for a longer soak by hand).
 fn stall() -> Duration {
-    let secs = std::env::var("DREY_FAULT_STALL_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(120);
-    Duration::from_secs(secs)
+    env_seconds("DREY_FAULT_STALL_SECONDS", 120)
+}
+
+/// The hung bound of the test that freezes a JobManager past it: 20 s by
+/// default, `DREY_FAULT_HUNG_SECONDS` for the long form (the server's
+/// default is 300 s).
+fn hung_bound() -> Duration {
+    env_seconds("DREY_FAULT_HUNG_SECONDS", 20)
 }
 
 /// The pid of the JobManager of the one application cluster under `data`.
@@ -137,7 +148,7 @@ async fn a_frozen_jobmanager_is_left_alone_and_its_job_keeps_running() {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     let reported =
-        reported.unwrap_or_else(|| panic!("the silence was never reported:\n{}", s.log()));
+        reported.unwrap_or_else(|| panic!("the silence was never reported\nlog:\n{}", s.log()));
     let evs = events(&s, "frozen").await;
     assert!(has_event(&evs, "JOBMANAGER_NOT_ANSWERING"), "{evs:#?}");
     assert!(!has_event(&evs, "CLUSTER_LOST"), "{evs:#?}");
@@ -241,7 +252,14 @@ async fn a_jobmanager_silent_past_the_hung_bound_is_recovered_with_its_state() {
     std::fs::create_dir_all(&data).unwrap();
     let _cleanup = KillClusters(data.clone());
     let out = dir.path().join("counts.txt");
-    let s = start_with_args(&data, &["--jobmanager-hung-after-seconds", "20"]);
+    let bound = hung_bound();
+    let s = start_with_args(
+        &data,
+        &[
+            "--jobmanager-hung-after-seconds",
+            &bound.as_secs().to_string(),
+        ],
+    );
     environment(&s).await;
 
     let mut app = counter_app("hung", &out, 1, "last-state");
@@ -270,14 +288,14 @@ async fn a_jobmanager_silent_past_the_hung_bound_is_recovered_with_its_state() {
     .await;
     // ...then, past the bound, recovered per upgradeMode.
     let lines = line_count(&out);
-    let st = wait_for(&s, "hung", "redeployed", LIMIT, |st| {
+    let st = wait_for(&s, "hung", "redeployed", bound + LIMIT, |st| {
         running(st) && instance_of(st) != instance
     })
     .await;
     let recovered = frozen_at.elapsed();
     assert!(
-        recovered >= Duration::from_secs(20),
-        "recovered after {recovered:?}, before the 20 s bound"
+        recovered >= bound,
+        "recovered after {recovered:?}, before the {bound:?} bound"
     );
     assert!(
         st["jobStatus"]["upgradeSavepointPath"]
@@ -308,7 +326,7 @@ async fn a_jobmanager_silent_past_the_hung_bound_is_recovered_with_its_state() {
             "{key}: resumed at {n}, had {saved}"
         );
     }
-    println!("a JobManager silent past a 20 s bound was recovered after {recovered:?}");
+    println!("a JobManager silent past a {bound:?} bound was recovered after {recovered:?}");
     delete_and_wait(&s, &data, "hung", LIMIT).await;
 }
 
