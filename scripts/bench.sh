@@ -46,6 +46,7 @@ if [[ "${1:-}" == "faults" ]]; then
             panic && in_log { tail[n % 40] = $0; n++; next }
             panic { print; next }
             /^(test |froze|a killed|a JobManager|a savepoint|chaos|  round)/ { print }
+            { fflush() }
         '
     exit "${PIPESTATUS[0]}"
 fi

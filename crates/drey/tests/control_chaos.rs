@@ -53,6 +53,7 @@ async fn kill_9_of_drey_at_random_points_loses_nothing_and_never_runs_a_job_twic
     let rounds = env_u64("DREY_CHAOS_ROUNDS", 4);
     let seed = env_u64("DREY_CHAOS_SEED", 13);
     let mut rng = Seeded(seed);
+    let started = std::time::Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -81,7 +82,6 @@ async fn kill_9_of_drey_at_random_points_loses_nothing_and_never_runs_a_job_twic
     wait_for_output(&out, 10).await;
 
     let mut nonce = 0;
-    let mut kills = Vec::new();
     for round in 0..rounds {
         let running_now = app["spec"]["job"]["state"] == "running";
         let op = if !running_now {
@@ -109,10 +109,8 @@ async fn kill_9_of_drey_at_random_points_loses_nothing_and_never_runs_a_job_twic
         let delay = Duration::from_millis(rng.below(6000));
         tokio::time::sleep(delay).await;
         s.kill9();
-        let kill = format!("round {round}: {op}, kill -9 after {delay:?}");
         // Said as it happens, so a failing round is named.
-        println!("  {kill}");
-        kills.push(kill);
+        println!("  round {round}: {op}, kill -9 after {delay:?}");
         s = start(&data);
 
         // The acknowledged write survived the kill.
@@ -157,7 +155,7 @@ async fn kill_9_of_drey_at_random_points_loses_nothing_and_never_runs_a_job_twic
 
     delete_and_wait(&s, &data, "chaos", LIMIT).await;
     println!(
-        "chaos (seed {seed}, {rounds} rounds) survived:\n  {}",
-        kills.join("\n  ")
+        "chaos (seed {seed}, {rounds} rounds) survived in {:?}",
+        started.elapsed()
     );
 }
