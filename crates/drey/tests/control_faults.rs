@@ -17,14 +17,25 @@ use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(240);
 
+fn env_seconds(name: &str, default: u64) -> Duration {
+    let secs = std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    Duration::from_secs(secs)
+}
+
 /// How long the JobManager stays frozen (the issue's 120 s by default;
 /// `DREY_FAULT_STALL_SECONDS` for a longer soak by hand).
 fn stall() -> Duration {
-    let secs = std::env::var("DREY_FAULT_STALL_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(120);
-    Duration::from_secs(secs)
+    env_seconds("DREY_FAULT_STALL_SECONDS", 120)
+}
+
+/// The hung bound of the test that freezes a JobManager past it: 20 s by
+/// default, `DREY_FAULT_HUNG_SECONDS` for the long form (the server's
+/// default is 300 s).
+fn hung_bound() -> Duration {
+    env_seconds("DREY_FAULT_HUNG_SECONDS", 20)
 }
 
 /// The pid of the JobManager of the one application cluster under `data`.
@@ -137,7 +148,7 @@ async fn a_frozen_jobmanager_is_left_alone_and_its_job_keeps_running() {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     let reported =
-        reported.unwrap_or_else(|| panic!("the silence was never reported:\n{}", s.log()));
+        reported.unwrap_or_else(|| panic!("the silence was never reported\nlog:\n{}", s.log()));
     let evs = events(&s, "frozen").await;
     assert!(has_event(&evs, "JOBMANAGER_NOT_ANSWERING"), "{evs:#?}");
     assert!(!has_event(&evs, "CLUSTER_LOST"), "{evs:#?}");
@@ -241,7 +252,14 @@ async fn a_jobmanager_silent_past_the_hung_bound_is_recovered_with_its_state() {
     std::fs::create_dir_all(&data).unwrap();
     let _cleanup = KillClusters(data.clone());
     let out = dir.path().join("counts.txt");
-    let s = start_with_args(&data, &["--jobmanager-hung-after-seconds", "20"]);
+    let bound = hung_bound();
+    let s = start_with_args(
+        &data,
+        &[
+            "--jobmanager-hung-after-seconds",
+            &bound.as_secs().to_string(),
+        ],
+    );
     environment(&s).await;
 
     let mut app = counter_app("hung", &out, 1, "last-state");
@@ -270,14 +288,14 @@ async fn a_jobmanager_silent_past_the_hung_bound_is_recovered_with_its_state() {
     .await;
     // ...then, past the bound, recovered per upgradeMode.
     let lines = line_count(&out);
-    let st = wait_for(&s, "hung", "redeployed", LIMIT, |st| {
+    let st = wait_for(&s, "hung", "redeployed", bound + LIMIT, |st| {
         running(st) && instance_of(st) != instance
     })
     .await;
     let recovered = frozen_at.elapsed();
     assert!(
-        recovered >= Duration::from_secs(20),
-        "recovered after {recovered:?}, before the 20 s bound"
+        recovered >= bound,
+        "recovered after {recovered:?}, before the {bound:?} bound"
     );
     assert!(
         st["jobStatus"]["upgradeSavepointPath"]
@@ -308,7 +326,7 @@ async fn a_jobmanager_silent_past_the_hung_bound_is_recovered_with_its_state() {
             "{key}: resumed at {n}, had {saved}"
         );
     }
-    println!("a JobManager silent past a 20 s bound was recovered after {recovered:?}");
+    println!("a JobManager silent past a {bound:?} bound was recovered after {recovered:?}");
     delete_and_wait(&s, &data, "hung", LIMIT).await;
 }
 
@@ -356,4 +374,57 @@ async fn a_pass_that_panics_is_retried_until_the_object_converges() {
     assert!(s.log().contains("reconcile pass panicked"));
     // The server itself is fine.
     assert_eq!(s.get("/readyz").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_savepoint_flink_refuses_while_the_job_starts_is_tried_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let out = dir.path().join("counts.txt");
+    let s = start(&data);
+    environment(&s).await;
+
+    let mut app = counter_app("refused", &out, 1, "savepoint");
+    assert_eq!(s.post(APPS, app.clone()).await.0, 201);
+    wait_for(&s, "refused", "RUNNING", LIMIT, running).await;
+    wait_for_output(&out, 5).await;
+    app["spec"]["job"]["state"] = json!("suspended");
+    let (code, body) = s.post(APPS, app.clone()).await;
+    assert!(code == 200 || code == 201, "{code} {body}");
+    let st = wait_for(&s, "refused", "SUSPENDED", LIMIT, |st| {
+        st["lifecycleState"] == "SUSPENDED"
+    })
+    .await;
+    let suspended_at = st["lastSavepoint"]["location"].clone();
+    assert!(suspended_at.is_string(), "{st:#}");
+
+    // One write starts the job and asks for a savepoint: drey asks Flink as
+    // soon as it calls the job RUNNING, while its tasks are still being
+    // deployed, and Flink refuses ("Not all required tasks are currently
+    // running"). That refusal is no reason to drop the request.
+    app["spec"]["job"]["state"] = json!("running");
+    app["spec"]["job"]["savepointTriggerNonce"] = json!(1);
+    let (code, body) = s.post(APPS, app).await;
+    assert!(code == 200 || code == 201, "{code} {body}");
+    let st = wait_for(&s, "refused", "savepoint taken", LIMIT, |st| {
+        st["lastSavepoint"]["location"].is_string()
+            && st["lastSavepoint"]["location"] != suspended_at
+    })
+    .await;
+    assert!(running(&st), "{st:#}");
+    assert!(st["error"].is_null(), "a refusal left behind: {st:#}");
+    let refusals = events(&s, "refused")
+        .await
+        .iter()
+        .filter(|e| {
+            e["status"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("trying again")
+        })
+        .count();
+    println!("a savepoint asked for as the job started was taken after {refusals} refusal(s)");
+    delete_and_wait(&s, &data, "refused", LIMIT).await;
 }

@@ -550,11 +550,21 @@ impl ApplicationReconciler {
 
 /// The root cause of a Java stack trace: its last `Caused by:` line, else
 /// its first line (Flink wraps user exceptions in `JobException`s).
-/// Flink refused a savepoint only because the job's tasks are not all
-/// running yet (just deployed or restarting).
+/// Flink refused a savepoint only because the job's tasks are changing state:
+/// not all running yet (just deployed or restarting), or one finishing as the
+/// trigger reached its TaskManager (Flink's `TASK_CHECKPOINT_FAILURE`, e.g. a
+/// source subtask left without a split after a rescale).
 pub(crate) fn transient_savepoint_failure(message: &str) -> bool {
-    message.contains("Not all required tasks are currently running")
-        || message.contains("is not being executed at the moment")
+    [
+        "Not all required tasks are currently running",
+        "is not being executed at the moment",
+        "Checkpoint was declined (tasks not ready)",
+        "Checkpoint was declined (task is closing)",
+        "Task local checkpoint failure",
+        "Checkpoint Coordinator is suspending",
+    ]
+    .iter()
+    .any(|refusal| message.contains(refusal))
 }
 
 pub(crate) fn root_cause(trace: &str) -> String {
@@ -570,6 +580,23 @@ pub(crate) fn root_cause(trace: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn savepoints_refused_while_tasks_change_state_are_transient() {
+        // What Flink 2.3 answered in the chaos soak: a source subtask
+        // finished just as the savepoint's trigger reached it.
+        assert!(transient_savepoint_failure(
+            "savepoint failed: java.util.concurrent.CompletionException: \
+             org.apache.flink.runtime.checkpoint.CheckpointException: Task local checkpoint failure."
+        ));
+        assert!(transient_savepoint_failure(
+            "savepoint failed: org.apache.flink.runtime.checkpoint.CheckpointException: \
+             Not all required tasks are currently running."
+        ));
+        assert!(!transient_savepoint_failure(
+            "savepoint failed: java.io.IOException: No space left on device"
+        ));
+    }
 
     #[test]
     fn root_cause_is_the_innermost_exception() {

@@ -50,12 +50,15 @@ impl ApplicationReconciler {
             Some(OperationObs::Completed(location)) => {
                 recorded.savepoint_trigger = None;
                 recorded.savepoint_nonce = step.desired.savepoint_nonce.clone();
+                recorded.failed_savepoints = 0;
                 let resource = recorded.savepoint_resource.take();
+                // Clears what an attempt Flink refused left in `error`.
                 self.record(&step, &recorded, |status| {
                     status.last_savepoint = Some(LastSavepoint {
                         location: location.clone(),
                         time: Timestamp::now(),
                     });
+                    status.error = None;
                 })
                 .await?;
                 match resource {
@@ -78,37 +81,60 @@ impl ApplicationReconciler {
             }
             other => {
                 recorded.savepoint_trigger = None;
-                recorded.savepoint_nonce = step.desired.savepoint_nonce.clone();
-                let message = match other {
+                let cause = match other {
                     Some(OperationObs::Failed(cause)) => format!("savepoint failed: {cause}"),
                     _ => "savepoint lost with the cluster".to_owned(),
                 };
-                let mut retry = false;
-                if let Some(name) = recorded.savepoint_resource.take() {
-                    // Right after a (re)start Flink refuses savepoints until
-                    // every task runs: that is worth a few more tries.
-                    let attempts = self.savepoint_attempts(step.app, &name).await?;
-                    let max = step.desired.max_savepoint_attempts.unwrap_or(6);
-                    retry = transient_savepoint_failure(&message) && attempts + 1 < max;
+                // Right after a (re)start, or as a task finishes, Flink
+                // refuses savepoints for a moment: that is worth a few more
+                // tries, for a nonce as for a savepoint resource.
+                let resource = recorded.savepoint_resource.take();
+                let attempts = match &resource {
+                    Some(name) => self.savepoint_attempts(step.app, name).await? + 1,
+                    None => recorded.failed_savepoints + 1,
+                };
+                let max = step
+                    .desired
+                    .max_savepoint_attempts
+                    .unwrap_or(plan::SAVEPOINT_ATTEMPTS);
+                let retry =
+                    plan::savepoint_retry(transient_savepoint_failure(&cause), attempts, max);
+                if retry.is_some() {
+                    if resource.is_none() {
+                        recorded.failed_savepoints = attempts;
+                    }
+                } else {
+                    // Given up: the nonce counts as acted on.
+                    recorded.savepoint_nonce = step.desired.savepoint_nonce.clone();
+                    recorded.failed_savepoints = 0;
+                }
+                if let Some(name) = resource {
                     self.set_savepoint(step.app, &name, |sp| {
-                        sp.fail(&message);
-                        sp.attempts = Some(attempts + 1);
-                        if retry {
+                        sp.fail(&cause);
+                        sp.attempts = Some(attempts);
+                        if retry.is_some() {
                             sp.state = Some(SavepointState::Pending);
                         }
                     })
                     .await?;
                 }
+                let message = match retry {
+                    Some(wait) => format!(
+                        "{cause}; trying again in {} s (attempt {attempts} of {max})",
+                        wait.as_secs()
+                    ),
+                    None => cause,
+                };
                 self.record(&step, &recorded, |status| {
                     status.error = Some(message.clone());
                 })
                 .await?;
                 self.event(step.app, None, EventType::Error, &message, None)
                     .await?;
-                if retry {
-                    return Ok(StepResult::Done(PassOutcome::Wait(Duration::from_secs(1))));
-                }
-                Ok(StepResult::Continue)
+                Ok(match retry {
+                    Some(wait) => StepResult::Done(PassOutcome::Wait(wait)),
+                    None => StepResult::Continue,
+                })
             }
         }
     }

@@ -8,6 +8,7 @@
 use drey_model::application::UpgradeMode;
 use drey_model::{Observation, Silence};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// What the user asked for, after the environment's defaults are merged.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,6 +144,10 @@ pub struct Recorded {
     /// `job.maxSavepointCreationAttempts`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub failed_stops: u64,
+    /// Failed attempts of the savepoint the nonce asks for (a savepoint
+    /// resource counts its own), for `job.maxSavepointCreationAttempts`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_savepoints: u64,
     /// The desired state ([`Desired::transition`]) whose savepoint could not
     /// be taken in the allowed attempts: the job keeps running and no stop is
     /// tried again until the spec changes.
@@ -292,6 +297,29 @@ pub enum Action {
     Observe,
     /// Nothing to do.
     Idle,
+}
+
+/// Attempts an on-demand savepoint gets when `job.maxSavepointCreationAttempts`
+/// names none.
+pub const SAVEPOINT_ATTEMPTS: u64 = 6;
+
+/// What follows the failure of attempt `attempts` (from 1) of an on-demand
+/// savepoint: `Some(wait)` to try again after `wait` (backing off), or
+/// `None` to give it up. Only a refusal for now (`refused_for_now`: Flink
+/// could not take it while the job's tasks were starting, finishing or
+/// restarting) is worth another try; the job is never touched either way.
+pub fn savepoint_retry(
+    refused_for_now: bool,
+    attempts: u64,
+    max_attempts: u64,
+) -> Option<Duration> {
+    if !refused_for_now || attempts >= max_attempts {
+        return None;
+    }
+    let exponent = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(u32::MAX)
+        .min(5);
+    Some(Duration::from_secs(1 << exponent))
 }
 
 /// Whether a Flink job state is final.
@@ -669,6 +697,35 @@ mod tests {
         r.savepoint_trigger = None;
         r.savepoint_nonce = Some("1".into());
         assert_eq!(plan(&d, &r, &running_job()), Action::Observe);
+    }
+
+    #[test]
+    fn a_nonce_savepoint_refused_for_now_is_triggered_again() {
+        // Flink refused the nonce's savepoint while the job's tasks started:
+        // the nonce stays unacted on, so the next plan triggers again.
+        let mut d = desired(true, Savepoint, "a");
+        d.savepoint_nonce = Some("1".into());
+        let mut r = deployed("a");
+        r.failed_savepoints = 1;
+        assert_eq!(plan(&d, &r, &running_job()), Action::TriggerSavepoint);
+    }
+
+    #[test]
+    fn a_refused_savepoint_is_tried_again_backing_off_up_to_the_limit() {
+        let waits: Vec<_> = (1..=7)
+            .map(|n| savepoint_retry(true, n, SAVEPOINT_ATTEMPTS))
+            .collect();
+        let secs = |s| Some(Duration::from_secs(s));
+        assert_eq!(
+            waits,
+            [secs(1), secs(2), secs(4), secs(8), secs(16), None, None]
+        );
+        // A real failure is not tried again; nor past the spec's own limit.
+        assert_eq!(savepoint_retry(false, 1, SAVEPOINT_ATTEMPTS), None);
+        assert_eq!(savepoint_retry(true, 1, 1), None);
+        assert_eq!(savepoint_retry(true, 1, 0), None);
+        // A large limit never waits more than 32 s between tries.
+        assert_eq!(savepoint_retry(true, 40, 100), secs(32));
     }
 
     #[test]

@@ -192,14 +192,18 @@ pub async fn converge_single(
     let deadline = Instant::now() + limit;
     loop {
         let jms = app_jobmanagers(data);
-        assert!(jms <= 1, "{jms} application clusters at once\n{}", s.log());
+        assert!(
+            jms <= 1,
+            "{jms} application clusters at once\nlog:\n{}",
+            s.log()
+        );
         let st = status(s, app).await;
         if check(&st) {
             return st;
         }
         assert!(
             Instant::now() < deadline,
-            "{app}: not {what} after {limit:?}: {st:#}\n{}",
+            "{app}: not {what} after {limit:?}: {st:#}\nlog:\n{}",
             s.log()
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -328,7 +332,11 @@ pub async fn delete_and_wait(s: &Server, data: &Path, app: &str, limit: Duration
     assert_eq!(code, 200, "{body}");
     let deadline = Instant::now() + limit;
     while s.get(&format!("{APPS}/{app}")).await.0 != 404 {
-        assert!(Instant::now() < deadline, "{app} not deleted:\n{}", s.log());
+        assert!(
+            Instant::now() < deadline,
+            "{app} not deleted\nlog:\n{}",
+            s.log()
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(
