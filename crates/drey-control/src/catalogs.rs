@@ -1,7 +1,8 @@
 //! Kafka catalogs that statements can reference.
 
 use crate::{store_error, Core, ResourceInput};
-use drey_model::json::string_map;
+use drey_model::catalog_spec::{KafkaCatalogSpec, SecretMappingSpec};
+use drey_model::loose::view;
 use drey_model::name::check_cmf_name;
 use drey_model::validate::kafka_catalog_spec;
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
@@ -91,29 +92,9 @@ impl ResolvedCatalog {
     }
 }
 
-/// The connection secret ids a catalog spec uses, with where they appear.
+/// The connection secret ids a catalog spec uses.
 fn connection_secret_ids(spec: &serde_json::Value) -> Vec<String> {
-    let mut ids = Vec::new();
-    if let Some(id) = spec
-        .pointer("/srInstance/connectionSecretId")
-        .and_then(serde_json::Value::as_str)
-    {
-        ids.push(id.to_owned());
-    }
-    for cluster in spec
-        .get("kafkaClusters")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(id) = cluster
-            .get("connectionSecretId")
-            .and_then(serde_json::Value::as_str)
-        {
-            ids.push(id.to_owned());
-        }
-    }
-    ids
+    view::<KafkaCatalogSpec>(spec).connection_secret_ids()
 }
 
 impl Core {
@@ -181,49 +162,24 @@ impl Core {
         {
             return Err(Error::not_found(Kind::Catalog, name));
         }
+        let spec: KafkaCatalogSpec = view(&catalog.spec);
         let mut secret_values = Vec::new();
-        let resolve = |config: Option<&serde_json::Value>, id: Option<&str>| {
-            let config = string_map(config);
-            let id = id.map(str::to_owned);
-            (config, id)
-        };
-        let (mut registry, registry_id) = resolve(
-            catalog.spec.pointer("/srInstance/connectionConfig"),
-            catalog
-                .spec
-                .pointer("/srInstance/connectionSecretId")
-                .and_then(serde_json::Value::as_str),
-        );
-        if let Some(id) = registry_id {
+        let registry_connection = spec.sr_instance.clone().unwrap_or_default();
+        let mut registry = registry_connection.connection_config;
+        if let Some(id) = registry_connection.connection_secret_id {
             let data = self.mapped_secret(org, env, &id).await?;
             secret_values.extend(data.values().cloned());
             registry.extend(data);
         }
         let mut clusters = Vec::new();
-        for cluster in catalog
-            .spec
-            .get("kafkaClusters")
-            .and_then(serde_json::Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let (mut config, id) = resolve(
-                cluster.get("connectionConfig"),
-                cluster
-                    .get("connectionSecretId")
-                    .and_then(serde_json::Value::as_str),
-            );
-            if let Some(id) = id {
+        for cluster in spec.kafka_clusters {
+            let mut config = cluster.connection.connection_config;
+            if let Some(id) = cluster.connection.connection_secret_id {
                 let data = self.mapped_secret(org, env, &id).await?;
                 secret_values.extend(data.values().cloned());
                 config.extend(data);
             }
-            let db = cluster
-                .get("databaseName")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            clusters.push((db, config));
+            clusters.push((cluster.database_name.unwrap_or_default(), config));
         }
         Ok(ResolvedCatalog {
             name: name.to_owned(),
@@ -243,11 +199,10 @@ impl Core {
         let mapping = self
             .get(&ObjectKey::in_env(org, Kind::SecretMapping, env, id))
             .await?;
-        let secret = mapping
-            .spec
-            .get("secretName")
-            .and_then(serde_json::Value::as_str)
+        let secret = view::<SecretMappingSpec>(&mapping.spec)
+            .secret_name
             .unwrap_or_default();
+        let secret = secret.as_str();
         let data = self
             .store
             .secret_data(&ObjectKey::global(org, Kind::Secret, secret))

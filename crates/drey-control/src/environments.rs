@@ -241,7 +241,9 @@ impl Core {
             .items
             .into_iter()
             .map(|m| {
-                let secret = m.spec["secretName"].clone();
+                let secret = view::<drey_model::catalog_spec::SecretMappingSpec>(&m.spec)
+                    .secret_name
+                    .map_or(Value::Null, Value::String);
                 (m.meta.name, secret)
             })
             .collect())
