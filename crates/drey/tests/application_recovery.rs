@@ -24,7 +24,8 @@ fn task_managers(data: &Path, cluster_id: &str) -> Vec<i32> {
             let pid: i32 = e.file_name().to_string_lossy().parse().ok()?;
             let cmdline =
                 String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).ok()?).to_string();
-            (cmdline.contains(&needle) && cmdline.contains("taskmanager")).then_some(pid)
+            // The JVM itself (its main class), not the sandbox around it.
+            (cmdline.contains(&needle) && cmdline.contains("TaskManagerRunner")).then_some(pid)
         })
         .collect()
 }
