@@ -1,7 +1,8 @@
-//! Authentication: every request but `/healthz`, `/readyz` and the web
-//! console's static files (`/ui/...`, see [`crate::ui`]) carries
-//! `Authorization: Bearer <token>` when tokens are on. The caller's identity
-//! (its organization) travels in the request; handlers read it with [`Caller`].
+//! Authentication: every route but the open ones [`crate::app`] lists
+//! (probes, the web console's files, the API documents, pre-signed Flink UI
+//! URLs) carries `Authorization: Bearer <token>` when tokens are on. The
+//! caller's identity (its organization) travels in the request; handlers
+//! read it with [`Caller`]. Open routes carry no identity at all.
 
 use crate::error::rest_error;
 use crate::AppState;
@@ -33,17 +34,8 @@ fn unauthorized(message: &str) -> Response {
 
 /// Resolves the caller and puts its [`Identity`] into the request.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    // The console's page and files hold no data; its API calls carry the token.
-    // Pre-signed Flink UI URLs carry their own credential (checked by the handler).
-    let open = path == "/healthz"
-        || path == "/readyz"
-        || crate::ui::is_console_path(path)
-        || crate::openapi::is_open_path(path)
-        || path.starts_with(SIGNED_UI);
     let identity = match state.config.auth {
         AuthMode::None => Identity::anonymous(),
-        AuthMode::Token if open => Identity::anonymous(),
         AuthMode::Token => {
             let token = req
                 .headers()

@@ -8,12 +8,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-/// `/healthz`, `/readyz`, `/metrics`.
-pub fn router() -> Router<AppState> {
+/// `/healthz` and `/readyz`: open to anyone (probes carry no token).
+pub fn probes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+}
+
+/// `/metrics`: behind authentication like the API (it names every tenant's
+/// objects).
+pub fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 async fn healthz() -> Response {

@@ -29,6 +29,14 @@ use drey_model::{Error, Object, Timestamp};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// Pre-signed Flink UI URLs: outside authentication, their grant is their
+/// credential (checked by the handler).
+pub fn signed_router() -> Router<AppState> {
+    Router::new()
+        .route("/api/flink/v1/ui/{grant}/", any(flink::signed_proxy))
+        .route("/api/flink/v1/ui/{grant}/{*path}", any(flink::signed_proxy))
+}
+
 /// The LakeSail routes.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -113,8 +121,6 @@ pub fn router() -> Router<AppState> {
             "/api/flink/v1/workspaces/{ws}/sessions/{session}/jobs/{job}/savepoints",
             post(sessions::create_job_savepoint).get(sessions::list_job_savepoints),
         )
-        .route("/api/flink/v1/ui/{grant}/", any(flink::signed_proxy))
-        .route("/api/flink/v1/ui/{grant}/{*path}", any(flink::signed_proxy))
         .route(
             "/api/org/v1/workspaces/{ws}/grants",
             post(grants::create).get(grants::list),

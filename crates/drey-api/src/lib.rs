@@ -59,13 +59,25 @@ pub fn app(core: Core, config: ApiConfig) -> Router {
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::new()),
     };
-    let routes = Router::new()
+    // A route is open only when it is listed here: it carries no identity,
+    // so a handler that needs a caller fails closed (401). Everything else
+    // is authenticated, whatever its path looks like.
+    let open = Router::new()
+        .merge(health::probes())
+        .merge(ui::router())
+        .merge(openapi::router())
+        .merge(lakesail::signed_router());
+    let authenticated = Router::new()
         .merge(cmf::router())
         .merge(vvp::router())
         .merge(lakesail::router())
         .merge(health::router())
-        .merge(ui::router())
-        .merge(openapi::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    let routes = open
+        .merge(authenticated)
         .fallback(error::unknown_route)
         .method_not_allowed_fallback(error::method_not_allowed);
     middleware::wrap(routes, state)

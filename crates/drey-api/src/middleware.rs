@@ -23,10 +23,6 @@ const MAX_ETAG_BODY: usize = 8 * 1024 * 1024;
 pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .route_layer(middleware::from_fn(remember_route))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::auth::authenticate,
-        ))
         .layer(middleware::from_fn(render_yaml))
         .layer(middleware::from_fn(etag))
         .layer(middleware::from_fn_with_state(

@@ -850,14 +850,6 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-/// Paths that describe the API and hold no tenant's data.
-pub fn is_open_path(path: &str) -> bool {
-    path == "/swagger.json"
-        || path == "/api/swagger.json"
-        || path == "/swagger"
-        || path.starts_with("/swagger/")
-}
-
 /// The wire shapes, for the documents only (handlers build JSON directly).
 #[allow(dead_code)]
 mod schemas {

@@ -5,8 +5,7 @@
 //! browser's `sessionStorage`) when the server runs with `--auth token`.
 //!
 //! Everything under `/ui` is served from the constants below and nothing
-//! else, which is why the authentication layer may let `/ui` and `/ui/...`
-//! through without a token ([`is_console_path`]).
+//! else, which is why its routes are open ones (no token, no identity).
 
 use crate::auth::AuthMode;
 use crate::AppState;
@@ -91,13 +90,6 @@ fn prepared() -> &'static Prepared {
             .collect();
         Prepared { version, files }
     })
-}
-
-/// Whether a request path belongs to the console's static files (served
-/// without a token: they hold no data, and every path under `/ui/` is routed
-/// to [`asset`], never to the API).
-pub fn is_console_path(path: &str) -> bool {
-    path == "/ui" || path.starts_with("/ui/")
 }
 
 /// `/ui` (redirects to `/ui/`), `/ui/` and `/ui/{file}`.
@@ -212,15 +204,5 @@ mod tests {
                 "{name} is referenced with the version"
             );
         }
-    }
-
-    #[test]
-    fn console_paths() {
-        assert!(is_console_path("/ui"));
-        assert!(is_console_path("/ui/"));
-        assert!(is_console_path("/ui/app.js"));
-        assert!(!is_console_path("/uix"));
-        assert!(!is_console_path("/cmf/api/v1/environments"));
-        assert!(!is_console_path("/"));
     }
 }

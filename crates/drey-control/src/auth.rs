@@ -148,6 +148,19 @@ impl Identity {
         self.role.max(self.grants.get(env).copied())
     }
 
+    /// Whether the caller may change who holds roles on `env`: the
+    /// environment's owners and the organization's administrators. Checked
+    /// before anything is written.
+    pub fn may_grant(&self, env: &str) -> Result<(), Error> {
+        if self.role_in(env) >= Some(Role::Owner) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "only the owners of '{env}' and organization administrators may grant roles on it"
+            )))
+        }
+    }
+
     /// Whether the caller administers its organization.
     pub fn is_org_admin(&self) -> bool {
         self.role == Some(Role::Admin)

@@ -4,7 +4,7 @@
 //! for every key made for them, an organization-wide role (or none) and the
 //! roles granted to them on single environments (`spec.grants`).
 
-use crate::auth::{new_id, KeyRequest, NewToken, PrincipalKind, Role};
+use crate::auth::{new_id, Identity, KeyRequest, NewToken, PrincipalKind, Role};
 use crate::{store_error, Core};
 use drey_model::identity::{ApiKeySpec, Grant, PrincipalSpec};
 use drey_model::loose::{to_json, view};
@@ -263,16 +263,20 @@ impl Core {
             .await
     }
 
-    /// Grants `role` on `env` to a principal, or (`None`) takes its grant
-    /// away. Read-modify-write against the principal's version.
+    /// Grants `role` on `env` to a principal of the caller's organization,
+    /// or (`None`) takes its grant away, when the caller may grant there
+    /// ([`Identity::may_grant`]). Read-modify-write against the principal's
+    /// version.
     pub async fn set_grant(
         &self,
-        org: &str,
+        who: &Identity,
         env: &str,
         kind: PrincipalKind,
         id: &str,
         role: Option<Role>,
     ) -> Result<Object, Error> {
+        who.may_grant(env)?;
+        let org = who.org.as_str();
         if role == Some(Role::Admin) {
             return Err(Error::invalid("role", "must be viewer, editor or owner"));
         }

@@ -660,6 +660,56 @@ async fn roles_grants_tokens_and_clusters() {
     assert_eq!(grace_as.get("/api/org/v1/me").await.0, 401);
     assert_eq!(acme.get(&grace).await.0, 404);
 
+    // A denied write changes nothing: an organization editor may create a
+    // namespace but not grant on it, so asking for both writes neither.
+    let (code, editor) = acme
+        .post(
+            "/api/org/v1/service-accounts",
+            json!({"username": "builder", "description": "CI", "role": "editor"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{editor}");
+    let editor_as = As::new(
+        &s,
+        &key_of(
+            &acme,
+            &format!(
+                "/api/org/v1/service-accounts/{}",
+                editor["id"].as_str().unwrap()
+            ),
+        )
+        .await,
+    );
+    let (code, body) = editor_as
+        .post(
+            "/namespaces/v1/namespaces",
+            json!({"name": "namespaces/granted",
+                   "roleBindings": [{"role": "viewer", "members": [format!("serviceaccount:{robot_id}")]}]}),
+        )
+        .await;
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        acme.get("/namespaces/v1/namespaces/granted").await.0,
+        404,
+        "the refused create wrote nothing"
+    );
+    let (code, body) = editor_as
+        .post("/namespaces/v1/namespaces", json!({"name": "plain"}))
+        .await;
+    assert_eq!(code, 201, "{body}");
+
+    // Open routes carry no identity: probes, the console and the API
+    // documents answer without a token, everything else (metrics, unknown
+    // grants) does not act for anyone.
+    let anonymous = As::new(&s, "");
+    for open in ["/healthz", "/readyz", "/ui/", "/swagger.json"] {
+        assert_eq!(anonymous.get(open).await.0, 200, "{open}");
+    }
+    assert_eq!(anonymous.get("/metrics").await.0, 401);
+    assert_eq!(anonymous.get("/cmf/api/v1/environments").await.0, 401);
+    let (code, _) = anonymous.get("/api/flink/v1/ui/not-a-grant/").await;
+    assert_eq!(code, 403, "a pre-signed URL's grant is its only credential");
+
     // No token and no credential is in the data dir in the clear.
     let bytes = data_bytes(dir.path());
     for secret in [

@@ -12,22 +12,8 @@ use std::time::{Duration, Instant};
 
 /// Pids of a cluster's TaskManagers (their command lines name the cluster dir).
 fn task_managers(data: &Path, cluster_id: &str) -> Vec<i32> {
-    let needle = data
-        .join("clusters")
-        .join(cluster_id)
-        .to_string_lossy()
-        .to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let pid: i32 = e.file_name().to_string_lossy().parse().ok()?;
-            let cmdline =
-                String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).ok()?).to_string();
-            // The JVM itself (its main class), not the sandbox around it.
-            (cmdline.contains(&needle) && cmdline.contains("TaskManagerRunner")).then_some(pid)
-        })
-        .collect()
+    let needle = data.join("clusters").join(cluster_id);
+    flink_jvms(&needle.to_string_lossy(), TASKMANAGER)
 }
 
 /// Whether a retained checkpoint exists under the data dir.

@@ -34,20 +34,8 @@ async fn admin(args: &[&str], data: &Path) -> (bool, String) {
 
 /// Pids of the application JobManagers under `data`.
 fn jobmanager_pids(data: &Path) -> Vec<i32> {
-    let needle = data.join("clusters").to_string_lossy().into_owned();
-    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let pid = e.file_name().to_string_lossy().parse().ok()?;
-            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            (cmdline.contains(&needle) && cmdline.contains("StandaloneSessionClusterEntrypoint"))
-                .then_some(pid)
-        })
-        .collect();
-    pids.sort();
-    pids
+    let needle = data.join("clusters");
+    flink_jvms(&needle.to_string_lossy(), JOBMANAGER)
 }
 
 fn sqlite_only() -> bool {

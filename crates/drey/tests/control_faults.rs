@@ -52,15 +52,8 @@ fn jobmanager_pid(data: &Path) -> (String, i32) {
             .join(&id)
             .to_string_lossy()
             .to_string();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            if cmdline.contains(&needle) && cmdline.contains("StandaloneSessionClusterEntrypoint") {
-                return (id, pid);
-            }
+        if let Some(pid) = flink_jvms(&needle, JOBMANAGER).first() {
+            return (id, *pid);
         }
     }
     panic!("no JobManager process under {}", data.display());
@@ -166,9 +159,17 @@ async fn a_frozen_jobmanager_is_left_alone_and_its_job_keeps_running() {
         kill(Pid::from_raw(jm), None).is_ok(),
         "the JobManager was killed"
     );
-    assert!(flink_jobs(&rest_url)
+    // Flink itself may restart the job's tasks after a long freeze (its
+    // TaskManager heartbeats timed out); it is the same job, recovered by
+    // Flink, never redeployed by drey.
+    let deadline = Instant::now() + LIMIT;
+    while !flink_jobs(&rest_url)
         .await
-        .contains(&(job_id.clone(), "RUNNING".to_owned())));
+        .contains(&(job_id.clone(), "RUNNING".to_owned()))
+    {
+        assert!(Instant::now() < deadline, "the job is not RUNNING in Flink");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     wait_for_output(&out, lines + 10).await;
     let evs = events(&s, "frozen").await;
     assert!(has_event(&evs, "JOBMANAGER_ANSWERING"), "{evs:#?}");
@@ -413,8 +414,10 @@ async fn a_savepoint_flink_refuses_while_the_job_starts_is_tried_again() {
             && st["lastSavepoint"]["location"] != suspended_at
     })
     .await;
-    assert!(running(&st), "{st:#}");
     assert!(st["error"].is_null(), "a refusal left behind: {st:#}");
+    // Running on (on a loaded machine Flink may be restarting its tasks at
+    // the moment the savepoint is recorded).
+    wait_for(&s, "refused", "RUNNING after the savepoint", LIMIT, running).await;
     let refusals = events(&s, "refused")
         .await
         .iter()

@@ -716,7 +716,9 @@ pub(super) async fn signed_proxy(
         }
         return Ok(response);
     }
-    flink_web_ui::forward_to(
+    let writes = !method.is_safe();
+    let logged_method = method.clone();
+    let response = flink_web_ui::forward_to(
         &state,
         &grant.org,
         &grant.env,
@@ -732,5 +734,17 @@ pub(super) async fn signed_proxy(
         body,
     )
     .await
-    .map_err(|e| LakeSailError(e.into_error()))
+    .map_err(|e| LakeSailError(e.into_error()));
+    if writes {
+        // The route is open (the grant is its credential): its writes are
+        // audited here, under the key that issued the grant, never the grant.
+        let status = match &response {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => crate::error::status_of(&e.0, StatusCode::BAD_REQUEST).as_u16(),
+        };
+        tracing::info!(target: "drey::audit", org = %grant.org, key_id = %grant.key_id,
+                       method = %logged_method, path = %format!("/api/flink/v1/ui/<grant>/{path}"),
+                       status, "write");
+    }
+    response
 }

@@ -47,16 +47,6 @@ async fn workspace(state: &AppState, who: &Identity, ws: &str) -> Result<String,
     Ok(env)
 }
 
-fn may_grant(who: &Identity, env: &str) -> Result<(), LakeSailError> {
-    if who.role_in(env) >= Some(Role::Owner) {
-        Ok(())
-    } else {
-        Err(LakeSailError(Error::Forbidden(
-            "only the workspace's owners and organization administrators may grant roles".into(),
-        )))
-    }
-}
-
 fn role_of(body: &Value) -> Result<Role, Error> {
     let text = body
         .get("role")
@@ -120,7 +110,7 @@ pub(super) async fn create(
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
     let env = workspace(&state, &who, &ws).await?;
-    may_grant(&who, &env)?;
+    who.may_grant(&env)?;
     let role = role_of(&body)?;
     let (kind, id) = match (
         body.get("userId").and_then(Value::as_str),
@@ -138,7 +128,7 @@ pub(super) async fn create(
     };
     let p = state
         .core
-        .set_grant(&who.org, &env, kind, id, Some(role))
+        .set_grant(&who, &env, kind, id, Some(role))
         .await
         .map_err(|e| match e {
             Error::NotFound { .. } => {
@@ -166,12 +156,12 @@ pub(super) async fn update(
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
     let env = workspace(&state, &who, &ws).await?;
-    may_grant(&who, &env)?;
+    who.may_grant(&env)?;
     let (kind, _) = granted(&state, &who, &env, &id).await?;
     let role = role_of(&body)?;
     let p = state
         .core
-        .set_grant(&who.org, &env, kind, &id, Some(role))
+        .set_grant(&who, &env, kind, &id, Some(role))
         .await?;
     Ok(json_reply(StatusCode::OK, render(kind, &p, &env)))
 }
@@ -182,11 +172,8 @@ pub(super) async fn delete(
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
     let env = workspace(&state, &who, &ws).await?;
-    may_grant(&who, &env)?;
+    who.may_grant(&env)?;
     let (kind, _) = granted(&state, &who, &env, &id).await?;
-    state
-        .core
-        .set_grant(&who.org, &env, kind, &id, None)
-        .await?;
+    state.core.set_grant(&who, &env, kind, &id, None).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -106,20 +106,16 @@ fn bindings_in(body: &Value) -> Result<Option<Bindings>, Error> {
     Ok(Some(out))
 }
 
-/// Makes the namespace's grants those of `wanted` (checked first: every
-/// member exists, the caller may grant).
-async fn apply_bindings(
+/// Checks `wanted` before anything is written: the caller may grant on the
+/// namespace (for a new one: as its organization role allows), and every
+/// member exists.
+async fn check_bindings(
     state: &AppState,
     who: &Identity,
     env: &str,
-    wanted: Bindings,
+    wanted: &Bindings,
 ) -> Result<(), Error> {
-    if who.role_in(env) < Some(Role::Owner) {
-        return Err(Error::Forbidden(
-            "only the namespace's owners and organization administrators may change roleBindings"
-                .into(),
-        ));
-    }
+    who.may_grant(env)?;
     for (kind, id) in wanted.keys() {
         if state.core.get_principal(&who.org, *kind, id).await.is_err() {
             return Err(Error::invalid(
@@ -128,18 +124,28 @@ async fn apply_bindings(
             ));
         }
     }
+    Ok(())
+}
+
+/// Makes the namespace's grants those of `wanted` (see [`check_bindings`]).
+async fn apply_bindings(
+    state: &AppState,
+    who: &Identity,
+    env: &str,
+    wanted: Bindings,
+) -> Result<(), Error> {
     for (kind, p) in state.core.grants_on(&who.org, env).await? {
         if !wanted.contains_key(&(kind, p.meta.name.clone())) {
             state
                 .core
-                .set_grant(&who.org, env, kind, &p.meta.name, None)
+                .set_grant(who, env, kind, &p.meta.name, None)
                 .await?;
         }
     }
     for ((kind, id), role) in wanted {
         state
             .core
-            .set_grant(&who.org, env, kind, &id, Some(role))
+            .set_grant(who, env, kind, &id, Some(role))
             .await?;
     }
     Ok(())
@@ -176,6 +182,10 @@ pub(super) async fn create(
             name,
         }
         .into());
+    }
+    // A denied request writes nothing: the bindings are checked first.
+    if let Some(wanted) = &bindings {
+        check_bindings(&state, &who, &name, wanted).await?;
     }
     let (env, _) = state
         .core
@@ -232,6 +242,7 @@ pub(super) async fn update(
     let bindings = bindings_in(&body)?;
     let env = state.core.get_environment(&who.org, ns).await?;
     if let Some(wanted) = bindings {
+        check_bindings(&state, &who, ns, &wanted).await?;
         apply_bindings(&state, &who, ns, wanted).await?;
     }
     Ok(reply(

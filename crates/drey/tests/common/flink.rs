@@ -123,7 +123,8 @@ pub fn counts(out: &Path) -> BTreeMap<String, u64> {
 
 /// Waits until the output file has grown past `lines` lines.
 pub async fn wait_for_output(out: &Path, lines: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // Generous: a job on a loaded machine may take long to write again.
+    let deadline = Instant::now() + Duration::from_secs(180);
     while std::fs::read_to_string(out)
         .unwrap_or_default()
         .lines()
@@ -161,22 +162,38 @@ pub fn first_counts_after(out: &Path, from: usize) -> BTreeMap<String, u64> {
     first
 }
 
+/// Pids of live Flink JVMs whose command line names `needle` and `main`
+/// (a main class): the JVMs themselves, never the bubblewrap processes of
+/// the sandbox around them (whose command lines name the same things).
+pub fn flink_jvms(needle: &str, main: &str) -> Vec<i32> {
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse::<i32>().ok()?;
+            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            if comm.trim() == "bwrap" {
+                return None;
+            }
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            (cmdline.contains(needle) && cmdline.contains(main)).then_some(pid)
+        })
+        .collect();
+    pids.sort();
+    pids
+}
+
+/// The main class of a JobManager.
+pub const JOBMANAGER: &str = "StandaloneSessionClusterEntrypoint";
+/// The main class of a TaskManager.
+pub const TASKMANAGER: &str = "TaskManagerRunner";
+
 /// Live JobManager processes of application clusters under `data`.
 pub fn app_jobmanagers(data: &Path) -> usize {
-    let needle = data
-        .join("clusters")
-        .join("app-")
-        .to_string_lossy()
-        .to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            cmdline.contains(&needle) && cmdline.contains("StandaloneSessionClusterEntrypoint")
-        })
-        .count()
+    let needle = data.join("clusters").join("app-");
+    flink_jvms(&needle.to_string_lossy(), JOBMANAGER).len()
 }
 
 /// Waits up to `limit` for `check` on application `app`'s status,
@@ -213,25 +230,7 @@ pub async fn converge_single(
 /// Flink processes (JVMs; not the sandbox's bwrap processes around them)
 /// started under a data dir (their command lines name it).
 pub fn flink_processes(data: &Path) -> usize {
-    let needle = data.join("clusters").to_string_lossy().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .chars()
-                .all(|c| c.is_ascii_digit())
-        })
-        .filter(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(&needle))
-                .unwrap_or(false)
-        })
-        .filter(|e| {
-            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() != "bwrap")
-        })
-        .count()
+    flink_jvms(&data.join("clusters").to_string_lossy(), "").len()
 }
 
 /// A client for a Flink REST URL drey recorded. A local cluster's REST API
