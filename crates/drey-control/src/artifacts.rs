@@ -65,7 +65,8 @@ impl Core {
         self
     }
 
-    fn artifact_dir(&self, org: &str, env: &str) -> Result<PathBuf, Error> {
+    /// Where `env`'s jars are kept.
+    pub(crate) fn artifact_dir(&self, org: &str, env: &str) -> Result<PathBuf, Error> {
         let root = self
             .artifacts
             .as_ref()

@@ -25,7 +25,20 @@ pub enum Gateway {
 pub struct SqlEngine {
     gateway: Gateway,
     client: Mutex<Option<SqlGatewayClient>>,
+    /// Directories every environment's statements may name besides its own
+    /// artifacts (the operator's jar and shared dirs).
+    shared_paths: Vec<std::path::PathBuf>,
 }
+
+/// The session property that confines the paths a statement may name
+/// (`USING JAR`, `ADD JAR`, a `filesystem` table's `path`): `;`-separated
+/// directories, enforced by drey's SQL gateway (its `PathPolicy`).
+pub const ALLOWED_PATHS_PROPERTY: &str = "drey.sql.allowed-paths";
+
+/// Directories no statement may name unless an allowed directory inside
+/// them grants it: drey's data dir (its database, keys, every cluster's
+/// state), even when an operator shares a directory that holds it.
+pub const DENIED_PATHS_PROPERTY: &str = "drey.sql.denied-paths";
 
 /// Why a statement did not run.
 #[derive(Debug)]
@@ -117,7 +130,26 @@ impl SqlEngine {
         SqlEngine {
             gateway,
             client: Mutex::new(None),
+            shared_paths: Vec::new(),
         }
+    }
+
+    /// The same engine, letting statements of every environment name files
+    /// under `dirs` too.
+    pub fn with_shared_paths(mut self, dirs: Vec<std::path::PathBuf>) -> Self {
+        self.shared_paths = dirs;
+        self
+    }
+
+    /// What statements of `env` may name on this machine: its artifacts and
+    /// the shared directories.
+    fn allowed_paths(&self, core: &Core, org: &str, env: &str) -> String {
+        let own = core.artifact_dir(org, env).ok();
+        own.iter()
+            .chain(&self.shared_paths)
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(";")
     }
 
     /// A client of a running gateway; starts drey's own on first use.
@@ -151,7 +183,17 @@ impl SqlEngine {
         properties: &BTreeMap<String, String>,
     ) -> Result<Session, RunError> {
         let client = self.client().await?;
-        let (config, uses) = session_properties(properties);
+        let (mut config, uses) = session_properties(properties);
+        config.insert(
+            ALLOWED_PATHS_PROPERTY.to_owned(),
+            self.allowed_paths(core, org, env),
+        );
+        if let Some(data) = &core.data_dir {
+            config.insert(
+                DENIED_PATHS_PROPERTY.to_owned(),
+                data.to_string_lossy().into_owned(),
+            );
+        }
         let handle = client
             .open_session(Some(name), &config)
             .await

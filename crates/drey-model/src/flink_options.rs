@@ -57,15 +57,17 @@ pub const OWNED_KEYS: &[&str] = &[
     "state.checkpoints.dir",
     "state.savepoints.dir",
     "high-availability",
-    // drey's own marker of the cluster it started.
-    "drey.cluster-id",
+    // Per-query table options could point a filesystem table anywhere
+    // (the SQL gateway confines paths named in DDL).
+    "table.dynamic-table-options.enabled",
 ];
 
 /// Options drey owns, by prefix: all of `security.*` (SSL, Kerberos,
 /// delegation tokens), `env.*` (JVM options, Java home, log and pid dirs:
 /// read by Flink's start scripts), `high-availability.*` (drey recovers
-/// clusters itself; HA storage is a directory).
-pub const OWNED_PREFIXES: &[&str] = &["security.", "env.", "high-availability."];
+/// clusters itself; HA storage is a directory), `drey.*` (drey's own
+/// markers: the cluster id, the paths a SQL session may name).
+pub const OWNED_PREFIXES: &[&str] = &["security.", "env.", "high-availability.", "drey."];
 
 /// Options the control plane sets per application through the cluster spec
 /// (the runtime takes them from there): owned by drey, but not by the runtime.

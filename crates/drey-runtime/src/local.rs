@@ -35,8 +35,8 @@ use tokio::process::{Child, Command};
 use crate::error::RuntimeError;
 use crate::home::FlinkHome;
 use crate::process::{
-    boot_id, free_ports, group_has_live_members, is_same_live_process, port_is_free, proc_stat,
-    signal_group, tail, write_atomic,
+    boot_id, free_ports, group_has_live_members, is_same_live_process, port_is_free, proc_cmdline,
+    proc_stat, signal_group, tail, write_atomic,
 };
 use crate::sandbox::{self, Isolation, Mounts};
 use crate::tls::{self, ClientTls};
@@ -485,6 +485,11 @@ impl LocalBackend {
             .await?;
         cluster.record.processes.push(jm.0);
         cluster.children.push(jm.1);
+        // Recorded after every process, not once at the end: a drey killed
+        // while a cluster starts leaves a record of each process it spawned,
+        // so the next one adopts (and, degraded, stops) them instead of
+        // starting a second cluster beside orphans.
+        cluster.write_record()?;
         for (i, pair) in tm_ports.chunks(2).enumerate() {
             let (rpc, data) = (pair[0], pair.get(1).copied().unwrap_or(0));
             let index = u32::try_from(i).unwrap_or(u32::MAX);
@@ -507,6 +512,7 @@ impl LocalBackend {
                 .await?;
             cluster.record.processes.push(tm.0);
             cluster.children.push(tm.1);
+            cluster.write_record()?;
         }
         Ok(())
     }
@@ -865,6 +871,14 @@ impl LocalBackend {
             .filter(|p| is_same_live_process(p.pid, p.start_time, &marker))
             .count();
         if live == 0 {
+            for p in &record.processes {
+                let now = proc_stat(p.pid);
+                tracing::info!(id = %record.id, pid = p.pid, start_time = p.start_time,
+                    seen_start_time = now.as_ref().map(|s| s.start_time),
+                    state = now.as_ref().map(|s| s.state.to_string()),
+                    marked = proc_cmdline(p.pid).is_some_and(|c| c.contains(&marker)),
+                    "a recorded process of the cluster is gone; not adopting it");
+            }
             return Ok(None);
         }
         if live < record.processes.len() {

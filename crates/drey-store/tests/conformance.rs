@@ -1004,14 +1004,16 @@ async fn leases_and_fences(b: &Backend) {
     use std::time::Duration;
     const LEASE: &str = "reconcilers";
     let long = Duration::from_secs(60);
-    let short = Duration::from_millis(300);
+    // Long enough that a loaded machine finishes the checks below while the
+    // lease holds; waiting twice as long lets it run out.
+    let short = Duration::from_secs(3);
     let fence = |holder: &str, epoch| Fence {
         lease: LEASE.into(),
         holder: holder.into(),
         epoch,
     };
     let s = b.s();
-    assert_eq!(s.acquire_lease(LEASE, "a", short).await.unwrap(), Some(1));
+    assert_eq!(s.acquire_lease(LEASE, "a", long).await.unwrap(), Some(1));
     assert_eq!(s.acquire_lease(LEASE, "b", long).await.unwrap(), None);
     assert_eq!(
         s.acquire_lease(LEASE, "a", short).await.unwrap(),

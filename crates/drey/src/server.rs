@@ -440,7 +440,15 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
     };
     let (core, statements) = match gateway {
         Some(gateway) => {
-            let engine = Arc::new(SqlEngine::new(gateway));
+            // Statements may name jars and files of their environment and
+            // of the directories the operator shares, nothing else.
+            let shared = settings
+                .jar_dirs
+                .iter()
+                .chain(&settings.cluster_shared_dirs)
+                .cloned()
+                .collect();
+            let engine = Arc::new(SqlEngine::new(gateway).with_shared_paths(shared));
             let core = core.with_sql_engine(engine.clone());
             let reconciler = StatementReconciler::new(
                 core.for_reconcilers(),

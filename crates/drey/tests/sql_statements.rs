@@ -198,6 +198,75 @@ async fn statements_run_on_real_flink() {
         .as_str()
         .unwrap()
         .contains("nope"));
+
+    // Paths a statement names are confined to its environment's artifacts
+    // and the shared dirs: a jar from anywhere else would run in drey's SQL
+    // gateway, a filesystem table could read or write anywhere.
+    let shared = dir.path().join("tables");
+    for (name, sql) in [
+        (
+            "foreign-jar",
+            "CREATE FUNCTION f AS 'x.Y' USING JAR 'file:///etc/ssl/nothing.jar'".to_owned(),
+        ),
+        (
+            "sneaky-jar",
+            format!(
+                "CREATE TEMPORARY FUNCTION g AS 'x.Y' USING JAR '{}/../../etc/x.jar'",
+                shared.display()
+            ),
+        ),
+        ("add-jar", "ADD JAR '/root/secret.jar'".to_owned()),
+        (
+            "foreign-table",
+            "CREATE TABLE leak (line STRING) WITH ('connector' = 'filesystem', \
+             'path' = 'file:///etc', 'format' = 'raw')"
+                .to_owned(),
+        ),
+        (
+            "foreign-ctas",
+            format!(
+                "CREATE TABLE copy WITH ('connector' = 'filesystem', 'path' = '{}', \
+                 'format' = 'csv') AS SELECT 1 AS n",
+                data.join("keys").display()
+            ),
+        ),
+    ] {
+        let mut refused = create(&s, name, "shared", &sql).await;
+        if refused["status"]["phase"] != "FAILED" {
+            // A statement that runs a job (CREATE TABLE AS) is checked when it runs.
+            refused = wait_phase(&s, name, "FAILED").await;
+        }
+        assert!(
+            refused["status"]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("is outside what this environment may use"),
+            "{name}: {refused}"
+        );
+    }
+    // Per-query options would bypass it, so they stay off.
+    let mut hinted = statement("hinted", "shared", "SELECT 1");
+    hinted["spec"]["properties"] = json!({"table.dynamic-table-options.enabled": "true"});
+    let (code, body) = s.post(&format!("{ENV}/statements"), hinted).await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body
+        .to_string()
+        .contains("table.dynamic-table-options.enabled"));
+    // Inside the shared dirs a filesystem table is fine.
+    std::fs::create_dir_all(&shared).unwrap();
+    let allowed = create(
+        &s,
+        "shared-table",
+        "shared",
+        &format!(
+            "CREATE TABLE lines (line STRING) WITH ('connector' = 'filesystem', \
+             'path' = 'file://{}', 'format' = 'raw')",
+            shared.display()
+        ),
+    )
+    .await;
+    assert_ne!(allowed["status"]["phase"], "FAILED", "{allowed}");
+
     let (code, _) = s.get(&format!("{ENV}/statements/bad-sql/results")).await;
     assert_eq!(code, 400, "a failed statement has no results");
     let (code, body) = s

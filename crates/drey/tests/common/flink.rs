@@ -185,6 +185,40 @@ pub fn flink_jvms(needle: &str, main: &str) -> Vec<i32> {
     pids
 }
 
+/// Every process whose command line names `needle`: pid, parent, name and
+/// the command line's start, for a failure message.
+pub fn describe_processes(needle: &str) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if !cmdline.contains(needle) {
+            continue;
+        }
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().nth(1))
+            .unwrap_or("?");
+        let dir = cmdline
+            .split("drey.cluster-dir=")
+            .nth(1)
+            .and_then(|d| d.split(' ').next())
+            .unwrap_or("?");
+        out.push_str(&format!(
+            "pid {} ppid {ppid} {} dir {dir}: {}\n",
+            e.file_name().to_string_lossy(),
+            comm.trim(),
+            cmdline.chars().take(160).collect::<String>()
+        ));
+    }
+    out
+}
+
 /// The main class of a JobManager.
 pub const JOBMANAGER: &str = "StandaloneSessionClusterEntrypoint";
 /// The main class of a TaskManager.
@@ -211,7 +245,8 @@ pub async fn converge_single(
         let jms = app_jobmanagers(data);
         assert!(
             jms <= 1,
-            "{jms} application clusters at once\nlog:\n{}",
+            "{jms} application clusters at once:\n{}\nlog:\n{}",
+            describe_processes(&data.join("clusters").join("app-").to_string_lossy()),
             s.log()
         );
         let st = status(s, app).await;

@@ -86,8 +86,10 @@ impl Server {
             child,
             base: addr.to_owned(),
             data_dir: data_dir.to_owned(),
+            // Generous: a statement's first request starts the SQL gateway,
+            // which takes long on a loaded machine.
             client: Client::builder()
-                .timeout(Duration::from_secs(30))
+                .timeout(Duration::from_secs(120))
                 .build()
                 .unwrap(),
             stderr_log,

@@ -122,13 +122,19 @@ final class Session {
     private final CatalogManager catalogManager;
     private final FunctionCatalog functionCatalog;
     private final Map<String, SqlOperation> operations = new ConcurrentHashMap<>();
+    private final PathPolicy paths;
     private volatile long lastAccess = System.currentTimeMillis();
 
     Session(Gateway gateway, String handle, String name, Map<String, String> properties) {
         this.gateway = gateway;
         this.handle = handle;
         this.name = name;
-        this.conf = Configuration.fromMap(properties);
+        this.paths = new PathPolicy(properties);
+        Map<String, String> initial = new TreeMap<>(properties);
+        if (initial.containsKey(PathPolicy.ROOTS_KEY)) {
+            initial.put(PathPolicy.DYNAMIC_OPTIONS_KEY, "false");
+        }
+        this.conf = Configuration.fromMap(initial);
         this.defaults = new Configuration(conf);
         this.classLoader =
                 FlinkUserCodeClassLoaders.create(new URL[0], Session.class.getClassLoader(), conf);
@@ -221,6 +227,7 @@ final class Session {
             throw new Gateway.BadRequest("Only a single statement is supported.");
         }
         Operation op = parsed.get(0);
+        paths.check(op);
         if (configureOnly
                 && (op instanceof QueryOperation
                         || op instanceof ModifyOperation
@@ -256,6 +263,9 @@ final class Session {
     }
 
     private Outcome set(SetOperation op) {
+        if (op.getKey().isPresent() && PathPolicy.owned(op.getKey().get())) {
+            throw new Gateway.BadRequest("'" + op.getKey().get() + "' is set by drey");
+        }
         if (op.getKey().isPresent() && op.getValue().isPresent()) {
             synchronized (conf) {
                 conf.setString(op.getKey().get(), op.getValue().get());
@@ -283,6 +293,9 @@ final class Session {
         synchronized (conf) {
             if (op.getKey().isPresent()) {
                 String key = op.getKey().get();
+                if (PathPolicy.owned(key)) {
+                    throw new Gateway.BadRequest("'" + key + "' is set by drey");
+                }
                 conf.removeKey(key);
                 String initial = defaults.toMap().get(key);
                 if (initial != null) {
@@ -314,6 +327,11 @@ final class Session {
         Configuration c;
         synchronized (conf) {
             c = new Configuration(conf);
+        }
+        for (String key : executionConfig.keySet()) {
+            if (PathPolicy.owned(key)) {
+                throw new Gateway.BadRequest("'" + key + "' is set by drey");
+            }
         }
         c.addAll(Configuration.fromMap(executionConfig));
         StreamExecutionEnvironment env = new StreamExecutionEnvironment(c, classLoader);
