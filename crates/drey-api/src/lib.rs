@@ -2,6 +2,7 @@
 //! behaviours every endpoint shares (content negotiation, paging, ETags,
 //! errors, metrics, limits) are implemented once here and used by all.
 
+pub mod alerts;
 pub mod auth;
 pub mod body;
 pub mod cmf;
@@ -64,6 +65,7 @@ pub fn app(core: Core, config: ApiConfig) -> Router {
         .merge(vvp::router())
         .merge(lakesail::router())
         .merge(health::router())
+        .merge(alerts::router())
         .merge(ui::router())
         .merge(openapi::router())
         .fallback(error::unknown_route)
