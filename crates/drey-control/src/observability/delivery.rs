@@ -326,7 +326,17 @@ impl DeliverySender {
             if !self.leads() {
                 return Err(SendError::NotLeading);
             }
-            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let before = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if before > 0 {
+                // What the API shows of a delivery that keeps failing.
+                let status = DeliveryStatus {
+                    state: DeliveryState::Pending,
+                    attempts: before,
+                    last_error: last_error.lock().ok().and_then(|l| l.clone()),
+                    delivered_at: None,
+                };
+                let _ = self.record(key, &status).await;
+            }
             self.send(key, receiver, alert).await
         };
         let result = attempt
