@@ -117,6 +117,11 @@ impl JobWatch {
         owners: &mut BTreeMap<String, String>,
     ) -> JobLook {
         let recorded = recorded_of(app);
+        // A deployment drey is taking down (suspend, upgrade, delete) is
+        // not looked at: its cluster going away is no loss.
+        if recorded.stopping.is_some() || recorded.deleting {
+            return JobLook::NotDeployed;
+        }
         let Some(deployment) = recorded.deployment.filter(|d| d.job_submitted) else {
             return JobLook::NotDeployed;
         };
