@@ -31,5 +31,8 @@ export DREY_PYTHON_TOOLS
 # A real PostgreSQL for the store's conformance tests (they start their own server).
 "$REPO/scripts/install-postgres.sh"
 
+# A real Prometheus and Alertmanager for the observability tests (they start their own).
+"$REPO/scripts/install-prometheus.sh"
+
 # Two cores: run test binaries one after another, tests inside each in parallel.
 cargo test --locked --workspace --all-targets "$@"

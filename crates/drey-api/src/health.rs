@@ -1,5 +1,7 @@
-//! Liveness, readiness and metrics endpoints.
+//! Liveness, readiness and metrics endpoints, and Prometheus service
+//! discovery of the Flink clusters drey runs.
 
+use crate::auth::Caller;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -15,10 +17,46 @@ pub fn probes() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
-/// `/metrics`: behind authentication like the API (it names every tenant's
-/// objects).
+/// `/metrics` and [`TARGETS_PATH`]: behind authentication like the API
+/// (they name every tenant's objects).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route(TARGETS_PATH, get(targets))
+}
+
+/// Prometheus HTTP service discovery (`http_sd_configs`): the Prometheus
+/// endpoint of every process of every running local cluster.
+pub const TARGETS_PATH: &str = "/api/prometheus/v1/targets";
+
+/// The organization whose figures a caller sees: a server administrator
+/// (and everyone without authentication) sees every organization's.
+fn visible_org(caller: &Caller) -> Option<&str> {
+    (!caller.0.server_admin).then_some(caller.0.org.as_str())
+}
+
+/// `[{"targets": ["127.0.0.1:port"], "labels": {...}}]`, one group per
+/// process, as Prometheus's HTTP SD expects.
+async fn targets(State(state): State<AppState>, caller: Caller) -> Response {
+    let observations = state.core.board().latest();
+    let org = visible_org(&caller);
+    let groups: Vec<serde_json::Value> = observations
+        .targets
+        .iter()
+        .filter(|t| org.is_none_or(|o| o == t.organization))
+        .map(|t| {
+            serde_json::json!({
+                "targets": [t.address],
+                "labels": {
+                    "drey_organization": t.organization,
+                    "drey_cluster": t.cluster,
+                    "drey_role": t.role,
+                    "drey_index": t.index.to_string(),
+                },
+            })
+        })
+        .collect();
+    axum::Json(groups).into_response()
 }
 
 async fn healthz() -> Response {
@@ -42,7 +80,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, caller: Caller) -> Response {
     if let Some(leadership) = state.core.leadership() {
         state
             .metrics
@@ -53,7 +91,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
             CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.encode(),
+        state
+            .metrics
+            .encode(&state.core.board().latest(), visible_org(&caller)),
     )
         .into_response()
 }

@@ -2,6 +2,7 @@
 //! behaviours every endpoint shares (content negotiation, paging, ETags,
 //! errors, metrics, limits) are implemented once here and used by all.
 
+pub mod alerts;
 pub mod auth;
 pub mod body;
 pub mod cmf;
@@ -72,6 +73,7 @@ pub fn app(core: Core, config: ApiConfig) -> Router {
         .merge(vvp::router())
         .merge(lakesail::router())
         .merge(health::router())
+        .merge(alerts::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -17,6 +17,7 @@ pub mod environments;
 pub mod identities;
 pub mod leadership;
 pub mod manifests;
+pub mod observability;
 pub mod outbound;
 pub mod proxy;
 pub mod reconcile;
@@ -79,6 +80,7 @@ pub struct Core {
     artifacts: Option<std::path::PathBuf>,
     data_dir: Option<std::path::PathBuf>,
     leadership: Option<leadership::Leadership>,
+    board: observability::Board,
 }
 
 impl Core {
@@ -91,6 +93,7 @@ impl Core {
             artifacts: None,
             data_dir: None,
             leadership: None,
+            board: observability::Board::default(),
         }
     }
 
@@ -104,6 +107,11 @@ impl Core {
     /// This replica's part in the election, when reconcilers run here.
     pub fn leadership(&self) -> Option<&leadership::Leadership> {
         self.leadership.as_ref()
+    }
+
+    /// What the job watch saw last (shared by every clone of this core).
+    pub fn board(&self) -> &observability::Board {
+        &self.board
     }
 
     /// The core the reconcilers use: the same wake-ups and settings, its

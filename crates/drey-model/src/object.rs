@@ -52,6 +52,12 @@ pub enum Kind {
     /// A place Flink clusters run that an organization registered (LakeSail's
     /// clusters); its credentials are sealed.
     Cluster,
+    /// An alert drey raised about an application, statement or cluster
+    /// (firing or resolved); the name is the alert's fingerprint.
+    Alert,
+    /// One alert notification for one receiver, stored before it is sent
+    /// and kept with its outcome.
+    AlertDelivery,
 }
 
 /// Where objects of a kind live.
@@ -67,7 +73,7 @@ pub enum ScopeKind {
 
 impl Kind {
     /// Every kind, for migrations and tests.
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Environment,
         Kind::Application,
         Kind::Instance,
@@ -85,6 +91,8 @@ impl Kind {
         Kind::ServiceAccount,
         Kind::User,
         Kind::Cluster,
+        Kind::Alert,
+        Kind::AlertDelivery,
     ];
 
     /// The stable identifier used in storage. Never change one.
@@ -107,6 +115,8 @@ impl Kind {
             Kind::ServiceAccount => "service-account",
             Kind::User => "user",
             Kind::Cluster => "cluster",
+            Kind::Alert => "alert",
+            Kind::AlertDelivery => "alert-delivery",
         }
     }
 
@@ -125,7 +135,9 @@ impl Kind {
             | Kind::Organization
             | Kind::ServiceAccount
             | Kind::User
-            | Kind::Cluster => ScopeKind::Global,
+            | Kind::Cluster
+            | Kind::Alert
+            | Kind::AlertDelivery => ScopeKind::Global,
             Kind::Application
             | Kind::SecretMapping
             | Kind::ComputePool
@@ -158,6 +170,8 @@ impl fmt::Display for Kind {
             Kind::ServiceAccount => "ServiceAccount",
             Kind::User => "User",
             Kind::Cluster => "Cluster",
+            Kind::Alert => "Alert",
+            Kind::AlertDelivery => "AlertDelivery",
         })
     }
 }

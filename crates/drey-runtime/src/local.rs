@@ -161,6 +161,10 @@ pub struct ProcessRecord {
     pub rpc_port: Option<u16>,
     /// Data port (TaskManagers).
     pub data_port: Option<u16>,
+    /// The port of the process's Prometheus reporter ([`METRICS_REPORTER`]);
+    /// `None` in records of an older drey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_port: Option<u16>,
     /// `FLINK_IDENT_STRING`; names the process's log files.
     pub ident: String,
     /// File receiving the process's stdout and stderr.
@@ -172,6 +176,27 @@ impl ProcessRecord {
     pub fn group(&self) -> u32 {
         self.pgid.unwrap_or(self.pid)
     }
+}
+
+/// The name of the Prometheus reporter drey enables in every cluster it
+/// starts (Flink's bundled `flink-metrics-prometheus` plugin), so a
+/// Prometheus finds each process's full metric set through drey's service
+/// discovery. Its port is drey's to pick (`metrics.reporter.*.port` is a
+/// drey-owned option).
+pub const METRICS_REPORTER: &str = "drey_prom";
+
+const REPORTER_PORT_KEY: &str = "metrics.reporter.drey_prom.port";
+
+/// The options that enable [`METRICS_REPORTER`] on `port` (the
+/// JobManager's; each TaskManager gets its own with `-D`).
+fn reporter_options(port: u16) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            format!("metrics.reporter.{METRICS_REPORTER}.factory.class"),
+            "org.apache.flink.metrics.prometheus.PrometheusReporterFactory".to_owned(),
+        ),
+        (REPORTER_PORT_KEY.to_owned(), port.to_string()),
+    ])
 }
 
 /// What `<cluster dir>/cluster.json` holds.
@@ -436,11 +461,19 @@ impl LocalBackend {
         let dirs = ClusterDirs::new(root);
 
         let tm_count = spec.task_managers as usize;
-        let ports = free_ports(3 + 2 * tm_count)?;
+        // REST, RPC, blob and the JobManager's metrics port; then rpc,
+        // data and metrics per TaskManager.
+        let ports = free_ports(4 + 3 * tm_count)?;
         let (rest_port, rpc_port, blob_port) = (ports[0], ports[1], ports[2]);
         let (tls_options, client_tls) = tls::generate(&spec.id, &dirs.root)?;
-        let config =
-            self.write_conf(spec, &dirs, (rest_port, rpc_port, blob_port), &tls_options)?;
+        let mut owned_options = tls_options;
+        owned_options.extend(reporter_options(ports[3]));
+        let config = self.write_conf(
+            spec,
+            &dirs,
+            (rest_port, rpc_port, blob_port),
+            &owned_options,
+        )?;
         let port_of = |key: &str, fallback: u16| {
             config
                 .get(key)
@@ -480,9 +513,16 @@ impl LocalBackend {
         cluster: &mut LocalCluster,
         tm_ports: &[u16],
     ) -> Result<(), RuntimeError> {
-        let jm = self
+        // The JobManager's metrics port first (in its configuration), then
+        // (rpc, data, metrics) per TaskManager.
+        let (jm_metrics, tm_ports) = match tm_ports.split_first() {
+            Some((m, rest)) => (Some(*m), rest),
+            None => (None, tm_ports),
+        };
+        let mut jm = self
             .spawn(cluster, ProcessRole::Jobmanager, 0, Vec::new(), None)
             .await?;
+        jm.0.metrics_port = jm_metrics;
         cluster.record.processes.push(jm.0);
         cluster.children.push(jm.1);
         // Recorded after every process, not once at the end: a drey killed
@@ -490,10 +530,11 @@ impl LocalBackend {
         // so the next one adopts (and, degraded, stops) them instead of
         // starting a second cluster beside orphans.
         cluster.write_record()?;
-        for (i, pair) in tm_ports.chunks(2).enumerate() {
-            let (rpc, data) = (pair[0], pair.get(1).copied().unwrap_or(0));
+        for (i, ports) in tm_ports.chunks(3).enumerate() {
+            let (rpc, data) = (ports[0], ports.get(1).copied().unwrap_or(0));
+            let metrics = ports.get(2).copied();
             let index = u32::try_from(i).unwrap_or(u32::MAX);
-            let args = vec![
+            let mut args = vec![
                 "-D".to_string(),
                 format!("taskmanager.rpc.port={rpc}"),
                 "-D".to_string(),
@@ -501,7 +542,11 @@ impl LocalBackend {
                 "-D".to_string(),
                 format!("taskmanager.resource-id={}-tm-{index}", cluster.record.id),
             ];
-            let tm = self
+            if let Some(port) = metrics {
+                args.push("-D".to_string());
+                args.push(format!("{REPORTER_PORT_KEY}={port}"));
+            }
+            let mut tm = self
                 .spawn(
                     cluster,
                     ProcessRole::Taskmanager,
@@ -510,6 +555,7 @@ impl LocalBackend {
                     Some((rpc, data)),
                 )
                 .await?;
+            tm.0.metrics_port = metrics;
             cluster.record.processes.push(tm.0);
             cluster.children.push(tm.1);
             cluster.write_record()?;
@@ -623,6 +669,7 @@ impl LocalBackend {
                 start_time,
                 rpc_port: tm_ports.map(|p| p.0),
                 data_port: tm_ports.map(|p| p.1),
+                metrics_port: None,
                 ident,
                 stdout_log,
             },

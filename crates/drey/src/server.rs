@@ -6,6 +6,9 @@ use anyhow::{bail, Context};
 use drey_api::auth::AuthMode;
 use drey_api::ApiConfig;
 use drey_control::leadership::Leadership;
+use drey_control::observability::alerts::{AlertEvaluator, AlertRules};
+use drey_control::observability::delivery::{DeliverySender, Receiver, ReceiverKind, Receivers};
+use drey_control::observability::watch::JobWatch;
 use drey_control::reconcile::controller::{Controller, ControllerConfig, PanicFault};
 use drey_control::reconcile::pools::PoolReconciler;
 use drey_control::reconcile::statements::StatementReconciler;
@@ -178,6 +181,7 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     let core = Core::new(database.store())
         .with_artifact_dir(data_dir.join("artifacts"))
         .with_data_dir(data_dir.clone());
+    let receivers = alert_receivers(&settings)?;
     let auth = if settings.auth == "token" {
         ensure_root_key(&core, &data_dir).await?;
         AuthMode::Token
@@ -193,7 +197,7 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
         );
         tracing::info!(replica = %leadership.replica(), "taking part in the reconciler election");
         let core = core.with_leadership(leadership);
-        let (core, controllers) = controllers(&settings, &data_dir, core);
+        let (core, controllers) = controllers(&settings, &data_dir, core, receivers);
         (core, Some(controllers))
     } else {
         tracing::info!("reconciler off: serving the API only");
@@ -335,6 +339,10 @@ struct Controllers {
     statements: Option<Controller<StatementReconciler>>,
     /// Looks at registered `flink` clusters.
     health: drey_control::cluster_health::ClusterHealthWatch,
+    /// Looks at every job: metrics and alerts.
+    jobs: drey_control::observability::watch::JobWatch,
+    /// Sends alerts.
+    alerts: drey_control::observability::delivery::DeliverySender,
 }
 
 impl Controllers {
@@ -343,6 +351,8 @@ impl Controllers {
             tokio::spawn(self.applications.run(stop.clone())),
             tokio::spawn(self.pools.run(stop.clone())),
             tokio::spawn(self.health.run(stop.clone())),
+            tokio::spawn(self.jobs.run(stop.clone())),
+            tokio::spawn(self.alerts.run(stop.clone())),
         ];
         if let Some(statements) = self.statements {
             tasks.push(tokio::spawn(statements.run(stop.clone())));
@@ -354,7 +364,12 @@ impl Controllers {
 /// The controllers over the local Flink backend, and the core with the SQL
 /// engine they run statements on. Without a Flink distribution the API
 /// still works; what wants to run shows why it cannot.
-fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core, Controllers) {
+fn controllers(
+    settings: &ServerSettings,
+    data_dir: &Path,
+    core: Core,
+    receivers: Receivers,
+) -> (Core, Controllers) {
     let home = FlinkHome::discover(settings.flink_home.clone());
     let isolation = settings.cluster_isolation;
     let isolated = match isolation {
@@ -469,6 +484,20 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
         reconciling.clone(),
         controller_config.interval,
     );
+    let wake_sender = Arc::new(tokio::sync::Notify::new());
+    let rules = AlertRules {
+        restarts_max: settings.alert_restarts_max,
+        restarts_window: Duration::from_secs(settings.alert_restarts_window_seconds),
+        checkpoint_age_max: Duration::from_secs(settings.alert_checkpoint_age_seconds),
+        jobmanager_silent_after: Duration::from_secs(settings.alert_jobmanager_silent_seconds),
+    };
+    let jobs = JobWatch::new(
+        reconciling.clone(),
+        backend.clone(),
+        controller_config.interval,
+        AlertEvaluator::new(rules, receivers.ids(), wake_sender.clone()),
+    );
+    let alerts = DeliverySender::new(reconciling.clone(), receivers, wake_sender);
     let applications = Controller::new(
         ApplicationReconciler::new(reconciling.clone(), backend.clone(), config.clone()),
         controller_config.clone(),
@@ -484,8 +513,32 @@ fn controllers(settings: &ServerSettings, data_dir: &Path, core: Core) -> (Core,
             pools,
             statements,
             health,
+            jobs,
+            alerts,
         },
     )
+}
+
+/// The alert receivers the settings name; a URL that is not one fails the start.
+fn alert_receivers(settings: &ServerSettings) -> anyhow::Result<Receivers> {
+    let mut receivers = Vec::new();
+    for (kind, urls) in [
+        (ReceiverKind::Webhook, &settings.alert_webhook),
+        (ReceiverKind::Slack, &settings.alert_slack_webhook),
+        (ReceiverKind::Alertmanager, &settings.alert_alertmanager),
+    ] {
+        for url in urls.iter().filter(|u| !u.trim().is_empty()) {
+            receivers.push(Receiver::new(kind, url).map_err(anyhow::Error::msg)?);
+        }
+    }
+    if !receivers.is_empty() {
+        let ids: Vec<String> = receivers.iter().map(Receiver::id).collect();
+        tracing::info!(receivers = ?ids, "alert receivers");
+    }
+    Ok(Receivers::new(
+        receivers,
+        settings.alert_webhook_secret.clone(),
+    ))
 }
 
 async fn shutdown_signal() {

@@ -211,6 +211,71 @@ pub struct ServerSettings {
     )]
     pub outbound_allow: Vec<ipnet::IpNet>,
 
+    /// Where alerts are POSTed as one JSON object each (docs/observability.md);
+    /// repeatable. Receiver URLs may hold credentials: they are never stored,
+    /// logged or shown.
+    #[arg(
+        long,
+        env = "DREY_ALERT_WEBHOOKS",
+        value_delimiter = ',',
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub alert_webhook: Vec<String>,
+
+    /// The key webhook bodies are signed with (HMAC-SHA256, in the
+    /// `X-Drey-Signature: sha256=<hex>` header); unsigned without it.
+    #[arg(long, env = "DREY_ALERT_WEBHOOK_SECRET", hide_env_values = true)]
+    pub alert_webhook_secret: Option<String>,
+
+    /// Slack-compatible incoming webhooks alerts are posted to; repeatable.
+    #[arg(
+        long,
+        env = "DREY_ALERT_SLACK_WEBHOOKS",
+        value_delimiter = ',',
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub alert_slack_webhook: Vec<String>,
+
+    /// Prometheus Alertmanagers (base URL; `/api/v2/alerts` is added)
+    /// alerts are posted to; repeatable.
+    #[arg(
+        long,
+        env = "DREY_ALERT_ALERTMANAGERS",
+        value_delimiter = ',',
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub alert_alertmanager: Vec<String>,
+
+    /// `JobRestarting` fires when a job restarts more than this many times
+    /// within --alert-restarts-window-seconds.
+    #[arg(long, env = "DREY_ALERT_RESTARTS_MAX", default_value_t = 3)]
+    pub alert_restarts_max: u64,
+
+    /// See --alert-restarts-max.
+    #[arg(
+        long,
+        env = "DREY_ALERT_RESTARTS_WINDOW_SECONDS",
+        default_value_t = 600
+    )]
+    pub alert_restarts_window_seconds: u64,
+
+    /// `CheckpointTooOld` fires when a running job's newest completed
+    /// checkpoint is older than this.
+    #[arg(long, env = "DREY_ALERT_CHECKPOINT_AGE_SECONDS", default_value_t = 600)]
+    pub alert_checkpoint_age_seconds: u64,
+
+    /// `JobManagerNotAnswering` fires when a JobManager whose processes live
+    /// has not answered for this long.
+    #[arg(
+        long,
+        env = "DREY_ALERT_JOBMANAGER_SILENT_SECONDS",
+        default_value_t = 30
+    )]
+    pub alert_jobmanager_silent_seconds: u64,
+
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, env = "DREY_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,

@@ -1,0 +1,160 @@
+//! drey's alert API (an extension no dialect has): the alerts drey raised
+//! and their deliveries to the receivers, newest first, of the caller's
+//! organization (every organization's for a server administrator).
+//!
+//! - `GET /api/drey/v1/alerts[?status=firing|resolved][&limit=N]`
+//! - `GET /api/drey/v1/alert-deliveries[?state=pending|delivered|abandoned][&limit=N]`
+
+use crate::auth::Caller;
+use crate::error::rest_error;
+use crate::AppState;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use drey_control::observability::alerts::Alert;
+use drey_control::observability::delivery::{DeliverySpec, DeliveryStatus};
+use drey_model::{Kind, Object};
+use serde::Deserialize;
+use serde_json::json;
+
+/// The alert routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/drey/v1/alerts", get(alerts))
+        .route("/api/drey/v1/alert-deliveries", get(deliveries))
+}
+
+/// At most this many items unless `limit` says fewer.
+const MAX_ITEMS: usize = 500;
+
+#[derive(Debug, Deserialize)]
+struct AlertQuery {
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeliveryQuery {
+    state: Option<String>,
+    limit: Option<usize>,
+}
+
+fn bad_filter(name: &str, value: &str, allowed: &str) -> Response {
+    rest_error(
+        StatusCode::BAD_REQUEST,
+        format!("query parameter '{name}' is '{value}'; it must be one of {allowed}"),
+    )
+}
+
+async fn objects(state: &AppState, caller: &Caller, kind: Kind) -> Result<Vec<Object>, Response> {
+    let store = state.core.store();
+    let keys = store
+        .keys(kind)
+        .await
+        .map_err(|e| rest_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    let mut out = Vec::new();
+    for key in keys {
+        if !caller.0.server_admin && key.org != caller.0.org {
+            continue;
+        }
+        if let Ok(Some(object)) = store.get(&key).await {
+            out.push(object);
+        }
+    }
+    Ok(out)
+}
+
+async fn alerts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<AlertQuery>,
+) -> Response {
+    if let Some(s) = query.status.as_deref() {
+        if !matches!(s, "firing" | "resolved") {
+            return bad_filter("status", s, "firing, resolved");
+        }
+    }
+    let objects = match objects(&state, &caller, Kind::Alert).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let mut items: Vec<Alert> = objects
+        .into_iter()
+        .filter_map(|o| serde_json::from_value::<Alert>(o.spec).ok())
+        .filter(|a| {
+            query
+                .status
+                .as_deref()
+                .is_none_or(|s| a.status.as_str() == s)
+        })
+        .collect();
+    items.sort_by_key(|a| std::cmp::Reverse(a.ends_at.unwrap_or(a.starts_at)));
+    items.truncate(query.limit.unwrap_or(MAX_ITEMS).min(MAX_ITEMS));
+    let items: Vec<serde_json::Value> = items
+        .into_iter()
+        .map(|a| {
+            let mut v = serde_json::to_value(&a).unwrap_or_default();
+            if let Some(m) = v.as_object_mut() {
+                m.remove("notified");
+            }
+            v
+        })
+        .collect();
+    axum::Json(json!({ "items": items })).into_response()
+}
+
+async fn deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<DeliveryQuery>,
+) -> Response {
+    if let Some(s) = query.state.as_deref() {
+        if !matches!(s, "pending" | "delivered" | "abandoned") {
+            return bad_filter("state", s, "pending, delivered, abandoned");
+        }
+    }
+    let objects = match objects(&state, &caller, Kind::AlertDelivery).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let mut items: Vec<(drey_model::Timestamp, serde_json::Value)> = Vec::new();
+    for o in objects {
+        let (Ok(spec), Ok(status)) = (
+            serde_json::from_value::<DeliverySpec>(o.spec),
+            serde_json::from_value::<DeliveryStatus>(o.status),
+        ) else {
+            continue;
+        };
+        let state_text = serde_json::to_value(status.state).unwrap_or_default();
+        if query
+            .state
+            .as_deref()
+            .is_some_and(|s| state_text.as_str() != Some(s))
+        {
+            continue;
+        }
+        let mut alert = serde_json::to_value(&spec.alert).unwrap_or_default();
+        if let Some(m) = alert.as_object_mut() {
+            m.remove("notified");
+        }
+        items.push((
+            o.meta.creation_timestamp,
+            json!({
+                "id": o.meta.name,
+                "receiver": spec.receiver,
+                "createdAt": o.meta.creation_timestamp,
+                "state": state_text,
+                "attempts": status.attempts,
+                "lastError": status.last_error,
+                "deliveredAt": status.delivered_at,
+                "alert": alert,
+            }),
+        ));
+    }
+    items.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+    items.truncate(query.limit.unwrap_or(MAX_ITEMS).min(MAX_ITEMS));
+    let items: Vec<serde_json::Value> = items.into_iter().map(|(_, v)| v).collect();
+    axum::Json(json!({ "items": items })).into_response()
+}
