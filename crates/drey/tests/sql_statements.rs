@@ -335,7 +335,8 @@ async fn statements_run_on_real_flink() {
     .await;
     let shown = create(&s, "show", "shared", "SHOW TABLES").await;
     assert_eq!(shown["status"]["phase"], "COMPLETED", "{shown}");
-    assert_eq!(table_names(&shown), vec!["gen", "sink"]);
+    // `lines` is the filesystem table under a shared dir made above.
+    assert_eq!(table_names(&shown), vec!["gen", "lines", "sink"]);
     let (code, inline) = s.get(&format!("{ENV}/statements/show/results")).await;
     assert_eq!(code, 200);
     assert_eq!(inline["results"]["data"][0]["row"][0], "gen");
