@@ -19,6 +19,7 @@ pub mod leadership;
 pub mod manifests;
 pub mod outbound;
 pub mod proxy;
+pub mod quotas;
 pub mod reconcile;
 pub mod retention;
 pub mod savepoints;
@@ -79,6 +80,10 @@ pub struct Core {
     artifacts: Option<std::path::PathBuf>,
     data_dir: Option<std::path::PathBuf>,
     leadership: Option<leadership::Leadership>,
+    /// Limits for what organizations and environments do not set.
+    default_limits: drey_model::quota::Limits,
+    /// Held from a quota check to the write it admits.
+    admission: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Core {
@@ -91,6 +96,8 @@ impl Core {
             artifacts: None,
             data_dir: None,
             leadership: None,
+            default_limits: drey_model::quota::Limits::default(),
+            admission: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -215,6 +222,37 @@ impl Core {
             })
             .await
             .map_err(store_error)
+    }
+
+    /// Every object of a kind in one scope, page by page.
+    pub(crate) async fn list_all(
+        &self,
+        org: &str,
+        kind: Kind,
+        scope: &str,
+    ) -> Result<Vec<Object>, Error> {
+        let mut out = Vec::new();
+        for page in 0.. {
+            let got = self
+                .list(
+                    org,
+                    kind,
+                    Some(scope.to_owned()),
+                    vec![],
+                    PageRequest {
+                        page,
+                        size: drey_model::page::MAX_PAGE_SIZE,
+                        sort: vec![],
+                    },
+                )
+                .await?;
+            let done = got.items.len() < drey_model::page::MAX_PAGE_SIZE as usize;
+            out.extend(got.items);
+            if done || out.len() as u64 >= got.total {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// The environment an environment-scoped object (application, pool,
