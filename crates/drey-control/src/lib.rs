@@ -224,12 +224,12 @@ impl Core {
             .map_err(store_error)
     }
 
-    /// Every object of a kind in one scope, page by page.
+    /// Every object of a kind in one scope (`None`: in every scope), page by page.
     pub(crate) async fn list_all(
         &self,
         org: &str,
         kind: Kind,
-        scope: &str,
+        scope: Option<&str>,
     ) -> Result<Vec<Object>, Error> {
         let mut out = Vec::new();
         for page in 0.. {
@@ -237,7 +237,7 @@ impl Core {
                 .list(
                     org,
                     kind,
-                    Some(scope.to_owned()),
+                    scope.map(str::to_owned),
                     vec![],
                     PageRequest {
                         page,

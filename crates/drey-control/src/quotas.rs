@@ -10,12 +10,14 @@
 use crate::{store_error, Core};
 use drey_model::application::{effective_spec, JobState};
 use drey_model::application_spec::ApplicationSpec;
+use drey_model::application_spec::ApplicationStatus;
 use drey_model::compute_pool_spec::{PoolSpec, PoolState, PoolType};
 use drey_model::environment_spec::EnvironmentSpec;
 use drey_model::loose::{typed, view};
 use drey_model::quota::{Limits, Usage};
 use drey_model::{Error, Kind, Object, ObjectKey};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// Limits as set on an object and as they apply with the server's defaults,
 /// with what is in use now.
@@ -79,7 +81,9 @@ impl Core {
     ) -> Result<Usage, Error> {
         let mut usage = Usage::default();
         for kind in [Kind::Application, Kind::ComputePool] {
-            let objects = self.list_all(&env.key.org, kind, &env.key.name).await?;
+            let objects = self
+                .list_all(&env.key.org, kind, Some(&env.key.name))
+                .await?;
             for object in objects.iter().filter(|o| Some(&o.key) != except) {
                 if let Some(u) = Self::cluster_demand(kind, &object.spec, Some(env)) {
                     usage = usage.plus(u);
@@ -91,7 +95,7 @@ impl Core {
 
     /// The environments of an organization.
     async fn environments(&self, org: &str) -> Result<Vec<Object>, Error> {
-        self.list_all(org, Kind::Environment, "").await
+        self.list_all(org, Kind::Environment, Some("")).await
     }
 
     /// What the clusters of an organization take now, leaving out `except`.
@@ -201,5 +205,72 @@ impl Core {
         write.annotations = current.meta.annotations;
         self.store.write(write).await.map_err(store_error)?;
         self.environment_quota(org, env).await
+    }
+}
+
+/// How many objects an organization holds, by kind and state, and what its
+/// clusters take (CMF's `resource-information`; the same sums as its quota).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResourceCounts {
+    /// Environments.
+    pub environments: u64,
+    /// Applications by their job's state (`UNKNOWN` before one is seen).
+    pub applications: BTreeMap<String, u64>,
+    /// Compute pools.
+    pub compute_pools: u64,
+    /// Statements by phase.
+    pub statements: BTreeMap<String, u64>,
+    /// Secrets.
+    pub secrets: u64,
+    /// Kafka catalogs.
+    pub catalogs: u64,
+    /// Savepoints of applications and statements.
+    pub savepoints: u64,
+    /// Detached savepoints.
+    pub detached_savepoints: u64,
+    /// What the organization's clusters take.
+    pub usage: Usage,
+}
+
+impl Core {
+    /// Counts an organization's objects (see [`ResourceCounts`]).
+    pub async fn resource_counts(&self, org: &str) -> Result<ResourceCounts, Error> {
+        let by_state = |objects: &[Object], state: &dyn Fn(&Object) -> Option<String>| {
+            let mut out = BTreeMap::new();
+            for o in objects {
+                *out.entry(state(o).unwrap_or_else(|| "UNKNOWN".into()))
+                    .or_insert(0) += 1;
+            }
+            out
+        };
+        let count = |kind: Kind, scope: Option<&'static str>| async move {
+            self.list_all(org, kind, scope)
+                .await
+                .map(|v| v.len() as u64)
+        };
+        let apps = self.list_all(org, Kind::Application, None).await?;
+        let statements = self.list_all(org, Kind::Statement, None).await?;
+        let all_savepoints = count(Kind::Savepoint, None).await?;
+        let detached = count(Kind::Savepoint, Some("")).await?;
+        Ok(ResourceCounts {
+            environments: count(Kind::Environment, Some("")).await?,
+            applications: by_state(&apps, &|a| {
+                view::<ApplicationStatus>(&a.status)
+                    .job_status
+                    .and_then(|j| j.state)
+            }),
+            compute_pools: count(Kind::ComputePool, None).await?,
+            statements: by_state(&statements, &|s| {
+                s.status
+                    .get("phase")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            }),
+            secrets: count(Kind::Secret, Some("")).await?,
+            catalogs: count(Kind::Catalog, Some("")).await?,
+            savepoints: all_savepoints - detached,
+            detached_savepoints: detached,
+            usage: self.organization_usage(org, None).await?,
+        })
     }
 }

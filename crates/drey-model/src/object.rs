@@ -32,6 +32,9 @@ pub enum Kind {
     Statement,
     /// A Kafka catalog that statements can reference.
     Catalog,
+    /// A database of a Kafka catalog (scope: the catalog's name): a Kafka
+    /// cluster statements see as a database of that catalog.
+    KafkaDatabase,
     /// A savepoint: of an application (scope `<env>/<app>`) or detached (global).
     Savepoint,
     /// An API key (root key, service-account key, user token); only its hash is stored.
@@ -63,11 +66,13 @@ pub enum ScopeKind {
     Environment,
     /// Inside an application: scope is `<environment>/<application>`.
     Application,
+    /// Inside a catalog: scope is the catalog's name.
+    Catalog,
 }
 
 impl Kind {
     /// Every kind, for migrations and tests.
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Environment,
         Kind::Application,
         Kind::Instance,
@@ -85,6 +90,7 @@ impl Kind {
         Kind::ServiceAccount,
         Kind::User,
         Kind::Cluster,
+        Kind::KafkaDatabase,
     ];
 
     /// The stable identifier used in storage. Never change one.
@@ -107,6 +113,7 @@ impl Kind {
             Kind::ServiceAccount => "service-account",
             Kind::User => "user",
             Kind::Cluster => "cluster",
+            Kind::KafkaDatabase => "kafka-database",
         }
     }
 
@@ -133,6 +140,7 @@ impl Kind {
             | Kind::SqlObject
             | Kind::Document => ScopeKind::Environment,
             Kind::Instance | Kind::Event | Kind::Savepoint => ScopeKind::Application,
+            Kind::KafkaDatabase => ScopeKind::Catalog,
         }
     }
 }
@@ -158,6 +166,7 @@ impl fmt::Display for Kind {
             Kind::ServiceAccount => "ServiceAccount",
             Kind::User => "User",
             Kind::Cluster => "Cluster",
+            Kind::KafkaDatabase => "KafkaDatabase",
         })
     }
 }
