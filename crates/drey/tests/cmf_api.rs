@@ -960,7 +960,7 @@ async fn system_resource_and_license_information() {
     let (_, info) = s.get(&format!("{V1}/resource-information")).await;
     let resources = &info["status"]["resources"];
     assert_eq!(resources["environments"], 1, "{info}");
-    assert_eq!(resources["applications"], json!({"UNKNOWN": 2}), "{info}");
+    assert_eq!(resources["applications"], json!({"CREATED": 2}), "{info}");
     assert_eq!(resources["computePools"], 1, "{info}");
     assert_eq!(resources["statements"], json!({}), "{info}");
     assert_eq!(resources["secrets"], 0, "{info}");
