@@ -970,7 +970,11 @@ async fn system_resource_and_license_information() {
     // The running application (1024m + 3 TaskManagers of 1024m, one CPU
     // each) and the pool (768m + 1024m, 1.5 CPU); the suspended one takes none.
     let summary = &info["status"]["resourceSummary"];
-    assert_eq!(summary["memory"], (4 * 1024 + 1792) * 1024 * 1024_u64, "{info}");
+    assert_eq!(
+        summary["memory"],
+        (4 * 1024 + 1792) * 1024 * 1024_u64,
+        "{info}"
+    );
     assert_eq!(summary["cpu"], 5.5, "{info}");
 }
 
