@@ -11,7 +11,7 @@ use serde_json::json;
 pub fn status_of(error: &Error, invalid: StatusCode) -> StatusCode {
     match error {
         Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-        Error::Invalid { .. } => invalid,
+        Error::Invalid { .. } | Error::QuotaExceeded { .. } => invalid,
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::AlreadyExists { .. } | Error::Conflict(_) => StatusCode::CONFLICT,

@@ -25,6 +25,8 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use base64::Engine;
 use drey_control::auth::{Identity, PrincipalKind, Role};
+use drey_control::quotas::QuotaReport;
+use drey_model::quota::Limits;
 use drey_model::{Error, Object, Timestamp};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -63,6 +65,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/admin/v1/organizations/{org}/keys",
             post(create_organization_key),
+        )
+        .route(
+            "/api/admin/v1/organizations/{org}/quota",
+            get(get_organization_quota),
+        )
+        .route(
+            "/api/admin/v1/organizations/{org}/workspaces/{ws}/quota",
+            get(get_workspace_quota).put(set_workspace_quota),
         )
         .route("/api/org/v1/me", get(principals::me))
         .route(
@@ -381,7 +391,11 @@ async fn delete_root_key(
 
 fn organization(org: &Object) -> Value {
     let (created, updated) = times(org);
-    json!({"id": org.meta.name, "name": org.spec["name"], "createdAt": created, "updatedAt": updated})
+    let mut out = json!({"id": org.meta.name, "name": org.spec["name"], "createdAt": created, "updatedAt": updated});
+    if let Some(limits) = org.spec.get("limits") {
+        set_field(&mut out, "limits", limits.clone());
+    }
+    out
 }
 
 async fn create_organization(
@@ -394,7 +408,14 @@ async fn create_organization(
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| Error::invalid("name", "is required"))?;
-    let org = state.core.create_organization(name).await?;
+    let limits = limits_of(&body)?;
+    let mut org = state.core.create_organization(name).await?;
+    if let Some(limits) = limits {
+        org = state
+            .core
+            .set_organization_limits(&org.meta.name, limits)
+            .await?;
+    }
     Ok(json_reply(StatusCode::CREATED, organization(&org)))
 }
 
@@ -428,12 +449,70 @@ async fn update_organization(
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
     require_admin(&who)?;
-    let org = match body.get("name") {
+    let limits = limits_of(&body)?;
+    let mut org = match body.get("name") {
         None => state.core.get_organization(&id).await?,
         Some(Value::String(name)) => state.core.rename_organization(&id, name).await?,
         Some(_) => return Err(Error::invalid("name", "must be a string").into()),
     };
+    if let Some(limits) = limits {
+        org = state.core.set_organization_limits(&id, limits).await?;
+    }
     Ok(json_reply(StatusCode::OK, organization(&org)))
+}
+
+/// `limits` of a body (drey's addition: quota limits a server administrator
+/// sets; `null` clears them).
+fn limits_of(body: &Value) -> Result<Option<Limits>, Error> {
+    match body.get("limits") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(Limits::default())),
+        Some(limits) => Limits::parse("limits", limits).map(Some),
+    }
+}
+
+/// A quota report: the limits set, those that apply, and what is in use.
+fn quota_json(report: &QuotaReport) -> Value {
+    json!({
+        "limits": report.limits,
+        "effectiveLimits": report.effective,
+        "usage": report.usage,
+    })
+}
+
+/// `GET /api/admin/v1/organizations/{org}/quota`.
+async fn get_organization_quota(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    let report = state.core.organization_quota(&id).await?;
+    Ok(json_reply(StatusCode::OK, quota_json(&report)))
+}
+
+/// `GET /api/admin/v1/organizations/{org}/workspaces/{ws}/quota`.
+async fn get_workspace_quota(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((org, ws)): Path<(String, String)>,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    let report = state.core.environment_quota(&org, &ws).await?;
+    Ok(json_reply(StatusCode::OK, quota_json(&report)))
+}
+
+/// `PUT /api/admin/v1/organizations/{org}/workspaces/{ws}/quota`: `{"limits": {...}}`.
+async fn set_workspace_quota(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((org, ws)): Path<(String, String)>,
+    Json(body): Json,
+) -> Result<Response, LakeSailError> {
+    require_admin(&who)?;
+    let limits = limits_of(&body)?.unwrap_or_default();
+    let report = state.core.set_environment_limits(&org, &ws, limits).await?;
+    Ok(json_reply(StatusCode::OK, quota_json(&report)))
 }
 
 async fn delete_organization(

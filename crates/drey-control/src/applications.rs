@@ -81,7 +81,8 @@ impl Core {
         check_cmf_name("metadata.name", &input.name)?;
         validate_spec(&input.spec)?;
         let key = app_key(org, env, &input.name);
-        self.require_environment(org, env).await?;
+        let environment = self.require_environment(org, env).await?;
+        let _admitted = self.admit_cluster(&key, &environment, &input.spec).await?;
         let current = self.store.get(&key).await.map_err(store_error)?;
         let exists = current.is_some();
         if exists && create_only {
@@ -254,12 +255,17 @@ impl Core {
         };
         job.state = Some(Loose::Typed(state));
         spec.job = Some(Loose::Typed(job));
+        let spec = to_json(&spec);
+        let environment = self.require_environment(org, env).await?;
+        let _admitted = self
+            .admit_cluster(&current.key, &environment, &spec)
+            .await?;
         let mut write = Write::new(
             current.key,
             WriteMode::Update {
                 expected_version: Some(current.meta.resource_version),
             },
-            to_json(&spec),
+            spec,
         );
         write.labels = current.meta.labels;
         write.annotations = current.meta.annotations;

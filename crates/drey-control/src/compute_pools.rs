@@ -49,11 +49,9 @@ impl Core {
                 ));
             }
         }
-        let mut write = Write::new(
-            pool_key(org, env, &input.name),
-            WriteMode::Create,
-            input.spec,
-        );
+        let key = pool_key(org, env, &input.name);
+        let _admitted = self.admit_cluster(&key, &environment, &input.spec).await?;
+        let mut write = Write::new(key, WriteMode::Create, input.spec);
         write.labels = input.labels;
         write.annotations = input.annotations;
         write.requires = vec![ObjectKey::global(org, Kind::Environment, env)];
@@ -94,6 +92,10 @@ impl Core {
                 )));
             }
         }
+        let environment = self.require_environment(org, env).await?;
+        let _admitted = self
+            .admit_cluster(&current.key, &environment, &input.spec)
+            .await?;
         let mut write = Write::new(
             current.key,
             WriteMode::Update {

@@ -119,6 +119,10 @@ impl Core {
             flink_application_defaults: object(input.flink_application_defaults),
             compute_pool_defaults: object(input.compute_pool_defaults),
             statement_defaults: input.statement_defaults,
+            // Limits are a server administrator's: a dialect's write keeps them.
+            limits: existing
+                .as_ref()
+                .and_then(|e| view::<EnvironmentSpec>(&e.spec).limits),
             extra: Map::new(),
         };
         let outcome = if existing.is_some() {

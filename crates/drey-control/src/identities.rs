@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 /// Organizations are kept here, out of every tenant's reach.
 const SERVER_ORG: &str = "";
 
-fn org_key(id: &str) -> ObjectKey {
+pub(crate) fn org_key(id: &str) -> ObjectKey {
     ObjectKey::global(SERVER_ORG, Kind::Organization, id)
 }
 
@@ -44,12 +44,38 @@ impl Core {
     pub async fn rename_organization(&self, id: &str, name: &str) -> Result<Object, Error> {
         non_empty("name", name, 200)?;
         let current = self.get_organization(id).await?;
+        let mut spec = json!({"name": name});
+        // Its limits are kept.
+        if let Some(limits) = current.spec.get("limits") {
+            spec["limits"] = limits.clone();
+        }
         let write = Write::new(
             current.key.clone(),
             WriteMode::Update {
                 expected_version: Some(current.meta.resource_version),
             },
-            json!({"name": name}),
+            spec,
+        );
+        self.store.write(write).await.map_err(store_error)
+    }
+
+    /// Sets an organization's quota limits (all-default limits: none set).
+    pub async fn set_organization_limits(
+        &self,
+        id: &str,
+        limits: drey_model::quota::Limits,
+    ) -> Result<Object, Error> {
+        let current = self.get_organization(id).await?;
+        let mut spec = json!({"name": current.spec.get("name").cloned().unwrap_or_default()});
+        if limits != drey_model::quota::Limits::default() {
+            spec["limits"] = drey_model::loose::to_json(&limits);
+        }
+        let write = Write::new(
+            current.key.clone(),
+            WriteMode::Update {
+                expected_version: Some(current.meta.resource_version),
+            },
+            spec,
         );
         self.store.write(write).await.map_err(store_error)
     }

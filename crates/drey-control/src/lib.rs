@@ -20,6 +20,7 @@ pub mod manifests;
 pub mod observability;
 pub mod outbound;
 pub mod proxy;
+pub mod quotas;
 pub mod reconcile;
 pub mod retention;
 pub mod savepoints;
@@ -81,6 +82,10 @@ pub struct Core {
     data_dir: Option<std::path::PathBuf>,
     leadership: Option<leadership::Leadership>,
     board: observability::Board,
+    /// Limits for what organizations and environments do not set.
+    default_limits: drey_model::quota::Limits,
+    /// Held from a quota check to the write it admits.
+    admission: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Core {
@@ -94,6 +99,8 @@ impl Core {
             data_dir: None,
             leadership: None,
             board: observability::Board::default(),
+            default_limits: drey_model::quota::Limits::default(),
+            admission: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -223,6 +230,37 @@ impl Core {
             })
             .await
             .map_err(store_error)
+    }
+
+    /// Every object of a kind in one scope (`None`: in every scope), page by page.
+    pub(crate) async fn list_all(
+        &self,
+        org: &str,
+        kind: Kind,
+        scope: Option<&str>,
+    ) -> Result<Vec<Object>, Error> {
+        let mut out = Vec::new();
+        for page in 0.. {
+            let got = self
+                .list(
+                    org,
+                    kind,
+                    scope.map(str::to_owned),
+                    vec![],
+                    PageRequest {
+                        page,
+                        size: drey_model::page::MAX_PAGE_SIZE,
+                        sort: vec![],
+                    },
+                )
+                .await?;
+            let done = got.items.len() < drey_model::page::MAX_PAGE_SIZE as usize;
+            out.extend(got.items);
+            if done || out.len() as u64 >= got.total {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// The environment an environment-scoped object (application, pool,

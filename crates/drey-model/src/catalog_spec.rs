@@ -59,6 +59,22 @@ impl KafkaCatalogSpec {
     }
 }
 
+/// `spec` of a KafkaDatabase: the Kafka cluster a catalog's database
+/// stands for.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct KafkaDatabaseSpec {
+    /// How to reach the cluster.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub kafka_cluster: Option<Connection>,
+    /// The environments that may run DDL on its tables.
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub ddl_environments: Option<Vec<String>>,
+    /// Everything else, kept.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 /// `spec` of an EnvironmentSecretMapping.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]

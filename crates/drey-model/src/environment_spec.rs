@@ -26,6 +26,10 @@ pub struct EnvironmentSpec {
     /// Statement defaults, as given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement_defaults: Option<Value>,
+    /// Quota limits a server administrator set (drey's own field; a
+    /// dialect's environment write keeps it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Loose<crate::quota::Limits>>,
     /// Everything else, kept as given.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -35,6 +39,16 @@ impl EnvironmentSpec {
     /// `kubernetesNamespace`, when set.
     pub fn namespace(&self) -> Option<&str> {
         typed(&self.kubernetes_namespace).map(String::as_str)
+    }
+
+    /// The limits set on the environment (none set: every field absent).
+    pub fn limits(&self) -> crate::quota::Limits {
+        typed(&self.limits).copied().unwrap_or_default()
+    }
+
+    /// Sets the limits; all-default limits are not stored.
+    pub fn set_limits(&mut self, limits: crate::quota::Limits) {
+        self.limits = (limits != crate::quota::Limits::default()).then_some(Loose::Typed(limits));
     }
 
     /// `kubernetesClusterName`, when set.

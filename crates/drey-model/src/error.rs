@@ -36,6 +36,15 @@ pub enum Error {
         /// Its name.
         name: String,
     },
+    /// The write would take an organization or environment past one of its
+    /// limits (see [`crate::quota`]).
+    #[error("quota exceeded: {message}")]
+    QuotaExceeded {
+        /// The limit passed: `clusters`, `taskSlots`, `memoryMb` or `cpu`.
+        limit: &'static str,
+        /// Whose limit, how much is used and how much more was asked for.
+        message: String,
+    },
     /// The caller is known but may not do this.
     #[error("{0}")]
     Forbidden(String),

@@ -21,6 +21,7 @@ pub mod object;
 pub mod observation;
 pub mod page;
 pub mod public_status;
+pub mod quota;
 pub mod savepoint;
 pub mod sql;
 pub mod statement_spec;

@@ -32,6 +32,9 @@ pub enum Kind {
     Statement,
     /// A Kafka catalog that statements can reference.
     Catalog,
+    /// A database of a Kafka catalog (scope: the catalog's name): a Kafka
+    /// cluster statements see as a database of that catalog.
+    KafkaDatabase,
     /// A savepoint: of an application (scope `<env>/<app>`) or detached (global).
     Savepoint,
     /// An API key (root key, service-account key, user token); only its hash is stored.
@@ -69,11 +72,13 @@ pub enum ScopeKind {
     Environment,
     /// Inside an application: scope is `<environment>/<application>`.
     Application,
+    /// Inside a catalog: scope is the catalog's name.
+    Catalog,
 }
 
 impl Kind {
     /// Every kind, for migrations and tests.
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 20] = [
         Kind::Environment,
         Kind::Application,
         Kind::Instance,
@@ -93,6 +98,7 @@ impl Kind {
         Kind::Cluster,
         Kind::Alert,
         Kind::AlertDelivery,
+        Kind::KafkaDatabase,
     ];
 
     /// The stable identifier used in storage. Never change one.
@@ -117,6 +123,7 @@ impl Kind {
             Kind::Cluster => "cluster",
             Kind::Alert => "alert",
             Kind::AlertDelivery => "alert-delivery",
+            Kind::KafkaDatabase => "kafka-database",
         }
     }
 
@@ -145,6 +152,7 @@ impl Kind {
             | Kind::SqlObject
             | Kind::Document => ScopeKind::Environment,
             Kind::Instance | Kind::Event | Kind::Savepoint => ScopeKind::Application,
+            Kind::KafkaDatabase => ScopeKind::Catalog,
         }
     }
 }
@@ -172,6 +180,7 @@ impl fmt::Display for Kind {
             Kind::Cluster => "Cluster",
             Kind::Alert => "Alert",
             Kind::AlertDelivery => "AlertDelivery",
+            Kind::KafkaDatabase => "KafkaDatabase",
         })
     }
 }

@@ -145,6 +145,29 @@ pub fn kafka_catalog_spec(spec: &Value) -> Result<(), Error> {
     Ok(())
 }
 
+/// `spec` of a KafkaDatabase: `kafkaCluster.connectionConfig` (strings),
+/// `kafkaCluster.connectionSecretId` and `ddlEnvironments` (names) when given.
+pub fn kafka_database_spec(spec: &Value) -> Result<(), Error> {
+    let spec = object("spec", spec)?;
+    let cluster = object("spec.kafkaCluster", required("spec", spec, "kafkaCluster")?)?;
+    string_map(
+        "spec.kafkaCluster.connectionConfig",
+        required("spec.kafkaCluster", cluster, "connectionConfig")?,
+    )?;
+    if let Some(id) = cluster.get("connectionSecretId").filter(|v| !v.is_null()) {
+        non_empty_string("spec.kafkaCluster.connectionSecretId", id)?;
+    }
+    if let Some(envs) = spec.get("ddlEnvironments").filter(|v| !v.is_null()) {
+        let envs = envs
+            .as_array()
+            .ok_or_else(|| Error::invalid("spec.ddlEnvironments", "must be a list of names"))?;
+        for (i, env) in envs.iter().enumerate() {
+            non_empty_string(&format!("spec.ddlEnvironments[{i}]"), env)?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,23 @@ pub fn cluster_mb(spec: &ClusterSpec) -> u64 {
         + u64::from(spec.task_managers).saturating_mul(mb(&spec.taskmanager_memory))
 }
 
+/// The default memory for Flink clusters: 80 % of a machine of `total`
+/// bytes.
+fn default_budget_mb(total: u64) -> u64 {
+    total / MIB * 8 / 10
+}
+
+/// The MiB of memory the Flink clusters of this machine may take: `configured`
+/// (`--cluster-memory-budget-mb`), else 80 % of the machine's memory.
+pub fn cluster_memory_budget_mb(configured: Option<u64>) -> Result<u64, String> {
+    if let Some(mb) = configured {
+        return Ok(mb);
+    }
+    let meminfo =
+        procfs::Meminfo::current().map_err(|e| format!("cannot read the machine's memory: {e}"))?;
+    Ok(default_budget_mb(meminfo.mem_total))
+}
+
 impl LocalBackend {
     /// Whether `spec` may be launched now; `Err` says why it waits, in
     /// words stable while nothing changes (the caller records them).
@@ -33,8 +50,9 @@ impl LocalBackend {
         let need = cluster_mb(spec);
         let meminfo = procfs::Meminfo::current()
             .map_err(|e| format!("cannot read the machine's memory: {e}"))?;
-        let total_mb = meminfo.mem_total / MIB;
-        let budget = self.memory_budget_mb.unwrap_or(total_mb * 8 / 10);
+        let budget = self
+            .memory_budget_mb
+            .unwrap_or(default_budget_mb(meminfo.mem_total));
         if taken + need > budget {
             return Err(format!(
                 "waiting for memory: cluster {} needs {need} MiB; {taken} MiB of the {budget} MiB \

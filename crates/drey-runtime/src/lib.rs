@@ -14,6 +14,7 @@
 //!   with [`drey_flink::SqlGatewayClient`].
 
 mod admission;
+pub use admission::cluster_memory_budget_mb;
 pub mod backend;
 mod error;
 mod home;

@@ -196,7 +196,9 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
             Duration::from_secs(settings.leader_lease_seconds),
         );
         tracing::info!(replica = %leadership.replica(), "taking part in the reconciler election");
-        let core = core.with_leadership(leadership);
+        let core = core
+            .with_leadership(leadership)
+            .with_default_limits(machine_limits(settings.cluster_memory_budget_mb)?);
         let (core, controllers) = controllers(&settings, &data_dir, core, receivers);
         (core, Some(controllers))
     } else {
@@ -554,4 +556,20 @@ async fn shutdown_signal() {
         _ = term.recv() => {},
         _ = tokio::signal::ctrl_c() => {},
     }
+}
+
+/// The limits of every organization and environment that sets none, on a
+/// server that runs clusters: sized from this machine (its memory budget for
+/// Flink clusters and its cores; see `docs/security.md`). An API-only server
+/// (`--reconciler off`) runs nothing here and has no defaults.
+fn machine_limits(budget_mb: Option<u64>) -> anyhow::Result<drey_model::quota::Limits> {
+    let memory_mb =
+        drey_runtime::cluster_memory_budget_mb(budget_mb).map_err(anyhow::Error::msg)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    let limits = drey_model::quota::Limits::for_machine(memory_mb, cores);
+    tracing::info!(
+        ?limits,
+        "default quota limits per organization and environment"
+    );
+    Ok(limits)
 }

@@ -632,7 +632,166 @@ async fn kafka_catalogs() {
     let (_, list) = s.get(&catalogs).await;
     assert_eq!(list["metadata"]["size"], 1);
     assert_eq!(s.get(&format!("{catalogs}/kafka-cat")).await.0, 200);
+
+    // PUT replaces the spec; a body naming another catalog, or a bad spec, is refused.
+    let mut changed = catalog.clone();
+    changed["spec"]["kafkaClusters"][0]["databaseName"] = json!("cluster-2");
+    let (status, updated) = s
+        .put(&format!("{catalogs}/kafka-cat"), changed.clone())
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["spec"], changed["spec"]);
+    assert_eq!(
+        s.get(&format!("{catalogs}/kafka-cat")).await.1["spec"],
+        changed["spec"]
+    );
+    let mut renamed = changed.clone();
+    renamed["metadata"]["name"] = json!("other-cat");
+    let (status, body) = s.put(&format!("{catalogs}/kafka-cat"), renamed).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(error_message(&body).contains("metadata.name"), "{body}");
+    let (status, body) = s
+        .put(
+            &format!("{catalogs}/kafka-cat"),
+            json!({"metadata": {"name": "kafka-cat"}, "spec": {}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        s.put(
+            &format!("{catalogs}/no-such-cat"),
+            json!({"metadata": {"name": "no-such-cat"}, "spec": changed["spec"]})
+        )
+        .await
+        .0,
+        404
+    );
+    let (status, body) = s.put(&format!("{catalogs}/kafka-cat"), json!([1])).await;
+    assert_eq!(status, 400, "{body}");
+
+    // Databases of the catalog: the spec's example, paged lists, get, put, delete.
+    let databases = format!("{catalogs}/kafka-cat/databases");
+    let database = |name: &str| {
+        json!({"apiVersion": "cmf.confluent.io/v1", "kind": "KafkaDatabase",
+        "metadata": {"name": name, "labels": {"environment": "production"},
+                     "annotations": {"description": "Development Kafka database"}},
+        "spec": {"kafkaCluster": {"connectionConfig": {"bootstrap.servers": "kafka-dev.example.com:9092",
+                                                       "security.protocol": "SASL_PLAINTEXT"},
+                                  "connectionSecretId": "dev-secret-id"},
+                 "ddlEnvironments": ["production"]}})
+    };
+    let (status, created) = s.post(&databases, database("dev-db")).await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["kind"], "KafkaDatabase");
+    assert_eq!(created["metadata"]["name"], "dev-db");
+    assert_eq!(created["metadata"]["labels"]["environment"], "production");
+    assert!(created["metadata"]["uid"].is_string());
+    assert!(created["metadata"]["creationTimestamp"].is_string());
+    assert_eq!(created["spec"], database("dev-db")["spec"]);
+    assert_eq!(created["status"]["environmentsWithAccess"], json!([]));
+    assert_eq!(s.post(&databases, database("dev-db")).await.0, 409);
+    let (status, body) = s
+        .post(
+            &databases,
+            json!({"metadata": {"name": "bad-db"}, "spec": {"kafkaCluster": {}}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        error_message(&body).contains("spec.kafkaCluster.connectionConfig"),
+        "{body}"
+    );
+    let (status, body) = s
+        .post(&databases, json!({"metadata": {"name": "bad-db"}, "spec": {"kafkaCluster": {"connectionConfig": {}}, "ddlEnvironments": "x"}}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        error_message(&body).contains("spec.ddlEnvironments"),
+        "{body}"
+    );
+    assert_eq!(s.post(&databases, json!({"spec": {}})).await.0, 400);
+    assert_eq!(
+        s.post(
+            &format!("{catalogs}/no-such-cat/databases"),
+            database("dev-db")
+        )
+        .await
+        .0,
+        404
+    );
+    for name in ["db-b", "db-c"] {
+        assert_eq!(s.post(&databases, database(name)).await.0, 200);
+    }
+    let (status, page) = s
+        .get(&format!("{databases}?page=0&size=2&sort=name,desc"))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let names: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dev-db", "db-c"], "{page}");
+    assert_eq!(page["metadata"]["size"], 3, "{page}");
+    let (_, page) = s
+        .get(&format!("{databases}?page=1&size=2&sort=name,desc"))
+        .await;
+    assert_eq!(page["items"][0]["metadata"]["name"], "db-b", "{page}");
+    // The environment that maps its secret has access.
+    env(&s, "production").await;
+    let (status, body) = s
+        .post(&format!("{V1}/secrets"), json!({"metadata": {"name": "dev-secret"}, "spec": {"data": {"sasl.jaas.config": "x"}}}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s
+        .post(
+            &format!("{V1}/environments/production/secret-mappings"),
+            json!({"metadata": {"name": "dev-secret-id"}, "spec": {"secretName": "dev-secret"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, got) = s.get(&format!("{databases}/dev-db")).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(
+        got["status"]["environmentsWithAccess"],
+        json!(["production"])
+    );
+    assert_eq!(s.get(&format!("{databases}/no-such-db")).await.0, 404);
+    let mut changed_db = database("dev-db");
+    changed_db["spec"]["ddlEnvironments"] = json!([]);
+    let (status, updated) = s
+        .put(&format!("{databases}/dev-db"), changed_db.clone())
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(
+        s.get(&format!("{databases}/dev-db")).await.1["spec"],
+        changed_db["spec"]
+    );
+    assert_eq!(
+        s.put(&format!("{databases}/no-such-db"), database("no-such-db"))
+            .await
+            .0,
+        404
+    );
+    let (status, body) = s
+        .put(&format!("{databases}/dev-db"), database("db-b"))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    // A catalog that holds databases is not deleted (409, as CMF documents).
+    let (status, body) = s.delete(&format!("{catalogs}/kafka-cat")).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        error_message(&body).contains("contains databases"),
+        "{body}"
+    );
+    for name in ["dev-db", "db-b", "db-c"] {
+        assert_eq!(s.delete(&format!("{databases}/{name}")).await.0, 204);
+    }
+    assert_eq!(s.delete(&format!("{databases}/dev-db")).await.0, 404);
+    assert_eq!(s.get(&databases).await.1["metadata"]["size"], 0);
     assert_eq!(s.delete(&format!("{catalogs}/kafka-cat")).await.0, 204);
+    assert_eq!(s.get(&databases).await.0, 404);
     assert_eq!(s.get(&format!("{catalogs}/kafka-cat")).await.0, 404);
     assert_eq!(s.delete(&format!("{catalogs}/kafka-cat")).await.0, 404);
 }
@@ -747,6 +906,76 @@ async fn etags_and_not_modified() {
         .await
         .unwrap();
     assert_eq!(after.status(), 200);
+}
+
+#[tokio::test]
+async fn system_resource_and_license_information() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir);
+    let (status, info) = s.get(&format!("{V1}/system-information")).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["status"]["version"], env!("CARGO_PKG_VERSION"));
+    let revision = info["status"]["revision"].as_str().unwrap();
+    assert!(
+        revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit()),
+        "{info}"
+    );
+    assert!(
+        info["status"]["buildTime"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{info}"
+    );
+
+    let (status, license) = s.get(&format!("{V1}/c3/license")).await;
+    assert_eq!(status, 200, "{license}");
+    assert_eq!(license["kind"], "C3LicenseInformation");
+    assert_eq!(license["status"]["status"], "INVALID");
+    assert!(license["status"].get("expiration").is_none(), "{license}");
+
+    let (status, empty) = s.get(&format!("{V1}/resource-information")).await;
+    assert_eq!(status, 200, "{empty}");
+    assert_eq!(empty["status"]["resources"]["environments"], 0);
+    assert_eq!(
+        empty["status"]["resources"]["kubernetesClusters"],
+        json!({"CONNECTED": 1})
+    );
+    assert_eq!(empty["status"]["resourceSummary"]["memory"], 0);
+    env(&s, "devel").await;
+    let apps = format!("{V1}/environments/devel/applications");
+    assert_eq!(s.post(&apps, application("app-one")).await.0, 201);
+    let mut suspended = application("app-two");
+    suspended["spec"]["job"]["state"] = json!("suspended");
+    assert_eq!(s.post(&apps, suspended).await.0, 201);
+    let (status, body) = s
+        .post(
+            &format!("{V1}/environments/devel/compute-pools"),
+            json!({"metadata": {"name": "pool-one"},
+            "spec": {"type": "SHARED", "clusterSpec": {
+                "jobManager": {"resource": {"memory": "768m", "cpu": 0.5}},
+                "taskManager": {"resource": {"memory": "1024m", "cpu": 1}}}}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, info) = s.get(&format!("{V1}/resource-information")).await;
+    let resources = &info["status"]["resources"];
+    assert_eq!(resources["environments"], 1, "{info}");
+    assert_eq!(resources["applications"], json!({"CREATED": 2}), "{info}");
+    assert_eq!(resources["computePools"], 1, "{info}");
+    assert_eq!(resources["statements"], json!({}), "{info}");
+    assert_eq!(resources["secrets"], 0, "{info}");
+    assert_eq!(resources["catalogs"], 0, "{info}");
+    assert_eq!(resources["savepoints"], 0, "{info}");
+    assert_eq!(resources["detachedSavepoints"], 0, "{info}");
+    // The running application (1024m + 3 TaskManagers of 1024m, one CPU
+    // each) and the pool (768m + 1024m, 1.5 CPU); the suspended one takes none.
+    let summary = &info["status"]["resourceSummary"];
+    assert_eq!(
+        summary["memory"],
+        (4 * 1024 + 1792) * 1024 * 1024_u64,
+        "{info}"
+    );
+    assert_eq!(summary["cpu"], 5.5, "{info}");
 }
 
 #[tokio::test]

@@ -69,3 +69,108 @@ pub(super) async fn delete(
     state.core.delete_catalog(&who.org, &name).await?;
     Ok(reply_empty(StatusCode::NO_CONTENT))
 }
+
+pub(super) async fn update(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(name): Path<String>,
+    Payload(body): Payload,
+) -> Result<Response, CmfError> {
+    let input = resource_input(body, KIND, true)?;
+    let catalog = state.core.update_catalog(&who.org, &name, input).await?;
+    Ok(reply(StatusCode::OK, render(&state, &catalog).await?))
+}
+
+const DATABASE_KIND: &str = "KafkaDatabase";
+
+/// A database with `status.environmentsWithAccess`: the environments whose
+/// secret mappings cover its connection secret.
+async fn render_database(state: &AppState, database: &Object) -> Result<Value, CmfError> {
+    let mut out = resource(database, DATABASE_KIND);
+    let envs = state.core.database_environments(database).await?;
+    out["status"] = json!({"environmentsWithAccess": envs});
+    Ok(out)
+}
+
+pub(super) async fn create_database(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(catalog): Path<String>,
+    Payload(body): Payload,
+) -> Result<Response, CmfError> {
+    let input = resource_input(body, DATABASE_KIND, true)?;
+    let database = state
+        .core
+        .create_kafka_database(&who.org, &catalog, input)
+        .await?;
+    Ok(reply(
+        StatusCode::OK,
+        render_database(&state, &database).await?,
+    ))
+}
+
+pub(super) async fn list_databases(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(catalog): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, CmfError> {
+    let (_, page) = page_request(query)?;
+    let databases = state
+        .core
+        .list_kafka_databases(&who.org, &catalog, page.clone())
+        .await?;
+    let mut items = Vec::with_capacity(databases.items.len());
+    for database in &databases.items {
+        items.push(render_database(&state, database).await?);
+    }
+    let rendered = Page {
+        items,
+        total: databases.total,
+    };
+    Ok(page_reply(&page, rendered, Value::clone))
+}
+
+pub(super) async fn get_database(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((catalog, name)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    let database = state
+        .core
+        .get_kafka_database(&who.org, &catalog, &name)
+        .await?;
+    Ok(reply(
+        StatusCode::OK,
+        render_database(&state, &database).await?,
+    ))
+}
+
+pub(super) async fn update_database(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((catalog, name)): Path<(String, String)>,
+    Payload(body): Payload,
+) -> Result<Response, CmfError> {
+    let input = resource_input(body, DATABASE_KIND, true)?;
+    let database = state
+        .core
+        .update_kafka_database(&who.org, &catalog, &name, input)
+        .await?;
+    Ok(reply(
+        StatusCode::OK,
+        render_database(&state, &database).await?,
+    ))
+}
+
+pub(super) async fn delete_database(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((catalog, name)): Path<(String, String)>,
+) -> Result<Response, CmfError> {
+    state
+        .core
+        .delete_kafka_database(&who.org, &catalog, &name)
+        .await?;
+    Ok(reply_empty(StatusCode::NO_CONTENT))
+}

@@ -85,6 +85,20 @@ fn render(cluster: &Object) -> Value {
     })
 }
 
+/// How many of the organization's clusters (`local` included) are in each
+/// state, as the list shows them.
+pub(super) async fn states(state: &AppState, org: &str) -> Result<BTreeMap<String, u64>, Error> {
+    let mut items = vec![local()];
+    items.extend(state.core.list_clusters(org).await?.iter().map(render));
+    let mut out = BTreeMap::new();
+    for item in items {
+        if let Some(s) = item.pointer("/status/state").and_then(Value::as_str) {
+            *out.entry(s.to_owned()).or_insert(0) += 1;
+        }
+    }
+    Ok(out)
+}
+
 pub(super) async fn list(
     State(state): State<AppState>,
     Caller(who): Caller,

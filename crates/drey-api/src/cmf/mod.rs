@@ -7,6 +7,7 @@ mod catalogs;
 mod compute_pools;
 mod environments;
 pub(crate) mod flink_web_ui;
+mod information;
 mod kubernetes_clusters;
 mod savepoints;
 mod secret_mappings;
@@ -199,8 +200,26 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/cmf/api/v1/catalogs/kafka/{catName}",
-            get(catalogs::get).delete(catalogs::delete),
+            get(catalogs::get)
+                .put(catalogs::update)
+                .delete(catalogs::delete),
         )
+        .route(
+            "/cmf/api/v1/catalogs/kafka/{catName}/databases",
+            post(catalogs::create_database).get(catalogs::list_databases),
+        )
+        .route(
+            "/cmf/api/v1/catalogs/kafka/{catName}/databases/{dbName}",
+            get(catalogs::get_database)
+                .put(catalogs::update_database)
+                .delete(catalogs::delete_database),
+        )
+        .route("/cmf/api/v1/system-information", get(information::system))
+        .route(
+            "/cmf/api/v1/resource-information",
+            get(information::resources),
+        )
+        .route("/cmf/api/v1/c3/license", get(information::license))
 }
 
 /// `metadata` of a k8s-style CMF object.
