@@ -52,6 +52,10 @@ pub enum Kind {
     /// A place Flink clusters run that an organization registered (LakeSail's
     /// clusters); its credentials are sealed.
     Cluster,
+    /// A Flink cluster drey started as processes on a host (kept in the
+    /// server's own namespace): where it runs, its ports and pids; the TLS
+    /// identity drey speaks to it with is sealed.
+    LocalCluster,
 }
 
 /// Where objects of a kind live.
@@ -67,7 +71,7 @@ pub enum ScopeKind {
 
 impl Kind {
     /// Every kind, for migrations and tests.
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Environment,
         Kind::Application,
         Kind::Instance,
@@ -85,6 +89,7 @@ impl Kind {
         Kind::ServiceAccount,
         Kind::User,
         Kind::Cluster,
+        Kind::LocalCluster,
     ];
 
     /// The stable identifier used in storage. Never change one.
@@ -107,6 +112,7 @@ impl Kind {
             Kind::ServiceAccount => "service-account",
             Kind::User => "user",
             Kind::Cluster => "cluster",
+            Kind::LocalCluster => "local-cluster",
         }
     }
 
@@ -125,7 +131,8 @@ impl Kind {
             | Kind::Organization
             | Kind::ServiceAccount
             | Kind::User
-            | Kind::Cluster => ScopeKind::Global,
+            | Kind::Cluster
+            | Kind::LocalCluster => ScopeKind::Global,
             Kind::Application
             | Kind::SecretMapping
             | Kind::ComputePool
@@ -158,6 +165,7 @@ impl fmt::Display for Kind {
             Kind::ServiceAccount => "ServiceAccount",
             Kind::User => "User",
             Kind::Cluster => "Cluster",
+            Kind::LocalCluster => "LocalCluster",
         })
     }
 }

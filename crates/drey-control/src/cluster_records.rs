@@ -1,0 +1,104 @@
+//! The records of the local clusters drey started, in the store: one
+//! `LocalCluster` object per cluster in the server's own namespace. Its spec
+//! is the record (host, REST address, ports, pids, directories); drey's
+//! client TLS identity for the cluster is the object's sealed secret, so it
+//! is never in clear in the database, a response or a log. Through the
+//! reconcilers' fenced store, only the leader writes them; every replica
+//! reads them, so a replica with its own data dir, or on another host, finds
+//! every cluster another replica started.
+
+use drey_model::{Kind, ObjectKey};
+use drey_runtime::{ClientTls, ClusterRecord, ClusterRegistry, RecordedCluster, RuntimeError};
+use drey_store::{Delete, SecretData, Store, StoreError, Write, WriteMode};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Cluster records live in the server's namespace, not a tenant's.
+const SERVER_ORG: &str = "";
+/// The secret's one key: drey's client identity as JSON.
+const TLS_KEY: &str = "clientTls";
+
+/// Cluster records in a store.
+pub struct StoreClusterRegistry {
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for StoreClusterRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreClusterRegistry")
+    }
+}
+
+impl StoreClusterRegistry {
+    /// Records in `store` (the reconcilers' fenced store, for the writer).
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        StoreClusterRegistry { store }
+    }
+
+    async fn read(&self, key: &ObjectKey) -> Result<Option<RecordedCluster>, RuntimeError> {
+        let Some(object) = self.store.get(key).await.map_err(failed)? else {
+            return Ok(None);
+        };
+        let record: ClusterRecord = serde_json::from_value(object.spec)
+            .map_err(|e| RuntimeError::Registry(format!("cluster {}: {e}", key.name)))?;
+        let tls = match self.store.secret_data(key).await.map_err(failed)? {
+            Some(data) => match data.0.get(TLS_KEY) {
+                Some(json) => Some(serde_json::from_str::<ClientTls>(json).map_err(|e| {
+                    RuntimeError::Registry(format!("cluster {}: TLS identity: {e}", key.name))
+                })?),
+                None => None,
+            },
+            None => None,
+        };
+        Ok(Some(RecordedCluster { record, tls }))
+    }
+}
+
+fn key(id: &str) -> ObjectKey {
+    ObjectKey::global(SERVER_ORG, Kind::LocalCluster, id)
+}
+
+fn failed(e: StoreError) -> RuntimeError {
+    RuntimeError::Registry(e.to_string())
+}
+
+#[async_trait::async_trait]
+impl ClusterRegistry for StoreClusterRegistry {
+    async fn put(&self, cluster: &RecordedCluster) -> Result<(), RuntimeError> {
+        let spec = serde_json::to_value(&cluster.record)
+            .map_err(|e| RuntimeError::Registry(format!("cluster {}: {e}", cluster.record.id)))?;
+        let mut write = Write::new(key(&cluster.record.id), WriteMode::Upsert, spec);
+        let mut secret = BTreeMap::new();
+        if let Some(tls) = &cluster.tls {
+            let json = serde_json::to_string(tls).map_err(|e| {
+                RuntimeError::Registry(format!("cluster {}: {e}", cluster.record.id))
+            })?;
+            secret.insert(TLS_KEY.to_owned(), json);
+        }
+        write.secret = Some(SecretData(secret));
+        self.store.write(write).await.map_err(failed).map(drop)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<RecordedCluster>, RuntimeError> {
+        self.read(&key(id)).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        self.store
+            .delete(Delete::new(key(id)))
+            .await
+            .map_err(failed)
+            .map(drop)
+    }
+
+    async fn list(&self) -> Result<Vec<RecordedCluster>, RuntimeError> {
+        let mut out = Vec::new();
+        for key in self.store.keys(Kind::LocalCluster).await.map_err(failed)? {
+            // Removed since it was listed: no error.
+            if let Some(found) = self.read(&key).await? {
+                out.push(found);
+            }
+        }
+        Ok(out)
+    }
+}
