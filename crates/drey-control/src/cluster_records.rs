@@ -102,3 +102,58 @@ impl ClusterRegistry for StoreClusterRegistry {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drey_runtime::ClusterSpec;
+
+    fn record(id: &str) -> ClusterRecord {
+        serde_json::from_value(serde_json::json!({
+            "format": 1, "id": id, "flink_home": "/flink", "cluster_dir": format!("/d/clusters/{id}"),
+            "rest_port": 8081, "rpc_port": 6123, "blob_port": 6124, "boot_id": "b",
+            "started_at_ms": 1, "spec": ClusterSpec::new(id), "processes": [], "tls": true,
+            "host": "h1", "rest_address": "10.0.0.7"
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn records_round_trip_with_the_identity_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("drey.db");
+        let store = drey_store::SqliteStore::open(&path, drey_store::Sealer::from_key(&[7; 32]))
+            .await
+            .unwrap();
+        let registry = StoreClusterRegistry::new(Arc::new(store));
+        let tls: ClientTls = serde_json::from_value(serde_json::json!({
+            "ca_pem": "CA", "identity_pem": "-----BEGIN PRIVATE KEY-----\nSECRETKEYBODY\n",
+            "keystore": "/k.p12", "truststore": "/t.p12", "password": "PASSWORDXYZ"
+        }))
+        .unwrap();
+        let cluster = RecordedCluster {
+            record: record("app-1"),
+            tls: Some(tls.clone()),
+        };
+        registry.put(&cluster).await.unwrap();
+        let got = registry.get("app-1").await.unwrap().unwrap();
+        assert_eq!(got.record, cluster.record);
+        assert_eq!(got.tls, Some(tls));
+        assert_eq!(got.record.rest_url(), "https://10.0.0.7:8081");
+        assert_eq!(registry.list().await.unwrap().len(), 1);
+        // Nothing of the identity in clear in the database files (WAL too),
+        // while the record is there to be found.
+        let mut text = String::new();
+        for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            text.push_str(&String::from_utf8_lossy(&std::fs::read(f.path()).unwrap()));
+        }
+        assert!(
+            text.contains("10.0.0.7"),
+            "the record is not where it was looked for"
+        );
+        assert!(!text.contains("SECRETKEYBODY") && !text.contains("PASSWORDXYZ"));
+        registry.remove("app-1").await.unwrap();
+        assert!(registry.get("app-1").await.unwrap().is_none());
+        registry.remove("app-1").await.unwrap();
+    }
+}

@@ -404,13 +404,16 @@ impl LocalBackend {
         url: &str,
         config: ClientConfig,
     ) -> Result<FlinkClient, RuntimeError> {
-        client_for_url(self.registry.as_deref(), &self.data_dir, url, config).await
+        let found = recorded_at(self.registry.as_deref(), &self.data_dir, url).await?;
+        client_for(found, url, config)
     }
 
     /// drey's TLS material for the cluster at REST URL `url`, when drey recorded it and it
     /// speaks TLS (what a JVM client such as the SQL gateway needs).
     pub async fn client_tls_for_url(&self, url: &str) -> Result<Option<ClientTls>, RuntimeError> {
-        client_tls_for_url(self.registry.as_deref(), &self.data_dir, url).await
+        Ok(recorded_at(self.registry.as_deref(), &self.data_dir, url)
+            .await?
+            .and_then(|found| found.tls))
     }
 
     /// Bounds the memory (process sizes, MiB) all clusters may take together.
@@ -1536,30 +1539,33 @@ pub(crate) fn client_with(
     Ok(FlinkClient::with_config(record.rest_url(), config)?)
 }
 
-/// [`LocalBackend::client_for_url`]: the cluster is looked up in `registry`, then in the
-/// `cluster.json` files under `data_dir`.
-pub async fn client_for_url(
-    registry: Option<&dyn ClusterRegistry>,
+/// A client for the REST API at `url` with `config`: for a cluster recorded in a
+/// `cluster.json` under `data_dir`, with its TLS access; otherwise a plain client
+/// (`drey-local-flink`, tests; drey's server looks in its store first, see
+/// [`recorded_at`]).
+pub fn client_for_url(
     data_dir: &Path,
     url: &str,
     config: ClientConfig,
 ) -> Result<FlinkClient, RuntimeError> {
-    match recorded_at(registry, data_dir, url).await? {
+    client_for(recorded_in_dir(data_dir, url)?, url, config)
+}
+
+/// drey's TLS material for the cluster recorded under `data_dir` at REST URL `url`;
+/// `None` when none is there or it speaks plain HTTP.
+pub fn client_tls_for_url(data_dir: &Path, url: &str) -> Result<Option<ClientTls>, RuntimeError> {
+    Ok(recorded_in_dir(data_dir, url)?.and_then(|found| found.tls))
+}
+
+fn client_for(
+    found: Option<RecordedCluster>,
+    url: &str,
+    config: ClientConfig,
+) -> Result<FlinkClient, RuntimeError> {
+    match found {
         Some(found) => client_with(&found.record, found.tls.as_ref(), config),
         None => Ok(FlinkClient::with_config(url, config)?),
     }
-}
-
-/// drey's TLS material for the cluster at REST URL `url`; `None` when drey recorded no
-/// cluster there or it speaks plain HTTP.
-pub async fn client_tls_for_url(
-    registry: Option<&dyn ClusterRegistry>,
-    data_dir: &Path,
-    url: &str,
-) -> Result<Option<ClientTls>, RuntimeError> {
-    Ok(recorded_at(registry, data_dir, url)
-        .await?
-        .and_then(|found| found.tls))
 }
 
 /// The cluster drey recorded at REST URL `url`: in `registry`, else in a `cluster.json`
@@ -1579,6 +1585,11 @@ pub async fn recorded_at(
             return Ok(Some(found));
         }
     }
+    recorded_in_dir(data_dir, url)
+}
+
+/// The cluster recorded in a `cluster.json` under `data_dir` at REST URL `url`.
+fn recorded_in_dir(data_dir: &Path, url: &str) -> Result<Option<RecordedCluster>, RuntimeError> {
     let Ok(entries) = std::fs::read_dir(data_dir.join("clusters")) else {
         return Ok(None);
     };
