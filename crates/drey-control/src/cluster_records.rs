@@ -156,4 +156,89 @@ mod tests {
         assert!(registry.get("app-1").await.unwrap().is_none());
         registry.remove("app-1").await.unwrap();
     }
+
+    /// A cluster recorded with another host is driven over REST only: a
+    /// JobManager that does not answer is unknown (never gone), a start
+    /// waits for it instead of launching a second one here, and its
+    /// processes are never stopped from here. The same record on this host
+    /// with no live process is gone.
+    #[tokio::test]
+    async fn a_cluster_of_another_host_is_never_touched_here() {
+        use drey_model::Observation;
+        use drey_runtime::{JobBackend, StartStep};
+        let dir = tempfile::tempdir().unwrap();
+        // A Flink layout whose scripts do nothing: a launch would not start.
+        let flink = dir.path().join("flink");
+        for d in ["bin", "lib", "conf"] {
+            std::fs::create_dir_all(flink.join(d)).unwrap();
+        }
+        for f in ["bin/jobmanager.sh", "bin/taskmanager.sh"] {
+            std::fs::write(flink.join(f), "").unwrap();
+        }
+        let home = drey_runtime::FlinkHome::at(&flink, "test").unwrap();
+        let store = drey_store::SqliteStore::open(
+            &dir.path().join("drey.db"),
+            drey_store::Sealer::from_key(&[7; 32]),
+        )
+        .await
+        .unwrap();
+        let registry = Arc::new(StoreClusterRegistry::new(Arc::new(store)));
+        let backend = drey_runtime::LocalBackend::new(home, dir.path().join("data"))
+            .with_registry(registry.clone())
+            .with_host("h1");
+        // Nothing listens on the recorded port.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut elsewhere = record("app-2");
+        elsewhere.host = Some("h2".into());
+        elsewhere.rest_address = Some("127.0.0.1".into());
+        elsewhere.rest_port = port;
+        elsewhere.tls = false;
+        registry
+            .put(&RecordedCluster {
+                record: elsewhere.clone(),
+                tls: None,
+            })
+            .await
+            .unwrap();
+        match backend.look("app-2").await {
+            Observation::Unknown(why) => assert!(why.contains("h2"), "{why}"),
+            other => panic!("a silent cluster of another host is {other:?}"),
+        }
+        let spec = ClusterSpec::new("app-2");
+        for launched in [false, true] {
+            let step = backend
+                .start_step(&spec, launched, std::time::Duration::from_secs(1))
+                .await
+                .unwrap();
+            assert!(matches!(step, StartStep::Waiting), "{step:?}");
+        }
+        let refused = backend
+            .tear_down("app-2", std::time::Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, RuntimeError::Elsewhere { .. }),
+            "{refused}"
+        );
+        assert!(
+            registry.get("app-2").await.unwrap().is_some(),
+            "record kept"
+        );
+
+        // The same record on this host, with no process alive: gone.
+        let mut here = elsewhere;
+        here.host = Some("h1".into());
+        registry
+            .put(&RecordedCluster {
+                record: here,
+                tls: None,
+            })
+            .await
+            .unwrap();
+        assert!(matches!(backend.look("app-2").await, Observation::Gone(_)));
+    }
 }
