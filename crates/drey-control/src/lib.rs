@@ -10,6 +10,7 @@ pub use drey_store::audit;
 pub mod auth;
 pub mod catalogs;
 pub mod cluster_health;
+pub mod cluster_records;
 pub mod clusters;
 pub mod compute_pools;
 pub mod documents;
@@ -163,31 +164,43 @@ impl Core {
         let _ = self.wake.send(Wake::All);
     }
 
-    /// A client for a Flink REST URL drey recorded: for a cluster of drey's data dir,
-    /// with drey's client certificate and that cluster's CA as the only root (its REST API
-    /// takes no other client); for any other URL, a plain client.
-    pub fn flink_client(
+    /// A client for a Flink REST URL drey recorded: for a local cluster drey started (its
+    /// record in the store, or an older drey's `cluster.json` in the data dir), with drey's
+    /// client certificate and that cluster's CA as the only root (its REST API takes no
+    /// other client); for any other URL, a plain client.
+    pub async fn flink_client(
         &self,
         url: &str,
         config: drey_flink::ClientConfig,
     ) -> Result<drey_flink::FlinkClient, Error> {
-        let client = match &self.data_dir {
-            Some(dir) => drey_runtime::client_for_url(dir, url, config)
-                .map_err(|e| Error::Unavailable(format!("Flink cluster at {url}: {e}"))),
-            None => drey_flink::FlinkClient::with_config(url, config)
-                .map_err(|e| Error::Unavailable(format!("Flink cluster at {url}: {e}"))),
-        };
-        client
+        let unavailable =
+            |e: &dyn std::fmt::Display| Error::Unavailable(format!("Flink cluster at {url}: {e}"));
+        match self.recorded_cluster_at(url).await? {
+            Some(found) => drey_runtime::LocalCluster::client_for_record(&found, config)
+                .map_err(|e| unavailable(&e)),
+            None => drey_flink::FlinkClient::with_config(url, config).map_err(|e| unavailable(&e)),
+        }
     }
 
     /// drey's TLS material for the local cluster at REST URL `url` (what a JVM client,
     /// the SQL gateway, needs to reach it); `None` for a cluster without TLS.
-    pub fn flink_client_tls(&self, url: &str) -> Result<Option<drey_runtime::ClientTls>, Error> {
-        match &self.data_dir {
-            Some(dir) => drey_runtime::client_tls_for_url(dir, url)
-                .map_err(|e| Error::Unavailable(format!("Flink cluster at {url}: {e}"))),
-            None => Ok(None),
-        }
+    pub async fn flink_client_tls(
+        &self,
+        url: &str,
+    ) -> Result<Option<drey_runtime::ClientTls>, Error> {
+        Ok(self.recorded_cluster_at(url).await?.and_then(|c| c.tls))
+    }
+
+    async fn recorded_cluster_at(
+        &self,
+        url: &str,
+    ) -> Result<Option<drey_runtime::RecordedCluster>, Error> {
+        let registry = cluster_records::StoreClusterRegistry::new(self.store.clone());
+        let no_dir = std::path::PathBuf::new();
+        let dir = self.data_dir.as_ref().unwrap_or(&no_dir);
+        drey_runtime::recorded_at(Some(&registry), dir, url)
+            .await
+            .map_err(|e| Error::Unavailable(format!("Flink cluster at {url}: {e}")))
     }
 
     /// The store, for layers that need raw access (reconcilers, tests).

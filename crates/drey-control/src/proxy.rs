@@ -120,7 +120,9 @@ impl Core {
     ) -> Result<ProxyResponse, Error> {
         let (kind, url) = self.proxy_url(org, env, target).await?;
         let url = url.as_str();
-        let client = self.flink_client(url, drey_flink::ClientConfig::default())?;
+        let client = self
+            .flink_client(url, drey_flink::ClientConfig::default())
+            .await?;
         let method = Method::from_bytes(request.method.as_bytes())
             .map_err(|_| Error::BadRequest(format!("unsupported method {}", request.method)))?;
         let body = (!request.body.is_empty()).then_some(request.body);

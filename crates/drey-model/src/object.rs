@@ -61,6 +61,10 @@ pub enum Kind {
     /// One alert notification for one receiver, stored before it is sent
     /// and kept with its outcome.
     AlertDelivery,
+    /// A Flink cluster drey started as processes on a host (kept in the
+    /// server's own namespace): where it runs, its ports and pids; the TLS
+    /// identity drey speaks to it with is sealed.
+    LocalCluster,
 }
 
 /// Where objects of a kind live.
@@ -78,7 +82,7 @@ pub enum ScopeKind {
 
 impl Kind {
     /// Every kind, for migrations and tests.
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 21] = [
         Kind::Environment,
         Kind::Application,
         Kind::Instance,
@@ -99,6 +103,7 @@ impl Kind {
         Kind::Alert,
         Kind::AlertDelivery,
         Kind::KafkaDatabase,
+        Kind::LocalCluster,
     ];
 
     /// The stable identifier used in storage. Never change one.
@@ -124,6 +129,7 @@ impl Kind {
             Kind::Alert => "alert",
             Kind::AlertDelivery => "alert-delivery",
             Kind::KafkaDatabase => "kafka-database",
+            Kind::LocalCluster => "local-cluster",
         }
     }
 
@@ -144,7 +150,8 @@ impl Kind {
             | Kind::User
             | Kind::Cluster
             | Kind::Alert
-            | Kind::AlertDelivery => ScopeKind::Global,
+            | Kind::AlertDelivery
+            | Kind::LocalCluster => ScopeKind::Global,
             Kind::Application
             | Kind::SecretMapping
             | Kind::ComputePool
@@ -181,6 +188,7 @@ impl fmt::Display for Kind {
             Kind::Alert => "Alert",
             Kind::AlertDelivery => "AlertDelivery",
             Kind::KafkaDatabase => "KafkaDatabase",
+            Kind::LocalCluster => "LocalCluster",
         })
     }
 }

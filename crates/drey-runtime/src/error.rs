@@ -149,6 +149,20 @@ pub enum RuntimeError {
     /// A cluster's certificates could not be made.
     #[error("cannot make TLS certificates: {0}")]
     Tls(String),
+    /// The cluster records could not be read or written (the store).
+    #[error("cluster records: {0}")]
+    Registry(String),
+    /// The cluster runs on another host: only a drey there starts or stops
+    /// its processes.
+    #[error("Flink cluster {id} runs on host '{host}', not on this one ('{here}'); only a drey server there can stop its processes")]
+    Elsewhere {
+        /// The cluster.
+        id: String,
+        /// The host that runs it.
+        host: String,
+        /// This host.
+        here: String,
+    },
     /// A cluster cannot be started isolated as drey is set up to.
     #[error("{0}")]
     Isolation(String),

@@ -38,8 +38,10 @@ use crate::process::{
     boot_id, free_ports, group_has_live_members, is_same_live_process, port_is_free, proc_cmdline,
     proc_stat, signal_group, tail, write_atomic,
 };
+use crate::registry::{same_rest_url, ClusterRegistry, RecordedCluster};
 use crate::sandbox::{self, Isolation, Mounts};
 use crate::tls::{self, ClientTls};
+use std::sync::Arc;
 
 /// What to start: one JobManager and `task_managers` TaskManagers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +71,10 @@ pub struct ClusterSpec {
     /// `savepoints/`; nothing else of the machine is shown this way.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restore_dirs: Vec<PathBuf>,
+    /// What the cluster is for (`application default/env/app`), as recorded
+    /// and shown; `None` when nobody said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl ClusterSpec {
@@ -91,6 +97,7 @@ impl ClusterSpec {
             flink_configuration: BTreeMap::new(),
             state_dirs: Vec::new(),
             restore_dirs: Vec::new(),
+            owner: None,
         }
     }
 
@@ -232,16 +239,39 @@ pub struct ClusterRecord {
     /// How the processes are isolated (`None` in records of an older drey: not at all).
     #[serde(default)]
     pub isolation: Option<Isolation>,
+    /// The host that runs the processes (drey's `--host-id`); `None` in records of an
+    /// older drey, whose clusters ran on the host that reads the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The address the REST API binds and advertises (`--cluster-rest-address`); `None`
+    /// in records of an older drey: 127.0.0.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rest_address: Option<String>,
 }
 
 impl ClusterRecord {
-    /// The REST base URL: `https://127.0.0.1:<port>` (or `http://` for a cluster started
-    /// without TLS by an older drey).
+    /// The REST base URL: `https://<rest address>:<port>` (or `http://` for a cluster
+    /// started without TLS by an older drey).
     pub fn rest_url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://127.0.0.1:{}", self.rest_port)
+        let address = self.rest_address.as_deref().unwrap_or(LOOPBACK);
+        let host = if address.contains(':') {
+            format!("[{address}]")
+        } else {
+            address.to_owned()
+        };
+        format!("{scheme}://{host}:{}", self.rest_port)
+    }
+
+    /// Whether the processes run on host `here` (a record without a host is from an
+    /// older drey, which ran its clusters where its data dir is).
+    pub fn runs_on(&self, here: &str) -> bool {
+        self.host.as_deref().is_none_or(|h| h == here)
     }
 }
+
+/// Where a cluster's REST API listens unless drey is told otherwise.
+pub const LOOPBACK: &str = "127.0.0.1";
 
 /// The directories of one cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,6 +352,12 @@ pub struct LocalBackend {
     isolation: Isolation,
     /// Directories every sandboxed cluster reads and writes besides its own.
     shared_dirs: Vec<PathBuf>,
+    /// Where cluster records are kept besides `cluster.json` (drey's store).
+    registry: Option<Arc<dyn ClusterRegistry>>,
+    /// This host's identity in the records.
+    host: String,
+    /// The address the clusters' REST APIs bind and advertise.
+    rest_address: String,
 }
 
 impl LocalBackend {
@@ -334,7 +370,36 @@ impl LocalBackend {
             memory_budget_mb: None,
             isolation: Isolation::Sandbox,
             shared_dirs: Vec::new(),
+            registry: None,
+            host: default_host_id(),
+            rest_address: LOOPBACK.to_owned(),
         }
+    }
+
+    /// Keeps the cluster records in `registry` (drey's store) as well as in each
+    /// cluster's `cluster.json`, and finds clusters there first.
+    pub fn with_registry(mut self, registry: Arc<dyn ClusterRegistry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Names this host in the records (default: the host name). A cluster recorded with
+    /// another host is never started, signalled or looked at through `/proc` here.
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// This host's identity in the records.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The address the clusters' REST APIs bind and advertise (default 127.0.0.1); what
+    /// other hosts' drey servers reach them at. Their certificates name it.
+    pub fn with_rest_address(mut self, address: impl Into<String>) -> Self {
+        self.rest_address = address.into();
+        self
     }
 
     /// Directories every sandboxed cluster may read and write besides its own (a shared
@@ -356,21 +421,24 @@ impl LocalBackend {
         self.isolation
     }
 
-    /// A client for the REST API at `url` with `config`: when `url` is a local cluster of
-    /// this data dir started with TLS, with drey's client certificate and the cluster's
-    /// CA; otherwise a plain client.
-    pub fn client_for_url(
+    /// A client for the REST API at `url` with `config`: when `url` is a cluster drey
+    /// recorded and it speaks TLS, with drey's client certificate and the cluster's CA;
+    /// otherwise a plain client.
+    pub async fn client_for_url(
         &self,
         url: &str,
         config: ClientConfig,
     ) -> Result<FlinkClient, RuntimeError> {
-        client_for_url(&self.data_dir, url, config)
+        let found = recorded_at(self.registry.as_deref(), &self.data_dir, url).await?;
+        client_for(found, url, config)
     }
 
-    /// drey's TLS material for the cluster at REST URL `url`, when it is one of this data
-    /// dir's and speaks TLS (what a JVM client such as the SQL gateway needs).
-    pub fn client_tls_for_url(&self, url: &str) -> Result<Option<ClientTls>, RuntimeError> {
-        client_tls_for_url(&self.data_dir, url)
+    /// drey's TLS material for the cluster at REST URL `url`, when drey recorded it and it
+    /// speaks TLS (what a JVM client such as the SQL gateway needs).
+    pub async fn client_tls_for_url(&self, url: &str) -> Result<Option<ClientTls>, RuntimeError> {
+        Ok(recorded_at(self.registry.as_deref(), &self.data_dir, url)
+            .await?
+            .and_then(|found| found.tls))
     }
 
     /// Bounds the memory (process sizes, MiB) all clusters may take together.
@@ -409,6 +477,7 @@ impl LocalBackend {
         timeout: Duration,
     ) -> Result<LocalCluster, RuntimeError> {
         spec.validate()?;
+        self.refuse_elsewhere(&spec.id).await?;
         if let Some(running) = self.adopt(&spec.id).await? {
             return Err(RuntimeError::AlreadyRunning {
                 id: spec.id.clone(),
@@ -434,6 +503,7 @@ impl LocalBackend {
         let mut cluster = self.spawn_recorded(spec).await?;
         if let Err(e) = cluster.wait_ready(timeout).await {
             cluster.teardown().await;
+            self.forget_quietly(&spec.id).await;
             return Err(e);
         }
         tracing::info!(id = %spec.id, rest = %cluster.rest_url(), "local Flink cluster ready");
@@ -465,7 +535,7 @@ impl LocalBackend {
         // data and metrics per TaskManager.
         let ports = free_ports(4 + 3 * tm_count)?;
         let (rest_port, rpc_port, blob_port) = (ports[0], ports[1], ports[2]);
-        let (tls_options, client_tls) = tls::generate(&spec.id, &dirs.root)?;
+        let (tls_options, client_tls) = tls::generate(&spec.id, &dirs.root, &self.rest_address)?;
         let mut owned_options = tls_options;
         owned_options.extend(reporter_options(ports[3]));
         let config = self.write_conf(
@@ -499,6 +569,8 @@ impl LocalBackend {
             processes: Vec::new(),
             tls: true,
             isolation: Some(self.isolation),
+            host: Some(self.host.clone()),
+            rest_address: Some(self.rest_address.clone()),
         };
         LocalCluster::new(
             record,
@@ -787,8 +859,8 @@ impl LocalBackend {
                 "taskmanager.numberOfTaskSlots",
                 spec.slots_per_task_manager.to_string(),
             ),
-            ("rest.address", "127.0.0.1".into()),
-            ("rest.bind-address", "127.0.0.1".into()),
+            ("rest.address", self.rest_address.clone()),
+            ("rest.bind-address", self.rest_address.clone()),
             ("rest.port", rest_port.to_string()),
             ("blob.server.port", blob_port.to_string()),
             ("execution.checkpointing.dir", file_url(&dirs.checkpoints)),
@@ -851,6 +923,7 @@ impl LocalBackend {
         spec: &ClusterSpec,
         timeout: Duration,
     ) -> Result<LocalCluster, RuntimeError> {
+        self.refuse_elsewhere(&spec.id).await?;
         if let Some(existing) = self.adopt(&spec.id).await? {
             if existing.is_alive() {
                 return Ok(existing);
@@ -867,6 +940,7 @@ impl LocalBackend {
     /// for the whole start (the reconcilers' requeue-after steps).
     pub async fn launch(&self, spec: &ClusterSpec) -> Result<LocalCluster, RuntimeError> {
         spec.validate()?;
+        self.refuse_elsewhere(&spec.id).await?;
         if let Some(existing) = self.adopt(&spec.id).await? {
             if existing.is_alive() {
                 return Ok(existing);
@@ -883,35 +957,124 @@ impl LocalBackend {
         let tm_ports = cluster.tm_ports.clone();
         let spawned = self.spawn_all(&mut cluster, &tm_ports).await;
         // Record what was started even when a later spawn failed, so nothing is orphaned
-        // untracked if this process dies right now.
-        let recorded = cluster.write_record();
-        if let Err(e) = spawned.and(recorded) {
+        // untracked if this process dies right now. A record the store refuses (this
+        // replica no longer leads) takes the processes down again.
+        let recorded = match spawned {
+            Ok(()) => self.save(&cluster).await,
+            Err(e) => {
+                let _ = cluster.write_record();
+                Err(e)
+            }
+        };
+        if let Err(e) = recorded {
             cluster.teardown().await;
+            self.forget_quietly(&spec.id).await;
             return Err(e);
         }
         tracing::info!(id = %spec.id, rest = %cluster.rest_url(), "local Flink cluster starting");
         Ok(cluster)
     }
 
-    /// Re-adopts cluster `id` from its `cluster.json`: `Ok(None)` when there is no record or
-    /// none of the recorded processes is still alive (exited, pid recycled, machine
-    /// rebooted). A cluster with some processes gone is still adopted, so it can be stopped;
-    /// [`LocalCluster::is_alive`] is then false. Only processes verified in `/proc` (start
-    /// time, command line) are ever signalled.
-    pub async fn adopt(&self, id: &str) -> Result<Option<LocalCluster>, RuntimeError> {
-        let dirs = self.cluster_dirs(id);
-        let Some(record) = read_record(&dirs.record_file())? else {
-            return Ok(None);
-        };
-        self.adopt_record(record)
+    /// Records `cluster`: its `cluster.json`, then the registry (drey's store).
+    async fn save(&self, cluster: &LocalCluster) -> Result<(), RuntimeError> {
+        cluster.write_record()?;
+        if let Some(registry) = &self.registry {
+            registry
+                .put(&RecordedCluster {
+                    record: cluster.record.clone(),
+                    tls: cluster.client_tls.clone(),
+                })
+                .await?;
+        }
+        Ok(())
     }
 
-    fn adopt_record(&self, record: ClusterRecord) -> Result<Option<LocalCluster>, RuntimeError> {
+    /// Forgets cluster `id` in the registry after its processes are gone.
+    async fn forget(&self, id: &str) -> Result<(), RuntimeError> {
+        match &self.registry {
+            Some(registry) => registry.remove(id).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn forget_quietly(&self, id: &str) {
+        if let Err(e) = self.forget(id).await {
+            tracing::warn!(id, error = %e, "cannot remove the record of a cluster that did not start");
+        }
+    }
+
+    /// What drey recorded about cluster `id`: the registry's record, else the
+    /// `cluster.json` of this data dir (a cluster an older drey started; it is copied
+    /// into the registry when its processes still run here, so every replica finds it).
+    pub async fn recorded(&self, id: &str) -> Result<Option<RecordedCluster>, RuntimeError> {
+        if let Some(registry) = &self.registry {
+            if let Some(found) = registry.get(id).await? {
+                return Ok(Some(found));
+            }
+        }
+        let Some(record) = read_record(&self.cluster_dirs(id).record_file())? else {
+            return Ok(None);
+        };
+        let found = RecordedCluster {
+            tls: tls_of(&record)?,
+            record,
+        };
+        if let Some(registry) = &self.registry {
+            let alive = found
+                .record
+                .processes
+                .iter()
+                .any(|p| is_same_live_process(p.pid, p.start_time, &marker_of(&found.record)));
+            if alive && found.record.boot_id == boot_id() {
+                match registry.put(&found).await {
+                    Ok(()) => {
+                        tracing::info!(id, "recorded a cluster of an older drey in the store")
+                    }
+                    Err(e) => {
+                        tracing::warn!(id, error = %e, "cannot record a cluster of an older drey in the store")
+                    }
+                }
+            }
+        }
+        Ok(Some(found))
+    }
+
+    /// Refuses to start or stop processes of a cluster recorded on another host.
+    async fn refuse_elsewhere(&self, id: &str) -> Result<(), RuntimeError> {
+        match self.recorded(id).await? {
+            Some(found) if !found.record.runs_on(&self.host) => Err(self.elsewhere(&found.record)),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn elsewhere(&self, record: &ClusterRecord) -> RuntimeError {
+        RuntimeError::Elsewhere {
+            id: record.id.clone(),
+            host: record.host.clone().unwrap_or_default(),
+            here: self.host.clone(),
+        }
+    }
+
+    /// Re-adopts cluster `id` from its record (see [`LocalBackend::recorded`]): `Ok(None)`
+    /// when there is no record, it runs on another host, or none of the recorded processes
+    /// is still alive (exited, pid recycled, machine rebooted). A cluster with some
+    /// processes gone is still adopted, so it can be stopped; [`LocalCluster::is_alive`]
+    /// is then false. Only processes verified in `/proc` (start time, command line) are
+    /// ever signalled.
+    pub async fn adopt(&self, id: &str) -> Result<Option<LocalCluster>, RuntimeError> {
+        match self.recorded(id).await? {
+            Some(found) if found.record.runs_on(&self.host) => self.adopt_record(found),
+            _ => Ok(None),
+        }
+    }
+
+    fn adopt_record(&self, found: RecordedCluster) -> Result<Option<LocalCluster>, RuntimeError> {
+        let RecordedCluster { record, tls } = found;
         if record.boot_id != boot_id() {
             tracing::info!(id = %record.id, "cluster record is from an earlier boot; not adopting");
             return Ok(None);
         }
-        let marker = record.cluster_dir.display().to_string();
+        let marker = marker_of(&record);
         let live = record
             .processes
             .iter()
@@ -936,60 +1099,96 @@ impl LocalBackend {
                 "adopting a degraded cluster: some recorded processes are gone"
             );
         }
-        let client_tls = if record.tls {
-            let tls = ClientTls::load(&record.cluster_dir)?.ok_or_else(|| {
-                RuntimeError::Tls(format!(
-                    "cluster {} speaks TLS but drey's client certificate for it is missing",
-                    record.id
-                ))
-            })?;
-            Some(tls)
-        } else {
-            None
-        };
-        LocalCluster::new(record, client_tls, &self.client_config, Vec::new()).map(Some)
+        if record.tls && tls.is_none() {
+            return Err(missing_tls(&record));
+        }
+        LocalCluster::new(record, tls, &self.client_config, Vec::new()).map(Some)
     }
 
-    /// Every cluster with a record under the data directory, with whether it is alive.
-    /// Stale records (no live process) are listed too; [`LocalBackend::stop`] removes them.
+    /// Every cluster recorded on this host (in the registry, and in this data dir's
+    /// `cluster.json` files), with whether it is alive. Stale records (no live process)
+    /// are listed too; [`LocalBackend::stop`] removes them.
     pub async fn list(&self) -> Result<Vec<ListedCluster>, RuntimeError> {
-        let clusters = self.data_dir.join("clusters");
+        let mut found: BTreeMap<String, RecordedCluster> = BTreeMap::new();
+        if let Some(registry) = &self.registry {
+            for c in registry.list().await? {
+                if c.record.runs_on(&self.host) {
+                    found.insert(c.record.id.clone(), c);
+                }
+            }
+        }
+        for record in self.file_records()? {
+            if !found.contains_key(&record.id) {
+                let tls = tls_of(&record).unwrap_or(None);
+                found.insert(record.id.clone(), RecordedCluster { record, tls });
+            }
+        }
         let mut out = Vec::new();
+        for (_, c) in found {
+            let record = c.record.clone();
+            let (alive, live_processes) = match self.adopt_record(c) {
+                Ok(Some(c)) => (c.is_alive(), c.live_pids().len()),
+                Ok(None) => (false, 0),
+                Err(e) => {
+                    tracing::warn!(id = %record.id, error = %e, "cannot adopt a recorded cluster");
+                    (false, 0)
+                }
+            };
+            out.push(ListedCluster {
+                record,
+                alive,
+                live_processes,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The `cluster.json` records under this data dir.
+    fn file_records(&self) -> Result<Vec<ClusterRecord>, RuntimeError> {
+        let clusters = self.data_dir.join("clusters");
         let entries = match std::fs::read_dir(&clusters) {
             Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(RuntimeError::io("cannot read", &clusters, e)),
         };
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
         paths.sort();
+        let mut out = Vec::new();
         for dir in paths {
             if let Some(record) = read_record(&dir.join("cluster.json"))? {
-                let (alive, live_processes) = match self.adopt_record(record.clone())? {
-                    Some(c) => (c.is_alive(), c.live_pids().len()),
-                    None => (false, 0),
-                };
-                out.push(ListedCluster {
-                    record,
-                    alive,
-                    live_processes,
-                });
+                out.push(record);
             }
         }
         Ok(out)
     }
 
-    /// Stops cluster `id` if it is running (see [`LocalCluster::stop`]), then removes its
-    /// directory (record, configuration, logs, uploaded jars: nothing a later start reads);
-    /// returns whether it was running. A stale record goes the same way.
+    /// Stops cluster `id` if it is running (see [`LocalCluster::stop`]), forgets its
+    /// record, then removes its directory (configuration, logs, uploaded jars: nothing a
+    /// later start reads); returns whether it was running. A stale record goes the same
+    /// way. A cluster recorded on another host is refused ([`RuntimeError::Elsewhere`]).
     pub async fn stop(&self, id: &str, grace: Duration) -> Result<bool, RuntimeError> {
-        let was_running = match self.adopt(id).await? {
+        let recorded = self.recorded(id).await?;
+        if let Some(found) = &recorded {
+            if !found.record.runs_on(&self.host) {
+                return Err(self.elsewhere(&found.record));
+            }
+        }
+        let root = recorded
+            .as_ref()
+            .map(|f| f.record.cluster_dir.clone())
+            .unwrap_or_else(|| self.cluster_dirs(id).root);
+        let adopted = match recorded {
+            Some(found) => self.adopt_record(found)?,
+            None => None,
+        };
+        let was_running = match adopted {
             Some(c) => {
                 c.stop(grace).await?;
                 true
             }
             None => false,
         };
-        let root = self.cluster_dirs(id).root;
+        self.forget(id).await?;
         match std::fs::remove_dir_all(&root) {
             Ok(()) => tracing::debug!(id, "removed the cluster directory"),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -1000,6 +1199,38 @@ impl LocalBackend {
         }
         Ok(was_running)
     }
+}
+
+/// What identifies a cluster's processes in `/proc/<pid>/cmdline`: its directory.
+fn marker_of(record: &ClusterRecord) -> String {
+    record.cluster_dir.display().to_string()
+}
+
+fn missing_tls(record: &ClusterRecord) -> RuntimeError {
+    RuntimeError::Tls(format!(
+        "cluster {} speaks TLS but drey's client certificate for it is missing",
+        record.id
+    ))
+}
+
+/// drey's TLS material of a cluster recorded in a `cluster.json` (in `drey/client.json`
+/// beside it).
+fn tls_of(record: &ClusterRecord) -> Result<Option<ClientTls>, RuntimeError> {
+    if !record.tls {
+        return Ok(None);
+    }
+    ClientTls::load(&record.cluster_dir)?
+        .map(Some)
+        .ok_or_else(|| missing_tls(record))
+}
+
+/// This host's name, the default host identity in cluster records.
+pub fn default_host_id() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// A running local cluster.
@@ -1045,6 +1276,15 @@ impl LocalCluster {
             children: Vec::new(),
             tm_ports,
         })
+    }
+
+    /// A client for the REST API of a recorded cluster (wherever it runs), with its TLS
+    /// access.
+    pub fn client_for_record(
+        found: &RecordedCluster,
+        config: ClientConfig,
+    ) -> Result<FlinkClient, RuntimeError> {
+        client_with(&found.record, found.tls.as_ref(), config)
     }
 
     /// A client for the cluster's REST API with other timeouts and retries (and the
@@ -1349,7 +1589,7 @@ fn probe_config() -> ClientConfig {
 
 /// A client for `record`'s REST API: with drey's client certificate and only the cluster's
 /// CA as root when it speaks TLS.
-fn client_with(
+pub(crate) fn client_with(
     record: &ClusterRecord,
     tls: Option<&ClientTls>,
     mut config: ClientConfig,
@@ -1360,30 +1600,57 @@ fn client_with(
     Ok(FlinkClient::with_config(record.rest_url(), config)?)
 }
 
-/// [`LocalBackend::client_for_url`] for the clusters under `data_dir`.
+/// A client for the REST API at `url` with `config`: for a cluster recorded in a
+/// `cluster.json` under `data_dir`, with its TLS access; otherwise a plain client
+/// (`drey-local-flink`, tests; drey's server looks in its store first, see
+/// [`recorded_at`]).
 pub fn client_for_url(
     data_dir: &Path,
     url: &str,
     config: ClientConfig,
 ) -> Result<FlinkClient, RuntimeError> {
-    match cluster_at(data_dir, url)? {
-        Some((record, tls)) => client_with(&record, tls.as_ref(), config),
+    client_for(recorded_in_dir(data_dir, url)?, url, config)
+}
+
+/// drey's TLS material for the cluster recorded under `data_dir` at REST URL `url`;
+/// `None` when none is there or it speaks plain HTTP.
+pub fn client_tls_for_url(data_dir: &Path, url: &str) -> Result<Option<ClientTls>, RuntimeError> {
+    Ok(recorded_in_dir(data_dir, url)?.and_then(|found| found.tls))
+}
+
+fn client_for(
+    found: Option<RecordedCluster>,
+    url: &str,
+    config: ClientConfig,
+) -> Result<FlinkClient, RuntimeError> {
+    match found {
+        Some(found) => client_with(&found.record, found.tls.as_ref(), config),
         None => Ok(FlinkClient::with_config(url, config)?),
     }
 }
 
-/// drey's TLS material for the local cluster of `data_dir` at REST URL `url`; `None` when
-/// no cluster of the data dir is there or it speaks plain HTTP.
-pub fn client_tls_for_url(data_dir: &Path, url: &str) -> Result<Option<ClientTls>, RuntimeError> {
-    Ok(cluster_at(data_dir, url)?.and_then(|(_, tls)| tls))
-}
-
-/// The record (and drey's TLS material) of the cluster of `data_dir` at `url`.
-fn cluster_at(
+/// The cluster drey recorded at REST URL `url`: in `registry`, else in a `cluster.json`
+/// under `data_dir`.
+pub async fn recorded_at(
+    registry: Option<&dyn ClusterRegistry>,
     data_dir: &Path,
     url: &str,
-) -> Result<Option<(ClusterRecord, Option<ClientTls>)>, RuntimeError> {
-    let wanted = url.trim_end_matches('/').trim_end_matches("/v1");
+) -> Result<Option<RecordedCluster>, RuntimeError> {
+    if let Some(registry) = registry {
+        if let Some(found) = registry
+            .list()
+            .await?
+            .into_iter()
+            .find(|c| same_rest_url(&c.record, url))
+        {
+            return Ok(Some(found));
+        }
+    }
+    recorded_in_dir(data_dir, url)
+}
+
+/// The cluster recorded in a `cluster.json` under `data_dir` at REST URL `url`.
+fn recorded_in_dir(data_dir: &Path, url: &str) -> Result<Option<RecordedCluster>, RuntimeError> {
     let Ok(entries) = std::fs::read_dir(data_dir.join("clusters")) else {
         return Ok(None);
     };
@@ -1391,18 +1658,11 @@ fn cluster_at(
         let Ok(Some(record)) = read_record(&dir.path().join("cluster.json")) else {
             continue;
         };
-        if record.rest_url() == wanted {
-            let tls = if record.tls {
-                Some(ClientTls::load(&record.cluster_dir)?.ok_or_else(|| {
-                    RuntimeError::Tls(format!(
-                        "cluster {} speaks TLS but drey's client certificate for it is missing",
-                        record.id
-                    ))
-                })?)
-            } else {
-                None
-            };
-            return Ok(Some((record, tls)));
+        if same_rest_url(&record, url) {
+            return Ok(Some(RecordedCluster {
+                tls: tls_of(&record)?,
+                record,
+            }));
         }
     }
     Ok(None)

@@ -3,7 +3,8 @@
 //! Every cluster drey starts gets certificates of its own, made at each start:
 //!
 //! - **REST** (`security.ssl.rest.*` with `authentication-enabled`): the JobManager's REST
-//!   endpoint presents a certificate for `127.0.0.1`/`localhost` signed by a CA made for this
+//!   endpoint presents a certificate for `127.0.0.1`/`localhost` (and the address it
+//!   advertises, `--cluster-rest-address`) signed by a CA made for this
 //!   cluster alone, and accepts clients whose certificate that CA signed for client
 //!   authentication: drey's only (the CA signs nothing else, and the endpoint's own
 //!   certificate is for server authentication, which Java refuses from a client). The CA is
@@ -149,6 +150,7 @@ impl ClientTls {
 pub(crate) fn generate(
     id: &str,
     root: &Path,
+    rest_address: &str,
 ) -> Result<(BTreeMap<String, String>, ClientTls), RuntimeError> {
     let dirs = TlsDirs::new(root);
     for d in [&dirs.cluster, &dirs.drey] {
@@ -165,10 +167,16 @@ pub(crate) fn generate(
 
     // REST: a CA, the endpoint's certificate, drey's client certificate.
     let rest_ca = Ca::new(&format!("drey cluster {id} REST CA")).map_err(cert_error)?;
+    // The endpoint answers at the address it advertises (`--cluster-rest-address`), which
+    // other hosts' drey servers connect to.
+    let mut rest_names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+    if !rest_names.iter().any(|n| n == rest_address) {
+        rest_names.push(rest_address.to_owned());
+    }
     let server = rest_ca
         .leaf(
             &format!("drey cluster {id} REST"),
-            vec!["127.0.0.1".into(), "localhost".into()],
+            rest_names,
             &[ExtendedKeyUsagePurpose::ServerAuth],
         )
         .map_err(cert_error)?;
@@ -382,7 +390,7 @@ mod tests {
     #[test]
     fn writes_private_files_and_readable_stores() {
         let dir = tempfile::tempdir().unwrap();
-        let (options, client) = generate("c1", dir.path()).unwrap();
+        let (options, client) = generate("c1", dir.path(), "10.0.0.7").unwrap();
         assert_eq!(options["security.ssl.rest.authentication-enabled"], "true");
         assert_eq!(options["security.ssl.internal.enabled"], "true");
         let dirs = TlsDirs::new(dir.path());

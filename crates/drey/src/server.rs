@@ -5,6 +5,7 @@ use crate::settings::{DatabaseUrl, ServerSettings, DEFAULT_LISTEN};
 use anyhow::{bail, Context};
 use drey_api::auth::AuthMode;
 use drey_api::ApiConfig;
+use drey_control::cluster_records::StoreClusterRegistry;
 use drey_control::leadership::Leadership;
 use drey_control::observability::alerts::{AlertEvaluator, AlertRules};
 use drey_control::observability::delivery::{DeliverySender, Receiver, ReceiverKind, Receivers};
@@ -388,11 +389,23 @@ fn controllers(
     let backend: Backend = match (&home, isolated) {
         (Ok(home), Ok(())) => {
             tracing::info!(flink_home = %home.root().display(), %isolation, "using Flink");
+            let host = settings
+                .host_id
+                .clone()
+                .unwrap_or_else(drey_runtime::default_host_id);
+            tracing::info!(%host, rest_address = %settings.cluster_rest_address,
+                           "Flink clusters are recorded in the store");
+            // Records are written under this replica's lease, like every
+            // reconciler write.
+            let records = StoreClusterRegistry::new(core.for_reconcilers().store().clone());
             Ok(Arc::new(
                 LocalBackend::new(home.clone(), data_dir)
                     .with_memory_budget_mb(settings.cluster_memory_budget_mb)
                     .with_isolation(isolation)
-                    .with_shared_dirs(settings.cluster_shared_dirs.clone()),
+                    .with_shared_dirs(settings.cluster_shared_dirs.clone())
+                    .with_registry(Arc::new(records))
+                    .with_host(host)
+                    .with_rest_address(settings.cluster_rest_address.to_string()),
             ))
         }
         (Ok(_), Err(e)) => {

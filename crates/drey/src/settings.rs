@@ -173,6 +173,22 @@ pub struct ServerSettings {
     #[arg(long, env = "DREY_REPLICA_ID", value_name = "ID")]
     pub replica_id: Option<String>,
 
+    /// This host's identity in the records of the Flink clusters drey starts
+    /// (default: the host name). Replicas with the same host id take over
+    /// each other's clusters through their processes; a replica on another
+    /// host drives them over their REST API only and never starts or stops
+    /// processes of a host it is not. Give each host (or container) its own.
+    #[arg(long, env = "DREY_HOST_ID", value_name = "ID")]
+    pub host_id: Option<String>,
+
+    /// The IP address the REST API of every Flink cluster drey starts binds
+    /// and advertises (its certificate names it): an address of this host
+    /// that replicas on other hosts reach. Only drey's client certificate is
+    /// let in (mutual TLS).
+    #[arg(long, env = "DREY_CLUSTER_REST_ADDRESS", value_name = "ADDR",
+          default_value = drey_runtime::LOOPBACK, value_parser = parse_rest_address)]
+    pub cluster_rest_address: std::net::IpAddr,
+
     /// Completed savepoints kept per application, unless its (or its
     /// environment's default) `flinkConfiguration` sets
     /// `kubernetes.operator.savepoint.history.max.count`; the newest and any
@@ -378,6 +394,20 @@ pub fn default_data_dir() -> anyhow::Result<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
         .context("cannot find a data directory: set --data-dir, DREY_DATA_DIR or HOME")?;
     Ok(data_home.join("drey").join("data"))
+}
+
+/// An address a cluster's REST API can bind and others connect to: not a
+/// wildcard (`0.0.0.0`, `::`), which cannot be advertised.
+fn parse_rest_address(text: &str) -> Result<std::net::IpAddr, String> {
+    let ip: std::net::IpAddr = text
+        .parse()
+        .map_err(|_| format!("{text} is not an IP address (such as 127.0.0.1 or 10.0.0.5)"))?;
+    if ip.is_unspecified() || ip.is_multicast() {
+        return Err(format!(
+            "{text} cannot be advertised: give an address of this host that others reach"
+        ));
+    }
+    Ok(ip)
 }
 
 /// A CIDR block (`10.0.0.0/8`, `fd00::/8`) or one address (`127.0.0.1`).

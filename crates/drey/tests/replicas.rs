@@ -216,3 +216,210 @@ async fn three_replicas_run_each_job_once_and_hand_over_on_failure() {
         failover.as_secs_f64()
     );
 }
+
+fn live(replicas: &[Option<Server>]) -> Vec<&Server> {
+    replicas.iter().flatten().collect()
+}
+
+/// Live JobManagers of application clusters under any of `dirs`.
+fn jobmanagers(dirs: &[&Path]) -> usize {
+    dirs.iter().map(|d| app_jobmanagers(d)).sum()
+}
+
+/// The one application cluster's record (`cluster.json`) under `data`.
+fn app_cluster_record(data: &Path) -> Option<Value> {
+    let clusters = std::fs::read_dir(data.join("clusters")).ok()?;
+    let mut records = clusters
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("app-"))
+        .filter_map(|e| std::fs::read(e.path().join("cluster.json")).ok())
+        .map(|b| serde_json::from_slice::<Value>(&b).unwrap());
+    let record = records.next();
+    assert!(records.next().is_none(), "two application clusters");
+    record
+}
+
+fn alive(pid: u64) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Waits for `check`, asserting on every look that no second application
+/// cluster runs under either data dir.
+async fn converge_in(s: &Server, dirs: &[&Path], what: &str, check: impl Fn(&Value) -> bool) {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let jms = jobmanagers(dirs);
+        assert!(jms <= 1, "{jms} application clusters at once\n{}", s.log());
+        let st = status(s, "own-dirs").await;
+        if check(&st) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not {what} after {LIMIT:?}: {st:#}\nlog:\n{}",
+            s.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Two replicas on one PostgreSQL, each with its own data dir: the cluster
+/// the leader started is recorded in the store (its client TLS identity
+/// sealed: not in a dump of the database), and after `kill -9` of the leader
+/// the other replica adopts it from there — the same JobManager and job,
+/// counting on, nothing started twice — then suspends it with a savepoint
+/// and starts it again on a cluster of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_with_their_own_data_dirs_adopt_clusters_from_the_store() {
+    let Some(url) = postgres::database_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dirs = [dir.path().join("data-a"), dir.path().join("data-b")];
+    for d in &dirs {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let _cleanup = [KillClusters(dirs[0].clone()), KillClusters(dirs[1].clone())];
+    let both: Vec<&Path> = dirs.iter().map(|d| d.as_path()).collect();
+    let out = dir.path().join("counts.txt");
+    // The first start makes the root key; the other replica's helper reads
+    // it from its own data dir.
+    let first = replica(&dirs[0], &url);
+    std::fs::copy(dirs[0].join("root.key"), dirs[1].join("root.key")).unwrap();
+    let mut replicas = vec![Some(first), Some(replica(&dirs[1], &url))];
+    // Replica i keeps data dir i; the leader index is into `replicas`.
+    let l = leader(&live(&replicas)).await;
+    let f = 1 - l;
+    let (code, body) = replicas[f]
+        .as_ref()
+        .unwrap()
+        .post("/cmf/api/v1/environments", json!({"name": "flink"}))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let mut app = counter_app("own-dirs", &out, 1, "savepoint");
+    app["spec"]["job"]["args"] = json!([
+        "--out",
+        out.to_str().unwrap(),
+        "--rate",
+        "20",
+        "--checkpoint-interval",
+        "1000"
+    ]);
+    let (code, body) = replicas[f].as_ref().unwrap().post(APPS, app.clone()).await;
+    assert_eq!(code, 201, "{body}");
+    let leader_server = replicas[l].as_ref().unwrap();
+    converge_in(leader_server, &both, "RUNNING", running).await;
+    let job_id = status(leader_server, "own-dirs").await["jobStatus"]["jobId"].clone();
+    wait_for_output(&out, 10).await;
+    // The cluster runs from the data dir of the replica that started it,
+    // which leads; it is in the store.
+    let l = (0..2)
+        .find(|i| app_cluster_record(&dirs[*i]).is_some())
+        .expect("an application cluster record");
+    let f = 1 - l;
+    assert_eq!(readyz(replicas[l].as_ref().unwrap()).await["leader"], true);
+    let record = app_cluster_record(&dirs[l]).unwrap();
+    let jm_pid = record["processes"][0]["pid"].as_u64().unwrap();
+    let id = record["id"].as_str().unwrap().to_owned();
+    assert!(alive(jm_pid));
+    assert_eq!(app_jobmanagers(&dirs[f]), 0);
+    let rows = postgres::server().psql(
+        &url,
+        "SELECT spec FROM objects WHERE kind = 'local-cluster'",
+    );
+    let stored: Value = serde_json::from_str(rows.trim()).unwrap();
+    assert_eq!(stored["id"], id.as_str(), "{rows}");
+    assert_eq!(stored["processes"][0]["pid"], jm_pid);
+    assert!(
+        stored["host"].is_string() && stored["rest_port"].is_u64(),
+        "{stored}"
+    );
+
+    // The sealed TLS identity is nowhere in clear in the database.
+    let client: Value = serde_json::from_slice(
+        &std::fs::read(Path::new(record["cluster_dir"].as_str().unwrap()).join("drey/client.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let password = client["password"].as_str().unwrap();
+    let key_line = client["identity_pem"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .skip_while(|l| !l.contains("PRIVATE KEY"))
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let dump = postgres::server().pg_dump(&url);
+    let rows = postgres::server().psql(
+        &url,
+        "SELECT row_to_json(o)::text || encode(coalesce(o.sealed, ''), 'escape') FROM objects o",
+    );
+    assert!(dump.contains("local-cluster") && rows.contains("local-cluster"));
+    for text in [&dump, &rows] {
+        assert!(
+            !text.contains(password),
+            "the TLS password is stored in clear"
+        );
+        assert!(
+            !text.contains(&key_line),
+            "drey's client key is stored in clear"
+        );
+        assert!(
+            !text.contains("PRIVATE KEY"),
+            "a private key is stored in clear"
+        );
+    }
+
+    // The leader dies; the other adopts the cluster from the store.
+    let lines = line_count(&out);
+    replicas[l].take().unwrap().kill9();
+    assert_eq!(leader(&live(&replicas)).await, 0);
+    let survivor = replicas[f].as_ref().unwrap();
+    // A look through the survivor's controllers: the job stays as it is.
+    tokio::time::sleep(Duration::from_secs(LEASE_SECONDS * 2)).await;
+    converge_in(survivor, &both, "RUNNING", running).await;
+    wait_for_output(&out, lines + 20).await;
+    let st = status(survivor, "own-dirs").await;
+    assert_eq!(st["jobStatus"]["jobId"], job_id, "the job was replaced");
+    assert!(alive(jm_pid), "the JobManager was replaced");
+    assert_eq!(app_jobmanagers(&dirs[f]), 0, "a second cluster was started");
+    for (key, n) in first_counts_after(&out, lines) {
+        assert!(n > 1, "{key} restarted at {n}: state lost");
+    }
+
+    // Suspended by the survivor with a savepoint: the adopted cluster goes.
+    app["spec"]["job"]["state"] = json!("suspended");
+    let (code, body) = survivor.post(APPS, app.clone()).await;
+    assert!(code == 200 || code == 201, "{code} {body}");
+    converge_in(survivor, &both, "SUSPENDED", |st| {
+        st["lifecycleState"] == "SUSPENDED"
+    })
+    .await;
+    let st = status(survivor, "own-dirs").await;
+    assert!(st["lastSavepoint"]["location"].is_string(), "{st:#}");
+    assert!(!alive(jm_pid));
+    assert_eq!(
+        jobmanagers(&both),
+        0,
+        "a suspended application keeps a cluster"
+    );
+    let rows = postgres::server().psql(
+        &url,
+        "SELECT count(*) FROM objects WHERE kind = 'local-cluster'",
+    );
+    assert_eq!(rows.trim(), "0", "the stopped cluster's record stays");
+
+    // Started again: on a cluster of the survivor's, from the savepoint.
+    let lines = line_count(&out);
+    app["spec"]["job"]["state"] = json!("running");
+    let (code, body) = survivor.post(APPS, app.clone()).await;
+    assert!(code == 200 || code == 201, "{code} {body}");
+    converge_in(survivor, &both, "RUNNING again", running).await;
+    wait_for_output(&out, lines + 5).await;
+    for (key, n) in first_counts_after(&out, lines) {
+        assert!(n > 1, "{key} restarted at {n}: state lost");
+    }
+    assert_eq!(app_jobmanagers(&dirs[f]), 1);
+    delete_and_wait(survivor, &dirs[f], "own-dirs", LIMIT).await;
+}

@@ -127,6 +127,7 @@ impl ApplicationReconciler {
             .cluster_spec(deployment.cluster_id.clone(), step.effective);
         let conf = std::mem::take(&mut spec.flink_configuration);
         spec.flink_configuration = self.with_state_locations(step, conf);
+        spec.owner = Some(owner_of(&step.app.key));
         // The savepoint or checkpoint the job starts from (its own cluster
         // sees nothing else of the data dir's state).
         if let Some(path) = deployment

@@ -107,6 +107,11 @@ impl ReconcilerConfig {
     }
 }
 
+/// Who a cluster is for, as its record says: `<Kind> <org>/<scope>/<name>`.
+pub(crate) fn owner_of(key: &ObjectKey) -> String {
+    format!("{} {}/{}/{}", key.kind, key.org, key.scope, key.name)
+}
+
 /// The local clusters compute pools and statements run on (and where
 /// applications run unless their environment names another cluster).
 pub type Backend = LocalClusters;

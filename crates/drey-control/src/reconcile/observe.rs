@@ -245,8 +245,8 @@ const CHECKPOINT_RECORD_INTERVAL: Duration = Duration::from_secs(5);
 /// recorded (with the cluster's TLS identity): a short timeout and no
 /// retries, so a JobManager that does not answer costs one pass a few
 /// seconds, and the controller (not the client) decides when to look again.
-pub(crate) fn observer_client_for(core: &Core, url: &str) -> Result<FlinkClient, Error> {
-    core.flink_client(url, observer_config())
+pub(crate) async fn observer_client_for(core: &Core, url: &str) -> Result<FlinkClient, Error> {
+    core.flink_client(url, observer_config()).await
 }
 
 fn observer_config() -> drey_flink::ClientConfig {

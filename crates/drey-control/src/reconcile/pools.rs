@@ -3,7 +3,7 @@
 //! cluster (each statement gets its own, sized by the pool's `clusterSpec`).
 
 use super::controller::Reconcile;
-use super::{Backend, PassOutcome, ReconcilerConfig};
+use super::{owner_of, Backend, PassOutcome, ReconcilerConfig};
 use crate::{store_error, Core};
 use drey_model::application::{effective_spec, fingerprint};
 use drey_model::compute_pool_spec::{ClusterInfo, PoolStatus};
@@ -264,6 +264,7 @@ impl PoolReconciler {
             .config
             .cluster_spec(id.clone(), &cluster_spec_of(effective));
         spec.state_dirs = self.config.session_state_dirs();
+        spec.owner = Some(owner_of(&pool.key));
         let record = |launched: bool| {
             Some(PoolRecord {
                 fingerprint: fingerprint.to_owned(),

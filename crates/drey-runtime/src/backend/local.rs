@@ -2,9 +2,16 @@
 //! application's own cluster is launched and polled until ready, looked at
 //! through its processes first (dead processes are *gone*), and stopped with
 //! its deployment. State lives under drey's data dir.
+//!
+//! A cluster recorded with another host (started by a replica there) is
+//! driven over its REST API only, with the TLS identity from the record: a
+//! look is *seen* when it answers and *unknown* otherwise, never *gone* (its
+//! processes cannot be seen from here); it is never launched, signalled or
+//! stopped from this host.
 
 use super::{ClusterHandle, JobBackend, LocalStateDirs, StartStep, StateLocations};
-use crate::{ClusterSpec, LocalBackend, LocalCluster, Readiness, RuntimeError};
+use crate::local::client_with;
+use crate::{ClusterSpec, LocalBackend, LocalCluster, Readiness, RecordedCluster, RuntimeError};
 use async_trait::async_trait;
 use drey_model::Observation;
 use std::path::{Path, PathBuf};
@@ -14,6 +21,43 @@ impl LocalBackend {
     /// The handle of a running local cluster.
     pub fn handle(&self, cluster: &LocalCluster) -> ClusterHandle {
         ClusterHandle::new(cluster.id(), cluster.client())
+    }
+
+    /// A handle on a cluster recorded on another host: its advertised REST URL with the
+    /// recorded identity.
+    fn remote_handle(&self, found: &RecordedCluster) -> Result<ClusterHandle, RuntimeError> {
+        let client = client_with(
+            &found.record,
+            found.tls.as_ref(),
+            drey_flink::ClientConfig::default(),
+        )?;
+        Ok(ClusterHandle::new(found.record.id.clone(), client))
+    }
+
+    /// One look at a cluster on another host, over REST only: *seen* when it answers,
+    /// *unknown* otherwise.
+    async fn look_remote(&self, found: &RecordedCluster) -> Observation<ClusterHandle> {
+        let host = found.record.host.clone().unwrap_or_default();
+        let handle = match self.remote_handle(found) {
+            Ok(h) => h,
+            Err(e) => return Observation::Unknown(e.to_string()),
+        };
+        match handle.observer().overview().await {
+            Ok(_) => Observation::Seen(handle),
+            Err(e) => Observation::Unknown(format!(
+                "Flink cluster {} on host '{host}' does not answer at {}: {e}",
+                found.record.id,
+                handle.rest_url()
+            )),
+        }
+    }
+
+    /// The record of cluster `id` when it runs on another host.
+    async fn elsewhere_record(&self, id: &str) -> Result<Option<RecordedCluster>, RuntimeError> {
+        Ok(self
+            .recorded(id)
+            .await?
+            .filter(|found| !found.record.runs_on(self.host())))
     }
 
     fn savepoints_root(&self) -> PathBuf {
@@ -47,6 +91,14 @@ impl JobBackend for LocalBackend {
         launched: bool,
         timeout: Duration,
     ) -> Result<StartStep, RuntimeError> {
+        // Launched by a replica on another host: wait for it over REST; never
+        // launch a second one here.
+        if let Some(found) = self.elsewhere_record(&spec.id).await? {
+            return Ok(match self.look_remote(&found).await {
+                Observation::Seen(handle) => StartStep::Ready(Box::new(handle)),
+                _ => StartStep::Waiting,
+            });
+        }
         if !launched {
             return Ok(self.launch_if_it_fits(spec).await);
         }
@@ -74,6 +126,11 @@ impl JobBackend for LocalBackend {
     }
 
     async fn look(&self, id: &str) -> Observation<ClusterHandle> {
+        match self.elsewhere_record(id).await {
+            Ok(Some(found)) => return self.look_remote(&found).await,
+            Ok(None) => {}
+            Err(e) => return Observation::Unknown(e.to_string()),
+        }
         match self.adopt(id).await {
             Ok(Some(c)) if c.is_alive() => Observation::Seen(self.handle(&c)),
             Ok(Some(_)) => Observation::Gone(format!("a process of Flink cluster {id} exited")),

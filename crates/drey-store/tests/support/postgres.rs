@@ -199,6 +199,22 @@ impl TestPostgres {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// `pg_dump` of database `url` as plain SQL (bytea columns in hex).
+    #[allow(dead_code)]
+    pub fn pg_dump(&self, url: &str) -> String {
+        let output = Command::new(self.bin.join("pg_dump"))
+            .args(["--no-owner", "--data-only"])
+            .arg(url)
+            .output()
+            .expect("run pg_dump");
+        assert!(
+            output.status.success(),
+            "pg_dump failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// The server's directory (data, log).
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -152,7 +152,7 @@ impl StatementReconciler {
         let (job, stop) = match run {
             None => (None, None),
             Some(run) => {
-                let client = super::observer_client_for(&self.core, &run.rest_url)?;
+                let client = super::observer_client_for(&self.core, &run.rest_url).await?;
                 let job = match client.job_status(&run.job_id).await {
                     Ok(info) => JobObs::Seen(Some(job_state_text(&info.status))),
                     Err(e) if e.is_not_found() => JobObs::Seen(None),
@@ -395,6 +395,7 @@ impl StatementReconciler {
             .config
             .cluster_spec(id.clone(), &cluster_spec_of(&effective));
         spec.state_dirs = self.config.session_state_dirs();
+        spec.owner = Some(super::owner_of(&statement.key));
         use super::cluster_start::{start_step, StartStep, START_POLL};
         let step = start_step(
             &self.backend,
@@ -488,7 +489,7 @@ impl StatementReconciler {
         props.insert("rest.address".into(), host);
         props.insert("rest.port".into(), port.to_string());
         // A local cluster's REST API takes drey's client certificate only.
-        if let Some(tls) = self.core.flink_client_tls(&run.rest_url)? {
+        if let Some(tls) = self.core.flink_client_tls(&run.rest_url).await? {
             props.extend(tls.flink_client_options());
         }
         props.insert("$internal.pipeline.job-id".into(), run.job_id.clone());
@@ -576,6 +577,7 @@ impl StatementReconciler {
         let client = self
             .core
             .flink_client(&run.rest_url, Default::default())
+            .await
             .map_err(RunError::Engine)?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         loop {
@@ -641,7 +643,11 @@ impl StatementReconciler {
         let mut detail = detail;
         if phase == phase::FAILED {
             if let Some(run) = &record.run {
-                if let Ok(client) = self.core.flink_client(&run.rest_url, Default::default()) {
+                if let Ok(client) = self
+                    .core
+                    .flink_client(&run.rest_url, Default::default())
+                    .await
+                {
                     if let Ok(ex) = client.job_exceptions(&run.job_id).await {
                         let list: Vec<StatementException> = ex
                             .exception_history
@@ -689,7 +695,10 @@ impl StatementReconciler {
         let Some(run) = record.run.clone() else {
             return Ok(None);
         };
-        let client = self.core.flink_client(&run.rest_url, Default::default())?;
+        let client = self
+            .core
+            .flink_client(&run.rest_url, Default::default())
+            .await?;
         let trigger_id = if savepoint {
             let dir = self.savepoint_dir(statement);
             let request = StopRequest {

@@ -110,7 +110,10 @@ impl StatementReconciler {
                 self.set_savepoint(&savepoint, &status).await?;
                 continue;
             };
-            let client = self.core.flink_client(&run.rest_url, Default::default())?;
+            let client = self
+                .core
+                .flink_client(&run.rest_url, Default::default())
+                .await?;
             busy = true;
             let trigger = status.trigger_id.clone();
             let Some(trigger) = trigger.filter(|_| st == Some(SavepointState::InProgress)) else {
