@@ -172,6 +172,7 @@ async fn cluster_outlives_its_starter_and_is_adopted() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let client = backend
         .client_for_url(&record.rest_url(), ClientConfig::default())
+        .await
         .unwrap();
     let overview = client.overview().await.unwrap();
     assert_eq!(overview.taskmanagers, 1);

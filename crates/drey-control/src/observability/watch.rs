@@ -164,7 +164,7 @@ impl JobWatch {
         if let Some(id) = &run.cluster_id {
             owners.insert(id.clone(), statement.key.org.clone());
         }
-        let client = match observer_client_for(&self.core, &run.rest_url) {
+        let client = match observer_client_for(&self.core, &run.rest_url).await {
             Ok(c) => c,
             Err(e) => return JobLook::Unknown(e.to_string()),
         };
@@ -205,7 +205,7 @@ impl JobWatch {
                     });
                 }
             }
-            let Ok(client) = observer_client_for(&self.core, &record.rest_url()) else {
+            let Ok(client) = observer_client_for(&self.core, &record.rest_url()).await else {
                 continue;
             };
             if let Ok(overview) = client.overview().await {
