@@ -78,9 +78,14 @@ pub fn app(core: Core, config: ApiConfig) -> Router {
             state.clone(),
             auth::authenticate,
         ));
+    // An unknown path says nothing to a caller without a token (401).
+    let unknown = axum::handler::Handler::layer(
+        error::unknown_route,
+        axum::middleware::from_fn_with_state(state.clone(), auth::authenticate),
+    );
     let routes = open
         .merge(authenticated)
-        .fallback(error::unknown_route)
+        .fallback(unknown)
         .method_not_allowed_fallback(error::method_not_allowed);
     middleware::wrap(routes, state)
 }

@@ -31,6 +31,13 @@ pub struct QuotaReport {
     pub usage: Usage,
 }
 
+/// An application whose job failed holds no cluster until it is changed
+/// (a change is admitted then, like a create).
+fn holds_nothing(app: &Object) -> bool {
+    let status: drey_model::application_spec::ApplicationStatus = view(&app.status);
+    status.lifecycle_state == Some(drey_model::application_spec::Lifecycle::Failed)
+}
+
 impl Core {
     /// The same core, with `defaults` for every limit an organization or
     /// environment does not set (derived from the machine's size on a
@@ -85,6 +92,9 @@ impl Core {
                 .list_all(&env.key.org, kind, Some(&env.key.name))
                 .await?;
             for object in objects.iter().filter(|o| Some(&o.key) != except) {
+                if kind == Kind::Application && holds_nothing(object) {
+                    continue;
+                }
                 if let Some(u) = Self::cluster_demand(kind, &object.spec, Some(env)) {
                     usage = usage.plus(u);
                 }

@@ -19,7 +19,7 @@ async fn two_taskmanagers_start_register_and_stop_cleanly() {
     spec.task_managers = 2;
     spec.slots_per_task_manager = 1;
     spec.flink_configuration
-        .insert("drey.test.extra".to_string(), "applied".to_string());
+        .insert("test.extra".to_string(), "applied".to_string());
     let guard = start(&backend, &spec).await;
     let cluster = guard.get();
     assert!(cluster.is_alive());
@@ -45,7 +45,7 @@ async fn two_taskmanagers_start_register_and_stop_cleanly() {
     // The cluster's own configuration is in effect, including the extra key.
     let config = client.jobmanager_config().await.unwrap();
     let get = |k: &str| config.iter().find(|e| e.key == k).map(|e| e.value.clone());
-    assert_eq!(get("drey.test.extra").as_deref(), Some("applied"));
+    assert_eq!(get("test.extra").as_deref(), Some("applied"));
     assert_eq!(
         get("rest.port"),
         Some(cluster.record().rest_port.to_string())
@@ -274,7 +274,7 @@ async fn a_cluster_spec_cannot_override_drey_owned_options() {
             "security.ssl.rest.authentication-enabled",
             "false".to_string(),
         ),
-        ("drey.test.extra", "applied".to_string()),
+        ("test.extra", "applied".to_string()),
     ] {
         spec.flink_configuration.insert(k.to_string(), v);
     }
@@ -292,7 +292,7 @@ async fn a_cluster_spec_cannot_override_drey_owned_options() {
         "{conf}"
     );
     assert!(!conf.contains("authentication-enabled: 'false'"), "{conf}");
-    assert!(conf.contains("drey.test.extra: applied"), "{conf}");
+    assert!(conf.contains("test.extra: applied"), "{conf}");
     drop(taken);
 }
 

@@ -199,7 +199,7 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
         tracing::info!(replica = %leadership.replica(), "taking part in the reconciler election");
         let core = core
             .with_leadership(leadership)
-            .with_default_limits(machine_limits(settings.cluster_memory_budget_mb)?);
+            .with_default_limits(machine_limits()?);
         let (core, controllers) = controllers(&settings, &data_dir, core, receivers);
         (core, Some(controllers))
     } else {
@@ -575,9 +575,12 @@ async fn shutdown_signal() {
 /// server that runs clusters: sized from this machine (its memory budget for
 /// Flink clusters and its cores; see `docs/security.md`). An API-only server
 /// (`--reconciler off`) runs nothing here and has no defaults.
-fn machine_limits(budget_mb: Option<u64>) -> anyhow::Result<drey_model::quota::Limits> {
-    let memory_mb =
-        drey_runtime::cluster_memory_budget_mb(budget_mb).map_err(anyhow::Error::msg)?;
+/// Default quota limits from the machine's size (80 % of its memory, its
+/// cores), not from `--cluster-memory-budget-mb`: a quota bounds what may be
+/// asked for; the budget decides what runs now, and what does not fit in it
+/// waits PENDING instead of being refused.
+fn machine_limits() -> anyhow::Result<drey_model::quota::Limits> {
+    let memory_mb = drey_runtime::cluster_memory_budget_mb(None).map_err(anyhow::Error::msg)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
     let limits = drey_model::quota::Limits::for_machine(memory_mb, cores);
     tracing::info!(

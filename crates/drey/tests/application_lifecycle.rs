@@ -353,8 +353,12 @@ async fn application_lifecycle_on_real_flink() {
     failing["spec"]["job"]["entryClass"] = json!("io.drey.testjobs.FailingJob");
     failing["spec"]["job"]["args"] = json!(["--fail-after", "5"]);
     assert_eq!(s.post(APPS, failing).await.0, 201);
-    let st = wait_for(&s, "failing", "FAILED", limit, |st| {
+    // FAILED, and (once Flink's exception history has it) why.
+    let st = wait_for(&s, "failing", "FAILED with its cause", limit, |st| {
         st["lifecycleState"] == "FAILED"
+            && st["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("drey-test-failure"))
     })
     .await;
     assert_eq!(st["jobStatus"]["state"], "FAILED");

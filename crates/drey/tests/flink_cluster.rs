@@ -553,6 +553,11 @@ async fn applications_run_on_an_existing_cluster() {
         "{types:?}"
     );
 
+    // After a freeze Flink may restart the job's tasks on its own (heartbeats
+    // timed out); a savepoint needs it running again.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    wait_remote(&s, "counter", "RUNNING after the freeze", running).await;
+
     // Suspend: stop-with-savepoint into the registered savepoint dir; the
     // cluster stays.
     let (code, _) = s

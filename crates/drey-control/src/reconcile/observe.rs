@@ -170,7 +170,12 @@ impl ApplicationReconciler {
             }
             status.lifecycle_state = Some(lifecycle);
             if state == "FAILED" {
-                let message = exception.as_deref().map(root_cause);
+                // A later look that cannot read the exception (the cluster
+                // is going) keeps the cause an earlier one recorded.
+                let message = exception
+                    .as_deref()
+                    .map(root_cause)
+                    .or_else(|| status.error.take());
                 status.error = Some(message.unwrap_or_else(|| "the job failed".to_owned()));
             } else if state == "RUNNING" {
                 status.error = None;

@@ -88,9 +88,12 @@ final class PathPolicy {
         return false;
     }
 
-    /** Keys a statement may not SET or RESET: the policy and what would bypass it. */
-    static boolean owned(String key) {
-        return key.startsWith("drey.") || key.equals(DYNAMIC_OPTIONS_KEY);
+    /**
+     * Keys a statement may not SET or RESET in a session under the policy: the policy and what
+     * would bypass it.
+     */
+    boolean owns(String key) {
+        return enforced && (key.startsWith("drey.") || key.equals(DYNAMIC_OPTIONS_KEY));
     }
 
     /** Refuses an operation that names a local path outside the roots. */

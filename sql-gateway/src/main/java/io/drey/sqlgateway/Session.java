@@ -263,7 +263,7 @@ final class Session {
     }
 
     private Outcome set(SetOperation op) {
-        if (op.getKey().isPresent() && PathPolicy.owned(op.getKey().get())) {
+        if (op.getKey().isPresent() && paths.owns(op.getKey().get())) {
             throw new Gateway.BadRequest("'" + op.getKey().get() + "' is set by drey");
         }
         if (op.getKey().isPresent() && op.getValue().isPresent()) {
@@ -293,7 +293,7 @@ final class Session {
         synchronized (conf) {
             if (op.getKey().isPresent()) {
                 String key = op.getKey().get();
-                if (PathPolicy.owned(key)) {
+                if (paths.owns(key)) {
                     throw new Gateway.BadRequest("'" + key + "' is set by drey");
                 }
                 conf.removeKey(key);
@@ -329,7 +329,7 @@ final class Session {
             c = new Configuration(conf);
         }
         for (String key : executionConfig.keySet()) {
-            if (PathPolicy.owned(key)) {
+            if (paths.owns(key)) {
                 throw new Gateway.BadRequest("'" + key + "' is set by drey");
             }
         }
