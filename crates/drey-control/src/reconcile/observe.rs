@@ -3,6 +3,9 @@
 use super::*;
 use drey_model::application_spec::InstanceStatus;
 
+/// The error of a FAILED job whose cause Flink has not shown yet.
+const NO_CAUSE: &str = "the job failed";
+
 impl ApplicationReconciler {
     /// Looks at the recorded deployment through its backend: its cluster,
     /// then its job and any savepoint in flight over REST. A cluster the
@@ -138,7 +141,11 @@ impl ApplicationReconciler {
             .job_state
             .clone()
             .unwrap_or_else(|| "RECONCILING".into());
-        if step.status.job_state() == state {
+        // Flink may answer FAILED before its exception history holds the
+        // cause: a FAILED job whose status has no cause yet is looked at again.
+        let cause_missing = state == "FAILED" && step.status.error.as_deref() == Some(NO_CAUSE);
+        let changed = step.status.job_state() != state;
+        if !changed && !cause_missing {
             return self.record_checkpoint(step).await;
         }
         let lifecycle = match state.as_str() {
@@ -176,21 +183,23 @@ impl ApplicationReconciler {
                     .as_deref()
                     .map(root_cause)
                     .or_else(|| status.error.take());
-                status.error = Some(message.unwrap_or_else(|| "the job failed".to_owned()));
+                status.error = Some(message.unwrap_or_else(|| NO_CAUSE.to_owned()));
             } else if state == "RUNNING" {
                 status.error = None;
             }
         })
         .await?;
-        self.update_instance(step.app, deployment, &state).await?;
-        self.event(
-            step.app,
-            Some(&deployment.instance),
-            EventType::JobStatus,
-            &format!("Job {} is {state}", deployment.job_id),
-            Some(EventData::new_status(&state)),
-        )
-        .await?;
+        if changed {
+            self.update_instance(step.app, deployment, &state).await?;
+            self.event(
+                step.app,
+                Some(&deployment.instance),
+                EventType::JobStatus,
+                &format!("Job {} is {state}", deployment.job_id),
+                Some(EventData::new_status(&state)),
+            )
+            .await?;
+        }
         if let Some(trace) = exception {
             self.event(
                 step.app,
