@@ -44,11 +44,13 @@ impl Core {
     pub async fn rename_organization(&self, id: &str, name: &str) -> Result<Object, Error> {
         non_empty("name", name, 200)?;
         let current = self.get_organization(id).await?;
-        let mut spec = json!({"name": name});
+        let mut spec = serde_json::Map::new();
+        spec.insert("name".into(), json!(name));
         // Its limits are kept.
         if let Some(limits) = current.spec.get("limits") {
-            spec["limits"] = limits.clone();
+            spec.insert("limits".into(), limits.clone());
         }
+        let spec = Value::Object(spec);
         let write = Write::new(
             current.key.clone(),
             WriteMode::Update {
@@ -66,10 +68,15 @@ impl Core {
         limits: drey_model::quota::Limits,
     ) -> Result<Object, Error> {
         let current = self.get_organization(id).await?;
-        let mut spec = json!({"name": current.spec.get("name").cloned().unwrap_or_default()});
+        let mut spec = serde_json::Map::new();
+        spec.insert(
+            "name".into(),
+            current.spec.get("name").cloned().unwrap_or_default(),
+        );
         if limits != drey_model::quota::Limits::default() {
-            spec["limits"] = drey_model::loose::to_json(&limits);
+            spec.insert("limits".into(), drey_model::loose::to_json(&limits));
         }
+        let spec = Value::Object(spec);
         let write = Write::new(
             current.key.clone(),
             WriteMode::Update {

@@ -18,10 +18,16 @@ const KIND: &str = "KafkaCatalog";
 /// The catalog with `status.environmentsWithAccess`: the environments whose
 /// secret mappings cover every connection secret it names.
 async fn render(state: &AppState, catalog: &Object) -> Result<Value, CmfError> {
-    let mut out = resource(catalog, KIND);
     let envs = state.core.catalog_environments(catalog).await?;
-    out["status"] = json!({"environmentsWithAccess": envs});
-    Ok(out)
+    Ok(with_access(resource(catalog, KIND), envs))
+}
+
+/// `out` with `status.environmentsWithAccess` set to `envs`.
+fn with_access(mut out: Value, envs: Vec<String>) -> Value {
+    if let Some(fields) = out.as_object_mut() {
+        fields.insert("status".into(), json!({"environmentsWithAccess": envs}));
+    }
+    out
 }
 
 pub(super) async fn create(
@@ -86,10 +92,8 @@ const DATABASE_KIND: &str = "KafkaDatabase";
 /// A database with `status.environmentsWithAccess`: the environments whose
 /// secret mappings cover its connection secret.
 async fn render_database(state: &AppState, database: &Object) -> Result<Value, CmfError> {
-    let mut out = resource(database, DATABASE_KIND);
     let envs = state.core.database_environments(database).await?;
-    out["status"] = json!({"environmentsWithAccess": envs});
-    Ok(out)
+    Ok(with_access(resource(database, DATABASE_KIND), envs))
 }
 
 pub(super) async fn create_database(
