@@ -19,28 +19,17 @@ use std::time::{Duration, Instant};
 const CACHE_BYTES: u64 = 30_000;
 
 fn start_server(data: &Path) -> Server {
-    let jobs = testjobs();
     let cache = CACHE_BYTES.to_string();
-    let mut server = Server::start_with(
+    start_with_args(
         data,
         &[
-            "--jar-dir",
-            jobs.to_str().unwrap(),
-            "--reconcile-interval-seconds",
-            "1",
-            "--auth",
-            "token",
             "--download-cache-max-bytes",
             &cache,
             // The jar server is on loopback, refused unless allowed.
             "--outbound-allow",
             "127.0.0.1/32",
         ],
-        &[],
-    );
-    let root = std::fs::read_to_string(data.join("root.key")).unwrap();
-    server.token = Some(root.trim().to_owned());
-    server
+    )
 }
 
 /// Serves the counter jar under any path on loopback; counts downloads.
