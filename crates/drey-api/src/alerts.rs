@@ -7,12 +7,14 @@
 
 use crate::auth::Caller;
 use crate::error::rest_error;
+use crate::error::{CmfError, QueryOf};
 use crate::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use axum_extra::extract::WithRejection;
 use drey_control::observability::alerts::Alert;
 use drey_control::observability::delivery::{DeliverySpec, DeliveryStatus};
 use drey_model::{Kind, Object};
@@ -69,7 +71,7 @@ async fn objects(state: &AppState, caller: &Caller, kind: Kind) -> Result<Vec<Ob
 async fn alerts(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<AlertQuery>,
+    WithRejection(Query(query), _): QueryOf<AlertQuery, CmfError>,
 ) -> Response {
     if let Some(s) = query.status.as_deref() {
         if !matches!(s, "firing" | "resolved") {
@@ -108,7 +110,7 @@ async fn alerts(
 async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<DeliveryQuery>,
+    WithRejection(Query(query), _): QueryOf<DeliveryQuery, CmfError>,
 ) -> Response {
     if let Some(s) = query.state.as_deref() {
         if !matches!(s, "pending" | "delivered" | "abandoned") {

@@ -1,6 +1,7 @@
 //! Turning the domain error into each dialect's status code and body. This is
 //! the only place in drey that knows which error is which HTTP status.
 
+use axum::extract::rejection::QueryRejection;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use drey_model::Error;
@@ -27,6 +28,22 @@ pub fn status_of(error: &Error, invalid: StatusCode) -> StatusCode {
 pub fn rest_error(status: StatusCode, message: impl Into<String>) -> Response {
     let body = json!({"errors": [{"message": message.into()}]});
     (status, axum::Json(body)).into_response()
+}
+
+/// A query string that does not parse (a `limit` that is no number, a
+/// parameter given twice): the caller's fault, named, in every dialect.
+pub fn malformed_query(rejection: QueryRejection) -> Error {
+    Error::BadRequest(format!("malformed query string: {}", rejection.body_text()))
+}
+
+/// Query parameters whose malformed values are answered in the dialect's
+/// error body `E` instead of axum's plain text.
+pub type QueryOf<T, E> = axum_extra::extract::WithRejection<axum::extract::Query<T>, E>;
+
+impl From<QueryRejection> for CmfError {
+    fn from(rejection: QueryRejection) -> Self {
+        malformed_query(rejection).into()
+    }
 }
 
 /// A domain error answered in CMF's dialect.

@@ -16,6 +16,7 @@ mod spec;
 
 use crate::auth::Caller;
 use crate::error::status_of;
+use crate::error::QueryOf;
 use crate::AppState;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::header::CONTENT_TYPE;
@@ -23,6 +24,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
+use axum_extra::extract::WithRejection;
 use base64::Engine;
 use drey_control::auth::{Identity, PrincipalKind, Role};
 use drey_control::quotas::QuotaReport;
@@ -161,6 +163,12 @@ pub fn router() -> Router<AppState> {
 /// A core error as LakeSail's `{"message": ...}`.
 #[derive(Debug)]
 pub struct LakeSailError(pub Error);
+
+impl From<axum::extract::rejection::QueryRejection> for LakeSailError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        LakeSailError(crate::error::malformed_query(rejection))
+    }
+}
 
 impl From<Error> for LakeSailError {
     fn from(e: Error) -> Self {
@@ -317,7 +325,7 @@ async fn create_root_key(
 async fn list_root_keys(
     State(state): State<AppState>,
     Caller(who): Caller,
-    Query(paging): Query<Paging>,
+    WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
     require_admin(&who)?;
     let keys = state.core.list_keys("root", None, None).await?;
@@ -422,7 +430,7 @@ async fn create_organization(
 async fn list_organizations(
     State(state): State<AppState>,
     Caller(who): Caller,
-    Query(paging): Query<Paging>,
+    WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
     require_admin(&who)?;
     let orgs = state.core.list_organizations().await?;

@@ -471,3 +471,34 @@ async fn no_input_yields_a_server_error_and_errors_are_rest_errors() {
         }
     }
 }
+
+/// A query string that does not parse is a 400 in the dialect's own error
+/// body, naming the parameter — never axum's plain text.
+#[tokio::test]
+async fn malformed_query_strings_answer_in_the_dialects_body() {
+    let (_dir, s) = setup(&[]).await;
+    for (path, needle) in [
+        ("/api/drey/v1/alerts?limit=abc", "limit"),
+        ("/api/drey/v1/alert-deliveries?limit=-1", "limit"),
+    ] {
+        let (status, body) = s.get(path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        let message = error_message(&body);
+        assert!(message.contains(needle), "{path}: {message}");
+    }
+    let path = "/api/v1/namespaces/default/deployments?labelSelector=a&labelSelector=b";
+    let (status, body) = s.get(path).await;
+    assert_eq!(status, 400, "{path}: {body}");
+    assert_eq!(body["kind"], "ApiException", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("labelSelector"),
+        "{body}"
+    );
+    let path = "/api/org/v1/users?limit=1&limit=2";
+    let (status, body) = s.get(path).await;
+    assert_eq!(status, 400, "{path}: {body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("limit"),
+        "{body}"
+    );
+}

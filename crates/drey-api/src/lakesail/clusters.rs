@@ -12,10 +12,12 @@
 
 use super::{json_reply, page, require_org_admin, Json, LakeSailError, Paging};
 use crate::auth::Caller;
+use crate::error::QueryOf;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::WithRejection;
 use drey_control::clusters::{render_cluster, ClusterInput};
 use drey_model::{Error, Object};
 use serde_json::{Map, Value};
@@ -83,7 +85,7 @@ pub(super) async fn create(
 pub(super) async fn list(
     State(state): State<AppState>,
     Caller(who): Caller,
-    Query(paging): Query<Paging>,
+    WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
     let mut items = Vec::new();
     for cluster in state.core.list_clusters(&who.org).await? {

@@ -8,11 +8,13 @@ use super::spec::LakeSailSpec;
 use super::{json_reply, page, require_org_admin, Json, LakeSailError, Paging};
 use crate::auth::Caller;
 use crate::cmf::flink_web_ui;
+use crate::error::QueryOf;
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::WithRejection;
 use drey_control::auth::{new_id, Identity};
 use drey_control::documents::DocumentInput;
 use drey_control::environments::EnvironmentInput;
@@ -187,7 +189,7 @@ pub(super) async fn create_workspace(
 pub(super) async fn list_workspaces(
     State(state): State<AppState>,
     Caller(who): Caller,
-    Query(paging): Query<Paging>,
+    WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
     let envs = crate::vvp::all_of(|p| state.core.list_environments(&who.org, p)).await?;
     let mut items = Vec::new();
@@ -419,7 +421,7 @@ pub(super) async fn list_applications(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(ws): Path<String>,
-    Query(paging): Query<Paging>,
+    WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
     check_id("workspace", &ws)?;
     let env = env_of(&ws);

@@ -8,10 +8,12 @@
 use super::flink::{check_id, env_of};
 use super::{json_reply, page, Json, LakeSailError, Paging};
 use crate::auth::Caller;
+use crate::error::QueryOf;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::WithRejection;
 use drey_control::auth::{Identity, PrincipalKind, Role};
 use drey_model::{Error, Kind, Object};
 use serde_json::{json, Value};
@@ -90,7 +92,7 @@ pub(super) async fn list(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(ws): Path<String>,
-    Query(paging): Query<Paging>,
+    WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
     let env = workspace(&state, &who, &ws).await?;
     let items = state

@@ -12,12 +12,14 @@ use super::{
     Paging,
 };
 use crate::auth::Caller;
+use crate::error::QueryOf;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use axum_extra::extract::WithRejection;
 use drey_control::auth::{Identity, PrincipalKind, Role};
 use drey_model::{Error, Object};
 use serde_json::{json, Map, Value};
@@ -35,8 +37,11 @@ pub(super) fn routes(base: &'static str, kind: PrincipalKind) -> Router<AppState
     Router::new()
         .route(
             base,
-            post(move |s: State<AppState>, c: Caller, b: Json| create(kind, s, c, b))
-                .get(move |s: State<AppState>, c: Caller, q: Query<Paging>| list(kind, s, c, q)),
+            post(move |s: State<AppState>, c: Caller, b: Json| create(kind, s, c, b)).get(
+                move |s: State<AppState>, c: Caller, q: QueryOf<Paging, LakeSailError>| {
+                    list(kind, s, c, q)
+                },
+            ),
         )
         .route(
             &format!("{base}/{{id}}"),
@@ -58,7 +63,10 @@ pub(super) fn routes(base: &'static str, kind: PrincipalKind) -> Router<AppState
                 },
             )
             .get(
-                move |s: State<AppState>, c: Caller, p: Path<String>, q: Query<Paging>| {
+                move |s: State<AppState>,
+                      c: Caller,
+                      p: Path<String>,
+                      q: QueryOf<Paging, LakeSailError>| {
                     list_keys(kind, s, c, p, q)
                 },
             ),
@@ -163,7 +171,7 @@ async fn list(
     kind: PrincipalKind,
     State(state): State<AppState>,
     Caller(who): Caller,
-    Query(paging): Query<Paging>,
+    WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
     let all = state.core.list_principals(&who.org, kind).await?;
     let items = all.iter().map(|p| render(kind, p)).collect();
@@ -256,7 +264,7 @@ async fn list_keys(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
-    Query(paging): Query<Paging>,
+    WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
     let keys = keys_of(kind, &state, &who, &id).await?;
     Ok(json_reply(

@@ -12,10 +12,12 @@ use super::flink::{
 use super::spec::LakeSailSpec;
 use super::{json_reply, page, Json, LakeSailError, Paging};
 use crate::auth::Caller;
+use crate::error::QueryOf;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::WithRejection;
 use drey_control::auth::{new_id, Identity};
 use drey_control::ResourceInput;
 use drey_model::application_spec::{ApplicationSpec, ApplicationStatus};
@@ -147,7 +149,7 @@ pub(super) async fn list_sessions(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(ws): Path<String>,
-    Query(paging): Query<Paging>,
+    WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
     check_id("workspace", &ws)?;
     let env = env_of(&ws);
@@ -296,7 +298,7 @@ pub(super) async fn list_jobs(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path((ws, id)): Path<(String, String)>,
-    Query(paging): Query<Paging>,
+    WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
     let pool = session(&state, &who, &ws, &id).await?;
     let env = env_of(&ws);

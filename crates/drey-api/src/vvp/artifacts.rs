@@ -5,10 +5,12 @@
 
 use super::{reply, VvpError};
 use crate::auth::Caller;
+use crate::error::QueryOf;
 use crate::AppState;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum_extra::extract::WithRejection;
 use drey_control::artifacts::{Artifact, MAX_ARTIFACT_BYTES};
 use drey_model::Error;
 use serde::Deserialize;
@@ -96,7 +98,7 @@ pub(super) async fn delete(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(ns): Path<String>,
-    Query(named): Query<Named>,
+    WithRejection(Query(named), _): QueryOf<Named, VvpError>,
 ) -> Result<Response, VvpError> {
     let filename = named
         .filename

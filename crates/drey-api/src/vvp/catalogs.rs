@@ -9,10 +9,12 @@
 
 use super::{reply, VvpError};
 use crate::auth::Caller;
+use crate::error::QueryOf;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum_extra::extract::WithRejection;
 use drey_control::auth::Identity;
 use drey_control::sql_scripts::{SqlContext, TextTable};
 use drey_model::{Error, Kind};
@@ -87,7 +89,7 @@ pub(super) async fn get(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path((ns, segment)): Path<(String, String)>,
-    Query(browse): Query<Browse>,
+    WithRejection(Query(browse), _): QueryOf<Browse, VvpError>,
 ) -> Result<Response, VvpError> {
     let (cat, verb) = match segment.split_once(':') {
         Some((c, v)) => (c.to_owned(), Some(v.to_owned())),

@@ -10,10 +10,13 @@ use super::{
     VvpPayload,
 };
 use crate::auth::Caller;
+use crate::error::QueryOf;
 use crate::AppState;
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum_extra::extract::WithRejection;
 use drey_control::applications::CLUSTER_ANNOTATION;
 use drey_control::ResourceInput;
 use drey_model::application::{JobState, UpgradeMode};
@@ -406,7 +409,7 @@ pub(super) async fn list(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(ns): Path<String>,
-    axum::extract::Query(query): axum::extract::Query<ListQuery>,
+    WithRejection(Query(query), _): QueryOf<ListQuery, VvpError>,
 ) -> Result<Response, VvpError> {
     let selector =
         drey_model::labels::LabelSelector::parse(query.label_selector.as_deref().unwrap_or(""))?;

@@ -134,6 +134,12 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug)]
 pub struct VvpError(pub Error);
 
+impl From<axum::extract::rejection::QueryRejection> for VvpError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        VvpError(crate::error::malformed_query(rejection))
+    }
+}
+
 impl From<Error> for VvpError {
     fn from(e: Error) -> Self {
         VvpError(e)

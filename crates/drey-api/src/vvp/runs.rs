@@ -5,10 +5,12 @@
 use super::deployments::find;
 use super::{all, list_of, reply, VvpError, VvpPayload};
 use crate::auth::Caller;
+use crate::error::QueryOf;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum_extra::extract::WithRejection;
 use drey_control::ResourceInput;
 use drey_model::application_spec::InstanceStatus;
 use drey_model::event::{EventSpec, EventStatus, EventType};
@@ -108,7 +110,7 @@ pub(super) async fn list_jobs(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(ns): Path<String>,
-    Query(filter): Query<Filter>,
+    WithRejection(Query(filter), _): QueryOf<Filter, VvpError>,
 ) -> Result<Response, VvpError> {
     let mut items = Vec::new();
     for app in deployments(&state, &who.org, &ns, filter.deployment.as_deref()).await? {
@@ -167,7 +169,7 @@ pub(super) async fn list_events(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(ns): Path<String>,
-    Query(filter): Query<Filter>,
+    WithRejection(Query(filter), _): QueryOf<Filter, VvpError>,
 ) -> Result<Response, VvpError> {
     let mut items = Vec::new();
     for app in deployments(&state, &who.org, &ns, filter.deployment.as_deref()).await? {
@@ -244,7 +246,7 @@ pub(super) async fn list_savepoints(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(ns): Path<String>,
-    Query(filter): Query<Filter>,
+    WithRejection(Query(filter), _): QueryOf<Filter, VvpError>,
 ) -> Result<Response, VvpError> {
     let mut items = Vec::new();
     for app in deployments(&state, &who.org, &ns, filter.deployment.as_deref()).await? {

@@ -10,10 +10,12 @@
 
 use super::{check_name, reply, VvpError, VvpPayload};
 use crate::auth::Caller;
+use crate::error::QueryOf;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum_extra::extract::WithRejection;
 use drey_control::documents::DocumentInput;
 use drey_control::sql_scripts::{SqlContext, SqlShape, TextTable};
 use drey_model::{Error, Kind, Object, Timestamp};
@@ -348,7 +350,7 @@ pub(super) async fn create(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path((ns, segment)): Path<(String, String)>,
-    Query(query): Query<ScriptQuery>,
+    WithRejection(Query(query), _): QueryOf<ScriptQuery, VvpError>,
     VvpPayload(body): VvpPayload,
 ) -> Result<Response, VvpError> {
     let (plural, verb) = split_verb(&segment);
