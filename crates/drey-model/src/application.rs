@@ -167,7 +167,7 @@ pub fn validate_spec(spec: &Value) -> Result<(), Error> {
             ));
         }
         crate::flink_options::check_user_configuration("spec.flinkConfiguration", conf)?;
-        check_savepoint_history(conf)?;
+        check_savepoint_options(conf)?;
     }
     Ok(())
 }
@@ -177,6 +177,57 @@ pub const SAVEPOINT_HISTORY_MAX_COUNT: &str = "kubernetes.operator.savepoint.his
 /// The Flink Kubernetes Operator's option: how long savepoints are kept.
 pub const SAVEPOINT_HISTORY_MAX_AGE: &str = "kubernetes.operator.savepoint.history.max.age";
 
+/// The Flink Kubernetes Operator's option: take a savepoint this often
+/// (`0` or absent: never).
+pub const PERIODIC_SAVEPOINT_INTERVAL: &str = "kubernetes.operator.periodic.savepoint.interval";
+
+/// The periodic savepoint interval an effective spec's configuration asks
+/// for; `None` when absent, zero or unparsable (applications are validated,
+/// environment defaults may not be).
+pub fn periodic_savepoint_interval(conf: &Value) -> Option<std::time::Duration> {
+    configuration_text(conf, PERIODIC_SAVEPOINT_INTERVAL)
+        .and_then(|t| crate::duration::parse_flink_duration(&t))
+        .filter(|d| !d.is_zero())
+}
+
+/// The Flink Kubernetes Operator's options of its cluster health check:
+/// on (`true`), restarts allowed within a window before the job is
+/// redeployed.
+pub const HEALTH_CHECK_ENABLED: &str = "kubernetes.operator.cluster.health-check.enabled";
+/// See [`HEALTH_CHECK_ENABLED`]; the operator's default is 64.
+pub const HEALTH_CHECK_RESTARTS_THRESHOLD: &str =
+    "kubernetes.operator.cluster.health-check.restarts.threshold";
+/// See [`HEALTH_CHECK_ENABLED`]; the operator's default is 2 minutes.
+pub const HEALTH_CHECK_RESTARTS_WINDOW: &str =
+    "kubernetes.operator.cluster.health-check.restarts.window";
+
+/// The health check an application asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// More restarts than this within `restarts_window` is unhealthy.
+    pub restarts_threshold: u64,
+    /// The window restarts are counted in.
+    pub restarts_window: std::time::Duration,
+}
+
+impl HealthCheck {
+    /// The check an effective spec's configuration turns on; `None` when
+    /// off (values that do not parse count as the defaults: applications
+    /// are validated, environment defaults may not be).
+    pub fn of(conf: &Value) -> Option<HealthCheck> {
+        let on = configuration_text(conf, HEALTH_CHECK_ENABLED)
+            .is_some_and(|t| t.eq_ignore_ascii_case("true"));
+        on.then(|| HealthCheck {
+            restarts_threshold: configuration_text(conf, HEALTH_CHECK_RESTARTS_THRESHOLD)
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(64),
+            restarts_window: configuration_text(conf, HEALTH_CHECK_RESTARTS_WINDOW)
+                .and_then(|t| crate::duration::parse_flink_duration(&t))
+                .unwrap_or(std::time::Duration::from_secs(120)),
+        })
+    }
+}
+
 /// A value of `flinkConfiguration` as text (numbers and booleans as written).
 pub fn configuration_text(conf: &Value, key: &str) -> Option<String> {
     conf.get(key).map(|v| match v {
@@ -185,8 +236,9 @@ pub fn configuration_text(conf: &Value, key: &str) -> Option<String> {
     })
 }
 
-/// The savepoint history limits, when set, must parse as the operator parses them.
-fn check_savepoint_history(conf: &Value) -> Result<(), Error> {
+/// The savepoint history limits, the periodic interval and the health
+/// check, when set, must parse as the operator parses them.
+fn check_savepoint_options(conf: &Value) -> Result<(), Error> {
     if let Some(count) = configuration_text(conf, SAVEPOINT_HISTORY_MAX_COUNT) {
         if !count.parse::<u32>().is_ok_and(|n| n >= 1) {
             return Err(Error::invalid(
@@ -200,6 +252,38 @@ fn check_savepoint_history(conf: &Value) -> Result<(), Error> {
             return Err(Error::invalid(
                 format!("spec.flinkConfiguration.{SAVEPOINT_HISTORY_MAX_AGE}"),
                 format!("must be a duration such as '24h', '30 min' or '1d', not '{age}'"),
+            ));
+        }
+    }
+    if let Some(on) = configuration_text(conf, HEALTH_CHECK_ENABLED) {
+        if !on.eq_ignore_ascii_case("true") && !on.eq_ignore_ascii_case("false") {
+            return Err(Error::invalid(
+                format!("spec.flinkConfiguration.{HEALTH_CHECK_ENABLED}"),
+                format!("must be 'true' or 'false', not '{on}'"),
+            ));
+        }
+    }
+    if let Some(threshold) = configuration_text(conf, HEALTH_CHECK_RESTARTS_THRESHOLD) {
+        if threshold.parse::<u64>().is_err() {
+            return Err(Error::invalid(
+                format!("spec.flinkConfiguration.{HEALTH_CHECK_RESTARTS_THRESHOLD}"),
+                format!("must be a whole number of restarts, not '{threshold}'"),
+            ));
+        }
+    }
+    if let Some(window) = configuration_text(conf, HEALTH_CHECK_RESTARTS_WINDOW) {
+        if crate::duration::parse_flink_duration(&window).is_none_or(|d| d.is_zero()) {
+            return Err(Error::invalid(
+                format!("spec.flinkConfiguration.{HEALTH_CHECK_RESTARTS_WINDOW}"),
+                format!("must be a duration such as '2 min' or '30s', not '{window}'"),
+            ));
+        }
+    }
+    if let Some(interval) = configuration_text(conf, PERIODIC_SAVEPOINT_INTERVAL) {
+        if crate::duration::parse_flink_duration(&interval).is_none() {
+            return Err(Error::invalid(
+                format!("spec.flinkConfiguration.{PERIODIC_SAVEPOINT_INTERVAL}"),
+                format!("must be a duration such as '1h' or '10 min' (0: off), not '{interval}'"),
             ));
         }
     }
@@ -331,6 +415,26 @@ mod tests {
                 "/flinkConfiguration",
                 json!({SAVEPOINT_HISTORY_MAX_AGE: "a while"}),
                 "spec.flinkConfiguration.kubernetes.operator.savepoint.history.max.age",
+            ),
+            (
+                "/flinkConfiguration",
+                json!({PERIODIC_SAVEPOINT_INTERVAL: "hourly"}),
+                "spec.flinkConfiguration.kubernetes.operator.periodic.savepoint.interval",
+            ),
+            (
+                "/flinkConfiguration",
+                json!({HEALTH_CHECK_ENABLED: "yes"}),
+                "spec.flinkConfiguration.kubernetes.operator.cluster.health-check.enabled",
+            ),
+            (
+                "/flinkConfiguration",
+                json!({HEALTH_CHECK_RESTARTS_THRESHOLD: "-1"}),
+                "spec.flinkConfiguration.kubernetes.operator.cluster.health-check.restarts.threshold",
+            ),
+            (
+                "/flinkConfiguration",
+                json!({HEALTH_CHECK_RESTARTS_WINDOW: "0s"}),
+                "spec.flinkConfiguration.kubernetes.operator.cluster.health-check.restarts.window",
             ),
         ];
         for (pointer, value, field) in cases {

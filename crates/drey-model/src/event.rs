@@ -49,10 +49,12 @@ pub enum EventType {
     ClusterDisconnected,
     /// A registered Flink cluster was decommissioned.
     ClusterDecommissioned,
+    /// The health check found a job unhealthy; it is redeployed.
+    JobUnhealthy,
 }
 
 impl EventType {
-    const ALL: [EventType; 19] = [
+    const ALL: [EventType; 20] = [
         EventType::ApplicationCreated,
         EventType::ApplicationUpdated,
         EventType::InstanceCreated,
@@ -72,6 +74,7 @@ impl EventType {
         EventType::ClusterConnected,
         EventType::ClusterDisconnected,
         EventType::ClusterDecommissioned,
+        EventType::JobUnhealthy,
     ];
 
     /// The type as stored and shown.
@@ -96,6 +99,7 @@ impl EventType {
             EventType::ClusterConnected => "CLUSTER_CONNECTED",
             EventType::ClusterDisconnected => "CLUSTER_DISCONNECTED",
             EventType::ClusterDecommissioned => "CLUSTER_DECOMMISSIONED",
+            EventType::JobUnhealthy => "JOB_UNHEALTHY",
         }
     }
 }

@@ -176,3 +176,86 @@ async fn lost_task_manager_last_state_upgrade_and_restart_nonce() {
     }
     assert_eq!(flink_processes(&data), 0);
 }
+
+/// The operator's health check (`kubernetes.operator.cluster.health-check.*`):
+/// a job that restarts in a loop past the threshold is redeployed, with an
+/// event saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_restarting_in_a_loop_is_redeployed_by_the_health_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let limit = Duration::from_secs(300);
+    let s = start(&data);
+    assert_eq!(
+        s.post("/cmf/api/v1/environments", json!({"name": "flink"}))
+            .await
+            .0,
+        201
+    );
+    let mut app = counter_app("looping", &dir.path().join("unused.txt"), 1, "last-state");
+    app["spec"]["job"]["jarURI"] = json!(format!(
+        "local://{}",
+        testjobs().join("failing-job.jar").display()
+    ));
+    app["spec"]["job"]["entryClass"] = json!("io.drey.testjobs.FailingJob");
+    app["spec"]["job"]["args"] = json!(["--fail-after", "3", "--restart-attempts", "100000"]);
+    let conf = &mut app["spec"]["flinkConfiguration"];
+    conf["kubernetes.operator.cluster.health-check.enabled"] = json!("maybe");
+    let (code, body) = s.post(APPS, app.clone()).await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.to_string()
+            .contains("kubernetes.operator.cluster.health-check.enabled"),
+        "{body}"
+    );
+    let conf = &mut app["spec"]["flinkConfiguration"];
+    conf["kubernetes.operator.cluster.health-check.enabled"] = json!("true");
+    conf["kubernetes.operator.cluster.health-check.restarts.threshold"] = json!("2");
+    conf["kubernetes.operator.cluster.health-check.restarts.window"] = json!("10 min");
+    assert_eq!(s.post(APPS, app).await.0, 201);
+    let st = wait_for(&s, "looping", "a deployment", limit, |st| {
+        st["currentDeployedInstanceName"].is_string()
+    })
+    .await;
+    let first = st["currentDeployedInstanceName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Restarts past the threshold: the job is cancelled and deployed anew.
+    let st = wait_for(&s, "looping", "a new deployment", limit, |st| {
+        st["currentDeployedInstanceName"]
+            .as_str()
+            .is_some_and(|i| i != first)
+    })
+    .await;
+    assert_ne!(st["lifecycleState"], "FAILED", "{st:#}");
+    let (_, events) = s
+        .get("/cmf/api/v1alpha1/environments/flink/applications/looping/events?size=100")
+        .await;
+    let unhealthy: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"]["type"] == "JOB_UNHEALTHY")
+        .filter_map(|e| e["status"]["message"].as_str())
+        .collect();
+    assert!(!unhealthy.is_empty(), "{events:#}");
+    assert!(
+        unhealthy[0].contains("restarts.threshold (2)"),
+        "{unhealthy:?}"
+    );
+    // The first deployment's cluster went with it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while flink_jvms(&data.to_string_lossy(), JOBMANAGER).len() > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            describe_processes(&data.to_string_lossy())
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(s.delete(&format!("{APPS}/looping")).await.0, 200);
+}

@@ -77,7 +77,11 @@ fn cache_bytes(data: &Path) -> u64 {
 
 /// The application's completed savepoint records: (name, location).
 async fn completed_savepoints(s: &Server) -> Vec<(String, String)> {
-    let (code, list) = s.get(&format!("{APPS}/keeper/savepoints")).await;
+    completed_savepoints_of(s, "keeper").await
+}
+
+async fn completed_savepoints_of(s: &Server, app: &str) -> Vec<(String, String)> {
+    let (code, list) = s.get(&format!("{APPS}/{app}/savepoints")).await;
     assert_eq!(code, 200, "{list}");
     list["items"]
         .as_array()
@@ -286,4 +290,92 @@ fn assert_nothing_left(data: &Path) {
         assert!(left.is_empty(), "{what} left after delete: {left:?}");
     }
     assert_eq!(flink_processes(data), 0);
+}
+
+/// `kubernetes.operator.periodic.savepoint.interval`: savepoints are taken
+/// on schedule from the running job, and the history limit disposes of the
+/// old ones as it does for savepoints asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn periodic_savepoints_on_schedule_within_the_history_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let out = dir.path().join("ticks.txt");
+    let limit = Duration::from_secs(240);
+    let s = start(&data);
+    assert_eq!(
+        s.post("/cmf/api/v1/environments", json!({"name": "flink"}))
+            .await
+            .0,
+        201
+    );
+    let mut app = counter_app("ticker", &out, 1, "savepoint");
+    let conf = &mut app["spec"]["flinkConfiguration"];
+    conf["kubernetes.operator.savepoint.history.max.count"] = json!("2");
+    conf["kubernetes.operator.periodic.savepoint.interval"] = json!("the hour");
+    let (code, body) = s.post(APPS, app.clone()).await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.to_string()
+            .contains("kubernetes.operator.periodic.savepoint.interval"),
+        "{body}"
+    );
+    app["spec"]["flinkConfiguration"]["kubernetes.operator.periodic.savepoint.interval"] =
+        json!("8s");
+    assert_eq!(s.post(APPS, app).await.0, 201);
+    wait_for(&s, "ticker", "RUNNING", limit, running).await;
+
+    // Four savepoints nobody asked for, one after another.
+    let mut seen: Vec<String> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(400);
+    while seen.len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "periodic savepoints seen: {seen:?}\n{}",
+            s.log()
+        );
+        let st = status(&s, "ticker").await;
+        if let Some(location) = st["lastSavepoint"]["location"].as_str() {
+            if seen.last().map(String::as_str) != Some(location) {
+                seen.push(location.to_owned());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (_, events) = s
+        .get("/cmf/api/v1alpha1/environments/flink/applications/ticker/events?size=100")
+        .await;
+    let mut triggered: Vec<i64> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"]["message"] == "Periodic savepoint triggered")
+        .map(|e| {
+            let at = e["metadata"]["creationTimestamp"].as_str().unwrap();
+            chrono::DateTime::parse_from_rfc3339(at)
+                .unwrap()
+                .timestamp_millis()
+        })
+        .collect();
+    triggered.sort();
+    assert!(triggered.len() >= 4, "{events:#}");
+    for pair in triggered.windows(2) {
+        // Not on every pass (1 s here): an interval apart, less the time
+        // an event takes to be written after its trigger.
+        assert!(pair[1] - pair[0] >= 6_000, "triggered at {triggered:?}");
+    }
+
+    // The history limit keeps the two newest; the files of the others go.
+    for gone in &seen[..2] {
+        assert!(!local(gone).exists(), "trimmed savepoint remains: {gone}");
+    }
+    assert!(local(&seen[3]).join("_metadata").is_file(), "{}", seen[3]);
+    let records = completed_savepoints_of(&s, "ticker").await;
+    let kept: Vec<&str> = records.iter().map(|(_, l)| l.as_str()).collect();
+    assert!(kept.len() <= 3, "{kept:?}");
+    assert!(kept.contains(&seen[3].as_str()), "{kept:?}");
+    assert!(!kept.contains(&seen[0].as_str()), "{kept:?}");
+    delete_app(&s, "ticker", limit).await;
+    assert_nothing_left(&data);
 }

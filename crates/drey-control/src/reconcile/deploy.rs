@@ -71,6 +71,7 @@ impl ApplicationReconciler {
         self.trim(&app.key, Kind::Instance).await?;
 
         let mut recorded = step.recorded.clone();
+        recorded.savepoint_clock = Some(Timestamp::now());
         recorded.deployment = Some(Deployment {
             instance: instance.to_string(),
             job_id: job_id.clone(),

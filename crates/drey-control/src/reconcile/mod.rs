@@ -3,7 +3,7 @@
 //! the next step, carries it out, and records the outcome in the
 //! application's status before planning again. Its steps live beside it:
 //! `observe` (what a look found), `deploy`, `stop`, `on_demand`
-//! savepoints, `jobmanager` (a silent JobManager), `checkpoints`; `backends`
+//! savepoints, `health` (the operator's restart check), `jobmanager` (a silent JobManager), `checkpoints`; `backends`
 //! says which backend (drey_runtime::JobBackend) a deployment runs on, and
 //! no step knows which one it drives. Shared by every reconciler:
 //! [`controller`], `cluster_start`, `downloads`, `sweep`.
@@ -16,6 +16,7 @@ pub mod controller;
 mod deploy;
 mod downloads;
 pub(crate) mod events;
+pub mod health;
 mod jobmanager;
 mod observe;
 mod on_demand;
@@ -30,7 +31,9 @@ pub use backends::LocalClusters;
 use backends::{Backends, ChosenBackend, Placement};
 use checkpoints::{latest_checkpoint_on_disk, usable_restore_point};
 use drey_flink::{FlinkClient, JarRunRequest, QueueStatusId, SavepointRequest, StopRequest};
-use drey_model::application::{cluster_shape, effective_spec, fingerprint, UpgradeMode};
+use drey_model::application::{
+    cluster_shape, effective_spec, fingerprint, periodic_savepoint_interval, UpgradeMode,
+};
 use drey_model::application_spec::{ApplicationStatus, JobStatus, Lifecycle};
 use drey_model::event::EventData;
 use drey_model::loose::{to_json, view};
@@ -206,6 +209,18 @@ impl ApplicationReconciler {
             let mut desired = desired_of(&effective, &recorded);
             desired.deleting |= crate::applications::deletion_requested(&app);
             desired.pending_savepoint = self.pending_savepoint(&app).await?;
+            desired.periodic_savepoint_due = plan::periodic_savepoint_due(
+                periodic_savepoint_interval(
+                    effective.get("flinkConfiguration").unwrap_or(&Value::Null),
+                ),
+                &[
+                    recorded.savepoint_clock,
+                    status.last_savepoint.as_ref().map(|s| s.time),
+                    status.job_status.as_ref().and_then(|j| j.start_time),
+                ],
+                Timestamp::now(),
+            );
+            self.check_health(&effective, &app, &mut desired, &mut recorded);
             let (backend, existing_cluster) = self
                 .backend_of(&app, env.as_ref(), &effective, &recorded)
                 .await?;
@@ -324,6 +339,53 @@ impl ApplicationReconciler {
         }
     }
 
+    /// Applies the health check the application asked for to the restart
+    /// count the job watch last saw of its job: moves the window's baseline
+    /// in `recorded` and says in `desired` when the job is to be redeployed.
+    fn check_health(
+        &self,
+        effective: &Value,
+        app: &Object,
+        desired: &mut Desired,
+        recorded: &mut Recorded,
+    ) {
+        let conf = effective.get("flinkConfiguration").unwrap_or(&Value::Null);
+        let (Some(check), Some(deployment)) = (
+            drey_model::application::HealthCheck::of(conf),
+            recorded.deployment.as_ref().filter(|d| d.job_submitted),
+        ) else {
+            recorded.restart_baseline = None;
+            return;
+        };
+        let subject = crate::observability::Subject {
+            kind: crate::observability::SubjectKind::Application,
+            organization: app.key.org.clone(),
+            environment: app.key.scope.clone(),
+            name: app.key.name.clone(),
+        };
+        let board = self.core.board().latest();
+        let restarts = board.jobs.iter().find_map(|(s, look)| match look {
+            crate::observability::JobLook::Seen(f)
+                if *s == subject && f.job_id == deployment.job_id =>
+            {
+                Some(f.restarts)
+            }
+            _ => None,
+        });
+        let Some(restarts) = restarts else {
+            return;
+        };
+        let (baseline, why) = health::judge(
+            &check,
+            recorded.restart_baseline.as_ref(),
+            &deployment.job_id,
+            restarts,
+            Timestamp::now(),
+        );
+        recorded.restart_baseline = Some(baseline);
+        desired.unhealthy = why;
+    }
+
     /// The oldest savepoint resource of the application still PENDING.
     async fn pending_savepoint(&self, app: &Object) -> Result<Option<String>, Error> {
         let page = self
@@ -387,6 +449,8 @@ fn desired_of(effective: &Value, recorded: &Recorded) -> Desired {
         max_savepoint_attempts: job
             .get("maxSavepointCreationAttempts")
             .and_then(Value::as_u64),
+        periodic_savepoint_due: false,
+        unhealthy: None,
     }
 }
 

@@ -146,6 +146,15 @@ impl ApplicationReconciler {
         let cause_missing = state == "FAILED" && step.status.error.as_deref() == Some(NO_CAUSE);
         let changed = step.status.job_state() != state;
         if !changed && !cause_missing {
+            // The health check's window moved on: keep where it begins.
+            let stored = step
+                .status
+                .reconciler
+                .as_ref()
+                .and_then(|r| r.restart_baseline.as_ref());
+            if stored != step.recorded.restart_baseline.as_ref() {
+                return self.record(step, &step.recorded, |_| {}).await.map(drop);
+            }
             return self.record_checkpoint(step).await;
         }
         let lifecycle = match state.as_str() {

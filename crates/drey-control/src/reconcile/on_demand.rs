@@ -24,6 +24,16 @@ impl ApplicationReconciler {
         let mut recorded = step.recorded.clone();
         recorded.savepoint_trigger = Some(trigger.request_id);
         recorded.savepoint_resource = step.desired.pending_savepoint.clone();
+        // Any savepoint, and any attempt, restarts the periodic clock: a
+        // refused periodic savepoint is tried again an interval later.
+        recorded.savepoint_clock = Some(Timestamp::now());
+        let asked = recorded.savepoint_resource.is_some()
+            || step.desired.savepoint_nonce != step.recorded.savepoint_nonce;
+        let message = if asked {
+            "Savepoint triggered"
+        } else {
+            "Periodic savepoint triggered"
+        };
         if let Some(name) = &recorded.savepoint_resource {
             self.set_savepoint(step.app, name, |sp| {
                 sp.state = Some(SavepointState::InProgress);
@@ -35,7 +45,7 @@ impl ApplicationReconciler {
             step.app,
             Some(&deployment.instance),
             EventType::SavepointTriggered,
-            "Savepoint triggered",
+            message,
             None,
         )
         .await

@@ -32,6 +32,10 @@ pub struct Desired {
     /// `spec.job.maxSavepointCreationAttempts`: failed savepoints before a
     /// transition that needs one gives up.
     pub max_savepoint_attempts: Option<u64>,
+    /// A periodic savepoint is due ([`periodic_savepoint_due`]).
+    pub periodic_savepoint_due: bool,
+    /// The health check found the job unhealthy: why ([`super::health`]).
+    pub unhealthy: Option<String>,
 }
 
 impl Desired {
@@ -87,6 +91,8 @@ pub enum StopReason {
     Delete,
     /// The job ended on its own (failed or finished).
     JobEnded,
+    /// The health check found the job unhealthy: a new deployment follows.
+    Unhealthy,
 }
 
 /// A stop in progress.
@@ -163,6 +169,13 @@ pub struct Recorded {
     /// cluster): what the job restores from when its cluster forgets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seen_checkpoint: Option<SeenCheckpoint>,
+    /// When the periodic savepoint clock last started: a savepoint trigger
+    /// or a new deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub savepoint_clock: Option<drey_model::Timestamp>,
+    /// Where the health check's current restart window began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_baseline: Option<super::health::RestartBaseline>,
 }
 
 /// A completed checkpoint drey saw, and when it recorded it.
@@ -322,6 +335,29 @@ pub fn savepoint_retry(
     Some(Duration::from_secs(1 << exponent))
 }
 
+/// Whether a periodic savepoint is due: `interval` (the operator's
+/// `kubernetes.operator.periodic.savepoint.interval`) has passed since the
+/// latest of `since` (the clock's start, the last completed savepoint of
+/// any kind). With no point to count from, none is due: the clock starts
+/// with the next deployment or savepoint.
+pub fn periodic_savepoint_due(
+    interval: Option<Duration>,
+    since: &[Option<drey_model::Timestamp>],
+    now: drey_model::Timestamp,
+) -> bool {
+    let (Some(interval), Some(latest)) = (interval, since.iter().flatten().max()) else {
+        return false;
+    };
+    let elapsed = u64::try_from(now.millis() - latest.millis()).unwrap_or(0);
+    elapsed >= u64::try_from(interval.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Whether the observed job is in a final state (a failed job is handled
+/// as such, not as an unhealthy one).
+fn is_terminal_opt(observed: &Observed) -> bool {
+    observed.job_state.as_deref().is_some_and(is_terminal)
+}
+
 /// Whether a Flink job state is final.
 pub fn is_terminal(state: &str) -> bool {
     matches!(state, "FAILED" | "FINISHED" | "CANCELED" | "SUSPENDED")
@@ -397,6 +433,8 @@ pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Acti
         Some(StopReason::Suspend)
     } else if desired.fingerprint != deployment.fingerprint {
         Some(StopReason::Upgrade)
+    } else if desired.unhealthy.is_some() && !is_terminal_opt(observed) {
+        Some(StopReason::Unhealthy)
     } else {
         None
     };
@@ -414,6 +452,12 @@ pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Acti
             return Action::Observe;
         }
         return match (reason, desired.upgrade_mode) {
+            // A job restarting in a loop takes no savepoint: it restarts from
+            // its latest checkpoint, as the operator restarts it.
+            (StopReason::Unhealthy, mode) => Action::Cancel {
+                reason,
+                keep_checkpoint: mode != UpgradeMode::Stateless,
+            },
             (StopReason::Delete, _) | (_, UpgradeMode::Stateless) => Action::Cancel {
                 reason,
                 keep_checkpoint: false,
@@ -431,7 +475,9 @@ pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Acti
     }
     let nonce_changed =
         desired.savepoint_nonce.is_some() && desired.savepoint_nonce != recorded.savepoint_nonce;
-    if job_running && (nonce_changed || desired.pending_savepoint.is_some()) {
+    if job_running
+        && (nonce_changed || desired.pending_savepoint.is_some() || desired.periodic_savepoint_due)
+    {
         return Action::TriggerSavepoint;
     }
     if desired.pending_savepoint.is_some() {
@@ -455,6 +501,8 @@ mod tests {
             pending_savepoint: None,
             max_job_attempts: None,
             max_savepoint_attempts: None,
+            periodic_savepoint_due: false,
+            unhealthy: None,
         }
     }
 
@@ -777,5 +825,60 @@ mod tests {
             plan(&d, &Recorded::default(), &Observed::nothing()),
             Action::Finalize
         );
+    }
+
+    #[test]
+    fn periodic_savepoints_are_taken_when_due_from_a_running_job_only() {
+        let mut d = desired(true, Savepoint, "a");
+        d.periodic_savepoint_due = true;
+        assert_eq!(
+            plan(&d, &deployed("a"), &running_job()),
+            Action::TriggerSavepoint
+        );
+        let restarting = Observed::up(Some("RESTARTING".into()), None);
+        assert_eq!(plan(&d, &deployed("a"), &restarting), Action::Observe);
+        let mut waiting = deployed("a");
+        waiting.savepoint_trigger = Some("t".into());
+        assert_eq!(plan(&d, &waiting, &running_job()), Action::AwaitSavepoint);
+    }
+
+    #[test]
+    fn the_periodic_clock_counts_from_the_latest_point() {
+        let at = |s: i64| drey_model::Timestamp::from_millis(s * 1000);
+        let ten = Some(Duration::from_secs(10));
+        let now = at(1_000).unwrap();
+        assert!(periodic_savepoint_due(ten, &[at(990), None], now));
+        assert!(!periodic_savepoint_due(ten, &[at(990), at(995)], now));
+        assert!(!periodic_savepoint_due(ten, &[None, None], now));
+        assert!(!periodic_savepoint_due(None, &[at(0)], now));
+        // A clock ahead of this replica's (another replica's time) waits.
+        assert!(!periodic_savepoint_due(ten, &[at(1_005)], now));
+    }
+
+    #[test]
+    fn an_unhealthy_job_is_cancelled_keeping_its_checkpoint_unless_stateless() {
+        let mut d = desired(true, Savepoint, "a");
+        d.unhealthy = Some("restarted 9 times".into());
+        let restarting = Observed::up(Some("RESTARTING".into()), None);
+        for observed in [running_job(), restarting] {
+            assert_eq!(
+                plan(&d, &deployed("a"), &observed),
+                Action::Cancel {
+                    reason: StopReason::Unhealthy,
+                    keep_checkpoint: true
+                }
+            );
+        }
+        d.upgrade_mode = Stateless;
+        assert_eq!(
+            plan(&d, &deployed("a"), &running_job()),
+            Action::Cancel {
+                reason: StopReason::Unhealthy,
+                keep_checkpoint: false
+            }
+        );
+        // A job that failed for good is not "unhealthy": it stays FAILED.
+        let failed = Observed::up(Some("FAILED".into()), None);
+        assert_eq!(plan(&d, &deployed("a"), &failed), Action::Observe);
     }
 }

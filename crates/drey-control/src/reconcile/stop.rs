@@ -201,6 +201,16 @@ impl ApplicationReconciler {
             }
         })
         .await?;
+        if let (StopReason::Unhealthy, Some(why)) = (reason, &step.desired.unhealthy) {
+            self.event(
+                step.app,
+                Some(&deployment.instance),
+                EventType::JobUnhealthy,
+                why,
+                None,
+            )
+            .await?;
+        }
         self.event(
             step.app,
             Some(&deployment.instance),
@@ -249,7 +259,7 @@ impl ApplicationReconciler {
         let lifecycle = match reason {
             _ if halted => Lifecycle::Failed,
             Some(StopReason::Suspend) => Lifecycle::Suspended,
-            Some(StopReason::Upgrade) => Lifecycle::Upgrading,
+            Some(StopReason::Upgrade | StopReason::Unhealthy) => Lifecycle::Upgrading,
             Some(StopReason::Delete) => Lifecycle::Deleting,
             _ => Lifecycle::Suspended,
         };

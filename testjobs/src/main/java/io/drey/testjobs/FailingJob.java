@@ -13,7 +13,8 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
  * A job that fails: after {@code --fail-after <n>} records (default 20, at about 10 records
  * per second) it throws {@code IllegalStateException("drey-test-failure after <n> records")}.
  * Its restart strategy is {@code none}, so the job ends FAILED and the exception is in the
- * job's exception history.
+ * job's exception history. With {@code --restart-attempts <n>} it is restarted up to n times,
+ * a second apart, and fails the same way each time: a job in a restart loop.
  */
 public final class FailingJob {
     private FailingJob() {}
@@ -22,8 +23,20 @@ public final class FailingJob {
         Args args = new Args(argv);
         long failAfter = args.getLong("fail-after", 20);
 
+        long restartAttempts = args.getLong("restart-attempts", 0);
+
         Configuration conf = new Configuration();
-        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
+        if (restartAttempts > 0) {
+            conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+            conf.set(
+                    RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS,
+                    (int) Math.min(restartAttempts, Integer.MAX_VALUE));
+            conf.set(
+                    RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY,
+                    java.time.Duration.ofSeconds(1));
+        } else {
+            conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
+        }
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
         env.setParallelism(1);
 
