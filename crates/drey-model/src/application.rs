@@ -201,6 +201,15 @@ pub const HEALTH_CHECK_RESTARTS_THRESHOLD: &str =
 pub const HEALTH_CHECK_RESTARTS_WINDOW: &str =
     "kubernetes.operator.cluster.health-check.restarts.window";
 
+/// See [`HEALTH_CHECK_ENABLED`]: whether checkpoints that stop completing
+/// make a job unhealthy too.
+pub const HEALTH_CHECK_CHECKPOINT_PROGRESS_ENABLED: &str =
+    "kubernetes.operator.cluster.health-check.checkpoint-progress.enabled";
+/// See [`HEALTH_CHECK_CHECKPOINT_PROGRESS_ENABLED`]; the operator's default
+/// is 5 minutes.
+pub const HEALTH_CHECK_CHECKPOINT_PROGRESS_WINDOW: &str =
+    "kubernetes.operator.cluster.health-check.checkpoint-progress.window";
+
 /// The health check an application asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HealthCheck {
@@ -208,6 +217,8 @@ pub struct HealthCheck {
     pub restarts_threshold: u64,
     /// The window restarts are counted in.
     pub restarts_window: std::time::Duration,
+    /// No checkpoint completed for this long is unhealthy (when on).
+    pub checkpoint_progress_window: Option<std::time::Duration>,
 }
 
 impl HealthCheck {
@@ -224,6 +235,16 @@ impl HealthCheck {
             restarts_window: configuration_text(conf, HEALTH_CHECK_RESTARTS_WINDOW)
                 .and_then(|t| crate::duration::parse_flink_duration(&t))
                 .unwrap_or(std::time::Duration::from_secs(120)),
+            checkpoint_progress_window: configuration_text(
+                conf,
+                HEALTH_CHECK_CHECKPOINT_PROGRESS_ENABLED,
+            )
+            .is_some_and(|t| t.eq_ignore_ascii_case("true"))
+            .then(|| {
+                configuration_text(conf, HEALTH_CHECK_CHECKPOINT_PROGRESS_WINDOW)
+                    .and_then(|t| crate::duration::parse_flink_duration(&t))
+                    .unwrap_or(std::time::Duration::from_secs(300))
+            }),
         })
     }
 }
@@ -255,12 +276,17 @@ fn check_savepoint_options(conf: &Value) -> Result<(), Error> {
             ));
         }
     }
-    if let Some(on) = configuration_text(conf, HEALTH_CHECK_ENABLED) {
-        if !on.eq_ignore_ascii_case("true") && !on.eq_ignore_ascii_case("false") {
-            return Err(Error::invalid(
-                format!("spec.flinkConfiguration.{HEALTH_CHECK_ENABLED}"),
-                format!("must be 'true' or 'false', not '{on}'"),
-            ));
+    for key in [
+        HEALTH_CHECK_ENABLED,
+        HEALTH_CHECK_CHECKPOINT_PROGRESS_ENABLED,
+    ] {
+        if let Some(on) = configuration_text(conf, key) {
+            if !on.eq_ignore_ascii_case("true") && !on.eq_ignore_ascii_case("false") {
+                return Err(Error::invalid(
+                    format!("spec.flinkConfiguration.{key}"),
+                    format!("must be 'true' or 'false', not '{on}'"),
+                ));
+            }
         }
     }
     if let Some(threshold) = configuration_text(conf, HEALTH_CHECK_RESTARTS_THRESHOLD) {
@@ -271,12 +297,17 @@ fn check_savepoint_options(conf: &Value) -> Result<(), Error> {
             ));
         }
     }
-    if let Some(window) = configuration_text(conf, HEALTH_CHECK_RESTARTS_WINDOW) {
-        if crate::duration::parse_flink_duration(&window).is_none_or(|d| d.is_zero()) {
-            return Err(Error::invalid(
-                format!("spec.flinkConfiguration.{HEALTH_CHECK_RESTARTS_WINDOW}"),
-                format!("must be a duration such as '2 min' or '30s', not '{window}'"),
-            ));
+    for key in [
+        HEALTH_CHECK_RESTARTS_WINDOW,
+        HEALTH_CHECK_CHECKPOINT_PROGRESS_WINDOW,
+    ] {
+        if let Some(window) = configuration_text(conf, key) {
+            if crate::duration::parse_flink_duration(&window).is_none_or(|d| d.is_zero()) {
+                return Err(Error::invalid(
+                    format!("spec.flinkConfiguration.{key}"),
+                    format!("must be a duration such as '2 min' or '30s', not '{window}'"),
+                ));
+            }
         }
     }
     if let Some(interval) = configuration_text(conf, PERIODIC_SAVEPOINT_INTERVAL) {
@@ -435,6 +466,11 @@ mod tests {
                 "/flinkConfiguration",
                 json!({HEALTH_CHECK_RESTARTS_WINDOW: "0s"}),
                 "spec.flinkConfiguration.kubernetes.operator.cluster.health-check.restarts.window",
+            ),
+            (
+                "/flinkConfiguration",
+                json!({HEALTH_CHECK_CHECKPOINT_PROGRESS_WINDOW: "soon"}),
+                "spec.flinkConfiguration.kubernetes.operator.cluster.health-check.checkpoint-progress.window",
             ),
         ];
         for (pointer, value, field) in cases {

@@ -259,3 +259,107 @@ async fn a_job_restarting_in_a_loop_is_redeployed_by_the_health_check() {
     }
     assert_eq!(s.delete(&format!("{APPS}/looping")).await.0, 200);
 }
+
+/// The health check's checkpoint progress: a TaskManager frozen with
+/// SIGSTOP stops the job's checkpoints while Flink still calls it RUNNING;
+/// past `checkpoint-progress.window` drey redeploys it from its latest
+/// checkpoint, and the counts go on from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_that_stop_completing_get_the_job_redeployed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let out = dir.path().join("counts.txt");
+    let limit = Duration::from_secs(300);
+    let s = start(&data);
+    assert_eq!(
+        s.post("/cmf/api/v1/environments", json!({"name": "flink"}))
+            .await
+            .0,
+        201
+    );
+    let mut app = counter_app("stalling", &out, 1, "last-state");
+    app["spec"]["job"]["args"] = json!([
+        "--out",
+        out.to_str().unwrap(),
+        "--rate",
+        "20",
+        "--checkpoint-interval",
+        "1000"
+    ]);
+    let conf = &mut app["spec"]["flinkConfiguration"];
+    conf["kubernetes.operator.cluster.health-check.enabled"] = json!("true");
+    conf["kubernetes.operator.cluster.health-check.checkpoint-progress.enabled"] = json!("true");
+    conf["kubernetes.operator.cluster.health-check.checkpoint-progress.window"] = json!("15s");
+    assert_eq!(s.post(APPS, app).await.0, 201);
+    let st = wait_for(&s, "stalling", "RUNNING", limit, running).await;
+    let first = st["currentDeployedInstanceName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_for_output(&out, 20).await;
+    let deadline = Instant::now() + limit;
+    while !has_checkpoint(&data) {
+        assert!(Instant::now() < deadline, "no checkpoint written");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Healthy while checkpoints complete: no redeployment.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let st = status(&s, "stalling").await;
+    assert_eq!(st["currentDeployedInstanceName"], first.as_str(), "{st:#}");
+
+    let cluster = std::fs::read_dir(data.join("clusters"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .next()
+        .unwrap();
+    let tms = task_managers(&data, &cluster);
+    assert_eq!(tms.len(), 1, "one TaskManager");
+    let lines = line_count(&out);
+    let before = counts(&out);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(tms[0]),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    let st = wait_for(&s, "stalling", "redeployed", limit, |st| {
+        running(st)
+            && st["currentDeployedInstanceName"]
+                .as_str()
+                .is_some_and(|i| i != first)
+    })
+    .await;
+    assert!(
+        st["jobStatus"]["upgradeSavepointPath"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("chk-"),
+        "restored from a checkpoint: {st:#}"
+    );
+    let (_, events) = s
+        .get("/cmf/api/v1alpha1/environments/flink/applications/stalling/events?size=100")
+        .await;
+    assert!(
+        events["items"].as_array().unwrap().iter().any(|e| {
+            e["status"]["type"] == "JOB_UNHEALTHY"
+                && e["status"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("checkpoint-progress.window (15 s)"))
+        }),
+        "{events:#}"
+    );
+    // The frozen TaskManager went with its cluster; the counts go on from
+    // the checkpoint, not from zero.
+    assert!(task_managers(&data, &cluster).is_empty());
+    wait_for_output(&out, lines + 10).await;
+    for (key, n) in first_counts_after(&out, lines) {
+        let saved = before.get(&key).copied().unwrap_or(0);
+        assert!(
+            n > 1 && n + 60 > saved,
+            "{key}: resumed at {n}, had {saved}"
+        );
+    }
+    assert_eq!(s.delete(&format!("{APPS}/stalling")).await.0, 200);
+}

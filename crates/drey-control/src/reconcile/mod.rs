@@ -364,22 +364,32 @@ impl ApplicationReconciler {
             name: app.key.name.clone(),
         };
         let board = self.core.board().latest();
-        let restarts = board.jobs.iter().find_map(|(s, look)| match look {
+        let seen = board.jobs.iter().find_map(|(s, look)| match look {
             crate::observability::JobLook::Seen(f)
                 if *s == subject && f.job_id == deployment.job_id =>
             {
-                Some(f.restarts)
+                Some(f)
             }
             _ => None,
         });
-        let Some(restarts) = restarts else {
+        let Some(figures) = seen else {
             return;
+        };
+        let job = health::JobHealth {
+            job_id: &deployment.job_id,
+            restarts: figures.restarts,
+            // Checkpoints pause while a job restarts: that is the restart
+            // check's to judge.
+            checkpoint_age: figures
+                .last_checkpoint
+                .as_ref()
+                .filter(|_| figures.state == "RUNNING")
+                .map(|c| Duration::from_secs_f64(c.age_seconds.max(0.0))),
         };
         let (baseline, why) = health::judge(
             &check,
             recorded.restart_baseline.as_ref(),
-            &deployment.job_id,
-            restarts,
+            job,
             Timestamp::now(),
         );
         recorded.restart_baseline = Some(baseline);
