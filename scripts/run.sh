@@ -46,7 +46,8 @@ if [ "$given_jar_dirs" -eq 0 ]; then
     else
         data_home="${XDG_DATA_HOME:-}"
         data_dir="${data_dir:-${data_home:-$HOME/.local/share}/drey/data}"
-        mkdir -p "$data_dir/jars"
+        # private, as the server makes its data dir
+        (umask 077 && mkdir -p "$data_dir/jars")
         jar_dirs+=(--jar-dir "$data_dir/jars")
     fi
 fi
