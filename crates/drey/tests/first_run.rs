@@ -5,16 +5,19 @@
 //! environment. Its job, built from examples/jobs/ by
 //! `scripts/build-testjobs.sh --examples` (which run.sh and test.sh run),
 //! reaches RUNNING on a real Flink cluster, and the Flink Web UI link the
-//! console shows for it serves Flink's overview with the job.
+//! console shows for it serves Flink's overview with the job: over HTTP, and
+//! clicked in headless Chromium (`ui-tests/first-run.mjs`; needs Chromium and
+//! `npm ci` in ui-tests/, which scripts/test.sh provides).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use common::browser::repo;
+use common::browser::{browser_ready, repo, run_with_limit, text};
 use common::flink::{flink_processes, KillClusters};
 use common::Server;
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const TEST_ENV: &str = "/cmf/api/v1/environments/test";
@@ -130,6 +133,32 @@ async fn the_readme_example_job_reaches_running_with_its_flink_web_ui() {
         );
         tokio::time::sleep(Duration::from_millis(1000)).await;
     }
+
+    // And in a browser: the console's link, one click, opens Flink's Web UI
+    // with the job running.
+    let (ui_tests, chromium) = browser_ready();
+    let artifacts = repo().join("target/ui-artifacts/first-run");
+    let mut node = Command::new("node");
+    node.arg(ui_tests.join("first-run.mjs"))
+        .arg(&s.base)
+        .arg("test")
+        .arg("first-job")
+        .arg("drey-first-job")
+        .arg(&artifacts)
+        .env("CHROMIUM", &chromium)
+        .current_dir(&ui_tests);
+    let result = run_with_limit(node, Duration::from_secs(300));
+    println!(
+        "first-run.mjs:\n{}{}",
+        text(&result.stdout),
+        text(&result.stderr)
+    );
+    assert!(
+        result.status.success(),
+        "the console's Flink Web UI link failed ({}); screenshots in {}",
+        result.status,
+        artifacts.display()
+    );
 
     // Cleaned up as the README's readers would.
     let (code, body) = s.delete(&app).await;
