@@ -260,16 +260,26 @@ async fn web_ui_forward_and_statement_commands_on_real_flink() {
     assert_eq!(detail["state"], "RUNNING", "{detail}");
     drop(statement_forward);
 
-    // stop: a savepoint, STOPPED.
+    // stop --wait: returns once STOPPED, with a savepoint.
     let stopped = json_out(&cli(
         &s,
-        &["statement", "stop", "copy", "-e", "flink", "-o", "json"],
+        &[
+            "statement",
+            "stop",
+            "copy",
+            "-e",
+            "flink",
+            "--wait",
+            "--timeout",
+            "240",
+            "-o",
+            "json",
+        ],
     ));
     assert_eq!(stopped["spec"]["stopped"], true, "{stopped}");
-    let stopped = wait_until(&s, &statement, "STOPPED", |b| {
-        b["status"]["phase"] == "STOPPED"
-    })
-    .await;
+    assert_eq!(stopped["status"]["phase"], "STOPPED", "{stopped}");
+    let (_, stopped) = s.get(&statement).await;
+    assert_eq!(stopped["status"]["phase"], "STOPPED", "{stopped}");
     assert!(
         stopped["status"]["detail"]
             .as_str()
@@ -286,7 +296,7 @@ async fn web_ui_forward_and_statement_commands_on_real_flink() {
     })
     .await;
     let job2 = job_of(&resumed);
-    // rescale: parallelism 2, a new job.
+    // rescale --wait: returns once RUNNING as a new job at parallelism 2.
     let rescaled = json_out(&cli(
         &s,
         &[
@@ -297,16 +307,17 @@ async fn web_ui_forward_and_statement_commands_on_real_flink() {
             "flink",
             "--parallelism",
             "2",
+            "--wait",
+            "--timeout",
+            "240",
             "-o",
             "json",
         ],
     ));
     assert_eq!(rescaled["spec"]["parallelism"], 2, "{rescaled}");
-    let rescaled = wait_until(&s, &statement, "rescaled", |b| {
-        b["status"]["phase"] == "RUNNING" && !job_of(b).is_empty() && job_of(b) != job2
-    })
-    .await;
+    assert_eq!(rescaled["status"]["phase"], "RUNNING", "{rescaled}");
     let job3 = job_of(&rescaled);
+    assert!(!job3.is_empty() && job3 != job2, "a new job: {rescaled}");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (code, plan) = s
