@@ -7,36 +7,51 @@
 #   target/testjobs/bounded-job.jar       io.drey.testjobs.BoundedJob
 #   target/testjobs/attack-job.jar        io.drey.testjobs.AttackJob
 #
+# With --examples it builds the example jobs of examples/jobs/ instead, for
+# scripts/run.sh and the README's first run:
+#
+#   target/examples/first-job.jar         io.drey.examples.FirstJob
+#
 # Installs Flink and a JDK first (scripts/install-flink.sh --jdk). Idempotent: does nothing
 # when every jar is newer than every source file. FLINK_HOME, when set, wins over the
 # installed distribution.
 #
-# Usage: scripts/build-testjobs.sh [--force]
+# Usage: scripts/build-testjobs.sh [--examples] [--force]
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/.." && pwd)"
-SRC="$REPO/testjobs/src/main/java"
-OUT="$REPO/target/testjobs"
 
 force=0
+examples=0
 for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --examples) examples=1 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "build-testjobs.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
 
+if [ "$examples" -eq 1 ]; then
+    SRC="$REPO/examples/jobs/src/main/java"
+    OUT="$REPO/target/examples"
+    JOBS=(
+        "first-job:io.drey.examples.FirstJob"
+    )
+else
+    SRC="$REPO/testjobs/src/main/java"
+    OUT="$REPO/target/testjobs"
+    JOBS=(
+        "stateful-counter:io.drey.testjobs.StatefulCounter"
+        "failing-job:io.drey.testjobs.FailingJob"
+        "bounded-job:io.drey.testjobs.BoundedJob"
+        "attack-job:io.drey.testjobs.AttackJob"
+    )
+fi
+
 installed="$("$SCRIPT_DIR/install-flink.sh" --jdk | tail -n 1)"
 FLINK_HOME="${FLINK_HOME:-$installed}"
-
-JOBS=(
-    "stateful-counter:io.drey.testjobs.StatefulCounter"
-    "failing-job:io.drey.testjobs.FailingJob"
-    "bounded-job:io.drey.testjobs.BoundedJob"
-    "attack-job:io.drey.testjobs.AttackJob"
-)
 
 up_to_date() {
     local job jar

@@ -18,6 +18,8 @@ FLINK_HOME="${FLINK_HOME:-$("$REPO/scripts/install-flink.sh" --jdk | tail -n 1)}
 export FLINK_HOME
 "$REPO/scripts/build-testjobs.sh"
 export DREY_TESTJOBS_DIR="$REPO/target/testjobs"
+# The README's first example job (crates/drey/tests/first_run.rs runs it).
+"$REPO/scripts/build-testjobs.sh" --examples
 DREY_SQL_GATEWAY_JAR="$("$REPO/scripts/build-sql-gateway.sh" | tail -n 1)"
 export DREY_SQL_GATEWAY_JAR
 

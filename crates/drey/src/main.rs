@@ -40,12 +40,15 @@ enum Command {
     /// Flink applications.
     #[command(subcommand)]
     App(cli::AppCommand),
-    /// Flink SQL statements (list, get, delete).
+    /// Flink SQL statements (list, get, delete, stop, resume, rescale, web-ui-forward).
     #[command(subcommand)]
-    Statement(cli::ObjectCommand),
-    /// Compute pools (list, get, delete).
+    Statement(cli::StatementCommand),
+    /// Compute pools (list, get, delete, web-ui-forward).
     #[command(subcommand)]
-    Pool(cli::ObjectCommand),
+    Pool(cli::PoolCommand),
+    /// Kafka catalogs and their databases (list, get, create, update, delete).
+    #[command(subcommand)]
+    Catalog(cli::CatalogCommand),
     /// Registered clusters: existing Flink clusters drey watches (add, list, get, remove).
     #[command(subcommand)]
     Cluster(cli::ClusterCommand),
@@ -181,8 +184,9 @@ fn main() -> ExitCode {
         Command::App(command) => cli::app(&cli.global, command),
         Command::Apply(args) => cli::apply(&cli.global, args),
         Command::Cluster(c) => cli::cluster(&cli.global, c),
-        Command::Statement(c) => cli::objects(&cli.global, cli::ObjectKind::Statement, c),
-        Command::Pool(c) => cli::objects(&cli.global, cli::ObjectKind::Pool, c),
+        Command::Statement(c) => cli::statement(&cli.global, c),
+        Command::Pool(c) => cli::pool(&cli.global, c),
+        Command::Catalog(c) => cli::catalog(&cli.global, c),
         Command::Secret(c) => cli::objects(&cli.global, cli::ObjectKind::Secret, c),
         Command::Savepoint(c) => cli::objects(&cli.global, cli::ObjectKind::Savepoint, c),
         Command::Completion { shell } => {

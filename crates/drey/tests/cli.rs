@@ -468,3 +468,202 @@ async fn app_savepoint_creates_a_savepoint_resource() {
     let o = drey(&s, &["app", "savepoint", "nope-app", "-e", "sp-env"], None);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
 }
+
+#[tokio::test]
+async fn catalog_and_database_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir);
+    let catalog = "apiVersion: cmf.confluent.io/v1
+kind: KafkaCatalog
+metadata:
+  name: kafka-cat
+spec:
+  srInstance:
+    connectionConfig:
+      schema.registry.url: http://sr:8081
+    connectionSecretId: sr-conn
+  kafkaClusters:
+    - databaseName: cluster-1
+      connectionConfig:
+        bootstrap.servers: kafka:9092
+      connectionSecretId: kafka-conn
+";
+    let file = dir.path().join("catalog.yaml");
+    std::fs::write(&file, catalog).unwrap();
+    let path = file.to_str().unwrap();
+
+    // create from a file, list, get in every format
+    let o = drey(&s, &["catalog", "create", "-f", path], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("kafka-cat") && stdout(&o).contains("http://sr:8081"),
+        "{}",
+        stdout(&o)
+    );
+    let o = drey(&s, &["catalog", "create", "-f", path], None);
+    assert_eq!(o.status.code(), Some(1), "exists: {}", stderr(&o));
+    let o = drey(&s, &["catalog", "list", "-o", "json"], None);
+    let listed: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(listed[0]["metadata"]["name"], "kafka-cat");
+    assert_eq!(listed[0]["kind"], "KafkaCatalog");
+    let o = drey(&s, &["catalog", "get", "kafka-cat", "-o", "yaml"], None);
+    let got: Value = serde_yaml_ng::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        got["spec"]["kafkaClusters"][0]["connectionConfig"]["bootstrap.servers"],
+        "kafka:9092"
+    );
+    // update from the changed file (stdin)
+    let changed = catalog.replace("http://sr:8081", "http://sr-2:8081");
+    let o = drey(&s, &["catalog", "update", "-f", "-"], Some(&changed));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (_, stored) = s.get("/cmf/api/v1/catalogs/kafka/kafka-cat").await;
+    assert_eq!(
+        stored["spec"]["srInstance"]["connectionConfig"]["schema.registry.url"],
+        "http://sr-2:8081"
+    );
+
+    // databases of the catalog
+    let database = "apiVersion: cmf.confluent.io/v1
+kind: KafkaDatabase
+metadata:
+  name: dev-db
+spec:
+  kafkaCluster:
+    connectionConfig:
+      bootstrap.servers: kafka-dev.example.com:9092
+    connectionSecretId: dev-secret-id
+  ddlEnvironments:
+    - production
+";
+    let o = drey(
+        &s,
+        &[
+            "catalog",
+            "database",
+            "create",
+            "-f",
+            "-",
+            "--catalog",
+            "kafka-cat",
+        ],
+        Some(database),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("dev-db") && stdout(&o).contains("kafka-dev.example.com:9092"),
+        "{}",
+        stdout(&o)
+    );
+    let o = drey(
+        &s,
+        &[
+            "catalog",
+            "database",
+            "list",
+            "-c",
+            "kafka-cat",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    let listed: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(listed[0]["metadata"]["name"], "dev-db");
+    assert_eq!(listed[0]["kind"], "KafkaDatabase");
+    let changed = database.replace("- production", "- staging");
+    let o = drey(
+        &s,
+        &[
+            "catalog",
+            "database",
+            "update",
+            "-f",
+            "-",
+            "-c",
+            "kafka-cat",
+        ],
+        Some(&changed),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = drey(
+        &s,
+        &[
+            "catalog",
+            "database",
+            "get",
+            "dev-db",
+            "-c",
+            "kafka-cat",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    let got: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        got["spec"]["ddlEnvironments"],
+        serde_json::json!(["staging"])
+    );
+
+    // Bad input and missing objects: the server's message, exit 2 and 3.
+    let o = drey(
+        &s,
+        &[
+            "catalog",
+            "database",
+            "create",
+            "-f",
+            "-",
+            "-c",
+            "kafka-cat",
+        ],
+        Some("metadata:\n  name: bad-db\nspec:\n  kafkaCluster: {}\n"),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("spec.kafkaCluster.connectionConfig"),
+        "{}",
+        stderr(&o)
+    );
+    let o = drey(
+        &s,
+        &[
+            "catalog",
+            "database",
+            "create",
+            "-f",
+            "-",
+            "-c",
+            "kafka-cat",
+        ],
+        Some("spec: {}\n"),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("metadata.name"), "{}", stderr(&o));
+    let o = drey(
+        &s,
+        &["catalog", "database", "list", "-c", "no-such-cat"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = drey(&s, &["catalog", "get", "no-such-cat"], None);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+
+    // delete: the database, then the catalog
+    let o = drey(
+        &s,
+        &["catalog", "database", "delete", "dev-db", "-c", "kafka-cat"],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        s.get("/cmf/api/v1/catalogs/kafka/kafka-cat/databases/dev-db")
+            .await
+            .0,
+        404
+    );
+    let o = drey(&s, &["catalog", "delete", "kafka-cat"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = drey(&s, &["catalog", "list", "-o", "json"], None);
+    assert_eq!(stdout(&o).trim(), "[]");
+}

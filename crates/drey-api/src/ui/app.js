@@ -657,7 +657,8 @@ function applicationsTab(v, env) {
     ], items, (a) => ({ 'data-name': a.metadata.name }));
   });
   const note = settings.auth === 'none' ? null : h('p', { class: 'hint' },
-    'Flink Web UI links are shown only when drey runs with --auth none: the proxy at …/flink-web-ui/ requires the bearer token, which a browser link cannot send.');
+    'Flink Web UI links are shown only when drey runs with --auth none: the proxy at …/flink-web-ui/ requires the bearer token, which a browser link cannot send. '
+    + 'With tokens, drey app web-ui-forward NAME --env ENV opens it from a local port with your token.');
   main.append(
     h('section', { class: 'panel', 'aria-labelledby': 'apps-h' },
       h('h2', { id: 'apps-h' }, 'Applications'),
@@ -879,7 +880,7 @@ function viewApplication(env, name) {
   const authNote = settings.auth === 'none' ? null : h('p', { class: 'hint', id: 'flink-ui-note' },
     'The Flink Web UI of a running application is served through drey at ', h('code', {}, flinkUiPath(env, name)),
     ', behind the same bearer token as the API. A browser link cannot send that header, so the console shows the link only when drey runs with --auth none; '
-    + 'with tokens, use curl -H "Authorization: Bearer …" or drey app logs. The cluster overview above comes through that proxy.');
+    + `with tokens, use curl -H "Authorization: Bearer …" or drey app logs, or run drey app web-ui-forward ${name} --env ${env} and open the URL it prints. The cluster overview above comes through that proxy.`);
 
   main.append(
     crumbs({ text: 'Environments', href: '#/' }, { text: env, href: `#/env/${enc(env)}` }, { text: name }),

@@ -58,6 +58,11 @@ impl Api {
         })
     }
 
+    /// Runs a future on the client's runtime (the web UI forwarder).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
     /// GET of a text resource (logs).
     pub fn get_text(&self, path: &str) -> Result<String, CliError> {
         match self.send(reqwest::Method::GET, path, None)? {

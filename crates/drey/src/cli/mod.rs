@@ -2,17 +2,22 @@
 //! (never the database). Exit codes scripts can rely on: 0 ok, 1 failed,
 //! 2 usage, 3 not found, 4 timed out.
 
+mod catalog;
 mod client;
 mod cluster;
 mod output;
 mod progress;
+mod statement;
+mod web_ui_forward;
 
+pub use catalog::{catalog, CatalogCommand};
 use clap::{Args, Subcommand, ValueEnum};
 use client::{Api, CliError};
 pub use cluster::{cluster, ClusterCommand};
 use output::{print_list, print_one, Column};
 use progress::Spinner;
 use serde_json::{json, Value};
+pub use statement::{pool, statement, PoolCommand, StatementCommand};
 use std::io::Read;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -166,6 +171,15 @@ pub enum AppCommand {
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
+    /// Open the application's Flink Web UI from a local port, with your token.
+    ///
+    /// Listens on 127.0.0.1 (--port 0 picks a port), prints the URL to open and
+    /// forwards every request to drey's Flink Web UI proxy of the application
+    /// with the CLI's token, so a browser opens it while drey runs with
+    /// `--auth token`. Runs until Ctrl-C.
+    ///
+    /// Example: drey app web-ui-forward orders -e prod --port 8090
+    WebUiForward(web_ui_forward::ForwardArgs),
 }
 
 /// `drey statement|pool|secret|savepoint ...`: reading and deleting.
@@ -422,6 +436,9 @@ pub fn app(global: &Global, command: AppCommand) -> ExitCode {
             savepoint,
             wait.then(|| Duration::from_secs(timeout)),
         ),
+        AppCommand::WebUiForward(args) => {
+            web_ui_forward::forward(global, api, web_ui_forward::Target::Application, args)
+        }
     })
 }
 
@@ -649,15 +666,7 @@ fn apply_one(api: &Api, doc: &Value, env: Option<&str>) -> Result<Applied, CliEr
 /// Runs `drey apply -f`.
 pub fn apply(global: &Global, args: ApplyArgs) -> ExitCode {
     run(global, |api| {
-        let mut text = String::new();
-        if args.file == "-" {
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| CliError::Usage(format!("cannot read stdin: {e}")))?;
-        } else {
-            text = std::fs::read_to_string(&args.file)
-                .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", args.file)))?;
-        }
+        let text = read_input(&args.file)?;
         for (i, document) in serde_yaml_ng::Deserializer::from_str(&text).enumerate() {
             let doc: Value = serde::Deserialize::deserialize(document)
                 .map_err(|e| CliError::Usage(format!("{}: document {}: {e}", args.file, i + 1)))?;
@@ -687,6 +696,18 @@ pub fn apply(global: &Global, args: ApplyArgs) -> ExitCode {
         }
         Ok(())
     })
+}
+
+/// A file's text, or stdin's for `-`.
+fn read_input(file: &str) -> Result<String, CliError> {
+    if file == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::Usage(format!("cannot read stdin: {e}")))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(file).map_err(|e| CliError::Usage(format!("cannot read {file}: {e}")))
 }
 
 pub(crate) fn run(global: &Global, f: impl FnOnce(&Api) -> Result<(), CliError>) -> ExitCode {
