@@ -387,6 +387,7 @@ async fn application_lifecycle_on_real_flink() {
     assert!(items
         .iter()
         .any(|e| e["status"]["data"]["newStatus"] == "FAILED"));
+    common::assert_cmf_event_data(&items);
     assert!(items.iter().any(|e| e["status"]["data"]["exceptionString"]
         .as_str()
         .map(|t| t.contains("drey-test-failure"))

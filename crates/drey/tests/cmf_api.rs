@@ -262,6 +262,7 @@ async fn applications_lifecycle() {
         .map(|e| e["status"]["type"].as_str().unwrap())
         .collect();
     assert_eq!(types, ["APPLICATION_UPDATED", "APPLICATION_CREATED"]);
+    common::assert_cmf_event_data(events["items"].as_array().unwrap());
     let event = &events["items"][0];
     assert_eq!(event["apiVersion"], "cmf.confluent.io/v1alpha1");
     assert_eq!(event["kind"], "FlinkApplicationEvent");

@@ -2,8 +2,9 @@
 
 use super::ApplicationReconciler;
 use crate::store_error;
+use drey_model::application_spec::ApplicationStatus;
 use drey_model::event::{EventData, EventSpec, EventStatus, EventType};
-use drey_model::loose::to_json;
+use drey_model::loose::{to_json, view};
 use drey_model::object::app_scope;
 use drey_model::page::{SortDirection, SortKey, SortOrder};
 use drey_model::{Error, Kind, Object, ObjectKey, PageRequest};
@@ -67,7 +68,11 @@ impl ApplicationReconciler {
     }
 }
 
-/// Writes one event object under an application.
+/// Writes one event object under an application. Every event carries
+/// `status.data` in one of the two shapes CMF documents (its SDKs decode it
+/// with a strict `oneOf`): the exception for a job's exception, else the
+/// application's status once the event happened (`newStatus`: the job's
+/// state, or the lifecycle state while no job runs).
 pub(crate) async fn record(
     store: &dyn drey_store::Store,
     app: &ObjectKey,
@@ -76,6 +81,10 @@ pub(crate) async fn record(
     message: &str,
     data: Option<EventData>,
 ) -> Result<(), Error> {
+    let data = match data {
+        Some(data) => data,
+        None => EventData::new_status(&status_now(store, app).await?),
+    };
     let name = uuid::Uuid::new_v4().to_string();
     let spec = EventSpec {
         flink_application_instance: instance.map(str::to_owned),
@@ -84,7 +93,7 @@ pub(crate) async fn record(
     let status = EventStatus {
         event_type: Some(kind),
         message: Some(message.to_owned()),
-        data,
+        data: Some(data),
         ..EventStatus::default()
     };
     let mut write = Write::new(
@@ -95,4 +104,21 @@ pub(crate) async fn record(
     write.status = Some(to_json(&status));
     store.write(write).await.map_err(store_error)?;
     Ok(())
+}
+
+/// The application's status as an event's `newStatus` names it.
+async fn status_now(store: &dyn drey_store::Store, app: &ObjectKey) -> Result<String, Error> {
+    let Some(object) = store.get(app).await.map_err(store_error)? else {
+        return Ok("DELETED".to_owned());
+    };
+    let status: ApplicationStatus = view(&object.status);
+    let job = status.job_state();
+    Ok(if !job.is_empty() {
+        job.to_owned()
+    } else {
+        status
+            .lifecycle()
+            .and_then(|l| to_json(&l).as_str().map(str::to_owned))
+            .unwrap_or_else(|| "CREATED".to_owned())
+    })
 }

@@ -298,3 +298,21 @@ spec:
     parallelism: 3
     upgradeMode: stateless
 ";
+
+/// Every event's `status.data` decodes as exactly one of CMF's `EventData`
+/// shapes, `EventDataNewStatus` (`newStatus`) or `EventDataJobException`
+/// (`exceptionString`), as its SDKs' strict `oneOf` decodes it.
+pub fn assert_cmf_event_data(events: &[Value]) {
+    assert!(!events.is_empty());
+    for event in events {
+        let data = event["status"]["data"]
+            .as_object()
+            .unwrap_or_else(|| panic!("an event without data: {event}"));
+        let keys: Vec<&str> = data.keys().map(String::as_str).collect();
+        assert!(
+            keys == ["newStatus"] || keys == ["exceptionString"],
+            "not one of CMF's EventData shapes: {event}"
+        );
+        assert!(data.values().all(Value::is_string), "{event}");
+    }
+}
