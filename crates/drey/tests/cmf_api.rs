@@ -1148,3 +1148,202 @@ async fn savepoint_resources() {
         200
     );
 }
+
+/// Every operation of CMF 2.3.1's OpenAPI document (confluentinc/cmf-sdk-go,
+/// v1/api/openapi.yaml: its methods, paths and the status codes it lists,
+/// written out here), in the document's order.
+const CMF_OPERATIONS: &[(&str, &str, &[u16])] = &[
+    ("GET", "/cmf/api/v1/environments", &[200, 304, 500]),
+    ("POST", "/cmf/api/v1/environments", &[200, 400, 500]),
+    ("DELETE", "/cmf/api/v1/environments/{envName}", &[204, 304, 404, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}", &[200, 404, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/applications", &[200, 304, 404, 500]),
+    ("POST", "/cmf/api/v1/environments/{envName}/applications", &[201, 400, 422, 500]),
+    ("DELETE", "/cmf/api/v1/environments/{envName}/applications/{appName}", &[204, 304, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/applications/{appName}", &[200, 304, 404, 500]),
+    ("GET", "/cmf/api/v1alpha1/environments/{envName}/applications/{appName}/events", &[200, 404, 500]),
+    ("POST", "/cmf/api/v1/environments/{envName}/applications/{appName}/start", &[200, 304, 404, 500]),
+    ("POST", "/cmf/api/v1/environments/{envName}/applications/{appName}/suspend", &[200, 304, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/applications/{appName}/instances", &[200, 404, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/applications/{appName}/instances/{instName}", &[200, 404, 500]),
+    ("DELETE", "/cmf/api/v1/environments/{envName}/secret-mappings/{name}", &[204, 404, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/secret-mappings/{name}", &[200, 404, 500]),
+    ("PUT", "/cmf/api/v1/environments/{envName}/secret-mappings/{name}", &[200, 400, 404, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/secret-mappings", &[200, 404, 500]),
+    ("POST", "/cmf/api/v1/environments/{envName}/secret-mappings", &[200, 400, 404, 409, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/statements", &[200, 404, 500]),
+    ("POST", "/cmf/api/v1/environments/{envName}/statements", &[200, 400, 404, 409, 422, 500]),
+    ("DELETE", "/cmf/api/v1/environments/{envName}/statements/{stmtName}", &[202, 204, 404, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/statements/{stmtName}", &[200, 404, 500]),
+    ("PUT", "/cmf/api/v1/environments/{envName}/statements/{stmtName}", &[200, 400, 404, 422, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/statements/{stmtName}/results", &[200, 400, 404, 410, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/statements/{stmtName}/exceptions", &[200, 404, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/compute-pools", &[200, 404, 500]),
+    ("POST", "/cmf/api/v1/environments/{envName}/compute-pools", &[200, 400, 409, 422, 500]),
+    ("DELETE", "/cmf/api/v1/environments/{envName}/compute-pools/{computePoolName}", &[204, 404, 409, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/compute-pools/{computePoolName}", &[200, 404, 500]),
+    ("PUT", "/cmf/api/v1/environments/{envName}/compute-pools/{computePoolName}", &[200, 400, 404, 409, 422, 500]),
+    ("GET", "/cmf/api/v1/secrets", &[200, 304, 500]),
+    ("POST", "/cmf/api/v1/secrets", &[200, 400, 409, 500]),
+    ("DELETE", "/cmf/api/v1/secrets/{secretName}", &[204, 404, 500]),
+    ("GET", "/cmf/api/v1/secrets/{secretName}", &[200, 404, 500]),
+    ("PUT", "/cmf/api/v1/secrets/{secretName}", &[200, 400, 404, 422, 500]),
+    ("GET", "/cmf/api/v1/catalogs/kafka", &[200, 500]),
+    ("POST", "/cmf/api/v1/catalogs/kafka", &[200, 400, 409, 422, 500]),
+    ("DELETE", "/cmf/api/v1/catalogs/kafka/{catName}", &[204, 404, 409, 500]),
+    ("GET", "/cmf/api/v1/catalogs/kafka/{catName}", &[200, 404, 500]),
+    ("PUT", "/cmf/api/v1/catalogs/kafka/{catName}", &[200, 400, 404, 422, 500]),
+    ("GET", "/cmf/api/v1/catalogs/kafka/{catName}/databases", &[200, 500]),
+    ("POST", "/cmf/api/v1/catalogs/kafka/{catName}/databases", &[200, 400, 409, 422, 500]),
+    ("DELETE", "/cmf/api/v1/catalogs/kafka/{catName}/databases/{dbName}", &[204, 404, 500]),
+    ("GET", "/cmf/api/v1/catalogs/kafka/{catName}/databases/{dbName}", &[200, 404, 500]),
+    ("PUT", "/cmf/api/v1/catalogs/kafka/{catName}/databases/{dbName}", &[200, 400, 404, 422, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/applications/{appName}/savepoints", &[200, 404, 500]),
+    ("POST", "/cmf/api/v1/environments/{envName}/applications/{appName}/savepoints", &[201, 400, 404, 422, 500]),
+    ("DELETE", "/cmf/api/v1/environments/{envName}/applications/{appName}/savepoints/{savepointName}", &[204, 404, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/applications/{appName}/savepoints/{savepointName}", &[200, 404, 500]),
+    ("POST", "/cmf/api/v1/environments/{envName}/applications/{appName}/savepoints/{savepointName}/detach", &[200, 404, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/statements/{stmtName}/savepoints", &[200, 404, 500]),
+    ("POST", "/cmf/api/v1/environments/{envName}/statements/{stmtName}/savepoints", &[201, 400, 404, 422, 500]),
+    ("DELETE", "/cmf/api/v1/environments/{envName}/statements/{stmtName}/savepoints/{savepointName}", &[204, 404, 500]),
+    ("GET", "/cmf/api/v1/environments/{envName}/statements/{stmtName}/savepoints/{savepointName}", &[200, 404, 500]),
+    ("GET", "/cmf/api/v1/detached-savepoints", &[200, 500]),
+    ("POST", "/cmf/api/v1/detached-savepoints", &[201, 400, 422, 500]),
+    ("DELETE", "/cmf/api/v1/detached-savepoints/{detachedSavepointName}", &[204, 404, 500]),
+    ("GET", "/cmf/api/v1/detached-savepoints/{detachedSavepointName}", &[200, 404, 500]),
+    ("GET", "/cmf/api/v1/kubernetes-clusters", &[200, 500]),
+    ("GET", "/cmf/api/v1/kubernetes-clusters/{kubernetesClusterName}", &[200, 404, 500]),
+    ("PUT", "/cmf/api/v1/kubernetes-clusters/{kubernetesClusterName}", &[200, 400, 404, 500]),
+    ("GET", "/cmf/api/v1/c3/license", &[200, 500]),
+    ("GET", "/cmf/api/v1/system-information", &[200, 500]),
+    ("GET", "/cmf/api/v1/resource-information", &[200, 500]),
+];
+
+/// Walks every operation of the CMF document with a well-formed request
+/// against objects that exist (each path parameter names one the walk made):
+/// each answers a status the document lists for it, and no path or method
+/// is unknown to drey. Creations go first, then reads and updates, then
+/// deletions, children before parents.
+#[tokio::test]
+async fn every_operation_of_the_cmf_document_answers_a_documented_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir);
+    let values = [
+        ("{envName}", "walk-env"),
+        ("{appName}", "walk-app"),
+        ("{instName}", "0b9f8a5e-0000-0000-0000-000000000000"),
+        ("{name}", "walk-mapping"),
+        ("{stmtName}", "walk-stmt"),
+        ("{computePoolName}", "walk-pool"),
+        ("{secretName}", "walk-secret"),
+        ("{catName}", "walk-cat"),
+        ("{dbName}", "walk-db"),
+        ("{savepointName}", "walk-sp"),
+        ("{detachedSavepointName}", "walk-detached"),
+        ("{kubernetesClusterName}", "walk-k8s"),
+    ];
+    let fill = |path: &str| {
+        values
+            .iter()
+            .fold(path.to_owned(), |p, (param, value)| p.replace(param, value))
+    };
+    // The body a creation (POST to a collection) sends, by collection.
+    let created = |path: &str| -> Value {
+        let name = |n: &str| json!({"name": n});
+        match path.rsplit('/').next().unwrap() {
+            "environments" => json!({"name": "walk-env"}),
+            "applications" => application("walk-app"),
+            "secret-mappings" => json!({"metadata": name("walk-mapping"),
+                "spec": {"secretName": "walk-secret"}}),
+            "statements" => json!({"metadata": name("walk-stmt"),
+                "spec": {"statement": "SELECT 1", "computePoolName": "walk-pool"}}),
+            "compute-pools" => json!({"metadata": name("walk-pool"),
+                "spec": {"type": "DEDICATED",
+                         "clusterSpec": {"taskManager": {"resource": {"memory": "1g"}}}}}),
+            "secrets" => json!({"metadata": name("walk-secret"),
+                "spec": {"data": {"username": "u"}}}),
+            "kafka" => json!({"metadata": name("walk-cat"),
+                "spec": {"srInstance": {"connectionConfig": {"schema.registry.url": "http://sr:8081"}},
+                         "kafkaClusters": []}}),
+            "databases" => json!({"metadata": name("walk-db"),
+                "spec": {"kafkaCluster": {"connectionConfig": {"bootstrap.servers": "k:9092"}}}}),
+            "savepoints" => json!({"metadata": name("walk-sp"), "spec": {}}),
+            "detached-savepoints" => json!({"metadata": name("walk-detached"),
+                "spec": {"path": "file:///savepoints/walk"}}),
+            other => panic!("no creation body for {other}"),
+        }
+    };
+    let is_creation = |method: &str, path: &str| {
+        method == "POST"
+            && !path.ends_with('}')
+            && !["/start", "/suspend", "/detach"]
+                .iter()
+                .any(|verb| path.ends_with(verb))
+    };
+    // Creations in the order their objects depend on one another.
+    let rank = |path: &str| {
+        [
+            "/environments",
+            "/secrets",
+            "/secret-mappings",
+            "/compute-pools",
+            "/applications",
+            "/statements",
+            "/kafka",
+            "/databases",
+            "/savepoints",
+        ]
+        .iter()
+        .position(|end| path.ends_with(end))
+        .unwrap_or(usize::MAX)
+    };
+    let mut order: Vec<&(&str, &str, &[u16])> = CMF_OPERATIONS
+        .iter()
+        .filter(|(m, p, _)| is_creation(m, p))
+        .collect();
+    order.sort_by_key(|(_, p, _)| rank(p));
+    order.extend(
+        CMF_OPERATIONS
+            .iter()
+            .filter(|(m, p, _)| !is_creation(m, p) && *m != "DELETE"),
+    );
+    // Deletions children first: by the rank of their collection, reversed.
+    let mut deletions: Vec<&(&str, &str, &[u16])> = CMF_OPERATIONS
+        .iter()
+        .filter(|(m, _, _)| *m == "DELETE")
+        .collect();
+    deletions.sort_by_key(|(_, p, _)| {
+        let collection = p.rsplit_once('/').map_or(*p, |(c, _)| c);
+        std::cmp::Reverse(rank(collection))
+    });
+    order.extend(deletions);
+    assert_eq!(order.len(), CMF_OPERATIONS.len());
+
+    let mut answers = Vec::new();
+    for (method, template, documented) in order {
+        let path = fill(template);
+        let body = match *method {
+            "POST" if is_creation(method, template) => Some(created(template)),
+            "POST" => Some(json!({})),
+            // An update sends back what a read gives.
+            "PUT" => Some(s.get(&path).await.1),
+            _ => None,
+        };
+        let (status, reply) = s
+            .json(Method::from_bytes(method.as_bytes()).unwrap(), &path, body)
+            .await;
+        // POST /environments: the seed documents 201 Created, the SDK's
+        // document 200; drey answers 201 for a new environment.
+        let allowed = *template == "/cmf/api/v1/environments" && *method == "POST" && status == 201;
+        assert!(
+            allowed || documented.contains(&status),
+            "{method} {path}: {status} is not one of {documented:?}: {reply}"
+        );
+        let unknown = reply["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Resource not found: [") || m.contains("not supported"));
+        assert!(!unknown, "{method} {path}: drey does not serve it: {reply}");
+        answers.push(format!("{method} {template} -> {status}"));
+    }
+    println!("{}", answers.join("\n"));
+}

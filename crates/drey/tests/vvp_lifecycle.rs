@@ -141,6 +141,21 @@ async fn vvp_deployment_on_real_flink() {
     assert_eq!(cancelled["spec"]["state"], "CANCELLED");
     let (_, listed) = s.get(&format!("{NS}/savepoints?deploymentId={id}")).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), savepoints_before);
+
+    // A savepoint deleted through VVP: gone from the list and from GET.
+    let sp_id = listed["items"][0]["metadata"]["id"].as_str().unwrap();
+    let one = format!("{NS}/savepoints/{sp_id}");
+    let (code, body) = s.delete(&format!("{one}?force=perhaps")).await;
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = s.delete(&one).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["metadata"]["id"], sp_id);
+    assert_eq!(s.get(&one).await.0, 404);
+    let (code, body) = s.delete(&one).await;
+    assert_eq!(code, 404, "{body}");
+    assert_eq!(body["kind"], "ApiException", "{body}");
+    let (_, listed) = s.get(&format!("{NS}/savepoints?deploymentId={id}")).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), savepoints_before - 1);
     let (code, _) = s.delete(&format!("{NS}/deployments/counter")).await;
     assert_eq!(code, 200);
 }

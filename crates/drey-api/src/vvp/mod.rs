@@ -96,7 +96,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             &format!("{ns}/savepoints/{{savepointId}}"),
-            get(runs::get_savepoint),
+            get(runs::get_savepoint).delete(runs::delete_savepoint),
         )
         .route(
             &format!("{ns}/sessionclusters"),

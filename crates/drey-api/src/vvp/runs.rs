@@ -270,6 +270,39 @@ pub(super) async fn get_savepoint(
     Err(Error::not_found(Kind::Savepoint, &id).into())
 }
 
+/// `?force=`: VVP deletes a savepoint that is not eligible for deletion only
+/// when forced.
+#[derive(Deserialize, Default)]
+pub(super) struct Force {
+    #[serde(default)]
+    #[allow(dead_code)]
+    force: bool,
+}
+
+/// `DELETE .../savepoints/{savepointId}`: the record goes; its files go
+/// with it unless a deployment restores (or restored) from them, which
+/// keeps them until the deployment is deleted. drey never refuses a
+/// deletion, so `force` changes nothing (it is still checked to be a
+/// boolean).
+pub(super) async fn delete_savepoint(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((ns, id)): Path<(String, String)>,
+    WithRejection(Query(_force), _): QueryOf<Force, VvpError>,
+) -> Result<Response, VvpError> {
+    for app in deployments(&state, &who.org, &ns, None).await? {
+        let savepoints = savepoints_of(&state, &who.org, &ns, &app).await?;
+        if let Some(sp) = savepoints.iter().find(|sp| sp.meta.uid.to_string() == id) {
+            state
+                .core
+                .delete_app_savepoint(&who.org, &ns, &app.meta.name, &sp.meta.name)
+                .await?;
+            return Ok(reply(StatusCode::OK, render_savepoint(&app, sp, &ns)));
+        }
+    }
+    Err(Error::not_found(Kind::Savepoint, &id).into())
+}
+
 /// POST with `metadata.deploymentId`: a savepoint of the deployment's job.
 pub(super) async fn create_savepoint(
     State(state): State<AppState>,
