@@ -493,6 +493,7 @@ impl Core {
     ) -> Result<ArtifactUpload, Error> {
         let store = self.env_store(org, env).await?;
         std::fs::create_dir_all(store.blobs()).map_err(io_error)?;
+        sweep_abandoned_uploads(&store.blobs());
         let path = store
             .blobs()
             .join(format!(".incoming-{}", uuid::Uuid::new_v4()));
@@ -821,6 +822,30 @@ impl Core {
         let parent = path.parent()?;
         let inside = parent == dir.as_path() || parent == dir.join(".blobs").as_path();
         (inside && path.is_file()).then(|| path.to_owned())
+    }
+}
+
+/// Removes temporary files of uploads a crash interrupted (none lasts a day).
+fn sweep_abandoned_uploads(blobs: &Path) {
+    let day = std::time::Duration::from_secs(24 * 3600);
+    let Ok(entries) = std::fs::read_dir(blobs) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let abandoned = entry
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if abandoned
+            && entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".incoming-")
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

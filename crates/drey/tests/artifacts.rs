@@ -236,6 +236,21 @@ async fn artifacts_api_versions_checksums_and_references() {
                                 "upgradeMode": "stateless"}}})
     };
     let apps = "/cmf/api/v1/environments/devel/applications";
+    // A cmf:// jar must name an existing version of the application's own
+    // environment: 422 naming the field otherwise.
+    for uri in [
+        "cmf://devel/missing.jar",
+        "cmf://devel/counter.jar?version=9",
+        "cmf://other/counter.jar",
+        "cmf://devel",
+    ] {
+        let (code, body) = s.post(apps, app("broken", uri)).await;
+        assert_eq!(code, 422, "{uri}: {body}");
+        assert!(
+            error_message(&body).contains("spec.job.jarURI"),
+            "{uri}: {body}"
+        );
+    }
     let (code, body) = s
         .post(apps, app("pinned", "cmf://devel/counter.jar?version=1"))
         .await;
