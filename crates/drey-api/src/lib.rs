@@ -3,6 +3,7 @@
 //! errors, metrics, limits) are implemented once here and used by all.
 
 pub mod alerts;
+pub mod artifact_form;
 pub mod auth;
 pub mod body;
 pub mod cmf;

@@ -82,6 +82,16 @@ impl Core {
         validate_spec(&input.spec)?;
         let key = app_key(org, env, &input.name);
         let environment = self.require_environment(org, env).await?;
+        // A cmf:// jar must name an artifact version of this environment now,
+        // not only when the job is submitted.
+        if let Some(uri) = input
+            .spec
+            .pointer("/job/jarURI")
+            .and_then(|u| u.as_str())
+            .filter(|u| u.starts_with("cmf://"))
+        {
+            self.resolve_artifact_uri(org, env, uri).await?;
+        }
         let _admitted = self.admit_cluster(&key, &environment, &input.spec).await?;
         let current = self.store.get(&key).await.map_err(store_error)?;
         let exists = current.is_some();

@@ -80,6 +80,11 @@ pub struct Core {
     wake: Arc<tokio::sync::broadcast::Sender<Wake>>,
     sql: Option<Arc<sql_engine::SqlEngine>>,
     artifacts: Option<std::path::PathBuf>,
+    /// Largest artifact upload, bytes.
+    artifact_limit: u64,
+    /// Held while the artifact store changes (and while it is read, since a
+    /// read may adopt jars from before versions).
+    artifact_writes: Arc<tokio::sync::Mutex<()>>,
     data_dir: Option<std::path::PathBuf>,
     leadership: Option<leadership::Leadership>,
     board: observability::Board,
@@ -97,6 +102,8 @@ impl Core {
             wake: Arc::new(tokio::sync::broadcast::channel(WAKE_BACKLOG).0),
             sql: None,
             artifacts: None,
+            artifact_limit: artifacts::MAX_ARTIFACT_BYTES,
+            artifact_writes: Arc::new(tokio::sync::Mutex::new(())),
             data_dir: None,
             leadership: None,
             board: observability::Board::default(),

@@ -324,10 +324,10 @@ fn check_savepoint_options(conf: &Value) -> Result<(), Error> {
 fn check_jar_uri(uri: &str) -> Result<(), Error> {
     let scheme = uri.split_once("://").map(|(s, _)| s);
     match scheme {
-        Some("local") | Some("file") | Some("http") | Some("https") => Ok(()),
+        Some("local") | Some("file") | Some("http") | Some("https") | Some("cmf") => Ok(()),
         _ => Err(Error::invalid(
             "spec.job.jarURI",
-            format!("'{uri}' must be a local://, file://, http:// or https:// URI"),
+            format!("'{uri}' must be a local://, file://, http://, https:// or cmf:// URI"),
         )),
     }
 }

@@ -181,6 +181,7 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     tracing::info!(store = %database.describe(&data_dir), "store open");
     let core = Core::new(database.store())
         .with_artifact_dir(data_dir.join("artifacts"))
+        .with_artifact_limit(settings.max_artifact_bytes)
         .with_data_dir(data_dir.clone());
     let receivers = alert_receivers(&settings)?;
     let auth = if settings.auth == "token" {

@@ -204,6 +204,11 @@ pub struct ServerSettings {
           value_parser = parse_duration)]
     pub savepoint_history_max_age: std::time::Duration,
 
+    /// Largest artifact (jar or zip) one upload may bring, in bytes (CMF
+    /// artifacts, VVP artifacts); a larger upload gets 413 naming the limit.
+    #[arg(long, env = "DREY_MAX_ARTIFACT_BYTES", default_value_t = drey_control::artifacts::MAX_ARTIFACT_BYTES)]
+    pub max_artifact_bytes: u64,
+
     /// Total bytes of jars downloaded from http(s) jarURIs kept in
     /// <data-dir>/jars/downloads/; the least recently used go first.
     #[arg(long, env = "DREY_DOWNLOAD_CACHE_MAX_BYTES", default_value_t = 1024 * 1024 * 1024)]

@@ -399,10 +399,31 @@ async fn platform_resources_on_real_flink() {
         "{app}"
     );
 
-    // Deleting an artifact.
-    let (code, _) = s
-        .delete("/artifacts/v1/namespaces/platform/artifacts?filename=bounded-job.jar")
+    // Deleting an artifact: refused while a deployment runs from it (the
+    // store CMF artifacts share), done once the deployment is gone.
+    let artifact = "/artifacts/v1/namespaces/platform/artifacts?filename=bounded-job.jar";
+    let (code, body) = s.delete(artifact).await;
+    assert_eq!(code, 409, "{body}");
+    assert!(body.to_string().contains("summer"), "{body}");
+    let summer = "/api/v1/namespaces/platform/deployments/summer";
+    let (code, body) = s
+        .json(
+            reqwest::Method::PATCH,
+            summer,
+            Some(json!({"spec": {"state": "CANCELLED"}})),
+        )
         .await;
-    assert_eq!(code, 200);
+    assert_eq!(code, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (code, body) = s.delete(summer).await;
+        if code == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "summer not deleted: {body}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (code, body) = s.delete(artifact).await;
+    assert_eq!(code, 200, "{body}");
     assert!(!std::path::Path::new(uri.trim_start_matches("file://")).exists());
 }

@@ -3,6 +3,7 @@
 //! them, over drey's core.
 
 mod applications;
+mod artifacts;
 mod catalogs;
 mod compute_pools;
 mod environments;
@@ -45,6 +46,28 @@ pub fn router() -> Router<AppState> {
         .route(
             "/cmf/api/v1/kubernetes-clusters/{kubernetesClusterName}",
             get(kubernetes_clusters::get).put(kubernetes_clusters::update),
+        )
+        .route(
+            &format!("{env}/artifacts"),
+            // Uploads are counted against the artifact store's own limit.
+            post(artifacts::create)
+                .get(artifacts::list)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            &format!("{env}/artifacts/{{artifactName}}"),
+            get(artifacts::get)
+                .put(artifacts::update)
+                .delete(artifacts::delete)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            &format!("{env}/artifacts/{{artifactName}}/versions"),
+            get(artifacts::list_versions),
+        )
+        .route(
+            &format!("{env}/artifacts/{{artifactName}}/content"),
+            get(artifacts::content),
         )
         .route(
             &format!("{env}/applications"),

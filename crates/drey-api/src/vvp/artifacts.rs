@@ -11,7 +11,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::WithRejection;
-use drey_control::artifacts::{Artifact, MAX_ARTIFACT_BYTES};
+use drey_control::artifacts::Artifact;
 use drey_model::Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -41,7 +41,7 @@ pub(super) async fn list(
 }
 
 /// `artifacts:upload` (the only POST): the `file` part is stored under its
-/// own file name.
+/// own file name, as a new version of the artifact of that name.
 pub(super) async fn upload(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -51,41 +51,19 @@ pub(super) async fn upload(
     if verb != "artifacts:upload" {
         return Err(Error::NotImplemented(format!("POST {verb} is not served by drey")).into());
     }
-    let mut form = form.map_err(|e| {
-        Error::BadRequest(format!(
-            "send the jar as multipart/form-data with a 'file' part: {}",
-            e.body_text()
-        ))
-    })?;
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        let text = e.body_text();
-        if text.contains("length limit") {
-            Error::PayloadTooLarge {
-                limit: MAX_ARTIFACT_BYTES,
-            }
-        } else {
-            Error::BadRequest(format!("not a multipart upload: {text}"))
-        }
+    let form = crate::artifact_form::read(&state.core, &who.org, &ns, form).await?;
+    let Some((filename, upload)) = form.file else {
+        return Err(Error::invalid("file", "the multipart body has no 'file' part").into());
     };
-    while let Some(field) = form.next_field().await.map_err(bad)? {
-        if field.name() != Some("file") {
-            continue;
-        }
-        let filename = field
-            .file_name()
-            .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_owned())
-            .ok_or_else(|| Error::invalid("file", "has no file name"))?;
-        let bytes = field.bytes().await.map_err(bad)?;
-        let artifact = state
-            .core
-            .store_artifact(&who.org, &ns, &filename, &bytes)
-            .await?;
-        return Ok(reply(
-            StatusCode::CREATED,
-            json!({"artifact": render(&artifact)}),
-        ));
-    }
-    Err(Error::invalid("file", "the multipart body has no 'file' part").into())
+    let filename = filename.ok_or_else(|| Error::invalid("file", "has no file name"))?;
+    let artifact = state
+        .core
+        .store_artifact(&who.org, &ns, &filename, upload)
+        .await?;
+    Ok(reply(
+        StatusCode::CREATED,
+        json!({"artifact": render(&artifact)}),
+    ))
 }
 
 /// `?filename=`.

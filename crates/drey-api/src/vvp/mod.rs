@@ -72,9 +72,9 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/artifacts/v1/namespaces/{ns}/{verb}",
-            axum::routing::post(artifacts::upload).layer(axum::extract::DefaultBodyLimit::max(
-                drey_control::artifacts::MAX_ARTIFACT_BYTES,
-            )),
+            // The store counts the upload against its own limit as it arrives.
+            axum::routing::post(artifacts::upload)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route(
             &format!("{ns}/deployments"),

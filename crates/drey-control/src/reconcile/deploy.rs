@@ -340,6 +340,13 @@ impl ApplicationReconciler {
 
     /// Resolves `job.jarURI` to a file on this machine.
     pub(super) async fn jar_path(&self, app: &Object, uri: &str) -> Result<PathBuf, Error> {
+        // An artifact of the application's environment, by name and version.
+        if uri.starts_with("cmf://") {
+            return self
+                .core
+                .resolve_artifact_uri(&app.key.org, &app.key.scope, uri)
+                .await;
+        }
         if let Some(path) = uri
             .strip_prefix("local://")
             .or_else(|| uri.strip_prefix("file://"))
