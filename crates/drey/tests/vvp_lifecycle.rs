@@ -155,7 +155,10 @@ async fn vvp_deployment_on_real_flink() {
     assert_eq!(code, 404, "{body}");
     assert_eq!(body["kind"], "ApiException", "{body}");
     let (_, listed) = s.get(&format!("{NS}/savepoints?deploymentId={id}")).await;
-    assert_eq!(listed["items"].as_array().unwrap().len(), savepoints_before - 1);
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        savepoints_before - 1
+    );
     let (code, _) = s.delete(&format!("{NS}/deployments/counter")).await;
     assert_eq!(code, 200);
 }
