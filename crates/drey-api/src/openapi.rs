@@ -561,6 +561,22 @@ fn platform_routes() -> Vec<Route> {
             (200, Some("ExecuteStatementResponse")),
         ),
         route(
+            Post,
+            "/sql/v1beta1/namespaces/{ns}/sqlscripts:execute-multi",
+            "Execute statements one after another (?stopOnError=false runs them all)",
+            "sqlscripts",
+            Some("Statements"),
+            (200, Some("ExecuteStatementsResponse")),
+        ),
+        route(
+            Post,
+            "/sql/v1beta1/namespaces/{ns}/sqlscripts:suggest",
+            "Completions (keywords, tables) for the word before a position",
+            "sqlscripts",
+            Some("SuggestSqlScriptCompletionsDetails"),
+            (200, Some("SuggestSqlScriptCompletionsResponse")),
+        ),
+        route(
             Get,
             "/artifacts/v1/namespaces/{ns}/artifacts",
             "List uploaded jars",
@@ -819,6 +835,11 @@ fn components() -> utoipa::openapi::Components {
         Statement,
         ValidateStatementResponse,
         ExecuteStatementResponse,
+        Statements,
+        ExecuteStatementsResponse,
+        SuggestSqlScriptCompletionsDetails,
+        SuggestSqlScriptCompletionsResponse,
+        SqlScriptCompletion,
         ErrorDetails,
         ResultTable,
         TableHeader,
@@ -1118,6 +1139,37 @@ mod schemas {
         result: String,
         result_table: Option<ResultTable>,
         error_message: Option<ErrorDetails>,
+    }
+
+    /// SQL statements, run in order.
+    #[derive(ToSchema)]
+    pub struct Statements(Vec<String>);
+
+    #[derive(ToSchema)]
+    pub struct ExecuteStatementsResponse {
+        /// One per statement; RESULT_SKIPPED after a failure when stopOnError.
+        responses: Vec<ExecuteStatementResponse>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct SuggestSqlScriptCompletionsDetails {
+        sql_script: String,
+        /// Character offset of the cursor (default: the end).
+        position: Option<i32>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct SuggestSqlScriptCompletionsResponse {
+        completions: Vec<SqlScriptCompletion>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct SqlScriptCompletion {
+        text: String,
+        /// HINT_TYPE_KEYWORD or HINT_TYPE_TABLE.
+        #[schema(rename = "type")]
+        kind: String,
     }
 
     #[derive(ToSchema)]

@@ -190,4 +190,149 @@ impl Core {
             Err(RunError::Engine(e)) => Err(e),
         }
     }
+
+    /// Completions for the word of `script` that ends at `position` (a
+    /// character offset): SQL keywords, and the tables and views the
+    /// engine lists in the script's catalog and database. An empty word
+    /// gets every table and no keyword.
+    pub async fn suggest_sql(
+        &self,
+        org: &str,
+        env: &str,
+        context: &SqlContext,
+        script: &str,
+        position: usize,
+    ) -> Result<Vec<Completion>, Error> {
+        let word = word_before(script, position);
+        let mut out: Vec<Completion> = Vec::new();
+        if !word.is_empty() {
+            out.extend(
+                KEYWORDS
+                    .iter()
+                    .filter(|k| starts_with_ignoring_case(k, &word))
+                    .map(|k| Completion {
+                        text: (*k).to_owned(),
+                        kind: CompletionKind::Keyword,
+                    }),
+            );
+        }
+        if let Ok(tables) = self.sql_metadata(org, env, context, "SHOW TABLES").await? {
+            out.extend(
+                tables
+                    .rows
+                    .into_iter()
+                    .filter_map(|row| row.into_iter().next())
+                    .filter(|t| starts_with_ignoring_case(t, &word))
+                    .map(|text| Completion {
+                        text,
+                        kind: CompletionKind::Table,
+                    }),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// One completion of a SQL script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// What to insert.
+    pub text: String,
+    /// What it names.
+    pub kind: CompletionKind,
+}
+
+/// What a completion names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompletionKind {
+    /// A SQL keyword.
+    Keyword,
+    /// A table or view of the current database.
+    Table,
+}
+
+/// The keywords completed: Flink SQL's statement and clause words.
+const KEYWORDS: &[&str] = &[
+    "ALTER",
+    "AND",
+    "AS",
+    "ASC",
+    "BETWEEN",
+    "BY",
+    "CASE",
+    "CAST",
+    "CATALOG",
+    "CREATE",
+    "DATABASE",
+    "DESC",
+    "DESCRIBE",
+    "DISTINCT",
+    "DROP",
+    "ELSE",
+    "END",
+    "EXPLAIN",
+    "FROM",
+    "FUNCTION",
+    "GROUP",
+    "HAVING",
+    "IN",
+    "INSERT",
+    "INTERVAL",
+    "INTO",
+    "IS",
+    "JOIN",
+    "LEFT",
+    "LIKE",
+    "LIMIT",
+    "NOT",
+    "NULL",
+    "ON",
+    "OR",
+    "ORDER",
+    "OVER",
+    "PARTITION",
+    "RIGHT",
+    "SELECT",
+    "SET",
+    "SHOW",
+    "TABLE",
+    "TABLES",
+    "TEMPORARY",
+    "THEN",
+    "UNION",
+    "USE",
+    "VALUES",
+    "VIEW",
+    "WATERMARK",
+    "WHEN",
+    "WHERE",
+    "WINDOW",
+    "WITH",
+];
+
+/// The identifier characters right before `position` (characters, clamped
+/// to the script's length).
+fn word_before(script: &str, position: usize) -> String {
+    let before: Vec<char> = script.chars().take(position).collect();
+    let start = before
+        .iter()
+        .rposition(|c| !(c.is_alphanumeric() || *c == '_'))
+        .map_or(0, |i| i + 1);
+    before[start..].iter().collect()
+}
+
+fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
+    text.to_lowercase().starts_with(&prefix.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_word_before_the_cursor() {
+        assert_eq!(super::word_before("SELECT * FROM or", 16), "or");
+        assert_eq!(super::word_before("SEL", 3), "SEL");
+        assert_eq!(super::word_before("SELECT * FROM ", 14), "");
+        assert_eq!(super::word_before("SELECT", 99), "SELECT");
+        assert_eq!(super::word_before("a.b_c", 5), "b_c");
+    }
 }

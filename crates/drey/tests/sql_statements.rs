@@ -513,7 +513,7 @@ async fn statements_run_on_real_flink() {
             "detached": {"flinkConfiguration": {"execution.checkpointing.interval": "2s"}}}})
     };
     let defaults =
-        json!({"spec": {"clusterSpec": {"flinkConfiguration": {"drey.test.defaults": "1"}}}});
+        json!({"spec": {"clusterSpec": {"flinkConfiguration": {"custom.test.defaults": "1"}}}});
     let (code, body) = s.post("/cmf/api/v1/environments", env_with(defaults)).await;
     assert_eq!(code, 201, "{body}");
     let deferred = wait_until(

@@ -244,6 +244,93 @@ async fn platform_resources_on_real_flink() {
     assert!(failed["errorMessage"]["message"].is_string());
     let (code, refused) = execute(&s, "SELECT 1").await;
     assert_eq!(code, 400, "{refused}");
+
+    // :execute-multi runs them in order; after a failure the rest are
+    // skipped unless stopOnError=false.
+    let multi = format!("{SQL}/sqlscripts:execute-multi");
+    let script = json!([
+        "CREATE TABLE multi_a (id INT) WITH ('connector' = 'blackhole')",
+        "DROP TABLE nothing_here",
+        "CREATE TABLE multi_b (id INT) WITH ('connector' = 'blackhole')"
+    ]);
+    let (code, ran) = s.post(&multi, script.clone()).await;
+    assert_eq!(code, 200, "{ran}");
+    let results: Vec<&str> = ran["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results,
+        [
+            "RESULT_SUCCESS",
+            "RESULT_ERROR_WITH_DETAILS",
+            "RESULT_SKIPPED"
+        ],
+        "{ran}"
+    );
+    let (_, shown) = execute(&s, "SHOW TABLES").await;
+    assert!(!cells(&shown).contains(&"multi_b".to_owned()), "{shown}");
+    let (code, ran) = s
+        .post(
+            &format!("{multi}?stopOnError=false"),
+            json!(["DROP TABLE nothing_here", script[2].clone(), "SELECT 1"]),
+        )
+        .await;
+    assert_eq!(code, 200, "{ran}");
+    assert_eq!(ran["responses"][1]["result"], "RESULT_SUCCESS", "{ran}");
+    assert_eq!(
+        ran["responses"][2]["result"], "RESULT_ERROR_WITH_DETAILS",
+        "a query is not run here, and says so: {ran}"
+    );
+    let (_, shown) = execute(&s, "SHOW TABLES").await;
+    assert!(cells(&shown).contains(&"multi_b".to_owned()), "{shown}");
+    let (code, body) = s.post(&multi, json!({"statement": "SHOW TABLES"})).await;
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = s.post(&multi, json!(["SHOW TABLES", 7])).await;
+    assert_eq!(code, 400, "{body}");
+    validation(&body, "statements[1]");
+
+    // :suggest completes keywords and the tables the engine lists.
+    let suggest = format!("{SQL}/sqlscripts:suggest");
+    let (code, hints) = s
+        .post(
+            &suggest,
+            json!({"sqlScript": "SELECT * FROM mul", "position": 17}),
+        )
+        .await;
+    assert_eq!(code, 200, "{hints}");
+    let tables: Vec<&str> = hints["completions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "HINT_TYPE_TABLE")
+        .map(|c| c["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(tables, ["multi_a", "multi_b"], "{hints}");
+    let (_, hints) = s
+        .post(&suggest, json!({"sqlScript": "sel", "position": 3}))
+        .await;
+    assert!(
+        hints["completions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"text": "SELECT", "type": "HINT_TYPE_KEYWORD"})),
+        "{hints}"
+    );
+    let (code, body) = s
+        .post(&suggest, json!({"position": -1, "sqlScript": "x"}))
+        .await;
+    assert_eq!(code, 400, "{body}");
+    validation(&body, "position");
+    let (_, dropped) = s
+        .post(&multi, json!(["DROP TABLE multi_a", "DROP TABLE multi_b"]))
+        .await;
+    assert_eq!(
+        dropped["responses"][1]["result"], "RESULT_SUCCESS",
+        "{dropped}"
+    );
     for (sql, want) in [
         (
             "SELECT * FROM orders",

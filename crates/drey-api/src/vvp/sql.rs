@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::WithRejection;
 use drey_control::documents::DocumentInput;
-use drey_control::sql_scripts::{SqlContext, SqlShape, TextTable};
+use drey_control::sql_scripts::{CompletionKind, SqlContext, SqlShape, TextTable};
 use drey_model::{Error, Kind, Object, Timestamp};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -320,6 +320,10 @@ fn split_verb(segment: &str) -> (&str, Option<&str>) {
 pub(super) struct ScriptQuery {
     catalog: Option<String>,
     database: Option<String>,
+    /// `sqlscripts:execute-multi`: skip the rest after a failure (VVP's
+    /// default).
+    #[serde(rename = "stopOnError")]
+    stop_on_error: Option<bool>,
 }
 
 pub(super) async fn list(
@@ -362,6 +366,10 @@ pub(super) async fn create(
         ("sqlscripts", Some("execute")) => {
             return execute(&state, &who.org, &ns, &query, &body).await
         }
+        ("sqlscripts", Some("execute-multi")) => {
+            return execute_multi(&state, &who.org, &ns, &query, &body).await
+        }
+        ("sqlscripts", Some("suggest")) => return suggest(&state, &who.org, &ns, &body).await,
         (_, Some(other)) => {
             return Err(
                 Error::NotImplemented(format!("{plural}:{other} is not served by drey")).into(),
@@ -537,7 +545,88 @@ async fn execute(
         .core
         .execute_sql(org, ns, &context(query), &sql)
         .await?;
-    let out = match outcome {
+    Ok(reply(StatusCode::OK, execution_result(outcome)))
+}
+
+/// `sqlscripts:execute-multi`: the body's statements (a JSON array of
+/// strings) one after another, each answered as `:execute` answers it;
+/// after a failure the rest are `RESULT_SKIPPED` unless `stopOnError=false`.
+/// A statement drey does not run here (a query) fails as an engine error
+/// would, naming why.
+async fn execute_multi(
+    state: &AppState,
+    org: &str,
+    ns: &str,
+    query: &ScriptQuery,
+    body: &Value,
+) -> Result<Response, VvpError> {
+    let statements: Vec<&str> = body
+        .as_array()
+        .ok_or_else(|| Error::BadRequest("the body must be an array of SQL statements".into()))?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_str()
+                .ok_or_else(|| Error::invalid(format!("statements[{i}]"), "must be a string"))
+        })
+        .collect::<Result<_, _>>()?;
+    let stop_on_error = query.stop_on_error.unwrap_or(true);
+    let mut responses = Vec::with_capacity(statements.len());
+    let mut failed = false;
+    for sql in statements {
+        if failed && stop_on_error {
+            responses.push(json!({"result": "RESULT_SKIPPED"}));
+            continue;
+        }
+        let outcome = match state.core.execute_sql(org, ns, &context(query), sql).await {
+            Err(Error::BadRequest(message)) | Err(Error::Invalid { message, .. }) => Err(message),
+            other => other?,
+        };
+        failed |= outcome.is_err();
+        responses.push(execution_result(outcome));
+    }
+    Ok(reply(StatusCode::OK, json!({ "responses": responses })))
+}
+
+/// `sqlscripts:suggest`: completions for the word before `position` in
+/// `sqlScript` (keywords and the tables of the namespace's catalog).
+async fn suggest(
+    state: &AppState,
+    org: &str,
+    ns: &str,
+    body: &Value,
+) -> Result<Response, VvpError> {
+    let script = body
+        .get("sqlScript")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid("sqlScript", "is required"))?;
+    let position = match body.get("position") {
+        None | Some(Value::Null) => script.chars().count(),
+        Some(p) => p
+            .as_u64()
+            .and_then(|p| usize::try_from(p).ok())
+            .ok_or_else(|| Error::invalid("position", "must be a character offset (0 or more)"))?,
+    };
+    let completions = state
+        .core
+        .suggest_sql(org, ns, &SqlContext::default(), script, position)
+        .await?;
+    let completions: Vec<Value> = completions
+        .into_iter()
+        .map(|c| {
+            let kind = match c.kind {
+                CompletionKind::Keyword => "HINT_TYPE_KEYWORD",
+                CompletionKind::Table => "HINT_TYPE_TABLE",
+            };
+            json!({"text": c.text, "type": kind})
+        })
+        .collect();
+    Ok(reply(StatusCode::OK, json!({ "completions": completions })))
+}
+
+/// One statement's outcome as VVP's `ExecuteStatementResponse`.
+fn execution_result(outcome: Result<TextTable, String>) -> Value {
+    match outcome {
         Ok(table) if table.rows.is_empty() || table.headers == ["result"] => {
             json!({"result": "RESULT_SUCCESS", "resultTable": result_table(&table)})
         }
@@ -548,6 +637,5 @@ async fn execute(
             "result": "RESULT_ERROR_WITH_DETAILS",
             "errorMessage": error_details(&message),
         }),
-    };
-    Ok(reply(StatusCode::OK, out))
+    }
 }
