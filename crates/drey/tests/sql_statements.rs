@@ -577,11 +577,11 @@ async fn statements_run_on_real_flink() {
     let (code, _) = s.delete(&format!("{ENV}/statements/stream-two")).await;
     assert_eq!(code, 202);
     let shown = create(&s, "show-again", "shared", "SHOW TABLES").await;
-    assert_eq!(table_names(&shown), vec!["gen", "sink"], "{shown}");
+    assert_eq!(table_names(&shown), vec!["gen", "lines", "sink"], "{shown}");
     let dropped = create(&s, "drop-sink", "shared", "DROP TABLE sink").await;
     assert_eq!(dropped["status"]["phase"], "COMPLETED", "{dropped}");
     let shown = create(&s, "show-after-drop", "shared", "SHOW TABLES").await;
-    assert_eq!(table_names(&shown), vec!["gen"]);
+    assert_eq!(table_names(&shown), vec!["gen", "lines"]);
 
     // A DEDICATED pool: a cluster of the statement's own, gone with it.
     let before = flink_processes(&data);
