@@ -182,18 +182,9 @@ async fn lost_task_manager_last_state_upgrade_and_restart_nonce() {
 /// event saying why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_restarting_in_a_loop_is_redeployed_by_the_health_check() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let _cleanup = KillClusters(data.clone());
+    let env = FlinkEnv::start().await;
+    let (dir, data, s) = (&env.dir, &env.data, &env.server);
     let limit = Duration::from_secs(300);
-    let s = start(&data);
-    assert_eq!(
-        s.post("/cmf/api/v1/environments", json!({"name": "flink"}))
-            .await
-            .0,
-        201
-    );
     let mut app = counter_app("looping", &dir.path().join("unused.txt"), 1, "last-state");
     app["spec"]["job"]["jarURI"] = json!(format!(
         "local://{}",
@@ -215,7 +206,7 @@ async fn a_job_restarting_in_a_loop_is_redeployed_by_the_health_check() {
     conf["kubernetes.operator.cluster.health-check.restarts.threshold"] = json!("2");
     conf["kubernetes.operator.cluster.health-check.restarts.window"] = json!("10 min");
     assert_eq!(s.post(APPS, app).await.0, 201);
-    let st = wait_for(&s, "looping", "a deployment", limit, |st| {
+    let st = wait_for(s, "looping", "a deployment", limit, |st| {
         st["currentDeployedInstanceName"].is_string()
     })
     .await;
@@ -225,7 +216,7 @@ async fn a_job_restarting_in_a_loop_is_redeployed_by_the_health_check() {
         .to_owned();
 
     // Restarts past the threshold: the job is cancelled and deployed anew.
-    let st = wait_for(&s, "looping", "a new deployment", limit, |st| {
+    let st = wait_for(s, "looping", "a new deployment", limit, |st| {
         st["currentDeployedInstanceName"]
             .as_str()
             .is_some_and(|i| i != first)
@@ -266,19 +257,10 @@ async fn a_job_restarting_in_a_loop_is_redeployed_by_the_health_check() {
 /// checkpoint, and the counts go on from there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkpoints_that_stop_completing_get_the_job_redeployed() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let _cleanup = KillClusters(data.clone());
+    let env = FlinkEnv::start().await;
+    let (dir, data, s) = (&env.dir, &env.data, &env.server);
     let out = dir.path().join("counts.txt");
     let limit = Duration::from_secs(300);
-    let s = start(&data);
-    assert_eq!(
-        s.post("/cmf/api/v1/environments", json!({"name": "flink"}))
-            .await
-            .0,
-        201
-    );
     let mut app = counter_app("stalling", &out, 1, "last-state");
     app["spec"]["job"]["args"] = json!([
         "--out",
@@ -293,20 +275,20 @@ async fn checkpoints_that_stop_completing_get_the_job_redeployed() {
     conf["kubernetes.operator.cluster.health-check.checkpoint-progress.enabled"] = json!("true");
     conf["kubernetes.operator.cluster.health-check.checkpoint-progress.window"] = json!("15s");
     assert_eq!(s.post(APPS, app).await.0, 201);
-    let st = wait_for(&s, "stalling", "RUNNING", limit, running).await;
+    let st = wait_for(s, "stalling", "RUNNING", limit, running).await;
     let first = st["currentDeployedInstanceName"]
         .as_str()
         .unwrap()
         .to_owned();
     wait_for_output(&out, 20).await;
     let deadline = Instant::now() + limit;
-    while !has_checkpoint(&data) {
+    while !has_checkpoint(data) {
         assert!(Instant::now() < deadline, "no checkpoint written");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     // Healthy while checkpoints complete: no redeployment.
     tokio::time::sleep(Duration::from_secs(20)).await;
-    let st = status(&s, "stalling").await;
+    let st = status(s, "stalling").await;
     assert_eq!(st["currentDeployedInstanceName"], first.as_str(), "{st:#}");
 
     let cluster = std::fs::read_dir(data.join("clusters"))
@@ -315,7 +297,7 @@ async fn checkpoints_that_stop_completing_get_the_job_redeployed() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .next()
         .unwrap();
-    let tms = task_managers(&data, &cluster);
+    let tms = task_managers(data, &cluster);
     assert_eq!(tms.len(), 1, "one TaskManager");
     let lines = line_count(&out);
     let before = counts(&out);
@@ -324,7 +306,7 @@ async fn checkpoints_that_stop_completing_get_the_job_redeployed() {
         nix::sys::signal::Signal::SIGSTOP,
     )
     .unwrap();
-    let st = wait_for(&s, "stalling", "redeployed", limit, |st| {
+    let st = wait_for(s, "stalling", "redeployed", limit, |st| {
         running(st)
             && st["currentDeployedInstanceName"]
                 .as_str()
@@ -352,7 +334,7 @@ async fn checkpoints_that_stop_completing_get_the_job_redeployed() {
     );
     // The frozen TaskManager went with its cluster; the counts go on from
     // the checkpoint, not from zero.
-    assert!(task_managers(&data, &cluster).is_empty());
+    assert!(task_managers(data, &cluster).is_empty());
     wait_for_output(&out, lines + 10).await;
     for (key, n) in first_counts_after(&out, lines) {
         let saved = before.get(&key).copied().unwrap_or(0);

@@ -290,6 +290,22 @@ async fn artifacts_api_versions_checksums_and_references() {
     assert_eq!(code, 404);
     // The content went with the last version that named it.
     assert!(!std::path::Path::new(path.trim_start_matches("file://")).exists());
+
+    // A version whose stored file vanished says so instead of READY.
+    let (code, gone) = create(&s, "devel", "gone.jar", one.clone()).await;
+    assert_eq!(code, 200, "{gone}");
+    assert!(gone["status"].get("message").is_none(), "{gone}");
+    let blob = gone["status"]["path"].as_str().unwrap();
+    std::fs::remove_file(blob.trim_start_matches("file://")).unwrap();
+    let (code, gone) = s.get(&format!("{ARTIFACTS}/gone.jar")).await;
+    assert_eq!(code, 200, "{gone}");
+    assert_eq!(gone["status"]["phase"], "FILE_MISSING", "{gone}");
+    assert!(
+        gone["status"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("missing")),
+        "{gone}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

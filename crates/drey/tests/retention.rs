@@ -297,19 +297,10 @@ fn assert_nothing_left(data: &Path) {
 /// old ones as it does for savepoints asked for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn periodic_savepoints_on_schedule_within_the_history_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let _cleanup = KillClusters(data.clone());
+    let env = FlinkEnv::start().await;
+    let (dir, data, s) = (&env.dir, &env.data, &env.server);
     let out = dir.path().join("ticks.txt");
     let limit = Duration::from_secs(240);
-    let s = start(&data);
-    assert_eq!(
-        s.post("/cmf/api/v1/environments", json!({"name": "flink"}))
-            .await
-            .0,
-        201
-    );
     let mut app = counter_app("ticker", &out, 1, "savepoint");
     let conf = &mut app["spec"]["flinkConfiguration"];
     conf["kubernetes.operator.savepoint.history.max.count"] = json!("2");
@@ -324,7 +315,7 @@ async fn periodic_savepoints_on_schedule_within_the_history_limit() {
     app["spec"]["flinkConfiguration"]["kubernetes.operator.periodic.savepoint.interval"] =
         json!("8s");
     assert_eq!(s.post(APPS, app).await.0, 201);
-    wait_for(&s, "ticker", "RUNNING", limit, running).await;
+    wait_for(s, "ticker", "RUNNING", limit, running).await;
 
     // Four savepoints nobody asked for, one after another.
     let mut seen: Vec<String> = Vec::new();
@@ -335,7 +326,7 @@ async fn periodic_savepoints_on_schedule_within_the_history_limit() {
             "periodic savepoints seen: {seen:?}\n{}",
             s.log()
         );
-        let st = status(&s, "ticker").await;
+        let st = status(s, "ticker").await;
         if let Some(location) = st["lastSavepoint"]["location"].as_str() {
             if seen.last().map(String::as_str) != Some(location) {
                 seen.push(location.to_owned());
@@ -371,11 +362,11 @@ async fn periodic_savepoints_on_schedule_within_the_history_limit() {
         assert!(!local(gone).exists(), "trimmed savepoint remains: {gone}");
     }
     assert!(local(&seen[3]).join("_metadata").is_file(), "{}", seen[3]);
-    let records = completed_savepoints_of(&s, "ticker").await;
+    let records = completed_savepoints_of(s, "ticker").await;
     let kept: Vec<&str> = records.iter().map(|(_, l)| l.as_str()).collect();
     assert!(kept.len() <= 3, "{kept:?}");
     assert!(kept.contains(&seen[3].as_str()), "{kept:?}");
     assert!(!kept.contains(&seen[0].as_str()), "{kept:?}");
-    delete_app(&s, "ticker", limit).await;
-    assert_nothing_left(&data);
+    delete_app(s, "ticker", limit).await;
+    assert_nothing_left(data);
 }

@@ -17,7 +17,7 @@ use axum::extract::{Multipart, Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use drey_control::artifacts::{
-    ArtifactMeta, ArtifactVersion, StoredArtifact, VersionRef, WriteMode,
+    ArtifactMeta, ArtifactUpload, ArtifactVersion, StoredArtifact, VersionRef, WriteMode,
 };
 use drey_model::{Error, PageRequest};
 use serde_json::{json, Value};
@@ -43,8 +43,11 @@ fn render(
         "checksum": format!("sha256:{}", v.sha256),
         "phase": if present { "READY" } else { "FILE_MISSING" },
     });
-    if !present {
-        status["message"] = json!("the stored file of this version is missing");
+    if let (false, Some(fields)) = (present, status.as_object_mut()) {
+        fields.insert(
+            "message".into(),
+            json!("the stored file of this version is missing"),
+        );
     }
     json!({
         "apiVersion": API_VERSION,
@@ -170,16 +173,16 @@ pub(super) async fn create(
             "the multipart body has no 'file' part (the JAR or ZIP content)",
         )));
     };
-    let a = state
-        .core
-        .write_artifact(&who.org, &env, &name, WriteMode::Create, Some(upload), meta)
-        .await
-        .map_err(CmfError::invalid_is_400)?;
-    let latest = pick(&a, VersionRef::Latest)?;
-    Ok(reply(
-        StatusCode::OK,
-        render(&state, &who.org, &env, &a, latest),
-    ))
+    write(
+        &state,
+        &who.org,
+        &env,
+        &name,
+        WriteMode::Create,
+        Some(upload),
+        meta,
+    )
+    .await
 }
 
 pub(super) async fn update(
@@ -199,16 +202,36 @@ pub(super) async fn update(
         )));
     }
     let upload = form.file.map(|(_, u)| u);
+    write(
+        &state,
+        &who.org,
+        &env,
+        &name,
+        WriteMode::Update,
+        upload,
+        meta,
+    )
+    .await
+}
+
+/// Writes an artifact (a new one, or a new version or new metadata of one)
+/// and answers with its latest version, as POST and PUT both do.
+async fn write(
+    state: &AppState,
+    org: &str,
+    env: &str,
+    name: &str,
+    mode: WriteMode,
+    upload: Option<ArtifactUpload>,
+    meta: ArtifactMeta,
+) -> Result<Response, CmfError> {
     let a = state
         .core
-        .write_artifact(&who.org, &env, &name, WriteMode::Update, upload, meta)
+        .write_artifact(org, env, name, mode, upload, meta)
         .await
         .map_err(CmfError::invalid_is_400)?;
     let latest = pick(&a, VersionRef::Latest)?;
-    Ok(reply(
-        StatusCode::OK,
-        render(&state, &who.org, &env, &a, latest),
-    ))
+    Ok(reply(StatusCode::OK, render(state, org, env, &a, latest)))
 }
 
 pub(super) async fn list(

@@ -379,3 +379,38 @@ pub async fn delete_and_wait(s: &Server, data: &Path, app: &str, limit: Duration
         "Flink processes left after delete"
     );
 }
+
+/// A test's own place on real Flink: a temporary dir holding the data dir
+/// (whose clusters are killed when this is dropped, after the server), a
+/// server started with [`start`], and the environment `flink`.
+pub struct FlinkEnv {
+    /// The server (dropped first).
+    pub server: Server,
+    /// Kills what the server started, once the server is gone.
+    pub cleanup: KillClusters,
+    /// The data dir.
+    pub data: PathBuf,
+    /// The temporary dir around it (job output goes here).
+    pub dir: tempfile::TempDir,
+}
+
+impl FlinkEnv {
+    /// Starts the server and creates the environment `flink`.
+    pub async fn start() -> FlinkEnv {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let cleanup = KillClusters(data.clone());
+        let server = start(&data);
+        let (code, body) = server
+            .post("/cmf/api/v1/environments", json!({"name": "flink"}))
+            .await;
+        assert_eq!(code, 201, "{body}");
+        FlinkEnv {
+            server,
+            cleanup,
+            data,
+            dir,
+        }
+    }
+}
