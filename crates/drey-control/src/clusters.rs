@@ -204,6 +204,37 @@ impl Core {
             .is_some_and(|d| !d.0.is_empty()))
     }
 
+    /// Why statements cannot run on registered cluster `id`, if they cannot:
+    /// they are submitted by Flink's own client in drey's SQL gateway, which
+    /// speaks plain HTTP to a JobManager and sends no proxy credentials.
+    pub(crate) async fn statements_refused_on(
+        &self,
+        org: &str,
+        id: &str,
+    ) -> Result<Option<String>, Error> {
+        let cluster = self.get_cluster(org, id).await?;
+        let registration = ClusterRegistration::parse(&cluster.spec)?;
+        let name = &registration.name;
+        if self.cluster_has_credentials(&cluster).await? {
+            return Ok(Some(format!(
+                "statements cannot run on Flink cluster '{name}': it is registered with \
+                 credentials for a reverse proxy, which Flink's SQL client cannot send; \
+                 register the JobManager's own REST endpoint to run statements there"
+            )));
+        }
+        if registration
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("https:"))
+        {
+            return Ok(Some(format!(
+                "statements cannot run on Flink cluster '{name}': its endpoint is HTTPS, \
+                 and drey's SQL gateway reaches registered clusters over plain HTTP only"
+            )));
+        }
+        Ok(None)
+    }
+
     /// A client for a `flink` cluster's REST endpoint, with its credentials
     /// and TLS trust.
     pub async fn cluster_client(

@@ -4,6 +4,7 @@ use crate::{store_error, Core, ResourceInput};
 use drey_model::application::JobState;
 use drey_model::application_spec::ApplicationSpec;
 use drey_model::compute_pool_spec::PoolStatus;
+use drey_model::environment_spec::EnvironmentSpec;
 use drey_model::loose::{to_json, view};
 use drey_model::name::check_cmf_name;
 use drey_model::validate::compute_pool_spec;
@@ -15,7 +16,50 @@ fn pool_key(org: &str, env: &str, name: &str) -> ObjectKey {
     ObjectKey::in_env(org, Kind::ComputePool, env, name)
 }
 
+/// A pool on a registered `flink` cluster is that cluster: SHARED only,
+/// since drey starts no cluster there for a DEDICATED pool's statements.
+fn check_pool_type(on_cluster: Option<&str>, spec: &Value) -> Result<(), Error> {
+    let dedicated = spec.get("type").and_then(Value::as_str) == Some("DEDICATED");
+    match on_cluster {
+        Some(cluster) if dedicated => Err(Error::invalid(
+            "spec.type",
+            format!(
+                "compute pools on Flink cluster '{cluster}' are SHARED: drey starts no \
+                 cluster of its own there, so every statement's job runs on that cluster"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 impl Core {
+    /// The registered `flink` cluster a new pool of `environment` would be,
+    /// by name: the one its `drey.io/cluster` annotation names,
+    /// else the one the environment is bound to; `None` for this machine.
+    /// A cluster drey cannot drive is refused, naming the field.
+    async fn pool_cluster(
+        &self,
+        org: &str,
+        environment: &Object,
+        annotations: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Option<String>, Error> {
+        use drey_model::cluster::{ClusterKind, ClusterRegistration};
+        let annotation = crate::applications::CLUSTER_ANNOTATION;
+        let (name, field) = match annotations.get(annotation) {
+            Some(name) => (name.clone(), format!("metadata.annotations.{annotation}")),
+            None => match view::<EnvironmentSpec>(&environment.spec).cluster_name() {
+                Some(name) => (name.to_owned(), "environment".to_owned()),
+                None => return Ok(None),
+            },
+        };
+        self.runnable_cluster(org, &name, &field).await?;
+        let Some(cluster) = self.find_cluster(org, &name).await? else {
+            return Ok(None);
+        };
+        let registration = ClusterRegistration::parse(&cluster.spec)?;
+        Ok((registration.kind == ClusterKind::Flink).then_some(name))
+    }
+
     /// Creates a compute pool; 409 semantics if the name is taken.
     pub async fn create_compute_pool(
         &self,
@@ -26,31 +70,17 @@ impl Core {
         check_cmf_name("metadata.name", &input.name)?;
         compute_pool_spec(&input.spec)?;
         let environment = self.require_environment(org, env).await?;
-        // A pool is a session cluster drey starts on this machine: an
-        // environment bound to another cluster gets none rather than one
-        // somewhere it did not ask for.
-        let bound = drey_model::loose::view::<drey_model::environment_spec::EnvironmentSpec>(
-            &environment.spec,
-        )
-        .cluster_name()
-        .filter(|c| *c != drey_model::cluster::LOCAL_CLUSTER)
-        .map(str::to_owned);
-        if let Some(cluster) = bound {
-            if self.find_cluster(org, &cluster).await?.is_some_and(|c| {
-                c.spec.get("kind").and_then(serde_json::Value::as_str) != Some("local")
-            }) {
-                return Err(Error::invalid(
-                    "environment",
-                    format!(
-                        "environment '{env}' runs on cluster '{cluster}'; compute pools are \
-                         session clusters drey starts on its own machine, so they are made in \
-                         environments that run there"
-                    ),
-                ));
-            }
-        }
+        let on_cluster = self
+            .pool_cluster(org, &environment, &input.annotations)
+            .await?;
+        check_pool_type(on_cluster.as_deref(), &input.spec)?;
         let key = pool_key(org, env, &input.name);
-        let _admitted = self.admit_cluster(&key, &environment, &input.spec).await?;
+        // A registered cluster's memory is its own: only pools drey starts
+        // here are admitted against this machine's budget.
+        let _admitted = match on_cluster {
+            Some(_) => None,
+            None => Some(self.admit_cluster(&key, &environment, &input.spec).await?),
+        };
         let mut write = Write::new(key, WriteMode::Create, input.spec);
         write.labels = input.labels;
         write.annotations = input.annotations;
@@ -93,9 +123,24 @@ impl Core {
             }
         }
         let environment = self.require_environment(org, env).await?;
-        let _admitted = self
-            .admit_cluster(&current.key, &environment, &input.spec)
-            .await?;
+        let on_cluster = match crate::reconcile::pools::existing_cluster_of(&current) {
+            Some(id) => Some(match self.get_cluster(org, &id).await {
+                Ok(c) => drey_model::cluster::ClusterRegistration::parse(&c.spec)?.name,
+                Err(_) => id,
+            }),
+            None => {
+                self.pool_cluster(org, &environment, &input.annotations)
+                    .await?
+            }
+        };
+        check_pool_type(on_cluster.as_deref(), &input.spec)?;
+        let _admitted = match on_cluster {
+            Some(_) => None,
+            None => Some(
+                self.admit_cluster(&current.key, &environment, &input.spec)
+                    .await?,
+            ),
+        };
         let mut write = Write::new(
             current.key,
             WriteMode::Update {

@@ -43,6 +43,19 @@ pub enum ProxyTarget<'a> {
     ComputePool(&'a str),
 }
 
+/// 409 for what runs on a compute pool that is a registered cluster: that
+/// cluster is shared with jobs that are not drey's, so its Web UI is opened
+/// where it is served, not through drey.
+fn not_forwarded(kind: Kind, name: &str, pool: &drey_model::Object) -> Result<(), Error> {
+    match crate::reconcile::pools::existing_cluster_of(pool) {
+        Some(cluster) => Err(Error::Conflict(format!(
+            "{kind} '{name}' runs on the existing Flink cluster '{cluster}', whose Web UI \
+             and REST API drey does not forward; open it at the cluster's own endpoint"
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl Core {
     /// The REST URL of the cluster behind `target`; 404 for an unknown
     /// object (in the caller's organization), 503 when no cluster runs.
@@ -77,6 +90,7 @@ impl Core {
             }
             ProxyTarget::ComputePool(name) => {
                 let pool = self.get_compute_pool(org, env, name).await?;
+                not_forwarded(Kind::ComputePool, name, &pool)?;
                 let url = pool
                     .status
                     .pointer("/clusterInfo/restUrl")
@@ -86,6 +100,15 @@ impl Core {
             }
             ProxyTarget::Statement(name) => {
                 let statement = self.get_statement(org, env, name).await?;
+                if let Some(pool) = statement
+                    .spec
+                    .get("computePoolName")
+                    .and_then(Value::as_str)
+                {
+                    if let Ok(pool) = self.get_compute_pool(org, env, pool).await {
+                        not_forwarded(Kind::Statement, name, &pool)?;
+                    }
+                }
                 let url = crate::reconcile::statements::record_of(&statement)
                     .run
                     .map(|r| r.rest_url);

@@ -522,15 +522,6 @@ async fn applications_run_on_an_existing_cluster() {
         .get(&format!("{REMOTE_APPS}/counter/flink-web-ui/overview"))
         .await;
     assert_eq!(code, 409, "{body}");
-    // Compute pools are this machine's: refused in an environment bound elsewhere.
-    let (code, body) = s
-        .post(
-            "/cmf/api/v1/environments/remote/compute-pools",
-            json!({"apiVersion": "cmf.confluent.io/v1", "kind": "ComputePool",
-                   "metadata": {"name": "pool"}, "spec": {"type": "SHARED", "clusterSpec": {}}}),
-        )
-        .await;
-    assert!((400..500).contains(&code), "{code} {body}");
 
     // The JobManager frozen: reported, never acted on; the same job after.
     let jobmanager = nix::unistd::Pid::from_raw(flink.jobmanager_pid());
@@ -847,5 +838,421 @@ async fn applications_run_on_an_existing_cluster() {
         assert!(Instant::now() < deadline, "still running:\n{}", s.log());
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    assert!(common::flink::answers(&flink.rest_url).await);
+}
+
+const POOLED: &str = "/cmf/api/v1/environments/pooled";
+
+/// Polls `path` until `check` holds on its body.
+async fn wait_body(s: &Server, path: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let (code, body) = s.get(path).await;
+        if code == 200 && check(&body) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path}: not {what}: {code} {body:#}\n{}",
+            s.log()
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+}
+
+async fn statement(s: &Server, env: &str, name: &str, sql: &str) -> Value {
+    let (code, body) = s
+        .post(
+            &format!("{env}/statements"),
+            json!({"apiVersion": "cmf.confluent.io/v1", "kind": "Statement",
+                   "metadata": {"name": name},
+                   "spec": {"statement": sql, "computePoolName": "shared", "parallelism": 1}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    body
+}
+
+async fn wait_statement(s: &Server, env: &str, name: &str, phase: &str) -> Value {
+    wait_body(s, &format!("{env}/statements/{name}"), phase, |b| {
+        b["status"]["phase"] == phase
+    })
+    .await
+}
+
+/// Waits until no job of drey's runs on the cluster.
+async fn wait_no_running_job(s: &Server, rest_url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while jobs_on(rest_url)
+        .await
+        .iter()
+        .any(|(_, state)| state == "RUNNING")
+    {
+        assert!(Instant::now() < deadline, "still running:\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A SHARED compute pool of an environment bound to a registered cluster is
+/// that cluster: statements (stop with a savepoint into the registered dir,
+/// resume from it, delete) and session jobs run there through CMF, VVP
+/// (SessionCluster on a DeploymentTarget naming the cluster) and LakeSail
+/// (a session in a workspace on the cluster); drey starts no Flink of its own
+/// and never stops the cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pools_and_session_jobs_run_on_an_existing_cluster() {
+    use common::flink::wait_for_output;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let host = Host::new(3);
+    let flink = Standalone::start(&host, &dir.path().join("standalone")).await;
+    let s = start(&data);
+    let savepoints = dir.path().join("drey-savepoints");
+    let (code, c) = s
+        .post(
+            "/api/org/v1/clusters",
+            json!({"name": "ext", "kind": "flink", "endpoint": flink.rest_url,
+                   "savepointDir": format!("file://{}", savepoints.display())}),
+        )
+        .await;
+    assert_eq!(code, 201, "{c}");
+    let (code, env) = s
+        .post(
+            "/cmf/api/v1/environments",
+            json!({"name": "pooled", "kubernetesClusterName": "ext"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{env}");
+
+    // DEDICATED would need clusters drey starts: refused, naming the field.
+    let pool = |kind: &str| {
+        json!({"apiVersion": "cmf.confluent.io/v1", "kind": "ComputePool",
+               "metadata": {"name": if kind == "SHARED" { "shared" } else { "dedicated" }},
+               "spec": {"type": kind, "clusterSpec": {}}})
+    };
+    let (code, body) = s
+        .post(&format!("{POOLED}/compute-pools"), pool("DEDICATED"))
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.to_string().contains("spec.type") && body.to_string().contains("'ext'"),
+        "{body}"
+    );
+    let (code, body) = s
+        .post(&format!("{POOLED}/compute-pools"), pool("SHARED"))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let running = wait_body(
+        &s,
+        &format!("{POOLED}/compute-pools/shared"),
+        "RUNNING",
+        |b| b["status"]["phase"] == "RUNNING",
+    )
+    .await;
+    println!("pool on the registered cluster: {:#}", running["status"]);
+    assert_eq!(common::flink::flink_processes(&data), 0);
+
+    // A detached INSERT: a job on the registered cluster with drey's id.
+    statement(
+        &s,
+        POOLED,
+        "create-gen",
+        "CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '5')",
+    )
+    .await;
+    statement(
+        &s,
+        POOLED,
+        "create-sink",
+        "CREATE TABLE sink (id BIGINT) WITH ('connector' = 'blackhole')",
+    )
+    .await;
+    statement(&s, POOLED, "insert", "INSERT INTO sink SELECT id FROM gen").await;
+    let insert = wait_statement(&s, POOLED, "insert", "RUNNING").await;
+    let job = insert["status"]["jobId"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !jobs_on(&flink.rest_url)
+        .await
+        .contains(&(job.clone(), "RUNNING".into()))
+    {
+        assert!(Instant::now() < deadline, "{job} not on the cluster");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(common::flink::flink_processes(&data), 0);
+    // The cluster is shared with jobs that are not drey's: its Web UI is
+    // opened at its own endpoint, not forwarded.
+    for path in [
+        "compute-pools/shared/flink-web-ui/overview",
+        "statements/insert/flink-web-ui/overview",
+    ] {
+        let (code, body) = s.get(&format!("{POOLED}/{path}")).await;
+        assert_eq!(code, 409, "{path}: {body}");
+    }
+
+    // Stop: a savepoint under the registered savepoint dir.
+    let mut spec = insert["spec"].clone();
+    spec["stopped"] = json!(true);
+    let (code, body) = s
+        .put(
+            &format!("{POOLED}/statements/insert"),
+            json!({"metadata": {"name": "insert"}, "spec": spec}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let stopped = wait_statement(&s, POOLED, "insert", "STOPPED").await;
+    let detail = stopped["status"]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&savepoints.display().to_string()),
+        "savepoint under the registered dir: {detail}"
+    );
+    wait_no_running_job(&s, &flink.rest_url).await;
+
+    // Resume from it: a new job there, restored from that savepoint.
+    spec["stopped"] = json!(false);
+    let (code, body) = s
+        .put(
+            &format!("{POOLED}/statements/insert"),
+            json!({"metadata": {"name": "insert"}, "spec": spec}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let resumed = wait_body(&s, &format!("{POOLED}/statements/insert"), "resumed", |b| {
+        b["status"]["phase"] == "RUNNING" && b["status"]["jobId"] != job.as_str()
+    })
+    .await;
+    let resumed_job = resumed["status"]["jobId"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let restored = loop {
+        let body =
+            common::flink::flink_get(&flink.rest_url, &format!("/jobs/{resumed_job}/checkpoints"))
+                .await;
+        if let Some(path) = body["latest"]["restored"]["external_path"].as_str() {
+            break path.to_owned();
+        }
+        assert!(Instant::now() < deadline, "not restored: {body}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        restored.contains(&savepoints.display().to_string()),
+        "{restored}"
+    );
+
+    // Delete: the job is cancelled, the cluster stays.
+    let (code, _) = s.delete(&format!("{POOLED}/statements/insert")).await;
+    assert!((200..300).contains(&code), "{code}");
+    wait_no_running_job(&s, &flink.rest_url).await;
+    assert!(common::flink::answers(&flink.rest_url).await);
+
+    // A session job: an application in the pool runs its job there.
+    let out = dir.path().join("pooled.txt");
+    let mut app = common::flink::counter_app("in-pool", &out, 1, "stateless");
+    app["spec"]["deploymentName"] = json!("shared");
+    let (code, body) = s.post(&format!("{POOLED}/applications"), app).await;
+    assert_eq!(code, 201, "{body}");
+    let st = wait_body(
+        &s,
+        &format!("{POOLED}/applications/in-pool"),
+        "RUNNING",
+        |b| common::flink::running(&b["status"]),
+    )
+    .await;
+    let app_job = st["status"]["jobStatus"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(jobs_on(&flink.rest_url)
+        .await
+        .contains(&(app_job, "RUNNING".into())));
+    wait_for_output(&out, 5).await;
+    let (code, _) = s.delete(&format!("{POOLED}/applications/in-pool")).await;
+    assert_eq!(code, 200);
+    wait_no_running_job(&s, &flink.rest_url).await;
+
+    // Behind a proxy's credentials Flink's SQL client cannot go: the
+    // statement fails and says why (session jobs still run there).
+    let (code, body) = s
+        .post(
+            "/api/org/v1/clusters",
+            json!({"name": "ext-proxied", "kind": "flink", "endpoint": flink.rest_url,
+                   "credentials": {"token": "t0ken"}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let proxied = "/cmf/api/v1/environments/proxied";
+    let (code, body) = s
+        .post(
+            "/cmf/api/v1/environments",
+            json!({"name": "proxied", "kubernetesClusterName": "ext-proxied"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = s
+        .post(&format!("{proxied}/compute-pools"), pool("SHARED"))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    wait_body(
+        &s,
+        &format!("{proxied}/compute-pools/shared"),
+        "RUNNING",
+        |b| b["status"]["phase"] == "RUNNING",
+    )
+    .await;
+    statement(
+        &s,
+        proxied,
+        "create-gen",
+        "CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen')",
+    )
+    .await;
+    statement(
+        &s,
+        proxied,
+        "create-sink",
+        "CREATE TABLE sink (id BIGINT) WITH ('connector' = 'blackhole')",
+    )
+    .await;
+    statement(&s, proxied, "insert", "INSERT INTO sink SELECT id FROM gen").await;
+    let failed = wait_statement(&s, proxied, "insert", "FAILED").await;
+    assert!(
+        failed["status"]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("credentials"),
+        "{failed:#}"
+    );
+
+    // VVP: a SessionCluster on a DeploymentTarget naming the cluster, and a
+    // deployment in it.
+    let (code, body) = s
+        .post("/namespaces/v1/namespaces", json!({"name": "vvp-pooled"}))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let ns = "/api/v1/namespaces/vvp-pooled";
+    let (code, body) = s
+        .post(
+            &format!("{ns}/deployment-targets"),
+            json!({"metadata": {"name": "ext-target"},
+                   "spec": {"kubernetes": {"namespace": "x"}, "clusterName": "ext"}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = s
+        .post(
+            &format!("{ns}/sessionclusters"),
+            json!({"metadata": {"name": "session"},
+                   "spec": {"state": "RUNNING", "deploymentTargetName": "ext-target",
+                            "flinkVersion": "2.3"}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    wait_body(
+        &s,
+        &format!("{ns}/sessionclusters/session"),
+        "RUNNING",
+        |b| b["status"]["state"] == "RUNNING",
+    )
+    .await;
+    let jar = testjobs().join("stateful-counter.jar");
+    let vvp_out = dir.path().join("vvp-session.txt");
+    let (code, body) = s
+        .post(
+            &format!("{ns}/deployments"),
+            json!({
+                "metadata": {"name": "counter"},
+                "spec": {
+                    "state": "RUNNING",
+                    "sessionClusterName": "session",
+                    "upgradeStrategy": {"kind": "STATEFUL"},
+                    "restoreStrategy": {"kind": "LATEST_SAVEPOINT"},
+                    "template": {"spec": {
+                        "artifact": {"kind": "JAR", "jarUri": format!("file://{}", jar.display()),
+                                     "entryClass": "io.drey.testjobs.StatefulCounter",
+                                     "mainArgs": format!("--out {} --rate 20", vvp_out.display())},
+                        "parallelism": 1
+                    }}
+                }
+            }),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let d = wait_body(&s, &format!("{ns}/deployments/counter"), "RUNNING", |d| {
+        d["status"]["state"] == "RUNNING"
+    })
+    .await;
+    let vvp_job = d["status"]["running"]["jobId"].as_str().unwrap().to_owned();
+    assert!(jobs_on(&flink.rest_url)
+        .await
+        .contains(&(vvp_job, "RUNNING".into())));
+    wait_for_output(&vvp_out, 5).await;
+    let (code, body) = s
+        .json(
+            Method::PATCH,
+            &format!("{ns}/deployments/counter"),
+            Some(json!({"spec": {"state": "CANCELLED"}})),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    wait_no_running_job(&s, &flink.rest_url).await;
+
+    // LakeSail: a session in a workspace on the cluster, and a job in it.
+    let (code, ws) = s
+        .post(
+            "/api/org/v1/workspaces",
+            json!({"name": "Pooled", "clusterId": c["id"]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{ws}");
+    let sessions = format!(
+        "/api/flink/v1/workspaces/{}/sessions",
+        ws["id"].as_str().unwrap()
+    );
+    let (code, session) = s
+        .post(
+            &sessions,
+            json!({
+                "name": "Shared", "runtime": "FLINK_1_17",
+                "jars": [format!("local://{}", jar.display())], "plugins": [],
+                "flinkConfiguration": {}, "logConfiguration": {},
+                "jobManagerResource": {"cpu": 1, "memory": "768m"},
+                "taskManagerResource": {"cpu": 1, "memory": "1024m"}
+            }),
+        )
+        .await;
+    assert_eq!(code, 201, "{session}");
+    let session_path = format!("{sessions}/{}", session["id"].as_str().unwrap());
+    wait_body(&s, &session_path, "RUNNING", |b| b["state"] == "RUNNING").await;
+    let lakesail_out = dir.path().join("lakesail-session.txt");
+    let (code, job) = s
+        .post(
+            &format!("{session_path}/jobs"),
+            json!({"name": "Counter", "flinkConfiguration": {},
+                   "job": {"entryClass": "io.drey.testjobs.StatefulCounter",
+                           "args": ["--out", lakesail_out.to_str().unwrap(), "--rate", "20"]}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{job}");
+    let job_path = format!("{session_path}/jobs/{}", job["id"].as_str().unwrap());
+    let running = wait_body(&s, &job_path, "RUNNING", |b| b["state"] == "RUNNING").await;
+    let flink_job = running["flinkJobId"].as_str().unwrap().to_owned();
+    assert!(jobs_on(&flink.rest_url)
+        .await
+        .contains(&(flink_job, "RUNNING".into())));
+    wait_for_output(&lakesail_out, 5).await;
+    let (code, _) = s.delete(&job_path).await;
+    assert!((200..300).contains(&code), "{code}");
+    wait_no_running_job(&s, &flink.rest_url).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, _) = s.delete(&session_path).await;
+        if (200..300).contains(&code) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "session not deleted: {code}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // Through all of it drey started no Flink and left the cluster up.
+    assert_eq!(common::flink::flink_processes(&data), 0);
     assert!(common::flink::answers(&flink.rest_url).await);
 }

@@ -131,11 +131,35 @@ async fn session_cluster(
     }
 }
 
-fn input(name: &str, body: &Value) -> Result<ResourceInput, Error> {
+/// The pool a SessionCluster body asks for. A `spec.deploymentTargetName`
+/// whose DeploymentTarget names a registered cluster makes the session
+/// cluster that cluster (as it places deployments there).
+async fn input(
+    state: &AppState,
+    org: &str,
+    ns: &str,
+    name: &str,
+    body: &Value,
+) -> Result<ResourceInput, Error> {
     check_name("metadata.name", name)?;
+    let spec = body.get("spec").unwrap_or(&Value::Null);
+    let mut annotations = std::collections::BTreeMap::new();
+    if let Some(target) = spec
+        .get("deploymentTargetName")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    {
+        if let Some(cluster) = super::documents::target_cluster(state, org, ns, target).await? {
+            annotations.insert(
+                drey_control::applications::CLUSTER_ANNOTATION.to_owned(),
+                cluster,
+            );
+        }
+    }
     Ok(ResourceInput {
         name: name.to_owned(),
-        spec: to_pool(body.get("spec").unwrap_or(&Value::Null))?,
+        spec: to_pool(spec)?,
+        annotations,
         ..ResourceInput::default()
     })
 }
@@ -163,7 +187,11 @@ pub(super) async fn create(
     let name = name_in(&body)?;
     let pool = state
         .core
-        .create_compute_pool(&who.org, &ns, input(&name, &body)?)
+        .create_compute_pool(
+            &who.org,
+            &ns,
+            input(&state, &who.org, &ns, &name, &body).await?,
+        )
         .await?;
     Ok(reply(StatusCode::CREATED, render(&pool, &ns)))
 }
@@ -205,13 +233,22 @@ pub(super) async fn replace(
         Some(_) => {
             state
                 .core
-                .update_compute_pool(&who.org, &ns, &name, input(&name, &body)?)
+                .update_compute_pool(
+                    &who.org,
+                    &ns,
+                    &name,
+                    input(&state, &who.org, &ns, &name, &body).await?,
+                )
                 .await?
         }
         None => {
             let pool = state
                 .core
-                .create_compute_pool(&who.org, &ns, input(&name, &body)?)
+                .create_compute_pool(
+                    &who.org,
+                    &ns,
+                    input(&state, &who.org, &ns, &name, &body).await?,
+                )
                 .await?;
             return Ok(reply(StatusCode::CREATED, render(&pool, &ns)));
         }

@@ -168,8 +168,23 @@ impl ApplicationReconciler {
         conf
     }
 
+    /// The compute pool named by `spec.deploymentName`, if the application
+    /// runs its job in one (and it exists).
+    pub(super) async fn session_pool(
+        &self,
+        app: &Object,
+        effective: &Value,
+    ) -> Result<Option<Object>, Error> {
+        let Some(name) = effective.get("deploymentName").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        let key = ObjectKey::in_env(&app.key.org, Kind::ComputePool, &app.key.scope, name);
+        self.core.store().get(&key).await.map_err(store_error)
+    }
+
     /// The session cluster of the compute pool named by `spec.deploymentName`,
-    /// if the application runs its job in one.
+    /// if the application runs its job in one: the pool's own cluster, or the
+    /// registered cluster the pool is.
     pub(super) async fn session_cluster_of(
         &self,
         app: &Object,
@@ -178,9 +193,10 @@ impl ApplicationReconciler {
         let Some(name) = effective.get("deploymentName").and_then(Value::as_str) else {
             return Ok(None);
         };
-        let key = ObjectKey::in_env(&app.key.org, Kind::ComputePool, &app.key.scope, name);
-        match self.core.store().get(&key).await.map_err(store_error)? {
-            Some(pool) => Ok(Some(pools::pool_cluster_id(&pool))),
+        match self.session_pool(app, effective).await? {
+            Some(pool) => Ok(Some(
+                pools::existing_cluster_of(&pool).unwrap_or_else(|| pools::pool_cluster_id(&pool)),
+            )),
             None => Err(Error::Unavailable(format!(
                 "compute pool '{name}' does not exist"
             ))),
@@ -199,7 +215,6 @@ impl ApplicationReconciler {
             .effective
             .get("deploymentName")
             .and_then(Value::as_str)
-            .filter(|_| deployment.existing_cluster.is_none())
             .unwrap_or_default();
         let cluster = backend.look(&deployment.cluster_id).await;
         let drey_model::Observation::Seen(cluster) = cluster else {
@@ -229,8 +244,12 @@ impl ApplicationReconciler {
         })
         .await?;
         let message = if deployment.existing_cluster.is_some() {
+            let pool = match pool {
+                "" => String::new(),
+                pool => format!(" (compute pool '{pool}')"),
+            };
             format!(
-                "The job runs on {} at {}",
+                "The job runs on {} at {}{pool}",
                 backend.describe(),
                 cluster.rest_url()
             )

@@ -314,14 +314,17 @@ impl ApplicationReconciler {
                 .await;
             return Ok((backend, deployment.existing_cluster.clone()));
         }
-        // A session job runs in its compute pool's cluster, on this machine.
-        let session_job = effective
-            .get("deploymentName")
-            .is_some_and(Value::is_string);
-        let placement = if session_job {
-            Ok(Placement::Local)
-        } else {
-            self.backends.placement(&self.core, app, env).await
+        // A session job runs where its compute pool's cluster is: on this
+        // machine, or the registered cluster the pool is.
+        let placement = match self.session_pool(app, effective).await? {
+            Some(pool) => pools::placement_of(&self.core, &self.backends, &pool).await,
+            None if effective
+                .get("deploymentName")
+                .is_some_and(Value::is_string) =>
+            {
+                Ok(Placement::Local)
+            }
+            None => self.backends.placement(&self.core, app, env).await,
         };
         match placement {
             Ok(placement) => {

@@ -1,7 +1,15 @@
 //! The compute pool reconciler. A SHARED pool is one session cluster that
 //! every statement of the pool runs its job in; a DEDICATED pool owns no
 //! cluster (each statement gets its own, sized by the pool's `clusterSpec`).
+//!
+//! A SHARED pool whose environment is bound to a registered `flink` cluster
+//! (or that names one itself, `drey.io/cluster`) *is* that cluster: drey
+//! starts nothing, the pool runs once the cluster answers, and its statements
+//! and session jobs are jobs there. The choice is recorded with the pool
+//! (`status.reconciler.existingCluster`), so a later change of the binding
+//! moves the pool only when it is started again.
 
+use super::backends::{Backends, Placement};
 use super::controller::Reconcile;
 use super::{owner_of, Backend, PassOutcome, ReconcilerConfig};
 use crate::{store_error, Core};
@@ -46,6 +54,10 @@ pub struct PoolRecord {
     /// Its processes were launched (it may still be starting).
     #[serde(default)]
     pub launched: bool,
+    /// The registered `flink` cluster the pool is (by registration id), when
+    /// it is not a cluster of drey's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing_cluster: Option<String>,
 }
 
 /// A pool's status as the reconciler reads and writes it.
@@ -122,10 +134,40 @@ pub(crate) fn pool_cluster_id(pool: &Object) -> String {
     format!("{CLUSTER_PREFIX}{}", pool.meta.uid.simple())
 }
 
+/// The registered `flink` cluster a pool was started on, if it is one.
+pub(crate) fn existing_cluster_of(pool: &Object) -> Option<String> {
+    view::<Status>(&pool.status)
+        .reconciler
+        .and_then(|r| r.existing_cluster)
+}
+
+/// Where a pool's session cluster is: where it was started, or else where
+/// it would be started now (its `drey.io/cluster` annotation, else its
+/// environment's binding).
+pub(crate) async fn placement_of(
+    core: &Core,
+    backends: &Backends,
+    pool: &Object,
+) -> Result<Placement, Error> {
+    let status: Status = view(&pool.status);
+    match status.reconciler {
+        Some(PoolRecord {
+            existing_cluster: Some(id),
+            ..
+        }) => Ok(Placement::Existing(id)),
+        Some(_) => Ok(Placement::Local),
+        None => {
+            let env = core.environment_of(&pool.key).await?;
+            backends.placement(core, pool, env.as_ref()).await
+        }
+    }
+}
+
 /// Reconciles compute pools.
 pub struct PoolReconciler {
     core: Core,
     backend: Backend,
+    backends: Backends,
     config: ReconcilerConfig,
     sweep: super::sweep::OrphanSweep,
 }
@@ -136,6 +178,7 @@ impl PoolReconciler {
         PoolReconciler {
             sweep: super::sweep::OrphanSweep::new(CLUSTER_PREFIX, config.orphan_grace),
             core,
+            backends: Backends::new(backend.clone()),
             backend,
             config,
         }
@@ -153,16 +196,27 @@ impl PoolReconciler {
             let effective = self.effective(&pool).await?;
             let wants = wants(&pool.spec, &effective);
             let status: Status = view(&pool.status);
-            let recorded = status.reconciler.as_ref().map(|r| r.fingerprint.clone());
+            let existing = status
+                .reconciler
+                .as_ref()
+                .and_then(|r| r.existing_cluster.clone());
+            // Nothing of a registered cluster follows the pool's clusterSpec.
+            let recorded = status.reconciler.as_ref().map(|r| match &wants {
+                PoolWants::Running { fingerprint } if existing.is_some() => fingerprint.clone(),
+                _ => r.fingerprint.clone(),
+            });
             let phase = status.phase().unwrap_or_default();
             // Up means its processes live and it was recorded ready (RUNNING);
-            // a cluster still starting is polled through StartCluster.
+            // a cluster still starting is polled through StartCluster. A
+            // registered cluster that stops answering is reported by its
+            // health watch and never "restarted".
             let alive = phase == phase::RUNNING
                 && recorded.is_some()
-                && super::cluster_processes(&self.backend, &Self::cluster_id(&pool))
-                    .await
-                    .seen()
-                    .is_some();
+                && (existing.is_some()
+                    || super::cluster_processes(&self.backend, &Self::cluster_id(&pool))
+                        .await
+                        .seen()
+                        .is_some());
             // Only asked when it matters: the configuration changed under a
             // running cluster.
             let changed = matches!((&wants, &recorded),
@@ -213,7 +267,9 @@ impl PoolReconciler {
                         .await?;
                 }
                 PoolAction::StopCluster => {
-                    if let Ok(backend) = &self.backend {
+                    // A registered cluster is left alone: the pool only
+                    // stops being it.
+                    if let (Ok(backend), None) = (&self.backend, &existing) {
                         backend
                             .stop(&Self::cluster_id(&pool), Duration::from_secs(15))
                             .await
@@ -229,7 +285,14 @@ impl PoolReconciler {
                     let PoolWants::Running { fingerprint } = &wants else {
                         return Ok(PassOutcome::Settled);
                     };
-                    return self.start(&pool, &status, &effective, fingerprint).await;
+                    return match placement_of(&self.core, &self.backends, &pool).await {
+                        Ok(Placement::Local) => {
+                            self.start(&pool, &status, &effective, fingerprint).await
+                        }
+                        Ok(Placement::Existing(id)) => self.join(&pool, &id, fingerprint).await,
+                        Err(Error::Unavailable(why)) => self.wait_for_placement(&pool, why).await,
+                        Err(e) => Err(e),
+                    };
                 }
             }
         }
@@ -270,6 +333,7 @@ impl PoolReconciler {
                 fingerprint: fingerprint.to_owned(),
                 cluster_id: id.clone(),
                 launched,
+                existing_cluster: None,
             })
         };
         use super::cluster_start::{start_step, StartStep, START_POLL};
@@ -325,6 +389,72 @@ impl PoolReconciler {
                 Err(Error::Unavailable(message))
             }
         }
+    }
+
+    /// Makes the pool the registered `flink` cluster `id` once it answers:
+    /// nothing is started, nothing of it is ever stopped.
+    async fn join(&self, pool: &Object, id: &str, fingerprint: &str) -> Result<PassOutcome, Error> {
+        let placement = Placement::Existing(id.to_owned());
+        let backend = match self
+            .backends
+            .of(&self.core, &pool.key.org, &placement)
+            .await
+        {
+            Ok(backend) => backend,
+            Err(why) => return self.wait_for_placement(pool, why).await,
+        };
+        let record = |launched: bool| {
+            Some(PoolRecord {
+                fingerprint: fingerprint.to_owned(),
+                cluster_id: id.to_owned(),
+                launched,
+                existing_cluster: Some(id.to_owned()),
+            })
+        };
+        match backend.look(id).await {
+            drey_model::Observation::Seen(cluster) => {
+                let rest_url = cluster.rest_url();
+                let message = format!(
+                    "The pool's jobs run on {} at {rest_url}",
+                    backend.describe()
+                );
+                self.record(pool, |status| {
+                    status.phase = Some(phase::RUNNING.into());
+                    status.message = Some(message);
+                    status.cluster_info = Some(ClusterInfo {
+                        cluster_id: Some(id.to_owned()),
+                        rest_url: Some(rest_url.clone()),
+                        ..ClusterInfo::default()
+                    });
+                    status.reconciler = record(true);
+                })
+                .await?;
+                Ok(PassOutcome::Settled)
+            }
+            drey_model::Observation::Gone(why) | drey_model::Observation::Unknown(why) => {
+                self.record(pool, |status| {
+                    status.phase = Some(phase::PENDING.into());
+                    status.message = Some(why);
+                    status.reconciler = record(false);
+                })
+                .await?;
+                Ok(PassOutcome::Wait(super::cluster_start::ADMISSION_POLL))
+            }
+        }
+    }
+
+    /// The cluster the pool should be cannot be had now (no longer
+    /// registered, decommissioned): say why and look again later.
+    async fn wait_for_placement(&self, pool: &Object, why: String) -> Result<PassOutcome, Error> {
+        let status: Status = view(&pool.status);
+        if status.message.as_deref() != Some(why.as_str()) {
+            self.record(pool, |status| {
+                status.phase = Some(phase::PENDING.into());
+                status.message = Some(why);
+            })
+            .await?;
+        }
+        Ok(PassOutcome::Wait(super::cluster_start::ADMISSION_POLL))
     }
 
     async fn effective(&self, pool: &Object) -> Result<Value, Error> {

@@ -195,38 +195,68 @@ impl StatementReconciler {
         Ok(Observed { pool, job, stop })
     }
 
-    /// The local cluster a run's job lives on: its own, or its pool's.
+    /// The local cluster a run's job lives on: its own, or its pool's;
+    /// `None` when its pool is a registered cluster, whose processes drey
+    /// cannot see (a job there is never *gone* for want of them).
     async fn run_cluster(&self, statement: &Object, run: &Run) -> Option<String> {
         if let Some(id) = &run.cluster_id {
             return Some(id.clone());
         }
-        let name = statement.spec.get("computePoolName")?.as_str()?;
+        let pool = self.pool_object(statement).await.ok()??;
+        match super::pools::existing_cluster_of(&pool) {
+            Some(_) => None,
+            None => Some(super::pools::pool_cluster_id(&pool)),
+        }
+    }
+
+    async fn pool_object(&self, statement: &Object) -> Result<Option<Object>, Error> {
+        let name = statement
+            .spec
+            .get("computePoolName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let key = ObjectKey::in_env(
             &statement.key.org,
             Kind::ComputePool,
             &statement.key.scope,
             name,
         );
-        let pool = self.core.store().get(&key).await.ok()??;
-        Some(super::pools::pool_cluster_id(&pool))
+        self.core.store().get(&key).await.map_err(store_error)
+    }
+
+    /// Where a statement's savepoints go: under the registered cluster's
+    /// savepoint dir when its pool is one (`None`: the cluster's own
+    /// `state.savepoints.dir`), else in the data dir.
+    pub(super) async fn savepoint_target(
+        &self,
+        statement: &Object,
+    ) -> Result<Option<String>, Error> {
+        let existing = self
+            .pool_object(statement)
+            .await?
+            .as_ref()
+            .and_then(super::pools::existing_cluster_of);
+        let Some(id) = existing else {
+            let dir = self.savepoint_dir(statement);
+            return Ok(Some(format!("file://{}", dir.display())));
+        };
+        let placement = super::backends::Placement::Existing(id);
+        let backend = super::backends::Backends::new(self.backend.clone())
+            .of(&self.core, &statement.key.org, &placement)
+            .await
+            .map_err(Error::Unavailable)?;
+        Ok(backend
+            .state_locations(&statement.meta.uid.simple().to_string())
+            .savepoints)
     }
 
     async fn pool_of(&self, statement: &Object) -> Result<PoolObs, Error> {
-        let name = statement.spec["computePoolName"]
-            .as_str()
+        let name = statement
+            .spec
+            .get("computePoolName")
+            .and_then(Value::as_str)
             .unwrap_or_default();
-        let pool = self
-            .core
-            .store()
-            .get(&ObjectKey::in_env(
-                &statement.key.org,
-                Kind::ComputePool,
-                &statement.key.scope,
-                name,
-            ))
-            .await
-            .map_err(store_error)?;
-        let Some(pool) = pool else {
+        let Some(pool) = self.pool_object(statement).await? else {
             return Ok(PoolObs::NotReady(format!(
                 "Compute pool '{name}' does not exist."
             )));
@@ -482,6 +512,20 @@ impl StatementReconciler {
                 None,
             )
             .await?;
+        let existing = self
+            .pool_object(&statement)
+            .await?
+            .as_ref()
+            .and_then(super::pools::existing_cluster_of);
+        if let Some(id) = existing {
+            if let Some(why) = self
+                .core
+                .statements_refused_on(&statement.key.org, &id)
+                .await?
+            {
+                return self.refused(&statement, record, &why).await;
+            }
+        }
         let interactive = record.execution == "query";
         let mut props = statement_properties(&self.core, &statement, interactive).await?;
         let (host, port) = host_port(&run.rest_url)?;
@@ -700,9 +744,8 @@ impl StatementReconciler {
             .flink_client(&run.rest_url, Default::default())
             .await?;
         let trigger_id = if savepoint {
-            let dir = self.savepoint_dir(statement);
             let request = StopRequest {
-                target_directory: Some(format!("file://{}", dir.display())),
+                target_directory: self.savepoint_target(statement).await?,
                 drain: Some(false),
                 format_type: None,
                 trigger_id: None,

@@ -118,10 +118,7 @@ impl StatementReconciler {
             let trigger = status.trigger_id.clone();
             let Some(trigger) = trigger.filter(|_| st == Some(SavepointState::InProgress)) else {
                 let request = drey_flink::SavepointRequest {
-                    target_directory: Some(format!(
-                        "file://{}",
-                        self.savepoint_dir(statement).display()
-                    )),
+                    target_directory: self.savepoint_target(statement).await?,
                     cancel_job: Some(false),
                     format_type: None,
                     trigger_id: None,
