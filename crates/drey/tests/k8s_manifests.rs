@@ -400,3 +400,116 @@ async fn manifests_validate_against_the_operator_crds() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "not found exits 3");
 }
+
+/// What the kubernetes backend would read back: drey's rendered
+/// FlinkDeployment with the status the operator writes as it reconciles —
+/// every one valid against the CRD — read as the three-outcome observation,
+/// and a savepoint asked for through the trigger nonce and seen to complete.
+#[tokio::test]
+async fn operator_statuses_read_back_as_observations() {
+    use drey_model::Observation;
+    use drey_runtime::backend::kubernetes::{
+        job_state_patch, observe, savepoint_patch, savepoint_progress, OperatorKind,
+        SavepointProgress,
+    };
+    const KIND: OperatorKind = OperatorKind::FlinkDeployment;
+    let crds = Crds::load();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir);
+    let (status, body) = s
+        .post(
+            &format!("{V1}/environments"),
+            json!({"name": "test", "kubernetesNamespace": "flink-apps"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = s
+        .raw(
+            Method::POST,
+            &format!("{E}/applications"),
+            "application/yaml",
+            SEED_APPLICATION_YAML,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let rendered = fetch(&s, "curl-example").await;
+
+    // The resource as the API server returns it at a generation, with a status.
+    let at = |generation: i64, nonce: i64, status: Option<Value>| {
+        let mut doc = rendered.as_object().unwrap().clone();
+        let mut metadata = doc["metadata"].as_object().unwrap().clone();
+        metadata.insert("generation".into(), json!(generation));
+        doc.insert("metadata".into(), Value::Object(metadata));
+        let mut spec = doc["spec"].clone();
+        json_patch::merge(&mut spec, &json!({"job": {"savepointTriggerNonce": nonce}}));
+        doc.insert("spec".into(), spec);
+        if let Some(status) = status {
+            doc.insert("status".into(), status);
+        }
+        let doc = Value::Object(doc);
+        crds.assert_valid(&doc);
+        doc
+    };
+
+    // Just applied: no status, then an older generation's: unknown.
+    assert!(observe(KIND, Some(&at(1, 0, None))).is_unknown());
+    let deploying = json!({"observedGeneration": 1, "lifecycleState": "DEPLOYED",
+                           "jobStatus": {"jobId": "3f1e", "state": "RECONCILING"}});
+    assert!(observe(KIND, Some(&at(2, 0, Some(deploying.clone())))).is_unknown());
+    // Reconciled: seen, in the operator's words.
+    let Observation::Seen(seen) = observe(KIND, Some(&at(1, 0, Some(deploying)))) else {
+        panic!("a reconciled resource is not seen");
+    };
+    assert_eq!(seen.lifecycle_state, "DEPLOYED");
+    assert_eq!(seen.job_state.as_deref(), Some("RECONCILING"));
+    // Deleted by someone: gone.
+    assert!(observe(KIND, None).is_gone());
+
+    // A savepoint: the nonce goes up by one in a merge patch of the spec.
+    let stable = json!({"observedGeneration": 1, "lifecycleState": "STABLE",
+                        "jobStatus": {"jobId": "3f1e", "state": "RUNNING"}});
+    let (patch, nonce) = savepoint_patch(KIND, &at(1, 0, Some(stable))).unwrap();
+    assert_eq!(nonce, 1);
+    let mut patched = at(2, 0, None);
+    json_patch::merge(&mut patched, &patch);
+    crds.assert_valid(&patched);
+    let taking = json!({"observedGeneration": 2, "lifecycleState": "STABLE",
+                        "jobStatus": {"jobId": "3f1e", "state": "RUNNING",
+                                      "savepointInfo": {"triggerId": "a1b2",
+                                                        "triggerType": "MANUAL"}}});
+    assert_eq!(
+        savepoint_progress(KIND, Some(&at(2, 1, Some(taking))), nonce),
+        Observation::Seen(SavepointProgress::InProgress)
+    );
+    let taken = json!({"observedGeneration": 2, "lifecycleState": "STABLE",
+                       "jobStatus": {"jobId": "3f1e", "state": "RUNNING",
+                                     "savepointInfo": {"triggerId": "",
+                                        "lastSavepoint": {"location": "s3://sp/savepoint-3f1e-1",
+                                                          "triggerNonce": 1,
+                                                          "triggerType": "MANUAL",
+                                                          "formatType": "CANONICAL",
+                                                          "timeStamp": 1765000000000_i64}}}});
+    assert_eq!(
+        savepoint_progress(KIND, Some(&at(2, 1, Some(taken))), nonce),
+        Observation::Seen(SavepointProgress::Completed(
+            "s3://sp/savepoint-3f1e-1".into()
+        ))
+    );
+
+    // Suspend: the operator stops with a savepoint and says where it is.
+    let mut suspended = at(3, 1, None);
+    json_patch::merge(&mut suspended, &job_state_patch(false));
+    crds.assert_valid(&suspended);
+    assert_eq!(suspended["spec"]["job"]["state"], "suspended");
+    let status = json!({"observedGeneration": 3, "lifecycleState": "SUSPENDED",
+                        "jobStatus": {"jobId": "3f1e", "state": "FINISHED",
+                                      "upgradeSavepointPath": "s3://sp/savepoint-3f1e-2"}});
+    let Observation::Seen(seen) = observe(KIND, Some(&at(3, 1, Some(status)))) else {
+        panic!("a suspended resource is not seen");
+    };
+    assert_eq!(seen.lifecycle_state, "SUSPENDED");
+    assert_eq!(
+        seen.upgrade_savepoint_path.as_deref(),
+        Some("s3://sp/savepoint-3f1e-2")
+    );
+}

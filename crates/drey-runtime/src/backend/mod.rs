@@ -16,8 +16,12 @@
 //! - [`existing`]: a Flink session cluster drey did not start, reached
 //!   through its REST endpoint; drey submits jobs to it and never starts,
 //!   stops or restarts it.
+//! - [`kubernetes`]: not a backend yet: how the operator's resources are
+//!   read back and changed, the part of one that can be tested without an
+//!   API server.
 
 pub mod existing;
+pub mod kubernetes;
 pub mod local;
 
 use crate::{ClusterSpec, RuntimeError};
