@@ -120,6 +120,39 @@ pub struct ComponentSpec {
     pub extra: Map<String, Value>,
 }
 
+/// The image a Kubernetes backend's pods run, from what a dialect names:
+/// `[registry/]repository[:tag]` (the tag defaulting to the Flink version),
+/// or Apache Flink's official `flink:<version>` when only a version is
+/// named; `None` when neither is.
+pub fn flink_image(
+    registry: Option<&str>,
+    repository: Option<&str>,
+    tag: Option<&str>,
+    version: Option<&str>,
+) -> Option<String> {
+    fn nonempty(s: Option<&str>) -> Option<&str> {
+        s.map(str::trim).filter(|s| !s.is_empty())
+    }
+    let (registry, repository, tag, version) = (
+        nonempty(registry),
+        nonempty(repository),
+        nonempty(tag),
+        nonempty(version),
+    );
+    let Some(repository) = repository else {
+        return version.map(|v| format!("flink:{v}"));
+    };
+    let mut image = match registry {
+        Some(r) => format!("{}/{repository}", r.trim_end_matches('/')),
+        None => repository.to_owned(),
+    };
+    if let Some(tag) = tag.or(version) {
+        image.push(':');
+        image.push_str(tag);
+    }
+    Some(image)
+}
+
 impl ApplicationSpec {
     /// The typed job, if the spec has one.
     pub fn job(&self) -> Option<&JobSpec> {
@@ -519,5 +552,28 @@ mod tests {
             (Some("j"), "CREATED")
         );
         assert_eq!(to_json(&status), given);
+    }
+
+    #[test]
+    fn images_from_dialect_fields() {
+        assert_eq!(
+            flink_image(
+                Some("registry.ververica.com/v2.6/"),
+                Some("flink"),
+                Some("1.19.1-stream1"),
+                Some("1.19")
+            )
+            .as_deref(),
+            Some("registry.ververica.com/v2.6/flink:1.19.1-stream1")
+        );
+        assert_eq!(
+            flink_image(None, Some("acme/flink"), None, Some("1.20")).as_deref(),
+            Some("acme/flink:1.20")
+        );
+        assert_eq!(
+            flink_image(None, None, Some("x"), Some("1.17")).as_deref(),
+            Some("flink:1.17")
+        );
+        assert_eq!(flink_image(None, Some(" "), None, None), None);
     }
 }

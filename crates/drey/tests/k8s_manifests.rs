@@ -513,3 +513,113 @@ async fn operator_statuses_read_back_as_observations() {
         Some("s3://sp/savepoint-3f1e-2")
     );
 }
+
+/// Applications and session clusters written through VVP and LakeSail carry
+/// the image and Flink version those dialects name into their manifests.
+#[tokio::test]
+async fn dialect_applications_render_with_their_image_and_version() {
+    let crds = Crds::load();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir);
+
+    // VVP: the artifact's registry, repository, tag and version.
+    let (code, body) = s
+        .post("/namespaces/v1/namespaces", json!({"name": "vvp-k8s"}))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let ns = "/api/v1/namespaces/vvp-k8s";
+    let (code, body) = s
+        .post(
+            &format!("{ns}/deployments"),
+            json!({"metadata": {"name": "orders"},
+                   "spec": {"state": "SUSPENDED", "template": {"spec": {
+                       "artifact": {"kind": "JAR", "jarUri": "file:///opt/jobs/job.jar",
+                                    "entryClass": "com.example.Job",
+                                    "flinkVersion": "1.19",
+                                    "flinkImageRegistry": "registry.ververica.com/v2.6",
+                                    "flinkImageRepository": "flink",
+                                    "flinkImageTag": "1.19.1-stream1-scala_2.12-java11"},
+                       "parallelism": 1}}}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, manifest) = s
+        .get(&format!(
+            "{V1}/environments/vvp-k8s/applications/orders/manifest"
+        ))
+        .await;
+    assert_eq!(code, 200, "{manifest}");
+    crds.assert_valid(&manifest);
+    assert_eq!(
+        manifest["spec"]["image"],
+        "registry.ververica.com/v2.6/flink:1.19.1-stream1-scala_2.12-java11"
+    );
+    assert_eq!(manifest["spec"]["flinkVersion"], "v1_19");
+    let (code, body) = s
+        .post(
+            &format!("{ns}/deployments"),
+            json!({"metadata": {"name": "bad"},
+                   "spec": {"state": "SUSPENDED", "template": {"spec": {
+                       "artifact": {"kind": "JAR", "jarUri": "file:///opt/jobs/job.jar",
+                                    "flinkImageTag": 5}}}}}),
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.to_string()
+            .contains("spec.template.spec.artifact.flinkImageTag"),
+        "{body}"
+    );
+
+    // A VVP SessionCluster naming only a version: Apache Flink's image.
+    let (code, body) = s
+        .post(
+            &format!("{ns}/sessionclusters"),
+            json!({"metadata": {"name": "session"},
+                   "spec": {"state": "STOPPED", "flinkVersion": "1.20"}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, manifest) = s
+        .get(&format!(
+            "{V1}/environments/vvp-k8s/compute-pools/session/manifest"
+        ))
+        .await;
+    assert_eq!(code, 200, "{manifest}");
+    crds.assert_valid(&manifest);
+    assert_eq!(manifest["spec"]["image"], "flink:1.20");
+    assert_eq!(manifest["spec"]["flinkVersion"], "v1_20");
+
+    // LakeSail: the runtime names the version.
+    let (code, ws) = s
+        .post("/api/org/v1/workspaces", json!({"name": "K8s"}))
+        .await;
+    assert_eq!(code, 201, "{ws}");
+    let ws_id = ws["id"].as_str().unwrap().to_owned();
+    let (code, app) = s
+        .post(
+            &format!("/api/flink/v1/workspaces/{ws_id}/applications"),
+            json!({
+                "name": "Counter", "runtime": "FLINK_1_17", "jars": [], "plugins": [],
+                "flinkConfiguration": {}, "logConfiguration": {},
+                "jobManagerResource": {"cpu": 1, "memory": "768m"},
+                "taskManagerResource": {"cpu": 1, "memory": "1024m"},
+                "state": "SUSPENDED",
+                "job": {"jarUri": "local:///opt/flink/usrlib/job.jar",
+                        "entryClass": "com.example.Job", "args": []}
+            }),
+        )
+        .await;
+    assert_eq!(code, 201, "{app}");
+    let (code, manifest) = s
+        .get(&format!(
+            "{V1}/environments/ws-{}/applications/app-{}/manifest",
+            ws_id.to_ascii_lowercase(),
+            app["id"].as_str().unwrap().to_ascii_lowercase()
+        ))
+        .await;
+    assert_eq!(code, 200, "{manifest}");
+    crds.assert_valid(&manifest);
+    assert_eq!(manifest["spec"]["image"], "flink:1.17");
+    assert_eq!(manifest["spec"]["flinkVersion"], "v1_17");
+}

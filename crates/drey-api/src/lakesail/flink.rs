@@ -326,12 +326,36 @@ pub(super) fn cluster_of(spec: &Value) -> ClusterSpec {
             ..ComponentSpec::default()
         }))
     };
+    // What a Kubernetes backend's pods would run: `FLINK_1_17` names
+    // Flink 1.17 (drey's own backend runs the Flink it has).
+    let mut extra = Map::new();
+    if let Some(version) = spec
+        .get("runtime")
+        .and_then(Value::as_str)
+        .and_then(runtime_version)
+    {
+        if let Some(image) =
+            drey_model::application_spec::flink_image(None, None, None, Some(&version))
+        {
+            extra.insert("image".into(), json!(image));
+        }
+        extra.insert("flinkVersion".into(), json!(version));
+    }
     ClusterSpec {
         flink_configuration: spec.get("flinkConfiguration").map(Loose::of),
         job_manager: component("jobManagerResource"),
         task_manager: component("taskManagerResource"),
-        extra: Map::new(),
+        extra,
     }
+}
+
+/// The Flink version a LakeSail runtime names (`FLINK_1_17` → `1.17`,
+/// a `_PYTHON...` suffix aside).
+fn runtime_version(runtime: &str) -> Option<String> {
+    let mut parts = runtime.strip_prefix("FLINK_")?.split('_');
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next()?.parse().ok()?;
+    Some(format!("{major}.{minor}"))
 }
 
 /// A FlinkApplicationSpec, checked, as the core application spec.
@@ -339,8 +363,17 @@ fn to_core(spec: &Value) -> Result<Value, Error> {
     require(spec, &CLUSTER_FIELDS)?;
     require(spec, &["job"])?;
     let cluster = cluster_of(spec);
+    let text = |field: &str| {
+        cluster
+            .extra
+            .get(field)
+            .and_then(Value::as_str)
+            .map(|s| Loose::Typed(s.to_owned()))
+    };
     Ok(to_json(&ApplicationSpec {
         job: Some(Loose::Typed(job_of(spec, None)?)),
+        image: text("image"),
+        flink_version: text("flinkVersion"),
         flink_configuration: cluster.flink_configuration,
         job_manager: cluster.job_manager,
         task_manager: cluster.task_manager,

@@ -154,9 +154,14 @@ pub(super) fn to_core(spec: &Value) -> Result<Value, Error> {
         max_savepoint_creation_attempts: max_savepoints.map(Loose::Typed),
         ..JobSpec::default()
     };
+    // What a Kubernetes backend's pods would run (drey's own runs the
+    // Flink it has).
+    let (image, version) = super::specs::image_of(&artifact.extra, artifact_path)?;
     let mut core = ApplicationSpec {
         job: Some(Loose::Typed(job)),
         vvp: Some(spec.clone()),
+        image: image.map(Loose::Typed),
+        flink_version: version.map(Loose::Typed),
         ..ApplicationSpec::default()
     };
     // A deployment in a session cluster is a session job of the core

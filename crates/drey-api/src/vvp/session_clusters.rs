@@ -40,6 +40,15 @@ fn to_pool(spec: &Value) -> Result<Value, Error> {
     )? {
         cluster.flink_configuration = Some(Loose::Typed(conf.clone()));
     }
+    // What a Kubernetes backend's pods would run (drey's own runs the
+    // Flink it has).
+    let (image, version) = super::specs::image_of(&given.extra, "spec")?;
+    if let Some(image) = image {
+        cluster.extra.insert("image".into(), json!(image));
+    }
+    if let Some(version) = version {
+        cluster.extra.insert("flinkVersion".into(), json!(version));
+    }
     let mut task_manager = ComponentSpec::default();
     match &given.number_of_task_managers {
         None => {}

@@ -147,3 +147,29 @@ pub(super) struct SessionClusterSpec {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+/// The image and Flink version VVP names in an Artifact or a SessionCluster
+/// spec (`flinkVersion`, `flinkImageRegistry`, `flinkImageRepository`,
+/// `flinkImageTag`, under `path`): what a Kubernetes backend's pods would
+/// run. drey's own backend runs the Flink it has.
+pub(super) fn image_of(
+    fields: &Map<String, Value>,
+    path: &str,
+) -> Result<(Option<String>, Option<String>), drey_model::Error> {
+    let text = |field: &str| match fields.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(other) => Err(drey_model::Error::invalid(
+            format!("{path}.{field}"),
+            format!("must be a string, not {other}"),
+        )),
+    };
+    let version = text("flinkVersion")?;
+    let image = drey_model::application_spec::flink_image(
+        text("flinkImageRegistry")?,
+        text("flinkImageRepository")?,
+        text("flinkImageTag")?,
+        version,
+    );
+    Ok((image, version.map(str::to_owned)))
+}
