@@ -164,6 +164,10 @@ pub(crate) fn bwrap_args(mounts: &Mounts) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |parts: &[&std::ffi::OsStr]| args.extend(parts.iter().map(|p| p.to_os_string()));
     push(&[
+        // bwrap started by root keeps every capability unless told:
+        // a job must not override file modes, mount, or trace drey.
+        "--cap-drop".as_ref(),
+        "ALL".as_ref(),
         "--unshare-pid".as_ref(),
         "--unshare-ipc".as_ref(),
         "--unshare-cgroup-try".as_ref(),
@@ -291,6 +295,7 @@ mod tests {
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         let joined = args.join(" ");
+        assert!(joined.starts_with("--cap-drop ALL "), "{joined}");
         assert!(joined.contains("--ro-bind /flink /flink"));
         assert!(joined.contains("--bind /data/clusters/c/log /data/clusters/c/log"));
         assert!(joined.contains("--bind /out /out --tmpfs /data --ro-bind /flink"));

@@ -42,6 +42,9 @@ async fn a_tenants_job_reaches_neither_drey_nor_another_tenant() {
         let stolen = find(lines, "rest-as-drey ");
         assert!(stolen.contains(" denied "), "{side}: {stolen}");
         assert!(stolen.contains("NoSuchFile"), "{side}: {stolen}");
+        // No capability: even as root it cannot override file modes.
+        let caps = find(lines, "caps ");
+        assert_eq!(caps, "caps 0000000000000000", "{side}");
         // Not prevented: see docs/security.md ("Binding a public port").
         let bind = find(lines, "bind 0.0.0.0 ");
         assert!(bind.contains(" ok "), "{side}: {bind}");

@@ -90,6 +90,18 @@ public final class AttackJob {
                 lines.add("rest-as-drey " + rest + " denied " + oneLine(e));
             }
         }
+        // The capabilities it holds (root outside keeps them inside unless dropped).
+        try {
+            String caps =
+                    Files.readAllLines(Path.of("/proc/self/status")).stream()
+                            .filter(l -> l.startsWith("CapEff:"))
+                            .map(l -> l.substring("CapEff:".length()).trim())
+                            .findFirst()
+                            .orElse("unknown");
+            lines.add("caps " + caps);
+        } catch (Exception e) {
+            lines.add("caps unknown " + oneLine(e));
+        }
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName("0.0.0.0"))) {
             lines.add("bind 0.0.0.0 ok " + socket.getLocalPort());
         } catch (Exception e) {
