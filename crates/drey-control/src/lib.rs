@@ -86,6 +86,9 @@ pub struct Core {
     /// read may adopt jars from before versions).
     artifact_writes: Arc<tokio::sync::Mutex<()>>,
     data_dir: Option<std::path::PathBuf>,
+    /// Where savepoints and retained checkpoints are (`--state-dir`); the
+    /// data dir when `None`.
+    state_dir: Option<std::path::PathBuf>,
     leadership: Option<leadership::Leadership>,
     board: observability::Board,
     /// Limits for what organizations and environments do not set.
@@ -105,6 +108,7 @@ impl Core {
             artifact_limit: artifacts::MAX_ARTIFACT_BYTES,
             artifact_writes: Arc::new(tokio::sync::Mutex::new(())),
             data_dir: None,
+            state_dir: None,
             leadership: None,
             board: observability::Board::default(),
             default_limits: drey_model::quota::Limits::default(),

@@ -269,11 +269,24 @@ pub fn restore_points(app: &Object, effective: &Value) -> HashSet<String> {
 }
 
 impl Core {
-    /// The same core, disposing of savepoint files under `<dir>/savepoints/`
-    /// when their records are deleted.
+    /// The same core on data dir `dir`; savepoint files under
+    /// `<dir>/savepoints/` are disposed of when their records are deleted,
+    /// unless [`Core::with_state_dir`] names another place for them.
     pub fn with_data_dir(mut self, dir: PathBuf) -> Self {
         self.data_dir = Some(dir);
         self
+    }
+
+    /// The same core keeping savepoints and checkpoints under `dir`
+    /// (`--state-dir`) rather than the data dir.
+    pub fn with_state_dir(mut self, dir: PathBuf) -> Self {
+        self.state_dir = Some(dir);
+        self
+    }
+
+    /// Where savepoints and retained checkpoints are on this machine.
+    fn state_root(&self) -> Option<&PathBuf> {
+        self.state_dir.as_ref().or(self.data_dir.as_ref())
     }
 
     /// Locations other objects still need: every detached savepoint's, and
@@ -324,7 +337,7 @@ impl Core {
     /// restore points, an initial savepoint path, a detached savepoint);
     /// those stay on disk until the application is deleted.
     pub(crate) async fn dispose_deleted_savepoint(&self, savepoint: &Object) {
-        let (Some(root), Some(location)) = (&self.data_dir, location_of(savepoint)) else {
+        let (Some(root), Some(location)) = (self.state_root(), location_of(savepoint)) else {
             return;
         };
         let mut keep = match self.savepoint_references(None).await {
@@ -487,7 +500,9 @@ impl Core {
     /// runs for it): its savepoint and checkpoint dirs go, named as the
     /// reconciler names them.
     pub(crate) async fn remove_deleted_app_state(&self, app: &Object) {
-        let Some(data) = &self.data_dir else { return };
+        let Some(data) = self.state_root() else {
+            return;
+        };
         let uid = app.meta.uid.to_string();
         let dirs = [
             data.join("savepoints").join(&uid),

@@ -345,6 +345,8 @@ pub struct ListedCluster {
 pub struct LocalBackend {
     home: FlinkHome,
     data_dir: PathBuf,
+    /// Where jobs' savepoints and checkpoints go; the data dir when `None`.
+    state_dir: Option<PathBuf>,
     client_config: ClientConfig,
     /// MiB the clusters of this data dir may take in all; `None`: 80 % of the machine.
     pub(crate) memory_budget_mb: Option<u64>,
@@ -366,6 +368,7 @@ impl LocalBackend {
         LocalBackend {
             home,
             data_dir: data_dir.into(),
+            state_dir: None,
             client_config: ClientConfig::default(),
             memory_budget_mb: None,
             isolation: Isolation::Sandbox,
@@ -408,6 +411,20 @@ impl LocalBackend {
     pub fn with_shared_dirs(mut self, dirs: Vec<PathBuf>) -> Self {
         self.shared_dirs = dirs;
         self
+    }
+
+    /// Keeps jobs' savepoints and checkpoints under `dir` (`--state-dir`, a
+    /// mount every replica shares) instead of the data dir. Like the data
+    /// dir it is hidden from the clusters but for each one's own state.
+    pub fn with_state_dir(mut self, dir: PathBuf) -> Self {
+        self.state_dir = Some(dir);
+        self
+    }
+
+    /// Where jobs' savepoints (`savepoints/<owner>`) and checkpoints
+    /// (`checkpoints/<owner>`) go.
+    pub fn state_dir(&self) -> &Path {
+        self.state_dir.as_deref().unwrap_or(&self.data_dir)
     }
 
     /// Sets how the clusters' processes are isolated ([`Isolation::Sandbox`] by default).
@@ -768,8 +785,8 @@ impl LocalBackend {
         ];
         read_write.extend(state_dirs(&cluster.record.spec));
         let state_roots = [
-            self.data_dir.join("checkpoints"),
-            self.data_dir.join("savepoints"),
+            self.state_dir().join("checkpoints"),
+            self.state_dir().join("savepoints"),
         ];
         for dir in &cluster.record.spec.restore_dirs {
             let Ok(real) = dir.canonicalize() else {
@@ -790,6 +807,9 @@ impl LocalBackend {
         // The data dir as the processes see it: the canonical one (the cluster's own
         // paths are canonical), and the path given if it differs.
         let mut hidden = sandbox::with_resolved(&self.data_dir);
+        if let Some(state) = &self.state_dir {
+            hidden.extend(sandbox::with_resolved(state));
+        }
         hidden.dedup();
         Mounts {
             shared: self

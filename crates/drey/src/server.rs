@@ -113,25 +113,30 @@ const PRIVATE_FILES: &[&str] = &[
 
 /// Makes the data dir (mode 0700) or tightens an existing looser one.
 fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    private_dir(dir, "data dir")?;
+    tighten_private_files(dir)
+}
+
+/// Creates `dir` (a `what`) mode 0700, or tightens it to that.
+fn private_dir(dir: &Path, what: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+        .with_context(|| format!("cannot create {what} {}", dir.display()))?;
     let mode = std::fs::metadata(dir)
-        .with_context(|| format!("cannot read data dir {}", dir.display()))?
+        .with_context(|| format!("cannot read {what} {}", dir.display()))?
         .permissions()
         .mode()
         & 0o777;
     if mode & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).with_context(
-            || format!("cannot make data dir {} private (mode 0700)", dir.display()),
-        )?;
-        tracing::warn!(data_dir = %dir.display(), was = %format!("{mode:o}"),
-                       "tightened the data dir to mode 0700");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {what} {} private (mode 0700)", dir.display()))?;
+        tracing::warn!(dir = %dir.display(), was = %format!("{mode:o}"),
+                       "tightened the {what} to mode 0700");
     }
-    tighten_private_files(dir)
+    Ok(())
 }
 
 /// Sets the private files that exist to mode 0600 (logging those that were looser).
@@ -167,6 +172,10 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     private_umask();
     let data_dir = settings.data_dir()?;
     prepare_data_dir(&data_dir)?;
+    let state_dir = settings.state_dir()?;
+    if state_dir != data_dir {
+        private_dir(&state_dir, "state dir")?;
+    }
     let _lock = match settings.database_url {
         None => Some(lock_data_dir(&data_dir)?),
         Some(_) => None,
@@ -180,9 +189,10 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
     tighten_private_files(&data_dir)?;
     tracing::info!(store = %database.describe(&data_dir), "store open");
     let core = Core::new(database.store())
-        .with_artifact_dir(data_dir.join("artifacts"))
+        .with_artifact_dir(state_dir.join("artifacts"))
         .with_artifact_limit(settings.max_artifact_bytes)
-        .with_data_dir(data_dir.clone());
+        .with_data_dir(data_dir.clone())
+        .with_state_dir(state_dir.clone());
     let receivers = alert_receivers(&settings)?;
     let auth = if settings.auth == "token" {
         ensure_root_key(&core, &data_dir).await?;
@@ -375,6 +385,9 @@ fn controllers(
     receivers: Receivers,
 ) -> (Core, Controllers) {
     let home = FlinkHome::discover(settings.flink_home.clone());
+    let state_dir = settings
+        .state_dir()
+        .unwrap_or_else(|_| data_dir.to_path_buf());
     let isolation = settings.cluster_isolation;
     let isolated = match isolation {
         Isolation::Sandbox => drey_runtime::check_sandbox().map_err(|e| e.to_string()),
@@ -404,6 +417,7 @@ fn controllers(
                     .with_memory_budget_mb(settings.cluster_memory_budget_mb)
                     .with_isolation(isolation)
                     .with_shared_dirs(settings.cluster_shared_dirs.clone())
+                    .with_state_dir(state_dir.clone())
                     .with_registry(Arc::new(records))
                     .with_host(host)
                     .with_rest_address(settings.cluster_rest_address.to_string()),
@@ -426,9 +440,10 @@ fn controllers(
         settings.jar_dirs.clone()
     };
     // Jars uploaded through the API (VVP artifacts) run like the others.
-    jar_dirs.push(data_dir.join("artifacts"));
+    jar_dirs.push(state_dir.join("artifacts"));
     let config = ReconcilerConfig {
         data_dir: data_dir.to_owned(),
+        state_dir: state_dir.to_owned(),
         jar_dirs,
         cluster_start_timeout: Duration::from_secs(settings.cluster_start_timeout_seconds),
         default_jobmanager_mb: 768,

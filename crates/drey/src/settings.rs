@@ -40,6 +40,13 @@ pub struct ServerSettings {
     #[arg(long, env = "DREY_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Directory for what replicas on several hosts must share: jobs'
+    /// savepoints and retained checkpoints, and uploaded artifacts. Give
+    /// every replica the same shared mount (NFS, a cluster file system)
+    /// [default: the data dir].
+    #[arg(long, env = "DREY_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
     /// Largest request body accepted, in bytes; larger bodies get 413.
     #[arg(long, env = "DREY_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -311,6 +318,14 @@ impl ServerSettings {
         match &self.data_dir {
             Some(dir) => Ok(dir.clone()),
             None => default_data_dir(),
+        }
+    }
+
+    /// The state directory, with its default (the data dir) resolved.
+    pub fn state_dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.state_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => self.data_dir(),
         }
     }
 }

@@ -51,15 +51,7 @@ async fn lost_task_manager_last_state_upgrade_and_restart_nonce() {
         201
     );
 
-    let mut app = counter_app("recovering", &out, 1, "last-state");
-    app["spec"]["job"]["args"] = json!([
-        "--out",
-        out.to_str().unwrap(),
-        "--rate",
-        "20",
-        "--checkpoint-interval",
-        "1000"
-    ]);
+    let app = checkpointing_counter_app("recovering", &out, 1, "last-state");
     assert_eq!(s.post(APPS, app.clone()).await.0, 201);
     let st = wait_for(&s, "recovering", "RUNNING", limit, running).await;
     let first_instance = st["currentDeployedInstanceName"]
@@ -261,15 +253,7 @@ async fn checkpoints_that_stop_completing_get_the_job_redeployed() {
     let (dir, data, s) = (&env.dir, &env.data, &env.server);
     let out = dir.path().join("counts.txt");
     let limit = Duration::from_secs(300);
-    let mut app = counter_app("stalling", &out, 1, "last-state");
-    app["spec"]["job"]["args"] = json!([
-        "--out",
-        out.to_str().unwrap(),
-        "--rate",
-        "20",
-        "--checkpoint-interval",
-        "1000"
-    ]);
+    let mut app = checkpointing_counter_app("stalling", &out, 1, "last-state");
     let conf = &mut app["spec"]["flinkConfiguration"];
     conf["kubernetes.operator.cluster.health-check.enabled"] = json!("true");
     conf["kubernetes.operator.cluster.health-check.checkpoint-progress.enabled"] = json!("true");

@@ -67,16 +67,8 @@ async fn kill_9_of_drey_at_random_points_loses_nothing_and_never_runs_a_job_twic
         201
     );
 
-    let mut app = counter_app("chaos", &out, 1, "savepoint");
+    let mut app = checkpointing_counter_app("chaos", &out, 1, "savepoint");
     app["spec"]["flinkConfiguration"]["taskmanager.numberOfTaskSlots"] = json!("2");
-    app["spec"]["job"]["args"] = json!([
-        "--out",
-        out.to_str().unwrap(),
-        "--rate",
-        "20",
-        "--checkpoint-interval",
-        "1000"
-    ]);
     assert_eq!(s.post(APPS, app.clone()).await.0, 201);
     converge(&s, &data, "RUNNING", running).await;
     wait_for_output(&out, 10).await;

@@ -194,15 +194,7 @@ async fn a_killed_jobmanager_is_noticed_and_redeployed_with_its_state() {
     let s = start(&data);
     environment(&s).await;
 
-    let mut app = counter_app("killed", &out, 1, "last-state");
-    app["spec"]["job"]["args"] = json!([
-        "--out",
-        out.to_str().unwrap(),
-        "--rate",
-        "20",
-        "--checkpoint-interval",
-        "1000"
-    ]);
+    let app = checkpointing_counter_app("killed", &out, 1, "last-state");
     assert_eq!(s.post(APPS, app).await.0, 201);
     let st = wait_for(&s, "killed", "RUNNING", LIMIT, running).await;
     let instance = instance_of(&st);
@@ -263,15 +255,7 @@ async fn a_jobmanager_silent_past_the_hung_bound_is_recovered_with_its_state() {
     );
     environment(&s).await;
 
-    let mut app = counter_app("hung", &out, 1, "last-state");
-    app["spec"]["job"]["args"] = json!([
-        "--out",
-        out.to_str().unwrap(),
-        "--rate",
-        "20",
-        "--checkpoint-interval",
-        "1000"
-    ]);
+    let app = checkpointing_counter_app("hung", &out, 1, "last-state");
     assert_eq!(s.post(APPS, app).await.0, 201);
     let st = wait_for(&s, "hung", "RUNNING", LIMIT, running).await;
     let instance = instance_of(&st);

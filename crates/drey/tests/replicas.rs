@@ -114,15 +114,7 @@ async fn three_replicas_run_each_job_once_and_hand_over_on_failure() {
 
     // An application created through a follower; the leader is killed while
     // its cluster starts.
-    let mut app = counter_app("once", &out, 1, "savepoint");
-    app["spec"]["job"]["args"] = json!([
-        "--out",
-        out.to_str().unwrap(),
-        "--rate",
-        "20",
-        "--checkpoint-interval",
-        "1000"
-    ]);
+    let mut app = checkpointing_counter_app("once", &out, 1, "savepoint");
     let (code, body) = replicas[f1].post(APPS, app.clone()).await;
     assert_eq!(code, 201, "{body}");
     let deadline = Instant::now() + LIMIT;
@@ -296,15 +288,7 @@ async fn replicas_with_their_own_data_dirs_adopt_clusters_from_the_store() {
         .post("/cmf/api/v1/environments", json!({"name": "flink"}))
         .await;
     assert_eq!(code, 201, "{body}");
-    let mut app = counter_app("own-dirs", &out, 1, "savepoint");
-    app["spec"]["job"]["args"] = json!([
-        "--out",
-        out.to_str().unwrap(),
-        "--rate",
-        "20",
-        "--checkpoint-interval",
-        "1000"
-    ]);
+    let mut app = checkpointing_counter_app("own-dirs", &out, 1, "savepoint");
     let (code, body) = replicas[f].as_ref().unwrap().post(APPS, app.clone()).await;
     assert_eq!(code, 201, "{body}");
     let leader_server = replicas[l].as_ref().unwrap();
@@ -422,4 +406,243 @@ async fn replicas_with_their_own_data_dirs_adopt_clusters_from_the_store() {
     }
     assert_eq!(app_jobmanagers(&dirs[f]), 1);
     delete_and_wait(survivor, &dirs[f], "own-dirs", LIMIT).await;
+}
+
+/// Forwards connections to `to` from a listener on `address` (port 0); the
+/// other host reaches this host's PostgreSQL, which listens on loopback,
+/// through it. Returns the listening address.
+async fn forward(address: &str, to: String) -> String {
+    let listener = tokio::net::TcpListener::bind(format!("{address}:0"))
+        .await
+        .unwrap();
+    let at = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let to = to.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    at
+}
+
+/// A replica on another host (a network namespace of the test's, its own
+/// `--host-id` and data dir, the savepoints and checkpoints on a state dir
+/// both share) takes over when the leader dies and drives the cluster the
+/// leader started over Flink's REST API: the job is seen and left running
+/// (same JobManager, same job id, counts continuing), a savepoint is taken
+/// into the shared state dir, and a suspend stops the job with a savepoint
+/// but leaves the processes to a replica on their host — which, once it
+/// leads again, takes them down and starts the job anew from that savepoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_on_another_host_drives_the_cluster_over_rest() {
+    use common::standalone::Host;
+    let Some(url) = postgres::database_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (data_a, data_b, state) = (
+        dir.path().join("data-a"),
+        dir.path().join("data-b"),
+        dir.path().join("state"),
+    );
+    for d in [&data_a, &data_b, &state] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let _cleanup = KillClusters(data_a.clone());
+    let out = dir.path().join("counts.txt");
+    let other = Host::new(4);
+    // The other host reaches the database through this host's end of the link.
+    let pg = url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let proxied = forward(&other.host_address, pg.clone()).await;
+    let url_b = url.replace(&pg, &proxied);
+    let lease = LEASE_SECONDS.to_string();
+    let common_args = |state: &str| {
+        vec![
+            "--secret-key".to_owned(),
+            SECRET_KEY.to_owned(),
+            "--leader-lease-seconds".to_owned(),
+            lease.clone(),
+            "--state-dir".to_owned(),
+            state.to_owned(),
+        ]
+    };
+    let state_arg = state.to_str().unwrap().to_owned();
+    let start_a = || {
+        let mut args = common_args(&state_arg);
+        args.extend(
+            [
+                "--database-url",
+                url.as_str(),
+                "--host-id",
+                "host-a",
+                // The other host reaches the clusters through the link.
+                "--cluster-rest-address",
+                other.host_address.as_str(),
+            ]
+            .map(str::to_owned),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        start_with_args(&data_a, &args)
+    };
+    let a = start_a();
+    assert_eq!(leader(&[&a]).await, 0);
+    std::fs::copy(data_a.join("root.key"), data_b.join("root.key")).unwrap();
+    let mut b_args = common_args(&state_arg);
+    b_args.extend(
+        [
+            "--database-url",
+            url_b.as_str(),
+            "--host-id",
+            "host-b",
+            "--auth",
+            "token",
+            "--reconcile-interval-seconds",
+            "1",
+            "--jar-dir",
+            testjobs().to_str().unwrap(),
+        ]
+        .map(str::to_owned),
+    );
+    let b_args: Vec<&str> = b_args.iter().map(String::as_str).collect();
+    let mut b = Server::start_in_namespace(&other.namespace, &other.address, &data_b, &b_args);
+    b.token = a.token.clone();
+    assert_eq!(readyz(&b).await["leader"], false);
+
+    // Written through the other host, run by the leader on this one.
+    let (code, body) = b
+        .post("/cmf/api/v1/environments", json!({"name": "flink"}))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let mut app = checkpointing_counter_app("far-away", &out, 1, "savepoint");
+    let (code, body) = b.post(APPS, app.clone()).await;
+    assert_eq!(code, 201, "{body}");
+    converge_single(&a, &data_a, "far-away", LIMIT, "RUNNING", running).await;
+    let job_id = status(&a, "far-away").await["jobStatus"]["jobId"].clone();
+    let record = app_cluster_record(&data_a).expect("the cluster's record");
+    let jm_pid = record["processes"][0]["pid"].as_u64().unwrap();
+    assert_eq!(
+        record["rest_address"],
+        other.host_address.as_str(),
+        "{record}"
+    );
+    wait_for_output(&out, 10).await;
+
+    // The leader dies: the other host leads and sees the job over REST.
+    let lines = line_count(&out);
+    a.kill9();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while readyz(&b).await["leader"] != true {
+        assert!(Instant::now() < deadline, "the other host does not lead");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(LEASE_SECONDS * 2)).await;
+    let st = converge_single(
+        &b,
+        &data_b,
+        "far-away",
+        LIMIT,
+        "RUNNING on the other host",
+        running,
+    )
+    .await;
+    assert_eq!(st["jobStatus"]["jobId"], job_id, "the job was replaced");
+    assert!(alive(jm_pid), "the JobManager was replaced");
+    assert_eq!(
+        app_jobmanagers(&data_b),
+        0,
+        "the other host started a cluster"
+    );
+    wait_for_output(&out, lines + 20).await;
+    for (key, n) in first_counts_after(&out, lines) {
+        assert!(n > 1, "{key} restarted at {n}: state lost");
+    }
+
+    // A savepoint over REST, into the shared state dir.
+    let savepoints = format!("{APPS}/far-away/savepoints");
+    let (code, body) = b
+        .post(
+            &savepoints,
+            json!({"metadata": {"name": "far-sp"}, "spec": {}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let deadline = Instant::now() + LIMIT;
+    let path = loop {
+        let (_, sp) = b.get(&format!("{savepoints}/far-sp")).await;
+        if sp["status"]["state"] == "COMPLETED" {
+            break sp["status"]["path"].as_str().unwrap().to_owned();
+        }
+        assert!(sp["status"]["state"] != "FAILED", "{sp:#}\n{}", b.log());
+        assert!(Instant::now() < deadline, "not taken: {sp:#}\n{}", b.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let on_disk = Path::new(path.trim_start_matches("file:").trim_start_matches("//"));
+    assert!(
+        on_disk.starts_with(&state) && on_disk.join("_metadata").is_file(),
+        "{path} under {}",
+        state.display()
+    );
+
+    // Suspend: the job stops with a savepoint; the processes are this
+    // host's to take down, and the other host says so and waits.
+    app["spec"]["job"]["state"] = json!("suspended");
+    let (code, body) = b.post(APPS, app.clone()).await;
+    assert!(code == 200 || code == 201, "{code} {body}");
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let st = status(&b, "far-away").await;
+        let waiting = st.to_string().contains("host-a");
+        if waiting && st["jobStatus"]["state"] != "RUNNING" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not stopped and waiting for host-a: {st:#}\n{}",
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        alive(jm_pid),
+        "another host signalled this host's processes"
+    );
+
+    // A replica on this host again; once it leads it takes the processes
+    // down, and a start continues from the suspend's savepoint.
+    let a = start_a();
+    b.kill9();
+    let a_leads = leader(&[&a]).await;
+    assert_eq!(a_leads, 0);
+    converge_single(&a, &data_a, "far-away", LIMIT, "SUSPENDED", |st| {
+        st["lifecycleState"] == "SUSPENDED"
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while alive(jm_pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the processes stay:\n{}",
+            a.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let lines = line_count(&out);
+    app["spec"]["job"]["state"] = json!("running");
+    let (code, body) = a.post(APPS, app.clone()).await;
+    assert!(code == 200 || code == 201, "{code} {body}");
+    converge_single(&a, &data_a, "far-away", LIMIT, "RUNNING again", running).await;
+    wait_for_output(&out, lines + 5).await;
+    for (key, n) in first_counts_after(&out, lines) {
+        assert!(n > 1, "{key} restarted at {n}: state lost");
+    }
+    delete_and_wait(&a, &data_a, "far-away", LIMIT).await;
 }

@@ -373,7 +373,7 @@ impl ApplicationReconciler {
             let path = Path::new(path);
             check_jar_path(path, &self.config.jar_dirs)?;
             // Uploaded jars belong to their environment: another's are not there.
-            let artifacts = self.config.data_dir.join("artifacts");
+            let artifacts = self.config.state_dir.join("artifacts");
             let own = artifacts.join(&app.key.org).join(&app.key.scope);
             let inside = |dir: &Path| {
                 path.canonicalize()

@@ -57,8 +57,12 @@ pub type AppStatus = ApplicationStatus<Recorded>;
 /// Settings of the reconciler.
 #[derive(Clone, Debug)]
 pub struct ReconcilerConfig {
-    /// drey's data dir: savepoints, checkpoints and downloaded jars go under it.
+    /// drey's data dir: downloaded jars go under it.
     pub data_dir: PathBuf,
+    /// Where savepoints, retained checkpoints and uploaded artifacts go
+    /// (`--state-dir`, the data dir by default): what replicas on several
+    /// hosts must share.
+    pub state_dir: PathBuf,
     /// Directories `local://` and `file://` jars may come from.
     pub jar_dirs: Vec<PathBuf>,
     /// How long a cluster may take to start.
@@ -104,8 +108,8 @@ impl ReconcilerConfig {
     /// its application's).
     pub fn session_state_dirs(&self) -> Vec<PathBuf> {
         vec![
-            self.data_dir.join("checkpoints"),
-            self.data_dir.join("savepoints"),
+            self.state_dir.join("checkpoints"),
+            self.state_dir.join("savepoints"),
         ]
     }
 }

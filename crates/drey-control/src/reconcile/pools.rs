@@ -286,10 +286,10 @@ impl PoolReconciler {
                         return Ok(PassOutcome::Settled);
                     };
                     return match placement_of(&self.core, &self.backends, &pool).await {
-                        Ok(Placement::Local) => {
-                            self.start(&pool, &status, &effective, fingerprint).await
+                        Ok(placement) => {
+                            self.start(&pool, &status, &effective, fingerprint, placement)
+                                .await
                         }
-                        Ok(Placement::Existing(id)) => self.join(&pool, &id, fingerprint).await,
                         Err(Error::Unavailable(why)) => self.wait_for_placement(&pool, why).await,
                         Err(e) => Err(e),
                     };
@@ -300,25 +300,42 @@ impl PoolReconciler {
     }
 
     /// Starts the pool's cluster in steps that never block a pass
-    /// ([`super::cluster_start`]). The fingerprint and the launch are
-    /// recorded first, so a crash while the cluster starts finds (and
-    /// adopts) it instead of starting another.
+    /// ([`super::cluster_start`]), on the backend of its placement: a
+    /// cluster of drey's own, or a registered cluster, which is ready once
+    /// it answers and is never started. The fingerprint and the launch are
+    /// recorded first, so a crash while a cluster starts finds (and adopts)
+    /// it instead of starting another.
     async fn start(
         &self,
         pool: &Object,
         status: &Status,
         effective: &Value,
         fingerprint: &str,
+        placement: Placement,
     ) -> Result<PassOutcome, Error> {
-        if let Err(why) = &self.backend {
-            self.record(pool, |status| {
-                status.phase = Some(phase::FAILED.into());
-                status.message = Some(why.clone());
-            })
-            .await?;
-            return Ok(PassOutcome::Settled);
-        }
-        let id = Self::cluster_id(pool);
+        let existing = match placement {
+            Placement::Existing(ref id) => Some(id.clone()),
+            Placement::Local => None,
+        };
+        let backend = match self
+            .backends
+            .of(&self.core, &pool.key.org, &placement)
+            .await
+        {
+            Ok(backend) => backend,
+            // The registered cluster cannot be had now: wait for it.
+            Err(why) if existing.is_some() => return self.wait_for_placement(pool, why).await,
+            // No Flink on this machine: nothing will change that by itself.
+            Err(why) => {
+                self.record(pool, |status| {
+                    status.phase = Some(phase::FAILED.into());
+                    status.message = Some(why);
+                })
+                .await?;
+                return Ok(PassOutcome::Settled);
+            }
+        };
+        let id = existing.clone().unwrap_or_else(|| Self::cluster_id(pool));
         let launched = status
             .reconciler
             .as_ref()
@@ -333,18 +350,15 @@ impl PoolReconciler {
                 fingerprint: fingerprint.to_owned(),
                 cluster_id: id.clone(),
                 launched,
-                existing_cluster: None,
+                existing_cluster: existing.clone(),
             })
         };
-        use super::cluster_start::{start_step, StartStep, START_POLL};
-        match start_step(
-            &self.backend,
-            &spec,
-            launched,
-            self.config.cluster_start_timeout,
-        )
-        .await?
-        {
+        use super::cluster_start::{StartStep, ADMISSION_POLL, START_POLL};
+        let step = backend
+            .start_step(&spec, launched, self.config.cluster_start_timeout)
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        match step {
             StartStep::Launched => {
                 self.record(pool, |status| {
                     status.phase = Some(phase::PENDING.into());
@@ -354,21 +368,37 @@ impl PoolReconciler {
                 .await?;
                 Ok(PassOutcome::Wait(START_POLL))
             }
-            StartStep::Waiting => Ok(PassOutcome::Wait(START_POLL)),
-            StartStep::Held(why) => {
-                self.record(pool, |status| {
-                    status.phase = Some(phase::PENDING.into());
-                    status.message = Some(why);
-                    status.reconciler = record(false);
-                })
-                .await?;
-                Ok(PassOutcome::Wait(super::cluster_start::ADMISSION_POLL))
+            StartStep::Waiting if existing.is_none() => Ok(PassOutcome::Wait(START_POLL)),
+            // Held for memory, or a registered cluster that does not answer
+            // yet: wait at the admission pace, saying why.
+            step @ (StartStep::Waiting | StartStep::Held(_)) => {
+                let why = match step {
+                    StartStep::Held(why) => why,
+                    _ => format!("waiting for {} to answer", backend.describe()),
+                };
+                if status.message.as_deref() != Some(why.as_str()) {
+                    self.record(pool, |status| {
+                        status.phase = Some(phase::PENDING.into());
+                        status.message = Some(why);
+                        status.reconciler = record(false);
+                    })
+                    .await?;
+                }
+                Ok(PassOutcome::Wait(ADMISSION_POLL))
             }
             StartStep::Ready(cluster) => {
                 let rest_url = cluster.rest_url();
+                let message = if backend.owns_clusters() {
+                    format!("Flink cluster {id} runs at {rest_url}")
+                } else {
+                    format!(
+                        "The pool's jobs run on {} at {rest_url}",
+                        backend.describe()
+                    )
+                };
                 self.record(pool, |status| {
                     status.phase = Some(phase::RUNNING.into());
-                    status.message = Some(format!("Flink cluster {id} runs at {rest_url}"));
+                    status.message = Some(message);
                     status.cluster_info = Some(ClusterInfo {
                         cluster_id: Some(id.clone()),
                         rest_url: Some(rest_url.clone()),
@@ -387,58 +417,6 @@ impl PoolReconciler {
                 })
                 .await?;
                 Err(Error::Unavailable(message))
-            }
-        }
-    }
-
-    /// Makes the pool the registered `flink` cluster `id` once it answers:
-    /// nothing is started, nothing of it is ever stopped.
-    async fn join(&self, pool: &Object, id: &str, fingerprint: &str) -> Result<PassOutcome, Error> {
-        let placement = Placement::Existing(id.to_owned());
-        let backend = match self
-            .backends
-            .of(&self.core, &pool.key.org, &placement)
-            .await
-        {
-            Ok(backend) => backend,
-            Err(why) => return self.wait_for_placement(pool, why).await,
-        };
-        let record = |launched: bool| {
-            Some(PoolRecord {
-                fingerprint: fingerprint.to_owned(),
-                cluster_id: id.to_owned(),
-                launched,
-                existing_cluster: Some(id.to_owned()),
-            })
-        };
-        match backend.look(id).await {
-            drey_model::Observation::Seen(cluster) => {
-                let rest_url = cluster.rest_url();
-                let message = format!(
-                    "The pool's jobs run on {} at {rest_url}",
-                    backend.describe()
-                );
-                self.record(pool, |status| {
-                    status.phase = Some(phase::RUNNING.into());
-                    status.message = Some(message);
-                    status.cluster_info = Some(ClusterInfo {
-                        cluster_id: Some(id.to_owned()),
-                        rest_url: Some(rest_url.clone()),
-                        ..ClusterInfo::default()
-                    });
-                    status.reconciler = record(true);
-                })
-                .await?;
-                Ok(PassOutcome::Settled)
-            }
-            drey_model::Observation::Gone(why) | drey_model::Observation::Unknown(why) => {
-                self.record(pool, |status| {
-                    status.phase = Some(phase::PENDING.into());
-                    status.message = Some(why);
-                    status.reconciler = record(false);
-                })
-                .await?;
-                Ok(PassOutcome::Wait(super::cluster_start::ADMISSION_POLL))
             }
         }
     }

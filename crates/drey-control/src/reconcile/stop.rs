@@ -226,15 +226,28 @@ impl ApplicationReconciler {
             return Ok(());
         };
         if !deployment.session {
-            step.backend()?
+            let torn = step
+                .backend()?
                 .tear_down(&deployment.cluster_id, Duration::from_secs(15))
-                .await
-                .map_err(|e| {
-                    Error::Unavailable(format!(
-                        "cannot stop cluster {}: {e}",
-                        deployment.cluster_id
-                    ))
-                })?;
+                .await;
+            if let Err(e) = torn {
+                // Said in the status, not only the log: the job is stopped,
+                // and what is left waits (e.g. for a replica on the host
+                // whose processes these are).
+                let message = format!("cannot stop cluster {}: {e}", deployment.cluster_id);
+                if step.status.error.as_deref() != Some(message.as_str()) {
+                    self.record(&step, &step.recorded, |status| {
+                        status.error = Some(message.clone());
+                        if let Some(state) = &step.observed.job_state {
+                            let job = status.job_status_mut();
+                            job.state = Some(state.clone());
+                            job.update_time = Some(Timestamp::now());
+                        }
+                    })
+                    .await?;
+                }
+                return Err(Error::Unavailable(message));
+            }
         }
         let reason = step.recorded.stopping.as_ref().map(|s| s.reason);
         let halted =
@@ -269,6 +282,14 @@ impl ApplicationReconciler {
             job.state = Some(final_state.clone());
             job.update_time = Some(Timestamp::now());
             status.cluster_info = None;
+            // The wait for another host's replica is over.
+            if status
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("cannot stop cluster"))
+            {
+                status.error = None;
+            }
         })
         .await?;
         if let Some(dirs) = step.local_state_dirs() {

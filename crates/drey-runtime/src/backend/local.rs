@@ -61,7 +61,7 @@ impl LocalBackend {
     }
 
     fn savepoints_root(&self) -> PathBuf {
-        self.data_dir().join("savepoints")
+        self.state_dir().join("savepoints")
     }
 
     async fn launch_if_it_fits(&self, spec: &ClusterSpec) -> StartStep {
@@ -150,7 +150,7 @@ impl JobBackend for LocalBackend {
     }
 
     fn state_locations(&self, owner: &str) -> StateLocations {
-        let dirs = local_dirs(self.data_dir(), owner);
+        let dirs = local_dirs(self.state_dir(), owner);
         StateLocations {
             savepoints: Some(file_uri(&dirs.savepoints)),
             checkpoints: Some(file_uri(&dirs.checkpoints)),
@@ -158,7 +158,7 @@ impl JobBackend for LocalBackend {
     }
 
     fn local_state_dirs(&self, owner: &str) -> Option<LocalStateDirs> {
-        Some(local_dirs(self.data_dir(), owner))
+        Some(local_dirs(self.state_dir(), owner))
     }
 
     async fn dispose_savepoint(&self, _owner: &str, location: &str) {

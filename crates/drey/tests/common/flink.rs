@@ -71,6 +71,21 @@ pub fn counter_app(name: &str, out: &Path, parallelism: u32, mode: &str) -> Valu
     })
 }
 
+/// [`counter_app`] checkpointing every second (the fault tests restore
+/// from its checkpoints).
+pub fn checkpointing_counter_app(name: &str, out: &Path, parallelism: u32, mode: &str) -> Value {
+    let mut app = counter_app(name, out, parallelism, mode);
+    app["spec"]["job"]["args"] = json!([
+        "--out",
+        out.to_str().unwrap(),
+        "--rate",
+        "20",
+        "--checkpoint-interval",
+        "1000"
+    ]);
+    app
+}
+
 pub async fn status(s: &Server, app: &str) -> Value {
     let (code, body) = s.get(&format!("{APPS}/{app}")).await;
     assert_eq!(code, 200, "{body}");

@@ -45,6 +45,36 @@ impl Server {
 
     /// Starts a server with extra arguments and environment variables.
     pub fn start_with(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::spawn(&[], "127.0.0.1:0", data_dir, extra, env)
+    }
+
+    /// Starts a server on another host (the network namespace `namespace`,
+    /// `ip netns exec`), listening on `address` port 0 there.
+    pub fn start_in_namespace(
+        namespace: &str,
+        address: &str,
+        data_dir: &Path,
+        extra: &[&str],
+    ) -> Server {
+        let listen = format!("{address}:0");
+        Server::spawn(
+            &["ip", "netns", "exec", namespace],
+            &listen,
+            data_dir,
+            extra,
+            &[],
+        )
+    }
+
+    /// Starts `drey server` behind `prefix` (a command that runs it
+    /// elsewhere, or nothing), listening on `listen`.
+    fn spawn(
+        prefix: &[&str],
+        listen: &str,
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         // One log per server: replicas may share a data dir.
         static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -59,10 +89,17 @@ impl Server {
             let at = extra.iter().position(|a| *a == "--database-url")?;
             extra.get(at + 1).map(|u| u.to_string())
         });
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_drey"));
+        let mut cmd = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut cmd = Command::new(first);
+                cmd.args(rest).arg(env!("CARGO_BIN_EXE_drey"));
+                cmd
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_drey")),
+        };
         cmd.arg("server")
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .arg("--data-dir")
             .arg(data_dir)
             .args(database)

@@ -23,6 +23,9 @@ pub struct Host {
     pub namespace: String,
     /// The namespace's address.
     pub address: String,
+    /// This host's address on the link to the namespace (what the other
+    /// host reaches this one at).
+    pub host_address: String,
     host_link: String,
 }
 
@@ -50,6 +53,7 @@ impl Host {
         let host = Host {
             namespace,
             address,
+            host_address: format!("10.251.{subnet}.1"),
             host_link,
         };
         run(&[

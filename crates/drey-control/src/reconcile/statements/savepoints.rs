@@ -219,7 +219,7 @@ impl StatementReconciler {
 
     pub(super) fn savepoint_dir(&self, statement: &Object) -> std::path::PathBuf {
         self.config
-            .data_dir
+            .state_dir
             .join("savepoints")
             .join(statement.meta.uid.simple().to_string())
     }
