@@ -38,6 +38,41 @@ fn holds_nothing(app: &Object) -> bool {
     status.lifecycle_state == Some(drey_model::application_spec::Lifecycle::Failed)
 }
 
+/// How long one admission may hold its organization's lease at most.
+const ADMISSION_LEASE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a write waits for the lease before it is refused as busy.
+const ADMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Held while a cluster's admission is decided and its write stored.
+pub(crate) struct Admission {
+    _local: tokio::sync::OwnedMutexGuard<()>,
+    shared: Option<SharedAdmission>,
+}
+
+/// The organization's admission lease in a store replicas share.
+struct SharedAdmission {
+    store: std::sync::Arc<dyn drey_store::Store>,
+    name: String,
+    holder: String,
+}
+
+impl Drop for Admission {
+    /// Gives the lease back at once (it would expire anyway).
+    fn drop(&mut self) {
+        let Some(lease) = self.shared.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = lease.store.release_lease(&lease.name, &lease.holder).await {
+                    tracing::debug!(lease = %lease.name, error = %e, "admission lease not released; it expires");
+                }
+            });
+        }
+    }
+}
+
 impl Core {
     /// The same core, with `defaults` for every limit an organization or
     /// environment does not set (derived from the machine's size on a
@@ -144,14 +179,18 @@ impl Core {
     /// [`Error::QuotaExceeded`] when the cluster it runs would take the
     /// environment or its organization past a limit. Returns a guard to hold
     /// until the write is stored, so concurrent writes are counted one after
-    /// another (on this replica).
+    /// another — on this replica, and across replicas of one database.
     pub(crate) async fn admit_cluster(
         &self,
         key: &ObjectKey,
         env: &Object,
         spec: &Value,
-    ) -> Result<tokio::sync::OwnedMutexGuard<()>, Error> {
-        let guard = self.admission.clone().lock_owned().await;
+    ) -> Result<Admission, Error> {
+        let local = self.admission.clone().lock_owned().await;
+        let guard = Admission {
+            shared: self.shared_admission(&key.org).await?,
+            _local: local,
+        };
         let Some(need) = Self::cluster_demand(key.kind, spec, Some(env)) else {
             return Ok(guard);
         };
@@ -169,6 +208,38 @@ impl Core {
             org_limits.admit(&format!("organization '{}'", key.org), used, need)?;
         }
         Ok(guard)
+    }
+
+    /// On a database other replicas write to, the organization's admission
+    /// lease (`admission:<org>` in the store's leases, with a short expiry
+    /// so a replica that dies holding it blocks nobody for long).
+    async fn shared_admission(&self, org: &str) -> Result<Option<SharedAdmission>, Error> {
+        if !self.store.shared() {
+            return Ok(None);
+        }
+        let name = format!("admission:{org}");
+        let holder = uuid::Uuid::new_v4().to_string();
+        let deadline = std::time::Instant::now() + ADMISSION_WAIT;
+        loop {
+            let held = self
+                .store
+                .acquire_lease(&name, &holder, ADMISSION_LEASE)
+                .await
+                .map_err(store_error)?;
+            if held.is_some() {
+                return Ok(Some(SharedAdmission {
+                    store: self.store.clone(),
+                    name,
+                    holder,
+                }));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(Error::Unavailable(format!(
+                    "the quota check of organization '{org}' is busy; try again"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// An environment's limits and usage.

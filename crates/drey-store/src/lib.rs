@@ -192,6 +192,11 @@ pub trait Store: Send + Sync + 'static {
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
         None
     }
+    /// Whether other processes (replicas) may write to the same database,
+    /// so that what one process serializes in memory is not serialized.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// A write another process made.

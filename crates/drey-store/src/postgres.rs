@@ -560,6 +560,10 @@ impl Store for PostgresStore {
         Some(self.changes.subscribe())
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     async fn delete(&self, delete: Delete) -> Result<Option<Object>, StoreError> {
         let mut tx = self.pool.begin().await?;
         check_fence(&mut tx, delete.fence.as_ref()).await?;

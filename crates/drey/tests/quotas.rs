@@ -271,3 +271,97 @@ async fn limits_refuse_what_goes_past_them_in_every_dialect() {
     let (code, body) = call(&s, &acme, Method::POST, pools, Some(suspended)).await;
     assert_eq!(code, 200, "{body}");
 }
+
+/// Replicas share one admission: a burst of pool creations spread over two
+/// replicas of one PostgreSQL database admits only what fits the
+/// organization's limit, counted one after another across both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_across_replicas_admits_only_what_fits() {
+    let Some(url) = common::postgres::database_url() else {
+        return;
+    };
+    const SECRET_KEY: &str = "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";
+    let dir = tempfile::tempdir().unwrap();
+    let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&data_a).unwrap();
+    std::fs::create_dir_all(&data_b).unwrap();
+    let args = [
+        "--auth",
+        "token",
+        "--database-url",
+        url.as_str(),
+        "--secret-key",
+        SECRET_KEY,
+    ];
+    let a = Server::start_in(&data_a, &args);
+    std::fs::copy(data_a.join("root.key"), data_b.join("root.key")).unwrap();
+    let b = Server::start_in(&data_b, &args);
+    let root = std::fs::read_to_string(data_a.join("root.key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    // Rounds of bursts, each in an organization of its own limited to two
+    // clusters: a race between the replicas' checks shows as a third.
+    for round in 0..15 {
+        let (code, org) = call(
+            &a,
+            &root,
+            Method::POST,
+            "/api/admin/v1/organizations",
+            Some(json!({"name": format!("Spread {round}"), "limits": {"clusters": 2}})),
+        )
+        .await;
+        assert_eq!(code, 201, "{org}");
+        let (code, key) = call(
+            &b,
+            &root,
+            Method::POST,
+            &format!(
+                "/api/admin/v1/organizations/{}/keys",
+                org["id"].as_str().unwrap()
+            ),
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(code, 201, "{key}");
+        let token = key["key"].as_str().unwrap().to_owned();
+        let (code, body) = call(
+            &a,
+            &token,
+            Method::POST,
+            "/cmf/api/v1/environments",
+            Some(json!({"name": "spread"})),
+        )
+        .await;
+        assert!(code == 200 || code == 201, "{body}");
+
+        let pools = "/cmf/api/v1/environments/spread/compute-pools";
+        let answers = futures::future::join_all((0..60).map(|i| {
+            let (s, token) = (if i % 2 == 0 { &a } else { &b }, &token);
+            async move {
+                call(
+                    s,
+                    token,
+                    Method::POST,
+                    pools,
+                    Some(pool(&format!("pool-{i}"))),
+                )
+                .await
+            }
+        }))
+        .await;
+        let admitted = answers.iter().filter(|(code, _)| *code == 200).count();
+        assert_eq!(admitted, 2, "round {round}: {answers:?}");
+        for (code, body) in answers.iter().filter(|(code, _)| *code != 200) {
+            assert_eq!(*code, 422, "{body}");
+            assert!(
+                error_message(body).contains("may use at most 2 clusters"),
+                "{body}"
+            );
+        }
+        for s in [&a, &b] {
+            let (_, listed) = call(s, &token, Method::GET, pools, None).await;
+            assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
+        }
+    }
+}
