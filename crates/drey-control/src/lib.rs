@@ -194,12 +194,27 @@ impl Core {
     }
 
     /// drey's TLS material for the local cluster at REST URL `url` (what a JVM client,
-    /// the SQL gateway, needs to reach it); `None` for a cluster without TLS.
+    /// the SQL gateway, needs to reach it); `None` for a cluster without TLS. For a
+    /// cluster another host started, its key and trust stores are written from the
+    /// store's record under `<data-dir>/clusters-elsewhere/<id>/`.
     pub async fn flink_client_tls(
         &self,
         url: &str,
     ) -> Result<Option<drey_runtime::ClientTls>, Error> {
-        Ok(self.recorded_cluster_at(url).await?.and_then(|c| c.tls))
+        let Some(found) = self.recorded_cluster_at(url).await? else {
+            return Ok(None);
+        };
+        let Some(tls) = found.tls else {
+            return Ok(None);
+        };
+        let Some(data_dir) = &self.data_dir else {
+            return Ok(Some(tls));
+        };
+        let id = &found.record.id;
+        let dir = data_dir.join("clusters-elsewhere").join(id);
+        tls.materialized_in(&dir, id)
+            .map(Some)
+            .map_err(|e| Error::Unavailable(format!("Flink cluster at {url}: {e}")))
     }
 
     async fn recorded_cluster_at(

@@ -130,6 +130,52 @@ impl ClientTls {
         .collect()
     }
 
+    /// The same identity with its JVM key and trust stores where this host
+    /// has them: the recorded files when they are here, else files written
+    /// under `dir` from the PEMs (a replica on another host than the one that
+    /// started the cluster; what it knows comes from the store).
+    pub fn materialized_in(&self, dir: &Path, id: &str) -> Result<ClientTls, RuntimeError> {
+        if self.keystore.is_file() && self.truststore.is_file() {
+            return Ok(self.clone());
+        }
+        let bad = |what: &str| RuntimeError::Tls(format!("cluster {id}: {what}"));
+        let identity = pem::parse_many(&self.identity_pem)
+            .map_err(|e| bad(&format!("drey's client identity is not PEM: {e}")))?;
+        let cert = identity
+            .iter()
+            .find(|p| p.tag() == "CERTIFICATE")
+            .ok_or_else(|| bad("drey's client identity has no certificate"))?;
+        let key = identity
+            .iter()
+            .find(|p| p.tag().ends_with("PRIVATE KEY"))
+            .ok_or_else(|| bad("drey's client identity has no key"))?;
+        let ca = pem::parse(&self.ca_pem).map_err(|e| bad(&format!("the CA is not PEM: {e}")))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| RuntimeError::io("cannot create", dir, e))?;
+        let made = ClientTls {
+            keystore: dir.join("client.p12"),
+            truststore: dir.join("rest-ca.p12"),
+            ..self.clone()
+        };
+        write_private(
+            &made.keystore,
+            &key_store_of(
+                &[cert.contents(), ca.contents()],
+                key.contents(),
+                &self.password,
+                id,
+            )?,
+        )?;
+        write_private(
+            &made.truststore,
+            &trust_store(ca.contents(), "ca", &self.password, id)?,
+        )?;
+        Ok(made)
+    }
+
     /// Reads `drey/client.json` of the cluster at `root`; `None` when the cluster has none
     /// (started without TLS by an older drey).
     pub(crate) fn load(root: &Path) -> Result<Option<ClientTls>, RuntimeError> {
@@ -348,12 +394,27 @@ fn p12_error(id: &str, e: p12_keystore::error::Error) -> RuntimeError {
 
 /// A PKCS #12 key store: the leaf's key with the chain leaf, CA.
 fn key_store(leaf: &Leaf, ca: &Ca, password: &str, id: &str) -> Result<Vec<u8>, RuntimeError> {
-    let certs = [leaf.cert.der().as_ref(), ca.cert.der().as_ref()]
-        .into_iter()
-        .map(Certificate::from_der)
+    key_store_of(
+        &[leaf.cert.der().as_ref(), ca.cert.der().as_ref()],
+        leaf.key.serialized_der(),
+        password,
+        id,
+    )
+}
+
+/// A PKCS #12 key store of a key (DER) and its chain (DER, leaf first).
+fn key_store_of(
+    chain: &[&[u8]],
+    key: &[u8],
+    password: &str,
+    id: &str,
+) -> Result<Vec<u8>, RuntimeError> {
+    let certs = chain
+        .iter()
+        .map(|der| Certificate::from_der(der))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| p12_error(id, e))?;
-    let key = PrivateKey::from_der(leaf.key.serialized_der()).map_err(|e| p12_error(id, e))?;
+    let key = PrivateKey::from_der(key).map_err(|e| p12_error(id, e))?;
     let chain = PrivateKeyChain::new(b"drey".to_vec(), key, certs);
     let mut store = KeyStore::new();
     store.add_entry("key", KeyStoreEntry::PrivateKeyChain(chain));
@@ -420,5 +481,60 @@ mod tests {
         // The client's password and key never reach a Debug line.
         let shown = format!("{client:?}");
         assert!(!shown.contains(&client.password) && !shown.contains("PRIVATE"));
+    }
+
+    #[test]
+    fn another_host_writes_the_client_stores_from_the_recorded_pems() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, client) = generate("c1", dir.path(), "10.0.0.7").unwrap();
+        // Here: the recorded files are used as they are.
+        let here = client.materialized_in(&dir.path().join("x"), "c1").unwrap();
+        assert_eq!(here, client);
+        // Elsewhere: the files are not there; they are made from the PEMs.
+        let elsewhere = ClientTls {
+            keystore: PathBuf::from("/nonexistent/client.p12"),
+            truststore: PathBuf::from("/nonexistent/rest-ca.p12"),
+            ..client.clone()
+        };
+        let other = dir.path().join("other-host");
+        let made = elsewhere.materialized_in(&other, "c1").unwrap();
+        assert_eq!(made.keystore, other.join("client.p12"));
+        let policy = p12_keystore::Pkcs12ImportPolicy::Relaxed;
+        let original = KeyStore::from_pkcs12(
+            &std::fs::read(&client.keystore).unwrap(),
+            &client.password,
+            policy,
+        )
+        .unwrap();
+        let rebuilt = KeyStore::from_pkcs12(
+            &std::fs::read(&made.keystore).unwrap(),
+            &made.password,
+            policy,
+        )
+        .unwrap();
+        let ((_, a), (_, b)) = (
+            original.private_key_chain().unwrap(),
+            rebuilt.private_key_chain().unwrap(),
+        );
+        assert_eq!(a.key().as_der(), b.key().as_der());
+        let ders = |c: &PrivateKeyChain| -> Vec<Vec<u8>> {
+            c.certs().iter().map(|c| c.as_der().to_vec()).collect()
+        };
+        assert_eq!(ders(a), ders(b));
+        let trust = KeyStore::from_pkcs12(
+            &std::fs::read(&made.truststore).unwrap(),
+            &made.password,
+            policy,
+        )
+        .unwrap();
+        assert!(matches!(
+            trust.entry("ca"),
+            Some(KeyStoreEntry::Certificate(_))
+        ));
+        let meta = std::fs::metadata(&made.keystore).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert!(elsewhere
+            .materialized_in(&other, "c1")
+            .is_ok_and(|again| again.keystore == made.keystore));
     }
 }

@@ -120,11 +120,15 @@ async fn tokens_guard_every_endpoint() {
     assert_eq!(list["items"][0]["name"], "secured");
 
     // Another root key from the admin command works too; the first stays valid.
-    let output = Command::new(env!("CARGO_BIN_EXE_drey"))
+    let mut create = Command::new(env!("CARGO_BIN_EXE_drey"));
+    create
         .args(["admin", "create-root-key", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+        .arg(dir.path());
+    // The server's store, wherever it is.
+    if let Some(url) = &s.database_url {
+        create.arg("--database-url").arg(url);
+    }
+    let output = create.output().unwrap();
     assert!(
         output.status.success(),
         "{}",
