@@ -578,6 +578,30 @@ fn platform_routes() -> Vec<Route> {
         ),
         route(
             Get,
+            "/sql/v1beta1/namespaces/{ns}/connectors/{name}:list-tables",
+            "Tables of the namespace whose options name this connector",
+            "connectors",
+            None,
+            (200, Some("ListTablesReferencingConnectorResponse")),
+        ),
+        route(
+            Get,
+            "/sql/v1beta1/namespaces/{ns}/formats/{name}:list-tables",
+            "Tables of the namespace whose format (key, value) options name this format",
+            "formats",
+            None,
+            (200, Some("ListTablesReferencingFormatResponse")),
+        ),
+        route(
+            Get,
+            "/sql/v1beta1/namespaces/{ns}/catalog-connectors/{name}:list-catalogs",
+            "Catalogs of the namespace of this catalog connector",
+            "catalog-connectors",
+            None,
+            (200, Some("ListCatalogsReferencingCatalogConnectorResponse")),
+        ),
+        route(
+            Get,
             "/artifacts/v1/namespaces/{ns}/artifacts",
             "List uploaded jars",
             "artifacts",
@@ -840,6 +864,11 @@ fn components() -> utoipa::openapi::Components {
         SuggestSqlScriptCompletionsDetails,
         SuggestSqlScriptCompletionsResponse,
         SqlScriptCompletion,
+        ListTablesReferencingConnectorResponse,
+        ListTablesReferencingFormatResponse,
+        TableReference,
+        ListCatalogsReferencingCatalogConnectorResponse,
+        CatalogReference,
         ErrorDetails,
         ResultTable,
         TableHeader,
@@ -1162,6 +1191,35 @@ mod schemas {
     #[derive(ToSchema)]
     pub struct SuggestSqlScriptCompletionsResponse {
         completions: Vec<SqlScriptCompletion>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct ListTablesReferencingConnectorResponse {
+        tables: Vec<TableReference>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct ListTablesReferencingFormatResponse {
+        tables: Vec<TableReference>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct TableReference {
+        catalog_name: String,
+        database_name: String,
+        table_name: String,
+    }
+
+    #[derive(ToSchema)]
+    pub struct ListCatalogsReferencingCatalogConnectorResponse {
+        catalogs: Vec<CatalogReference>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct CatalogReference {
+        /// `namespaces/{ns}/catalogs/{name}`.
+        name: String,
     }
 
     #[derive(ToSchema)]

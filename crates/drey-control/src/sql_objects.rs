@@ -17,7 +17,17 @@ impl Core {
     /// The DDL that rebuilds the environment's catalog, in the order it was
     /// first run.
     pub async fn sql_catalog(&self, org: &str, env: &str) -> Result<Vec<String>, Error> {
-        let mut ddl = Vec::new();
+        Ok(self
+            .sql_objects(org, env)
+            .await?
+            .iter()
+            .flat_map(|object| ddl_of(object).map(str::to_owned).collect::<Vec<_>>())
+            .collect())
+    }
+
+    /// The environment's SQL objects, oldest first.
+    async fn sql_objects(&self, org: &str, env: &str) -> Result<Vec<drey_model::Object>, Error> {
+        let mut all = Vec::new();
         let mut page = 0;
         loop {
             let items = self
@@ -38,16 +48,43 @@ impl Core {
                 })
                 .await
                 .map_err(store_error)?;
-            for object in &items.items {
-                if let Some(list) = object.spec.get("ddl").and_then(Value::as_array) {
-                    ddl.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
-                }
-            }
-            if items.items.len() < 500 {
-                return Ok(ddl);
+            let last = items.items.len() < 500;
+            all.extend(items.items);
+            if last {
+                return Ok(all);
             }
             page += 1;
         }
+    }
+
+    /// The paths (`[catalog, database, table]`) of the tables of the
+    /// environment's catalog whose options give `value` under one of `keys`
+    /// (`connector`; `format`, `key.format`, `value.format`), read from the
+    /// DDL drey keeps: a `CREATE TABLE`'s `WITH` and later `ALTER ... SET`s.
+    pub async fn sql_tables_using(
+        &self,
+        org: &str,
+        env: &str,
+        keys: &[&str],
+        value: &str,
+    ) -> Result<Vec<Vec<String>>, Error> {
+        let mut found = Vec::new();
+        for object in self.sql_objects(org, env).await? {
+            let Some(id) = object_id(&object.spec).filter(|id| id.kind == "table") else {
+                continue;
+            };
+            let mut options = std::collections::BTreeMap::new();
+            for ddl in ddl_of(&object) {
+                options.extend(drey_model::sql_options::table_options(ddl));
+            }
+            if keys
+                .iter()
+                .any(|k| options.get(*k).is_some_and(|v| v == value))
+            {
+                found.push(id.path);
+            }
+        }
+        Ok(found)
     }
 
     /// Records a DDL statement the engine accepted.
@@ -141,6 +178,17 @@ impl Core {
             .map_err(store_error)
             .map(drop)
     }
+}
+
+/// The DDL statements kept for an object, in order.
+fn ddl_of(object: &drey_model::Object) -> impl Iterator<Item = &str> {
+    object
+        .spec
+        .get("ddl")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
 }
 
 fn object_id(spec: &Value) -> Option<SqlObjectId> {

@@ -24,6 +24,7 @@ pub mod public_status;
 pub mod quota;
 pub mod savepoint;
 pub mod sql;
+pub mod sql_options;
 pub mod statement_spec;
 pub mod time;
 pub mod validate;

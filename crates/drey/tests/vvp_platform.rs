@@ -292,6 +292,50 @@ async fn platform_resources_on_real_flink() {
     assert_eq!(code, 400, "{body}");
     validation(&body, "statements[1]");
 
+    // What refers to a connector, a format, a catalog connector.
+    let (code, refs) = s
+        .get(&format!("{SQL}/connectors/blackhole:list-tables"))
+        .await;
+    assert_eq!(code, 200, "{refs}");
+    let mut names: Vec<&str> = refs["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            assert_eq!(t["catalogName"], "default_catalog", "{t}");
+            assert_eq!(t["databaseName"], "default_database", "{t}");
+            t["tableName"].as_str().unwrap()
+        })
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["multi_a", "multi_b", "sink"], "{refs}");
+    let (code, refs) = s
+        .get(&format!("{SQL}/connectors/datagen:list-tables"))
+        .await;
+    assert_eq!(code, 200, "{refs}");
+    assert_eq!(refs["tables"][0]["tableName"], "orders", "{refs}");
+    let (code, refs) = s.get(&format!("{SQL}/formats/csv:list-tables")).await;
+    assert_eq!((code, refs.clone()), (200, json!({"tables": []})), "{refs}");
+    let (code, refs) = s.get(&format!("{SQL}/connectors/nope:list-tables")).await;
+    assert_eq!(code, 404, "{refs}");
+    let (code, refs) = s
+        .get(&format!(
+            "{SQL}/catalog-connectors/generic_in_memory:list-catalogs"
+        ))
+        .await;
+    assert_eq!(code, 200, "{refs}");
+    assert!(
+        refs["catalogs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"]
+                .as_str()
+                .unwrap()
+                .ends_with("/catalogs/default_catalog")),
+        "{refs}"
+    );
+
     // :suggest completes keywords and the tables the engine lists.
     let suggest = format!("{SQL}/sqlscripts:suggest");
     let (code, hints) = s

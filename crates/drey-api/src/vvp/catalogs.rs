@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 const DEFAULT: &str = "default_catalog";
 
 /// The catalogs of a namespace: name → its properties.
-async fn catalogs(
+pub(super) async fn catalogs(
     state: &AppState,
     who: &Identity,
     ns: &str,

@@ -397,9 +397,7 @@ pub(super) async fn get(
     let c = collection(&plural)?;
     let name = short(&ns, c, &name);
     if let Some((bare, verb)) = name.split_once(':') {
-        return Err(
-            Error::NotImplemented(format!("{plural}/{bare}:{verb} is not served by drey")).into(),
-        );
+        return references(&state, &who, &ns, c, bare, verb).await;
     }
     if let Some(p) = packaged(c).into_iter().find(|p| p["name"] == name) {
         state.core.get_environment(&who.org, &ns).await?;
@@ -413,6 +411,65 @@ pub(super) async fn get(
         StatusCode::OK,
         json!({ c.one: render(c, &ns, &doc) }),
     ))
+}
+
+/// What refers to a connector, a format or a catalog connector:
+/// `connectors/{name}:list-tables` and `formats/{name}:list-tables` (the
+/// namespace's tables whose options name it, from the DDL drey keeps) and
+/// `catalog-connectors/{name}:list-catalogs`. 404 for one that does not
+/// exist.
+async fn references(
+    state: &AppState,
+    who: &drey_control::auth::Identity,
+    ns: &str,
+    c: &Collection,
+    name: &str,
+    verb: &str,
+) -> Result<Response, VvpError> {
+    if is_packaged(c, name) {
+        state.core.get_environment(&who.org, ns).await?;
+    } else {
+        state
+            .core
+            .get_document(&who.org, ns, &doc_collection(c), name)
+            .await?;
+    }
+    let tables = |keys: &'static [&'static str]| async move {
+        let paths = state
+            .core
+            .sql_tables_using(&who.org, ns, keys, name)
+            .await?;
+        let tables: Vec<Value> = paths
+            .iter()
+            .filter_map(|p| match p.as_slice() {
+                [catalog, database, table] => Some(json!({
+                    "catalogName": catalog, "databaseName": database, "tableName": table
+                })),
+                _ => None,
+            })
+            .collect();
+        Ok::<_, Error>(json!({ "tables": tables }))
+    };
+    let out = match (c.plural, verb) {
+        ("connectors", "list-tables") => tables(&["connector"]).await?,
+        ("formats", "list-tables") => tables(&["format", "key.format", "value.format"]).await?,
+        ("catalog-connectors", "list-catalogs") => {
+            let catalogs: Vec<Value> = super::catalogs::catalogs(state, who, ns)
+                .await?
+                .iter()
+                .filter(|(_, properties)| properties["type"] == name)
+                .map(|(catalog, _)| json!({"name": format!("namespaces/{ns}/catalogs/{catalog}")}))
+                .collect();
+            json!({ "catalogs": catalogs })
+        }
+        (plural, _) => {
+            return Err(Error::NotImplemented(format!(
+                "{plural}/{name}:{verb} is not served by drey"
+            ))
+            .into())
+        }
+    };
+    Ok(reply(StatusCode::OK, out))
 }
 
 /// PUT: create (201) or replace (200); the body's name, if any, must match.
