@@ -7,7 +7,9 @@
 //
 // Opens the console at the environment, clicks the application's "Flink Web
 // UI" link and checks that the tab it opens is Flink's Web UI showing the
-// running job. Exits non-zero on the first failed check, with a screenshot.
+// running job; then that the application's page shows its health (the
+// figures of its job, no alert firing). Exits non-zero on the first failed
+// check, with a screenshot.
 
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -44,6 +46,16 @@ try {
   await flink.locator('text=/RUNNING/').first().waitFor();
   await flink.screenshot({ path: join(artifacts, 'first-run-flink-ui.png') });
   console.log(`ok: ${flink.url()}`);
+
+  console.log('the application page shows its health: the figures drey saw, no alert firing');
+  await page.goto(`${base}/ui/#/env/${encodeURIComponent(env)}/app/${encodeURIComponent(app)}`);
+  await page.locator('[data-field="health-restarts"]').waitFor({ timeout: 90_000 });
+  const restarts = (await page.locator('[data-field="health-restarts"]').innerText()).trim();
+  if (!/^\d+$/.test(restarts)) throw new Error(`restarts shows '${restarts}'`);
+  await page.locator('section[aria-labelledby="health-h"] .badge', { hasText: 'RUNNING' }).first().waitFor();
+  await page.locator('section[aria-labelledby="health-h"]', { hasText: 'No alert is firing.' }).waitFor();
+  await page.screenshot({ path: join(artifacts, 'first-run-health.png'), fullPage: true });
+  console.log(`ok: health shows the job RUNNING with ${restarts} restart(s)`);
 } catch (e) {
   await page.screenshot({ path: join(artifacts, 'first-run-failed.png') }).catch(() => {});
   if (flink) await flink.screenshot({ path: join(artifacts, 'first-run-flink-failed.png') }).catch(() => {});

@@ -4,12 +4,15 @@
 //!
 //! - `GET /api/drey/v1/alerts[?status=firing|resolved][&limit=N]`
 //! - `GET /api/drey/v1/alert-deliveries[?state=pending|delivered|abandoned][&limit=N]`
+//! - `GET /api/drey/v1/environments/{env}/applications/{app}/health`: what the
+//!   latest look at the application's job found (the figures the metrics and
+//!   alerts come from) and its firing alerts, for the console.
 
 use crate::auth::Caller;
 use crate::error::rest_error;
 use crate::error::{CmfError, QueryOf};
 use crate::AppState;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -26,6 +29,95 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/drey/v1/alerts", get(alerts))
         .route("/api/drey/v1/alert-deliveries", get(deliveries))
+        .route(
+            "/api/drey/v1/environments/{env}/applications/{app}/health",
+            get(application_health),
+        )
+}
+
+/// The latest look at an application's job and its firing alerts; 404 for
+/// an application the caller's organization does not have. The looks are
+/// the leader's: a replica that does not lead says `NOT_LOOKED_AT`.
+async fn application_health(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((env, app)): Path<(String, String)>,
+) -> Response {
+    use drey_control::observability::{JobLook, Subject, SubjectKind};
+    if let Err(e) = state.core.get_application(&caller.0.org, &env, &app).await {
+        return CmfError::from(e).into_response();
+    }
+    let subject = Subject {
+        kind: SubjectKind::Application,
+        organization: caller.0.org.clone(),
+        environment: env.clone(),
+        name: app.clone(),
+    };
+    let board = state.core.board().latest();
+    let look = board
+        .jobs
+        .iter()
+        .find(|(s, _)| *s == subject)
+        .map(|(_, look)| look);
+    let (look, message, figures) = match look {
+        None => ("NOT_LOOKED_AT", None, None),
+        Some(JobLook::Seen(f)) => (
+            "SEEN",
+            None,
+            Some(json!({
+                "jobId": f.job_id,
+                "state": f.state,
+                "restarts": f.restarts,
+                "uptimeSeconds": f.uptime_seconds,
+                "lastCheckpointAgeSeconds": f.last_checkpoint.as_ref().map(|c| c.age_seconds),
+                "lastCheckpointDurationSeconds":
+                    f.last_checkpoint.as_ref().map(|c| c.duration_seconds),
+                "lastCheckpointSizeBytes": f.last_checkpoint.as_ref().map(|c| c.size_bytes),
+                "checkpointsFailed": f.checkpoints_failed,
+                "checkpointFailing": f.checkpoint_failing,
+                "recordsInPerSecond": f.records_in_per_second,
+                "recordsOutPerSecond": f.records_out_per_second,
+                "busyRatio": f.busy_ratio,
+                "backpressureRatio": f.backpressure_ratio,
+            })),
+        ),
+        Some(JobLook::NotDeployed) => ("NOT_DEPLOYED", None, None),
+        Some(JobLook::ClusterLost(why)) => ("CLUSTER_LOST", Some(why.clone()), None),
+        Some(JobLook::NotAnswering(why)) => ("NOT_ANSWERING", Some(why.clone()), None),
+        Some(JobLook::Unknown(why)) => ("UNKNOWN", Some(why.clone()), None),
+    };
+    let objects = match objects(&state, &caller, Kind::Alert).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let mut firing: Vec<Alert> = objects
+        .into_iter()
+        .filter_map(|o| serde_json::from_value::<Alert>(o.spec).ok())
+        .filter(|a| {
+            a.status.as_str() == "firing"
+                && a.organization == subject.organization
+                && a.environment == env
+                && a.application == app
+        })
+        .collect();
+    firing.sort_by_key(|a| std::cmp::Reverse(a.starts_at));
+    let alerts: Vec<serde_json::Value> = firing
+        .iter()
+        .map(|a| {
+            json!({"alert": a.alert, "severity": a.severity, "message": a.message,
+                   "startsAt": a.starts_at.to_string()})
+        })
+        .collect();
+    axum::Json(json!({
+        "application": app,
+        "environment": env,
+        "observedAt": board.at.map(|t| t.to_string()),
+        "look": look,
+        "message": message,
+        "figures": figures,
+        "alerts": alerts,
+    }))
+    .into_response()
 }
 
 /// At most this many items unless `limit` says fewer.

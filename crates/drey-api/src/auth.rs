@@ -101,6 +101,7 @@ pub fn environment_of_path(path: &str) -> Option<String> {
         .or_else(|| after(&["catalog", "v1beta2", "namespaces"]))
         .or_else(|| after(&["sql", "v1beta1", "namespaces"]))
         .or_else(|| after(&["artifacts", "v1", "namespaces"]))
+        .or_else(|| after(&["api", "drey", "v1", "environments"]))
         // `/namespaces/v1/namespaces/{ns}:setPreviewSessionCluster`
         .map(|s| s.split(':').next().unwrap_or(s).to_owned());
     named.or_else(|| {

@@ -497,6 +497,27 @@ async fn alerts_reach_webhook_and_alertmanager_across_outages_and_kill_9() {
         .iter()
         .any(|a| a["alert"] == "JobFailed" && a["application"] == "failing"));
     assert_eq!(s.get("/api/drey/v1/alerts?status=nope").await.0, 400);
+    // The application's health (what the console shows) names it, with the
+    // figures of the failed job.
+    let health = "/api/drey/v1/environments/flink/applications/failing/health";
+    let (code, body) = s.get(health).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["alert"] == "JobFailed" && a["message"].is_string()),
+        "{body}"
+    );
+    assert!(
+        body["look"] == "SEEN" || body["look"] == "NOT_DEPLOYED",
+        "{body}"
+    );
+    let (code, _) = s
+        .get("/api/drey/v1/environments/flink/applications/nope/health")
+        .await;
+    assert_eq!(code, 404);
     // No receiver URL or secret in the log.
     assert!(!s.log().contains("s3cret") && !s.log().contains(&hook));
 

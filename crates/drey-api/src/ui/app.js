@@ -756,6 +756,7 @@ function viewApplication(env, name) {
   const savepoints = region('Savepoints');
   const instances = region('Instances');
   const events = region('Events');
+  const health = region('Health');
   const link = h('span', { class: 'flink-link' });
 
   const act = (label, verb, message) => actionButton(label, async () => {
@@ -830,6 +831,40 @@ function viewApplication(env, name) {
       h('dt', {}, 'Jobs'), h('dd', {}, `${o['jobs-running'] ?? 0} running, ${o['jobs-finished'] ?? 0} finished, ${o['jobs-failed'] ?? 0} failed, ${o['jobs-cancelled'] ?? 0} cancelled`)));
   };
 
+  // The figures drey's job watch last saw (what metrics and alerts come
+  // from) and the application's firing alerts.
+  const renderHealth = (hl) => {
+    const f = hl.figures;
+    const num = (value, digits = 1) => (value === null || value === undefined ? null : Number(value).toFixed(digits));
+    const pct = (value) => (value === null || value === undefined ? null : `${Math.round(Number(value) * 100)} %`);
+    const fact = (term, value, field) => [h('dt', {}, term), h('dd', { 'data-field': field }, value === undefined || value === null || value === '' ? dash() : value)];
+    const looked = {
+      NOT_LOOKED_AT: 'Not looked at yet (the replica that leads looks at every job).',
+      NOT_DEPLOYED: 'No job is deployed.',
+    }[hl.look];
+    const figures = f
+      ? h('dl', { class: 'facts' },
+        fact('Job', badge(f.state, 'health-state'), null),
+        fact('Restarts', String(f.restarts), 'health-restarts'),
+        fact('Uptime', f.uptimeSeconds ? `${Math.round(f.uptimeSeconds)} s` : null, 'health-uptime'),
+        fact('Last checkpoint', f.lastCheckpointAgeSeconds === null || f.lastCheckpointAgeSeconds === undefined ? null : `${num(f.lastCheckpointAgeSeconds)} s ago, took ${num(f.lastCheckpointDurationSeconds, 2)} s`, 'health-checkpoint'),
+        fact('Failed checkpoints', String(f.checkpointsFailed) + (f.checkpointFailing ? ' (the latest failed)' : ''), 'health-checkpoints-failed'),
+        fact('Records in/s', num(f.recordsInPerSecond), 'health-records-in'),
+        fact('Records out/s', num(f.recordsOutPerSecond), 'health-records-out'),
+        fact('Busy', pct(f.busyRatio), 'health-busy'),
+        fact('Back-pressured', pct(f.backpressureRatio), 'health-backpressure'))
+      : h('p', { class: 'muted', 'data-field': 'health-look' }, looked || `${hl.look}: ${hl.message || ''}`);
+    const alerts = (hl.alerts || []).length
+      ? table('Firing alerts', [
+        { key: 'alert', title: 'Alert', class: 'mono', cell: (a) => a.alert },
+        { key: 'severity', title: 'Severity', cell: (a) => a.severity },
+        { key: 'message', title: 'Message', cell: (a) => a.message },
+        { key: 'since', title: 'Since', cell: (a) => timeCell(a.startsAt) },
+      ], hl.alerts, (a) => ({ 'data-alert': a.alert }))
+      : h('p', { class: 'muted', 'data-empty': true }, 'No alert is firing.');
+    return [figures, h('h3', {}, 'Alerts'), alerts];
+  };
+
   const refresh = async () => {
     try {
       current = await fill(summary, () => api('GET', path), renderSummary);
@@ -851,6 +886,7 @@ function viewApplication(env, name) {
     }
     await Promise.allSettled([
       loadCluster(current),
+      fill(health, () => api('GET', `/api/drey/v1/environments/${enc(env)}/applications/${enc(name)}/health`), renderHealth),
       fill(savepoints, () => api('GET', `${path}/savepoints?size=10`), (page) => (page.items || []).length
         ? table('Savepoints', [
           { key: 'name', title: 'Name', cell: (s) => s.metadata.name },
@@ -889,6 +925,7 @@ function viewApplication(env, name) {
     h('div', { class: 'grid' },
       h('section', { class: 'panel', 'aria-labelledby': 'status-h' }, h('h2', { id: 'status-h' }, 'Status'), summary),
       h('section', { class: 'panel', 'aria-labelledby': 'cluster-h' }, h('h2', { id: 'cluster-h' }, 'Flink cluster'), cluster, authNote)),
+    h('section', { class: 'panel', 'aria-labelledby': 'health-h' }, h('h2', { id: 'health-h' }, 'Health'), health),
     h('section', { class: 'panel', 'aria-labelledby': 'sp-h' }, h('h2', { id: 'sp-h' }, 'Savepoints'), savepoints),
     h('section', { class: 'panel', 'aria-labelledby': 'inst-h' }, h('h2', { id: 'inst-h' }, 'Instances'), instances),
     h('section', { class: 'panel', 'aria-labelledby': 'ev-h' }, h('h2', { id: 'ev-h' }, 'Events'), events),
