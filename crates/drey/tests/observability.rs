@@ -615,3 +615,75 @@ async fn alerts_reach_webhook_and_alertmanager_across_outages_and_kill_9() {
 
     delete_and_wait(&s, &data, "failing", LIMIT).await;
 }
+
+/// A JobManager frozen with SIGSTOP (its processes alive, its REST API
+/// silent) raises `JobManagerNotAnswering` once it has been silent for the
+/// configured time — and nothing is torn down, the hung bound being far — and
+/// the alert resolves when it answers again (SIGCONT), the same job running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_jobmanager_raises_and_resolves_its_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let mut receiver = Receiver::new();
+    receiver.up().await;
+    let hook = receiver.url();
+    let s = start_with_args(
+        &data,
+        &[
+            "--alert-webhook",
+            hook.as_str(),
+            "--alert-webhook-secret",
+            "s3cret",
+            "--alert-jobmanager-silent-seconds",
+            "5",
+            "--jobmanager-hung-after-seconds",
+            "600",
+        ],
+    );
+    assert_eq!(
+        s.post("/cmf/api/v1/environments", json!({"name": "flink"}))
+            .await
+            .0,
+        201
+    );
+    let out = dir.path().join("counts.txt");
+    let (code, body) = s
+        .post(APPS, counter_app("frozen", &out, 1, "savepoint"))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let st = wait_for(&s, "frozen", "RUNNING", LIMIT, running).await;
+    let job = st["jobStatus"]["jobId"].clone();
+    wait_for_output(&out, 5).await;
+
+    let needle = data.join("clusters").to_string_lossy().to_string();
+    let jm = *flink_jvms(&needle, JOBMANAGER)
+        .first()
+        .expect("the JobManager");
+    let jm = nix::unistd::Pid::from_raw(jm);
+    nix::sys::signal::kill(jm, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let fired = receiver.wait("JobManagerNotAnswering", "firing", &s).await;
+    assert_eq!(fired["application"], "frozen", "{fired}");
+    assert!(
+        fired["message"]
+            .as_str()
+            .unwrap()
+            .contains("has not answered"),
+        "{fired}"
+    );
+    assert_eq!(receiver.count("JobManagerNotAnswering", "resolved"), 0);
+    assert!(
+        flink_jvms(&needle, JOBMANAGER).contains(&jm.as_raw()),
+        "a frozen JobManager was torn down before the hung bound"
+    );
+    nix::sys::signal::kill(jm, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let resolved = receiver
+        .wait("JobManagerNotAnswering", "resolved", &s)
+        .await;
+    assert_eq!(resolved["startsAt"], fired["startsAt"], "{resolved}");
+    let st = wait_for(&s, "frozen", "RUNNING", LIMIT, running).await;
+    assert_eq!(st["jobStatus"]["jobId"], job, "the job was replaced");
+    assert_eq!(receiver.count("ClusterLost", "firing"), 0);
+    delete_and_wait(&s, &data, "frozen", LIMIT).await;
+}
