@@ -502,3 +502,71 @@ async fn malformed_query_strings_answer_in_the_dialects_body() {
         "{body}"
     );
 }
+
+/// This session's new inputs: a compute pool placed on a cluster that is not
+/// registered, the application health endpoint and the VVP reference
+/// lookups for what does not exist, a SessionCluster image field of the
+/// wrong type — each a 4xx in its dialect's body.
+#[tokio::test]
+async fn new_endpoints_refuse_what_does_not_exist() {
+    let (_dir, s) = setup(&[]).await;
+    let pool = |annotations: Value| {
+        json!({"apiVersion": "cmf.confluent.io/v1", "kind": "ComputePool",
+               "metadata": {"name": "placed", "annotations": annotations},
+               "spec": {"type": "SHARED", "clusterSpec": {}}})
+    };
+    let (code, body) = s
+        .post(
+            "/cmf/api/v1/environments/test/compute-pools",
+            pool(json!({"drey.io/cluster": "nowhere"})),
+        )
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        error_message(&body).contains("metadata.annotations.drey.io/cluster"),
+        "{body}"
+    );
+
+    for path in [
+        "/api/drey/v1/environments/test/applications/nope/health",
+        "/api/drey/v1/environments/nope/applications/nope/health",
+    ] {
+        let (code, body) = s.get(path).await;
+        assert_eq!(code, 404, "{path}: {body}");
+        assert!(!error_message(&body).is_empty(), "{body}");
+    }
+
+    let (code, body) = s
+        .post("/namespaces/v1/namespaces", json!({"name": "refs"}))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let sql = "/sql/v1beta1/namespaces/refs";
+    for path in [
+        format!("{sql}/connectors/nope:list-tables"),
+        format!("{sql}/formats/nope:list-tables"),
+        format!("{sql}/catalog-connectors/nope:list-catalogs"),
+        "/sql/v1beta1/namespaces/nope/connectors/datagen:list-tables".to_owned(),
+    ] {
+        let (code, body) = s.get(&path).await;
+        assert_eq!(code, 404, "{path}: {body}");
+        assert!(body["message"].is_string(), "VVP's body: {body}");
+    }
+    let (code, body) = s.get(&format!("{sql}/connectors/datagen:bogus-verb")).await;
+    assert!((400..500).contains(&code) || code == 501, "{code} {body}");
+
+    let (code, body) = s
+        .post(
+            "/api/v1/namespaces/refs/sessionclusters",
+            json!({"metadata": {"name": "typed"},
+                   "spec": {"state": "STOPPED", "flinkImageTag": ["x"]}}),
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("spec.flinkImageTag"),
+        "{body}"
+    );
+}

@@ -464,34 +464,93 @@ async fn jobs_on(rest_url: &str) -> Vec<(String, String)> {
     common::flink::flink_jobs(rest_url).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn applications_run_on_an_existing_cluster() {
-    use common::flink::{counts, first_counts_after, line_count, running, wait_for_output};
+/// A drey server, and a standalone Flink cluster on another host registered
+/// as `ext` (drey's savepoints under the test's dir) with a CMF environment
+/// bound to it.
+struct OnCluster {
+    s: Server,
+    flink: Standalone,
+    host: Host,
+    data: std::path::PathBuf,
+    savepoints: std::path::PathBuf,
+    /// The registration, as LakeSail shows it.
+    cluster: Value,
+    dir: tempfile::TempDir,
+}
+
+async fn on_cluster(host: u8, env: &str) -> OnCluster {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let host = Host::new(2);
+    let host = Host::new(host);
     let flink = Standalone::start(&host, &dir.path().join("standalone")).await;
     let s = start(&data);
     let savepoints = dir.path().join("drey-savepoints");
-    let (code, c) = s
+    let (code, cluster) = s
         .post(
             "/api/org/v1/clusters",
             json!({"name": "ext", "kind": "flink", "endpoint": flink.rest_url,
                    "savepointDir": format!("file://{}", savepoints.display())}),
         )
         .await;
-    assert_eq!(code, 201, "{c}");
-
-    // An environment bound to it: its applications run there.
-    let (code, env) = s
+    assert_eq!(code, 201, "{cluster}");
+    let (code, body) = s
         .post(
             "/cmf/api/v1/environments",
-            json!({"name": "remote", "kubernetesClusterName": "ext"}),
+            json!({"name": env, "kubernetesClusterName": "ext"}),
         )
         .await;
-    assert_eq!(code, 201, "{env}");
-    assert_eq!(env["kubernetesClusterName"], "ext");
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(body["kubernetesClusterName"], "ext");
+    OnCluster {
+        s,
+        flink,
+        host,
+        data,
+        savepoints,
+        cluster,
+        dir,
+    }
+}
+
+/// A VVP Deployment `counter` of the counter job, writing to `out`, placed
+/// with `placement` (`deploymentTargetName` or `sessionClusterName`) = `on`.
+fn vvp_counter(placement: &str, on: &str, out: &std::path::Path) -> Value {
+    let jar = testjobs().join("stateful-counter.jar");
+    let mut spec = serde_json::Map::new();
+    spec.insert(placement.to_owned(), json!(on));
+    spec.extend(
+        json!({
+            "state": "RUNNING",
+            "upgradeStrategy": {"kind": "STATEFUL"},
+            "restoreStrategy": {"kind": "LATEST_SAVEPOINT"},
+            "template": {"spec": {
+                "artifact": {"kind": "JAR", "jarUri": format!("file://{}", jar.display()),
+                             "entryClass": "io.drey.testjobs.StatefulCounter",
+                             "mainArgs": format!("--out {} --rate 20", out.display())},
+                "parallelism": 1
+            }}
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    );
+    json!({"metadata": {"name": "counter"}, "spec": spec})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications_run_on_an_existing_cluster() {
+    use common::flink::{counts, first_counts_after, line_count, running, wait_for_output};
+    // An environment bound to the cluster: its applications run there.
+    let OnCluster {
+        s,
+        flink,
+        host,
+        data,
+        savepoints,
+        cluster: c,
+        dir,
+    } = on_cluster(2, "remote").await;
     let out = dir.path().join("counts.txt");
     let mut app = common::flink::counter_app("counter", &out, 1, "savepoint");
     app["spec"]["job"]["args"] = json!(["--out", out.to_str().unwrap(), "--rate", "20"]);
@@ -748,15 +807,7 @@ async fn applications_run_on_an_existing_cluster() {
     assert_eq!(common::flink::flink_processes(&data), 0);
     let (code, _) = s.delete(&app_path).await;
     assert!((200..300).contains(&code), "{code}");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while jobs_on(&flink.rest_url)
-        .await
-        .iter()
-        .any(|(_, state)| state == "RUNNING")
-    {
-        assert!(Instant::now() < deadline, "still running:\n{}", s.log());
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    wait_no_running_job(&s, &flink.rest_url).await;
 
     // VVP: a DeploymentTarget naming the cluster places its deployments there.
     let (code, body) = s
@@ -785,21 +836,7 @@ async fn applications_run_on_an_existing_cluster() {
     let (code, body) = s
         .post(
             &format!("{ns}/deployments"),
-            json!({
-                "metadata": {"name": "counter"},
-                "spec": {
-                    "state": "RUNNING",
-                    "deploymentTargetName": "ext-target",
-                    "upgradeStrategy": {"kind": "STATEFUL"},
-                    "restoreStrategy": {"kind": "LATEST_SAVEPOINT"},
-                    "template": {"spec": {
-                        "artifact": {"kind": "JAR", "jarUri": format!("file://{}", jar.display()),
-                                     "entryClass": "io.drey.testjobs.StatefulCounter",
-                                     "mainArgs": format!("--out {} --rate 20", vvp_out.display())},
-                        "parallelism": 1
-                    }}
-                }
-            }),
+            vvp_counter("deploymentTargetName", "ext-target", &vvp_out),
         )
         .await;
     assert_eq!(code, 201, "{body}");
@@ -829,15 +866,7 @@ async fn applications_run_on_an_existing_cluster() {
         )
         .await;
     assert_eq!(code, 200, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while jobs_on(&flink.rest_url)
-        .await
-        .iter()
-        .any(|(_, state)| state == "RUNNING")
-    {
-        assert!(Instant::now() < deadline, "still running:\n{}", s.log());
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    wait_no_running_job(&s, &flink.rest_url).await;
     assert!(common::flink::answers(&flink.rest_url).await);
 }
 
@@ -902,28 +931,15 @@ async fn wait_no_running_job(s: &Server, rest_url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pools_and_session_jobs_run_on_an_existing_cluster() {
     use common::flink::wait_for_output;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let host = Host::new(3);
-    let flink = Standalone::start(&host, &dir.path().join("standalone")).await;
-    let s = start(&data);
-    let savepoints = dir.path().join("drey-savepoints");
-    let (code, c) = s
-        .post(
-            "/api/org/v1/clusters",
-            json!({"name": "ext", "kind": "flink", "endpoint": flink.rest_url,
-                   "savepointDir": format!("file://{}", savepoints.display())}),
-        )
-        .await;
-    assert_eq!(code, 201, "{c}");
-    let (code, env) = s
-        .post(
-            "/cmf/api/v1/environments",
-            json!({"name": "pooled", "kubernetesClusterName": "ext"}),
-        )
-        .await;
-    assert_eq!(code, 201, "{env}");
+    let OnCluster {
+        s,
+        flink,
+        host: _host,
+        data,
+        savepoints,
+        cluster: c,
+        dir,
+    } = on_cluster(3, "pooled").await;
 
     // DEDICATED would need clusters drey starts: refused, naming the field.
     let pool = |kind: &str| {
@@ -1047,7 +1063,11 @@ async fn pools_and_session_jobs_run_on_an_existing_cluster() {
     // A session job: an application in the pool runs its job there.
     let out = dir.path().join("pooled.txt");
     let mut app = common::flink::counter_app("in-pool", &out, 1, "stateless");
-    app["spec"]["deploymentName"] = json!("shared");
+    // A session job of the pool.
+    app.pointer_mut("/spec")
+        .and_then(Value::as_object_mut)
+        .expect("the application's spec")
+        .insert("deploymentName".into(), json!("shared"));
     let (code, body) = s.post(&format!("{POOLED}/applications"), app).await;
     assert_eq!(code, 201, "{body}");
     let st = wait_body(
@@ -1158,21 +1178,7 @@ async fn pools_and_session_jobs_run_on_an_existing_cluster() {
     let (code, body) = s
         .post(
             &format!("{ns}/deployments"),
-            json!({
-                "metadata": {"name": "counter"},
-                "spec": {
-                    "state": "RUNNING",
-                    "sessionClusterName": "session",
-                    "upgradeStrategy": {"kind": "STATEFUL"},
-                    "restoreStrategy": {"kind": "LATEST_SAVEPOINT"},
-                    "template": {"spec": {
-                        "artifact": {"kind": "JAR", "jarUri": format!("file://{}", jar.display()),
-                                     "entryClass": "io.drey.testjobs.StatefulCounter",
-                                     "mainArgs": format!("--out {} --rate 20", vvp_out.display())},
-                        "parallelism": 1
-                    }}
-                }
-            }),
+            vvp_counter("sessionClusterName", "session", &vvp_out),
         )
         .await;
     assert_eq!(code, 201, "{body}");

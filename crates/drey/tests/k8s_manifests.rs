@@ -124,6 +124,29 @@ impl Crds {
     }
 }
 
+/// A server with environment `test` (Kubernetes namespace `flink-apps`) and
+/// the seed's example application, posted as the README posts it.
+async fn with_seed_example(dir: &tempfile::TempDir) -> Server {
+    let s = Server::start(dir);
+    let (status, body) = s
+        .post(
+            &format!("{V1}/environments"),
+            json!({"name": "test", "kubernetesNamespace": "flink-apps"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = s
+        .raw(
+            Method::POST,
+            &format!("{E}/applications"),
+            "application/yaml",
+            SEED_APPLICATION_YAML,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    s
+}
+
 /// The manifest through the API as JSON, the same as YAML, and through the
 /// CLI (YAML by default, `-o json`): all four must agree.
 async fn fetch(s: &Server, app: &str) -> Value {
@@ -203,25 +226,8 @@ fn patched(value: &Value, ops: Value) -> Value {
 async fn manifests_validate_against_the_operator_crds() {
     let crds = Crds::load();
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&dir);
-    let (status, body) = s
-        .post(
-            &format!("{V1}/environments"),
-            json!({"name": "test", "kubernetesNamespace": "flink-apps"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-
     // The seed's example, as the README posts it.
-    let (status, body) = s
-        .raw(
-            Method::POST,
-            &format!("{E}/applications"),
-            "application/yaml",
-            SEED_APPLICATION_YAML,
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let s = with_seed_example(&dir).await;
     let seed = fetch(&s, "curl-example").await;
     crds.assert_valid(&seed);
     assert_eq!(seed["kind"], "FlinkDeployment");
@@ -415,23 +421,7 @@ async fn operator_statuses_read_back_as_observations() {
     const KIND: OperatorKind = OperatorKind::FlinkDeployment;
     let crds = Crds::load();
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&dir);
-    let (status, body) = s
-        .post(
-            &format!("{V1}/environments"),
-            json!({"name": "test", "kubernetesNamespace": "flink-apps"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = s
-        .raw(
-            Method::POST,
-            &format!("{E}/applications"),
-            "application/yaml",
-            SEED_APPLICATION_YAML,
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let s = with_seed_example(&dir).await;
     let rendered = fetch(&s, "curl-example").await;
 
     // The resource as the API server returns it at a generation, with a status.

@@ -29,6 +29,24 @@ async fn call(
     (status, body)
 }
 
+/// `n` compute pool creations at once, spread over `servers` in turn.
+async fn burst(servers: &[&Server], token: &str, pools: &str, n: usize) -> Vec<(u16, Value)> {
+    futures::future::join_all((0..n).map(|i| {
+        let s = servers[i % servers.len()];
+        async move {
+            call(
+                s,
+                token,
+                Method::POST,
+                pools,
+                Some(pool(&format!("pool-{i}"))),
+            )
+            .await
+        }
+    }))
+    .await
+}
+
 fn pool(name: &str) -> Value {
     json!({
         "apiVersion": "cmf.confluent.io/v1", "kind": "ComputePool",
@@ -119,20 +137,7 @@ async fn limits_refuse_what_goes_past_them_in_every_dialect() {
 
     // A burst of 50 pool creations: two are admitted, 48 refused naming the limit.
     let pools = "/cmf/api/v1/environments/burst/compute-pools";
-    let answers = futures::future::join_all((0..50).map(|i| {
-        let (s, acme) = (&s, &acme);
-        async move {
-            call(
-                s,
-                acme,
-                Method::POST,
-                pools,
-                Some(pool(&format!("pool-{i}"))),
-            )
-            .await
-        }
-    }))
-    .await;
+    let answers = burst(&[&s], &acme, pools, 50).await;
     let admitted = answers.iter().filter(|(code, _)| *code == 200).count();
     assert_eq!(admitted, 2, "{answers:?}");
     for (code, body) in answers.iter().filter(|(code, _)| *code != 200) {
@@ -336,20 +341,7 @@ async fn a_burst_across_replicas_admits_only_what_fits() {
         assert!(code == 200 || code == 201, "{body}");
 
         let pools = "/cmf/api/v1/environments/spread/compute-pools";
-        let answers = futures::future::join_all((0..60).map(|i| {
-            let (s, token) = (if i % 2 == 0 { &a } else { &b }, &token);
-            async move {
-                call(
-                    s,
-                    token,
-                    Method::POST,
-                    pools,
-                    Some(pool(&format!("pool-{i}"))),
-                )
-                .await
-            }
-        }))
-        .await;
+        let answers = burst(&[&a, &b], &token, pools, 60).await;
         let admitted = answers.iter().filter(|(code, _)| *code == 200).count();
         assert_eq!(admitted, 2, "round {round}: {answers:?}");
         for (code, body) in answers.iter().filter(|(code, _)| *code != 200) {

@@ -51,6 +51,25 @@ pub fn start_with_args(data: &Path, extra: &[&str]) -> Server {
 }
 
 pub fn counter_app(name: &str, out: &Path, parallelism: u32, mode: &str) -> Value {
+    counter_app_with(name, out, parallelism, mode, &[])
+}
+
+/// [`counter_app`] checkpointing every second (the fault tests restore
+/// from its checkpoints).
+pub fn checkpointing_counter_app(name: &str, out: &Path, parallelism: u32, mode: &str) -> Value {
+    counter_app_with(
+        name,
+        out,
+        parallelism,
+        mode,
+        &["--checkpoint-interval", "1000"],
+    )
+}
+
+/// The counter application with `extra` job arguments.
+fn counter_app_with(name: &str, out: &Path, parallelism: u32, mode: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["--out", out.to_str().unwrap(), "--rate", "20"];
+    args.extend_from_slice(extra);
     json!({
         "apiVersion": "cmf.confluent.io/v1",
         "kind": "FlinkApplication",
@@ -62,28 +81,13 @@ pub fn counter_app(name: &str, out: &Path, parallelism: u32, mode: &str) -> Valu
             "job": {
                 "jarURI": format!("local://{}", testjobs().join("stateful-counter.jar").display()),
                 "entryClass": "io.drey.testjobs.StatefulCounter",
-                "args": ["--out", out.to_str().unwrap(), "--rate", "20"],
+                "args": args,
                 "state": "running",
                 "parallelism": parallelism,
                 "upgradeMode": mode
             }
         }
     })
-}
-
-/// [`counter_app`] checkpointing every second (the fault tests restore
-/// from its checkpoints).
-pub fn checkpointing_counter_app(name: &str, out: &Path, parallelism: u32, mode: &str) -> Value {
-    let mut app = counter_app(name, out, parallelism, mode);
-    app["spec"]["job"]["args"] = json!([
-        "--out",
-        out.to_str().unwrap(),
-        "--rate",
-        "20",
-        "--checkpoint-interval",
-        "1000"
-    ]);
-    app
 }
 
 pub async fn status(s: &Server, app: &str) -> Value {
