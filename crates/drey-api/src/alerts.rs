@@ -8,11 +8,12 @@
 //!   latest look at the application's job found (the figures the metrics and
 //!   alerts come from) and its firing alerts, for the console.
 
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::error::rest_error;
 use crate::error::{CmfError, QueryOf};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -39,7 +40,7 @@ pub fn router() -> Router<AppState> {
 /// an application the caller's organization does not have. The looks are
 /// the leader's: a replica that does not lead says `NOT_LOOKED_AT`.
 async fn application_health(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     caller: Caller,
     Path((env, app)): Path<(String, String)>,
 ) -> Response {
@@ -86,7 +87,7 @@ async fn application_health(
         Some(JobLook::NotAnswering(why)) => ("NOT_ANSWERING", Some(why.clone()), None),
         Some(JobLook::Unknown(why)) => ("UNKNOWN", Some(why.clone()), None),
     };
-    let objects = match objects(&state, &caller, Kind::Alert).await {
+    let objects = match objects(&state, Kind::Alert).await {
         Ok(o) => o,
         Err(r) => return r,
     };
@@ -142,27 +143,16 @@ fn bad_filter(name: &str, value: &str, allowed: &str) -> Response {
     )
 }
 
-async fn objects(state: &AppState, caller: &Caller, kind: Kind) -> Result<Vec<Object>, Response> {
-    let store = state.core.store();
-    let keys = store
-        .keys(kind)
+async fn objects(state: &AppState, kind: Kind) -> Result<Vec<Object>, Response> {
+    state
+        .core
+        .alert_records(kind)
         .await
-        .map_err(|e| rest_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    let mut out = Vec::new();
-    for key in keys {
-        if !caller.0.server_admin && key.org != caller.0.org {
-            continue;
-        }
-        if let Ok(Some(object)) = store.get(&key).await {
-            out.push(object);
-        }
-    }
-    Ok(out)
+        .map_err(|e| rest_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
 }
 
 async fn alerts(
-    State(state): State<AppState>,
-    caller: Caller,
+    Acting(state): Acting,
     WithRejection(Query(query), _): QueryOf<AlertQuery, CmfError>,
 ) -> Response {
     if let Some(s) = query.status.as_deref() {
@@ -170,7 +160,7 @@ async fn alerts(
             return bad_filter("status", s, "firing, resolved");
         }
     }
-    let objects = match objects(&state, &caller, Kind::Alert).await {
+    let objects = match objects(&state, Kind::Alert).await {
         Ok(o) => o,
         Err(r) => return r,
     };
@@ -200,8 +190,7 @@ async fn alerts(
 }
 
 async fn deliveries(
-    State(state): State<AppState>,
-    caller: Caller,
+    Acting(state): Acting,
     WithRejection(Query(query), _): QueryOf<DeliveryQuery, CmfError>,
 ) -> Response {
     if let Some(s) = query.state.as_deref() {
@@ -209,7 +198,7 @@ async fn deliveries(
             return bad_filter("state", s, "pending, delivered, abandoned");
         }
     }
-    let objects = match objects(&state, &caller, Kind::AlertDelivery).await {
+    let objects = match objects(&state, Kind::AlertDelivery).await {
         Ok(o) => o,
         Err(r) => return r,
     };

@@ -1,14 +1,15 @@
 //! Liveness, readiness and metrics endpoints, and Prometheus service
 //! discovery of the Flink clusters drey runs.
 
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::AppState;
-use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use drey_control::access::{Need, Scope};
 
 /// `/healthz` and `/readyz`: open to anyone (probes carry no token).
 pub fn probes() -> Router<AppState> {
@@ -31,15 +32,16 @@ pub const TARGETS_PATH: &str = "/api/prometheus/v1/targets";
 
 /// The organization whose figures a caller sees: a server administrator
 /// (and everyone without authentication) sees every organization's.
-fn visible_org(caller: &Caller) -> Option<&str> {
-    (!caller.0.server_admin).then_some(caller.0.org.as_str())
+fn visible_org<'a>(state: &AppState, caller: &'a Caller) -> Option<&'a str> {
+    let everyone = state.core.allow(Need::Administer, Scope::Server).is_ok();
+    (!everyone).then_some(caller.0.org.as_str())
 }
 
 /// `[{"targets": ["127.0.0.1:port"], "labels": {...}}]`, one group per
 /// process, as Prometheus's HTTP SD expects.
-async fn targets(State(state): State<AppState>, caller: Caller) -> Response {
+async fn targets(Acting(state): Acting, caller: Caller) -> Response {
     let observations = state.core.board().latest();
-    let org = visible_org(&caller);
+    let org = visible_org(&state, &caller);
     let groups: Vec<serde_json::Value> = observations
         .targets
         .iter()
@@ -65,7 +67,7 @@ async fn healthz() -> Response {
 
 /// Ready when the store answers. Every replica serves the API; the body says
 /// which one runs the reconcilers (`leader`), when this one takes part.
-async fn readyz(State(state): State<AppState>) -> Response {
+async fn readyz(Acting(state): Acting) -> Response {
     match state.core.ready().await {
         Ok(()) => {
             let mut body = serde_json::Map::new();
@@ -80,7 +82,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>, caller: Caller) -> Response {
+async fn metrics(Acting(state): Acting, caller: Caller) -> Response {
     if let Some(leadership) = state.core.leadership() {
         state
             .metrics
@@ -93,7 +95,7 @@ async fn metrics(State(state): State<AppState>, caller: Caller) -> Response {
         )],
         state
             .metrics
-            .encode(&state.core.board().latest(), visible_org(&caller)),
+            .encode(&state.core.board().latest(), visible_org(&state, &caller)),
     )
         .into_response()
 }

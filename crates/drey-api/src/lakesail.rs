@@ -14,11 +14,11 @@ mod principals;
 mod sessions;
 mod spec;
 
-use crate::auth::Caller;
+use crate::auth::Acting;
 use crate::error::status_of;
 use crate::error::QueryOf;
 use crate::AppState;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Path, Query, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +26,8 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use axum_extra::extract::WithRejection;
 use base64::Engine;
-use drey_control::auth::{Identity, PrincipalKind, Role};
+use drey_control::access::{Need, Scope};
+use drey_control::auth::{PrincipalKind, Role};
 use drey_control::quotas::QuotaReport;
 use drey_model::quota::Limits;
 use drey_model::{Error, Object, Timestamp};
@@ -183,11 +184,6 @@ impl IntoResponse for LakeSailError {
     }
 }
 
-/// 403 in LakeSail's body.
-fn forbidden(what: &str) -> LakeSailError {
-    LakeSailError(Error::Forbidden(what.to_owned()))
-}
-
 /// Every LakeSail answer: JSON with the charset spelled out.
 pub fn json_reply(status: StatusCode, body: Value) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
@@ -220,22 +216,17 @@ impl FromRequest<AppState> for Json {
     }
 }
 
-fn require_admin(who: &Identity) -> Result<(), LakeSailError> {
-    if who.server_admin {
-        Ok(())
-    } else {
-        Err(forbidden(
-            "only server administrators (root keys) may do this",
-        ))
-    }
+/// The admin group is the server administrators' (root keys), as
+/// LakeSail documents it, whatever each operation would allow.
+fn require_admin(state: &AppState) -> Result<(), LakeSailError> {
+    Ok(state.core.allow(Need::Administer, Scope::Server)?)
 }
 
-fn require_org_admin(who: &Identity) -> Result<(), LakeSailError> {
-    if who.is_org_admin() {
-        Ok(())
-    } else {
-        Err(forbidden("only organization administrators may do this"))
-    }
+/// Workspaces and clusters are the organization administrators'.
+fn require_org_admin(state: &AppState, org: &str) -> Result<(), LakeSailError> {
+    Ok(state
+        .core
+        .allow(Need::Administer, Scope::Organization(org))?)
 }
 
 pub(super) fn expires_at(body: &Value) -> Result<Option<Timestamp>, Error> {
@@ -303,11 +294,10 @@ pub(super) fn key_summary(key: &Object) -> Value {
 }
 
 async fn create_root_key(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     let (token, key) = state
         .core
         .create_key(drey_control::auth::KeyRequest {
@@ -323,11 +313,10 @@ async fn create_root_key(
 }
 
 async fn list_root_keys(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     let keys = state.core.list_keys("root", None, None).await?;
     let items = keys.iter().map(key_summary).collect();
     Ok(json_reply(StatusCode::OK, page(items, &paging)?))
@@ -343,11 +332,10 @@ async fn root_key(state: &AppState, id: &str) -> Result<Object, Error> {
 }
 
 async fn get_root_key(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     Path(id): Path<String>,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     Ok(json_reply(
         StatusCode::OK,
         key_summary(&root_key(&state, &id).await?),
@@ -375,23 +363,21 @@ pub(super) async fn patch_key(
 }
 
 async fn update_root_key(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     Path(id): Path<String>,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     let key = root_key(&state, &id).await?;
     let key = patch_key(&state, &key, &body).await?;
     Ok(json_reply(StatusCode::OK, key_summary(&key)))
 }
 
 async fn delete_root_key(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     Path(id): Path<String>,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     root_key(&state, &id).await?;
     state.core.revoke_key(&id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -407,11 +393,10 @@ fn organization(org: &Object) -> Value {
 }
 
 async fn create_organization(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     let name = body
         .get("name")
         .and_then(Value::as_str)
@@ -428,11 +413,10 @@ async fn create_organization(
 }
 
 async fn list_organizations(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     let orgs = state.core.list_organizations().await?;
     Ok(json_reply(
         StatusCode::OK,
@@ -441,22 +425,20 @@ async fn list_organizations(
 }
 
 async fn get_organization(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     Path(id): Path<String>,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     let org = state.core.get_organization(&id).await?;
     Ok(json_reply(StatusCode::OK, organization(&org)))
 }
 
 async fn update_organization(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     Path(id): Path<String>,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     let limits = limits_of(&body)?;
     let mut org = match body.get("name") {
         None => state.core.get_organization(&id).await?,
@@ -490,45 +472,41 @@ fn quota_json(report: &QuotaReport) -> Value {
 
 /// `GET /api/admin/v1/organizations/{org}/quota`.
 async fn get_organization_quota(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     Path(id): Path<String>,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     let report = state.core.organization_quota(&id).await?;
     Ok(json_reply(StatusCode::OK, quota_json(&report)))
 }
 
 /// `GET /api/admin/v1/organizations/{org}/workspaces/{ws}/quota`.
 async fn get_workspace_quota(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     Path((org, ws)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     let report = state.core.environment_quota(&org, &ws).await?;
     Ok(json_reply(StatusCode::OK, quota_json(&report)))
 }
 
 /// `PUT /api/admin/v1/organizations/{org}/workspaces/{ws}/quota`: `{"limits": {...}}`.
 async fn set_workspace_quota(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     Path((org, ws)): Path<(String, String)>,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     let limits = limits_of(&body)?.unwrap_or_default();
     let report = state.core.set_environment_limits(&org, &ws, limits).await?;
     Ok(json_reply(StatusCode::OK, quota_json(&report)))
 }
 
 async fn delete_organization(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     Path(id): Path<String>,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     state.core.delete_organization(&id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -536,12 +514,11 @@ async fn delete_organization(
 /// drey's way in to a new organization: an administrator service account
 /// and a key for it, made by a server administrator.
 async fn create_organization_key(
-    State(state): State<AppState>,
-    Caller(who): Caller,
+    Acting(state): Acting,
     Path(org): Path<String>,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
-    require_admin(&who)?;
+    require_admin(&state)?;
     state.core.get_organization(&org).await?;
     let account = state
         .core

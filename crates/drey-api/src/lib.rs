@@ -57,7 +57,8 @@ pub struct AppState {
 /// Builds the whole HTTP application.
 pub fn app(core: Core, config: ApiConfig) -> Router {
     let state = AppState {
-        core,
+        // Handlers act through [`auth::Acting`]; this handle works for nobody.
+        core: core.acting_as(drey_control::access::Caller::Nobody),
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::new()),
     };

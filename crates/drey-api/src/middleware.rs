@@ -1,12 +1,13 @@
 //! The layers every request passes through, outermost first: panic guard,
 //! tracing, metrics, ETag/304, YAML rendering, authentication.
 
+use crate::auth::Acting;
 use crate::body::Format;
 use crate::error::rest_error;
 use crate::metrics::RequestLabels;
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -61,7 +62,7 @@ async fn remember_route(req: Request, next: Next) -> Response {
     response
 }
 
-async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn record_metrics(Acting(state): Acting, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let started = Instant::now();
     let response = next.run(req).await;

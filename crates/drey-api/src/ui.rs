@@ -7,9 +7,10 @@
 //! Everything under `/ui` is served from the constants below and nothing
 //! else, which is why its routes are open ones (no token, no identity).
 
+use crate::auth::Acting;
 use crate::auth::AuthMode;
 use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, REFERRER_POLICY,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
@@ -123,7 +124,7 @@ async fn asset(
 }
 
 /// What the page needs to know before its first API call.
-async fn config(State(state): State<AppState>) -> Response {
+async fn config(Acting(state): Acting) -> Response {
     let auth = match state.config.auth {
         AuthMode::None => "none",
         AuthMode::Token => "token",

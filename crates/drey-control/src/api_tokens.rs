@@ -2,6 +2,7 @@
 //! kept), each bound to one role on one namespace (environment) and named
 //! uniquely in it.
 
+use crate::access::{Need, Scope};
 use crate::auth::{ApiTokenFields, KeyRequest, NewToken, Role, API_TOKEN};
 use crate::Core;
 use drey_model::{Error, Kind, Object};
@@ -16,6 +17,7 @@ impl Core {
         name: &str,
         role: Role,
     ) -> Result<(NewToken, Object), Error> {
+        self.allow(Need::Grant, Scope::env(org, env))?;
         if role == Role::Admin {
             return Err(Error::invalid("role", "must be viewer, editor or owner"));
         }
@@ -41,8 +43,10 @@ impl Core {
 
     /// The live tokens of a namespace, oldest first.
     pub async fn list_api_tokens(&self, org: &str, env: &str) -> Result<Vec<Object>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         Ok(self
+            .as_drey()
             .list_keys(API_TOKEN, Some(org), None)
             .await?
             .into_iter()
@@ -65,6 +69,7 @@ impl Core {
 
     /// One token of a namespace, by name.
     pub async fn get_api_token(&self, org: &str, env: &str, name: &str) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.find_api_token(org, env, name)
             .await?
             .ok_or_else(|| Error::not_found(Kind::ApiKey, name))
@@ -72,6 +77,7 @@ impl Core {
 
     /// Revokes a token: it stops working at once.
     pub async fn delete_api_token(&self, org: &str, env: &str, name: &str) -> Result<(), Error> {
+        self.allow(Need::Grant, Scope::env(org, env))?;
         let token = self.get_api_token(org, env, name).await?;
         self.revoke_key(&token.meta.name).await
     }

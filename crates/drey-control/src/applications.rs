@@ -1,5 +1,6 @@
 //! Flink applications: the desired job, its instances and its events.
 
+use crate::access::{Need, Scope};
 use crate::{store_error, Core, Outcome, ResourceInput};
 use drey_model::application::{validate_spec, JobState};
 use drey_model::application_spec::{ApplicationSpec, ApplicationStatus, JobStatus, Lifecycle};
@@ -52,6 +53,7 @@ impl Core {
         input: ResourceInput,
         expected: Option<i64>,
     ) -> Result<(Object, Outcome), Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         self.write_application(org, env, input, expected, false)
             .await
     }
@@ -65,6 +67,7 @@ impl Core {
         env: &str,
         input: ResourceInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         self.write_application(org, env, input, None, true)
             .await
             .map(|(stored, _)| stored)
@@ -222,6 +225,7 @@ impl Core {
 
     /// One application.
     pub async fn get_application(&self, org: &str, env: &str, name: &str) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         match self
             .store
             .get(&app_key(org, env, name))
@@ -243,6 +247,7 @@ impl Core {
         env: &str,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         self.list(org, Kind::Application, Some(env.to_owned()), vec![], page)
             .await
@@ -256,6 +261,7 @@ impl Core {
         name: &str,
         state: JobState,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         // Against the version read: a status the reconciler writes
         // meanwhile is no conflict (the store's rule), another user's write is.
         let current = self.get_application(org, env, name).await?;
@@ -302,6 +308,7 @@ impl Core {
         env: &str,
         name: &str,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         let current = self.get_application(org, env, name).await?;
         let marked = if deletion_requested(&current) {
             current
@@ -364,6 +371,7 @@ impl Core {
         app: &str,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.list_app_children(org, env, app, Kind::Instance, page)
             .await
     }
@@ -376,6 +384,7 @@ impl Core {
         app: &str,
         name: &str,
     ) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.get_app_child(org, env, app, Kind::Instance, name)
             .await
     }
@@ -388,6 +397,7 @@ impl Core {
         app: &str,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.list_app_children(org, env, app, Kind::Event, page)
             .await
     }

@@ -18,6 +18,7 @@
 //! A jar's user-defined function classes are found by reading its class
 //! files.
 
+use crate::access::{Need, Scope};
 use crate::Core;
 use drey_model::{Error, Kind, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -491,6 +492,7 @@ impl Core {
         org: &str,
         env: &str,
     ) -> Result<ArtifactUpload, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         let store = self.env_store(org, env).await?;
         std::fs::create_dir_all(store.blobs()).map_err(io_error)?;
         sweep_abandoned_uploads(&store.blobs());
@@ -519,6 +521,7 @@ impl Core {
         upload: Option<ArtifactUpload>,
         meta: ArtifactMeta,
     ) -> Result<StoredArtifact, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         check_name(name)?;
         let store = self.env_store(org, env).await?;
         let _writing = self.artifact_writes.lock().await;
@@ -589,6 +592,7 @@ impl Core {
         env: &str,
         name: &str,
     ) -> Result<StoredArtifact, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let store = self.env_store(org, env).await?;
         let _reading = self.artifact_writes.lock().await;
         store
@@ -600,6 +604,7 @@ impl Core {
 
     /// Every artifact of an environment, by name.
     pub async fn artifacts(&self, org: &str, env: &str) -> Result<Vec<StoredArtifact>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let store = self.env_store(org, env).await?;
         let _reading = self.artifact_writes.lock().await;
         store.all()
@@ -612,6 +617,7 @@ impl Core {
         env: &str,
         version: &ArtifactVersion,
     ) -> Result<PathBuf, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         Ok(self
             .artifact_dir(org, env)?
             .join(".blobs")
@@ -628,6 +634,7 @@ impl Core {
         name: &str,
         version: Option<u32>,
     ) -> Result<(), Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         let store = self.env_store(org, env).await?;
         let applications = self.list_all(org, Kind::Application, Some(env)).await?;
         let _writing = self.artifact_writes.lock().await;
@@ -713,6 +720,7 @@ impl Core {
         env: &str,
         uri: &str,
     ) -> Result<PathBuf, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let parsed = CmfUri::parse(uri).unwrap_or_else(|| {
             Err(Error::invalid(
                 "spec.job.jarURI",
@@ -763,6 +771,7 @@ impl Core {
         filename: &str,
         upload: ArtifactUpload,
     ) -> Result<Artifact, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         check_filename(filename)?;
         let record = self
             .write_artifact(
@@ -790,6 +799,7 @@ impl Core {
 
     /// The artifacts of an environment as VVP lists them, by name.
     pub async fn list_artifacts(&self, org: &str, env: &str) -> Result<Vec<Artifact>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.artifacts(org, env)
             .await?
             .iter()
@@ -804,12 +814,14 @@ impl Core {
         env: &str,
         filename: &str,
     ) -> Result<Artifact, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let record = self.artifact(org, env, filename).await?;
         self.vvp_view(org, env, &record)
     }
 
     /// Deletes an artifact with all its versions (VVP's delete).
     pub async fn delete_artifact(&self, org: &str, env: &str, filename: &str) -> Result<(), Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         self.delete_artifact_versions(org, env, filename, None)
             .await
     }
@@ -817,6 +829,7 @@ impl Core {
     /// The stored jar a `file://` URI names, if it is one of this
     /// environment's artifacts (its latest view or a version's blob).
     pub fn artifact_of_uri(&self, org: &str, env: &str, uri: &str) -> Option<PathBuf> {
+        self.allow(Need::Read, Scope::env(org, env)).ok()?;
         let path = Path::new(uri.strip_prefix("file://")?);
         let dir = self.artifact_dir(org, env).ok()?;
         let parent = path.parent()?;

@@ -3,6 +3,7 @@
 //! SHA-256, compared in constant time. Keys live in the server's own
 //! organization namespace (`""`), so no tenant can list them as objects.
 
+use crate::access::{Need, Scope};
 use crate::{store_error, Core};
 use base64::Engine;
 use drey_model::identity::{ApiKeySpec, ApiKeyStatus, PrincipalSpec};
@@ -147,29 +148,6 @@ impl Identity {
     pub fn role_in(&self, env: &str) -> Option<Role> {
         self.role.max(self.grants.get(env).copied())
     }
-
-    /// Whether the caller may change who holds roles on `env`: the
-    /// environment's owners and the organization's administrators. Checked
-    /// before anything is written.
-    pub fn may_grant(&self, env: &str) -> Result<(), Error> {
-        if self.role_in(env) >= Some(Role::Owner) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!(
-                "only the owners of '{env}' and organization administrators may grant roles on it"
-            )))
-        }
-    }
-
-    /// Whether the caller administers its organization.
-    pub fn is_org_admin(&self) -> bool {
-        self.role == Some(Role::Admin)
-    }
-
-    /// Whether the caller may see that `env` exists (lists show only these).
-    pub fn sees(&self, env: &str) -> bool {
-        self.role_in(env).is_some()
-    }
 }
 
 /// A newly made token. Its `Debug` hides the secret.
@@ -254,6 +232,8 @@ impl Core {
         &self,
         request: KeyRequest,
     ) -> Result<(NewToken, drey_model::Object), Error> {
+        let namespace = request.api_token.as_ref().map(|t| t.namespace.as_str());
+        self.allow_on_key(request.kind, &request.org, namespace)?;
         let key_id = new_id();
         let secret = random_text(32);
         let token = request.api_token;
@@ -286,6 +266,31 @@ impl Core {
 
     /// A key's record (never its secret), if it exists and is not revoked.
     pub async fn get_key(&self, key_id: &str) -> Result<Option<drey_model::Object>, Error> {
+        let key = self.live_key(key_id).await?;
+        if let Some(key) = &key {
+            let spec: ApiKeySpec = view(&key.spec);
+            self.allow_on_key(
+                spec.kind.as_deref().unwrap_or_default(),
+                spec.org.as_deref().unwrap_or_default(),
+                spec.namespace.as_deref(),
+            )?;
+        }
+        Ok(key)
+    }
+
+    /// Who may see and change a key: root keys are the server
+    /// administrators', a VVP API token its namespace's owners', any other
+    /// key its organization's administrators'.
+    fn allow_on_key(&self, kind: &str, org: &str, namespace: Option<&str>) -> Result<(), Error> {
+        match (kind, namespace) {
+            ("root", _) => self.allow(Need::Administer, Scope::Server),
+            (API_TOKEN, Some(env)) => self.allow(Need::Grant, Scope::env(org, env)),
+            _ => self.allow(Need::Administer, Scope::Organization(org)),
+        }
+    }
+
+    /// A key's record whoever asks (for the checks that decide who asks).
+    async fn live_key(&self, key_id: &str) -> Result<Option<drey_model::Object>, Error> {
         Ok(self
             .store
             .get(&key_ref(key_id))
@@ -301,9 +306,15 @@ impl Core {
         org: Option<&str>,
         owner: Option<&str>,
     ) -> Result<Vec<drey_model::Object>, Error> {
+        match org {
+            Some(org) if kind != "root" => {
+                self.allow(Need::Administer, Scope::Organization(org))?
+            }
+            _ => self.allow(Need::Administer, Scope::Server)?,
+        }
         let mut out = Vec::new();
         for key in self.store.keys(Kind::ApiKey).await.map_err(store_error)? {
-            let Some(k) = self.get_key(&key.name).await? else {
+            let Some(k) = self.live_key(&key.name).await? else {
                 continue;
             };
             let spec: ApiKeySpec = view(&k.spec);

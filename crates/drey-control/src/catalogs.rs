@@ -1,5 +1,6 @@
 //! Kafka catalogs that statements can reference.
 
+use crate::access::{Need, Scope};
 use crate::{store_error, Core, ResourceInput};
 use drey_model::catalog_spec::{KafkaCatalogSpec, KafkaDatabaseSpec, SecretMappingSpec};
 use drey_model::loose::view;
@@ -38,6 +39,7 @@ fn same_name(kind: Kind, input: &ResourceInput, name: &str) -> Result<(), Error>
 impl Core {
     /// Creates a Kafka catalog; 409 semantics if the name is taken.
     pub async fn create_catalog(&self, org: &str, input: ResourceInput) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::Organization(org))?;
         check_cmf_name("metadata.name", &input.name)?;
         kafka_catalog_spec(&input.spec)?;
         let mut write = Write::new(catalog_key(org, &input.name), WriteMode::Create, input.spec);
@@ -48,11 +50,13 @@ impl Core {
 
     /// One catalog.
     pub async fn get_catalog(&self, org: &str, name: &str) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         self.get(&catalog_key(org, name)).await
     }
 
     /// A page of catalogs.
     pub async fn list_catalogs(&self, org: &str, page: PageRequest) -> Result<Page<Object>, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         self.list(org, Kind::Catalog, Some(String::new()), vec![], page)
             .await
     }
@@ -64,6 +68,7 @@ impl Core {
         name: &str,
         input: ResourceInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::Organization(org))?;
         same_name(Kind::Catalog, &input, name)?;
         kafka_catalog_spec(&input.spec)?;
         let current = self.get_catalog(org, name).await?;
@@ -81,6 +86,7 @@ impl Core {
 
     /// Deletes a catalog; refused (409) while it holds databases, as CMF does.
     pub async fn delete_catalog(&self, org: &str, name: &str) -> Result<(), Error> {
+        self.allow(Need::Write, Scope::Organization(org))?;
         self.get_catalog(org, name).await?;
         let databases = self.list_all(org, Kind::KafkaDatabase, Some(name)).await?;
         if !databases.is_empty() {
@@ -109,6 +115,7 @@ impl Core {
         catalog: &str,
         input: ResourceInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::Organization(org))?;
         check_cmf_name("metadata.name", &input.name)?;
         kafka_database_spec(&input.spec)?;
         self.get_catalog(org, catalog).await?;
@@ -132,6 +139,7 @@ impl Core {
         catalog: &str,
         name: &str,
     ) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         self.get_catalog(org, catalog).await?;
         self.get(&database_key(org, catalog, name)).await
     }
@@ -143,6 +151,7 @@ impl Core {
         catalog: &str,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         self.get_catalog(org, catalog).await?;
         self.list(
             org,
@@ -162,6 +171,7 @@ impl Core {
         name: &str,
         input: ResourceInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::Organization(org))?;
         same_name(Kind::KafkaDatabase, &input, name)?;
         kafka_database_spec(&input.spec)?;
         let current = self.get_kafka_database(org, catalog, name).await?;
@@ -185,6 +195,7 @@ impl Core {
         catalog: &str,
         name: &str,
     ) -> Result<(), Error> {
+        self.allow(Need::Write, Scope::Organization(org))?;
         self.get_catalog(org, catalog).await?;
         self.store
             .delete(Delete::new(database_key(org, catalog, name)))
@@ -196,6 +207,7 @@ impl Core {
 
     /// The environments whose secret mappings make `database` usable.
     pub async fn database_environments(&self, database: &Object) -> Result<Vec<String>, Error> {
+        self.allow(Need::Read, Scope::Organization(&database.key.org))?;
         let ids = database_secret_ids(&database.spec);
         self.environments_mapping(&database.key.org, &ids).await
     }
@@ -288,6 +300,7 @@ impl Core {
     /// The environments whose secret mappings make `catalog` usable (CMF's
     /// `status.environmentsWithAccess`).
     pub async fn catalog_environments(&self, catalog: &Object) -> Result<Vec<String>, Error> {
+        self.allow(Need::Read, Scope::Organization(&catalog.key.org))?;
         let ids = connection_secret_ids(&catalog.spec);
         self.environments_mapping(&catalog.key.org, &ids).await
     }
@@ -324,7 +337,7 @@ impl Core {
         env: &str,
         name: &str,
     ) -> Result<ResolvedCatalog, Error> {
-        let catalog = self.get_catalog(org, name).await?;
+        let catalog = self.as_drey().get_catalog(org, name).await?;
         if !self
             .unmapped_secret_ids(org, env, &connection_secret_ids(&catalog.spec))
             .await?

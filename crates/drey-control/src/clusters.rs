@@ -7,6 +7,7 @@
 //! clusters ([`crate::cluster_health`]) and runs the applications of the
 //! environments bound to one there (`crate::reconcile::backends`).
 
+use crate::access::{Need, Scope};
 use crate::auth::new_id;
 use crate::{store_error, Core};
 use drey_model::cluster::{ClusterKind, ClusterRegistration, LifecycleState};
@@ -101,6 +102,7 @@ impl Core {
 
     /// Registers a cluster.
     pub async fn create_cluster(&self, org: &str, input: ClusterInput) -> Result<Object, Error> {
+        self.allow(Need::Administer, Scope::Organization(org))?;
         let registration = self.check_cluster(org, &input, None).await?;
         let spec =
             serde_json::to_value(&registration).map_err(|e| Error::Internal(e.to_string()))?;
@@ -111,11 +113,13 @@ impl Core {
 
     /// One cluster of `org`.
     pub async fn get_cluster(&self, org: &str, id: &str) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         self.get(&cluster_key(org, id)).await
     }
 
     /// The cluster of `org` named `name`, if any.
     pub async fn find_cluster(&self, org: &str, name: &str) -> Result<Option<Object>, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         Ok(self
             .list_clusters(org)
             .await?
@@ -125,6 +129,7 @@ impl Core {
 
     /// The clusters of `org`, oldest first.
     pub async fn list_clusters(&self, org: &str) -> Result<Vec<Object>, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         let mut out = Vec::new();
         for key in self.store.keys(Kind::Cluster).await.map_err(store_error)? {
             if key.org == org {
@@ -143,6 +148,7 @@ impl Core {
         current: &Object,
         input: ClusterInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Administer, Scope::Organization(&current.key.org))?;
         let registration = self
             .check_cluster(&current.key.org, &input, Some(&current.key))
             .await?;
@@ -174,6 +180,7 @@ impl Core {
         lifecycle: LifecycleState,
         labels: Option<BTreeMap<String, String>>,
     ) -> Result<Object, Error> {
+        self.allow(Need::Administer, Scope::Organization(&current.key.org))?;
         let mut registration = ClusterRegistration::parse(&current.spec)?;
         registration.lifecycle_state = lifecycle;
         let spec =
@@ -212,7 +219,7 @@ impl Core {
         org: &str,
         id: &str,
     ) -> Result<Option<String>, Error> {
-        let cluster = self.get_cluster(org, id).await?;
+        let cluster = self.as_drey().get_cluster(org, id).await?;
         let registration = ClusterRegistration::parse(&cluster.spec)?;
         let name = &registration.name;
         if self.cluster_has_credentials(&cluster).await? {
@@ -270,10 +277,10 @@ impl Core {
     /// A cluster a workspace may run on: it exists, is active, and drey can
     /// drive it (this machine, or an existing Flink cluster).
     pub async fn usable_cluster(&self, org: &str, id: &str) -> Result<Object, Error> {
-        let cluster = self
-            .get_cluster(org, id)
-            .await
-            .map_err(|_| Error::invalid("clusterId", format!("cluster '{id}' does not exist")))?;
+        let cluster =
+            self.as_drey().get_cluster(org, id).await.map_err(|_| {
+                Error::invalid("clusterId", format!("cluster '{id}' does not exist"))
+            })?;
         let registration = ClusterRegistration::parse(&cluster.spec)?;
         if registration.lifecycle_state == drey_model::cluster::LifecycleState::Decommissioned {
             return Err(Error::invalid(
@@ -302,6 +309,7 @@ impl Core {
         env: &str,
         id: Option<&str>,
     ) -> Result<(), Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         let name = match id {
             Some(id) => {
                 let cluster = self.usable_cluster(org, id).await?;
@@ -319,6 +327,7 @@ impl Core {
         id: &str,
         in_use: Option<&str>,
     ) -> Result<(), Error> {
+        self.allow(Need::Administer, Scope::Organization(org))?;
         self.get_cluster(org, id).await?;
         if let Some(ws) = in_use {
             return Err(Error::Conflict(format!(

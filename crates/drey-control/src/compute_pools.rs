@@ -1,5 +1,6 @@
 //! Compute pools: the Flink clusters statements run on.
 
+use crate::access::{Need, Scope};
 use crate::{store_error, Core, ResourceInput};
 use drey_model::application::JobState;
 use drey_model::application_spec::ApplicationSpec;
@@ -53,7 +54,7 @@ impl Core {
             },
         };
         self.runnable_cluster(org, &name, &field).await?;
-        let Some(cluster) = self.find_cluster(org, &name).await? else {
+        let Some(cluster) = self.as_drey().find_cluster(org, &name).await? else {
             return Ok(None);
         };
         let registration = ClusterRegistration::parse(&cluster.spec)?;
@@ -67,6 +68,7 @@ impl Core {
         env: &str,
         input: ResourceInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         check_cmf_name("metadata.name", &input.name)?;
         compute_pool_spec(&input.spec)?;
         let environment = self.require_environment(org, env).await?;
@@ -104,6 +106,7 @@ impl Core {
         name: &str,
         input: ResourceInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         if !input.name.is_empty() && input.name != name {
             return Err(Error::invalid(
                 "metadata.name",
@@ -124,7 +127,7 @@ impl Core {
         }
         let environment = self.require_environment(org, env).await?;
         let on_cluster = match crate::reconcile::pools::existing_cluster_of(&current) {
-            Some(id) => Some(match self.get_cluster(org, &id).await {
+            Some(id) => Some(match self.as_drey().get_cluster(org, &id).await {
                 Ok(c) => drey_model::cluster::ClusterRegistration::parse(&c.spec)?.name,
                 Err(_) => id,
             }),
@@ -226,6 +229,7 @@ impl Core {
         env: &str,
         name: &str,
     ) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         self.get(&pool_key(org, env, name)).await
     }
@@ -237,6 +241,7 @@ impl Core {
         env: &str,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         self.list(org, Kind::ComputePool, Some(env.to_owned()), vec![], page)
             .await
@@ -244,6 +249,7 @@ impl Core {
 
     /// Deletes a compute pool; refused while a statement uses it.
     pub async fn delete_compute_pool(&self, org: &str, env: &str, name: &str) -> Result<(), Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         let mut delete = Delete::new(pool_key(org, env, name));
         delete.refuse_if_referenced = true;

@@ -3,6 +3,7 @@
 //! stored, versioned and deleted by one set of rules. A secret field is
 //! sealed like every secret and never read back.
 
+use crate::access::{Need, Scope};
 use crate::{store_error, Core};
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
 use drey_store::{Delete, SecretData, Write, WriteMode};
@@ -40,6 +41,7 @@ impl Core {
         create: bool,
         expected: Option<i64>,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         let mode = match (create, expected) {
             (true, _) => WriteMode::Create,
@@ -64,6 +66,7 @@ impl Core {
         plural: &str,
         name: &str,
     ) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         self.store
             .get(&key(org, env, plural, name))
@@ -82,6 +85,7 @@ impl Core {
         env: &str,
         plural: &str,
     ) -> Result<Vec<Object>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         let mut out = Vec::new();
         for page in 0.. {
@@ -120,6 +124,7 @@ impl Core {
         plural: &str,
         name: &str,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         self.store
             .delete(Delete::new(key(org, env, plural, name)))

@@ -1,6 +1,7 @@
 //! Environments: a scope for applications, statements and compute pools, with
 //! the defaults merged into them.
 
+use crate::access::{Need, Scope};
 use crate::{store_error, Core, Outcome};
 use drey_model::environment_spec::EnvironmentSpec;
 use drey_model::flink_options::check_user_configuration;
@@ -36,6 +37,13 @@ impl Core {
         org: &str,
         input: EnvironmentInput,
     ) -> Result<(Object, Outcome), Error> {
+        // A new environment is the organization's to make; an existing one
+        // is changed by those who may write in it.
+        let known = ObjectKey::global(org, Kind::Environment, &input.name);
+        match self.store.get(&known).await.map_err(store_error)? {
+            Some(_) => self.allow(Need::Write, Scope::env(org, &input.name))?,
+            None => self.allow(Need::Write, Scope::Organization(org))?,
+        }
         check_cmf_name("name", &input.name)?;
         if let Some(ns) = &input.kubernetes_namespace {
             check_dns_subdomain("kubernetesNamespace", ns, 1)?;
@@ -186,7 +194,7 @@ impl Core {
         if name == LOCAL_CLUSTER {
             return Ok(name.to_owned());
         }
-        let Some(cluster) = self.find_cluster(org, name).await? else {
+        let Some(cluster) = self.as_drey().find_cluster(org, name).await? else {
             return Err(Error::invalid(
                 field,
                 format!("no cluster named '{name}' is registered"),
@@ -213,6 +221,7 @@ impl Core {
 
     /// One environment.
     pub async fn get_environment(&self, org: &str, name: &str) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::env(org, name))?;
         self.require_environment(org, name).await
     }
 
@@ -222,8 +231,36 @@ impl Core {
         org: &str,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
-        self.list(org, Kind::Environment, Some(String::new()), vec![], page)
-            .await
+        self.allow(Need::Member, Scope::Organization(org))?;
+        let list = |page| self.list(org, Kind::Environment, Some(String::new()), vec![], page);
+        if self.allow(Need::Read, Scope::Organization(org)).is_ok() {
+            return list(page).await;
+        }
+        // Roles on single environments only: those environments, paged here.
+        let mut visible = Vec::new();
+        for number in 0.. {
+            let batch = list(PageRequest {
+                page: number,
+                size: drey_model::page::MAX_PAGE_SIZE,
+                sort: page.sort.clone(),
+            })
+            .await?
+            .items;
+            let last = batch.len() < drey_model::page::MAX_PAGE_SIZE as usize;
+            visible.extend((batch.into_iter()).filter(|e| self.caller.sees(org, &e.meta.name)));
+            if last {
+                break;
+            }
+        }
+        let start = (page.page as usize).saturating_mul(page.size as usize);
+        Ok(Page {
+            total: visible.len() as u64,
+            items: visible
+                .into_iter()
+                .skip(start)
+                .take(page.size as usize)
+                .collect(),
+        })
     }
 
     /// The environment's secret mappings as `connection secret id -> secret name`.
@@ -232,6 +269,7 @@ impl Core {
         org: &str,
         env: &str,
     ) -> Result<Map<String, Value>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let mappings = self
             .list(
                 org,
@@ -257,6 +295,9 @@ impl Core {
     /// statements or compute pools; its secret mappings and SQL catalog go
     /// with it.
     pub async fn delete_environment(&self, org: &str, name: &str) -> Result<Object, Error> {
+        // The organization's editors, or the environment's owners.
+        self.allow(Need::Write, Scope::Organization(org))
+            .or_else(|_| self.allow(Need::Grant, Scope::env(org, name)))?;
         let mut delete = Delete::new(ObjectKey::global(org, Kind::Environment, name));
         delete.must_be_empty = vec![
             (Kind::Application, name.to_owned()),

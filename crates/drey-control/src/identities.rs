@@ -4,7 +4,8 @@
 //! for every key made for them, an organization-wide role (or none) and the
 //! roles granted to them on single environments (`spec.grants`).
 
-use crate::auth::{new_id, Identity, KeyRequest, NewToken, PrincipalKind, Role};
+use crate::access::{Need, Scope};
+use crate::auth::{new_id, KeyRequest, NewToken, PrincipalKind, Role};
 use crate::{store_error, Core};
 use drey_model::identity::{ApiKeySpec, Grant, PrincipalSpec};
 use drey_model::loose::{to_json, view};
@@ -35,6 +36,7 @@ fn non_empty(field: &str, value: &str, max: usize) -> Result<(), Error> {
 impl Core {
     /// Creates an organization.
     pub async fn create_organization(&self, name: &str) -> Result<Object, Error> {
+        self.allow(Need::Administer, Scope::Server)?;
         non_empty("name", name, 200)?;
         let write = Write::new(org_key(&new_id()), WriteMode::Create, json!({"name": name}));
         self.store.write(write).await.map_err(store_error)
@@ -42,6 +44,7 @@ impl Core {
 
     /// Renames an organization.
     pub async fn rename_organization(&self, id: &str, name: &str) -> Result<Object, Error> {
+        self.allow(Need::Administer, Scope::Server)?;
         non_empty("name", name, 200)?;
         let current = self.get_organization(id).await?;
         let mut spec = serde_json::Map::new();
@@ -67,6 +70,7 @@ impl Core {
         id: &str,
         limits: drey_model::quota::Limits,
     ) -> Result<Object, Error> {
+        self.allow(Need::Administer, Scope::Server)?;
         let current = self.get_organization(id).await?;
         let mut spec = serde_json::Map::new();
         spec.insert(
@@ -89,11 +93,13 @@ impl Core {
 
     /// One organization.
     pub async fn get_organization(&self, id: &str) -> Result<Object, Error> {
+        self.allow(Need::Member, Scope::Organization(id))?;
         self.get(&org_key(id)).await
     }
 
     /// Every organization, oldest first.
     pub async fn list_organizations(&self) -> Result<Vec<Object>, Error> {
+        self.allow(Need::Administer, Scope::Server)?;
         let mut out = Vec::new();
         for key in self
             .store
@@ -111,6 +117,7 @@ impl Core {
 
     /// Deletes an organization that holds no environments; its keys stop working.
     pub async fn delete_organization(&self, id: &str) -> Result<(), Error> {
+        self.allow(Need::Administer, Scope::Server)?;
         self.get_organization(id).await?;
         let envs = self
             .list(
@@ -160,6 +167,7 @@ impl Core {
         spec: Value,
         role: Option<Role>,
     ) -> Result<Object, Error> {
+        self.allow(Need::Administer, Scope::Organization(org))?;
         let mut spec: PrincipalSpec = view(&spec);
         non_empty(
             "username",
@@ -185,6 +193,7 @@ impl Core {
         description: &str,
         role: Role,
     ) -> Result<Object, Error> {
+        self.allow(Need::Administer, Scope::Organization(org))?;
         self.create_principal(
             org,
             PrincipalKind::ServiceAccount,
@@ -201,6 +210,13 @@ impl Core {
         kind: PrincipalKind,
         id: &str,
     ) -> Result<Object, Error> {
+        // Everyone may read who they are themselves.
+        let own = self.caller().identity().is_some_and(|who| {
+            who.org == org && (who.principal.as_ref()).is_some_and(|p| p.kind == kind && p.id == id)
+        });
+        if !own {
+            self.allow(Need::Read, Scope::Organization(org))?;
+        }
         self.get(&principal_key(org, kind, id)).await
     }
 
@@ -216,6 +232,7 @@ impl Core {
         org: &str,
         kind: PrincipalKind,
     ) -> Result<Vec<Object>, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         let mut out = Vec::new();
         for key in self.store.keys(kind.kind()).await.map_err(store_error)? {
             if key.org == org {
@@ -231,6 +248,7 @@ impl Core {
     /// Replaces a principal's spec (its grants are kept), checked against
     /// the version read so a concurrent grant is never lost.
     pub async fn update_principal(&self, current: &Object, spec: Value) -> Result<Object, Error> {
+        self.allow(Need::Administer, Scope::Organization(&current.key.org))?;
         let mut spec: PrincipalSpec = view(&spec);
         non_empty(
             "username",
@@ -255,6 +273,7 @@ impl Core {
         kind: PrincipalKind,
         id: &str,
     ) -> Result<(), Error> {
+        self.allow(Need::Administer, Scope::Organization(org))?;
         self.get_principal(org, kind, id).await?;
         for key in self.list_keys(kind.key_kind(), Some(org), Some(id)).await? {
             self.revoke_key(&key.meta.name).await?;
@@ -274,6 +293,7 @@ impl Core {
         id: &str,
         expires_at: Option<Timestamp>,
     ) -> Result<(NewToken, Object), Error> {
+        self.allow(Need::Administer, Scope::Organization(org))?;
         self.get_principal(org, kind, id).await?;
         self.create_key(KeyRequest {
             kind: kind.key_kind(),
@@ -292,6 +312,7 @@ impl Core {
         account: &str,
         expires_at: Option<Timestamp>,
     ) -> Result<(NewToken, Object), Error> {
+        self.allow(Need::Administer, Scope::Organization(org))?;
         self.create_principal_key(org, PrincipalKind::ServiceAccount, account, expires_at)
             .await
     }
@@ -302,20 +323,19 @@ impl Core {
     /// version.
     pub async fn set_grant(
         &self,
-        who: &Identity,
+        org: &str,
         env: &str,
         kind: PrincipalKind,
         id: &str,
         role: Option<Role>,
     ) -> Result<Object, Error> {
-        who.may_grant(env)?;
-        let org = who.org.as_str();
+        self.allow(Need::Grant, Scope::env(org, env))?;
         if role == Some(Role::Admin) {
             return Err(Error::invalid("role", "must be viewer, editor or owner"));
         }
         self.require_environment(org, env).await?;
         for _ in 0..20 {
-            let current = self.get_principal(org, kind, id).await?;
+            let current = self.as_drey().get_principal(org, kind, id).await?;
             let mut spec: PrincipalSpec = view(&current.spec);
             let now = Timestamp::now();
             match role {
@@ -352,15 +372,44 @@ impl Core {
         )))
     }
 
+    /// Checks, before anything is written, that the caller may grant roles
+    /// on `env` (for a namespace about to be made: as its organization role
+    /// allows) and that every member named exists.
+    pub async fn check_grants(
+        &self,
+        org: &str,
+        env: &str,
+        members: &[(PrincipalKind, String)],
+    ) -> Result<(), Error> {
+        self.allow(Need::Grant, Scope::env(org, env))?;
+        for (kind, id) in members {
+            self.as_drey()
+                .get_principal(org, *kind, id)
+                .await
+                .map_err(|_| {
+                    let kind = match kind {
+                        PrincipalKind::User => "user",
+                        PrincipalKind::ServiceAccount => "serviceaccount",
+                    };
+                    Error::invalid(
+                        "roleBindings",
+                        format!("member '{kind}:{id}' does not exist"),
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
     /// Every grant on `env`: the principals holding one, with their kind.
     pub async fn grants_on(
         &self,
         org: &str,
         env: &str,
     ) -> Result<Vec<(PrincipalKind, Object)>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let mut out = Vec::new();
         for kind in [PrincipalKind::User, PrincipalKind::ServiceAccount] {
-            for p in self.list_principals(org, kind).await? {
+            for p in self.as_drey().list_principals(org, kind).await? {
                 if view::<PrincipalSpec>(&p.spec).grants.contains_key(env) {
                     out.push((kind, p));
                 }
@@ -371,16 +420,22 @@ impl Core {
 
     /// Forgets every grant on a deleted environment and revokes its VVP API
     /// tokens, so an environment made later under the same name starts bare.
-    pub async fn forget_environment_access(&self, org: &str, env: &str) -> Result<(), Error> {
-        for (_, p) in self.grants_on(org, env).await? {
-            self.set_grant_unchecked(&p, env).await?;
+    pub(crate) async fn forget_environment_access(
+        &self,
+        org: &str,
+        env: &str,
+    ) -> Result<(), Error> {
+        // Part of a delete already allowed: whoever deleted cannot see them all.
+        let core = self.as_drey();
+        for (_, p) in core.grants_on(org, env).await? {
+            core.set_grant_unchecked(&p, env).await?;
         }
-        for key in self
+        for key in core
             .list_keys(crate::auth::API_TOKEN, Some(org), None)
             .await?
         {
             if view::<ApiKeySpec>(&key.spec).namespace.as_deref() == Some(env) {
-                self.revoke_key(&key.meta.name).await?;
+                core.revoke_key(&key.meta.name).await?;
             }
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! crate) the reconcilers. Handlers parse and render; the rules — what may be
 //! created, what blocks a delete, which defaults apply — live here once.
 
+pub mod access;
 pub mod api_tokens;
 pub mod applications;
 pub mod artifacts;
@@ -95,6 +96,9 @@ pub struct Core {
     default_limits: drey_model::quota::Limits,
     /// Held from a quota check to the write it admits.
     admission: Arc<tokio::sync::Mutex<()>>,
+    /// Who the operations of this handle run for: drey itself unless
+    /// [`Core::acting_as`] says otherwise.
+    caller: access::Caller,
 }
 
 impl Core {
@@ -113,7 +117,34 @@ impl Core {
             board: observability::Board::default(),
             default_limits: drey_model::quota::Limits::default(),
             admission: Arc::new(tokio::sync::Mutex::new(())),
+            caller: access::Caller::System,
         }
+    }
+
+    /// The same core, working for `caller`: every operation decides whether
+    /// the caller may do it before it touches anything.
+    pub fn acting_as(&self, caller: access::Caller) -> Core {
+        Core {
+            caller,
+            ..self.clone()
+        }
+    }
+
+    /// The same core working for drey itself: for what an allowed operation
+    /// must look at beyond what its caller may read (the cluster an
+    /// environment runs on, the catalog a statement uses).
+    pub(crate) fn as_drey(&self) -> Core {
+        self.acting_as(access::Caller::System)
+    }
+
+    /// Who this handle works for.
+    pub fn caller(&self) -> &access::Caller {
+        &self.caller
+    }
+
+    /// Allows `need` on `scope` for this handle's caller, or a 403 saying why not.
+    pub fn allow(&self, need: access::Need, scope: access::Scope<'_>) -> Result<(), Error> {
+        self.caller.decide(need, scope)
     }
 
     /// The same core, on a replica that takes part in the reconciler
@@ -136,7 +167,7 @@ impl Core {
     /// The core the reconcilers use: the same wake-ups and settings, its
     /// store fenced by this replica's lease (unchanged without one).
     pub fn for_reconcilers(&self) -> Core {
-        let mut core = self.clone();
+        let mut core = self.acting_as(access::Caller::System);
         if let Some(leadership) = &self.leadership {
             core.store = Arc::new(leadership::FencedStore::new(
                 self.store.clone(),

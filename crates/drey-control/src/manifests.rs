@@ -10,6 +10,7 @@
 //! The renderers are pure; [`Core::application_manifest`] and
 //! [`Core::compute_pool_manifest`] gather what they need from the store.
 
+use crate::access::{Need, Scope};
 use crate::{store_error, Core};
 use drey_model::application::{effective_spec, JobState, UpgradeMode};
 use drey_model::application_spec::{ApplicationSpec, ComponentSpec};
@@ -382,6 +383,7 @@ impl Core {
         env: &str,
         name: &str,
     ) -> Result<Manifest, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let app = self.get_application(org, env, name).await?;
         let env_object = self.require_environment(org, env).await?;
         let env_spec: EnvironmentSpec = view(&env_object.spec);
@@ -403,6 +405,7 @@ impl Core {
         env: &str,
         name: &str,
     ) -> Result<FlinkDeployment, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let env_object = self.require_environment(org, env).await?;
         let pool = self
             .store

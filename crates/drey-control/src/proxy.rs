@@ -3,6 +3,7 @@
 //! to the cluster drey runs for it. Only the method, path, content type and
 //! body are forwarded — never drey's credentials.
 
+use crate::access::{Need, Scope};
 use crate::Core;
 use drey_flink::Method;
 use drey_model::{Error, Kind};
@@ -141,7 +142,12 @@ impl Core {
         target: ProxyTarget<'_>,
         request: ProxyRequest,
     ) -> Result<ProxyResponse, Error> {
-        let (kind, url) = self.proxy_url(org, env, target).await?;
+        let reads = matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+        let need = if reads { Need::Read } else { Need::Write };
+        self.allow(need, Scope::FlinkUi { org, env })?;
+        // Where the cluster is, whoever may reach its UI (a pre-signed URL's
+        // holder reads nothing else of the environment).
+        let (kind, url) = self.as_drey().proxy_url(org, env, target).await?;
         let url = url.as_str();
         let client = self
             .flink_client(url, drey_flink::ClientConfig::default())

@@ -7,6 +7,7 @@
 //! starts a cluster (`drey_runtime`'s admission), where what does not fit
 //! waits PENDING.
 
+use crate::access::{Need, Scope};
 use crate::{store_error, Core};
 use drey_model::application::{effective_spec, JobState};
 use drey_model::application_spec::ApplicationSpec;
@@ -244,6 +245,7 @@ impl Core {
 
     /// An environment's limits and usage.
     pub async fn environment_quota(&self, org: &str, env: &str) -> Result<QuotaReport, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let env = self.require_environment(org, env).await?;
         let limits = view::<EnvironmentSpec>(&env.spec).limits();
         Ok(QuotaReport {
@@ -255,6 +257,7 @@ impl Core {
 
     /// An organization's limits and usage.
     pub async fn organization_quota(&self, org: &str) -> Result<QuotaReport, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         let limits = self.organization_limits(org).await?;
         Ok(QuotaReport {
             limits,
@@ -272,6 +275,7 @@ impl Core {
         env: &str,
         limits: Limits,
     ) -> Result<QuotaReport, Error> {
+        self.allow(Need::Administer, Scope::Server)?;
         let current = self.require_environment(org, env).await?;
         let mut spec: EnvironmentSpec = view(&current.spec);
         spec.set_limits(limits);
@@ -316,6 +320,7 @@ pub struct ResourceCounts {
 impl Core {
     /// Counts an organization's objects (see [`ResourceCounts`]).
     pub async fn resource_counts(&self, org: &str) -> Result<ResourceCounts, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         let by_state = |objects: &[Object], state: &dyn Fn(&Object) -> Option<String>| {
             let mut out = BTreeMap::new();
             for o in objects {

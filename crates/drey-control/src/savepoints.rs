@@ -2,6 +2,7 @@
 //! upgrades, listed per application or statement, detached to outlive it,
 //! and usable as `initialSavepointPath`.
 
+use crate::access::{Need, Scope};
 use crate::{store_error, Core, ResourceInput};
 use drey_model::loose::{to_json, view, Loose};
 use drey_model::name::check_cmf_name;
@@ -84,6 +85,7 @@ impl Core {
         owner: Owner<'_>,
         input: ResourceInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         check_cmf_name("metadata.name", &input.name)?;
         check_spec(&input.spec)?;
         let parent = self.savepoint_owner(org, env, owner).await?;
@@ -109,6 +111,7 @@ impl Core {
         app: &str,
         input: ResourceInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         self.create_savepoint(org, env, Owner::Application(app), input)
             .await
     }
@@ -121,6 +124,7 @@ impl Core {
         owner: Owner<'_>,
         mut page: PageRequest,
     ) -> Result<Page<Object>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.savepoint_owner(org, env, owner).await?;
         if page.sort.is_empty() {
             page.sort.push(drey_model::SortOrder {
@@ -140,6 +144,7 @@ impl Core {
         app: &str,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.list_savepoints(org, env, Owner::Application(app), page)
             .await
     }
@@ -152,6 +157,7 @@ impl Core {
         owner: Owner<'_>,
         name: &str,
     ) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.savepoint_owner(org, env, owner).await?;
         self.get(&owner.key(org, env, name)).await
     }
@@ -164,6 +170,7 @@ impl Core {
         app: &str,
         name: &str,
     ) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.get_savepoint(org, env, Owner::Application(app), name)
             .await
     }
@@ -178,6 +185,7 @@ impl Core {
         owner: Owner<'_>,
         name: &str,
     ) -> Result<(), Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         self.savepoint_owner(org, env, owner).await?;
         let deleted = self
             .store
@@ -199,6 +207,7 @@ impl Core {
         app: &str,
         name: &str,
     ) -> Result<(), Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         self.delete_savepoint(org, env, Owner::Application(app), name)
             .await
     }
@@ -212,6 +221,7 @@ impl Core {
         app: &str,
         name: &str,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         let savepoint = self.get_app_savepoint(org, env, app, name).await?;
         let mut write = Write::new(
             ObjectKey::global(org, Kind::Savepoint, name),
@@ -235,6 +245,7 @@ impl Core {
         org: &str,
         input: ResourceInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::Organization(org))?;
         check_cmf_name("metadata.name", &input.name)?;
         let Some(path) = check_spec(&input.spec)? else {
             return Err(Error::invalid(
@@ -259,12 +270,14 @@ impl Core {
         org: &str,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         self.list(org, Kind::Savepoint, Some(String::new()), vec![], page)
             .await
     }
 
     /// One detached savepoint.
     pub async fn get_detached_savepoint(&self, org: &str, name: &str) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         self.get(&ObjectKey::global(org, Kind::Savepoint, name))
             .await
     }
@@ -272,6 +285,7 @@ impl Core {
     /// Deletes a detached savepoint record, and its files when drey wrote
     /// them and nothing restores from them.
     pub async fn delete_detached_savepoint(&self, org: &str, name: &str) -> Result<(), Error> {
+        self.allow(Need::Write, Scope::Organization(org))?;
         let deleted = self
             .store
             .delete(Delete::new(ObjectKey::global(org, Kind::Savepoint, name)))

@@ -1,5 +1,6 @@
 //! Environment secret mappings: `connection secret id -> secret` per environment.
 
+use crate::access::{Need, Scope};
 use crate::{store_error, Core, ResourceInput};
 use drey_model::name::check_cmf_name;
 use drey_model::validate::secret_mapping_spec;
@@ -39,6 +40,7 @@ impl Core {
         env: &str,
         input: ResourceInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         check_cmf_name("metadata.name", &input.name)?;
         self.write_mapping(org, env, input, WriteMode::Create).await
     }
@@ -51,6 +53,7 @@ impl Core {
         name: &str,
         mut input: ResourceInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         if input.name.is_empty() {
             input.name = name.to_owned();
         } else if input.name != name {
@@ -80,6 +83,7 @@ impl Core {
         env: &str,
         name: &str,
     ) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         self.get(&mapping_key(org, env, name)).await
     }
@@ -91,6 +95,7 @@ impl Core {
         env: &str,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         self.list(org, Kind::SecretMapping, Some(env.to_owned()), vec![], page)
             .await
@@ -103,6 +108,7 @@ impl Core {
         env: &str,
         name: &str,
     ) -> Result<(), Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         self.store
             .delete(Delete::new(mapping_key(org, env, name)))

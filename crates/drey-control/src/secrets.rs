@@ -1,6 +1,7 @@
 //! Secrets: data encrypted at rest, never returned, made visible to an
 //! environment through a secret mapping.
 
+use crate::access::{Need, Scope};
 use crate::{store_error, Core, ResourceInput};
 use drey_model::name::check_cmf_name;
 use drey_model::{Error, Kind, Object, ObjectKey, Page, PageRequest};
@@ -49,6 +50,7 @@ impl Core {
         org: &str,
         input: ResourceInput,
     ) -> Result<SecretView, Error> {
+        self.allow(Need::Write, Scope::Organization(org))?;
         check_cmf_name("metadata.name", &input.name)?;
         let (spec, data) = take_data(&input.spec)?;
         let mut write = Write::new(secret_key(org, &input.name), WriteMode::Create, spec);
@@ -67,6 +69,7 @@ impl Core {
         name: &str,
         input: ResourceInput,
     ) -> Result<SecretView, Error> {
+        self.allow(Need::Write, Scope::Organization(org))?;
         if !input.name.is_empty() && input.name != name {
             return Err(Error::invalid(
                 "metadata.name",
@@ -93,6 +96,7 @@ impl Core {
 
     /// One secret, without its data.
     pub async fn get_secret(&self, org: &str, name: &str) -> Result<SecretView, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         let object = self.get(&secret_key(org, name)).await?;
         self.secret_view(object).await
     }
@@ -103,6 +107,7 @@ impl Core {
         org: &str,
         page: PageRequest,
     ) -> Result<Page<SecretView>, Error> {
+        self.allow(Need::Read, Scope::Organization(org))?;
         let page = self
             .list(org, Kind::Secret, Some(String::new()), vec![], page)
             .await?;
@@ -119,6 +124,7 @@ impl Core {
     /// Deletes a secret; refused while an environment maps it, so a mapping
     /// never points at nothing.
     pub async fn delete_secret(&self, org: &str, name: &str) -> Result<(), Error> {
+        self.allow(Need::Write, Scope::Organization(org))?;
         let mut delete = Delete::new(secret_key(org, name));
         delete.refuse_if_referenced = true;
         self.store

@@ -9,6 +9,7 @@
 //! a *session* grant (a redirect), which works until `session_until`. Both
 //! die with the key that issued them (revoked, expired or deleted).
 
+use crate::access::{Caller, Need, Scope};
 use crate::{store_error, Core};
 use base64::Engine;
 use drey_model::{Error, Kind, ObjectKey, Timestamp};
@@ -44,6 +45,21 @@ pub struct Grant {
     /// Handed out (valid until `open_by`) or a web session (until `session_until`).
     #[serde(default)]
     pub kind: GrantKind,
+    /// Whether the key that signed it could write in the environment (set
+    /// when it is signed): without, the URL opens the UI read-only.
+    #[serde(default)]
+    pub writes: bool,
+}
+
+impl Grant {
+    /// Who its holder is to the core.
+    pub fn caller(&self) -> Caller {
+        Caller::SignedUrl {
+            org: self.org.clone(),
+            env: self.env.clone(),
+            writes: self.writes,
+        }
+    }
 }
 
 /// What a grant is for.
@@ -108,8 +124,22 @@ impl Core {
         Hmac::<Sha256>::new_from_slice(key).map_err(|e| Error::Internal(e.to_string()))
     }
 
-    /// The path segment that carries a signed grant.
+    /// The path segment that carries a signed grant for the caller, who
+    /// must be able to read the environment; the grant writes only if the
+    /// caller may write there.
     pub async fn sign_grant(&self, grant: &Grant) -> Result<String, Error> {
+        let env = Scope::env(&grant.org, &grant.env);
+        self.allow(Need::Read, env)?;
+        let writes = self.allow(Need::Write, env).is_ok();
+        self.seal(&Grant {
+            writes,
+            ..grant.clone()
+        })
+        .await
+    }
+
+    /// The signed path segment of a grant.
+    async fn seal(&self, grant: &Grant) -> Result<String, Error> {
         let payload = serde_json::to_vec(grant).map_err(|e| Error::Internal(e.to_string()))?;
         let mut mac = Self::mac(&self.signing_key().await?)?;
         mac.update(&payload);
@@ -147,7 +177,7 @@ impl Core {
 
     /// The session grant an open grant is traded for when its page is opened.
     pub async fn session_grant(&self, open: &Grant) -> Result<String, Error> {
-        self.sign_grant(&Grant {
+        self.seal(&Grant {
             kind: GrantKind::Session,
             ..open.clone()
         })

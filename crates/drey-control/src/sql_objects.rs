@@ -3,6 +3,7 @@
 //! and replayed into each new SQL session of the environment. So objects
 //! outlive the SQL engine and drey itself, and `DROP` removes them for good.
 
+use crate::access::{Need, Scope};
 use crate::{store_error, Core};
 use drey_model::sql::{CatalogChange, ChangeAction, SqlObjectId};
 use drey_model::{Error, Kind, ObjectKey, PageRequest, SortDirection, SortKey, SortOrder};
@@ -68,6 +69,7 @@ impl Core {
         keys: &[&str],
         value: &str,
     ) -> Result<Vec<Vec<String>>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let mut found = Vec::new();
         for object in self.sql_objects(org, env).await? {
             let Some(id) = object_id(&object.spec).filter(|id| id.kind == "table") else {

@@ -4,6 +4,7 @@
 //! catalog replayed, so it sees exactly what the environment's statements
 //! see. DDL that succeeds is recorded like a statement's.
 
+use crate::access::{Need, Scope};
 use crate::sql_engine::{RunError, Session};
 use crate::Core;
 use drey_model::sql::{classify, Execution};
@@ -128,6 +129,7 @@ impl Core {
         context: &SqlContext,
         sql: &str,
     ) -> Result<Result<SqlShape, String>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let (catalog, database) = context.names();
         let (shape, checked) = match classify(sql, &catalog, &database) {
             Execution::Query => (SqlShape::Select, format!("EXPLAIN {sql}")),
@@ -154,6 +156,7 @@ impl Core {
         context: &SqlContext,
         sql: &str,
     ) -> Result<Result<TextTable, String>, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         let (catalog, database) = context.names();
         let execution = classify(sql, &catalog, &database);
         if execution.runs_job() {
@@ -184,6 +187,7 @@ impl Core {
         context: &SqlContext,
         sql: &str,
     ) -> Result<Result<TextTable, String>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         match self.run_once(org, env, context, sql).await {
             Ok(collected) => Ok(Ok(table_of(collected))),
             Err(RunError::Sql(message)) => Ok(Err(message)),
@@ -203,6 +207,7 @@ impl Core {
         script: &str,
         position: usize,
     ) -> Result<Vec<Completion>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let word = word_before(script, position);
         let mut out: Vec<Completion> = Vec::new();
         if !word.is_empty() {

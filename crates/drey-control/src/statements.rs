@@ -2,6 +2,7 @@
 //! SQL engine when they are created (a SQL error shows in the create
 //! response); run on their compute pool by the statement reconciler.
 
+use crate::access::{Need, Scope};
 use crate::reconcile::statements::{cmf_rows, record_of, StatementRecord};
 use crate::{store_error, Core, ResourceInput};
 use drey_flink::{OperationHandle, ResultType, SessionHandle};
@@ -47,6 +48,7 @@ impl Core {
         env: &str,
         input: ResourceInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         check_cmf_name("metadata.name", &input.name)?;
         statement_spec(&input.spec)?;
         self.require_environment(org, env).await?;
@@ -96,6 +98,7 @@ impl Core {
         name: &str,
         input: ResourceInput,
     ) -> Result<Object, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         if !input.name.is_empty() && input.name != name {
             return Err(Error::invalid(
                 "metadata.name",
@@ -148,6 +151,7 @@ impl Core {
 
     /// One statement.
     pub async fn get_statement(&self, org: &str, env: &str, name: &str) -> Result<Object, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         self.get(&statement_key(org, env, name)).await
     }
@@ -162,6 +166,7 @@ impl Core {
         phase: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<Object>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         self.require_environment(org, env).await?;
         let mut filters = Vec::new();
         if let Some(pool) = compute_pool {
@@ -195,6 +200,7 @@ impl Core {
         env: &str,
         name: &str,
     ) -> Result<DeleteOutcome, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
         let statement = self.get_statement(org, env, name).await?;
         if crate::applications::deletion_requested(&statement) {
             return Ok(DeleteOutcome::Deleting);
@@ -258,6 +264,7 @@ impl Core {
         name: &str,
         page_token: Option<&str>,
     ) -> Result<Value, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let statement = self.get_statement(org, env, name).await?;
         let status: StatementStatus<StatementRecord> = view(&statement.status);
         if let Some(result) = &status.result {
@@ -319,6 +326,7 @@ impl Core {
         env: &str,
         name: &str,
     ) -> Result<Vec<StatementException>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
         let statement = self.get_statement(org, env, name).await?;
         Ok(view::<StatementStatus>(&statement.status)
             .exceptions

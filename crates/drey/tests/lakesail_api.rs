@@ -688,6 +688,64 @@ async fn presigned_urls_expire_whole_and_die_with_their_key() {
     assert_eq!(status(format!("{session}overview")).await, 503);
     assert_eq!(status(format!("{session}jobs/overview")).await, 503);
 
+    // A URL opens what its signer may do: a viewer's reads, never writes.
+    let (code, viewer, _) = call(
+        &s,
+        &root,
+        Method::POST,
+        "/api/org/v1/service-accounts",
+        Some(json!({"username": "watcher", "description": "reads", "role": "none"})),
+    )
+    .await;
+    assert_eq!(code, 201, "{viewer}");
+    let viewer_id = viewer["id"].as_str().unwrap();
+    let (code, grant, _) = call(
+        &s,
+        &root,
+        Method::POST,
+        &format!(
+            "/api/org/v1/workspaces/{}/grants",
+            ws["id"].as_str().unwrap()
+        ),
+        Some(json!({"serviceAccountId": viewer_id, "role": "viewer"})),
+    )
+    .await;
+    assert_eq!(code, 201, "{grant}");
+    let (code, key, _) = call(
+        &s,
+        &root,
+        Method::POST,
+        &format!("/api/org/v1/service-accounts/{viewer_id}/keys"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(code, 201, "{key}");
+    let (code, url, _) = call(
+        &s,
+        key["key"].as_str().unwrap(),
+        Method::POST,
+        &urls,
+        Some(json!({"expiresInSeconds": 60, "webSessionDurationInSeconds": 600})),
+    )
+    .await;
+    assert_eq!(code, 201, "a viewer may sign: {url}");
+    let read_only = path_of(&url);
+    let post = |path: String| {
+        let (client, url) = (no_redirects.clone(), s.url(&path));
+        async move { client.post(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(format!("{read_only}overview")).await, 503);
+    assert_eq!(
+        post(format!("{read_only}jars/upload")).await,
+        403,
+        "a viewer's URL writes nothing"
+    );
+    assert_eq!(
+        post(format!("{session}jars/upload")).await,
+        503,
+        "an editor's URL may write (no cluster runs here)"
+    );
+
     // Past open-by: the handed-out URL is dead on every path; the session lives.
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(status(open.clone()).await, 403, "the page after open-by");

@@ -2,11 +2,11 @@
 
 use super::environments::reply_empty;
 use super::{metadata, page_reply, page_request, reply, resource_input, resource_with};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
-use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_model::application::JobState;
@@ -62,7 +62,7 @@ fn render_event(event: &Object) -> Value {
 }
 
 pub(super) async fn upsert(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(env): Path<String>,
     Payload(body): Payload,
@@ -73,7 +73,7 @@ pub(super) async fn upsert(
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(env): Path<String>,
     RawQuery(query): RawQuery,
@@ -87,7 +87,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, app)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
@@ -98,7 +98,7 @@ pub(super) async fn get(
 /// drey's extension: the FlinkDeployment or FlinkSessionJob the Flink
 /// Kubernetes Operator would be given for the application.
 pub(super) async fn manifest(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, app)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
@@ -110,7 +110,7 @@ pub(super) async fn manifest(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, app)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
@@ -119,7 +119,7 @@ pub(super) async fn delete(
 }
 
 pub(super) async fn start(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, app)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
@@ -131,7 +131,7 @@ pub(super) async fn start(
 }
 
 pub(super) async fn suspend(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, app)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
@@ -143,7 +143,7 @@ pub(super) async fn suspend(
 }
 
 pub(super) async fn list_instances(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, app)): Path<(String, String)>,
     RawQuery(query): RawQuery,
@@ -157,7 +157,7 @@ pub(super) async fn list_instances(
 }
 
 pub(super) async fn get_instance(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, app, instance)): Path<(String, String, String)>,
 ) -> Result<Response, CmfError> {
@@ -169,7 +169,7 @@ pub(super) async fn get_instance(
 }
 
 pub(super) async fn list_events(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, app)): Path<(String, String)>,
     RawQuery(query): RawQuery,

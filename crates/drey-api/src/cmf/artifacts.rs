@@ -8,12 +8,13 @@
 use super::environments::reply_empty;
 use super::{page_request, reply, resource_input, API_VERSION};
 use crate::artifact_form::{self, ArtifactForm};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::body::{parse_document, Format};
 use crate::error::CmfError;
 use crate::paging::{cmf_page, QueryPairs};
 use crate::AppState;
-use axum::extract::{Multipart, Path, RawQuery, State};
+use axum::extract::{Multipart, Path, RawQuery};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use drey_control::artifacts::{
@@ -158,7 +159,7 @@ fn paged(request: &PageRequest, items: Vec<Value>) -> Response {
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(env): Path<String>,
     form: Form,
@@ -186,7 +187,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn update(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
     form: Form,
@@ -235,7 +236,7 @@ async fn write(
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(env): Path<String>,
     RawQuery(query): RawQuery,
@@ -252,7 +253,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
     RawQuery(query): RawQuery,
@@ -264,7 +265,7 @@ pub(super) async fn get(
 }
 
 pub(super) async fn list_versions(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
     RawQuery(query): RawQuery,
@@ -282,7 +283,7 @@ pub(super) async fn list_versions(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
     RawQuery(query): RawQuery,
@@ -308,7 +309,7 @@ pub(super) async fn delete(
 }
 
 pub(super) async fn content(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
     RawQuery(query): RawQuery,

@@ -2,11 +2,12 @@
 
 use super::environments::reply_empty;
 use super::{page_reply, page_request, reply, resource, resource_input};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
 use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_model::Object;
@@ -31,7 +32,7 @@ fn with_access(mut out: Value, envs: Vec<String>) -> Value {
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
@@ -41,7 +42,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
@@ -59,7 +60,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(name): Path<String>,
 ) -> Result<Response, CmfError> {
@@ -68,7 +69,7 @@ pub(super) async fn get(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(name): Path<String>,
 ) -> Result<Response, CmfError> {
@@ -77,7 +78,7 @@ pub(super) async fn delete(
 }
 
 pub(super) async fn update(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(name): Path<String>,
     Payload(body): Payload,
@@ -97,7 +98,7 @@ async fn render_database(state: &AppState, database: &Object) -> Result<Value, C
 }
 
 pub(super) async fn create_database(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(catalog): Path<String>,
     Payload(body): Payload,
@@ -114,7 +115,7 @@ pub(super) async fn create_database(
 }
 
 pub(super) async fn list_databases(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(catalog): Path<String>,
     RawQuery(query): RawQuery,
@@ -136,7 +137,7 @@ pub(super) async fn list_databases(
 }
 
 pub(super) async fn get_database(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((catalog, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
@@ -151,7 +152,7 @@ pub(super) async fn get_database(
 }
 
 pub(super) async fn update_database(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((catalog, name)): Path<(String, String)>,
     Payload(body): Payload,
@@ -168,7 +169,7 @@ pub(super) async fn update_database(
 }
 
 pub(super) async fn delete_database(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((catalog, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {

@@ -2,11 +2,11 @@
 
 use super::environments::reply_empty;
 use super::{page_reply, page_request, reply, resource, resource_input};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
-use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_model::loose::to_json;
@@ -25,7 +25,7 @@ fn render(pool: &Object) -> Value {
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(env): Path<String>,
     Payload(body): Payload,
@@ -39,7 +39,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(env): Path<String>,
     RawQuery(query): RawQuery,
@@ -53,7 +53,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
@@ -64,7 +64,7 @@ pub(super) async fn get(
 /// drey's extension: the session-mode FlinkDeployment the Flink Kubernetes
 /// Operator would be given for a SHARED pool.
 pub(super) async fn manifest(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
@@ -76,7 +76,7 @@ pub(super) async fn manifest(
 }
 
 pub(super) async fn update(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
     Payload(body): Payload,
@@ -90,7 +90,7 @@ pub(super) async fn update(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {

@@ -1,11 +1,11 @@
 //! `/cmf/api/v1/environments`: the flat Environment shape.
 
 use super::{page_reply, page_request, reply};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
-use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_control::environments::{empty_statement_defaults, EnvironmentInput};
@@ -76,7 +76,7 @@ fn input(body: Value) -> Result<EnvironmentInput, Error> {
 }
 
 pub(super) async fn upsert(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
@@ -94,32 +94,17 @@ pub(super) async fn upsert(
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
     let (_, page) = page_request(query)?;
-    let envs = if who.role.is_some() {
-        state.core.list_environments(&who.org, page.clone()).await?
-    } else {
-        // Roles on single environments only: those environments, paged here.
-        let all = crate::vvp::all_of(|p| state.core.list_environments(&who.org, p)).await?;
-        let visible: Vec<_> = all.into_iter().filter(|e| who.sees(&e.meta.name)).collect();
-        let start = (page.page as usize).saturating_mul(page.size as usize);
-        drey_model::Page {
-            total: visible.len() as u64,
-            items: visible
-                .into_iter()
-                .skip(start)
-                .take(page.size as usize)
-                .collect(),
-        }
-    };
+    let envs = state.core.list_environments(&who.org, page.clone()).await?;
     Ok(page_reply(&page, envs, |e| render(e, None)))
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(env): Path<String>,
 ) -> Result<Response, CmfError> {
@@ -129,7 +114,7 @@ pub(super) async fn get(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(env): Path<String>,
 ) -> Result<Response, CmfError> {

@@ -16,11 +16,12 @@
 //! itself, and answers everyone else with `*` without credentials. Only the
 //! method, path, content type and body reach Flink.
 
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::error::CmfError;
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
@@ -62,7 +63,7 @@ impl ProxyPath {
 
 /// Any path under a proxy, its root page included.
 pub(super) async fn proxy(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     who: Caller,
     Path(target): Path<ProxyPath>,
     RawQuery(query): RawQuery,

@@ -3,10 +3,9 @@
 //! numbers its quotas count), and an honest licence answer.
 
 use super::{kubernetes_clusters, reply};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::error::CmfError;
-use crate::AppState;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
@@ -32,7 +31,7 @@ pub(super) async fn system(Caller(_who): Caller) -> Response {
 /// Counts by kind and state, and the CPU and memory the organization's
 /// clusters are given (bytes), from the sums its quotas admit against.
 pub(super) async fn resources(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
 ) -> Result<Response, CmfError> {
     let counts = state.core.resource_counts(&who.org).await?;

@@ -6,14 +6,16 @@
 //! environments use cannot be decommissioned.
 
 use super::{page_request, reply, API_VERSION};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
 use crate::vvp::all_of;
 use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::Response;
+use drey_control::access::{Need, Scope};
 use drey_model::cluster::{
     ClusterHealth, ClusterRegistration, ConnectionState, LifecycleState, LOCAL_CLUSTER,
 };
@@ -100,7 +102,7 @@ pub(super) async fn states(state: &AppState, org: &str) -> Result<BTreeMap<Strin
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
@@ -129,7 +131,7 @@ async fn registered(state: &AppState, org: &str, name: &str) -> Result<Object, E
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(name): Path<String>,
 ) -> Result<Response, CmfError> {
@@ -156,17 +158,15 @@ async fn environments_on(state: &AppState, org: &str, name: &str) -> Result<Vec<
 }
 
 pub(super) async fn update(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(name): Path<String>,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
-    if !who.is_org_admin() {
-        return Err(Error::Forbidden(
-            "only organization administrators may change clusters".into(),
-        )
-        .into());
-    }
+    // Clusters are the organization administrators' (before the body is read).
+    state
+        .core
+        .allow(Need::Administer, Scope::Organization(&who.org))?;
     let Some(fields) = body.as_object() else {
         return Err(Error::BadRequest("the body must be a KubernetesCluster object".into()).into());
     };

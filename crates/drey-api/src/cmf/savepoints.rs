@@ -2,11 +2,11 @@
 
 use super::environments::reply_empty;
 use super::{page_reply, page_request, reply, resource, resource_input};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
-use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_control::savepoints::Owner;
@@ -50,7 +50,7 @@ impl SavepointPath {
 
 /// `POST .../{applications|statements}/{name}/savepoints`.
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(path): Path<SavepointPath>,
     Payload(body): Payload,
@@ -65,7 +65,7 @@ pub(super) async fn create(
 
 /// `GET .../{applications|statements}/{name}/savepoints`.
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(path): Path<SavepointPath>,
     RawQuery(query): RawQuery,
@@ -80,7 +80,7 @@ pub(super) async fn list(
 
 /// `GET .../{applications|statements}/{name}/savepoints/{savepoint}`.
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(path): Path<SavepointPath>,
 ) -> Result<Response, CmfError> {
@@ -93,7 +93,7 @@ pub(super) async fn get(
 
 /// `DELETE .../{applications|statements}/{name}/savepoints/{savepoint}`.
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(path): Path<SavepointPath>,
 ) -> Result<Response, CmfError> {
@@ -105,7 +105,7 @@ pub(super) async fn delete(
 }
 
 pub(super) async fn detach(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, app, name)): Path<(String, String, String)>,
 ) -> Result<Response, CmfError> {
@@ -117,7 +117,7 @@ pub(super) async fn detach(
 }
 
 pub(super) async fn create_detached(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
@@ -130,7 +130,7 @@ pub(super) async fn create_detached(
 }
 
 pub(super) async fn list_detached(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
@@ -143,7 +143,7 @@ pub(super) async fn list_detached(
 }
 
 pub(super) async fn get_detached(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(name): Path<String>,
 ) -> Result<Response, CmfError> {
@@ -152,7 +152,7 @@ pub(super) async fn get_detached(
 }
 
 pub(super) async fn delete_detached(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(name): Path<String>,
 ) -> Result<Response, CmfError> {

@@ -3,11 +3,11 @@
 
 use super::environments::reply_empty;
 use super::{page_reply, page_request, reply, resource, resource_input};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
-use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_control::secrets::SecretView;
@@ -31,7 +31,7 @@ fn render(view: &SecretView) -> Value {
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Payload(body): Payload,
 ) -> Result<Response, CmfError> {
@@ -45,7 +45,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, CmfError> {
@@ -55,7 +55,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(name): Path<String>,
 ) -> Result<Response, CmfError> {
@@ -64,7 +64,7 @@ pub(super) async fn get(
 }
 
 pub(super) async fn update(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(name): Path<String>,
     Payload(body): Payload,
@@ -75,7 +75,7 @@ pub(super) async fn update(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(name): Path<String>,
 ) -> Result<Response, CmfError> {

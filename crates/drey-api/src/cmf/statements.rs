@@ -2,11 +2,11 @@
 
 use super::environments::reply_empty;
 use super::{page_reply, page_request, reply, resource, resource_input};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::body::Payload;
 use crate::error::CmfError;
-use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_control::statements::DeleteOutcome;
@@ -30,7 +30,7 @@ fn render(statement: &Object) -> Value {
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(env): Path<String>,
     Payload(body): Payload,
@@ -41,7 +41,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(env): Path<String>,
     RawQuery(query): RawQuery,
@@ -61,7 +61,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
@@ -70,7 +70,7 @@ pub(super) async fn get(
 }
 
 pub(super) async fn update(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
     Payload(body): Payload,
@@ -84,7 +84,7 @@ pub(super) async fn update(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {
@@ -96,7 +96,7 @@ pub(super) async fn delete(
 }
 
 pub(super) async fn results(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
     RawQuery(query): RawQuery,
@@ -110,7 +110,7 @@ pub(super) async fn results(
 }
 
 pub(super) async fn exceptions(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Response, CmfError> {

@@ -11,10 +11,11 @@
 //! workspaces name one with `clusterId`.
 
 use super::{json_reply, page, require_org_admin, Json, LakeSailError, Paging};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::error::QueryOf;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::WithRejection;
@@ -70,11 +71,11 @@ async fn shown(state: &AppState, cluster: &Object) -> Result<Value, Error> {
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
+    require_org_admin(&state, &who.org)?;
     let cluster = state.core.create_cluster(&who.org, input(&body)?).await?;
     Ok(json_reply(
         StatusCode::CREATED,
@@ -83,7 +84,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
@@ -95,7 +96,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn describe(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, LakeSailError> {
@@ -106,12 +107,12 @@ pub(super) async fn describe(
 /// PATCH: a JSON merge patch over `name`, `kind`, `endpoint`,
 /// `description`; `credentials`, when given, replace the stored ones.
 pub(super) async fn update(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(id): Path<String>,
     Json(patch): Json,
 ) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
+    require_org_admin(&state, &who.org)?;
     let current = state.core.get_cluster(&who.org, &id).await?;
     let mut merged = current.spec.clone();
     let mut visible = patch.clone();
@@ -127,11 +128,11 @@ pub(super) async fn update(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
+    require_org_admin(&state, &who.org)?;
     let in_use = super::flink::workspace_on_cluster(&state, &who, &id).await?;
     state
         .core

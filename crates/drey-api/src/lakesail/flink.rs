@@ -6,12 +6,13 @@
 
 use super::spec::LakeSailSpec;
 use super::{json_reply, page, require_org_admin, Json, LakeSailError, Paging};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::cmf::flink_web_ui;
 use crate::error::QueryOf;
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::WithRejection;
@@ -153,11 +154,11 @@ fn name_of(body: &Value) -> Result<&str, Error> {
 }
 
 pub(super) async fn create_workspace(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
+    require_org_admin(&state, &who.org)?;
     let name = name_of(&body)?;
     let cluster = cluster_in(&state, &who, &body).await?;
     let id = new_id();
@@ -187,16 +188,13 @@ pub(super) async fn create_workspace(
 }
 
 pub(super) async fn list_workspaces(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
     let envs = crate::vvp::all_of(|p| state.core.list_environments(&who.org, p)).await?;
     let mut items = Vec::new();
-    for env in envs
-        .iter()
-        .filter(|e| e.meta.name.starts_with("ws-") && who.sees(&e.meta.name))
-    {
+    for env in envs.iter().filter(|e| e.meta.name.starts_with("ws-")) {
         let info = state
             .core
             .get_document(&who.org, &env.meta.name, INFO, "info")
@@ -208,7 +206,7 @@ pub(super) async fn list_workspaces(
 }
 
 pub(super) async fn get_workspace(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ws): Path<String>,
 ) -> Result<Response, LakeSailError> {
@@ -219,12 +217,12 @@ pub(super) async fn get_workspace(
 }
 
 pub(super) async fn update_workspace(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ws): Path<String>,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
+    require_org_admin(&state, &who.org)?;
     let current = workspace_of(&state, &who, &ws).await?;
     // A JSON merge patch over `name` and `clusterId`.
     let name = match body.get("name") {
@@ -249,11 +247,11 @@ pub(super) async fn update_workspace(
 }
 
 pub(super) async fn delete_workspace(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ws): Path<String>,
 ) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
+    require_org_admin(&state, &who.org)?;
     workspace_of(&state, &who, &ws).await?;
     state
         .core
@@ -428,7 +426,7 @@ async fn application(
 }
 
 pub(super) async fn create_application(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ws): Path<String>,
     Json(body): Json,
@@ -451,7 +449,7 @@ pub(super) async fn create_application(
 }
 
 pub(super) async fn list_applications(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ws): Path<String>,
     WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
@@ -468,7 +466,7 @@ pub(super) async fn list_applications(
 }
 
 pub(super) async fn get_application(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, app)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
@@ -487,7 +485,7 @@ pub(super) async fn get_application(
 /// PATCH: a JSON merge patch over the FlinkApplicationSpec, plus `state`
 /// RUNNING or SUSPENDED. A changed spec is an upgrade (through a savepoint).
 pub(super) async fn update_application(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, id)): Path<(String, String)>,
     Json(body): Json,
@@ -565,7 +563,7 @@ pub(super) async fn patch_application(
 }
 
 pub(super) async fn delete_application(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
@@ -593,7 +591,7 @@ pub(super) fn savepoint(sp: &Object) -> Value {
 }
 
 pub(super) async fn create_savepoint(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
@@ -626,7 +624,7 @@ pub(super) async fn take_savepoint(
 }
 
 pub(super) async fn list_savepoints(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
@@ -665,7 +663,7 @@ pub(super) async fn savepoint_list(
 
 /// A pre-signed URL that opens the application's Flink Web UI.
 pub(super) async fn create_url(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     headers: HeaderMap,
     Path((ws, id)): Path<(String, String)>,
@@ -706,6 +704,7 @@ pub(super) async fn signed_url(
             session_until: now + web_session,
             key_id: who.key_id.clone(),
             kind: GrantKind::Open,
+            writes: false,
         })
         .await?;
     let base = match &state.config.public_url {
@@ -727,7 +726,7 @@ pub(super) async fn signed_url(
 /// `/api/flink/v1/ui/<grant>/...`: the Web UI and REST API behind a
 /// pre-signed URL; the grant is the credential (no bearer token).
 pub(super) async fn signed_proxy(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Path(params): Path<BTreeMap<String, String>>,
     RawQuery(query): RawQuery,
     method: Method,
@@ -753,6 +752,11 @@ pub(super) async fn signed_proxy(
     }
     let writes = !method.is_safe();
     let logged_method = method.clone();
+    // The grant is the credential: the core acts for its holder.
+    let state = AppState {
+        core: state.core.acting_as(grant.caller()),
+        ..state
+    };
     let response = flink_web_ui::forward_to(
         &state,
         &grant.org,

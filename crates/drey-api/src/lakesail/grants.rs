@@ -7,10 +7,11 @@
 
 use super::flink::{check_id, env_of};
 use super::{json_reply, page, Json, LakeSailError, Paging};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::error::QueryOf;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::WithRejection;
@@ -59,37 +60,27 @@ fn role_of(body: &Value) -> Result<Role, Error> {
 }
 
 /// The principal a grant id names, whichever kind it is.
-async fn principal(
-    state: &AppState,
-    who: &Identity,
-    id: &str,
-) -> Result<(PrincipalKind, Object), Error> {
-    for kind in [PrincipalKind::User, PrincipalKind::ServiceAccount] {
-        if let Ok(p) = state.core.get_principal(&who.org, kind, id).await {
-            return Ok((kind, p));
-        }
-    }
-    Err(Error::not_found(Kind::User, id))
-}
-
+/// The holder of a grant on `env` (to whoever may read `env`).
 async fn granted(
     state: &AppState,
     who: &Identity,
     env: &str,
     id: &str,
 ) -> Result<(PrincipalKind, Object), Error> {
-    let (kind, p) = principal(state, who, id).await?;
-    if p.spec.get("grants").and_then(|g| g.get(env)).is_none() {
-        return Err(Error::NotFound {
+    state
+        .core
+        .grants_on(&who.org, env)
+        .await?
+        .into_iter()
+        .find(|(_, p)| p.meta.name == id)
+        .ok_or_else(|| Error::NotFound {
             kind: Kind::User,
             name: format!("grant {id}"),
-        });
-    }
-    Ok((kind, p))
+        })
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ws): Path<String>,
     WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
@@ -106,13 +97,12 @@ pub(super) async fn list(
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ws): Path<String>,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
     let env = workspace(&state, &who, &ws).await?;
-    who.may_grant(&env)?;
     let role = role_of(&body)?;
     let (kind, id) = match (
         body.get("userId").and_then(Value::as_str),
@@ -130,7 +120,7 @@ pub(super) async fn create(
     };
     let p = state
         .core
-        .set_grant(&who, &env, kind, id, Some(role))
+        .set_grant(&who.org, &env, kind, id, Some(role))
         .await
         .map_err(|e| match e {
             Error::NotFound { .. } => {
@@ -142,7 +132,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn describe(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
@@ -152,30 +142,31 @@ pub(super) async fn describe(
 }
 
 pub(super) async fn update(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, id)): Path<(String, String)>,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
     let env = workspace(&state, &who, &ws).await?;
-    who.may_grant(&env)?;
     let (kind, _) = granted(&state, &who, &env, &id).await?;
     let role = role_of(&body)?;
     let p = state
         .core
-        .set_grant(&who, &env, kind, &id, Some(role))
+        .set_grant(&who.org, &env, kind, &id, Some(role))
         .await?;
     Ok(json_reply(StatusCode::OK, render(kind, &p, &env)))
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
     let env = workspace(&state, &who, &ws).await?;
-    who.may_grant(&env)?;
     let (kind, _) = granted(&state, &who, &env, &id).await?;
-    state.core.set_grant(&who, &env, kind, &id, None).await?;
+    state
+        .core
+        .set_grant(&who.org, &env, kind, &id, None)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

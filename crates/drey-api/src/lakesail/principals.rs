@@ -11,10 +11,11 @@ use super::{
     expires_at, json_reply, key_summary, page, require_org_admin, times, Json, LakeSailError,
     Paging,
 };
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::error::QueryOf;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -37,57 +38,40 @@ pub(super) fn routes(base: &'static str, kind: PrincipalKind) -> Router<AppState
     Router::new()
         .route(
             base,
-            post(move |s: State<AppState>, c: Caller, b: Json| create(kind, s, c, b)).get(
-                move |s: State<AppState>, c: Caller, q: QueryOf<Paging, LakeSailError>| {
-                    list(kind, s, c, q)
-                },
+            post(move |s: Acting, c: Caller, b: Json| create(kind, s, c, b)).get(
+                move |s: Acting, c: Caller, q: QueryOf<Paging, LakeSailError>| list(kind, s, c, q),
             ),
         )
         .route(
             &format!("{base}/{{id}}"),
-            get(move |s: State<AppState>, c: Caller, p: Path<String>| describe(kind, s, c, p))
-                .patch(
-                    move |s: State<AppState>, c: Caller, p: Path<String>, b: Json| {
-                        update(kind, s, c, p, b)
-                    },
-                )
-                .delete(move |s: State<AppState>, c: Caller, p: Path<String>| {
-                    delete(kind, s, c, p)
-                }),
+            get(move |s: Acting, c: Caller, p: Path<String>| describe(kind, s, c, p))
+                .patch(move |s: Acting, c: Caller, p: Path<String>, b: Json| {
+                    update(kind, s, c, p, b)
+                })
+                .delete(move |s: Acting, c: Caller, p: Path<String>| delete(kind, s, c, p)),
         )
         .route(
             &format!("{base}/{{id}}/keys"),
-            post(
-                move |s: State<AppState>, c: Caller, p: Path<String>, b: Json| {
-                    create_key(kind, s, c, p, b)
-                },
-            )
+            post(move |s: Acting, c: Caller, p: Path<String>, b: Json| {
+                create_key(kind, s, c, p, b)
+            })
             .get(
-                move |s: State<AppState>,
-                      c: Caller,
-                      p: Path<String>,
-                      q: QueryOf<Paging, LakeSailError>| {
+                move |s: Acting, c: Caller, p: Path<String>, q: QueryOf<Paging, LakeSailError>| {
                     list_keys(kind, s, c, p, q)
                 },
             ),
         )
         .route(
             &format!("{base}/{{id}}/keys/{{key}}"),
-            get(
-                move |s: State<AppState>, c: Caller, p: Path<(String, String)>| {
-                    get_key(kind, s, c, p)
-                },
-            )
-            .patch(
-                move |s: State<AppState>, c: Caller, p: Path<(String, String)>, b: Json| {
-                    update_key(kind, s, c, p, b)
-                },
-            )
-            .delete(
-                move |s: State<AppState>, c: Caller, p: Path<(String, String)>| {
+            get(move |s: Acting, c: Caller, p: Path<(String, String)>| get_key(kind, s, c, p))
+                .patch(
+                    move |s: Acting, c: Caller, p: Path<(String, String)>, b: Json| {
+                        update_key(kind, s, c, p, b)
+                    },
+                )
+                .delete(move |s: Acting, c: Caller, p: Path<(String, String)>| {
                     delete_key(kind, s, c, p)
-                },
-            ),
+                }),
         )
 }
 
@@ -153,11 +137,11 @@ fn spec_of(kind: PrincipalKind, body: &Value) -> Result<Value, Error> {
 
 async fn create(
     kind: PrincipalKind,
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
+    require_org_admin(&state, &who.org)?;
     let spec = spec_of(kind, &body)?;
     let role = role_in(&body, Some(Role::Editor))?;
     let p = state
@@ -169,7 +153,7 @@ async fn create(
 
 async fn list(
     kind: PrincipalKind,
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
 ) -> Result<Response, LakeSailError> {
@@ -180,7 +164,7 @@ async fn list(
 
 async fn describe(
     kind: PrincipalKind,
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, LakeSailError> {
@@ -191,12 +175,12 @@ async fn describe(
 /// PATCH: a JSON merge patch over the principal's fields and `role`.
 async fn update(
     kind: PrincipalKind,
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(id): Path<String>,
     Json(patch): Json,
 ) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
+    require_org_admin(&state, &who.org)?;
     if !patch.is_object() {
         return Err(Error::BadRequest("the body must be a JSON object".into()).into());
     }
@@ -220,23 +204,23 @@ async fn update(
 
 async fn delete(
     kind: PrincipalKind,
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
+    require_org_admin(&state, &who.org)?;
     state.core.delete_principal(&who.org, kind, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn create_key(
     kind: PrincipalKind,
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(id): Path<String>,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
+    require_org_admin(&state, &who.org)?;
     let (token, key) = state
         .core
         .create_principal_key(&who.org, kind, &id, expires_at(&body)?)
@@ -261,7 +245,7 @@ async fn keys_of(
 
 async fn list_keys(
     kind: PrincipalKind,
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(id): Path<String>,
     WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
@@ -275,7 +259,7 @@ async fn list_keys(
 
 async fn get_key(
     kind: PrincipalKind,
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((id, key)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
@@ -290,12 +274,12 @@ async fn get_key(
 /// PATCH of a key: `expiresAt` set, or cleared with null.
 async fn update_key(
     kind: PrincipalKind,
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((id, key)): Path<(String, String)>,
     Json(body): Json,
 ) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
+    require_org_admin(&state, &who.org)?;
     let keys = keys_of(kind, &state, &who, &id).await?;
     let key = keys
         .iter()
@@ -307,11 +291,11 @@ async fn update_key(
 
 async fn delete_key(
     kind: PrincipalKind,
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((id, key)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
-    require_org_admin(&who)?;
+    require_org_admin(&state, &who.org)?;
     let keys = keys_of(kind, &state, &who, &id).await?;
     if !keys.iter().any(|k| k.meta.name == key) {
         return Err(Error::not_found(drey_model::Kind::ApiKey, &key).into());
@@ -324,7 +308,7 @@ async fn delete_key(
 /// `{"serviceAccount": ...}` by the credential; a VVP API token is
 /// `{"apiToken": {...}}` (drey's).
 pub(super) async fn me(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
 ) -> Result<Response, LakeSailError> {
     let body = match &who.principal {

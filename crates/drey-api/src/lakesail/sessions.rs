@@ -11,10 +11,11 @@ use super::flink::{
 };
 use super::spec::LakeSailSpec;
 use super::{json_reply, page, Json, LakeSailError, Paging};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::error::QueryOf;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::WithRejection;
@@ -124,7 +125,7 @@ async fn session_job(
 }
 
 pub(super) async fn create_session(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ws): Path<String>,
     Json(body): Json,
@@ -146,7 +147,7 @@ pub(super) async fn create_session(
 }
 
 pub(super) async fn list_sessions(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ws): Path<String>,
     WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
@@ -163,7 +164,7 @@ pub(super) async fn list_sessions(
 }
 
 pub(super) async fn get_session(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
@@ -184,7 +185,7 @@ pub(super) async fn get_session(
 /// RUNNING or SUSPENDED (a suspended session has no cluster). Refused with
 /// 409 while a session job runs in it, since the change restarts its cluster.
 pub(super) async fn update_session(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, id)): Path<(String, String)>,
     Json(body): Json,
@@ -228,7 +229,7 @@ pub(super) async fn update_session(
 
 /// DELETE: 204; 409 while jobs are left in the session.
 pub(super) async fn delete_session(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<Response, LakeSailError> {
@@ -243,7 +244,7 @@ pub(super) async fn delete_session(
 /// CreateFlinkSessionUrl (drey's completion, as CreateFlinkApplicationUrl):
 /// a pre-signed URL to the session cluster's Flink Web UI.
 pub(super) async fn create_session_url(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     headers: HeaderMap,
     Path((ws, id)): Path<(String, String)>,
@@ -273,7 +274,7 @@ fn job_spec(body: &Value, pool: &Object) -> Result<Value, Error> {
 }
 
 pub(super) async fn create_job(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, id)): Path<(String, String)>,
     Json(body): Json,
@@ -295,7 +296,7 @@ pub(super) async fn create_job(
 }
 
 pub(super) async fn list_jobs(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, id)): Path<(String, String)>,
     WithRejection(Query(paging), _): QueryOf<Paging, LakeSailError>,
@@ -315,7 +316,7 @@ pub(super) async fn list_jobs(
 }
 
 pub(super) async fn get_job(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, session_id, id)): Path<(String, String, String)>,
 ) -> Result<Response, LakeSailError> {
@@ -337,7 +338,7 @@ pub(super) async fn get_job(
 /// PATCH: a JSON merge patch over the FlinkSessionJobSpec, plus `state`
 /// RUNNING or SUSPENDED (suspended with a savepoint, resumed from it).
 pub(super) async fn update_job(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, session_id, id)): Path<(String, String, String)>,
     Json(body): Json,
@@ -350,7 +351,7 @@ pub(super) async fn update_job(
 }
 
 pub(super) async fn delete_job(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, session_id, id)): Path<(String, String, String)>,
 ) -> Result<Response, LakeSailError> {
@@ -363,7 +364,7 @@ pub(super) async fn delete_job(
 }
 
 pub(super) async fn create_job_savepoint(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, session_id, id)): Path<(String, String, String)>,
 ) -> Result<Response, LakeSailError> {
@@ -372,7 +373,7 @@ pub(super) async fn create_job_savepoint(
 }
 
 pub(super) async fn list_job_savepoints(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ws, session_id, id)): Path<(String, String, String)>,
 ) -> Result<Response, LakeSailError> {

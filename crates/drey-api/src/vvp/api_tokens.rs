@@ -5,9 +5,9 @@
 //! the namespace (or an organization admin).
 
 use super::{check_name, reply, VvpError, VvpPayload};
+use crate::auth::Acting;
 use crate::auth::Caller;
-use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_control::auth::{Identity, Role};
@@ -39,7 +39,7 @@ fn may_manage(who: &Identity, ns: &str) -> Result<(), Error> {
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
 ) -> Result<Response, VvpError> {
@@ -49,7 +49,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
     VvpPayload(body): VvpPayload,
@@ -78,7 +78,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Response, VvpError> {
@@ -90,7 +90,7 @@ pub(super) async fn get(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Response, VvpError> {

@@ -4,10 +4,10 @@
 //! (`jarUri`), UDF artifacts (`jarUrl`) and statements (`USING JAR`) name.
 
 use super::{reply, VvpError};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::error::QueryOf;
-use crate::AppState;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::WithRejection;
@@ -26,7 +26,7 @@ fn render(a: &Artifact) -> Value {
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
 ) -> Result<Response, VvpError> {
@@ -43,7 +43,7 @@ pub(super) async fn list(
 /// `artifacts:upload` (the only POST): the `file` part is stored under its
 /// own file name, as a new version of the artifact of that name.
 pub(super) async fn upload(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, verb)): Path<(String, String)>,
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
@@ -73,7 +73,7 @@ pub(super) struct Named {
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
     WithRejection(Query(named), _): QueryOf<Named, VvpError>,

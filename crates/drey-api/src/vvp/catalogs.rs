@@ -8,10 +8,11 @@
 //! would see.
 
 use super::{reply, VvpError};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::error::QueryOf;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::WithRejection;
@@ -50,7 +51,7 @@ fn render(ns: &str, name: &str, properties: &Value) -> Value {
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
 ) -> Result<Response, VvpError> {
@@ -86,7 +87,7 @@ fn first_column(table: &TextTable) -> Vec<String> {
 
 /// `cat` (or `cat:verb`): one catalog, or a browsing verb on it.
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, segment)): Path<(String, String)>,
     WithRejection(Query(browse), _): QueryOf<Browse, VvpError>,

@@ -9,11 +9,12 @@ use super::{
     all, check_name, list_of, metadata, name_in, reply, string_map_in, version_in, VvpError,
     VvpPayload,
 };
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::error::QueryOf;
 use crate::AppState;
+use axum::extract::Path;
 use axum::extract::Query;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::WithRejection;
@@ -411,7 +412,7 @@ pub(super) struct ListQuery {
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
     WithRejection(Query(query), _): QueryOf<ListQuery, VvpError>,
@@ -428,7 +429,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
     VvpPayload(body): VvpPayload,
@@ -440,7 +441,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Response, VvpError> {
@@ -450,7 +451,7 @@ pub(super) async fn get(
 
 /// PUT: create or replace.
 pub(super) async fn put(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, name)): Path<(String, String)>,
     VvpPayload(body): VvpPayload,
@@ -485,7 +486,7 @@ pub(super) async fn put(
 
 /// PATCH: an RFC 7386 merge patch over the deployment as VVP shows it.
 pub(super) async fn patch(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, name)): Path<(String, String)>,
     VvpPayload(body): VvpPayload,
@@ -511,7 +512,7 @@ pub(super) async fn patch(
 
 /// DELETE: only a deployment that is not running (VVP's rule).
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Response, VvpError> {

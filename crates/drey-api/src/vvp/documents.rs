@@ -6,9 +6,10 @@
 use super::{
     check_name, list_of, metadata, name_in, reply, string_map_in, version_in, VvpError, VvpPayload,
 };
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_control::documents::DocumentInput;
@@ -156,7 +157,7 @@ pub(super) async fn target_cluster(
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, plural)): Path<(String, String)>,
 ) -> Result<Response, VvpError> {
@@ -167,7 +168,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, plural)): Path<(String, String)>,
     VvpPayload(body): VvpPayload,
@@ -183,7 +184,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, plural, name)): Path<(String, String, String)>,
 ) -> Result<Response, VvpError> {
@@ -198,7 +199,7 @@ pub(super) async fn get(
 /// PUT (create or replace) and PATCH (merge over what is stored; a secret
 /// value must be given again).
 pub(super) async fn replace(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     method: axum::http::Method,
     Path((ns, plural, name)): Path<(String, String, String)>,
@@ -242,7 +243,7 @@ pub(super) async fn replace(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, plural, name)): Path<(String, String, String)>,
 ) -> Result<Response, VvpError> {
@@ -281,7 +282,7 @@ fn render_defaults(spec: Value, doc: Option<&Object>, ns: &str) -> Value {
 }
 
 pub(super) async fn get_defaults(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
 ) -> Result<Response, VvpError> {
@@ -298,7 +299,7 @@ pub(super) async fn get_defaults(
 }
 
 pub(super) async fn patch_defaults(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
     VvpPayload(body): VvpPayload,

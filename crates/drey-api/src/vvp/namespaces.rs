@@ -6,9 +6,10 @@
 //! writing them needs owner on the namespace or an organization admin.
 
 use super::{all, check_name, reply, VvpError, VvpPayload};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use drey_control::auth::{Identity, PrincipalKind, Role};
@@ -115,16 +116,8 @@ async fn check_bindings(
     env: &str,
     wanted: &Bindings,
 ) -> Result<(), Error> {
-    who.may_grant(env)?;
-    for (kind, id) in wanted.keys() {
-        if state.core.get_principal(&who.org, *kind, id).await.is_err() {
-            return Err(Error::invalid(
-                "roleBindings",
-                format!("member '{}' does not exist", member(*kind, id)),
-            ));
-        }
-    }
-    Ok(())
+    let members: Vec<_> = wanted.keys().cloned().collect();
+    state.core.check_grants(&who.org, env, &members).await
 }
 
 /// Makes the namespace's grants those of `wanted` (see [`check_bindings`]).
@@ -138,33 +131,30 @@ async fn apply_bindings(
         if !wanted.contains_key(&(kind, p.meta.name.clone())) {
             state
                 .core
-                .set_grant(who, env, kind, &p.meta.name, None)
+                .set_grant(&who.org, env, kind, &p.meta.name, None)
                 .await?;
         }
     }
     for ((kind, id), role) in wanted {
         state
             .core
-            .set_grant(who, env, kind, &id, Some(role))
+            .set_grant(&who.org, env, kind, &id, Some(role))
             .await?;
     }
     Ok(())
 }
 
-pub(super) async fn list(
-    State(state): State<AppState>,
-    Caller(who): Caller,
-) -> Result<Response, VvpError> {
+pub(super) async fn list(Acting(state): Acting, Caller(who): Caller) -> Result<Response, VvpError> {
     let envs = all(|page| state.core.list_environments(&who.org, page)).await?;
     let mut items = Vec::new();
-    for env in envs.iter().filter(|e| who.sees(&e.meta.name)) {
+    for env in &envs {
         items.push(render(&state, &who, env).await?);
     }
     Ok(reply(StatusCode::OK, json!({"namespaces": items})))
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     VvpPayload(body): VvpPayload,
 ) -> Result<Response, VvpError> {
@@ -211,7 +201,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
 ) -> Result<Response, VvpError> {
@@ -228,7 +218,7 @@ pub(super) async fn get(
 /// PUT and PATCH: the name is immutable; `roleBindings`, when given,
 /// replace the namespace's grants.
 pub(super) async fn update(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
     VvpPayload(body): VvpPayload,
@@ -252,7 +242,7 @@ pub(super) async fn update(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
 ) -> Result<Response, VvpError> {

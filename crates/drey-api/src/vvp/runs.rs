@@ -4,10 +4,11 @@
 
 use super::deployments::find;
 use super::{all, list_of, reply, VvpError, VvpPayload};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::error::QueryOf;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::WithRejection;
@@ -107,7 +108,7 @@ async fn jobs_of(state: &AppState, org: &str, ns: &str, app: &Object) -> Result<
 }
 
 pub(super) async fn list_jobs(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
     WithRejection(Query(filter), _): QueryOf<Filter, VvpError>,
@@ -120,7 +121,7 @@ pub(super) async fn list_jobs(
 }
 
 pub(super) async fn get_job(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, job)): Path<(String, String)>,
 ) -> Result<Response, VvpError> {
@@ -166,7 +167,7 @@ fn render_event(app: &Object, event: &Object, ns: &str) -> Value {
 }
 
 pub(super) async fn list_events(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
     WithRejection(Query(filter), _): QueryOf<Filter, VvpError>,
@@ -243,7 +244,7 @@ async fn savepoints_of(
 }
 
 pub(super) async fn list_savepoints(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
     WithRejection(Query(filter), _): QueryOf<Filter, VvpError>,
@@ -257,7 +258,7 @@ pub(super) async fn list_savepoints(
 }
 
 pub(super) async fn get_savepoint(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, id)): Path<(String, String)>,
 ) -> Result<Response, VvpError> {
@@ -285,7 +286,7 @@ pub(super) struct Force {
 /// deletion, so `force` changes nothing (it is still checked to be a
 /// boolean).
 pub(super) async fn delete_savepoint(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, id)): Path<(String, String)>,
     WithRejection(Query(_force), _): QueryOf<Force, VvpError>,
@@ -305,7 +306,7 @@ pub(super) async fn delete_savepoint(
 
 /// POST with `metadata.deploymentId`: a savepoint of the deployment's job.
 pub(super) async fn create_savepoint(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
     VvpPayload(body): VvpPayload,
@@ -333,7 +334,7 @@ pub(super) async fn create_savepoint(
 }
 
 /// `GET /api/v1/status`: the server answers and its store too.
-pub(super) async fn status(State(state): State<AppState>) -> Result<Response, VvpError> {
+pub(super) async fn status(Acting(state): Acting) -> Result<Response, VvpError> {
     state.core.ready().await?;
     Ok(reply(StatusCode::OK, json!({"status": "OK"})))
 }

@@ -3,9 +3,10 @@
 
 use super::specs::SessionClusterSpec;
 use super::{check_name, list_of, metadata, name_in, reply, VvpError, VvpPayload};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use drey_control::ResourceInput;
@@ -174,7 +175,7 @@ async fn input(
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
 ) -> Result<Response, VvpError> {
@@ -188,7 +189,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path(ns): Path<String>,
     VvpPayload(body): VvpPayload,
@@ -206,7 +207,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Response, VvpError> {
@@ -216,7 +217,7 @@ pub(super) async fn get(
 
 /// PUT (create or replace) and PATCH (merge over the current spec).
 pub(super) async fn replace(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     method: Method,
     Path((ns, name)): Path<(String, String)>,
@@ -266,7 +267,7 @@ pub(super) async fn replace(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Response, VvpError> {

@@ -9,10 +9,11 @@
 //! engine.
 
 use super::{check_name, reply, VvpError, VvpPayload};
+use crate::auth::Acting;
 use crate::auth::Caller;
 use crate::error::QueryOf;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::WithRejection;
@@ -327,7 +328,7 @@ pub(super) struct ScriptQuery {
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, segment)): Path<(String, String)>,
 ) -> Result<Response, VvpError> {
@@ -351,7 +352,7 @@ pub(super) async fn list(
 /// POST: create (201, 409 if the name exists), or a collection verb
 /// (`sqlscripts:validate`, `sqlscripts:execute`).
 pub(super) async fn create(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, segment)): Path<(String, String)>,
     WithRejection(Query(query), _): QueryOf<ScriptQuery, VvpError>,
@@ -390,7 +391,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, plural, name)): Path<(String, String, String)>,
 ) -> Result<Response, VvpError> {
@@ -474,7 +475,7 @@ async fn references(
 
 /// PUT: create (201) or replace (200); the body's name, if any, must match.
 pub(super) async fn put(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, plural, name)): Path<(String, String, String)>,
     VvpPayload(body): VvpPayload,
@@ -496,7 +497,7 @@ pub(super) async fn put(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, plural, name)): Path<(String, String, String)>,
 ) -> Result<Response, VvpError> {

@@ -8,6 +8,7 @@
 //! between the two loses nothing.
 
 use super::{JobLook, Observations, Subject, SubjectKind};
+use crate::access::{Need, Scope};
 use crate::{store_error, Core};
 use drey_model::cluster::{ClusterHealth, ConnectionState};
 use drey_model::loose::view;
@@ -16,6 +17,7 @@ use drey_model::savepoint::{SavepointState, SavepointStatus};
 use drey_model::{Error, Kind, ObjectKey, Timestamp};
 use drey_store::{StoreError, Write, WriteMode};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -570,6 +572,37 @@ async fn write_alert(core: &Core, alert: &Alert) -> Result<(), Error> {
         Ok(_) => Ok(()),
         Err(StoreError::AlreadyExists(_)) => Ok(()),
         Err(e) => Err(store_error(e)),
+    }
+}
+
+impl Core {
+    /// The stored alerts (`Kind::Alert`) or their deliveries
+    /// (`Kind::AlertDelivery`) the caller may read: an application's or
+    /// statement's to the readers of its environment, a cluster's to the
+    /// readers of its organization.
+    pub async fn alert_records(&self, kind: Kind) -> Result<Vec<drey_model::Object>, Error> {
+        if !matches!(kind, Kind::Alert | Kind::AlertDelivery) {
+            return Err(Error::Internal(format!("{kind:?} is no alert record")));
+        }
+        let mut out = Vec::new();
+        for key in self.store().keys(kind).await.map_err(store_error)? {
+            let Some(object) = self.store().get(&key).await.map_err(store_error)? else {
+                continue;
+            };
+            let subject = match kind {
+                Kind::Alert => object.spec.clone(),
+                _ => object.spec.get("alert").cloned().unwrap_or_default(),
+            };
+            let env = subject.get("environment").and_then(Value::as_str);
+            let scope = match env.filter(|e| !e.is_empty()) {
+                Some(env) => Scope::env(&key.org, env),
+                None => Scope::Organization(&key.org),
+            };
+            if self.allow(Need::Read, scope).is_ok() {
+                out.push(object);
+            }
+        }
+        Ok(out)
     }
 }
 
