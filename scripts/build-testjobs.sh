@@ -59,7 +59,7 @@ up_to_date() {
         jar="$OUT/${job%%:*}.jar"
         [ -f "$jar" ] || return 1
         # any source (or this script) newer than the jar?
-        if [ -n "$(find "$SRC" "$0" -newer "$jar" -type f -print -quit)" ]; then return 1; fi
+        if [ -n "$(find "$(dirname "$SRC")" "$0" -newer "$jar" -type f -print -quit)" ]; then return 1; fi
     done
     return 0
 }
@@ -75,6 +75,9 @@ mkdir -p "$CLASSES"
 mapfile -t sources < <(find "$SRC" -name '*.java' | sort)
 echo "build-testjobs: compiling ${#sources[@]} sources against $FLINK_HOME/lib" >&2
 javac --release 17 -nowarn -encoding UTF-8 -cp "$FLINK_HOME/lib/*" -d "$CLASSES" "${sources[@]}"
+# Resources (service files) ride along in every jar.
+RESOURCES="$(dirname "$SRC")/resources"
+if [ -d "$RESOURCES" ]; then cp -R "$RESOURCES/." "$CLASSES/"; fi
 
 for job in "${JOBS[@]}"; do
     name="${job%%:*}"

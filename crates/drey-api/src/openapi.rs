@@ -601,6 +601,14 @@ fn platform_routes() -> Vec<Route> {
             (200, Some("ListCatalogsReferencingCatalogConnectorResponse")),
         ),
         route(
+            Post,
+            "/sql/v1beta1/namespaces/{ns}/catalog-connectors:analyze-jars",
+            "The catalog connectors uploaded jars bring, with their options",
+            "catalog-connectors",
+            Some("JarUris"),
+            (200, Some("AnalyzeCatalogConnectorJarsResponse")),
+        ),
+        route(
             Get,
             "/artifacts/v1/namespaces/{ns}/artifacts",
             "List uploaded jars",
@@ -868,6 +876,9 @@ fn components() -> utoipa::openapi::Components {
         ListTablesReferencingFormatResponse,
         TableReference,
         ListCatalogsReferencingCatalogConnectorResponse,
+        JarUris,
+        JarUri,
+        AnalyzeCatalogConnectorJarsResponse,
         CatalogReference,
         ErrorDetails,
         ResultTable,
@@ -1209,6 +1220,25 @@ mod schemas {
         catalog_name: String,
         database_name: String,
         table_name: String,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct JarUris {
+        jar_uris: Vec<JarUri>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct JarUri {
+        /// An artifact of the namespace (`file://` as uploaded, or `cmf://`).
+        jar_uri: String,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct AnalyzeCatalogConnectorJarsResponse {
+        catalog_connectors: Vec<CatalogConnector>,
     }
 
     #[derive(ToSchema)]

@@ -225,12 +225,14 @@ impl Core {
     }
 
     /// drey's TLS material for the local cluster at REST URL `url` (what a JVM client,
-    /// the SQL gateway, needs to reach it); `None` for a cluster without TLS. For a
-    /// cluster another host started, its key and trust stores are written from the
-    /// store's record under `<data-dir>/clusters-elsewhere/<id>/`.
+    /// the SQL gateway, needs to reach it); `None` for a cluster without TLS. With
+    /// `into`, its key and trust stores are written under `<into>/<id>/` (a sandboxed
+    /// gateway sees no cluster's directory); for a cluster another host started, under
+    /// `<data-dir>/clusters-elsewhere/<id>/`.
     pub async fn flink_client_tls(
         &self,
         url: &str,
+        into: Option<&std::path::Path>,
     ) -> Result<Option<drey_runtime::ClientTls>, Error> {
         let Some(found) = self.recorded_cluster_at(url).await? else {
             return Ok(None);
@@ -238,10 +240,16 @@ impl Core {
         let Some(tls) = found.tls else {
             return Ok(None);
         };
+        let id = &found.record.id;
+        if let Some(into) = into {
+            return tls
+                .written_to(&into.join(id), id)
+                .map(Some)
+                .map_err(|e| Error::Unavailable(format!("Flink cluster at {url}: {e}")));
+        }
         let Some(data_dir) = &self.data_dir else {
             return Ok(Some(tls));
         };
-        let id = &found.record.id;
         let dir = data_dir.join("clusters-elsewhere").join(id);
         tls.materialized_in(&dir, id)
             .map(Some)

@@ -152,6 +152,21 @@ impl SqlEngine {
             .join(";")
     }
 
+    /// Where drey's client key and trust stores for the clusters go for the
+    /// gateway to read: its own directory when it is drey's (it may be
+    /// sandboxed); `None` for a gateway elsewhere.
+    pub fn client_material_dir(&self) -> Option<std::path::PathBuf> {
+        match &self.gateway {
+            // The path the sandbox binds: the canonical one, once it exists.
+            Gateway::Local(service) => Some(
+                (service.dir().canonicalize())
+                    .unwrap_or_else(|_| service.dir().to_path_buf())
+                    .join("clients"),
+            ),
+            Gateway::External(_) => None,
+        }
+    }
+
     /// A client of a running gateway; starts drey's own on first use.
     pub async fn client(&self) -> Result<SqlGatewayClient, Error> {
         let mut cached = self.client.lock().await;

@@ -5,6 +5,7 @@
 //! see. DDL that succeeds is recorded like a statement's.
 
 use crate::access::{Need, Scope};
+pub use drey_flink::{CatalogFactoryInfo, FactoryOption};
 use crate::sql_engine::{RunError, Session};
 use crate::Core;
 use drey_model::sql::{classify, Execution};
@@ -102,6 +103,48 @@ impl Core {
         engine
             .open(self, org, env, "sql-editor", &context.properties())
             .await
+    }
+
+    /// The catalog connectors the jars at `uris` bring (VVP's
+    /// `catalog-connectors:analyze-jars`): each URI must name an artifact of
+    /// the environment (`file://` as uploaded, or `cmf://`). The jars' code
+    /// runs in the (sandboxed) SQL gateway, so it takes an editor.
+    pub async fn analyze_catalog_jars(
+        &self,
+        org: &str,
+        env: &str,
+        uris: &[String],
+    ) -> Result<Vec<CatalogFactoryInfo>, Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
+        self.require_environment(org, env).await?;
+        let mut jars = Vec::new();
+        for (i, uri) in uris.iter().enumerate() {
+            let path = match self.artifact_of_uri(org, env, uri) {
+                Some(path) => path,
+                None if uri.starts_with("cmf://") => self
+                    .resolve_artifact_uri(org, env, uri)
+                    .await
+                    .map_err(|e| Error::invalid(format!("jarUris[{i}]"), e.to_string()))?,
+                None => {
+                    return Err(Error::invalid(
+                        format!("jarUris[{i}]"),
+                        format!("'{uri}' is not an artifact of '{env}'"),
+                    ))
+                }
+            };
+            jars.push(path.to_string_lossy().into_owned());
+        }
+        let Some(engine) = self.sql_engine() else {
+            return Err(Error::Unavailable("drey runs without a SQL engine".into()));
+        };
+        let client = engine.client().await?;
+        client
+            .catalog_factories(&jars)
+            .await
+            .map_err(|e| match crate::sql_engine::run_error(e) {
+                RunError::Sql(message) => Error::invalid("jarUris", message),
+                RunError::Engine(e) => e,
+            })
     }
 
     /// Runs one statement in a fresh session and closes it.

@@ -25,6 +25,6 @@ pub use error::FlinkError;
 pub use reqwest::Method;
 pub use sql_gateway::{
     Collected, ColumnInfo, GatewayInfo, OperationHandle, OperationStatus, ResultPage, ResultRow,
-    ResultType, RowKind, SessionHandle, SqlGatewayClient,
+    ResultType, RowKind, SessionHandle, SqlGatewayClient, CatalogFactoryInfo, FactoryOption,
 };
 pub use types::*;

@@ -253,6 +253,35 @@ pub struct SqlGatewayClient {
     version: Arc<OnceCell<String>>,
 }
 
+/// A catalog factory found in jars: its `type` (factory identifier) and options.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogFactoryInfo {
+    /// The `type` a `CREATE CATALOG ... WITH ('type' = ...)` names.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The factory's class.
+    pub class_name: String,
+    /// Options that must be set.
+    pub required: Vec<FactoryOption>,
+    /// Options that may be set.
+    pub optional: Vec<FactoryOption>,
+}
+
+/// One option of a factory.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FactoryOption {
+    /// Its key.
+    pub key: String,
+    /// Its default, if it has one.
+    #[serde(default)]
+    pub default_value: Option<String>,
+    /// What it means (HTML, as Flink formats option descriptions).
+    #[serde(default)]
+    pub description: String,
+}
+
 impl SqlGatewayClient {
     /// A client for the gateway at `base_url` (e.g. `http://127.0.0.1:8083`, with or
     /// without a trailing `/v1`..`/v4`) with the default [`ClientConfig`].
@@ -421,6 +450,22 @@ impl SqlGatewayClient {
     /// `GET /v1/info`: product name and Flink version.
     pub async fn info(&self) -> Result<GatewayInfo, FlinkError> {
         self.call(Method::GET, "/v1/info", None).await
+    }
+
+    /// `POST /catalog-factories` (drey's gateway only): the catalog factories the jars at
+    /// `jars` (paths the gateway can read) bring, with their types and options.
+    pub async fn catalog_factories(
+        &self,
+        jars: &[String],
+    ) -> Result<Vec<CatalogFactoryInfo>, FlinkError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            catalog_factories: Vec<CatalogFactoryInfo>,
+        }
+        let body = json!({ "jars": jars });
+        let answer: Answer = (self.call(Method::POST, "/v1/catalog-factories", Some(body))).await?;
+        Ok(answer.catalog_factories)
     }
 
     /// `POST /sessions`: opens a session whose properties (Flink configuration: e.g.

@@ -12,7 +12,12 @@
 //! ```
 //!
 //! The JVM runs in its own session (`setsid`) with stdin from /dev/null, like the local
-//! clusters' processes, and is only ever signalled after checking in `/proc/<pid>` that its
+//! clusters' processes, with drey's environment reduced to what a JVM needs. Sandboxed (as
+//! the clusters are, unless `--cluster-isolation none`), it runs under bubblewrap and sees
+//! the system, Flink, Java, its jar, this directory and what [`GatewaySandbox`] names — not
+//! drey's database or keys: code a statement loads (a `USING JAR` function is instantiated
+//! and may be evaluated while the statement is planned) runs here. The recorded pid is then
+//! bwrap's, whose process group holds the JVM. It and is only ever signalled after checking in `/proc/<pid>` that its
 //! start time and command line (which names this directory) are the recorded ones.
 //! Sessions point their statements at a cluster with `execution.target: remote`,
 //! `rest.address` and `rest.port`; jobs an `INSERT` submitted keep running when the service
@@ -30,6 +35,7 @@ use tokio::process::{Child, Command};
 
 use crate::error::RuntimeError;
 use crate::home::{drey_data_home, FlinkHome};
+use crate::sandbox::{self, Isolation, Mounts};
 use crate::process::{
     boot_id, group_has_live_members, is_same_live_process, port_is_free, proc_stat, signal_group,
     tail, write_atomic,
@@ -207,7 +213,22 @@ pub struct SqlGatewayService {
     jar: SqlGatewayJar,
     dir: PathBuf,
     options: SqlGatewayOptions,
+    isolation: Isolation,
+    sandbox: GatewaySandbox,
     lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What a sandboxed gateway sees besides the system, Flink, Java, its jar and its own
+/// directory.
+#[derive(Debug, Clone, Default)]
+pub struct GatewaySandbox {
+    /// Directories it reads: the artifact store (the jars statements name).
+    pub read_only: Vec<PathBuf>,
+    /// Directories it reads and writes (`--cluster-shared-dir`).
+    pub shared: Vec<PathBuf>,
+    /// Directories it must not see (drey's data and state dirs); what is bound inside
+    /// them afterwards (its own directory, the artifacts) stays visible.
+    pub hidden: Vec<PathBuf>,
 }
 
 impl SqlGatewayService {
@@ -218,7 +239,44 @@ impl SqlGatewayService {
             jar,
             dir: data_dir.as_ref().join("sql-gateway"),
             options: SqlGatewayOptions::default(),
+            isolation: Isolation::None,
+            sandbox: GatewaySandbox::default(),
             lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// Runs the JVM under `isolation` (used by the next start); with
+    /// [`Isolation::Sandbox`] it sees what `sandbox` names.
+    pub fn with_isolation(mut self, isolation: Isolation, sandbox: GatewaySandbox) -> Self {
+        self.isolation = isolation;
+        self.sandbox = sandbox;
+        self
+    }
+
+    /// What the sandboxed JVM may see: `dir` is the (canonical) service directory.
+    fn mounts(&self, dir: &Path) -> Mounts {
+        let mut read_only = sandbox::with_resolved(self.home.root());
+        read_only.extend(sandbox::java_home());
+        read_only.extend(sandbox::with_resolved(self.jar.path()));
+        read_only.extend(
+            (self.sandbox.read_only.iter())
+                .filter(|d| d.exists())
+                .flat_map(|d| sandbox::with_resolved(d)),
+        );
+        let mut hidden: Vec<PathBuf> = (self.sandbox.hidden.iter())
+            .filter(|d| d.exists())
+            .flat_map(|d| sandbox::with_resolved(d))
+            .collect();
+        hidden.dedup();
+        Mounts {
+            shared: (self.sandbox.shared.iter())
+                .filter(|d| d.exists())
+                .flat_map(|d| sandbox::with_resolved(d))
+                .collect(),
+            hidden,
+            read_only,
+            read_write: vec![dir.to_path_buf()],
+            chdir: Some(dir.to_path_buf()),
         }
     }
 
@@ -358,19 +416,35 @@ impl SqlGatewayService {
             .map_err(|e| RuntimeError::io("cannot open", &stdout_log, e))?;
 
         let java = self.java();
+        let mut argv: Vec<std::ffi::OsString> = Vec::new();
+        if self.isolation == Isolation::Sandbox {
+            let bwrap = sandbox::bwrap_binary().ok_or_else(|| {
+                RuntimeError::Isolation(
+                    "cluster isolation is 'sandbox' but bwrap is not installed".into(),
+                )
+            })?;
+            argv.push(bwrap.into());
+            argv.extend(sandbox::bwrap_args(&self.mounts(&dir)));
+            argv.push("--".into());
+        }
+        argv.push(java.clone().into());
         let mut cmd = match setsid_binary() {
             Some(setsid) => {
-                // setsid(1) execs in place (the child is no group leader): the pid is the JVM's.
+                // setsid(1) execs in place (the child is no group leader): the pid is the
+                // JVM's, or sandboxed bwrap's (the JVM in its process group).
                 let mut c = Command::new(setsid);
-                c.arg(&java);
+                c.args(&argv);
                 c
             }
             None => {
-                let mut c = Command::new(&java);
+                let mut c = Command::new(&argv[0]);
+                c.args(&argv[1..]);
                 c.process_group(0);
                 c
             }
         };
+        // drey's environment (a database URL, a token) is not the statements' to read.
+        cmd.env_clear().envs(sandbox::kept_env());
         cmd.arg(format!("-Xmx{}", self.options.heap))
             .args(JAVA17_OPTS)
             .arg("-Dfile.encoding=UTF-8")

@@ -138,6 +138,13 @@ impl ClientTls {
         if self.keystore.is_file() && self.truststore.is_file() {
             return Ok(self.clone());
         }
+        self.written_to(dir, id)
+    }
+
+    /// The same identity with its JVM key and trust stores written under
+    /// `dir` from the PEMs (for a sandboxed SQL gateway, which sees no
+    /// cluster's directory but its own).
+    pub fn written_to(&self, dir: &Path, id: &str) -> Result<ClientTls, RuntimeError> {
         let bad = |what: &str| RuntimeError::Tls(format!("cluster {id}: {what}"));
         let identity = pem::parse_many(&self.identity_pem)
             .map_err(|e| bad(&format!("drey's client identity is not PEM: {e}")))?;

@@ -17,7 +17,9 @@ use drey_control::reconcile::{ApplicationReconciler, Backend, ReconcilerConfig};
 use drey_control::retention::RetentionSettings;
 use drey_control::sql_engine::{Gateway, SqlEngine};
 use drey_control::Core;
-use drey_runtime::{FlinkHome, Isolation, LocalBackend, SqlGatewayJar, SqlGatewayService};
+use drey_runtime::{
+    FlinkHome, GatewaySandbox, Isolation, LocalBackend, SqlGatewayJar, SqlGatewayService,
+};
 use drey_store::Sealer;
 use std::fs::File;
 use std::net::{IpAddr, SocketAddr};
@@ -472,11 +474,18 @@ fn controllers(
     let gateway = match (&settings.sql_gateway, &home) {
         (Some(url), _) => Some(Gateway::External(url.clone())),
         (None, Ok(home)) => match SqlGatewayJar::discover(settings.sql_gateway_jar.clone()) {
-            Ok(jar) => Some(Gateway::Local(Arc::new(SqlGatewayService::new(
-                home.clone(),
-                jar,
-                data_dir,
-            )))),
+            Ok(jar) => {
+                // Code statements load runs in the gateway: sandboxed like the
+                // clusters, it sees the jars statements may name, not drey's files.
+                let sandbox = GatewaySandbox {
+                    read_only: config.jar_dirs.clone(),
+                    shared: settings.cluster_shared_dirs.clone(),
+                    hidden: vec![data_dir.to_path_buf(), state_dir.clone()],
+                };
+                let service = SqlGatewayService::new(home.clone(), jar, data_dir)
+                    .with_isolation(isolation, sandbox);
+                Some(Gateway::Local(Arc::new(service)))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "no SQL Gateway: statements will stay PENDING");
                 None

@@ -14,6 +14,9 @@
 //! client key it calls the other tenant's JobManager. Binding a public port
 //! is not prevented (the clusters share the host's network; see
 //! docs/security.md): the test pins that as it is.
+//!
+//! Code a statement loads runs in drey's SQL gateway, sandboxed the same
+//! way: a function that looks for drey's files there finds none.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -78,6 +81,55 @@ struct Attack {
     /// The files it tried to read.
     targets: Vec<PathBuf>,
     server_log: String,
+}
+
+/// Code a statement loads runs in drey's SQL gateway while the statement is
+/// planned: a `USING JAR` function is instantiated there. testjobs'
+/// `PeekFunction` finds drey's data dir on the gateway's command line and
+/// tries to read the database and keys. Sandboxed (the default), it reads
+/// nothing; under `--cluster-isolation none` the same function reads them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_a_statement_loads_reads_nothing_of_drey() {
+    let jar = testjobs().join("attack-job.jar");
+    for (extra, sandboxed) in [(&[][..], true), (&["--cluster-isolation", "none"][..], false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = start_with_args(dir.path(), extra);
+        let (code, body) = s
+            .post("/namespaces/v1/namespaces", json!({"name": "peek"}))
+            .await;
+        assert_eq!(code, 201, "{body}");
+        let scripts = "/sql/v1beta1/namespaces/peek/sqlscripts";
+        let create = format!(
+            "CREATE FUNCTION peek AS 'io.drey.testjobs.PeekFunction' USING JAR '{}'",
+            jar.display()
+        );
+        let (_, created) = s
+            .post(&format!("{scripts}:execute"), json!({"statement": create}))
+            .await;
+        let (_, checked) = s
+            .post(
+                &format!("{scripts}:validate"),
+                json!({"statement": "SELECT peek('x')"}),
+            )
+            .await;
+        let said = format!("{created} {checked}");
+        let at = said
+            .find("PEEK in ")
+            .unwrap_or_else(|| panic!("the function never ran: {said}\n{}", s.log()));
+        let report: String = said[at..]
+            .chars()
+            .take_while(|c| *c != '"' && *c != '\\')
+            .collect();
+        assert!(report.contains("io.drey.sqlgateway"), "{report}");
+        for name in ["drey.db", "secret.key", "root.key"] {
+            let want = if sandboxed {
+                format!("{name} denied NoSuchFileException")
+            } else {
+                format!("{name} ok ")
+            };
+            assert!(report.contains(&want), "sandboxed {sandboxed}: {report}");
+        }
+    }
 }
 
 fn find<'a>(lines: &'a [String], what: &str) -> &'a str {

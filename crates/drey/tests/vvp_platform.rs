@@ -458,7 +458,9 @@ async fn platform_resources_on_real_flink() {
     assert_eq!(code, 201, "{udf}");
     assert_eq!(
         udf["udfArtifact"]["udfClasses"],
-        json!([{"className": "io.drey.testjobs.UpperCase", "classType": "UDF_TYPE_SCALAR",
+        json!([{"className": "io.drey.testjobs.PeekFunction", "classType": "UDF_TYPE_SCALAR",
+                "functionNames": []},
+               {"className": "io.drey.testjobs.UpperCase", "classType": "UDF_TYPE_SCALAR",
                 "functionNames": []}]),
         "{udf}"
     );
@@ -481,6 +483,40 @@ async fn platform_resources_on_real_flink() {
         .get(&format!("{catalogs}/default_catalog:listFunctions"))
         .await;
     assert_eq!(functions["functions"], json!([{"name": "to_upper"}]));
+
+    // The catalog connectors an uploaded jar brings: testjobs' `drey-test`,
+    // read by Flink's own service loading in drey's gateway.
+    let analyze = format!("{SQL}/catalog-connectors:analyze-jars");
+    let (code, analyzed) = s
+        .post(&analyze, json!({"jarUris": [{"jarUri": uri}]}))
+        .await;
+    assert_eq!(code, 200, "{analyzed}");
+    let connectors = analyzed["catalogConnectors"].as_array().unwrap();
+    assert_eq!(connectors.len(), 1, "Flink's own are not the jar's: {analyzed}");
+    let connector = &connectors[0];
+    assert_eq!(connector["type"], "drey-test", "{analyzed}");
+    assert_eq!(connector["packaged"], false);
+    assert_eq!(connector["dependencies"], json!([uri]));
+    let properties = connector["properties"].as_array().unwrap();
+    let keys: Vec<(&str, bool)> = properties
+        .iter()
+        .map(|p| (p["key"].as_str().unwrap(), p["required"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(keys, [("owner", true), ("default-database", false)]);
+    assert_eq!(properties[1]["defaultValue"], "main");
+    assert!(properties[0]["description"]
+        .as_str()
+        .unwrap()
+        .contains("Who the catalog belongs to"));
+    for (bad, attribute) in [
+        (json!({"jarUris": [{"jarUri": "file:///etc/passwd"}]}), "jarUris[0]"),
+        (json!({"jarUris": []}), "jarUris"),
+        (json!({"jars": ["x"]}), "jarUris"),
+    ] {
+        let (code, body) = s.post(&analyze, bad.clone()).await;
+        assert_eq!(code, 400, "{bad}: {body}");
+        validation(&body, attribute);
+    }
 
     // A deployment runs the uploaded jar; another namespace's cannot.
     // Job output outside the data dir, which the sandboxed clusters do not see.

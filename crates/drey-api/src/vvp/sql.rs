@@ -371,6 +371,9 @@ pub(super) async fn create(
             return execute_multi(&state, &who.org, &ns, &query, &body).await
         }
         ("sqlscripts", Some("suggest")) => return suggest(&state, &who.org, &ns, &body).await,
+        ("catalog-connectors", Some("analyze-jars")) => {
+            return analyze_jars(&state, &who.org, &ns, &body).await
+        }
         (_, Some(other)) => {
             return Err(
                 Error::NotImplemented(format!("{plural}:{other} is not served by drey")).into(),
@@ -604,6 +607,53 @@ async fn execute(
         .execute_sql(org, ns, &context(query), &sql)
         .await?;
     Ok(reply(StatusCode::OK, execution_result(outcome)))
+}
+
+/// `catalog-connectors:analyze-jars`: `{"jarUris": [{"jarUri": ...}]}`, each
+/// an artifact of the namespace; answers the catalog connectors the jars
+/// bring, their options as `properties`.
+async fn analyze_jars(
+    state: &AppState,
+    org: &str,
+    ns: &str,
+    body: &Value,
+) -> Result<Response, VvpError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct JarUris {
+        jar_uris: Vec<JarUri>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct JarUri {
+        jar_uri: String,
+    }
+    let given: JarUris = serde_json::from_value(body.clone()).map_err(|e| {
+        Error::invalid("jarUris", format!("must be [{{\"jarUri\": \"...\"}}, ...]: {e}"))
+    })?;
+    if given.jar_uris.is_empty() {
+        return Err(Error::invalid("jarUris", "must name at least one jar").into());
+    }
+    let uris: Vec<String> = given.jar_uris.into_iter().map(|j| j.jar_uri).collect();
+    let found = state.core.analyze_catalog_jars(org, ns, &uris).await?;
+    let property = |o: &drey_control::sql_scripts::FactoryOption, required: bool| {
+        json!({"key": o.key, "required": required, "defaultValue": o.default_value,
+               "description": o.description, "definesFormat": false})
+    };
+    let connectors: Vec<Value> = found
+        .iter()
+        .map(|f| {
+            let properties: Vec<Value> = (f.required.iter().map(|o| property(o, true)))
+                .chain(f.optional.iter().map(|o| property(o, false)))
+                .collect();
+            json!({"name": f.kind, "type": f.kind, "packaged": false, "readOnly": false,
+                   "properties": properties, "dependencies": uris})
+        })
+        .collect();
+    Ok(reply(
+        StatusCode::OK,
+        json!({ "catalogConnectors": connectors }),
+    ))
 }
 
 /// `sqlscripts:execute-multi`: the body's statements (a JSON array of

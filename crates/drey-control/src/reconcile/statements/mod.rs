@@ -533,7 +533,11 @@ impl StatementReconciler {
         props.insert("rest.address".into(), host);
         props.insert("rest.port".into(), port.to_string());
         // A local cluster's REST API takes drey's client certificate only.
-        if let Some(tls) = self.core.flink_client_tls(&run.rest_url).await? {
+        let material = self.engine.client_material_dir();
+        if let Some(tls) = (self.core)
+            .flink_client_tls(&run.rest_url, material.as_deref())
+            .await?
+        {
             props.extend(tls.flink_client_options());
         }
         props.insert("$internal.pipeline.job-id".into(), run.job_id.clone());

@@ -26,7 +26,8 @@ import java.util.regex.Pattern;
  * <p>Differences from Flink's own gateway: an unknown session or operation is answered with
  * 404 (Flink answers 500 "Session '...' does not exist"); a malformed body or token with
  * 400; cancelling an operation that already ended answers its status instead of an error;
- * only the endpoints drey needs exist (no completion, scripts or materialized tables).
+ * only the endpoints drey needs exist (no completion, scripts or materialized tables), plus
+ * drey's own {@code POST /catalog-factories} ({@link CatalogFactories}).
  */
 final class Http implements HttpHandler {
 
@@ -89,6 +90,18 @@ final class Http implements HttpHandler {
             body.put("productName", "Apache Flink");
             body.put("version", EnvironmentInformation.getVersion());
             send(ex, 200, body);
+            return;
+        }
+        if (seg.length == 1 && seg[0].equals("catalog-factories")) {
+            expect(method, "POST");
+            JsonNode body = body(ex);
+            java.util.List<String> jars = new java.util.ArrayList<>();
+            JsonNode given = body.get("jars");
+            if (given == null || !given.isArray()) {
+                throw new Gateway.BadRequest("jars must be an array of paths");
+            }
+            given.forEach(j -> jars.add(j.asText()));
+            send(ex, 200, CatalogFactories.describe(jars));
             return;
         }
         if (seg.length == 0 || !seg[0].equals("sessions")) {
