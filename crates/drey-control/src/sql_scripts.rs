@@ -5,9 +5,9 @@
 //! see. DDL that succeeds is recorded like a statement's.
 
 use crate::access::{Need, Scope};
-pub use drey_flink::{CatalogFactoryInfo, FactoryOption};
 use crate::sql_engine::{RunError, Session};
 use crate::Core;
+pub use drey_flink::{CatalogFactoryInfo, FactoryOption};
 use drey_model::sql::{classify, Execution};
 use drey_model::Error;
 use serde_json::Value;

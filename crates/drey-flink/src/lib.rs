@@ -24,7 +24,7 @@ pub use client::{Access, ClientConfig, FlinkClient, RawResponse};
 pub use error::FlinkError;
 pub use reqwest::Method;
 pub use sql_gateway::{
-    Collected, ColumnInfo, GatewayInfo, OperationHandle, OperationStatus, ResultPage, ResultRow,
-    ResultType, RowKind, SessionHandle, SqlGatewayClient, CatalogFactoryInfo, FactoryOption,
+    CatalogFactoryInfo, Collected, ColumnInfo, FactoryOption, GatewayInfo, OperationHandle,
+    OperationStatus, ResultPage, ResultRow, ResultType, RowKind, SessionHandle, SqlGatewayClient,
 };
 pub use types::*;

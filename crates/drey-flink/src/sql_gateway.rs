@@ -785,15 +785,28 @@ fn root_cause(errors: &[String]) -> String {
         .map(|l| l.trim_start_matches("<Exception on server side:").trim())
         .filter(|l| !l.is_empty() && !l.starts_with("End of exception on server side"))
         .collect();
+    let last_cause = lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("Caused by:"))
+        .map(|cause| strip_exception_class(cause.trim_start_matches("Caused by:").trim()));
     for marker in ["SQL parse failed.", "SQL validation failed."] {
         if let Some(l) = lines.iter().find(|l| l.contains(marker)) {
             if let Some(i) = l.find(marker) {
-                return l[i..].trim().to_string();
+                let found = l[i..].trim();
+                // What Calcite says repeats the cause; anything else (a function
+                // that cannot be made, say) is only explained by it.
+                return match &last_cause {
+                    Some(cause) if !found.contains(cause.as_str()) => {
+                        format!("{found} Caused by: {cause}")
+                    }
+                    _ => found.to_string(),
+                };
             }
         }
     }
-    if let Some(cause) = lines.iter().rev().find(|l| l.starts_with("Caused by:")) {
-        return strip_exception_class(cause.trim_start_matches("Caused by:").trim());
+    if let Some(cause) = last_cause {
+        return cause;
     }
     match lines.first() {
         Some(l) => strip_exception_class(l),
@@ -864,6 +877,13 @@ mod tests {
         assert_eq!(
             cause.root_cause_message().as_deref(),
             Some("Could not find any factory for identifier 'kafkax'")
+        );
+        let function = api(&[
+            "<Exception on server side:\norg.apache.flink.table.api.ValidationException: SQL validation failed. Cannot instantiate user-defined function 'f'.\n\tat a\nCaused by: java.lang.reflect.InvocationTargetException\n\tat b\nCaused by: java.lang.IllegalStateException: no licence\n\tat c\nEnd of exception on server side>",
+        ]);
+        assert_eq!(
+            function.root_cause_message().as_deref(),
+            Some("SQL validation failed. Cannot instantiate user-defined function 'f'. Caused by: no licence")
         );
         let plain = api(&["Session 'abc' does not exist."]);
         assert_eq!(

@@ -37,7 +37,7 @@ pub use local::{
 pub use registry::{ClusterRegistry, RecordedCluster};
 pub use sandbox::{check_sandbox, Isolation};
 pub use sql_gateway::{
-    GatewaySandbox, SqlGatewayJar, SqlGatewayOptions, SqlGatewayRecord, SqlGatewayService, SQL_GATEWAY_JAR_ENV,
-    SQL_GATEWAY_JAR_INSTALL_PATH,
+    GatewaySandbox, SqlGatewayJar, SqlGatewayOptions, SqlGatewayRecord, SqlGatewayService,
+    SQL_GATEWAY_JAR_ENV, SQL_GATEWAY_JAR_INSTALL_PATH,
 };
 pub use tls::ClientTls;

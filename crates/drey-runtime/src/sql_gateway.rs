@@ -35,11 +35,11 @@ use tokio::process::{Child, Command};
 
 use crate::error::RuntimeError;
 use crate::home::{drey_data_home, FlinkHome};
-use crate::sandbox::{self, Isolation, Mounts};
 use crate::process::{
     boot_id, group_has_live_members, is_same_live_process, port_is_free, proc_stat, signal_group,
     tail, write_atomic,
 };
+use crate::sandbox::{self, Isolation, Mounts};
 
 /// The environment variable naming the gateway jar.
 pub const SQL_GATEWAY_JAR_ENV: &str = "DREY_SQL_GATEWAY_JAR";

@@ -441,8 +441,14 @@ fn controllers(
     } else {
         settings.jar_dirs.clone()
     };
-    // Jars uploaded through the API (VVP artifacts) run like the others.
-    jar_dirs.push(state_dir.join("artifacts"));
+    // Jars uploaded through the API (VVP artifacts) run like the others. It
+    // exists from the start: a sandboxed SQL gateway sees only the dirs there
+    // were when it started.
+    let artifacts = state_dir.join("artifacts");
+    if let Err(e) = std::fs::create_dir_all(&artifacts) {
+        tracing::warn!(dir = %artifacts.display(), error = %e, "cannot create the artifact store");
+    }
+    jar_dirs.push(artifacts);
     let config = ReconcilerConfig {
         data_dir: data_dir.to_owned(),
         state_dir: state_dir.to_owned(),

@@ -91,7 +91,10 @@ struct Attack {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn code_a_statement_loads_reads_nothing_of_drey() {
     let jar = testjobs().join("attack-job.jar");
-    for (extra, sandboxed) in [(&[][..], true), (&["--cluster-isolation", "none"][..], false)] {
+    for (extra, sandboxed) in [
+        (&[][..], true),
+        (&["--cluster-isolation", "none"][..], false),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let s = start_with_args(dir.path(), extra);
         let (code, body) = s

@@ -475,9 +475,10 @@ async fn platform_resources_on_real_flink() {
     )
     .await;
     assert_eq!(created["result"], "RESULT_SUCCESS", "{created}");
+    let checked = validate(&s, "SELECT to_upper(CAST(id AS STRING)) FROM orders").await;
     assert_eq!(
-        validate(&s, "SELECT to_upper(CAST(id AS STRING)) FROM orders").await["validationResult"],
-        "VALIDATION_RESULT_VALID_SELECT_QUERY"
+        checked["validationResult"], "VALIDATION_RESULT_VALID_SELECT_QUERY",
+        "{checked}"
     );
     let (_, functions) = s
         .get(&format!("{catalogs}/default_catalog:listFunctions"))
@@ -492,7 +493,11 @@ async fn platform_resources_on_real_flink() {
         .await;
     assert_eq!(code, 200, "{analyzed}");
     let connectors = analyzed["catalogConnectors"].as_array().unwrap();
-    assert_eq!(connectors.len(), 1, "Flink's own are not the jar's: {analyzed}");
+    assert_eq!(
+        connectors.len(),
+        1,
+        "Flink's own are not the jar's: {analyzed}"
+    );
     let connector = &connectors[0];
     assert_eq!(connector["type"], "drey-test", "{analyzed}");
     assert_eq!(connector["packaged"], false);
@@ -509,7 +514,10 @@ async fn platform_resources_on_real_flink() {
         .unwrap()
         .contains("Who the catalog belongs to"));
     for (bad, attribute) in [
-        (json!({"jarUris": [{"jarUri": "file:///etc/passwd"}]}), "jarUris[0]"),
+        (
+            json!({"jarUris": [{"jarUri": "file:///etc/passwd"}]}),
+            "jarUris[0]",
+        ),
         (json!({"jarUris": []}), "jarUris"),
         (json!({"jars": ["x"]}), "jarUris"),
     ] {

@@ -629,7 +629,10 @@ async fn analyze_jars(
         jar_uri: String,
     }
     let given: JarUris = serde_json::from_value(body.clone()).map_err(|e| {
-        Error::invalid("jarUris", format!("must be [{{\"jarUri\": \"...\"}}, ...]: {e}"))
+        Error::invalid(
+            "jarUris",
+            format!("must be [{{\"jarUri\": \"...\"}}, ...]: {e}"),
+        )
     })?;
     if given.jar_uris.is_empty() {
         return Err(Error::invalid("jarUris", "must name at least one jar").into());
