@@ -8,6 +8,7 @@ use crate::Core;
 use drey_flink::{Collected, FlinkError, OperationHandle, SessionHandle, SqlGatewayClient};
 use drey_model::Error;
 use drey_runtime::SqlGatewayService;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +50,15 @@ pub enum RunError {
     Engine(Error),
 }
 
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Sql(message) => f.write_str(message),
+            RunError::Engine(e) => write!(f, "{e}"),
+        }
+    }
+}
+
 impl From<Error> for RunError {
     fn from(e: Error) -> Self {
         RunError::Engine(e)
@@ -85,9 +95,57 @@ pub struct Session {
     pub client: SqlGatewayClient,
     /// Its handle.
     pub handle: SessionHandle,
+    /// Whose artifacts its statements name with `cmf://`.
+    artifacts: ArtifactScope,
+}
+
+/// The environment whose artifacts a session's `cmf://` literals name.
+struct ArtifactScope {
+    core: Core,
+    org: String,
+    env: String,
 }
 
 impl Session {
+    /// `sql` as the engine gets it: every `'cmf://<env>/<name>[?version=<n>]'`
+    /// literal (a `USING JAR`, an `ADD JAR`, a connector option) becomes the
+    /// `file://` path of that artifact version of the session's environment.
+    async fn with_artifact_paths<'a>(&self, sql: &'a str) -> Result<Cow<'a, str>, RunError> {
+        let named: Vec<_> = drey_model::sql::string_literals(sql)
+            .into_iter()
+            .filter(|(_, text)| text.starts_with("cmf://"))
+            .collect();
+        if named.is_empty() {
+            return Ok(Cow::Borrowed(sql));
+        }
+        let ArtifactScope { core, org, env } = &self.artifacts;
+        let mut out = String::with_capacity(sql.len());
+        let mut at = 0;
+        for (range, uri) in named {
+            // The session was opened for an allowed operation of `env`.
+            let path = match core.as_drey().resolve_artifact_uri(org, env, &uri).await {
+                Ok(path) => path,
+                Err(Error::Invalid { message, .. }) => return Err(RunError::Sql(message)),
+                Err(e) => return Err(RunError::Engine(e)),
+            };
+            out.push_str(&sql[at..range.start]);
+            let file = format!("file://{}", path.display());
+            out.push_str(&drey_model::sql::string_literal(&file));
+            at = range.end;
+        }
+        out.push_str(&sql[at..]);
+        Ok(Cow::Owned(out))
+    }
+
+    /// Runs DDL that changes the session (a replayed catalog object, `USE`).
+    async fn configure(&self, sql: &str) -> Result<(), RunError> {
+        let sql = self.with_artifact_paths(sql).await?;
+        self.client
+            .configure_session(&self.handle, &sql)
+            .await
+            .map_err(run_error)
+    }
+
     /// Runs a statement to its end (or [`INLINE_ROWS`] rows) and closes the
     /// operation.
     pub async fn run_to_end(
@@ -95,9 +153,10 @@ impl Session {
         sql: &str,
         config: &BTreeMap<String, String>,
     ) -> Result<Collected, RunError> {
+        let sql = self.with_artifact_paths(sql).await?;
         let (op, collected) = self
             .client
-            .execute_and_collect(&self.handle, sql, config, INLINE_ROWS, INLINE_WAIT)
+            .execute_and_collect(&self.handle, &sql, config, INLINE_ROWS, INLINE_WAIT)
             .await
             .map_err(run_error)?;
         let _ = self.client.close_operation(&self.handle, &op).await;
@@ -110,8 +169,9 @@ impl Session {
         sql: &str,
         config: &BTreeMap<String, String>,
     ) -> Result<OperationHandle, RunError> {
+        let sql = self.with_artifact_paths(sql).await?;
         self.client
-            .execute_statement(&self.handle, sql, config)
+            .execute_statement(&self.handle, &sql, config)
             .await
             .map_err(run_error)
     }
@@ -213,13 +273,17 @@ impl SqlEngine {
             .open_session(Some(name), &config)
             .await
             .map_err(run_error)?;
-        let session = Session { client, handle };
+        let session = Session {
+            client,
+            handle,
+            artifacts: ArtifactScope {
+                core: core.clone(),
+                org: org.to_owned(),
+                env: env.to_owned(),
+            },
+        };
         for ddl in core.sql_catalog(org, env).await? {
-            if let Err(e) = session
-                .client
-                .configure_session(&session.handle, &ddl)
-                .await
-            {
+            if let Err(e) = session.configure(&ddl).await {
                 // An object that no longer builds (a class gone from the
                 // classpath) must not stop every other statement.
                 tracing::warn!(environment = env, error = %e, "cannot replay DDL: {ddl}");
@@ -235,12 +299,7 @@ impl SqlEngine {
             }
         }
         for use_statement in uses {
-            if let Err(e) = session
-                .client
-                .configure_session(&session.handle, &use_statement)
-                .await
-            {
-                let e = run_error(e);
+            if let Err(e) = session.configure(&use_statement).await {
                 session.close().await;
                 return Err(e);
             }

@@ -99,6 +99,67 @@ pub fn quote_identifier(part: &str) -> String {
     }
 }
 
+/// The string literals of a statement (`'...'`, `''` an escaped quote), each
+/// as its byte range in `sql` (quotes included) and its text; comments and
+/// backtick identifiers are skipped.
+pub fn string_literals(sql: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let mut out = Vec::new();
+    let mut chars = sql.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '-' if chars.peek().map(|(_, n)| *n) == Some('-') => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek().map(|(_, n)| *n) == Some('*') => {
+                chars.next();
+                let mut star = false;
+                for (_, c) in chars.by_ref() {
+                    if star && c == '/' {
+                        break;
+                    }
+                    star = c == '*';
+                }
+            }
+            '`' => {
+                // `` inside an identifier is a quote of it; the scan resumes after.
+                for (_, c) in chars.by_ref() {
+                    if c == '`' {
+                        break;
+                    }
+                }
+            }
+            '\'' => {
+                let mut text = String::new();
+                let mut end = sql.len();
+                while let Some((j, c)) = chars.next() {
+                    if c == '\'' {
+                        if chars.peek().map(|(_, n)| *n) == Some('\'') {
+                            chars.next();
+                            text.push('\'');
+                            continue;
+                        }
+                        end = j + 1;
+                        break;
+                    }
+                    text.push(c);
+                }
+                out.push((i..end, text));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A string as a SQL literal: quoted, its quotes doubled.
+pub fn string_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// The words and identifiers of a statement, comments and whitespace skipped;
 /// enough to recognise a statement's head. Literals end the scan.
 fn tokens(sql: &str, max: usize) -> Vec<Token> {
@@ -541,6 +602,22 @@ fn split_top_level(text: &str) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn string_literals_skip_comments_and_identifiers() {
+        let sql = "CREATE FUNCTION `it''s` AS 'a.B' -- 'not this'\n\
+                   USING JAR 'cmf://env/x.jar?version=2' /* 'nor this' */ , 'it''s'";
+        let found: Vec<String> = string_literals(sql).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(found, ["a.B", "cmf://env/x.jar?version=2", "it's"]);
+        let (range, _) = &string_literals(sql)[1];
+        assert_eq!(&sql[range.clone()], "'cmf://env/x.jar?version=2'");
+        assert_eq!(string_literal("it's"), "'it''s'");
+        assert_eq!(
+            string_literals("SELECT 'open"),
+            [(7..12, "open".to_owned())]
+        );
+    }
+
     use super::*;
 
     #[test]

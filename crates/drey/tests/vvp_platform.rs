@@ -480,10 +480,43 @@ async fn platform_resources_on_real_flink() {
         checked["validationResult"], "VALIDATION_RESULT_VALID_SELECT_QUERY",
         "{checked}"
     );
+    // The same jar named as CMF names artifacts: the upload is version 1
+    // of artifact `bounded-job.jar` of this namespace.
+    let (_, created) = execute(
+        &s,
+        "CREATE FUNCTION shout AS 'io.drey.testjobs.UpperCase' \
+         USING JAR 'cmf://platform/bounded-job.jar?version=1'",
+    )
+    .await;
+    assert_eq!(created["result"], "RESULT_SUCCESS", "{created}");
+    let checked = validate(&s, "SELECT shout(CAST(id AS STRING)) FROM orders").await;
+    assert_eq!(
+        checked["validationResult"], "VALIDATION_RESULT_VALID_SELECT_QUERY",
+        "{checked}"
+    );
+    for (uri, why) in [
+        ("cmf://elsewhere/bounded-job.jar", "environment 'elsewhere'"),
+        ("cmf://platform/nope.jar", "no artifact 'nope.jar'"),
+        (
+            "cmf://platform/bounded-job.jar?version=9",
+            "no such version",
+        ),
+    ] {
+        let (_, refused) = execute(
+            &s,
+            &format!("CREATE FUNCTION nope AS 'io.drey.testjobs.UpperCase' USING JAR '{uri}'"),
+        )
+        .await;
+        assert_ne!(refused["result"], "RESULT_SUCCESS", "{uri}: {refused}");
+        assert!(refused.to_string().contains(why), "{uri}: {refused}");
+    }
     let (_, functions) = s
         .get(&format!("{catalogs}/default_catalog:listFunctions"))
         .await;
-    assert_eq!(functions["functions"], json!([{"name": "to_upper"}]));
+    assert_eq!(
+        functions["functions"],
+        json!([{"name": "shout"}, {"name": "to_upper"}])
+    );
 
     // The catalog connectors an uploaded jar brings: testjobs' `drey-test`,
     // read by Flink's own service loading in drey's gateway.
