@@ -10,6 +10,7 @@
 
 use crate::auth::Acting;
 use crate::auth::Caller;
+use crate::body::Payload;
 use crate::error::rest_error;
 use crate::error::{CmfError, QueryOf};
 use crate::AppState;
@@ -21,6 +22,7 @@ use axum::Router;
 use axum_extra::extract::WithRejection;
 use drey_control::observability::alerts::Alert;
 use drey_control::observability::delivery::{DeliverySpec, DeliveryStatus};
+use drey_control::observability::environment_receivers::ReceiverInput;
 use drey_model::{Kind, Object};
 use serde::Deserialize;
 use serde_json::json;
@@ -34,6 +36,49 @@ pub fn router() -> Router<AppState> {
             "/api/drey/v1/environments/{env}/applications/{app}/health",
             get(application_health),
         )
+        .route(
+            "/api/drey/v1/environments/{env}/alert-receivers",
+            get(environment_receivers).put(set_environment_receivers),
+        )
+}
+
+/// `GET .../alert-receivers`: `{"receivers": [{"id", "kind", "signed"}]}`,
+/// never a URL or secret.
+async fn environment_receivers(
+    Acting(state): Acting,
+    caller: Caller,
+    Path(env): Path<String>,
+) -> Result<Response, CmfError> {
+    let receivers = (state.core)
+        .environment_receivers(&caller.0.org, &env)
+        .await?;
+    Ok(axum::Json(json!({ "receivers": receivers })).into_response())
+}
+
+/// `PUT .../alert-receivers` with `{"receivers": [{"kind": "webhook" |
+/// "slack" | "alertmanager", "url": ..., "secret": ...}]}`: replaces them;
+/// answers what `GET` does.
+async fn set_environment_receivers(
+    Acting(state): Acting,
+    caller: Caller,
+    Path(env): Path<String>,
+    Payload(body): Payload,
+) -> Result<Response, CmfError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        receivers: Vec<ReceiverInput>,
+    }
+    let body: Body = serde_json::from_value(body).map_err(|e| {
+        drey_model::Error::invalid(
+            "receivers",
+            format!("must be [{{\"kind\": \"webhook\", \"url\": ...}}, ...]: {e}"),
+        )
+    })?;
+    let receivers = (state.core)
+        .set_environment_receivers(&caller.0.org, &env, body.receivers)
+        .await?;
+    Ok(axum::Json(json!({ "receivers": receivers })).into_response())
 }
 
 /// The latest look at an application's job and its firing alerts; 404 for

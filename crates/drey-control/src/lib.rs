@@ -99,6 +99,9 @@ pub struct Core {
     /// Who the operations of this handle run for: drey itself unless
     /// [`Core::acting_as`] says otherwise.
     caller: access::Caller,
+    /// Where requests on a tenant's behalf may go (an environment's alert
+    /// receivers).
+    outbound: Arc<outbound::OutboundPolicy>,
 }
 
 impl Core {
@@ -118,7 +121,20 @@ impl Core {
             default_limits: drey_model::quota::Limits::default(),
             admission: Arc::new(tokio::sync::Mutex::new(())),
             caller: access::Caller::System,
+            outbound: Arc::new(outbound::OutboundPolicy::default()),
         }
+    }
+
+    /// The same core, sending what tenants name (an environment's alert
+    /// receivers) only where `policy` permits.
+    pub fn with_outbound_policy(mut self, policy: outbound::OutboundPolicy) -> Self {
+        self.outbound = Arc::new(policy);
+        self
+    }
+
+    /// Where requests on a tenant's behalf may go.
+    pub fn outbound_policy(&self) -> &Arc<outbound::OutboundPolicy> {
+        &self.outbound
     }
 
     /// The same core, working for `caller`: every operation decides whether

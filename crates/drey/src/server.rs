@@ -194,7 +194,10 @@ async fn serve(settings: ServerSettings) -> anyhow::Result<()> {
         .with_artifact_dir(state_dir.join("artifacts"))
         .with_artifact_limit(settings.max_artifact_bytes)
         .with_data_dir(data_dir.clone())
-        .with_state_dir(state_dir.clone());
+        .with_state_dir(state_dir.clone())
+        .with_outbound_policy(drey_control::outbound::OutboundPolicy::new(
+            settings.outbound_allow.clone(),
+        ));
     let receivers = alert_receivers(&settings)?;
     let auth = if settings.auth == "token" {
         ensure_root_key(&core, &data_dir).await?;

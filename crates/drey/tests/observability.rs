@@ -620,6 +620,92 @@ async fn alerts_reach_webhook_and_alertmanager_across_outages_and_kill_9() {
 /// silent) raises `JobManagerNotAnswering` once it has been silent for the
 /// configured time — and nothing is torn down, the hung bound being far — and
 /// the alert resolves when it answers again (SIGCONT), the same job running.
+/// An environment names its own receivers (drey's API): they get the
+/// alerts of its applications and no other environment's; their URLs and
+/// secrets are never shown; a URL the outbound policy refuses is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_gets_its_own_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let (mut mine, mut theirs) = (Receiver::new(), Receiver::new());
+    mine.up().await;
+    theirs.up().await;
+    // No operator receiver; tenants may reach loopback here, nothing else private.
+    let s = start_with_args(&data, &["--outbound-allow", "127.0.0.1/32"]);
+    for env in ["team-a", "team-b"] {
+        let (code, body) = s
+            .post("/cmf/api/v1/environments", json!({"name": env}))
+            .await;
+        assert_eq!(code, 201, "{body}");
+    }
+    let receivers = |env: &str| format!("/api/drey/v1/environments/{env}/alert-receivers");
+    let webhook = |url: String| json!({"kind": "webhook", "url": url, "secret": "s3cret"});
+
+    // Refused without connecting: a private address, a scheme, a kind.
+    for (bad, field) in [
+        (
+            json!({"receivers": [webhook("http://10.1.2.3/hook".into())]}),
+            "receivers[0].url",
+        ),
+        (
+            json!({"receivers": [webhook("ftp://127.0.0.1/x".into())]}),
+            "receivers[0].url",
+        ),
+        (
+            json!({"receivers": [{"kind": "pager", "url": mine.url()}]}),
+            "receivers",
+        ),
+        (json!({"hooks": []}), "receivers"),
+    ] {
+        let (code, body) = s.put(&receivers("team-a"), bad.clone()).await;
+        assert_eq!(code, 422, "{bad}: {body}");
+        assert!(body.to_string().contains(field), "{bad}: {body}");
+    }
+    assert_eq!(
+        s.put(&receivers("nope"), json!({"receivers": []})).await.0,
+        404
+    );
+    let (code, set) = s
+        .put(
+            &receivers("team-a"),
+            json!({"receivers": [webhook(mine.url())]}),
+        )
+        .await;
+    assert_eq!(code, 200, "{set}");
+    let id = set["receivers"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(set["receivers"][0]["kind"], "webhook");
+    assert_eq!(set["receivers"][0]["signed"], true);
+    let (code, _) = s
+        .put(
+            &receivers("team-b"),
+            json!({"receivers": [webhook(theirs.url())]}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (_, shown) = s.get(&receivers("team-a")).await;
+    assert_eq!(shown, set);
+    let port = mine.url().split(':').nth(2).unwrap().to_owned();
+    assert!(!shown.to_string().contains(&port) && !shown.to_string().contains("s3cret"));
+
+    // team-a's job fails: its receiver hears of it, team-b's does not.
+    let (code, body) = s
+        .post(
+            "/cmf/api/v1/environments/team-a/applications",
+            failing_app(),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let fired = mine.wait("JobFailed", "firing", &s).await;
+    assert_eq!(fired["environment"], "team-a");
+    assert_eq!(fired["application"], "failing");
+    let sent = deliveries(&s, "JobFailed", "firing", "delivered").await;
+    assert!(sent.iter().any(|d| d["receiver"] == id), "{sent:?}");
+    assert_eq!(theirs.count("JobFailed", "firing"), 0);
+    assert!(!s.log().contains("s3cret") && !s.log().contains(&mine.url()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_jobmanager_raises_and_resolves_its_alert() {
     let dir = tempfile::tempdir().unwrap();

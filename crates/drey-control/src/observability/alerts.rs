@@ -492,7 +492,13 @@ impl AlertEvaluator {
     /// alert notified, then wakes the sender.
     async fn notify(&self, core: &Core, alert: &Alert) -> Result<(), Error> {
         for receiver in &self.receivers {
-            super::delivery::store(core, alert, receiver).await?;
+            super::delivery::store(core, alert, receiver, None).await?;
+        }
+        let env = alert.environment.as_str();
+        if !env.is_empty() {
+            for receiver in (core.environment_receivers_unsealed(&alert.organization, env)).await? {
+                super::delivery::store(core, alert, &receiver.id(), Some(env)).await?;
+            }
         }
         let mut notified = alert.clone();
         notified.notified = true;

@@ -58,6 +58,15 @@ impl ReceiverKind {
 pub struct Receiver {
     kind: ReceiverKind,
     url: String,
+    /// An environment's own receiver: reached under the outbound policy,
+    /// signed with its own secret (never the operator's).
+    environment: Option<EnvironmentReceiver>,
+}
+
+/// What an environment's receiver adds.
+#[derive(Clone)]
+struct EnvironmentReceiver {
+    secret: Option<String>,
 }
 
 impl std::fmt::Debug for Receiver {
@@ -82,7 +91,43 @@ impl Receiver {
         if kind == ReceiverKind::Alertmanager && !url.ends_with("/api/v2/alerts") {
             url = format!("{}/api/v2/alerts", url.trim_end_matches('/'));
         }
-        Ok(Receiver { kind, url })
+        Ok(Receiver {
+            kind,
+            url,
+            environment: None,
+        })
+    }
+
+    /// An environment's receiver of `kind` at `url`, its webhook bodies
+    /// signed with `secret` when given.
+    pub fn for_environment(
+        kind: ReceiverKind,
+        url: &str,
+        secret: Option<String>,
+    ) -> Result<Self, String> {
+        Ok(Receiver {
+            environment: Some(EnvironmentReceiver {
+                secret: secret.filter(|s| !s.is_empty()),
+            }),
+            ..Receiver::new(kind, url)?
+        })
+    }
+
+    /// What it speaks.
+    pub fn kind(&self) -> ReceiverKind {
+        self.kind
+    }
+
+    /// Its URL (never to be shown or logged: it may hold a credential).
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether its webhook bodies are signed with a secret of its own.
+    pub fn signed(&self) -> bool {
+        self.environment
+            .as_ref()
+            .is_some_and(|e| e.secret.is_some())
     }
 
     /// `<kind>-<first 12 hex digits of the URL's SHA-256>`: names the
@@ -147,6 +192,10 @@ pub enum DeliveryState {
 pub struct DeliverySpec {
     /// The receiver's id ([`Receiver::id`]).
     pub receiver: String,
+    /// Set when the receiver is this environment's own (of the delivery's
+    /// organization), not one of the operator's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     /// The alert as it was when the delivery was made.
     pub alert: Alert,
 }
@@ -170,7 +219,12 @@ pub struct DeliveryStatus {
 
 /// Stores the delivery of `alert` (in its current status) to `receiver`,
 /// unless it is stored already.
-pub(super) async fn store(core: &Core, alert: &Alert, receiver: &str) -> Result<(), Error> {
+pub(super) async fn store(
+    core: &Core,
+    alert: &Alert,
+    receiver: &str,
+    environment: Option<&str>,
+) -> Result<(), Error> {
     let name = format!(
         "{}-{}-{}-{receiver}",
         alert.fingerprint,
@@ -182,6 +236,7 @@ pub(super) async fn store(core: &Core, alert: &Alert, receiver: &str) -> Result<
     sent.notified = false;
     let spec = DeliverySpec {
         receiver: receiver.to_owned(),
+        environment: environment.map(str::to_owned),
         alert: sent,
     };
     let mut write = Write::new(key, WriteMode::Create, to_value(&spec)?);
@@ -206,10 +261,15 @@ pub struct DeliverySender {
     core: Core,
     receivers: Receivers,
     client: reqwest::Client,
+    /// For environments' receivers: only where the outbound policy permits.
+    checked_client: reqwest::Client,
     wake: Arc<tokio::sync::Notify>,
     in_flight: Arc<Mutex<HashSet<ObjectKey>>>,
     backoff: ExponentialBuilder,
 }
+
+/// How long one send may take.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often pending deliveries are looked for without a wake-up.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
@@ -224,10 +284,14 @@ impl DeliverySender {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
+        let checked_client =
+            crate::outbound::checked_client(core.outbound_policy().clone(), Duration::from_secs(5))
+                .unwrap_or_default();
         DeliverySender {
             core,
             receivers,
             client,
+            checked_client,
             wake,
             in_flight: Arc::new(Mutex::new(HashSet::new())),
             backoff: ExponentialBuilder::default()
@@ -284,7 +348,15 @@ impl DeliverySender {
             let Ok(spec) = serde_json::from_value::<DeliverySpec>(object.spec) else {
                 continue;
             };
-            let Some(receiver) = self.receivers.by_id(&spec.receiver).cloned() else {
+            let receiver = match &spec.environment {
+                Some(env) => (self.core.environment_receivers_unsealed(&key.org, env))
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|r| r.id() == spec.receiver),
+                None => self.receivers.by_id(&spec.receiver).cloned(),
+            };
+            let Some(receiver) = receiver else {
                 let status = DeliveryStatus {
                     state: DeliveryState::Abandoned,
                     last_error: Some("its receiver is no longer configured".into()),
@@ -311,6 +383,7 @@ impl DeliverySender {
             core: self.core.clone(),
             receivers: self.receivers.clone(),
             client: self.client.clone(),
+            checked_client: self.checked_client.clone(),
             wake: self.wake.clone(),
             in_flight: self.in_flight.clone(),
             backoff: self.backoff,
@@ -389,20 +462,26 @@ impl DeliverySender {
             ReceiverKind::Alertmanager => alertmanager_body(alert),
         };
         let bytes = serde_json::to_vec(&body).map_err(|e| SendError::Failed(e.to_string()))?;
-        let mut request = self
-            .client
+        let (client, secret) = match &receiver.environment {
+            Some(own) => (&self.checked_client, own.secret.as_ref()),
+            None => (&self.client, self.receivers.secret.as_ref()),
+        };
+        let mut request = client
             .post(&receiver.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(DELIVERY_HEADER, &key.name);
         if receiver.kind == ReceiverKind::Webhook {
-            if let Some(secret) = &self.receivers.secret {
+            if let Some(secret) = secret {
                 request = request.header(SIGNATURE_HEADER, signature(secret, &bytes));
             }
         }
-        let response = request.body(bytes).send().await.map_err(|e| {
-            // reqwest's message names the URL: keep only what went wrong.
-            SendError::Failed(e.without_url().to_string())
-        })?;
+        let sent = tokio::time::timeout(SEND_TIMEOUT, request.body(bytes).send()).await;
+        let response = sent
+            .map_err(|_| SendError::Failed(format!("no answer within {SEND_TIMEOUT:?}")))?
+            .map_err(|e| {
+                // reqwest's message names the URL: keep only what went wrong.
+                SendError::Failed(e.without_url().to_string())
+            })?;
         let status = response.status();
         if status.is_success() {
             Ok(())

@@ -10,6 +10,7 @@
 
 pub mod alerts;
 pub mod delivery;
+pub mod environment_receivers;
 mod scrape;
 pub mod watch;
 
