@@ -128,6 +128,11 @@ async fn application_health(
             })),
         ),
         Some(JobLook::NotDeployed) => ("NOT_DEPLOYED", None, None),
+        Some(JobLook::Failed { job_id, detail }) => (
+            "FAILED",
+            Some(detail.clone()),
+            Some(json!({"jobId": job_id, "state": "FAILED"})),
+        ),
         Some(JobLook::ClusterLost(why)) => ("CLUSTER_LOST", Some(why.clone()), None),
         Some(JobLook::NotAnswering(why)) => ("NOT_ANSWERING", Some(why.clone()), None),
         Some(JobLook::Unknown(why)) => ("UNKNOWN", Some(why.clone()), None),

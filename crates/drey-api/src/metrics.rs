@@ -150,9 +150,25 @@ fn job_registry(observations: &Observations, org: Option<&str>) -> Registry {
             name: subject.name.clone(),
             kind: subject.kind.as_str().to_owned(),
         };
-        let JobLook::Seen(f) = look else {
-            up.get_or_create(&labels).set(0.0);
-            continue;
+        let f = match look {
+            JobLook::Seen(f) => f,
+            JobLook::Failed { .. } => {
+                up.get_or_create(&labels).set(0.0);
+                state
+                    .get_or_create(&JobStateLabels {
+                        state: "FAILED".to_owned(),
+                        organization: labels.organization.clone(),
+                        environment: labels.environment.clone(),
+                        name: labels.name.clone(),
+                        kind: labels.kind.clone(),
+                    })
+                    .set(1);
+                continue;
+            }
+            _ => {
+                up.get_or_create(&labels).set(0.0);
+                continue;
+            }
         };
         up.get_or_create(&labels)
             .set(if f.state == "RUNNING" { 1.0 } else { 0.0 });

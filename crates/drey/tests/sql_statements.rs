@@ -412,6 +412,58 @@ async fn statements_run_on_real_flink() {
         .unwrap()
         .ends_with(savepoint.rsplit('/').next().unwrap()));
 
+    // A job that fails at run time (division by zero, no restarts): the
+    // statement ends FAILED and JobFailed fires for it until it is deleted.
+    let mut failing = statement(
+        "divide",
+        "shared",
+        "INSERT INTO sink SELECT 1 / (id - id), name FROM gen",
+    );
+    failing["spec"]["properties"] = json!({"restart-strategy.type": "none"});
+    let (code, body) = s.post(&format!("{ENV}/statements"), failing).await;
+    assert_eq!(code, 200, "{body}");
+    let failed = wait_phase(&s, "divide", "FAILED").await;
+    let (_, exceptions) = s.get(&format!("{ENV}/statements/divide/exceptions")).await;
+    assert!(
+        failed["status"]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("by zero"),
+        "{failed}\n{exceptions}"
+    );
+    let alert_of = |alerts: &Value| {
+        alerts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["alert"] == "JobFailed" && a["application"] == "divide")
+            .cloned()
+    };
+    let fired = wait_until(
+        &s,
+        "/api/drey/v1/alerts?status=firing",
+        "JobFailed of the statement",
+        Duration::from_secs(60),
+        |alerts| alert_of(alerts).is_some(),
+    )
+    .await;
+    let fired = alert_of(&fired).unwrap();
+    assert_eq!(fired["kind"], "statement", "{fired}");
+    assert!(
+        fired["message"].as_str().unwrap().contains("FAILED"),
+        "{fired}"
+    );
+    let (code, _) = s.delete(&format!("{ENV}/statements/divide")).await;
+    assert!(code == 200 || code == 204, "{code}");
+    wait_until(
+        &s,
+        "/api/drey/v1/alerts?status=resolved",
+        "JobFailed of the statement resolved",
+        Duration::from_secs(60),
+        |alerts| alert_of(alerts).is_some(),
+    )
+    .await;
+
     // Resume from the savepoint, then rescale 1 -> 2 through another one.
     spec["stopped"] = json!(false);
     s.put(

@@ -313,6 +313,16 @@ impl AlertEvaluator {
                     judge(&rule::CLUSTER, &mut judged);
                     self.restarts.remove(subject);
                 }
+                JobLook::Failed { job_id, detail } => {
+                    judge(&rule::JOB, &mut judged);
+                    judge(&rule::CLUSTER, &mut judged);
+                    self.restarts.remove(subject);
+                    holding.push(cond(
+                        rule::JOB_FAILED,
+                        "critical",
+                        format!("{label}: job {job_id} FAILED: {detail}"),
+                    ));
+                }
                 JobLook::ClusterLost(why) => {
                     judge(&rule::CLUSTER, &mut judged);
                     holding.push(cond(

@@ -97,6 +97,14 @@ pub enum JobLook {
     Seen(JobFigures),
     /// Nothing is deployed (suspended, not yet started, finished).
     NotDeployed,
+    /// The job ended FAILED and nothing runs any more (a statement's
+    /// finished run, as its reconciler recorded it).
+    Failed {
+        /// The job.
+        job_id: String,
+        /// Why, as recorded.
+        detail: String,
+    },
     /// The cluster the job ran on is certainly gone (its processes died).
     ClusterLost(String),
     /// The cluster's processes live but its JobManager did not answer.

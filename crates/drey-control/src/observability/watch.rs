@@ -154,9 +154,25 @@ impl JobWatch {
         owners: &mut BTreeMap<String, String>,
     ) -> JobLook {
         let record = crate::reconcile::statements::record_of(statement);
-        let Some(run) = record.run.filter(|r| r.submitted && !r.finished) else {
+        let Some(run) = record.run.filter(|r| r.submitted) else {
             return JobLook::NotDeployed;
         };
+        if run.finished {
+            // A job that ended FAILED stays failed until the statement changes.
+            let status = |field: &str| {
+                statement
+                    .status
+                    .get(field)
+                    .and_then(serde_json::Value::as_str)
+            };
+            return match status("phase") {
+                Some(crate::reconcile::statements::phase::FAILED) => JobLook::Failed {
+                    job_id: run.job_id,
+                    detail: status("detail").unwrap_or_default().to_owned(),
+                },
+                _ => JobLook::NotDeployed,
+            };
+        }
         let cluster = run
             .cluster_id
             .clone()

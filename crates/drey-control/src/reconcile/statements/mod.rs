@@ -696,7 +696,19 @@ impl StatementReconciler {
                     .flink_client(&run.rest_url, Default::default())
                     .await
                 {
-                    if let Ok(ex) = client.job_exceptions(&run.job_id).await {
+                    // Flink files a failure in the job's exception history a
+                    // moment after the job is FAILED.
+                    let mut history = client.job_exceptions(&run.job_id).await;
+                    for _ in 0..10 {
+                        match &history {
+                            Ok(ex) if ex.exception_history.entries.is_empty() => {
+                                tokio::time::sleep(Duration::from_millis(300)).await;
+                                history = client.job_exceptions(&run.job_id).await;
+                            }
+                            _ => break,
+                        }
+                    }
+                    if let Ok(ex) = history {
                         let list: Vec<StatementException> = ex
                             .exception_history
                             .entries
