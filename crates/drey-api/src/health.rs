@@ -30,18 +30,26 @@ pub fn router() -> Router<AppState> {
 /// endpoint of every process of every running local cluster.
 pub const TARGETS_PATH: &str = "/api/prometheus/v1/targets";
 
-/// The organization whose figures a caller sees: a server administrator
-/// (and everyone without authentication) sees every organization's.
-fn visible_org<'a>(state: &AppState, caller: &'a Caller) -> Option<&'a str> {
+/// The organization whose figures a caller sees: its readers see its own,
+/// a server administrator (and everyone without authentication) every
+/// organization's; anyone else (a token for one environment) nothing: 403.
+fn visible_org<'a>(state: &AppState, caller: &'a Caller) -> Result<Option<&'a str>, Response> {
+    let org = caller.0.org.as_str();
+    if let Err(e) = state.core.allow(Need::Read, Scope::Organization(org)) {
+        return Err(crate::error::CmfError::from(e).into_response());
+    }
     let everyone = state.core.allow(Need::Administer, Scope::Server).is_ok();
-    (!everyone).then_some(caller.0.org.as_str())
+    Ok((!everyone).then_some(org))
 }
 
 /// `[{"targets": ["127.0.0.1:port"], "labels": {...}}]`, one group per
 /// process, as Prometheus's HTTP SD expects.
 async fn targets(Acting(state): Acting, caller: Caller) -> Response {
+    let org = match visible_org(&state, &caller) {
+        Ok(org) => org,
+        Err(refused) => return refused,
+    };
     let observations = state.core.board().latest();
-    let org = visible_org(&state, &caller);
     let groups: Vec<serde_json::Value> = observations
         .targets
         .iter()
@@ -83,6 +91,10 @@ async fn readyz(Acting(state): Acting) -> Response {
 }
 
 async fn metrics(Acting(state): Acting, caller: Caller) -> Response {
+    let org = match visible_org(&state, &caller) {
+        Ok(org) => org,
+        Err(refused) => return refused,
+    };
     if let Some(leadership) = state.core.leadership() {
         state
             .metrics
@@ -95,7 +107,7 @@ async fn metrics(Acting(state): Acting, caller: Caller) -> Response {
         )],
         state
             .metrics
-            .encode(&state.core.board().latest(), visible_org(&state, &caller)),
+            .encode(&state.core.board().latest(), org),
     )
         .into_response()
 }

@@ -402,6 +402,12 @@ async fn roles_grants_tokens_and_clusters() {
     }
     assert_eq!(viewer_as.get("/cmf/api/v1/secrets").await.0, 200);
     assert_eq!(viewer_as.post(&vvp(1), vvp_deployment("nope")).await.0, 403);
+    // The organization's figures are its readers', not a caller's with
+    // roles on single environments.
+    for path in ["/metrics", "/api/prometheus/v1/targets"] {
+        assert_eq!(robot_as.get(path).await.0, 403, "{path}");
+        assert_eq!(viewer_as.get(path).await.0, 200, "{path}");
+    }
 
     // VVP API tokens: one role on one namespace.
     let tokens = format!("/apitokens/v1/namespaces/{}/apitokens", env(0));
