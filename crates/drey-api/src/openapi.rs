@@ -602,6 +602,22 @@ fn platform_routes() -> Vec<Route> {
         ),
         route(
             Post,
+            "/sql/v1beta1/namespaces/{ns}/deployments/{deploymentId}:create-jobgraph",
+            "Translate SQL into the deployment's compiled plan (state FAILED with the reason when Flink refuses it)",
+            "job-graphs",
+            Some("JobGraphSpec"),
+            (200, Some("CreateJobGraphResponse")),
+        ),
+        route(
+            Delete,
+            "/sql/v1beta1/namespaces/{ns}/deployments/{deploymentId}:delete-jobgraphs",
+            "Delete the deployment's job graphs",
+            "job-graphs",
+            None,
+            (200, Some("DeleteJobGraphsResponse")),
+        ),
+        route(
+            Post,
             "/sql/v1beta1/namespaces/{ns}/catalog-connectors:analyze-jars",
             "The catalog connectors uploaded jars bring, with their options",
             "catalog-connectors",
@@ -878,6 +894,12 @@ fn components() -> utoipa::openapi::Components {
         ListCatalogsReferencingCatalogConnectorResponse,
         JarUris,
         JarUri,
+        JobGraphSpec,
+        CreateJobGraphResponse,
+        JobGraph,
+        ReferencedTable,
+        DeleteJobGraphsResponse,
+        DeleteJobGraphResponse,
         AnalyzeCatalogConnectorJarsResponse,
         CatalogReference,
         ErrorDetails,
@@ -1220,6 +1242,66 @@ mod schemas {
         catalog_name: String,
         database_name: String,
         table_name: String,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct JobGraphSpec {
+        /// An `INSERT INTO` or a `STATEMENT SET`.
+        sql_statement: String,
+        flink_version: Option<String>,
+        full_flink_configuration: Option<BTreeMap<String, String>>,
+        user_flink_configuration: Option<BTreeMap<String, String>>,
+        job_id: Option<String>,
+        savepoint_location: Option<String>,
+        allow_non_restored_state: Option<bool>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct CreateJobGraphResponse {
+        jobgraph: JobGraph,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct JobGraph {
+        /// `namespaces/{ns}/deployments/{d}/jobgraphs/{id}`.
+        name: String,
+        /// `JOBGRAPH_STATE_COMPLETED` or `JOBGRAPH_STATE_FAILED`.
+        state: String,
+        error_details: Option<ErrorDetails>,
+        sql_statement: String,
+        flink_version: String,
+        full_flink_configuration: BTreeMap<String, String>,
+        user_flink_configuration: BTreeMap<String, String>,
+        /// The compiled plan (`file://`).
+        jobgraph_path: Option<String>,
+        jar_uris: Vec<String>,
+        source_tables: Vec<ReferencedTable>,
+        sink_tables: Vec<ReferencedTable>,
+        create_time: String,
+        update_time: String,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ReferencedTable {
+        catalog_name: String,
+        database_name: String,
+        table_name: String,
+        temporary: bool,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct DeleteJobGraphsResponse {
+        deleted_job_graphs: Vec<DeleteJobGraphResponse>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct DeleteJobGraphResponse {
+        not_deleted_files: Vec<String>,
     }
 
     #[derive(ToSchema)]

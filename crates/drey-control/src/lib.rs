@@ -17,6 +17,7 @@ pub mod compute_pools;
 pub mod documents;
 pub mod environments;
 pub mod identities;
+pub mod job_graphs;
 pub mod leadership;
 pub mod manifests;
 pub mod observability;

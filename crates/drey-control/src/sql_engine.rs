@@ -227,6 +227,14 @@ impl SqlEngine {
         }
     }
 
+    /// Where the gateway may write files drey then takes (compiled plans):
+    /// its own directory when it is drey's; `None` for a gateway elsewhere
+    /// (which writes where drey keeps them).
+    pub fn scratch_dir(&self) -> Option<std::path::PathBuf> {
+        self.client_material_dir()
+            .and_then(|clients| clients.parent().map(|dir| dir.join("plans")))
+    }
+
     /// A client of a running gateway; starts drey's own on first use.
     pub async fn client(&self) -> Result<SqlGatewayClient, Error> {
         let mut cached = self.client.lock().await;

@@ -88,7 +88,7 @@ fn table_of(collected: drey_flink::Collected) -> TextTable {
 }
 
 impl Core {
-    async fn editor_session(
+    pub(crate) async fn editor_session(
         &self,
         org: &str,
         env: &str,

@@ -596,6 +596,71 @@ async fn platform_resources_on_real_flink() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), "sum 500500");
+
+    // Job graphs: the deployment's SQL as Flink's compiled plan, the tables
+    // it reads and writes taken from the plan.
+    for ddl in [
+        "CREATE TABLE jg_in (id INT) WITH ('connector' = 'datagen')",
+        "CREATE TABLE jg_out (id INT) WITH ('connector' = 'blackhole')",
+    ] {
+        let (_, made) = execute(&s, ddl).await;
+        assert_eq!(made["result"], "RESULT_SUCCESS", "{made}");
+    }
+    let graphs = "/sql/v1beta1/namespaces/platform/deployments/summer";
+    let (code, made) = s
+        .post(
+            &format!("{graphs}:create-jobgraph"),
+            json!({"sqlStatement": "INSERT INTO jg_out SELECT id FROM jg_in",
+                   "fullFlinkConfiguration": {"parallelism.default": "1"}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{made}");
+    let graph = &made["jobgraph"];
+    assert_eq!(graph["state"], "JOBGRAPH_STATE_COMPLETED", "{made}");
+    let table = |name: &str| {
+        json!([{"catalogName": "default_catalog", "databaseName": "default_database",
+                "tableName": name, "temporary": false}])
+    };
+    assert_eq!(graph["sourceTables"], table("jg_in"), "{made}");
+    assert_eq!(graph["sinkTables"], table("jg_out"), "{made}");
+    let plan_path = graph["jobgraphPath"].as_str().unwrap();
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(plan_path.trim_start_matches("file://")).unwrap())
+            .unwrap();
+    assert!(plan["nodes"].as_array().unwrap().len() >= 2, "{plan}");
+    // A statement Flink cannot plan is a FAILED job graph saying why.
+    let (code, refused) = s
+        .post(
+            &format!("{graphs}:create-jobgraph"),
+            json!({"sqlStatement": "INSERT INTO jg_out SELECT nope FROM jg_in"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{refused}");
+    assert_eq!(refused["jobgraph"]["state"], "JOBGRAPH_STATE_FAILED");
+    assert!(
+        refused["jobgraph"]["errorDetails"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nope"),
+        "{refused}"
+    );
+    for (path, body, code) in [
+        ("/sql/v1beta1/namespaces/platform/deployments/ghost:create-jobgraph",
+         json!({"sqlStatement": "INSERT INTO jg_out SELECT id FROM jg_in"}), 404),
+        (&format!("{graphs}:create-jobgraph")[..], json!({"sql": "x"}), 400),
+        (&format!("{graphs}:create-jobgraph")[..], json!({}), 400),
+    ] {
+        let (got, body) = s.post(path, body).await;
+        assert_eq!(got, code, "{path}: {body}");
+    }
+    let (code, deleted) = s.delete(&format!("{graphs}:delete-jobgraphs")).await;
+    assert_eq!(code, 200, "{deleted}");
+    assert_eq!(
+        deleted,
+        json!({"deletedJobGraphs": [{"notDeletedFiles": []}]}),
+        "one graph was kept"
+    );
+    assert!(!std::path::Path::new(plan_path.trim_start_matches("file://")).exists());
     let (_, app) = s
         .get("/cmf/api/v1/environments/elsewhere/applications/thief")
         .await;

@@ -56,7 +56,10 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/sql/v1beta1/namespaces/{ns}/{collection}/{name}",
-            get(sql::get).put(sql::put).delete(sql::delete),
+            get(sql::get)
+                .put(sql::put)
+                .delete(sql::delete)
+                .post(sql::post_verb),
         )
         .route(
             "/catalog/v1beta2/namespaces/{ns}/catalogs",

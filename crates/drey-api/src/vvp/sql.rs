@@ -10,12 +10,13 @@
 
 use super::{check_name, reply, VvpError, VvpPayload};
 use crate::auth::Acting;
+use drey_control::job_graphs::JobGraphSpec;
 use crate::auth::Caller;
 use crate::error::QueryOf;
 use crate::AppState;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::WithRejection;
 use drey_control::documents::DocumentInput;
 use drey_control::sql_scripts::{CompletionKind, SqlContext, SqlShape, TextTable};
@@ -499,11 +500,51 @@ pub(super) async fn put(
     Ok(reply(status, json!({ c.one: render(c, &ns, &doc) })))
 }
 
+/// `deployments/{deployment}:create-jobgraph`: the deployment's SQL as a
+/// compiled plan (`{"jobgraph": ...}`; a plan Flink refuses is a job graph
+/// in state FAILED saying why). No other item takes a POST.
+pub(super) async fn post_verb(
+    Acting(state): Acting,
+    Caller(who): Caller,
+    Path((ns, plural, name)): Path<(String, String, String)>,
+    VvpPayload(body): VvpPayload,
+) -> Result<Response, VvpError> {
+    let Some(deployment) = name.strip_suffix(":create-jobgraph") else {
+        return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
+    };
+    if plural != "deployments" {
+        return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
+    }
+    let spec: JobGraphSpec = serde_json::from_value(body).map_err(|e| {
+        Error::invalid("jobGraphSpec", format!("is not a JobGraphSpec: {e}"))
+    })?;
+    let app = super::deployments::find(&state, &who.org, &ns, deployment).await?;
+    let graph = state
+        .core
+        .create_job_graph(&who.org, &ns, &app.meta.name, spec)
+        .await?;
+    Ok(reply(StatusCode::OK, json!({ "jobgraph": graph })))
+}
+
 pub(super) async fn delete(
     Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, plural, name)): Path<(String, String, String)>,
 ) -> Result<Response, VvpError> {
+    if let ("deployments", Some(deployment)) =
+        (plural.as_str(), name.strip_suffix(":delete-jobgraphs"))
+    {
+        let app = super::deployments::find(&state, &who.org, &ns, deployment).await?;
+        let deleted = state
+            .core
+            .delete_job_graphs(&who.org, &ns, &app.meta.name)
+            .await?;
+        let deleted: Vec<Value> = deleted
+            .into_iter()
+            .map(|files| json!({ "notDeletedFiles": files }))
+            .collect();
+        return Ok(reply(StatusCode::OK, json!({ "deletedJobGraphs": deleted })));
+    }
     let c = collection(&plural)?;
     let name = short(&ns, c, &name);
     if is_packaged(c, name) {
