@@ -33,11 +33,12 @@ pub const TARGETS_PATH: &str = "/api/prometheus/v1/targets";
 /// The organization whose figures a caller sees: its readers see its own,
 /// a server administrator (and everyone without authentication) every
 /// organization's; anyone else (a token for one environment) nothing: 403.
-fn visible_org<'a>(state: &AppState, caller: &'a Caller) -> Result<Option<&'a str>, Response> {
+fn visible_org<'a>(
+    state: &AppState,
+    caller: &'a Caller,
+) -> Result<Option<&'a str>, drey_model::Error> {
     let org = caller.0.org.as_str();
-    if let Err(e) = state.core.allow(Need::Read, Scope::Organization(org)) {
-        return Err(crate::error::CmfError::from(e).into_response());
-    }
+    state.core.allow(Need::Read, Scope::Organization(org))?;
     let everyone = state.core.allow(Need::Administer, Scope::Server).is_ok();
     Ok((!everyone).then_some(org))
 }
@@ -47,7 +48,7 @@ fn visible_org<'a>(state: &AppState, caller: &'a Caller) -> Result<Option<&'a st
 async fn targets(Acting(state): Acting, caller: Caller) -> Response {
     let org = match visible_org(&state, &caller) {
         Ok(org) => org,
-        Err(refused) => return refused,
+        Err(refused) => return crate::error::CmfError::from(refused).into_response(),
     };
     let observations = state.core.board().latest();
     let groups: Vec<serde_json::Value> = observations
@@ -93,7 +94,7 @@ async fn readyz(Acting(state): Acting) -> Response {
 async fn metrics(Acting(state): Acting, caller: Caller) -> Response {
     let org = match visible_org(&state, &caller) {
         Ok(org) => org,
-        Err(refused) => return refused,
+        Err(refused) => return crate::error::CmfError::from(refused).into_response(),
     };
     if let Some(leadership) = state.core.leadership() {
         state
@@ -105,9 +106,7 @@ async fn metrics(Acting(state): Acting, caller: Caller) -> Response {
             CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state
-            .metrics
-            .encode(&state.core.board().latest(), org),
+        state.metrics.encode(&state.core.board().latest(), org),
     )
         .into_response()
 }

@@ -159,7 +159,8 @@ impl Core {
         }
         let kept = kept_in.join(format!("{id}.json"));
         let plan = keep(&written, &kept).map_err(|e| Error::Internal(e.to_string()))?;
-        let plan: Value = serde_json::from_str(&plan).map_err(|e| Error::Internal(e.to_string()))?;
+        let plan: Value =
+            serde_json::from_str(&plan).map_err(|e| Error::Internal(e.to_string()))?;
         graph.source_tables = tables_at(&plan, "/scanTableSource/table/identifier");
         graph.sink_tables = tables_at(&plan, "/dynamicTableSink/table/identifier");
         graph.state = "JOBGRAPH_STATE_COMPLETED";

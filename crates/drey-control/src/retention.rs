@@ -285,7 +285,7 @@ impl Core {
     }
 
     /// Where savepoints and retained checkpoints are on this machine.
-    fn state_root(&self) -> Option<&PathBuf> {
+    pub(crate) fn state_root(&self) -> Option<&PathBuf> {
         self.state_dir.as_ref().or(self.data_dir.as_ref())
     }
 

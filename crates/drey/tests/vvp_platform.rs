@@ -624,9 +624,10 @@ async fn platform_resources_on_real_flink() {
     assert_eq!(graph["sourceTables"], table("jg_in"), "{made}");
     assert_eq!(graph["sinkTables"], table("jg_out"), "{made}");
     let plan_path = graph["jobgraphPath"].as_str().unwrap();
-    let plan: Value =
-        serde_json::from_str(&std::fs::read_to_string(plan_path.trim_start_matches("file://")).unwrap())
-            .unwrap();
+    let plan: Value = serde_json::from_str(
+        &std::fs::read_to_string(plan_path.trim_start_matches("file://")).unwrap(),
+    )
+    .unwrap();
     assert!(plan["nodes"].as_array().unwrap().len() >= 2, "{plan}");
     // A statement Flink cannot plan is a FAILED job graph saying why.
     let (code, refused) = s
@@ -645,9 +646,16 @@ async fn platform_resources_on_real_flink() {
         "{refused}"
     );
     for (path, body, code) in [
-        ("/sql/v1beta1/namespaces/platform/deployments/ghost:create-jobgraph",
-         json!({"sqlStatement": "INSERT INTO jg_out SELECT id FROM jg_in"}), 404),
-        (&format!("{graphs}:create-jobgraph")[..], json!({"sql": "x"}), 400),
+        (
+            "/sql/v1beta1/namespaces/platform/deployments/ghost:create-jobgraph",
+            json!({"sqlStatement": "INSERT INTO jg_out SELECT id FROM jg_in"}),
+            404,
+        ),
+        (
+            &format!("{graphs}:create-jobgraph")[..],
+            json!({"sql": "x"}),
+            400,
+        ),
         (&format!("{graphs}:create-jobgraph")[..], json!({}), 400),
     ] {
         let (got, body) = s.post(path, body).await;

@@ -10,7 +10,6 @@
 
 use super::{check_name, reply, VvpError, VvpPayload};
 use crate::auth::Acting;
-use drey_control::job_graphs::JobGraphSpec;
 use crate::auth::Caller;
 use crate::error::QueryOf;
 use crate::AppState;
@@ -19,6 +18,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::WithRejection;
 use drey_control::documents::DocumentInput;
+use drey_control::job_graphs::JobGraphSpec;
 use drey_control::sql_scripts::{CompletionKind, SqlContext, SqlShape, TextTable};
 use drey_model::{Error, Kind, Object, Timestamp};
 use serde::Deserialize;
@@ -515,9 +515,8 @@ pub(super) async fn post_verb(
     if plural != "deployments" {
         return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
     }
-    let spec: JobGraphSpec = serde_json::from_value(body).map_err(|e| {
-        Error::invalid("jobGraphSpec", format!("is not a JobGraphSpec: {e}"))
-    })?;
+    let spec: JobGraphSpec = serde_json::from_value(body)
+        .map_err(|e| Error::invalid("jobGraphSpec", format!("is not a JobGraphSpec: {e}")))?;
     let app = super::deployments::find(&state, &who.org, &ns, deployment).await?;
     let graph = state
         .core
@@ -543,7 +542,10 @@ pub(super) async fn delete(
             .into_iter()
             .map(|files| json!({ "notDeletedFiles": files }))
             .collect();
-        return Ok(reply(StatusCode::OK, json!({ "deletedJobGraphs": deleted })));
+        return Ok(reply(
+            StatusCode::OK,
+            json!({ "deletedJobGraphs": deleted }),
+        ));
     }
     let c = collection(&plural)?;
     let name = short(&ns, c, &name);
