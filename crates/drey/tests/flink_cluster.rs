@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::flink::{start, testjobs};
+use common::flink::{start, testjobs, KillClusters};
 use common::standalone::{Host, Standalone};
 use common::Server;
 use reqwest::Method;
@@ -75,6 +75,7 @@ async fn an_existing_flink_cluster_is_watched_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
     let host = Host::new(1);
     let flink = Standalone::start(&host, &dir.path().join("standalone")).await;
 
@@ -475,6 +476,8 @@ struct OnCluster {
     savepoints: std::path::PathBuf,
     /// The registration, as LakeSail shows it.
     cluster: Value,
+    /// drey's SQL gateway outlives drey: it goes with the data dir.
+    cleanup: KillClusters,
     dir: tempfile::TempDir,
 }
 
@@ -506,6 +509,7 @@ async fn on_cluster(host: u8, env: &str) -> OnCluster {
         s,
         flink,
         host,
+        cleanup: KillClusters(data.clone()),
         data,
         savepoints,
         cluster,
@@ -549,6 +553,7 @@ async fn applications_run_on_an_existing_cluster() {
         data,
         savepoints,
         cluster: c,
+        cleanup: _cleanup,
         dir,
     } = on_cluster(2, "remote").await;
     let out = dir.path().join("counts.txt");
@@ -938,6 +943,7 @@ async fn pools_and_session_jobs_run_on_an_existing_cluster() {
         data,
         savepoints,
         cluster: c,
+        cleanup: _cleanup,
         dir,
     } = on_cluster(3, "pooled").await;
 

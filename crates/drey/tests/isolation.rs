@@ -96,6 +96,8 @@ async fn code_a_statement_loads_reads_nothing_of_drey() {
         (&["--cluster-isolation", "none"][..], false),
     ] {
         let dir = tempfile::tempdir().unwrap();
+        // drey's SQL gateway outlives drey: it goes with the data dir.
+        let _cleanup = KillClusters(dir.path().to_owned());
         let s = start_with_args(dir.path(), extra);
         let (code, body) = s
             .post("/namespaces/v1/namespaces", json!({"name": "peek"}))
