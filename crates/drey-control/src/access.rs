@@ -178,20 +178,9 @@ impl Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn member(role: Option<Role>, grants: &[(&str, Role)]) -> Caller {
-        Caller::of(Identity {
-            org: "acme".into(),
-            key_id: "k".into(),
-            server_admin: false,
-            role,
-            grants: grants
-                .iter()
-                .map(|(env, role)| (env.to_string(), *role))
-                .collect::<BTreeMap<_, _>>(),
-            principal: None,
-        })
+        Caller::of(Identity::member("acme", role, grants))
     }
 
     #[test]

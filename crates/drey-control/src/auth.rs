@@ -143,6 +143,21 @@ impl Identity {
         }
     }
 
+    /// A member of `org` (no server administrator, no principal) holding
+    /// `role` organization-wide and `grants` on single environments.
+    pub fn member(org: &str, role: Option<Role>, grants: &[(&str, Role)]) -> Self {
+        Identity {
+            org: org.to_owned(),
+            key_id: format!("{org}-member"),
+            server_admin: false,
+            role,
+            grants: (grants.iter())
+                .map(|(env, role)| ((*env).to_owned(), *role))
+                .collect(),
+            principal: None,
+        }
+    }
+
     /// The caller's role on one environment: the stronger of its
     /// organization-wide role and the environment's grant.
     pub fn role_in(&self, env: &str) -> Option<Role> {

@@ -11,7 +11,6 @@ use drey_control::{Core, ResourceInput};
 use drey_model::{Error, PageRequest};
 use drey_store::{Sealer, SqliteStore};
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const ORG: &str = drey_model::object::DEFAULT_ORG;
@@ -28,17 +27,7 @@ fn environment(name: &str, defaults: Option<serde_json::Value>) -> EnvironmentIn
 }
 
 fn member(org: &str, role: Option<Role>, grants: &[(&str, Role)]) -> Caller {
-    Caller::of(Identity {
-        org: org.to_owned(),
-        key_id: "test".to_owned(),
-        server_admin: false,
-        role,
-        grants: grants
-            .iter()
-            .map(|(env, role)| (env.to_string(), *role))
-            .collect::<BTreeMap<_, _>>(),
-        principal: None,
-    })
+    Caller::of(Identity::member(org, role, grants))
 }
 
 fn page() -> PageRequest {

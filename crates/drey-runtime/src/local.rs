@@ -681,17 +681,7 @@ impl LocalBackend {
             .map_err(|e| RuntimeError::io("cannot open", &stdout_log, e))?;
 
         let script = self.home.bin().join(script);
-        let mut argv: Vec<std::ffi::OsString> = Vec::new();
-        if self.isolation == Isolation::Sandbox {
-            let bwrap = sandbox::bwrap_binary().ok_or_else(|| {
-                RuntimeError::Isolation(
-                    "cluster isolation is 'sandbox' but bwrap is not installed".into(),
-                )
-            })?;
-            argv.push(bwrap.into());
-            argv.extend(sandbox::bwrap_args(&self.mounts(cluster)));
-            argv.push("--".into());
-        }
+        let mut argv = sandbox::command_prefix(self.isolation, || self.mounts(cluster))?;
         argv.push(script.into());
         argv.push("start-foreground".into());
         argv.push("-D".into());

@@ -159,6 +159,25 @@ const ETC: &[&str] = &[
     "ld.so.conf.d",
 ];
 
+/// What goes before a command run under `isolation`: `bwrap`, its arguments
+/// for a process seeing `mounts` (asked for only when sandboxed) and `--`;
+/// nothing without isolation.
+pub(crate) fn command_prefix(
+    isolation: Isolation,
+    mounts: impl FnOnce() -> Mounts,
+) -> Result<Vec<OsString>, RuntimeError> {
+    if isolation == Isolation::None {
+        return Ok(Vec::new());
+    }
+    let bwrap = bwrap_binary().ok_or_else(|| {
+        RuntimeError::Isolation("cluster isolation is 'sandbox' but bwrap is not installed".into())
+    })?;
+    let mut argv = vec![bwrap.into_os_string()];
+    argv.extend(bwrap_args(&mounts()));
+    argv.push("--".into());
+    Ok(argv)
+}
+
 /// The `bwrap` arguments (before `--` and the command) for a process seeing `mounts`.
 pub(crate) fn bwrap_args(mounts: &Mounts) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();

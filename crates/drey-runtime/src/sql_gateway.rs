@@ -416,17 +416,7 @@ impl SqlGatewayService {
             .map_err(|e| RuntimeError::io("cannot open", &stdout_log, e))?;
 
         let java = self.java();
-        let mut argv: Vec<std::ffi::OsString> = Vec::new();
-        if self.isolation == Isolation::Sandbox {
-            let bwrap = sandbox::bwrap_binary().ok_or_else(|| {
-                RuntimeError::Isolation(
-                    "cluster isolation is 'sandbox' but bwrap is not installed".into(),
-                )
-            })?;
-            argv.push(bwrap.into());
-            argv.extend(sandbox::bwrap_args(&self.mounts(&dir)));
-            argv.push("--".into());
-        }
+        let mut argv = sandbox::command_prefix(self.isolation, || self.mounts(&dir))?;
         argv.push(java.clone().into());
         let mut cmd = match setsid_binary() {
             Some(setsid) => {

@@ -520,26 +520,11 @@ async fn on_cluster(host: u8, env: &str) -> OnCluster {
 /// A VVP Deployment `counter` of the counter job, writing to `out`, placed
 /// with `placement` (`deploymentTargetName` or `sessionClusterName`) = `on`.
 fn vvp_counter(placement: &str, on: &str, out: &std::path::Path) -> Value {
-    let jar = testjobs().join("stateful-counter.jar");
-    let mut spec = serde_json::Map::new();
-    spec.insert(placement.to_owned(), json!(on));
-    spec.extend(
-        json!({
-            "state": "RUNNING",
-            "upgradeStrategy": {"kind": "STATEFUL"},
-            "restoreStrategy": {"kind": "LATEST_SAVEPOINT"},
-            "template": {"spec": {
-                "artifact": {"kind": "JAR", "jarUri": format!("file://{}", jar.display()),
-                             "entryClass": "io.drey.testjobs.StatefulCounter",
-                             "mainArgs": format!("--out {} --rate 20", out.display())},
-                "parallelism": 1
-            }}
-        })
-        .as_object()
-        .cloned()
-        .unwrap_or_default(),
-    );
-    json!({"metadata": {"name": "counter"}, "spec": spec})
+    let mut deployment = common::flink::vvp_counter_deployment(out);
+    if let Some(spec) = deployment.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert(placement.to_owned(), json!(on));
+    }
+    deployment
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,8 @@
 mod common;
 
 use common::flink::{
-    first_counts_after, line_count, start, testjobs, wait_for_output, KillClusters,
+    first_counts_after, line_count, start, testjobs, vvp_counter_deployment, wait_for_output,
+    KillClusters,
 };
 use common::Server;
 use reqwest::Method;
@@ -51,27 +52,14 @@ async fn vvp_deployment_on_real_flink() {
         .post("/namespaces/v1/namespaces", json!({"name": "vvp-flink"}))
         .await;
     assert_eq!(code, 201, "{body}");
-    let jar = testjobs().join("stateful-counter.jar");
-    let (code, body) = s
-        .post(
-            &format!("{NS}/deployments"),
-            json!({
-                "metadata": {"name": "counter"},
-                "spec": {
-                    "state": "RUNNING",
-                    "upgradeStrategy": {"kind": "STATEFUL"},
-                    "restoreStrategy": {"kind": "LATEST_SAVEPOINT"},
-                    "template": {"spec": {
-                        "artifact": {"kind": "JAR", "jarUri": format!("file://{}", jar.display()),
-                                     "entryClass": "io.drey.testjobs.StatefulCounter",
-                                     "mainArgs": format!("--out {} --rate 20", out.display())},
-                        "parallelism": 1,
-                        "flinkConfiguration": {"taskmanager.numberOfTaskSlots": "1"}
-                    }}
-                }
-            }),
-        )
-        .await;
+    let mut deployment = vvp_counter_deployment(&out);
+    if let Some(template) =
+        (deployment.pointer_mut("/spec/template/spec")).and_then(Value::as_object_mut)
+    {
+        let slots = json!({"taskmanager.numberOfTaskSlots": "1"});
+        template.insert("flinkConfiguration".into(), slots);
+    }
+    let (code, body) = s.post(&format!("{NS}/deployments"), deployment).await;
     assert_eq!(code, 201, "{body}");
     let running = wait_state(&s, "RUNNING").await;
     let job_id = running["status"]["running"]["jobId"]

@@ -50,6 +50,26 @@ pub fn start_with_args(data: &Path, extra: &[&str]) -> Server {
     server
 }
 
+/// The VVP deployment `counter` of testjobs' stateful counter (STATEFUL
+/// upgrades from the latest savepoint), writing to `out`.
+pub fn vvp_counter_deployment(out: &Path) -> Value {
+    let jar = testjobs().join("stateful-counter.jar");
+    json!({
+        "metadata": {"name": "counter"},
+        "spec": {
+            "state": "RUNNING",
+            "upgradeStrategy": {"kind": "STATEFUL"},
+            "restoreStrategy": {"kind": "LATEST_SAVEPOINT"},
+            "template": {"spec": {
+                "artifact": {"kind": "JAR", "jarUri": format!("file://{}", jar.display()),
+                             "entryClass": "io.drey.testjobs.StatefulCounter",
+                             "mainArgs": format!("--out {} --rate 20", out.display())},
+                "parallelism": 1
+            }}
+        }
+    })
+}
+
 pub fn counter_app(name: &str, out: &Path, parallelism: u32, mode: &str) -> Value {
     counter_app_with(name, out, parallelism, mode, &[])
 }
