@@ -724,7 +724,7 @@ impl LocalBackend {
         let spawned = child.id().ok_or_else(exited)?;
         let (pid, pgid) = match self.isolation {
             Isolation::None => (spawned, None),
-            Isolation::Sandbox => match sandboxed_jvm(spawned, &mut child).await {
+            Isolation::Sandbox => match sandbox::sandboxed_jvm(spawned, &mut child).await {
                 Some(pid) => (pid, Some(spawned)),
                 None => {
                     let _ = signal_group(spawned, Signal::SIGKILL);
@@ -1694,23 +1694,6 @@ fn state_dirs(spec: &ClusterSpec) -> Vec<PathBuf> {
     dirs.sort();
     dirs.dedup();
     dirs
-}
-
-/// The JVM of a process spawned as `setsid bwrap ... -- <script>`: bwrap's monitor forks
-/// the sandbox's init, which forks the script, which execs the JVM. Waits (bounded) for
-/// it to appear; `None` when bwrap exited first.
-async fn sandboxed_jvm(bwrap: u32, child: &mut Child) -> Option<u32> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let init = sandbox::children_of(bwrap).into_iter().next();
-        if let Some(jvm) = init.and_then(|i| sandbox::children_of(i).into_iter().next()) {
-            return Some(jvm);
-        }
-        if matches!(child.try_wait(), Ok(Some(_))) || Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 fn read_record(path: &Path) -> Result<Option<ClusterRecord>, RuntimeError> {

@@ -92,6 +92,34 @@ pub(crate) fn group_has_live_members(pgid: u32) -> bool {
     })
 }
 
+/// True when a live process of group `pgid` has `marker` on its command line: what is
+/// left of a service whose recorded process died, and not a stranger's group that reuses
+/// the id.
+pub(crate) fn group_has_live_member_with(pgid: u32, marker: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        e.file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|pid| {
+                proc_stat(*pid)
+                    .is_some_and(|st| st.pgrp == pgid && st.state != 'Z' && st.state != 'X')
+            })
+            .and_then(proc_cmdline)
+            .is_some_and(|c| c.contains(marker))
+    })
+}
+
+/// Waits (at most 5 s) until group `pgid` has no live process left.
+pub(crate) async fn wait_for_group(pgid: u32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while group_has_live_members(pgid) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Sends `signal` to the process group `pgid`. A group that no longer exists is not an error.
 pub(crate) fn signal_group(pgid: u32, signal: Signal) -> Result<(), RuntimeError> {
     let raw = i32::try_from(pgid).map_err(|_| RuntimeError::Signal {

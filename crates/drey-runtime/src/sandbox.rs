@@ -35,6 +35,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -274,6 +275,25 @@ pub(crate) fn java_home() -> Option<PathBuf> {
     // <home>/bin/java
     let home = real.parent()?.parent()?.to_path_buf();
     (!home.starts_with("/usr")).then_some(home)
+}
+
+/// The JVM of a process spawned as `setsid bwrap ... -- <command>`: bwrap's monitor forks
+/// the sandbox's init, which forks the command (a script that execs the JVM, or `java`).
+/// Its pid is what drey records and checks: bwrap's own processes outlive a JVM killed
+/// alone, and the JVM outlives a bwrap killed alone. Waits (bounded) for
+/// it to appear; `None` when bwrap exited first.
+pub(crate) async fn sandboxed_jvm(bwrap: u32, child: &mut tokio::process::Child) -> Option<u32> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let init = children_of(bwrap).into_iter().next();
+        if let Some(jvm) = init.and_then(|i| children_of(i).into_iter().next()) {
+            return Some(jvm);
+        }
+        if matches!(child.try_wait(), Ok(Some(_))) || Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// The direct children of `pid` (from `/proc/*/stat`).

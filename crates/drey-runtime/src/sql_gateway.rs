@@ -16,9 +16,11 @@
 //! the clusters are, unless `--cluster-isolation none`), it runs under bubblewrap and sees
 //! the system, Flink, Java, its jar, this directory and what [`GatewaySandbox`] names — not
 //! drey's database or keys: code a statement loads (a `USING JAR` function is instantiated
-//! and may be evaluated while the statement is planned) runs here. The recorded pid is then
-//! bwrap's, whose process group holds the JVM. It and is only ever signalled after checking in `/proc/<pid>` that its
-//! start time and command line (which names this directory) are the recorded ones.
+//! and may be evaluated while the statement is planned) runs here. The recorded pid is the
+//! JVM's; its process group (bwrap's, when sandboxed) is what drey signals, and only after
+//! checking in `/proc` that the JVM's start time and command line (which names this
+//! directory) are the recorded ones. A JVM found dead takes what is left of its group with
+//! it (a sandbox whose JVM was killed alone, a JVM whose bwrap was).
 //! Sessions point their statements at a cluster with `execution.target: remote`,
 //! `rest.address` and `rest.port`; jobs an `INSERT` submitted keep running when the service
 //! stops.
@@ -36,8 +38,8 @@ use tokio::process::{Child, Command};
 use crate::error::RuntimeError;
 use crate::home::{drey_data_home, FlinkHome};
 use crate::process::{
-    boot_id, group_has_live_members, is_same_live_process, port_is_free, proc_stat, signal_group,
-    tail, write_atomic,
+    boot_id, group_has_live_member_with, is_same_live_process, port_is_free, proc_stat,
+    signal_group, tail, wait_for_group, write_atomic,
 };
 use crate::sandbox::{self, Isolation, Mounts};
 
@@ -173,8 +175,11 @@ impl Default for SqlGatewayOptions {
 pub struct SqlGatewayRecord {
     /// Format version of this file.
     pub format: u32,
-    /// Process id of the JVM; also its process group and session id.
+    /// Process id of the JVM.
     pub pid: u32,
+    /// Its process group and session, when that is not the JVM's own (bwrap's, sandboxed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgid: Option<u32>,
     /// Start time from `/proc/<pid>/stat` (clock ticks after boot).
     pub start_time: u64,
     /// Kernel boot id when it was started.
@@ -200,8 +205,34 @@ impl SqlGatewayRecord {
     }
 
     fn is_alive(&self) -> bool {
-        self.boot_id == boot_id()
-            && is_same_live_process(self.pid, self.start_time, &self.dir.display().to_string())
+        self.boot_id == boot_id() && is_same_live_process(self.pid, self.start_time, &self.marker())
+    }
+
+    /// The process group drey signals.
+    fn group(&self) -> u32 {
+        self.pgid.unwrap_or(self.pid)
+    }
+
+    /// What every process of the service has on its command line.
+    fn marker(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    /// Kills what is left of a service whose JVM is gone: the group's live processes
+    /// that are the service's (a pid is not reused while its group lives, and the
+    /// command line check keeps a recycled group id safe).
+    async fn kill_leftovers(&self) {
+        if self.boot_id != boot_id() || !group_has_live_member_with(self.group(), &self.marker()) {
+            return;
+        }
+        tracing::warn!(
+            pgid = self.group(),
+            "killing what is left of a dead SQL gateway"
+        );
+        if let Err(e) = signal_group(self.group(), Signal::SIGKILL) {
+            tracing::warn!(pgid = self.group(), error = %e, "cannot SIGKILL the SQL gateway");
+        }
+        wait_for_group(self.group()).await;
     }
 }
 
@@ -349,6 +380,8 @@ impl SqlGatewayService {
                         self.terminate(&rec, Duration::from_secs(5)).await?;
                     }
                 }
+            } else {
+                rec.kill_leftovers().await;
             }
             self.remove_files()?;
         }
@@ -364,6 +397,9 @@ impl SqlGatewayService {
             return Ok(false);
         };
         let was_running = rec.is_alive();
+        if !was_running {
+            rec.kill_leftovers().await;
+        }
         if was_running {
             self.terminate(&rec, grace).await?;
             let deadline = Instant::now() + Duration::from_secs(5);
@@ -381,7 +417,7 @@ impl SqlGatewayService {
     pub fn kill(&self) {
         if let Ok(Some(rec)) = self.record() {
             if rec.is_alive() {
-                if let Err(e) = signal_group(rec.pid, Signal::SIGKILL) {
+                if let Err(e) = signal_group(rec.group(), Signal::SIGKILL) {
                     tracing::warn!(pid = rec.pid, error = %e, "cannot SIGKILL the SQL gateway");
                 }
             }
@@ -483,11 +519,27 @@ impl SqlGatewayService {
             what: what.clone(),
             source: std::io::Error::other("the process exited at once"),
         };
-        let pid = child.id().ok_or_else(exited)?;
+        let spawned = child.id().ok_or_else(exited)?;
+        let (pid, pgid) = match self.isolation {
+            Isolation::None => (spawned, None),
+            Isolation::Sandbox => match sandbox::sandboxed_jvm(spawned, &mut child).await {
+                Some(jvm) => (jvm, Some(spawned)),
+                None => {
+                    let _ = signal_group(spawned, Signal::SIGKILL);
+                    let _ = child.wait().await;
+                    return Err(RuntimeError::SqlGatewayStartFailed {
+                        reason: "its sandbox did not start".into(),
+                        log_tail: tail(&stdout_log, 40),
+                        log_file: stdout_log,
+                    });
+                }
+            },
+        };
         let start_time = proc_stat(pid).map(|s| s.start_time).ok_or_else(exited)?;
         let mut rec = SqlGatewayRecord {
             format: 1,
             pid,
+            pgid,
             start_time,
             boot_id: boot_id(),
             port: 0,
@@ -509,14 +561,11 @@ impl SqlGatewayService {
                 Ok(rec)
             }
             Err(reason) => {
-                if let Err(e) = signal_group(pid, Signal::SIGKILL) {
+                if let Err(e) = signal_group(rec.group(), Signal::SIGKILL) {
                     tracing::warn!(pid, error = %e, "cannot SIGKILL the SQL gateway");
                 }
                 let _ = child.wait().await;
-                let deadline = Instant::now() + Duration::from_secs(5);
-                while group_has_live_members(pid) && Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                wait_for_group(rec.group()).await;
                 let _ = self.remove_files();
                 Err(RuntimeError::SqlGatewayStartFailed {
                     reason,
@@ -576,7 +625,7 @@ impl SqlGatewayService {
 
     /// SIGTERM, up to `grace`, SIGKILL; fails when the process survives that.
     async fn terminate(&self, rec: &SqlGatewayRecord, grace: Duration) -> Result<(), RuntimeError> {
-        signal_group(rec.pid, Signal::SIGTERM)?;
+        signal_group(rec.group(), Signal::SIGTERM)?;
         let deadline = Instant::now() + grace;
         while rec.is_alive() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -586,16 +635,13 @@ impl SqlGatewayService {
                 pid = rec.pid,
                 "SQL gateway ignored SIGTERM; sending SIGKILL"
             );
-            signal_group(rec.pid, Signal::SIGKILL)?;
+            signal_group(rec.group(), Signal::SIGKILL)?;
             let deadline = Instant::now() + Duration::from_secs(5);
             while rec.is_alive() && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while group_has_live_members(rec.pid) && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for_group(rec.group()).await;
         if rec.is_alive() {
             return Err(RuntimeError::SqlGatewayStopFailed { pid: rec.pid });
         }

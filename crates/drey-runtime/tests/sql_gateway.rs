@@ -12,7 +12,7 @@ use drey_flink::{
     FlinkClient, FlinkError, JobState, OperationHandle, OperationStatus, ResultPage, ResultType,
     RowKind, SessionHandle, SqlGatewayClient,
 };
-use drey_runtime::{ClusterSpec, SqlGatewayJar, SqlGatewayService};
+use drey_runtime::{ClusterSpec, GatewaySandbox, Isolation, SqlGatewayJar, SqlGatewayService};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -127,6 +127,55 @@ async fn sql_gateway_against_a_real_cluster() {
     println!("adopt and stop: {:?}", t.elapsed());
 
     guard.stop().await;
+}
+
+/// A sandboxed service killed in part: its bwrap alone leaves the JVM serving, and drey
+/// adopts it; its JVM alone is a dead service, replaced after what is left of its group
+/// is gone. Either way one gateway runs for the data dir.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partly_killed_sandboxed_gateway_is_replaced_whole() {
+    let (backend, dir) = common::backend();
+    let sandboxed = || {
+        SqlGatewayService::new(backend.home().clone(), jar(), dir.path())
+            .with_isolation(Isolation::Sandbox, GatewaySandbox::default())
+    };
+    let service = sandboxed();
+    let _guard = ServiceGuard(service.clone());
+    let url = service.ensure().await.unwrap();
+    let first = service.record().unwrap().unwrap();
+    let bwrap = first
+        .pgid
+        .expect("a sandboxed gateway records bwrap's group");
+    assert_ne!(bwrap, first.pid, "the recorded pid is the JVM's");
+    assert!(common::proc_cmdline(first.pid).contains("io.drey.sqlgateway"));
+
+    // bwrap killed alone: the JVM serves on and is adopted.
+    kill9(bwrap);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sandboxed().ensure().await.unwrap(), url);
+    let second = service.record().unwrap().unwrap();
+    assert_eq!(
+        (second.pid, second.start_time),
+        (first.pid, first.start_time)
+    );
+
+    // The JVM killed alone: a new service starts and nothing of the old group is left.
+    kill9(second.pid);
+    let url = sandboxed().ensure().await.unwrap();
+    let third = service.record().unwrap().unwrap();
+    assert_ne!(third.pid, second.pid);
+    assert!(common::group_gone(second.pgid.unwrap()));
+    SqlGatewayClient::new(&url).unwrap().info().await.unwrap();
+    assert!(service.stop(Duration::from_secs(20)).await.unwrap());
+    assert!(common::group_gone(third.pgid.unwrap()));
+}
+
+fn kill9(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
 
 /// A bounded query: both rows, the column types Flink reports, then the end.
