@@ -43,7 +43,7 @@ cargo test --locked --workspace --all-targets "$@"
 # keeping its state in PostgreSQL: the store differs, the answers must not.
 if [ "${DREY_SKIP_POSTGRES:-}" != 1 ]; then
     DREY_TEST_DATABASE=postgres cargo test --locked -p drey \
-        --test cmf_api --test vvp_api --test vvp_openapi --test lakesail_api \
+        --test cmf_api --test cmf_openapi --test vvp_api --test vvp_openapi --test lakesail_api \
         --test lakesail_sessions --test odd_fields --test bad_input --test auth \
         --test access --test quotas --test owned_flink_options --test safe_defaults \
         --test k8s_manifests --test application_lifecycle "$@"

@@ -3,7 +3,8 @@
 //
 //   node ui-tests/swagger.mjs <drey url>
 //
-// Checks that /swagger/ renders both OpenAPI documents with their operations,
+// Checks that /swagger/ renders the three OpenAPI documents (VVP's two, CMF's)
+// with their operations,
 // that no request leaves drey (the UI's files are served by drey itself), and
 // that the page has no script errors. Exits non-zero on the first failure.
 
@@ -35,9 +36,12 @@ try {
   await page.locator('.topbar select').selectOption({ label: 'Platform API' });
   await page.locator('.swagger-ui .info .title', { hasText: 'platform API' }).waitFor();
   await page.locator('.opblock-summary-path', { hasText: '/sql/v1beta1/namespaces/{ns}/sqlscripts:execute' }).first().waitFor();
+  await page.locator('.topbar select').selectOption({ label: 'CMF API' });
+  await page.locator('.swagger-ui .info .title', { hasText: 'Confluent Manager for Apache Flink' }).waitFor();
+  await page.locator('.opblock-summary-path', { hasText: '/cmf/api/v1/environments/{envName}/statements/{stmtName}/results' }).first().waitFor();
   if (outside.length) throw new Error(`requests left drey: ${outside.join(', ')}`);
   if (errors.length) throw new Error(`script errors: ${errors.join('; ')}`);
-  console.log('swagger UI: both documents render');
+  console.log('swagger UI: the three documents render');
 } catch (e) {
   console.error(`swagger UI check failed: ${e.message}`);
   console.error((await page.locator('body').innerText().catch(() => '')).slice(0, 2000));

@@ -1,7 +1,7 @@
 //! drey's OpenAPI documents and the Swagger UI, against a real server: both
 //! documents are served without a token, every documented GET and POST
 //! reaches a handler (never the unknown-route answer), the UI's files come
-//! from drey itself, and the UI renders both documents in headless Chromium
+//! from drey itself, and the UI renders the documents (and CMF's) in headless Chromium
 //! (`ui-tests/swagger.mjs`) without a request leaving drey.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

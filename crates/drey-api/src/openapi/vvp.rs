@@ -1,37 +1,24 @@
-//! drey's OpenAPI documents of its Ververica Platform dialect, built with
-//! utoipa from one table of the routes drey serves: the Application
-//! Manager API at `/api/swagger.json` and the platform API at
-//! `/swagger.json`, as VVP serves them, and a Swagger UI at `/swagger` whose
-//! files are compiled into the binary (no internet needed). A route added
-//! to the VVP router gets one line here; `tests/vvp_openapi.rs` calls every
-//! documented path to keep the two honest.
+//! drey's Ververica Platform documents: the Application Manager API
+//! (`/api/v1/...`) and the platform API, and the wire shapes they name.
 
-use crate::AppState;
-use axum::Router;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
-use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem,
-    PathsBuilder, Ref, Required, ResponseBuilder,
-};
+use super::Route;
+use utoipa::openapi::path::HttpMethod::{self, Delete, Get, Patch, Post, Put};
 use utoipa::{PartialSchema, ToSchema};
-use utoipa_swagger_ui::{SwaggerUi, Url};
 
-/// One operation drey serves.
-struct Route {
-    method: HttpMethod,
-    path: String,
-    summary: &'static str,
-    tag: &'static str,
-    /// The request body's schema, if it takes one.
-    body: Option<&'static str>,
-    /// The success status and its body's schema.
-    ok: (u16, Option<&'static str>),
-    /// Query parameters: name and description.
-    query: &'static [(&'static str, &'static str)],
-}
+/// VVP's error answers: a validation failure and `ApiException` otherwise.
+pub(super) const ERRORS: &[(u16, &str, &str)] = &[
+    (400, "Invalid request", "ApiValidationException"),
+    (401, "No valid bearer token", "ApiException"),
+    (403, "The token's role does not allow it", "ApiException"),
+    (404, "Not found", "ApiException"),
+    (
+        409,
+        "Exists already, in use, or a stale resourceVersion",
+        "ApiException",
+    ),
+];
 
+/// A VVP operation answering `ok` (or one of [`ERRORS`]).
 fn route(
     method: HttpMethod,
     path: &str,
@@ -48,13 +35,15 @@ fn route(
         body,
         ok,
         query: &[],
+        others: ERRORS
+            .iter()
+            .map(|(code, what, schema)| (*code, *what, Some(*schema)))
+            .collect(),
     }
 }
 
-use HttpMethod::{Delete, Get, Patch, Post, Put};
-
 /// The Application Manager API (`/api/v1/...`).
-fn appmanager_routes() -> Vec<Route> {
+pub(super) fn appmanager_routes() -> Vec<Route> {
     let d = "/api/v1/namespaces/{namespace}/deployments";
     vec![
         Route {
@@ -351,7 +340,7 @@ fn appmanager_routes() -> Vec<Route> {
 }
 
 /// The platform API (namespaces, API tokens, catalogs, SQL resources, artifacts).
-fn platform_routes() -> Vec<Route> {
+pub(super) fn platform_routes() -> Vec<Route> {
     let sql = "/sql/v1beta1/namespaces/{ns}";
     let mut routes = vec![
         route(
@@ -697,154 +686,8 @@ fn platform_routes() -> Vec<Route> {
     routes
 }
 
-/// The documents drey serves: (URL, title, routes, schemas).
-pub fn documents() -> [(&'static str, OpenApi); 2] {
-    [
-        (
-            "/api/swagger.json",
-            build(
-                "drey: Ververica Platform Application Manager API",
-                appmanager_routes(),
-            ),
-        ),
-        (
-            "/swagger.json",
-            build("drey: Ververica Platform platform API", platform_routes()),
-        ),
-    ]
-}
-
-/// Every documented (method, path) of both documents, for tests.
-pub fn documented() -> Vec<(String, String)> {
-    appmanager_routes()
-        .into_iter()
-        .chain(platform_routes())
-        .map(|r| (method_name(&r.method).to_owned(), r.path))
-        .collect()
-}
-
-fn build(title: &str, routes: Vec<Route>) -> OpenApi {
-    let mut paths = PathsBuilder::new();
-    for r in routes {
-        let op = operation(&r);
-        paths = paths.path(r.path.clone(), PathItem::new(r.method, op));
-    }
-    OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title(title)
-                .version(env!("CARGO_PKG_VERSION"))
-                .description(Some(
-                    "drey serves Ververica Platform 2.x's REST API over its own core. \
-                     JSON or YAML both ways (Content-Type / Accept). With --auth token, send \
-                     Authorization: Bearer <token>.",
-                ))
-                .build(),
-        )
-        .paths(paths.build())
-        .components(Some(components()))
-        .security(Some(vec![SecurityRequirement::new(
-            "bearer",
-            Vec::<String>::new(),
-        )]))
-        .build()
-}
-
-fn operation(r: &Route) -> utoipa::openapi::path::Operation {
-    let mut op = OperationBuilder::new()
-        .summary(Some(r.summary))
-        .tag(r.tag)
-        .operation_id(Some(format!(
-            "{}{}",
-            method_name(&r.method).to_ascii_lowercase(),
-            r.path.replace(['/', '{', '}', ':', '-'], "_")
-        )));
-    for name in r
-        .path
-        .split('/')
-        .flat_map(|seg| seg.split(':'))
-        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-    {
-        op = op.parameter(
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .schema(Some(String::schema())),
-        );
-    }
-    for (name, description) in r.query {
-        op = op.parameter(
-            ParameterBuilder::new()
-                .name(*name)
-                .parameter_in(ParameterIn::Query)
-                .required(Required::False)
-                .description(Some(*description))
-                .schema(Some(String::schema())),
-        );
-    }
-    if let Some(body) = r.body {
-        op = op.request_body(Some(
-            RequestBodyBuilder::new()
-                .content("application/json", json_of(body))
-                .content("application/yaml", json_of(body))
-                .required(Some(Required::True))
-                .build(),
-        ));
-    }
-    let mut ok = ResponseBuilder::new().description("Success");
-    if let Some(schema) = r.ok.1 {
-        ok = ok
-            .content("application/json", json_of(schema))
-            .content("application/yaml", json_of(schema));
-    }
-    op = op.response(r.ok.0.to_string(), ok.build());
-    for (code, what, schema) in [
-        ("400", "Invalid request", "ApiValidationException"),
-        ("401", "No valid bearer token", "ApiException"),
-        ("403", "The token's role does not allow it", "ApiException"),
-        ("404", "Not found", "ApiException"),
-        (
-            "409",
-            "Exists already, in use, or a stale resourceVersion",
-            "ApiException",
-        ),
-    ] {
-        op = op.response(
-            code,
-            ResponseBuilder::new()
-                .description(what)
-                .content("application/json", json_of(schema))
-                .build(),
-        );
-    }
-    op.build()
-}
-
-fn method_name(method: &HttpMethod) -> &'static str {
-    match method {
-        HttpMethod::Get => "GET",
-        HttpMethod::Post => "POST",
-        HttpMethod::Put => "PUT",
-        HttpMethod::Patch => "PATCH",
-        HttpMethod::Delete => "DELETE",
-        HttpMethod::Head => "HEAD",
-        HttpMethod::Options => "OPTIONS",
-        HttpMethod::Trace => "TRACE",
-    }
-}
-
-fn json_of(schema: &str) -> utoipa::openapi::Content {
-    ContentBuilder::new()
-        .schema(Some(Ref::from_schema_name(schema)))
-        .build()
-}
-
-fn components() -> utoipa::openapi::Components {
-    let mut c = ComponentsBuilder::new().security_scheme(
-        "bearer",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-    );
+/// The shapes both VVP documents name, added to `c`.
+pub(super) fn components(mut c: utoipa::openapi::ComponentsBuilder) -> utoipa::openapi::Components {
     macro_rules! schemas {
         ($($t:ty),* $(,)?) => {
             $( c = c.schema(<$t as ToSchema>::name(), <$t as PartialSchema>::schema()); )*
@@ -921,16 +764,6 @@ fn components() -> utoipa::openapi::Components {
         Object,
     );
     c.build()
-}
-
-/// `/swagger` (the UI, its files from the binary) and the two documents.
-pub fn router() -> Router<AppState> {
-    let [(app_url, app_doc), (platform_url, platform_doc)] = documents();
-    Router::new().merge(
-        SwaggerUi::new("/swagger")
-            .url(Url::new("Application Manager API", app_url), app_doc)
-            .url(Url::new("Platform API", platform_url), platform_doc),
-    )
 }
 
 /// The wire shapes, for the documents only (handlers build JSON directly).
@@ -1471,26 +1304,5 @@ mod schemas {
     #[derive(ToSchema)]
     pub struct ArtifactList {
         artifacts: Vec<StoredJar>,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_schema_a_route_names_is_defined() {
-        for (_, doc) in documents() {
-            let json = serde_json::to_value(&doc).unwrap_or_default();
-            let defined = json["components"]["schemas"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default();
-            let text = json["paths"].to_string();
-            for part in text.split("#/components/schemas/").skip(1) {
-                let name: String = part.chars().take_while(|c| c.is_alphanumeric()).collect();
-                assert!(defined.contains_key(&name), "{name} is not defined");
-            }
-        }
     }
 }
