@@ -625,8 +625,12 @@ impl Core {
     }
 
     /// Deletes one version (`Some`) or all of them; the artifact goes with
-    /// its last version. Refused with a conflict while an application of
-    /// the environment references a version to be deleted.
+    /// its last version. Refused with a conflict while something of the
+    /// environment will load a version to be deleted: an application's
+    /// `jarURI`, a statement that may still run (not COMPLETED, FAILED or
+    /// DELETING) naming it in a string literal (`USING JAR`, `ADD JAR`), or
+    /// the environment's SQL catalog (a function created `USING JAR` is
+    /// replayed into every session).
     pub async fn delete_artifact_versions(
         &self,
         org: &str,
@@ -636,7 +640,7 @@ impl Core {
     ) -> Result<(), Error> {
         self.allow(Need::Write, Scope::env(org, env))?;
         let store = self.env_store(org, env).await?;
-        let applications = self.list_all(org, Kind::Application, Some(env)).await?;
+        let holders = self.artifact_holders(org, env).await?;
         let _writing = self.artifact_writes.lock().await;
         let mut record = store
             .all()?
@@ -649,14 +653,7 @@ impl Core {
                 Error::not_found(Kind::Document, format!("artifacts/{name}?version={n}"))
             })?],
         };
-        // An application being deleted submits no job again: it holds nothing.
-        for app in applications
-            .iter()
-            .filter(|a| !crate::applications::deletion_requested(a))
-        {
-            let Some(uri) = app.spec.pointer("/job/jarURI").and_then(|v| v.as_str()) else {
-                continue;
-            };
+        for (holder, uri) in &holders {
             let held = match self.reference_of(&store, env, uri) {
                 Some(Reference::Latest(n)) if n == name => record.latest().cloned(),
                 Some(Reference::Version(n, v)) if n == name => record.version(v).cloned(),
@@ -667,9 +664,9 @@ impl Core {
             };
             if let Some(held) = held.filter(|h| doomed.contains(h)) {
                 return Err(Error::Conflict(format!(
-                    "artifact '{name}' version {} is referenced by application '{}' (jarURI {uri}); \
-                     delete the application or point it at another version first",
-                    held.version, app.key.name
+                    "artifact '{name}' version {} is referenced by {holder} ({uri}); \
+                     delete it or point it at another version first",
+                    held.version
                 )));
             }
         }
@@ -687,6 +684,44 @@ impl Core {
             store.write(&record)?;
         }
         store.collect_garbage()
+    }
+
+    /// What of the environment may still load a jar, and the URI it names:
+    /// ("application 'a'", jarURI), ("statement 's'", a literal of its SQL),
+    /// ("the SQL catalog's function:...", a literal of its DDL). An
+    /// application being deleted submits no job again: it holds nothing.
+    async fn artifact_holders(&self, org: &str, env: &str) -> Result<Vec<(String, String)>, Error> {
+        let literals = |sql: &str| {
+            drey_model::sql::string_literals(sql)
+                .into_iter()
+                .map(|(_, text)| text)
+                .filter(|t| t.starts_with("cmf://") || t.starts_with("file://"))
+                .collect::<Vec<_>>()
+        };
+        let mut holders = Vec::new();
+        for app in self.list_all(org, Kind::Application, Some(env)).await? {
+            if crate::applications::deletion_requested(&app) {
+                continue;
+            }
+            if let Some(uri) = app.spec.pointer("/job/jarURI").and_then(|v| v.as_str()) {
+                holders.push((format!("application '{}'", app.key.name), uri.to_owned()));
+            }
+        }
+        for statement in self.list_all(org, Kind::Statement, Some(env)).await? {
+            if !crate::reconcile::statements::may_run_again(&statement) {
+                continue;
+            }
+            let sql = statement.spec.get("statement").and_then(|v| v.as_str());
+            for uri in literals(sql.unwrap_or_default()) {
+                holders.push((format!("statement '{}'", statement.key.name), uri));
+            }
+        }
+        for (object, ddl) in self.sql_catalog_objects(org, env).await? {
+            for uri in literals(&ddl) {
+                holders.push((format!("the SQL catalog's {object}"), uri));
+            }
+        }
+        Ok(holders)
     }
 
     fn reference_of(&self, store: &EnvStore, env: &str, uri: &str) -> Option<Reference> {

@@ -42,6 +42,18 @@ pub struct JobGraphSpec {
     pub allow_non_restored_state: Option<bool>,
 }
 
+/// A configuration change a SQL editor asks about (VVP's `ConfigSpec`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigChange {
+    /// The Flink version asked for (drey runs one).
+    #[serde(default)]
+    pub flink_version: Option<String>,
+    /// The Flink options the deployment would get.
+    #[serde(default)]
+    pub new_config: BTreeMap<String, String>,
+}
+
 /// A table a job graph reads or writes (VVP's `ReferencedTable`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,6 +103,26 @@ pub struct JobGraph {
 }
 
 impl Core {
+    /// The options of `change` the deployment `deployment` of `env` could not
+    /// take: those drey owns, which a write would refuse with 422 naming them
+    /// (VVP's `:validate-config-change`, asked before the change is made).
+    pub async fn unsupported_config_options(
+        &self,
+        org: &str,
+        env: &str,
+        deployment: &str,
+        change: &ConfigChange,
+    ) -> Result<Vec<String>, Error> {
+        self.allow(Need::Read, Scope::env(org, env))?;
+        self.get_application(org, env, deployment).await?;
+        Ok(change
+            .new_config
+            .keys()
+            .filter(|key| drey_model::flink_options::is_drey_owned(key))
+            .cloned()
+            .collect())
+    }
+
     fn job_graph_dir(&self, org: &str, env: &str, deployment: &str) -> Result<PathBuf, Error> {
         let root = (self.state_root())
             .ok_or_else(|| Error::Unavailable("this server keeps no state on disk".into()))?;

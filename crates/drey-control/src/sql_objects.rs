@@ -18,11 +18,26 @@ impl Core {
     /// The DDL that rebuilds the environment's catalog, in the order it was
     /// first run.
     pub async fn sql_catalog(&self, org: &str, env: &str) -> Result<Vec<String>, Error> {
+        let objects = self.sql_catalog_objects(org, env).await?;
+        Ok(objects.into_iter().map(|(_, ddl)| ddl).collect())
+    }
+
+    /// Each object of the environment's catalog (its stored name, e.g.
+    /// `function:default_catalog.default_database.f`) with its DDL.
+    pub(crate) async fn sql_catalog_objects(
+        &self,
+        org: &str,
+        env: &str,
+    ) -> Result<Vec<(String, String)>, Error> {
         Ok(self
             .sql_objects(org, env)
             .await?
             .iter()
-            .flat_map(|object| ddl_of(object).map(str::to_owned).collect::<Vec<_>>())
+            .flat_map(|object| {
+                ddl_of(object)
+                    .map(|ddl| (object.key.name.clone(), ddl.to_owned()))
+                    .collect::<Vec<_>>()
+            })
             .collect())
     }
 

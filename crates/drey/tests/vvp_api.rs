@@ -444,6 +444,37 @@ async fn vvp_namespaces_and_deployments() {
     assert_eq!(info["kind"], "SystemInformation");
     assert!(info["status"]["revisionInformation"]["buildVersion"].is_string());
 
+    // A SQL editor asks which options of a change drey would refuse.
+    let ask = "/sql/v1beta1/namespaces/vvp-team/deployments/second:validate-config-change";
+    let (code, body) = s
+        .post(
+            ask,
+            json!({"flinkVersion": "2.3", "newConfig": {"rest.port": "8081",
+                   "parallelism.default": "2", "security.ssl.enabled": "true",
+                   "env.java.opts.all": "-Dx=y"}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"unsupportedConfigOptions": ["env.java.opts.all", "rest.port", "security.ssl.enabled"]})
+    );
+    let (code, body) = s
+        .post(ask, json!({"newConfig": {"parallelism.default": "2"}}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body, json!({"unsupportedConfigOptions": []}));
+    let (code, body) = s.post(ask, json!({"newConfig": "rest.port=1"})).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.to_string().contains("configSpec"), "{body}");
+    let (code, body) = s
+        .post(
+            "/sql/v1beta1/namespaces/vvp-team/deployments/nope:validate-config-change",
+            json!({"newConfig": {}}),
+        )
+        .await;
+    assert_eq!(code, 404, "{body}");
+
     // A running deployment cannot be deleted; a suspended one can.
     let (code, _) = s
         .json(

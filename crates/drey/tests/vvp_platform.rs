@@ -518,6 +518,56 @@ async fn platform_resources_on_real_flink() {
         json!([{"name": "shout"}, {"name": "to_upper"}])
     );
 
+    // What will load a version keeps it: a statement that may still run, by
+    // a literal of its SQL, and the catalog's functions (replayed into every
+    // session), by `file://` path or `cmf://` URI.
+    let bounded = "/cmf/api/v1/environments/platform/artifacts/bounded-job.jar?version=1";
+    let env = "/cmf/api/v1/environments/platform";
+    let (code, body) = s
+        .post(
+            &format!("{env}/compute-pools"),
+            json!({"metadata": {"name": "holding"}, "spec": {"type": "DEDICATED",
+                   "clusterSpec": {"taskManager": {"resource": {"memory": "1g"}}}}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = s
+        .post(
+            &format!("{env}/statements"),
+            json!({"metadata": {"name": "holder"}, "spec": {"computePoolName": "holding",
+                   "stopped": true, "statement":
+                   "SELECT * FROM (VALUES ('cmf://platform/bounded-job.jar?version=1')) AS t(jar)"}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, holder) = s.get(&format!("{env}/statements/holder")).await;
+        if holder["status"]["phase"] == "STOPPED" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{holder}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (code, body) = s.delete(bounded).await;
+    assert_eq!(code, 409, "{body}");
+    assert!(body.to_string().contains("statement 'holder'"), "{body}");
+    let (code, body) = s.delete(&format!("{env}/statements/holder")).await;
+    assert!(code < 300, "{body}");
+    let (code, body) = s.delete(bounded).await;
+    assert_eq!(code, 409, "{body}");
+    assert!(
+        body.to_string().contains("function:") && body.to_string().contains("to_upper"),
+        "{body}"
+    );
+    let (_, dropped) = execute(&s, "DROP FUNCTION to_upper").await;
+    assert_eq!(dropped["result"], "RESULT_SUCCESS", "{dropped}");
+    let (code, body) = s.delete(bounded).await;
+    assert_eq!(code, 409, "{body}");
+    assert!(body.to_string().contains("shout"), "{body}");
+    let (_, dropped) = execute(&s, "DROP FUNCTION shout").await;
+    assert_eq!(dropped["result"], "RESULT_SUCCESS", "{dropped}");
+
     // The catalog connectors an uploaded jar brings: testjobs' `drey-test`,
     // read by Flink's own service loading in drey's gateway.
     let analyze = format!("{SQL}/catalog-connectors:analyze-jars");

@@ -320,6 +320,17 @@ pub(super) fn appmanager_routes() -> Vec<Route> {
             None,
             (200, Some("Resource")),
         ),
+        Route {
+            query: &[("force", "accepted (true or false); drey never refuses")],
+            ..route(
+                Delete,
+                "/api/v1/namespaces/{namespace}/savepoints/{savepointId}",
+                "Delete a savepoint's record (its files stay while a deployment restores from them)",
+                "savepoints",
+                None,
+                (200, Some("Resource")),
+            )
+        },
         route(
             Get,
             "/api/v1/status",
@@ -591,6 +602,14 @@ pub(super) fn platform_routes() -> Vec<Route> {
         ),
         route(
             Post,
+            "/sql/v1beta1/namespaces/{ns}/deployments/{deploymentId}:validate-config-change",
+            "The options of a configuration change drey would refuse (it owns them)",
+            "job-graphs",
+            Some("ConfigSpec"),
+            (200, Some("ValidateConfigChangeResponse")),
+        ),
+        route(
+            Post,
             "/sql/v1beta1/namespaces/{ns}/deployments/{deploymentId}:create-jobgraph",
             "Translate SQL into the deployment's compiled plan (state FAILED with the reason when Flink refuses it)",
             "job-graphs",
@@ -738,6 +757,8 @@ pub(super) fn components(mut c: utoipa::openapi::ComponentsBuilder) -> utoipa::o
         JarUris,
         JarUri,
         JobGraphSpec,
+        ConfigSpec,
+        ValidateConfigChangeResponse,
         CreateJobGraphResponse,
         JobGraph,
         ReferencedTable,
@@ -1088,6 +1109,21 @@ mod schemas {
         job_id: Option<String>,
         savepoint_location: Option<String>,
         allow_non_restored_state: Option<bool>,
+    }
+
+    /// A configuration change to check.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ConfigSpec {
+        flink_version: Option<String>,
+        new_config: Option<BTreeMap<String, String>>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ValidateConfigChangeResponse {
+        /// The options drey owns: a write setting them answers 422.
+        unsupported_config_options: Vec<String>,
     }
 
     #[derive(ToSchema)]

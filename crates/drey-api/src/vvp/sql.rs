@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::WithRejection;
 use drey_control::documents::DocumentInput;
-use drey_control::job_graphs::JobGraphSpec;
+use drey_control::job_graphs::{ConfigChange, JobGraphSpec};
 use drey_control::sql_scripts::{CompletionKind, SqlContext, SqlShape, TextTable};
 use drey_model::{Error, Kind, Object, Timestamp};
 use serde::Deserialize;
@@ -502,19 +502,33 @@ pub(super) async fn put(
 
 /// `deployments/{deployment}:create-jobgraph`: the deployment's SQL as a
 /// compiled plan (`{"jobgraph": ...}`; a plan Flink refuses is a job graph
-/// in state FAILED saying why). No other item takes a POST.
+/// in state FAILED saying why). `deployments/{deployment}:validate-config-change`:
+/// the options of a `ConfigSpec` drey would refuse. No other item takes a POST.
 pub(super) async fn post_verb(
     Acting(state): Acting,
     Caller(who): Caller,
     Path((ns, plural, name)): Path<(String, String, String)>,
     VvpPayload(body): VvpPayload,
 ) -> Result<Response, VvpError> {
-    let Some(deployment) = name.strip_suffix(":create-jobgraph") else {
-        return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
-    };
     if plural != "deployments" {
         return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
     }
+    if let Some(deployment) = name.strip_suffix(":validate-config-change") {
+        let change: ConfigChange = serde_json::from_value(body)
+            .map_err(|e| Error::invalid("configSpec", format!("is not a ConfigSpec: {e}")))?;
+        let app = super::deployments::find(&state, &who.org, &ns, deployment).await?;
+        let unsupported = state
+            .core
+            .unsupported_config_options(&who.org, &ns, &app.meta.name, &change)
+            .await?;
+        return Ok(reply(
+            StatusCode::OK,
+            json!({ "unsupportedConfigOptions": unsupported }),
+        ));
+    }
+    let Some(deployment) = name.strip_suffix(":create-jobgraph") else {
+        return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
+    };
     let spec: JobGraphSpec = serde_json::from_value(body)
         .map_err(|e| Error::invalid("jobGraphSpec", format!("is not a JobGraphSpec: {e}")))?;
     let app = super::deployments::find(&state, &who.org, &ns, deployment).await?;

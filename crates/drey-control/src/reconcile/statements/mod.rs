@@ -61,6 +61,15 @@ fn phase_of(statement: &Object) -> String {
         .unwrap_or_else(|| phase::PENDING.into())
 }
 
+/// Whether a statement may still submit a job (and so load the jars its SQL
+/// names): not COMPLETED, FAILED or being deleted.
+pub(crate) fn may_run_again(statement: &Object) -> bool {
+    !matches!(
+        phase_of(statement).as_str(),
+        phase::COMPLETED | phase::FAILED | phase::DELETING
+    )
+}
+
 /// Reconciles statements.
 pub struct StatementReconciler {
     core: Core,
