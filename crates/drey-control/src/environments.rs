@@ -131,6 +131,9 @@ impl Core {
             limits: existing
                 .as_ref()
                 .and_then(|e| view::<EnvironmentSpec>(&e.spec).limits),
+            preview_session_cluster: existing
+                .as_ref()
+                .and_then(|e| view::<EnvironmentSpec>(&e.spec).preview_session_cluster),
             extra: Map::new(),
         };
         let outcome = if existing.is_some() {
@@ -144,6 +147,38 @@ impl Core {
             .await
             .map_err(store_error)?;
         Ok((stored, outcome))
+    }
+
+    /// Sets the session cluster (a compute pool of `env`) the SQL editor's
+    /// queries are previewed on, or clears it (`None`): VVP's
+    /// `namespaces/{ns}:setPreviewSessionCluster`.
+    pub async fn set_preview_session_cluster(
+        &self,
+        org: &str,
+        env: &str,
+        pool: Option<&str>,
+    ) -> Result<(), Error> {
+        self.allow(Need::Write, Scope::env(org, env))?;
+        let current = self.require_environment(org, env).await?;
+        if let Some(pool) = pool {
+            let key = ObjectKey::in_env(org, Kind::ComputePool, env, pool);
+            if self.store.get(&key).await.map_err(store_error)?.is_none() {
+                return Err(Error::not_found(Kind::ComputePool, pool));
+            }
+        }
+        let mut spec = view::<EnvironmentSpec>(&current.spec);
+        spec.preview_session_cluster = pool.map(|p| Loose::Typed(p.to_owned()));
+        self.store
+            .write(Write::new(
+                current.key.clone(),
+                WriteMode::Update {
+                    expected_version: Some(current.meta.resource_version),
+                },
+                to_json(&spec),
+            ))
+            .await
+            .map_err(store_error)
+            .map(drop)
     }
 
     /// Sets the cluster environment `env` runs on (`kubernetesClusterName`),

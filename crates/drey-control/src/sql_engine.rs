@@ -153,10 +153,22 @@ impl Session {
         sql: &str,
         config: &BTreeMap<String, String>,
     ) -> Result<Collected, RunError> {
+        self.run_for(sql, config, INLINE_ROWS, INLINE_WAIT).await
+    }
+
+    /// Runs a statement until its end, `max_rows` rows or `wait`, whichever
+    /// comes first, and closes the operation (a query's job is cancelled).
+    pub async fn run_for(
+        &self,
+        sql: &str,
+        config: &BTreeMap<String, String>,
+        max_rows: usize,
+        wait: Duration,
+    ) -> Result<Collected, RunError> {
         let sql = self.with_artifact_paths(sql).await?;
         let (op, collected) = self
             .client
-            .execute_and_collect(&self.handle, &sql, config, INLINE_ROWS, INLINE_WAIT)
+            .execute_and_collect(&self.handle, &sql, config, max_rows, wait)
             .await
             .map_err(run_error)?;
         let _ = self.client.close_operation(&self.handle, &op).await;
@@ -253,6 +265,35 @@ impl SqlEngine {
         let client = SqlGatewayClient::new(&url).map_err(engine_error)?;
         *cached = Some(client.clone());
         Ok(client)
+    }
+
+    /// The session options that send a session's jobs to the cluster at
+    /// `url` (`execution.target: remote`, its address and port), with
+    /// drey's client certificate where the cluster takes only that (a local
+    /// cluster's REST API).
+    pub async fn remote_target(
+        &self,
+        core: &Core,
+        url: &str,
+    ) -> Result<BTreeMap<String, String>, Error> {
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| Error::Internal(format!("bad URL {url}: {e}")))?;
+        let host = parsed
+            .host_str()
+            .ok_or_else(|| Error::Internal(format!("no host in {url}")))?;
+        let port = parsed
+            .port_or_known_default()
+            .ok_or_else(|| Error::Internal(format!("no port in {url}")))?;
+        let mut props = BTreeMap::from([
+            ("execution.target".to_owned(), "remote".to_owned()),
+            ("rest.address".to_owned(), host.to_owned()),
+            ("rest.port".to_owned(), port.to_string()),
+        ]);
+        let material = self.client_material_dir();
+        if let Some(tls) = core.flink_client_tls(url, material.as_deref()).await? {
+            props.extend(tls.flink_client_options());
+        }
+        Ok(props)
     }
 
     /// Opens a session with `properties` for a statement of environment

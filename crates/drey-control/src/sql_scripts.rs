@@ -6,12 +6,23 @@
 
 use crate::access::{Need, Scope};
 use crate::sql_engine::{RunError, Session};
-use crate::Core;
+use crate::{store_error, Core};
 pub use drey_flink::{CatalogFactoryInfo, FactoryOption};
+use drey_model::compute_pool_spec::PoolStatus;
+use drey_model::environment_spec::EnvironmentSpec;
+use drey_model::loose::view;
 use drey_model::sql::{classify, Execution};
 use drey_model::Error;
+use drey_model::{Kind, ObjectKey};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Rows a previewed query returns, at most.
+pub const PREVIEW_ROWS: usize = 100;
+
+/// How long a previewed query runs, at most.
+pub const PREVIEW_WAIT: Duration = Duration::from_secs(20);
 
 /// What a statement is, once the engine accepted it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,6 +172,64 @@ impl Core {
         result
     }
 
+    /// Runs a query on the environment's preview session cluster for a
+    /// while (see [`Core::execute_sql`]).
+    async fn preview(
+        &self,
+        org: &str,
+        env: &str,
+        context: &SqlContext,
+        sql: &str,
+    ) -> Result<drey_flink::Collected, RunError> {
+        let Some(engine) = self.sql_engine() else {
+            return Err(RunError::Engine(Error::Unavailable(
+                "drey runs without a SQL engine".into(),
+            )));
+        };
+        let url = self.preview_cluster_url(org, env).await?;
+        let mut properties = context.properties();
+        properties.extend(engine.remote_target(self, &url).await?);
+        let session = engine
+            .open(self, org, env, "sql-preview", &properties)
+            .await?;
+        let result = session
+            .run_for(sql, &BTreeMap::new(), PREVIEW_ROWS, PREVIEW_WAIT)
+            .await;
+        session.close().await;
+        result
+    }
+
+    /// The REST URL of the environment's preview session cluster, which must
+    /// be set and running: a 400 saying what to do otherwise.
+    async fn preview_cluster_url(&self, org: &str, env: &str) -> Result<String, Error> {
+        let environment = self.require_environment(org, env).await?;
+        let spec = view::<EnvironmentSpec>(&environment.spec);
+        let Some(name) = spec.preview_session_cluster() else {
+            return Err(Error::BadRequest(format!(
+                "a SELECT is previewed on the namespace's preview session cluster, and '{env}' \
+                 has none: set one with namespaces/{env}:setPreviewSessionCluster"
+            )));
+        };
+        let key = ObjectKey::in_env(org, Kind::ComputePool, env, name);
+        let Some(pool) = self.store.get(&key).await.map_err(store_error)? else {
+            return Err(Error::BadRequest(format!(
+                "the preview session cluster '{name}' of '{env}' no longer exists"
+            )));
+        };
+        let status: PoolStatus = view(&pool.status);
+        match status.rest_url() {
+            Some(url) if status.phase() == Some(crate::reconcile::pools::phase::RUNNING) => {
+                Ok(url.to_owned())
+            }
+            _ => {
+                Err(Error::BadRequest(format!(
+                "the preview session cluster '{name}' is not running (it is {}): start it first",
+                status.phase().unwrap_or(crate::reconcile::pools::phase::PENDING)
+            )))
+            }
+        }
+    }
+
     /// Checks a statement without changing anything: queries and jobs are
     /// planned (`EXPLAIN`), DDL and commands run in a session of their own
     /// that is thrown away. `Ok(Err(message))` is the engine's verdict on
@@ -188,10 +257,11 @@ impl Core {
     }
 
     /// Executes a DDL statement (recorded for the environment, like a
-    /// statement's) or a command, and returns its rows. Queries and jobs
-    /// are not run here: they belong to deployments and statements, which
-    /// have a cluster; `Ok(Err(message))` says so, or carries the engine's
-    /// verdict on bad SQL.
+    /// statement's) or a command, and returns its rows. A query is
+    /// previewed on the environment's preview session cluster: its first
+    /// [`PREVIEW_ROWS`] rows, or what came within [`PREVIEW_WAIT`], then its
+    /// job is cancelled. Jobs (`INSERT`) belong to deployments and
+    /// statements. `Ok(Err(message))` carries the engine's verdict on bad SQL.
     pub async fn execute_sql(
         &self,
         org: &str,
@@ -202,10 +272,16 @@ impl Core {
         self.allow(Need::Write, Scope::env(org, env))?;
         let (catalog, database) = context.names();
         let execution = classify(sql, &catalog, &database);
+        if execution == Execution::Query {
+            return match self.preview(org, env, context, sql).await {
+                Ok(collected) => Ok(Ok(table_of(collected))),
+                Err(RunError::Sql(message)) => Ok(Err(message)),
+                Err(RunError::Engine(e)) => Err(e),
+            };
+        }
         if execution.runs_job() {
             return Err(Error::BadRequest(
-                "SELECT and INSERT run on a cluster: create a deployment or a statement for them"
-                    .into(),
+                "INSERT runs a job: create a deployment or a statement for it".into(),
             ));
         }
         match self.run_once(org, env, context, sql).await {

@@ -30,6 +30,11 @@ pub struct EnvironmentSpec {
     /// dialect's environment write keeps it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<Loose<crate::quota::Limits>>,
+    /// The session cluster (a SHARED compute pool) a SQL editor's queries
+    /// are previewed on (VVP's `previewSessionClusterName`; drey's own field,
+    /// kept by a dialect's environment write).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview_session_cluster: Option<Loose<String>>,
     /// Everything else, kept as given.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -49,6 +54,11 @@ impl EnvironmentSpec {
     /// Sets the limits; all-default limits are not stored.
     pub fn set_limits(&mut self, limits: crate::quota::Limits) {
         self.limits = (limits != crate::quota::Limits::default()).then_some(Loose::Typed(limits));
+    }
+
+    /// The preview session cluster, when set.
+    pub fn preview_session_cluster(&self) -> Option<&str> {
+        typed(&self.preview_session_cluster).map(String::as_str)
     }
 
     /// `kubernetesClusterName`, when set.

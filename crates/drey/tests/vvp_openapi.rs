@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 /// The operations of VVP 2.6.1's documents drey does not serve yet: Autopilot
-/// (drey has no autoscaler yet) and the namespace's preview session cluster.
+/// (drey has no autoscaler yet).
 const NOT_SERVED: &[(&str, &str)] = &[
     ("GET", "/autopilot/v1alpha1/namespaces/{ns}"),
     (
@@ -33,7 +33,6 @@ const NOT_SERVED: &[(&str, &str)] = &[
         "GET",
         "/autopilot/v1alpha1/namespaces/{ns}/deployments/{deploymentId}/autopilotpolicy:status",
     ),
-    ("POST", "/namespaces/v1/namespaces/{ns}:setPreviewSessionCluster"),
 ];
 
 /// The router's answer to a path it does not serve.

@@ -242,8 +242,89 @@ async fn platform_resources_on_real_flink() {
     let (_, failed) = execute(&s, "DROP TABLE nothing_here").await;
     assert_eq!(failed["result"], "RESULT_ERROR_WITH_DETAILS", "{failed}");
     assert!(failed["errorMessage"]["message"].is_string());
+    // A SELECT is previewed on the namespace's preview session cluster, and
+    // refused (saying how to set one) while there is none.
     let (code, refused) = execute(&s, "SELECT 1").await;
     assert_eq!(code, 400, "{refused}");
+    assert!(
+        refused.to_string().contains("setPreviewSessionCluster"),
+        "{refused}"
+    );
+    let set_preview = "/namespaces/v1/namespaces/platform:setPreviewSessionCluster";
+    let (code, body) = s
+        .post(
+            set_preview,
+            json!({"previewSessionClusterName": "previewer"}),
+        )
+        .await;
+    assert_eq!(code, 404, "no such session cluster: {body}");
+    let (code, body) = s
+        .post(
+            "/api/v1/namespaces/platform/sessionclusters",
+            json!({"metadata": {"name": "previewer"},
+                   "spec": {"state": "RUNNING", "numberOfTaskManagers": 1,
+                            "flinkConfiguration": {"taskmanager.numberOfTaskSlots": "2"}}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = s
+        .post(
+            set_preview,
+            json!({"name": "namespaces/elsewhere", "previewSessionClusterName": "previewer"}),
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+    validation(&body, "name");
+    let (code, body) = s
+        .post(
+            set_preview,
+            json!({"name": "namespaces/platform",
+                   "previewSessionClusterName": "namespaces/platform/sessionclusters/previewer"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let (_, shown) = s.get("/namespaces/v1/namespaces/platform").await;
+    assert_eq!(
+        shown["namespace"]["previewSessionClusterName"], "previewer",
+        "{shown}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let previewed = loop {
+        let (code, body) = execute(&s, "SELECT id FROM orders").await;
+        if code == 200 {
+            break body;
+        }
+        assert_eq!(code, 400, "{body}");
+        assert!(body.to_string().contains("not running"), "{body}");
+        assert!(Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    assert_eq!(
+        previewed["result"], "RESULT_SUCCESS_WITH_ROWS",
+        "{previewed}"
+    );
+    let ids = cells(&previewed);
+    assert!(!ids.is_empty() && ids.len() <= 100, "{previewed}");
+    assert!(ids.iter().all(|id| id.parse::<i64>().is_ok()), "{ids:?}");
+    // Cleared, a SELECT is refused again; the session cluster stops.
+    let (code, body) = s
+        .post(set_preview, json!({"previewSessionClusterName": ""}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let (_, shown) = s.get("/namespaces/v1/namespaces/platform").await;
+    assert!(shown["namespace"]
+        .get("previewSessionClusterName")
+        .is_none());
+    let (code, _) = execute(&s, "SELECT 1").await;
+    assert_eq!(code, 400);
+    let (code, body) = s
+        .json(
+            Method::PATCH,
+            "/api/v1/namespaces/platform/sessionclusters/previewer",
+            Some(json!({"spec": {"state": "STOPPED"}})),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
 
     // :execute-multi runs them in order; after a failure the rest are
     // skipped unless stopOnError=false.

@@ -395,6 +395,14 @@ pub(super) fn platform_routes() -> Vec<Route> {
             (200, Some("NamespaceResponse")),
         ),
         route(
+            Post,
+            "/namespaces/v1/namespaces/{ns}:setPreviewSessionCluster",
+            "Set (or clear) the session cluster sqlscripts:execute previews a SELECT on",
+            "namespaces",
+            Some("SetPreviewSessionClusterRequest"),
+            (200, Some("Empty")),
+        ),
+        route(
             Delete,
             "/namespaces/v1/namespaces/{ns}",
             "Delete an empty namespace",
@@ -733,6 +741,7 @@ pub(super) fn components(mut c: utoipa::openapi::ComponentsBuilder) -> utoipa::o
         Status,
         SystemInfo,
         Namespace,
+        SetPreviewSessionClusterRequest,
         RoleBinding,
         NamespaceResponse,
         NamespaceList,
@@ -974,6 +983,17 @@ mod schemas {
         create_time: Option<String>,
         lifecycle_phase: Option<String>,
         role_bindings: Option<Vec<RoleBinding>>,
+        /// The session cluster a SELECT of `sqlscripts:execute` is previewed on.
+        preview_session_cluster_name: Option<String>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct SetPreviewSessionClusterRequest {
+        /// namespaces/<ns> (optional).
+        name: Option<String>,
+        /// <name> or namespaces/<ns>/sessionclusters/<name>; empty clears it.
+        preview_session_cluster_name: Option<String>,
     }
 
     #[derive(ToSchema)]

@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route(
             "/namespaces/v1/namespaces/{ns}",
             get(namespaces::get)
+                .post(namespaces::post_verb)
                 .put(namespaces::update)
                 .patch(namespaces::update)
                 .delete(namespaces::delete),

@@ -11,9 +11,11 @@ use crate::auth::Caller;
 use crate::AppState;
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use drey_control::auth::{Identity, PrincipalKind, Role};
 use drey_control::environments::EnvironmentInput;
+use drey_model::environment_spec::EnvironmentSpec;
+use drey_model::loose::view;
 use drey_model::{Error, Kind, Object};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -43,12 +45,18 @@ async fn render(state: &AppState, who: &Identity, env: &Object) -> Result<Value,
         .into_iter()
         .map(|(role, members)| json!({"role": role, "members": members}))
         .collect();
-    Ok(json!({
+    let mut namespace = json!({
         "name": format!("namespaces/{}", env.meta.name),
         "createTime": env.meta.creation_timestamp.to_string(),
         "lifecyclePhase": "LIFECYCLE_PHASE_ACTIVE",
         "roleBindings": bindings,
-    }))
+    });
+    let spec = view::<EnvironmentSpec>(&env.spec);
+    if let (Some(pool), Some(fields)) = (spec.preview_session_cluster(), namespace.as_object_mut())
+    {
+        fields.insert("previewSessionClusterName".into(), json!(pool));
+    }
+    Ok(namespace)
 }
 
 /// `namespaces/x` or `x` → `x`.
@@ -239,6 +247,43 @@ pub(super) async fn update(
         StatusCode::OK,
         json!({"namespace": render(&state, &who, &env).await?}),
     ))
+}
+
+/// `namespaces/{ns}:setPreviewSessionCluster` (`{"name": "namespaces/<ns>",
+/// "previewSessionClusterName": "<session cluster>"}`): the session cluster
+/// `sqlscripts:execute` previews a SELECT on; empty or absent clears it. The
+/// session cluster may be named as `<name>` or
+/// `namespaces/<ns>/sessionclusters/<name>`.
+pub(super) async fn post_verb(
+    Acting(state): Acting,
+    Caller(who): Caller,
+    Path(ns): Path<String>,
+    VvpPayload(body): VvpPayload,
+) -> Result<Response, VvpError> {
+    let Some(ns) = short_name(&ns).strip_suffix(":setPreviewSessionCluster") else {
+        return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
+    };
+    if let Some(name) = body.get("name").filter(|n| !n.is_null()) {
+        if name.as_str().map(short_name) != Some(ns) {
+            return Err(Error::invalid("name", format!("must be namespaces/{ns}")).into());
+        }
+    }
+    let pool = match body.get("previewSessionClusterName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => {
+            let prefix = format!("namespaces/{ns}/sessionclusters/");
+            Some(s.strip_prefix(&prefix).unwrap_or(s).to_owned())
+        }
+        Some(_) => {
+            return Err(Error::invalid("previewSessionClusterName", "must be a string").into())
+        }
+    };
+    state
+        .core
+        .set_preview_session_cluster(&who.org, ns, pool.as_deref())
+        .await?;
+    Ok(reply(StatusCode::OK, json!({})))
 }
 
 pub(super) async fn delete(

@@ -537,18 +537,7 @@ impl StatementReconciler {
         }
         let interactive = record.execution == "query";
         let mut props = statement_properties(&self.core, &statement, interactive).await?;
-        let (host, port) = host_port(&run.rest_url)?;
-        props.insert("execution.target".into(), "remote".into());
-        props.insert("rest.address".into(), host);
-        props.insert("rest.port".into(), port.to_string());
-        // A local cluster's REST API takes drey's client certificate only.
-        let material = self.engine.client_material_dir();
-        if let Some(tls) = (self.core)
-            .flink_client_tls(&run.rest_url, material.as_deref())
-            .await?
-        {
-            props.extend(tls.flink_client_options());
-        }
+        props.extend(self.engine.remote_target(&self.core, &run.rest_url).await?);
         props.insert("$internal.pipeline.job-id".into(), run.job_id.clone());
         props
             .entry("pipeline.name".into())
@@ -989,17 +978,4 @@ fn job_id(statement: &Object, run: u32) -> String {
     uuid::Uuid::new_v5(&statement.meta.uid, format!("run-{run}").as_bytes())
         .simple()
         .to_string()
-}
-
-fn host_port(url: &str) -> Result<(String, u16), Error> {
-    let parsed =
-        reqwest::Url::parse(url).map_err(|e| Error::Internal(format!("bad URL {url}: {e}")))?;
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| Error::Internal(format!("no host in {url}")))?
-        .to_owned();
-    let port = parsed
-        .port_or_known_default()
-        .ok_or_else(|| Error::Internal(format!("no port in {url}")))?;
-    Ok((host, port))
 }
