@@ -773,3 +773,68 @@ async fn a_frozen_jobmanager_raises_and_resolves_its_alert() {
     assert_eq!(receiver.count("ClusterLost", "firing"), 0);
     delete_and_wait(&s, &data, "frozen", LIMIT).await;
 }
+
+/// An application's cluster killed outright (kill -9 of every process):
+/// ClusterLost fires, drey brings the application back, and it resolves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_cluster_raises_and_resolves_cluster_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let mut receiver = Receiver::new();
+    receiver.up().await;
+    let hook = receiver.url();
+    let s = start_with_args(
+        &data,
+        &[
+            "--alert-webhook",
+            hook.as_str(),
+            "--alert-webhook-secret",
+            "s3cret",
+        ],
+    );
+    assert_eq!(
+        s.post("/cmf/api/v1/environments", json!({"name": "flink"}))
+            .await
+            .0,
+        201
+    );
+    let out = dir.path().join("counts.txt");
+    let (code, body) = s
+        .post(APPS, counter_app("lost", &out, 1, "savepoint"))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let st = wait_for(&s, "lost", "RUNNING", LIMIT, running).await;
+    let job = st["jobStatus"]["jobId"].clone();
+    wait_for_output(&out, 5).await;
+
+    let needle = data.join("clusters").to_string_lossy().to_string();
+    let jvms: Vec<i32> = [JOBMANAGER, TASKMANAGER]
+        .iter()
+        .flat_map(|main| flink_jvms(&needle, main))
+        .collect();
+    assert!(jvms.len() >= 2, "{jvms:?}");
+    for pid in &jvms {
+        let pid = nix::unistd::Pid::from_raw(*pid);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    }
+    let fired = receiver.wait("ClusterLost", "firing", &s).await;
+    assert_eq!(fired["application"], "lost", "{fired}");
+    assert_eq!(fired["environment"], "flink", "{fired}");
+    assert!(
+        fired["message"].as_str().unwrap().contains("cluster is lost"),
+        "{fired}"
+    );
+    let resolved = receiver.wait("ClusterLost", "resolved", &s).await;
+    assert_eq!(resolved["startsAt"], fired["startsAt"], "{resolved}");
+    let st = wait_for(&s, "lost", "RUNNING", LIMIT, running).await;
+    assert_ne!(st["jobStatus"]["jobId"], job, "a new cluster runs the job");
+    assert!(
+        flink_jvms(&needle, JOBMANAGER)
+            .iter()
+            .all(|pid| !jvms.contains(pid)),
+        "the killed JobManager is not the one running"
+    );
+    delete_and_wait(&s, &data, "lost", LIMIT).await;
+}

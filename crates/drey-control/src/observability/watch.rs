@@ -122,6 +122,11 @@ impl JobWatch {
         if recorded.stopping.is_some() || recorded.deleting {
             return JobLook::NotDeployed;
         }
+        // Lost and not running again yet: drey replaces the cluster within a
+        // moment, but the job is down until its new one runs.
+        if let Some(lost) = &recorded.lost_cluster {
+            return JobLook::ClusterLost(lost.reason.clone());
+        }
         let Some(deployment) = recorded.deployment.filter(|d| d.job_submitted) else {
             return JobLook::NotDeployed;
         };

@@ -169,6 +169,12 @@ pub struct Recorded {
     /// cluster): what the job restores from when its cluster forgets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seen_checkpoint: Option<SeenCheckpoint>,
+    /// The deployment's cluster was lost (its processes died), and why: kept
+    /// until a job runs again or the application is no longer meant to run,
+    /// so the ClusterLost alert holds while drey recovers (the loss itself
+    /// is seen for an instant only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_cluster: Option<drey_model::observation::Silence>,
     /// When the periodic savepoint clock last started: a savepoint trigger
     /// or a new deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]

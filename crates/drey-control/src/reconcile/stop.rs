@@ -338,6 +338,10 @@ impl ApplicationReconciler {
             "Flink cluster {} of job {} is lost: {why}",
             deployment.cluster_id, deployment.job_id
         );
+        recorded.lost_cluster = Some(drey_model::observation::Silence {
+            since: Timestamp::now(),
+            reason: why.clone(),
+        });
         // Redeployed per upgradeMode, as the operator's JobManager deployment
         // recovery does: from the latest checkpoint, or without state.
         if keeps_state {
