@@ -823,7 +823,10 @@ async fn a_killed_cluster_raises_and_resolves_cluster_lost() {
     assert_eq!(fired["application"], "lost", "{fired}");
     assert_eq!(fired["environment"], "flink", "{fired}");
     assert!(
-        fired["message"].as_str().unwrap().contains("cluster is lost"),
+        fired["message"]
+            .as_str()
+            .unwrap()
+            .contains("cluster is lost"),
         "{fired}"
     );
     let resolved = receiver.wait("ClusterLost", "resolved", &s).await;

@@ -180,20 +180,12 @@ async fn vvp_deployment_in_a_session_cluster() {
     assert_eq!(code, 201, "{body}");
 
     // An unknown session cluster is the attribute's fault.
-    let jar = testjobs().join("stateful-counter.jar");
     let spec = |session: &str| {
-        json!({
-            "state": "RUNNING",
-            "sessionClusterName": session,
-            "upgradeStrategy": {"kind": "STATEFUL"},
-            "restoreStrategy": {"kind": "LATEST_SAVEPOINT"},
-            "template": {"spec": {
-                "artifact": {"kind": "JAR", "jarUri": format!("file://{}", jar.display()),
-                             "entryClass": "io.drey.testjobs.StatefulCounter",
-                             "mainArgs": format!("--out {} --rate 20", out.display())},
-                "parallelism": 1
-            }}
-        })
+        let mut spec = vvp_counter_deployment(&out)["spec"].clone();
+        if let Some(fields) = spec.as_object_mut() {
+            fields.insert("sessionClusterName".into(), json!(session));
+        }
+        spec
     };
     let (code, body) = s
         .post(

@@ -255,8 +255,8 @@ impl ApplicationReconciler {
             observed.cluster = cluster_seen;
             recorded.silence = silence;
             // A lost cluster is over once a job runs again, or nothing is to run.
-            let job_running = recorded.deployment.is_some()
-                && observed.job_state.as_deref() == Some("RUNNING");
+            let job_running =
+                recorded.deployment.is_some() && observed.job_state.as_deref() == Some("RUNNING");
             if job_running || !desired.running || desired.deleting {
                 recorded.lost_cluster = None;
             }
