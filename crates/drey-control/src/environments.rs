@@ -168,17 +168,7 @@ impl Core {
         }
         let mut spec = view::<EnvironmentSpec>(&current.spec);
         spec.preview_session_cluster = pool.map(|p| Loose::Typed(p.to_owned()));
-        self.store
-            .write(Write::new(
-                current.key.clone(),
-                WriteMode::Update {
-                    expected_version: Some(current.meta.resource_version),
-                },
-                to_json(&spec),
-            ))
-            .await
-            .map_err(store_error)
-            .map(drop)
+        self.write_environment_spec(&current, &spec).await
     }
 
     /// Sets the cluster environment `env` runs on (`kubernetesClusterName`),
@@ -193,13 +183,23 @@ impl Core {
         let current = self.require_environment(org, env).await?;
         let mut spec = view::<EnvironmentSpec>(&current.spec);
         spec.kubernetes_cluster_name = Some(Loose::Typed(name));
+        self.write_environment_spec(&current, &spec).await
+    }
+
+    /// Writes `spec` over the environment `current` was read as (a conflict
+    /// if it changed since).
+    async fn write_environment_spec(
+        &self,
+        current: &Object,
+        spec: &EnvironmentSpec,
+    ) -> Result<(), Error> {
         self.store
             .write(Write::new(
                 current.key.clone(),
                 WriteMode::Update {
                     expected_version: Some(current.meta.resource_version),
                 },
-                to_json(&spec),
+                to_json(spec),
             ))
             .await
             .map_err(store_error)

@@ -87,6 +87,15 @@ fn cell(v: &Value) -> String {
     }
 }
 
+/// A failed run as the editor's calls answer it: the engine's verdict on
+/// bad SQL (`Ok(Err(message))`), or drey's own error.
+fn verdict<T>(e: RunError) -> Result<Result<T, String>, Error> {
+    match e {
+        RunError::Sql(message) => Ok(Err(message)),
+        RunError::Engine(e) => Err(e),
+    }
+}
+
 fn table_of(collected: drey_flink::Collected) -> TextTable {
     TextTable {
         headers: collected.columns.into_iter().map(|c| c.name).collect(),
@@ -99,17 +108,19 @@ fn table_of(collected: drey_flink::Collected) -> TextTable {
 }
 
 impl Core {
+    fn editor_engine(&self) -> Result<&crate::sql_engine::SqlEngine, RunError> {
+        self.sql_engine().map(|e| e.as_ref()).ok_or_else(|| {
+            RunError::Engine(Error::Unavailable("drey runs without a SQL engine".into()))
+        })
+    }
+
     pub(crate) async fn editor_session(
         &self,
         org: &str,
         env: &str,
         context: &SqlContext,
     ) -> Result<Session, RunError> {
-        let Some(engine) = self.sql_engine() else {
-            return Err(RunError::Engine(Error::Unavailable(
-                "drey runs without a SQL engine".into(),
-            )));
-        };
+        let engine = self.editor_engine()?;
         self.require_environment(org, env).await?;
         engine
             .open(self, org, env, "sql-editor", &context.properties())
@@ -181,11 +192,7 @@ impl Core {
         context: &SqlContext,
         sql: &str,
     ) -> Result<drey_flink::Collected, RunError> {
-        let Some(engine) = self.sql_engine() else {
-            return Err(RunError::Engine(Error::Unavailable(
-                "drey runs without a SQL engine".into(),
-            )));
-        };
+        let engine = self.editor_engine()?;
         let url = self.preview_cluster_url(org, env).await?;
         let mut properties = context.properties();
         properties.extend(engine.remote_target(self, &url).await?);
@@ -251,8 +258,7 @@ impl Core {
         };
         match self.run_once(org, env, context, &checked).await {
             Ok(_) => Ok(Ok(shape)),
-            Err(RunError::Sql(message)) => Ok(Err(message)),
-            Err(RunError::Engine(e)) => Err(e),
+            Err(e) => verdict(e),
         }
     }
 
@@ -275,8 +281,7 @@ impl Core {
         if execution == Execution::Query {
             return match self.preview(org, env, context, sql).await {
                 Ok(collected) => Ok(Ok(table_of(collected))),
-                Err(RunError::Sql(message)) => Ok(Err(message)),
-                Err(RunError::Engine(e)) => Err(e),
+                Err(e) => verdict(e),
             };
         }
         if execution.runs_job() {
@@ -291,8 +296,7 @@ impl Core {
                 }
                 Ok(Ok(table_of(collected)))
             }
-            Err(RunError::Sql(message)) => Ok(Err(message)),
-            Err(RunError::Engine(e)) => Err(e),
+            Err(e) => verdict(e),
         }
     }
 
@@ -309,8 +313,7 @@ impl Core {
         self.allow(Need::Read, Scope::env(org, env))?;
         match self.run_once(org, env, context, sql).await {
             Ok(collected) => Ok(Ok(table_of(collected))),
-            Err(RunError::Sql(message)) => Ok(Err(message)),
-            Err(RunError::Engine(e)) => Err(e),
+            Err(e) => verdict(e),
         }
     }
 

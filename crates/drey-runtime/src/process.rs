@@ -80,36 +80,26 @@ pub(crate) fn is_same_live_process(pid: u32, start_time: u64, marker: &str) -> b
 /// more than the recorded leader (e.g. the helper JVM Flink's scripts run before the
 /// entrypoint).
 pub(crate) fn group_has_live_members(pgid: u32) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        e.file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-            .and_then(proc_stat)
-            .is_some_and(|st| st.pgrp == pgid && st.state != 'Z' && st.state != 'X')
-    })
+    live_group_members(pgid).next().is_some()
+}
+
+/// The live (not zombie) processes of group `pgid`.
+fn live_group_members(pgid: u32) -> impl Iterator<Item = u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(move |pid| {
+            proc_stat(*pid).is_some_and(|st| st.pgrp == pgid && st.state != 'Z' && st.state != 'X')
+        })
 }
 
 /// True when a live process of group `pgid` has `marker` on its command line: what is
 /// left of a service whose recorded process died, and not a stranger's group that reuses
 /// the id.
 pub(crate) fn group_has_live_member_with(pgid: u32, marker: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        e.file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-            .filter(|pid| {
-                proc_stat(*pid)
-                    .is_some_and(|st| st.pgrp == pgid && st.state != 'Z' && st.state != 'X')
-            })
-            .and_then(proc_cmdline)
-            .is_some_and(|c| c.contains(marker))
-    })
+    live_group_members(pgid).any(|pid| proc_cmdline(pid).is_some_and(|c| c.contains(marker)))
 }
 
 /// Waits (at most 5 s) until group `pgid` has no live process left.

@@ -1006,15 +1006,7 @@ async fn unknown_routes_methods_health_and_metrics() {
 
     assert_eq!(s.get("/healthz").await.0, 200);
     assert_eq!(s.get("/readyz").await.0, 200);
-    let metrics = s
-        .client
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = s.text("/metrics").await;
     assert!(
         metrics
             .contains(r#"drey_http_requests_total{method="GET",route="unmatched",status="404"}"#),

@@ -706,6 +706,36 @@ async fn an_environment_gets_its_own_alerts() {
     assert!(!s.log().contains("s3cret") && !s.log().contains(&mine.url()));
 }
 
+/// A server (with `extra` arguments) sending its alerts to `receiver`,
+/// signed with its secret, and a counter application `name` of environment
+/// `flink` RUNNING and writing to `out`: the server and the job's id.
+async fn alerting_counter(
+    data: &Path,
+    out: &Path,
+    receiver: &Receiver,
+    name: &str,
+    extra: &[&str],
+) -> (Server, Value) {
+    let hook = receiver.url();
+    let mut args = vec![
+        "--alert-webhook",
+        hook.as_str(),
+        "--alert-webhook-secret",
+        "s3cret",
+    ];
+    args.extend_from_slice(extra);
+    let s = start_with_args(data, &args);
+    let (code, body) = s
+        .post("/cmf/api/v1/environments", json!({"name": "flink"}))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = s.post(APPS, counter_app(name, out, 1, "savepoint")).await;
+    assert_eq!(code, 201, "{body}");
+    let st = wait_for(&s, name, "RUNNING", LIMIT, running).await;
+    wait_for_output(out, 5).await;
+    (s, st["jobStatus"]["jobId"].clone())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_jobmanager_raises_and_resolves_its_alert() {
     let dir = tempfile::tempdir().unwrap();
@@ -714,34 +744,14 @@ async fn a_frozen_jobmanager_raises_and_resolves_its_alert() {
     let _cleanup = KillClusters(data.clone());
     let mut receiver = Receiver::new();
     receiver.up().await;
-    let hook = receiver.url();
-    let s = start_with_args(
-        &data,
-        &[
-            "--alert-webhook",
-            hook.as_str(),
-            "--alert-webhook-secret",
-            "s3cret",
-            "--alert-jobmanager-silent-seconds",
-            "5",
-            "--jobmanager-hung-after-seconds",
-            "600",
-        ],
-    );
-    assert_eq!(
-        s.post("/cmf/api/v1/environments", json!({"name": "flink"}))
-            .await
-            .0,
-        201
-    );
+    let extra = [
+        "--alert-jobmanager-silent-seconds",
+        "5",
+        "--jobmanager-hung-after-seconds",
+        "600",
+    ];
     let out = dir.path().join("counts.txt");
-    let (code, body) = s
-        .post(APPS, counter_app("frozen", &out, 1, "savepoint"))
-        .await;
-    assert_eq!(code, 201, "{body}");
-    let st = wait_for(&s, "frozen", "RUNNING", LIMIT, running).await;
-    let job = st["jobStatus"]["jobId"].clone();
-    wait_for_output(&out, 5).await;
+    let (s, job) = alerting_counter(&data, &out, &receiver, "frozen", &extra).await;
 
     let needle = data.join("clusters").to_string_lossy().to_string();
     let jm = *flink_jvms(&needle, JOBMANAGER)
@@ -784,30 +794,8 @@ async fn a_killed_cluster_raises_and_resolves_cluster_lost() {
     let _cleanup = KillClusters(data.clone());
     let mut receiver = Receiver::new();
     receiver.up().await;
-    let hook = receiver.url();
-    let s = start_with_args(
-        &data,
-        &[
-            "--alert-webhook",
-            hook.as_str(),
-            "--alert-webhook-secret",
-            "s3cret",
-        ],
-    );
-    assert_eq!(
-        s.post("/cmf/api/v1/environments", json!({"name": "flink"}))
-            .await
-            .0,
-        201
-    );
     let out = dir.path().join("counts.txt");
-    let (code, body) = s
-        .post(APPS, counter_app("lost", &out, 1, "savepoint"))
-        .await;
-    assert_eq!(code, 201, "{body}");
-    let st = wait_for(&s, "lost", "RUNNING", LIMIT, running).await;
-    let job = st["jobStatus"]["jobId"].clone();
-    wait_for_output(&out, 5).await;
+    let (s, job) = alerting_counter(&data, &out, &receiver, "lost", &[]).await;
 
     let needle = data.join("clusters").to_string_lossy().to_string();
     let jvms: Vec<i32> = [JOBMANAGER, TASKMANAGER]

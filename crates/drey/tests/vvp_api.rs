@@ -475,6 +475,48 @@ async fn vvp_namespaces_and_deployments() {
         .await;
     assert_eq!(code, 404, "{body}");
 
+    // The preview session cluster: bad requests say what is wrong.
+    let preview = "/namespaces/v1/namespaces/vvp-team:setPreviewSessionCluster";
+    for (body, attribute) in [
+        (
+            json!({"previewSessionClusterName": 7}),
+            Some("previewSessionClusterName"),
+        ),
+        (
+            json!({"name": "namespaces/other", "previewSessionClusterName": ""}),
+            Some("name"),
+        ),
+        (json!(["previewer"]), None),
+    ] {
+        let (code, answer) = s.post(preview, body.clone()).await;
+        assert_eq!(code, 400, "{body}: {answer}");
+        match attribute {
+            Some(attribute) => validation(&answer, attribute),
+            None => api_exception(&answer, 400),
+        }
+    }
+    let (code, answer) = s
+        .post(preview, json!({"previewSessionClusterName": "nope"}))
+        .await;
+    assert_eq!(code, 404, "{answer}");
+    api_exception(&answer, 404);
+    let (code, answer) = s
+        .post(
+            "/namespaces/v1/namespaces/nowhere:setPreviewSessionCluster",
+            json!({"previewSessionClusterName": ""}),
+        )
+        .await;
+    assert_eq!(code, 404, "{answer}");
+    let (code, _) = s
+        .post(
+            "/namespaces/v1/namespaces/vvp-team:somethingElse",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, 405);
+    let (code, answer) = s.post(ask, json!(["rest.port"])).await;
+    assert_eq!(code, 400, "{answer}");
+
     // A running deployment cannot be deleted; a suspended one can.
     let (code, _) = s
         .json(

@@ -33,24 +33,19 @@ fn op(
     }
     statuses.sort_unstable();
     statuses.dedup();
+    let others = statuses
+        .into_iter()
+        .map(|code| {
+            (
+                code,
+                description(code),
+                (code >= 400).then_some("RestError"),
+            )
+        })
+        .collect();
     Route {
-        method,
-        path: path.to_owned(),
-        summary,
-        tag,
-        body,
-        ok,
         query: query_of(path, ok.1),
-        others: statuses
-            .into_iter()
-            .map(|code| {
-                (
-                    code,
-                    description(code),
-                    (code >= 400).then_some("RestError"),
-                )
-            })
-            .collect(),
+        ..Route::new(method, path, summary, tag, body, ok, others)
     }
 }
 

@@ -42,6 +42,30 @@ struct Route {
     others: Vec<(u16, &'static str, Option<&'static str>)>,
 }
 
+impl Route {
+    /// An operation without query parameters.
+    fn new(
+        method: HttpMethod,
+        path: &str,
+        summary: &'static str,
+        tag: &'static str,
+        body: Option<&'static str>,
+        ok: (u16, Option<&'static str>),
+        others: Vec<(u16, &'static str, Option<&'static str>)>,
+    ) -> Route {
+        Route {
+            method,
+            path: path.to_owned(),
+            summary,
+            tag,
+            body,
+            ok,
+            query: &[],
+            others,
+        }
+    }
+}
+
 /// The URL a CMF client reads drey's CMF document from.
 pub const CMF_DOCUMENT: &str = "/cmf/openapi.json";
 

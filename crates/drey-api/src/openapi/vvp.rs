@@ -27,19 +27,11 @@ fn route(
     body: Option<&'static str>,
     ok: (u16, Option<&'static str>),
 ) -> Route {
-    Route {
-        method,
-        path: path.to_owned(),
-        summary,
-        tag,
-        body,
-        ok,
-        query: &[],
-        others: ERRORS
-            .iter()
-            .map(|(code, what, schema)| (*code, *what, Some(*schema)))
-            .collect(),
-    }
+    let errors = ERRORS
+        .iter()
+        .map(|(code, what, schema)| (*code, *what, Some(*schema)))
+        .collect();
+    Route::new(method, path, summary, tag, body, ok, errors)
 }
 
 /// The Application Manager API (`/api/v1/...`).

@@ -263,6 +263,12 @@ pub(super) async fn post_verb(
     let Some(ns) = short_name(&ns).strip_suffix(":setPreviewSessionCluster") else {
         return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
     };
+    if !body.is_object() {
+        return Err(Error::BadRequest(
+            "the body must be a SetPreviewSessionClusterRequest object".into(),
+        )
+        .into());
+    }
     if let Some(name) = body.get("name").filter(|n| !n.is_null()) {
         if name.as_str().map(short_name) != Some(ns) {
             return Err(Error::invalid("name", format!("must be namespaces/{ns}")).into());

@@ -513,6 +513,10 @@ pub(super) async fn post_verb(
     if plural != "deployments" {
         return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
     }
+    // serde would read a list as the fields in order: only an object is one.
+    if !body.is_object() {
+        return Err(Error::BadRequest("the body must be a JSON object".into()).into());
+    }
     if let Some(deployment) = name.strip_suffix(":validate-config-change") {
         let change: ConfigChange = serde_json::from_value(body)
             .map_err(|e| Error::invalid("configSpec", format!("is not a ConfigSpec: {e}")))?;

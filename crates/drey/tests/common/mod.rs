@@ -229,6 +229,17 @@ impl Server {
         self.json(Method::DELETE, path, None).await
     }
 
+    /// GETs a page as text (with the token, if any): the status and the text.
+    pub async fn text(&self, path: &str) -> (u16, String) {
+        let mut req = self.client.get(self.url(path));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let response = req.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
     /// Sends raw bytes with a content type.
     pub async fn raw(
         &self,
