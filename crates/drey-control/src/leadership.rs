@@ -10,7 +10,9 @@
 
 use async_trait::async_trait;
 use drey_model::{Kind, Object, ObjectKey, Page};
-use drey_store::{Change, Delete, Fence, ListQuery, SecretData, Store, StoreError, Write};
+use drey_store::{
+    Change, Delete, Fence, ListQuery, SecretData, Store, StoreError, VersionCheck, Write,
+};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -208,21 +210,35 @@ impl Store for FencedStore {
         status: Value,
     ) -> Result<Object, StoreError> {
         let fence = self.fence()?;
+        let check = expected_version.map(VersionCheck::NoUserWriteSince);
         self.inner
-            .write_status_fenced(key, expected_version, status, &fence)
+            .write_status_fenced(key, check, status, &fence)
+            .await
+    }
+
+    async fn replace_status(
+        &self,
+        key: &ObjectKey,
+        version: i64,
+        status: Value,
+    ) -> Result<Object, StoreError> {
+        let fence = self.fence()?;
+        let check = Some(VersionCheck::NoWriteSince(version));
+        self.inner
+            .write_status_fenced(key, check, status, &fence)
             .await
     }
 
     async fn write_status_fenced(
         &self,
         key: &ObjectKey,
-        expected_version: Option<i64>,
+        check: Option<VersionCheck>,
         status: Value,
         fence: &Fence,
     ) -> Result<Object, StoreError> {
         self.fence()?;
         self.inner
-            .write_status_fenced(key, expected_version, status, fence)
+            .write_status_fenced(key, check, status, fence)
             .await
     }
 

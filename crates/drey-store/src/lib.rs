@@ -159,11 +159,22 @@ pub trait Store: Send + Sync + 'static {
         expected_version: Option<i64>,
         status: Value,
     ) -> Result<Object, StoreError>;
-    /// [`Store::write_status`] under a reconciler's fence.
+    /// Replaces an object's status only if nothing at all (a user's write or
+    /// another status write) was written since `version`: for a status with
+    /// more than one writer, where a write over a stale read would drop
+    /// what the other one recorded.
+    async fn replace_status(
+        &self,
+        key: &ObjectKey,
+        version: i64,
+        status: Value,
+    ) -> Result<Object, StoreError>;
+    /// A status write under a reconciler's fence, with `check` (if any) of
+    /// the version its writer read.
     async fn write_status_fenced(
         &self,
         key: &ObjectKey,
-        expected_version: Option<i64>,
+        check: Option<VersionCheck>,
         status: Value,
         fence: &Fence,
     ) -> Result<Object, StoreError>;
@@ -214,6 +225,15 @@ pub(crate) fn ttl_ms(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
+/// What a status write checks of the version its writer read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VersionCheck {
+    /// No user write since (see [`Stored::check_version`]).
+    NoUserWriteSince(i64),
+    /// No write of any kind since.
+    NoWriteSince(i64),
+}
+
 /// An object as a backend reads it back, with what the version rule needs.
 #[derive(Clone, Debug)]
 pub(crate) struct Stored {
@@ -229,16 +249,27 @@ impl Stored {
     /// between are no conflict, so the reconciler's status writes never make
     /// a user's update fail, and a user's update makes the reconciler re-read.
     pub(crate) fn check_version(&self, expected: Option<i64>) -> Result<(), StoreError> {
-        let actual = self.object.meta.resource_version;
         match expected {
-            Some(v) if !(self.spec_version..=actual).contains(&v) => {
-                Err(StoreError::VersionConflict {
-                    key: self.object.key.clone(),
-                    expected: v,
-                    actual,
-                })
-            }
-            _ => Ok(()),
+            Some(v) => self.check(VersionCheck::NoUserWriteSince(v)),
+            None => Ok(()),
+        }
+    }
+
+    /// Fails with [`StoreError::VersionConflict`] unless `check` holds.
+    pub(crate) fn check(&self, check: VersionCheck) -> Result<(), StoreError> {
+        let actual = self.object.meta.resource_version;
+        let (expected, holds) = match check {
+            VersionCheck::NoUserWriteSince(v) => (v, (self.spec_version..=actual).contains(&v)),
+            VersionCheck::NoWriteSince(v) => (v, v == actual),
+        };
+        if holds {
+            Ok(())
+        } else {
+            Err(StoreError::VersionConflict {
+                key: self.object.key.clone(),
+                expected,
+                actual,
+            })
         }
     }
 

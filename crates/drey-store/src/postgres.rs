@@ -9,7 +9,8 @@
 use crate::lease::{self, Dialect, Fence};
 use crate::row::{ObjectRow, COLUMNS};
 use crate::{
-    Change, Delete, ListQuery, Sealer, SecretData, Store, StoreError, Stored, Write, WriteMode,
+    Change, Delete, ListQuery, Sealer, SecretData, Store, StoreError, Stored, VersionCheck, Write,
+    WriteMode,
 };
 use async_trait::async_trait;
 use drey_model::page::{SortDirection, SortKey};
@@ -96,7 +97,7 @@ impl PostgresStore {
     async fn put_status(
         &self,
         key: &ObjectKey,
-        expected_version: Option<i64>,
+        check: Option<VersionCheck>,
         status: Value,
         fence: Option<&Fence>,
     ) -> Result<Object, StoreError> {
@@ -105,7 +106,9 @@ impl PostgresStore {
         let current = fetch(&mut tx, key, Lock::Write)
             .await?
             .ok_or_else(|| StoreError::NotFound(key.clone()))?;
-        current.check_version(expected_version)?;
+        if let Some(check) = check {
+            current.check(check)?;
+        }
         sqlx::query(
             "UPDATE objects SET resource_version = resource_version + 1, updated_at = $1, \
              status = $2 WHERE uid = $3",
@@ -517,18 +520,28 @@ impl Store for PostgresStore {
         expected_version: Option<i64>,
         status: Value,
     ) -> Result<Object, StoreError> {
-        self.put_status(key, expected_version, status, None).await
+        let check = expected_version.map(VersionCheck::NoUserWriteSince);
+        self.put_status(key, check, status, None).await
+    }
+
+    async fn replace_status(
+        &self,
+        key: &ObjectKey,
+        version: i64,
+        status: Value,
+    ) -> Result<Object, StoreError> {
+        let check = Some(VersionCheck::NoWriteSince(version));
+        self.put_status(key, check, status, None).await
     }
 
     async fn write_status_fenced(
         &self,
         key: &ObjectKey,
-        expected_version: Option<i64>,
+        check: Option<VersionCheck>,
         status: Value,
         fence: &Fence,
     ) -> Result<Object, StoreError> {
-        self.put_status(key, expected_version, status, Some(fence))
-            .await
+        self.put_status(key, check, status, Some(fence)).await
     }
 
     async fn acquire_lease(

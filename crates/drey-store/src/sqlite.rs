@@ -5,7 +5,10 @@
 
 use crate::lease::{self, Dialect, Fence};
 use crate::row::{ObjectRow, COLUMNS};
-use crate::{Delete, ListQuery, Sealer, SecretData, Store, StoreError, Stored, Write, WriteMode};
+use crate::{
+    Delete, ListQuery, Sealer, SecretData, Store, StoreError, Stored, VersionCheck, Write,
+    WriteMode,
+};
 use async_trait::async_trait;
 use drey_model::page::{SortDirection, SortKey};
 use drey_model::{Kind, Object, ObjectKey, ObjectMeta, Page, Timestamp};
@@ -125,7 +128,7 @@ impl SqliteStore {
     async fn put_status(
         &self,
         key: &ObjectKey,
-        expected_version: Option<i64>,
+        check: Option<VersionCheck>,
         status: Value,
         fence: Option<&Fence>,
     ) -> Result<Object, StoreError> {
@@ -134,7 +137,9 @@ impl SqliteStore {
         let current = fetch(&mut tx, key)
             .await?
             .ok_or_else(|| StoreError::NotFound(key.clone()))?;
-        current.check_version(expected_version)?;
+        if let Some(check) = check {
+            current.check(check)?;
+        }
         sqlx::query(
             "UPDATE objects SET resource_version = resource_version + 1, updated_at = ?, \
              status = ? WHERE uid = ?",
@@ -493,18 +498,28 @@ impl Store for SqliteStore {
         expected_version: Option<i64>,
         status: Value,
     ) -> Result<Object, StoreError> {
-        self.put_status(key, expected_version, status, None).await
+        let check = expected_version.map(VersionCheck::NoUserWriteSince);
+        self.put_status(key, check, status, None).await
+    }
+
+    async fn replace_status(
+        &self,
+        key: &ObjectKey,
+        version: i64,
+        status: Value,
+    ) -> Result<Object, StoreError> {
+        let check = Some(VersionCheck::NoWriteSince(version));
+        self.put_status(key, check, status, None).await
     }
 
     async fn write_status_fenced(
         &self,
         key: &ObjectKey,
-        expected_version: Option<i64>,
+        check: Option<VersionCheck>,
         status: Value,
         fence: &Fence,
     ) -> Result<Object, StoreError> {
-        self.put_status(key, expected_version, status, Some(fence))
-            .await
+        self.put_status(key, check, status, Some(fence)).await
     }
 
     async fn acquire_lease(

@@ -132,6 +132,7 @@ conformance!(
     preconditions,
     delete_guards_and_cascade,
     version_rule,
+    replace_status_checks_every_write,
     generation,
     paging_and_sorting,
     sorting_by_fields,
@@ -498,6 +499,37 @@ async fn version_rule(b: &Backend) {
     let mut delete = Delete::new(key.clone());
     delete.expected_version = Some(7);
     assert!(s.delete(delete).await.unwrap().is_some());
+}
+
+/// A status with two writers: `replace_status` goes through only over the
+/// very version it read, so neither writer drops what the other recorded.
+async fn replace_status_checks_every_write(b: &Backend) {
+    let s = b.s();
+    let key = env("two-writers");
+    let read = s.write(create(&key, json!({"a": 1}))).await.unwrap();
+    let v = read.meta.resource_version;
+    let first = s.replace_status(&key, v, json!({"s": 1})).await.unwrap();
+    assert_eq!(first.meta.resource_version, v + 1);
+    // The second writer read `v` too: its write would drop `s: 1`.
+    assert!(is_conflict(
+        s.replace_status(&key, v, json!({"t": 1})).await
+    ));
+    assert!(is_conflict(
+        s.replace_status(&key, v + 2, json!({"t": 1})).await
+    ));
+    assert_eq!(s.get(&key).await.unwrap().unwrap().status, json!({"s": 1}));
+    // Re-read, it goes through; a user's write in between is refused too.
+    s.replace_status(&key, v + 1, json!({"s": 1, "t": 1}))
+        .await
+        .unwrap();
+    s.write(update(&key, Some(v + 2), json!({"a": 2})))
+        .await
+        .unwrap();
+    assert!(is_conflict(s.replace_status(&key, v + 2, json!({})).await));
+    assert!(matches!(
+        s.replace_status(&env("none"), 1, json!({})).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 async fn generation(b: &Backend) {

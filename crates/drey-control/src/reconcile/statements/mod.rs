@@ -366,7 +366,10 @@ impl StatementReconciler {
     }
 
     /// Writes the phase, detail, record and (when given) the exceptions
-    /// over the status that was read, against the version that was read.
+    /// over the status that was read, only if nothing was written since:
+    /// the status has a second writer (whoever reads a query's results
+    /// records its schema), whose write must not be overwritten. A conflict
+    /// makes the pass plan again from what is stored.
     async fn set(
         &self,
         statement: &Object,
@@ -390,9 +393,9 @@ impl StatementReconciler {
         }
         self.core
             .store()
-            .write_status(
+            .replace_status(
                 &statement.key,
-                Some(statement.meta.resource_version),
+                statement.meta.resource_version,
                 to_json(&status),
             )
             .await

@@ -265,25 +265,45 @@ async fn explain(
 
 impl Core {
     /// Records a statement's result schema in `status.traits.schema`.
+    /// Whoever sees the columns first records them, and only once: the
+    /// engine hands a page's columns out only while that page is current, so
+    /// the write must not be lost. It is made over exactly the version read
+    /// (the reconciler writes this status too) and tried again on a newer.
     pub async fn record_statement_schema(
         &self,
         statement: &Object,
         columns: &[drey_flink::ColumnInfo],
     ) -> Result<(), Error> {
-        let mut status: StatementStatus = view(&statement.status);
-        let traits = status.traits.get_or_insert_with(StatementTraits::default);
-        if traits.schema.is_some() {
-            return Ok(());
+        let mut current = statement.clone();
+        for _ in 0..5 {
+            let mut status: StatementStatus = view(&current.status);
+            let traits = status.traits.get_or_insert_with(StatementTraits::default);
+            if traits.schema.is_some() {
+                return Ok(());
+            }
+            traits.schema = Some(columns_schema(columns));
+            match self
+                .store()
+                .replace_status(
+                    &current.key,
+                    current.meta.resource_version,
+                    to_json(&status),
+                )
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(drey_store::StoreError::VersionConflict { .. }) => {
+                    match self.store().get(&current.key).await.map_err(store_error)? {
+                        Some(newer) => current = newer,
+                        None => return Ok(()),
+                    }
+                }
+                Err(e) => return Err(store_error(e)),
+            }
         }
-        traits.schema = Some(columns_schema(columns));
-        self.store()
-            .write_status(
-                &statement.key,
-                Some(statement.meta.resource_version),
-                to_json(&status),
-            )
-            .await
-            .map(drop)
-            .map_err(store_error)
+        Err(Error::Conflict(format!(
+            "statement '{}' keeps changing; its schema was not recorded",
+            statement.meta.name
+        )))
     }
 }
