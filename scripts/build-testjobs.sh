@@ -6,6 +6,7 @@
 #   target/testjobs/failing-job.jar       io.drey.testjobs.FailingJob
 #   target/testjobs/bounded-job.jar       io.drey.testjobs.BoundedJob
 #   target/testjobs/attack-job.jar        io.drey.testjobs.AttackJob
+#   target/testjobs/cpu-bound.jar         io.drey.testjobs.CpuBoundJob
 #
 # With --examples it builds the example jobs of examples/jobs/ instead, for
 # scripts/run.sh and the README's first run:
@@ -47,6 +48,7 @@ else
         "failing-job:io.drey.testjobs.FailingJob"
         "bounded-job:io.drey.testjobs.BoundedJob"
         "attack-job:io.drey.testjobs.AttackJob"
+        "cpu-bound:io.drey.testjobs.CpuBoundJob"
     )
 fi
 

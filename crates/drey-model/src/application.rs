@@ -168,6 +168,7 @@ pub fn validate_spec(spec: &Value) -> Result<(), Error> {
         }
         crate::flink_options::check_user_configuration("spec.flinkConfiguration", conf)?;
         check_savepoint_options(conf)?;
+        crate::autoscaler::check(conf)?;
     }
     Ok(())
 }

@@ -51,10 +51,13 @@ pub enum EventType {
     ClusterDecommissioned,
     /// The health check found a job unhealthy; it is redeployed.
     JobUnhealthy,
+    /// The autoscaler rescaled a job, or would have (its inputs in the
+    /// message; the operator's `ScalingReport`).
+    JobRescaled,
 }
 
 impl EventType {
-    const ALL: [EventType; 20] = [
+    const ALL: [EventType; 21] = [
         EventType::ApplicationCreated,
         EventType::ApplicationUpdated,
         EventType::InstanceCreated,
@@ -75,6 +78,7 @@ impl EventType {
         EventType::ClusterDisconnected,
         EventType::ClusterDecommissioned,
         EventType::JobUnhealthy,
+        EventType::JobRescaled,
     ];
 
     /// The type as stored and shown.
@@ -100,6 +104,7 @@ impl EventType {
             EventType::ClusterDisconnected => "CLUSTER_DISCONNECTED",
             EventType::ClusterDecommissioned => "CLUSTER_DECOMMISSIONED",
             EventType::JobUnhealthy => "JOB_UNHEALTHY",
+            EventType::JobRescaled => "JOB_RESCALED",
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod application;
 pub mod application_spec;
+pub mod autoscaler;
 pub mod catalog_spec;
 pub mod cluster;
 pub mod compute_pool_spec;

@@ -15,6 +15,7 @@ mod scrape;
 pub mod watch;
 
 use drey_model::Timestamp;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, RwLock};
 
 /// What a figure is about.
@@ -77,6 +78,32 @@ pub struct JobFigures {
     pub busy_ratio: Option<f64>,
     /// The most back-pressured subtask's back-pressured time, 0..1.
     pub backpressure_ratio: Option<f64>,
+    /// Each vertex of the running job (empty while it does not run).
+    pub vertices: Vec<VertexFigures>,
+}
+
+/// One vertex of a running job, its subtasks' metrics aggregated: what the
+/// autoscaler decides from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VertexFigures {
+    /// Flink's vertex id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its current parallelism.
+    pub parallelism: u32,
+    /// Its max parallelism (key groups), when known.
+    pub max_parallelism: Option<u32>,
+    /// The vertices feeding it (none for a source).
+    pub inputs: Vec<String>,
+    /// The subtasks' average busy time, 0..1.
+    pub busy_ratio: Option<f64>,
+    /// The subtasks' average back-pressured time, 0..1.
+    pub backpressure_ratio: Option<f64>,
+    /// Records it takes in per second, all subtasks.
+    pub records_in_per_second: Option<f64>,
+    /// Records it emits per second, all subtasks.
+    pub records_out_per_second: Option<f64>,
 }
 
 /// The newest completed checkpoint of a job.
@@ -156,11 +183,33 @@ pub struct Observations {
 }
 
 /// The latest observations, shared between the watch (which writes them
-/// once per round) and `/metrics` and service discovery (which read them).
+/// once per round) and `/metrics` and service discovery (which read them);
+/// and, per running job, the vertex figures of recent rounds, which the
+/// autoscaler averages.
 #[derive(Clone, Debug, Default)]
 pub struct Board {
     latest: Arc<RwLock<Arc<Observations>>>,
+    history: Arc<RwLock<History>>,
 }
+
+/// Recent rounds' vertex figures per job (subject and Flink job id).
+type History = BTreeMap<(Subject, String), VecDeque<VertexSample>>;
+
+/// One round's figures of a running job's vertices.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VertexSample {
+    /// When the round ended.
+    pub at: Timestamp,
+    /// Every vertex, as seen.
+    pub vertices: Vec<VertexFigures>,
+}
+
+/// How far back the vertex history reaches: the longest metrics window an
+/// autoscaler may average over.
+pub const HISTORY_SPAN: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// At most this many rounds are kept per job (an hour at 2 s rounds).
+const HISTORY_ROUNDS: usize = 1800;
 
 impl Board {
     /// What the last round saw (empty until the first round, and on a
@@ -172,12 +221,49 @@ impl Board {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
-    /// Publishes a round.
+    /// Publishes a round, adding its running jobs' vertex figures to their
+    /// history (a job not running in this round loses its history).
     pub fn publish(&self, observations: Observations) {
+        if let Some(at) = observations.at {
+            let mut history = self.history.write().unwrap_or_else(|p| p.into_inner());
+            let mut kept = History::new();
+            for (subject, look) in &observations.jobs {
+                let JobLook::Seen(f) = look else { continue };
+                if f.state != "RUNNING" || f.vertices.is_empty() {
+                    continue;
+                }
+                let key = (subject.clone(), f.job_id.clone());
+                let mut rounds = history.remove(&key).unwrap_or_default();
+                rounds.push_back(VertexSample {
+                    at,
+                    vertices: f.vertices.clone(),
+                });
+                let span = i64::try_from(HISTORY_SPAN.as_millis()).unwrap_or(i64::MAX);
+                while rounds.len() > HISTORY_ROUNDS
+                    || rounds
+                        .front()
+                        .is_some_and(|r| at.millis() - r.at.millis() > span)
+                {
+                    rounds.pop_front();
+                }
+                kept.insert(key, rounds);
+            }
+            *history = kept;
+        }
         let new = Arc::new(observations);
         match self.latest.write() {
             Ok(mut l) => *l = new,
             Err(p) => *p.into_inner() = new,
         }
+    }
+
+    /// The recent rounds' vertex figures of `job_id` of `subject`, oldest
+    /// first (empty when it was not seen running).
+    pub fn vertex_history(&self, subject: &Subject, job_id: &str) -> Vec<VertexSample> {
+        let history = self.history.read().unwrap_or_else(|p| p.into_inner());
+        history
+            .get(&(subject.clone(), job_id.to_owned()))
+            .map(|rounds| rounds.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }

@@ -2,7 +2,7 @@
 //! `numRestarts`, checkpoint statistics and, per vertex, the subtasks'
 //! rates, busy and back-pressured time.
 
-use super::{CheckpointFigures, JobFigures};
+use super::{CheckpointFigures, JobFigures, VertexFigures};
 use crate::reconcile::job_state_text;
 use drey_flink::{FlinkClient, FlinkError};
 use serde::Deserialize;
@@ -36,12 +36,14 @@ struct PlanInput {
     id: String,
 }
 
-/// One aggregated metric (`{"id": ..., "max": ..., "sum": ...}`).
+/// One aggregated metric (`{"id": ..., "max": ..., "avg": ..., "sum": ...}`).
 #[derive(Debug, Deserialize)]
 struct Aggregated {
     id: String,
     #[serde(default)]
     max: Option<f64>,
+    #[serde(default)]
+    avg: Option<f64>,
     #[serde(default)]
     sum: Option<f64>,
 }
@@ -143,30 +145,58 @@ async fn vertices(
         .map(|n| n.id.as_str())
         .collect();
     for vertex in vertices {
+        let inputs = plan
+            .nodes
+            .iter()
+            .find(|n| n.id == vertex.id)
+            .map(|n| n.inputs.iter().map(|i| i.id.clone()).collect())
+            .unwrap_or_default();
+        let mut seen = VertexFigures {
+            id: vertex.id.clone(),
+            name: vertex.name.clone(),
+            parallelism: vertex.parallelism,
+            max_parallelism: u32::try_from(vertex.max_parallelism)
+                .ok()
+                .filter(|m| *m > 0),
+            inputs,
+            ..VertexFigures::default()
+        };
         let Ok(value) = client
             .vertex_subtasks_metrics(job_id, &vertex.id, &VERTEX_METRICS)
             .await
         else {
+            figures.vertices.push(seen);
             continue;
         };
         let metrics: Vec<Aggregated> = serde_json::from_value(value).unwrap_or_default();
+        let ratio = |v: Option<f64>| v.filter(|v| v.is_finite()).map(|v| v / 1000.0);
+        let rate = |v: Option<f64>| v.filter(|v| v.is_finite());
         for m in metrics.iter() {
             match m.id.as_str() {
                 "busyTimeMsPerSecond" => {
                     raise(&mut figures.busy_ratio, m.max.map(|v| v / 1000.0));
+                    seen.busy_ratio = ratio(m.avg);
                 }
                 "backPressuredTimeMsPerSecond" => {
                     raise(&mut figures.backpressure_ratio, m.max.map(|v| v / 1000.0));
+                    seen.backpressure_ratio = ratio(m.avg);
                 }
-                "numRecordsOutPerSecond" if sources.contains(vertex.id.as_str()) => {
-                    add(&mut figures.records_in_per_second, m.sum);
+                "numRecordsOutPerSecond" => {
+                    if sources.contains(vertex.id.as_str()) {
+                        add(&mut figures.records_in_per_second, m.sum);
+                    }
+                    seen.records_out_per_second = rate(m.sum);
                 }
-                "numRecordsInPerSecond" if !fed.contains(vertex.id.as_str()) => {
-                    add(&mut figures.records_out_per_second, m.sum);
+                "numRecordsInPerSecond" => {
+                    if !fed.contains(vertex.id.as_str()) {
+                        add(&mut figures.records_out_per_second, m.sum);
+                    }
+                    seen.records_in_per_second = rate(m.sum);
                 }
                 _ => {}
             }
         }
+        figures.vertices.push(seen);
     }
 }
 

@@ -3,12 +3,15 @@
 //! the next step, carries it out, and records the outcome in the
 //! application's status before planning again. Its steps live beside it:
 //! `observe` (what a look found), `deploy`, `stop`, `on_demand`
-//! savepoints, `health` (the operator's restart check), `jobmanager` (a silent JobManager), `checkpoints`; `backends`
+//! savepoints, `health` (the operator's restart check), `autoscale` and
+//! `rescale` (the operator's autoscaler), `jobmanager` (a silent
+//! JobManager), `checkpoints`; `backends`
 //! says which backend (drey_runtime::JobBackend) a deployment runs on, and
 //! no step knows which one it drives. Shared by every reconciler:
 //! [`controller`], `cluster_start`, `downloads`, `sweep`.
 //! [`pools`] and [`statements`] are the other two reconcilers.
 
+pub mod autoscale;
 pub mod backends;
 mod checkpoints;
 mod cluster_start;
@@ -22,6 +25,7 @@ mod observe;
 mod on_demand;
 pub mod plan;
 pub mod pools;
+mod rescale;
 pub mod statements;
 mod stop;
 pub(crate) mod sweep;
@@ -225,6 +229,7 @@ impl ApplicationReconciler {
                 Timestamp::now(),
             );
             self.check_health(&effective, &app, &mut desired, &mut recorded);
+            self.check_scale(&effective, &app, &status, &mut desired, &mut recorded);
             let (backend, existing_cluster) = self
                 .backend_of(&app, env.as_ref(), &effective, &recorded)
                 .await?;
@@ -370,12 +375,7 @@ impl ApplicationReconciler {
             recorded.restart_baseline = None;
             return;
         };
-        let subject = crate::observability::Subject {
-            kind: crate::observability::SubjectKind::Application,
-            organization: app.key.org.clone(),
-            environment: app.key.scope.clone(),
-            name: app.key.name.clone(),
-        };
+        let subject = rescale::subject_of(app);
         let board = self.core.board().latest();
         let seen = board.jobs.iter().find_map(|(s, look)| match look {
             crate::observability::JobLook::Seen(f)
@@ -474,6 +474,7 @@ fn desired_of(effective: &Value, recorded: &Recorded) -> Desired {
             .and_then(Value::as_u64),
         periodic_savepoint_due: false,
         unhealthy: None,
+        rescale: None,
     }
 }
 
@@ -600,6 +601,10 @@ impl ApplicationReconciler {
             Action::Unanswered => self.unanswered(step).await,
             Action::TriggerSavepoint => {
                 self.trigger_savepoint(step).await?;
+                Ok(StepResult::Continue)
+            }
+            Action::Rescale => {
+                self.rescale(step).await?;
                 Ok(StepResult::Continue)
             }
             Action::AwaitSavepoint => self.await_savepoint(step).await,

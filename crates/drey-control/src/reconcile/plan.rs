@@ -36,6 +36,9 @@ pub struct Desired {
     pub periodic_savepoint_due: bool,
     /// The health check found the job unhealthy: why ([`super::health`]).
     pub unhealthy: Option<String>,
+    /// The autoscaler wants the job's vertices at another parallelism
+    /// ([`super::autoscale`]).
+    pub rescale: Option<super::autoscale::Rescale>,
 }
 
 impl Desired {
@@ -182,6 +185,9 @@ pub struct Recorded {
     /// Where the health check's current restart window began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_baseline: Option<super::health::RestartBaseline>,
+    /// What the autoscaler last did to the current job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaler: Option<super::autoscale::AutoscalerRecord>,
 }
 
 /// A completed checkpoint drey saw, and when it recorded it.
@@ -306,6 +312,9 @@ pub enum Action {
     Unanswered,
     /// Trigger an on-demand savepoint (nonce changed).
     TriggerSavepoint,
+    /// Give the running job's vertices the parallelism the autoscaler
+    /// decided.
+    Rescale,
     /// Wait for the on-demand savepoint.
     AwaitSavepoint,
     /// Fail the pending savepoint resource: no job runs to take it from.
@@ -489,6 +498,9 @@ pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Acti
     if desired.pending_savepoint.is_some() {
         return Action::RejectSavepoint;
     }
+    if job_running && desired.rescale.is_some() {
+        return Action::Rescale;
+    }
     Action::Observe
 }
 
@@ -509,6 +521,7 @@ mod tests {
             max_savepoint_attempts: None,
             periodic_savepoint_due: false,
             unhealthy: None,
+            rescale: None,
         }
     }
 
@@ -859,6 +872,30 @@ mod tests {
         assert!(!periodic_savepoint_due(None, &[at(0)], now));
         // A clock ahead of this replica's (another replica's time) waits.
         assert!(!periodic_savepoint_due(ten, &[at(1_005)], now));
+    }
+
+    #[test]
+    fn a_running_job_is_rescaled_when_the_autoscaler_decided() {
+        let mut d = desired(true, Savepoint, "a");
+        d.rescale = Some(super::super::autoscale::Rescale {
+            parallelism: [("v".to_string(), 2)].into(),
+            summary: "v 1→2".into(),
+        });
+        assert_eq!(plan(&d, &deployed("a"), &running_job()), Action::Rescale);
+        // Not while it restarts, nor over an upgrade or a suspend.
+        let restarting = Observed::up(Some("RESTARTING".into()), None);
+        assert_eq!(plan(&d, &deployed("a"), &restarting), Action::Observe);
+        let mut upgrade = d.clone();
+        upgrade.fingerprint = "b".into();
+        assert_eq!(
+            plan(&upgrade, &deployed("a"), &running_job()),
+            Action::StopWithSavepoint(StopReason::Upgrade)
+        );
+        d.running = false;
+        assert_eq!(
+            plan(&d, &deployed("a"), &running_job()),
+            Action::StopWithSavepoint(StopReason::Suspend)
+        );
     }
 
     #[test]
