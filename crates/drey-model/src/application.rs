@@ -53,6 +53,15 @@ impl UpgradeMode {
             _ => None,
         }
     }
+
+    /// The spec spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpgradeMode::Stateless => "stateless",
+            UpgradeMode::Savepoint => "savepoint",
+            UpgradeMode::LastState => "last-state",
+        }
+    }
 }
 
 /// Parses a Kubernetes/Flink memory size (`1024m`, `1g`, `1Gi`, `2048Mi`,

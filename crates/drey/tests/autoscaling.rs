@@ -202,3 +202,71 @@ async fn a_busy_job_is_scaled_up_in_place_and_down_when_the_load_goes() {
     assert_eq!(status(s, APP).await["jobStatus"]["jobId"], job.as_str());
     delete_and_wait(s, &env.data, APP, limit).await;
 }
+
+/// Without the adaptive scheduler the decision is carried out by a new
+/// deployment per the upgrade mode (here a savepoint), whose submission
+/// gives each vertex its parallelism; the spec stays as the user wrote it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_adaptive_scheduler_a_savepoint_upgrade_rescales() {
+    let env = FlinkEnv::start().await;
+    let (dir, s) = (&env.dir, &env.server);
+    let limit = Duration::from_secs(240);
+    let out = dir.path().join("counts.txt");
+    let cost = dir.path().join("cost-us");
+    std::fs::write(&cost, "4500").unwrap();
+    let mut app = cpu_bound_app(&out, &cost);
+    let conf = app["spec"]["flinkConfiguration"].as_object_mut().unwrap();
+    conf.remove("jobmanager.scheduler");
+    conf.remove("jobmanager.adaptive-scheduler.executing.cooldown-after-rescaling");
+    // One slot each: the new deployment needs a second TaskManager.
+    conf.insert("taskmanager.numberOfTaskSlots".into(), json!("1"));
+    assert_eq!(s.post(APPS, app).await.0, 201);
+    let st = wait_for(s, APP, "RUNNING", limit, running).await;
+    let first_job = st["jobStatus"]["jobId"].as_str().unwrap().to_owned();
+    let first_instance = st["currentDeployedInstanceName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(burn_parallelism(s, &first_job).await, 1);
+
+    let st = wait_for(s, APP, "redeployed by the autoscaler", limit, |st| {
+        running(st)
+            && st["currentDeployedInstanceName"]
+                .as_str()
+                .is_some_and(|i| i != first_instance)
+    })
+    .await;
+    let job = st["jobStatus"]["jobId"].as_str().unwrap().to_owned();
+    assert_ne!(job, first_job);
+    assert_eq!(burn_parallelism(s, &job).await, 2, "{st:#}");
+    let cluster = st["clusterInfo"]["clusterId"].as_str().unwrap();
+    let data = env.data.join("clusters").join(cluster);
+    assert_eq!(
+        flink_jvms(&data.to_string_lossy(), TASKMANAGER).len(),
+        2,
+        "a TaskManager per slot the new parallelism needs"
+    );
+    let events = rescale_events(s).await;
+    let why = events
+        .iter()
+        .find(|m| m.contains("burn") && m.contains("1→2"))
+        .unwrap_or_else(|| panic!("no rescale 1→2 in {events:#?}"));
+    assert!(
+        why.starts_with(&format!(
+            "Rescaling job {first_job} through a new deployment (savepoint"
+        )),
+        "{why}"
+    );
+    // Restored from the savepoint the rescale took.
+    assert!(
+        st["jobStatus"]["upgradeSavepointPath"].is_string(),
+        "{st:#}"
+    );
+    state_kept(&out).await;
+    let (_, body) = s.get(&format!("{APPS}/{APP}")).await;
+    assert_eq!(
+        body["spec"]["job"]["parallelism"], 1,
+        "the spec is the user's"
+    );
+    delete_and_wait(s, &env.data, APP, limit).await;
+}

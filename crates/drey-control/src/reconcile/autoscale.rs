@@ -11,12 +11,14 @@ use drey_model::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// What the autoscaler recorded of the job it scales.
+/// What the autoscaler recorded of the application it scales.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AutoscalerRecord {
-    /// The Flink job it applies to (a new deployment starts afresh).
-    pub job_id: String,
+    /// The spec (its fingerprint) the decisions apply to: a user's own
+    /// change (a new parallelism included) starts afresh, so the autoscaler
+    /// never fights it.
+    pub fingerprint: String,
     /// When it last rescaled the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rescale: Option<Timestamp>,
@@ -43,6 +45,36 @@ pub struct Rescale {
     pub parallelism: BTreeMap<String, u32>,
     /// What was decided from what, for the event.
     pub summary: String,
+    /// How it is carried out.
+    pub how: RescaleHow,
+}
+
+/// How a decision is carried out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RescaleHow {
+    /// In place: the job runs with the adaptive scheduler, which takes new
+    /// resource requirements while it runs.
+    #[default]
+    InPlace,
+    /// A new deployment per the upgrade mode (a savepoint, by default),
+    /// with the vertices' parallelism given at submission.
+    Redeploy,
+    /// Not at all: `job.autoscaler.scaling.enabled` is false; the event
+    /// says what would have been done.
+    ReportOnly,
+}
+
+/// Flink's option giving vertices their parallelism at submission,
+/// `<vertex id>:<parallelism>,...`.
+pub const PARALLELISM_OVERRIDES: &str = "pipeline.jobvertex-parallelism-overrides";
+
+/// The value of [`PARALLELISM_OVERRIDES`] for `parallelism`.
+pub fn parallelism_overrides(parallelism: &BTreeMap<String, u32>) -> String {
+    parallelism
+        .iter()
+        .map(|(vertex, p)| format!("{vertex}:{p}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The averaged figures of one vertex over the window.
@@ -147,6 +179,7 @@ pub fn decide(
     }
     Verdict::Rescale(Rescale {
         parallelism,
+        how: RescaleHow::default(),
         summary: format!(
             "averaged over {} rounds of {} s: {}",
             rounds.len(),

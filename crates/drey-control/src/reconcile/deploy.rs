@@ -128,6 +128,20 @@ impl ApplicationReconciler {
             .cluster_spec(deployment.cluster_id.clone(), step.effective);
         let conf = std::mem::take(&mut spec.flink_configuration);
         spec.flink_configuration = self.with_state_locations(step, conf);
+        // The autoscaler's parallelism: per vertex for the Dispatcher, and
+        // slots for the largest (unless the spec fixes the TaskManagers).
+        let fingerprint = &step.desired.fingerprint;
+        spec.flink_configuration
+            .extend(super::rescale::submission_overrides(
+                &step.recorded,
+                fingerprint,
+            ));
+        if let Some(p) = super::rescale::submission_parallelism(&step.recorded, fingerprint) {
+            if step.effective.pointer("/taskManager/replicas").is_none() {
+                let needed = p.div_ceil(spec.slots_per_task_manager.max(1));
+                spec.task_managers = spec.task_managers.max(needed);
+            }
+        }
         spec.owner = Some(owner_of(&step.app.key));
         // The savepoint or checkpoint the job starts from (its own cluster
         // sees nothing else of the data dir's state).
@@ -562,6 +576,13 @@ impl ApplicationReconciler {
             .next()
             .unwrap_or(&uploaded.filename)
             .to_owned();
+        let configuration = if deployment.session {
+            self.with_state_locations(step, job_configuration(step.effective))
+        } else {
+            Default::default()
+        };
+        let autoscaled =
+            super::rescale::submission_parallelism(&step.recorded, &step.desired.fingerprint);
         let request = JarRunRequest {
             entry_class: job
                 .get("entryClass")
@@ -576,18 +597,15 @@ impl ApplicationReconciler {
                         .collect()
                 })
                 .unwrap_or_default(),
-            parallelism: job
-                .get("parallelism")
-                .and_then(Value::as_u64)
-                .and_then(|p| u32::try_from(p).ok()),
+            parallelism: autoscaled.or_else(|| {
+                job.get("parallelism")
+                    .and_then(Value::as_u64)
+                    .and_then(|p| u32::try_from(p).ok())
+            }),
             job_id: Some(deployment.job_id.clone()),
             allow_non_restored_state: job.get("allowNonRestoredState").and_then(Value::as_bool),
             savepoint_path: deployment.restore_from.clone(),
-            flink_configuration: if deployment.session {
-                self.with_state_locations(step, job_configuration(step.effective))
-            } else {
-                Default::default()
-            },
+            flink_configuration: configuration,
             ..JarRunRequest::default()
         };
         client

@@ -5,6 +5,7 @@
 //! Each step is recorded in the application's status before the next one is
 //! planned, so a pass that dies at any line is resumed by the next pass.
 
+use super::autoscale::RescaleHow;
 use drey_model::application::UpgradeMode;
 use drey_model::{Observation, Silence};
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,9 @@ pub enum StopReason {
     JobEnded,
     /// The health check found the job unhealthy: a new deployment follows.
     Unhealthy,
+    /// The autoscaler decided on another parallelism for a job that cannot
+    /// be rescaled in place: a new deployment follows, with it.
+    Rescale,
 }
 
 /// A stop in progress.
@@ -313,7 +317,7 @@ pub enum Action {
     /// Trigger an on-demand savepoint (nonce changed).
     TriggerSavepoint,
     /// Give the running job's vertices the parallelism the autoscaler
-    /// decided.
+    /// decided, in place (or only say what it would do).
     Rescale,
     /// Wait for the on-demand savepoint.
     AwaitSavepoint,
@@ -442,6 +446,7 @@ pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Acti
     }
 
     let job_running = observed.job_state.as_deref() == Some("RUNNING");
+    let rescale_how = desired.rescale.as_ref().map(|r| r.how);
     let reason = if desired.deleting {
         Some(StopReason::Delete)
     } else if !desired.running {
@@ -450,6 +455,8 @@ pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Acti
         Some(StopReason::Upgrade)
     } else if desired.unhealthy.is_some() && !is_terminal_opt(observed) {
         Some(StopReason::Unhealthy)
+    } else if job_running && rescale_how == Some(RescaleHow::Redeploy) {
+        Some(StopReason::Rescale)
     } else {
         None
     };
@@ -477,7 +484,7 @@ pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Acti
                 reason,
                 keep_checkpoint: false,
             },
-            (StopReason::Upgrade, UpgradeMode::LastState) => Action::Cancel {
+            (StopReason::Upgrade | StopReason::Rescale, UpgradeMode::LastState) => Action::Cancel {
                 reason,
                 keep_checkpoint: true,
             },
@@ -498,7 +505,7 @@ pub fn plan(desired: &Desired, recorded: &Recorded, observed: &Observed) -> Acti
     if desired.pending_savepoint.is_some() {
         return Action::RejectSavepoint;
     }
-    if job_running && desired.rescale.is_some() {
+    if job_running && rescale_how.is_some() {
         return Action::Rescale;
     }
     Action::Observe
@@ -880,6 +887,7 @@ mod tests {
         d.rescale = Some(super::super::autoscale::Rescale {
             parallelism: [("v".to_string(), 2)].into(),
             summary: "v 1→2".into(),
+            how: RescaleHow::InPlace,
         });
         assert_eq!(plan(&d, &deployed("a"), &running_job()), Action::Rescale);
         // Not while it restarts, nor over an upgrade or a suspend.
@@ -895,6 +903,31 @@ mod tests {
         assert_eq!(
             plan(&d, &deployed("a"), &running_job()),
             Action::StopWithSavepoint(StopReason::Suspend)
+        );
+        // Without the adaptive scheduler: a new deployment per upgrade mode.
+        d.running = true;
+        if let Some(r) = d.rescale.as_mut() {
+            r.how = RescaleHow::Redeploy;
+        }
+        assert_eq!(
+            plan(&d, &deployed("a"), &running_job()),
+            Action::StopWithSavepoint(StopReason::Rescale)
+        );
+        d.upgrade_mode = LastState;
+        assert_eq!(
+            plan(&d, &deployed("a"), &running_job()),
+            Action::Cancel {
+                reason: StopReason::Rescale,
+                keep_checkpoint: true
+            }
+        );
+        d.upgrade_mode = Stateless;
+        assert_eq!(
+            plan(&d, &deployed("a"), &running_job()),
+            Action::Cancel {
+                reason: StopReason::Rescale,
+                keep_checkpoint: false
+            }
         );
     }
 

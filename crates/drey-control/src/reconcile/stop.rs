@@ -36,7 +36,8 @@ impl ApplicationReconciler {
             trigger_id: Some(trigger.request_id.clone()),
             job_stopped: false,
         });
-        let lifecycle = if reason == StopReason::Upgrade {
+        let rescaled = self.note_rescale(&step, &mut recorded, reason);
+        let lifecycle = if matches!(reason, StopReason::Upgrade | StopReason::Rescale) {
             Lifecycle::Upgrading
         } else {
             Lifecycle::Deployed
@@ -45,6 +46,7 @@ impl ApplicationReconciler {
             status.lifecycle_state = Some(lifecycle);
         })
         .await?;
+        self.rescale_event(&step, deployment, rescaled).await?;
         self.event(
             step.app,
             Some(&deployment.instance),
@@ -166,7 +168,7 @@ impl ApplicationReconciler {
                         .local_state_dirs()
                         .and_then(|d| latest_checkpoint_on_disk(&d.checkpoints));
                 }
-            } else if reason != StopReason::Upgrade
+            } else if !matches!(reason, StopReason::Upgrade | StopReason::Rescale)
                 || step.desired.upgrade_mode == UpgradeMode::Stateless
             {
                 recorded.restore_from = recorded
@@ -195,12 +197,14 @@ impl ApplicationReconciler {
             trigger_id: None,
             job_stopped: true,
         });
+        let rescaled = self.note_rescale(&step, &mut recorded, reason);
         self.record(&step, &recorded, |status| {
             if reason == StopReason::Delete {
                 status.lifecycle_state = Some(Lifecycle::Deleting);
             }
         })
         .await?;
+        self.rescale_event(&step, &deployment, rescaled).await?;
         if let (StopReason::Unhealthy, Some(why)) = (reason, &step.desired.unhealthy) {
             self.event(
                 step.app,
@@ -272,7 +276,9 @@ impl ApplicationReconciler {
         let lifecycle = match reason {
             _ if halted => Lifecycle::Failed,
             Some(StopReason::Suspend) => Lifecycle::Suspended,
-            Some(StopReason::Upgrade | StopReason::Unhealthy) => Lifecycle::Upgrading,
+            Some(StopReason::Upgrade | StopReason::Unhealthy | StopReason::Rescale) => {
+                Lifecycle::Upgrading
+            }
             Some(StopReason::Delete) => Lifecycle::Deleting,
             _ => Lifecycle::Suspended,
         };
