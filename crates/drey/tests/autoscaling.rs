@@ -186,6 +186,28 @@ async fn a_busy_job_is_scaled_up_in_place_and_down_when_the_load_goes() {
     let st = status(s, APP).await;
     assert_eq!(st["jobStatus"]["jobId"], job.as_str(), "{st:#}");
     assert_eq!(st["currentDeployedInstanceName"], instance);
+    // The same decision through VVP's Autopilot.
+    let pilot = format!("/autopilot/v1alpha1/namespaces/flink/deployments/{APP}/autopilotpolicy");
+    let (code, policy) = s.get(&pilot).await;
+    assert_eq!(code, 200, "{policy}");
+    assert_eq!(policy["policy"]["mode"], "AUTOPILOT_MODE_ACTIVE");
+    let (_, pilot_status) = s.get(&format!("{pilot}:status")).await;
+    let autoscaler = &pilot_status["status"]["autoscalerStatus"];
+    assert!(autoscaler["lastActionTime"].is_string(), "{pilot_status}");
+    assert!(
+        autoscaler["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Rescaled job")),
+        "{pilot_status}"
+    );
+    assert_eq!(
+        autoscaler["sourceStatus"][0]["taskName"],
+        "Source: sequence"
+    );
+    let (_, rec) = s.get(&format!("{pilot}:recommendation")).await;
+    let patch: Value =
+        serde_json::from_str(rec["recommendation"]["deploymentPatch"].as_str().unwrap()).unwrap();
+    assert_eq!(patch["spec"]["template"]["spec"]["parallelism"], 2, "{rec}");
     state_kept(&out).await;
 
     // The load goes: scaled back down, the counts still going on.

@@ -571,3 +571,146 @@ async fn concurrent_creates_of_one_deployment_make_one() {
         );
     }
 }
+
+/// Autopilot: a deployment's policy is its `job.autoscaler.*` options, seen
+/// the same through VVP and CMF; bad policies are refused naming the field;
+/// before any decision the status says so and there is no recommendation.
+/// (What the autoscaler decides on real Flink: `autoscaling.rs`.)
+#[tokio::test]
+async fn autopilot_policies_are_the_autoscaler_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir);
+    let (code, _) = s
+        .post(
+            "/namespaces/v1/namespaces",
+            json!({"name": "namespaces/pilot"}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let ns = "/api/v1/namespaces/pilot";
+    assert_eq!(
+        s.post(&format!("{ns}/deployments"), deployment("tuned"))
+            .await
+            .0,
+        201
+    );
+    let policy = "/autopilot/v1alpha1/namespaces/pilot/deployments/tuned/autopilotpolicy";
+
+    // Off until asked, with the operator's defaults as its settings.
+    let (code, body) = s.get(policy).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["policy"]["mode"], "AUTOPILOT_MODE_DISABLED");
+    assert_eq!(body["policy"]["autoscalerConfig"]["targetUtilization"], 70);
+    assert_eq!(body["policy"]["autoscalerConfig"]["maxParallelism"], 200);
+    assert_eq!(body["policy"]["autoscalerConfig"]["cooldownMinutes"], 5);
+
+    let (code, body) = s
+        .json(
+            Method::PUT,
+            policy,
+            Some(
+                json!({"mode": "AUTOPILOT_MODE_MONITORING", "autoscalerConfig": {
+                "targetUtilization": 60, "minParallelism": 1, "maxParallelism": 4,
+                "cooldownMinutes": 2,
+                "extraConfig": {"job.autoscaler.metrics.window": "1 min"}}}),
+            ),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["policy"]["mode"], "AUTOPILOT_MODE_MONITORING");
+    let config = &body["policy"]["autoscalerConfig"];
+    assert_eq!(config["targetUtilization"], 60, "{body}");
+    assert_eq!(config["maxParallelism"], 4);
+    assert_eq!(config["cooldownMinutes"], 2);
+    assert_eq!(
+        config["extraConfig"]["job.autoscaler.metrics.window"],
+        "1 min"
+    );
+    // The same options through the deployment and through CMF.
+    let (_, d) = s.get(&format!("{ns}/deployments/tuned")).await;
+    let conf = &d["spec"]["template"]["spec"]["flinkConfiguration"];
+    assert_eq!(conf["job.autoscaler.enabled"], "true", "{conf}");
+    assert_eq!(conf["job.autoscaler.scaling.enabled"], "false");
+    assert_eq!(conf["job.autoscaler.target.utilization"], "0.6");
+    assert_eq!(conf["foo"], "1", "the rest of the configuration stays");
+    let (_, app) = s
+        .get("/cmf/api/v1/environments/pilot/applications/tuned")
+        .await;
+    assert_eq!(
+        app["spec"]["flinkConfiguration"]["job.autoscaler.vertex.max-parallelism"],
+        "4"
+    );
+    // Listed per namespace; by id as by name.
+    let (code, list) = s.get("/autopilot/v1alpha1/namespaces/pilot").await;
+    assert_eq!(code, 200, "{list}");
+    assert_eq!(list["policies"].as_array().unwrap().len(), 1);
+    let id = d["metadata"]["id"].as_str().unwrap();
+    let (code, by_id) = s
+        .get(&format!(
+            "/autopilot/v1alpha1/namespaces/pilot/deployments/{id}/autopilotpolicy"
+        ))
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(by_id["policy"]["mode"], "AUTOPILOT_MODE_MONITORING");
+
+    // No decision yet.
+    let (code, status) = s.get(&format!("{policy}:status")).await;
+    assert_eq!(code, 200, "{status}");
+    assert_eq!(status["status"]["status"], "POLICY_STATUS_OK");
+    assert!(status["status"]["autoscalerStatus"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("No decision yet"));
+    let (code, rec) = s.get(&format!("{policy}:recommendation")).await;
+    assert_eq!(code, 200, "{rec}");
+    assert_eq!(rec, json!({"recommendation": {}}));
+
+    // Bad policies: 400 naming the field, nothing changed.
+    for (bad, attribute) in [
+        (json!({"mode": "AUTOPILOT_MODE_INVALID"}), "policy.mode"),
+        (
+            json!({"autoscalerConfig": {"targetUtilization": 150}}),
+            "policy.autoscalerConfig.targetUtilization",
+        ),
+        (
+            json!({"autoscalerConfig": {"minParallelism": 5, "maxParallelism": 2}}),
+            "policy.autoscalerConfig.minParallelism",
+        ),
+        (
+            json!({"autoscalerConfig": {"extraConfig": {"rest.port": "1"}}}),
+            "policy.autoscalerConfig.extraConfig.rest.port",
+        ),
+    ] {
+        let (code, answer) = s.json(Method::PUT, policy, Some(bad.clone())).await;
+        assert_eq!(code, 400, "{bad}: {answer}");
+        validation(&answer, attribute);
+    }
+    let (code, answer) = s.json(Method::PUT, policy, Some(json!([1]))).await;
+    assert_eq!(code, 400, "{answer}");
+    let (_, still) = s.get(policy).await;
+    assert_eq!(still["policy"]["autoscalerConfig"]["targetUtilization"], 60);
+    // Off again.
+    let (code, body) = s
+        .json(
+            Method::PUT,
+            policy,
+            Some(json!({"mode": "AUTOPILOT_MODE_DISABLED"})),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let (_, status) = s.get(&format!("{policy}:status")).await;
+    assert!(status["status"]["autoscalerStatus"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("disabled"));
+    // Unknown deployment or namespace: 404 in VVP's body.
+    for path in [
+        "/autopilot/v1alpha1/namespaces/pilot/deployments/nope/autopilotpolicy",
+        "/autopilot/v1alpha1/namespaces/pilot/deployments/nope/autopilotpolicy:status",
+        "/autopilot/v1alpha1/namespaces/nowhere",
+    ] {
+        let (code, body) = s.get(path).await;
+        assert_eq!(code, 404, "{path}: {body}");
+        api_exception(&body, 404);
+    }
+}

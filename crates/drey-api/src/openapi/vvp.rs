@@ -404,6 +404,46 @@ pub(super) fn platform_routes() -> Vec<Route> {
         ),
         route(
             Get,
+            "/autopilot/v1alpha1/namespaces/{ns}",
+            "List the namespace's Autopilot policies (one per deployment)",
+            "autopilot",
+            None,
+            (200, Some("ListAutopilotPoliciesResponse")),
+        ),
+        route(
+            Get,
+            "/autopilot/v1alpha1/namespaces/{ns}/deployments/{deploymentId}/autopilotpolicy",
+            "Get a deployment's Autopilot policy (its job.autoscaler.* options)",
+            "autopilot",
+            None,
+            (200, Some("AutopilotPolicyResponse")),
+        ),
+        route(
+            Put,
+            "/autopilot/v1alpha1/namespaces/{ns}/deployments/{deploymentId}/autopilotpolicy",
+            "Set a deployment's Autopilot policy",
+            "autopilot",
+            Some("AutopilotPolicy"),
+            (200, Some("AutopilotPolicyResponse")),
+        ),
+        route(
+            Get,
+            "/autopilot/v1alpha1/namespaces/{ns}/deployments/{deploymentId}/autopilotpolicy:recommendation",
+            "The autoscaler's last decision, as a patch of the deployment",
+            "autopilot",
+            None,
+            (200, Some("GetAutopilotPolicyRecommendationResponse")),
+        ),
+        route(
+            Get,
+            "/autopilot/v1alpha1/namespaces/{ns}/deployments/{deploymentId}/autopilotpolicy:status",
+            "The autoscaler's last action and the job's sources",
+            "autopilot",
+            None,
+            (200, Some("GetAutopilotPolicyStatusResponse")),
+        ),
+        route(
+            Get,
             "/apitokens/v1/namespaces/{ns}/apitokens",
             "List API tokens (secrets never shown)",
             "api-tokens",
@@ -740,6 +780,16 @@ pub(super) fn components(mut c: utoipa::openapi::ComponentsBuilder) -> utoipa::o
         ApiToken,
         ApiTokenResponse,
         ApiTokenList,
+        AutopilotPolicy,
+        AutoscalerConfig,
+        AutopilotPolicyResponse,
+        ListAutopilotPoliciesResponse,
+        AutopilotPolicyRecommendation,
+        GetAutopilotPolicyRecommendationResponse,
+        SourceStatus,
+        AutoscalerStatus,
+        AutopilotPolicyStatus,
+        GetAutopilotPolicyStatusResponse,
         Catalog,
         CatalogResponse,
         CatalogList,
@@ -1028,6 +1078,89 @@ mod schemas {
     #[schema(rename_all = "camelCase")]
     pub struct ApiTokenList {
         api_tokens: Vec<ApiToken>,
+    }
+
+    /// ACTIVE rescales, MONITORING only recommends, DISABLED is off.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct AutopilotPolicy {
+        /// namespaces/<ns>/deployments/<id>/autopilotpolicy.
+        name: Option<String>,
+        /// AUTOPILOT_MODE_ACTIVE, AUTOPILOT_MODE_MONITORING or AUTOPILOT_MODE_DISABLED.
+        mode: Option<String>,
+        autoscaler_config: Option<AutoscalerConfig>,
+        modify_time: Option<String>,
+    }
+
+    /// The autoscaler's settings (job.autoscaler.* options).
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct AutoscalerConfig {
+        /// Percent busy each vertex aims at (target.utilization × 100).
+        target_utilization: Option<u32>,
+        min_parallelism: Option<u32>,
+        max_parallelism: Option<u32>,
+        /// stabilization.interval in minutes.
+        cooldown_minutes: Option<u32>,
+        /// Other job.autoscaler.* options.
+        extra_config: Option<BTreeMap<String, String>>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct AutopilotPolicyResponse {
+        policy: AutopilotPolicy,
+    }
+
+    #[derive(ToSchema)]
+    pub struct ListAutopilotPoliciesResponse {
+        policies: Vec<AutopilotPolicy>,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct AutopilotPolicyRecommendation {
+        /// A JSON merge patch of the deployment.
+        deployment_patch: Option<String>,
+        description: Option<String>,
+        last_update_time: Option<String>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct GetAutopilotPolicyRecommendationResponse {
+        recommendation: AutopilotPolicyRecommendation,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct SourceStatus {
+        vertex_id: String,
+        task_name: String,
+        throughput: f64,
+        target: f64,
+        capacity: f64,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct AutoscalerStatus {
+        last_action_time: Option<String>,
+        message: String,
+        metrics: String,
+        source_status: Vec<SourceStatus>,
+        update_time: String,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct AutopilotPolicyStatus {
+        /// POLICY_STATUS_OK.
+        status: String,
+        autoscaler_status: AutoscalerStatus,
+    }
+
+    #[derive(ToSchema)]
+    pub struct GetAutopilotPolicyStatusResponse {
+        status: AutopilotPolicyStatus,
     }
 
     #[derive(ToSchema)]

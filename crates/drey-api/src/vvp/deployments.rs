@@ -404,6 +404,22 @@ async fn write(
     Ok(app)
 }
 
+/// Replaces a deployment's `flinkConfiguration` (over the version read),
+/// as a PUT of the deployment with it would: for the dialect's other
+/// resources kept in it (an Autopilot policy).
+pub(super) async fn set_flink_configuration(
+    state: &AppState,
+    org: &str,
+    ns: &str,
+    app: &Object,
+    configuration: Map<String, Value>,
+) -> Result<Object, Error> {
+    let mut body = render(app, ns);
+    body["spec"]["template"]["spec"]["flinkConfiguration"] = Value::Object(configuration);
+    let how = Write::Upsert(Some(app.meta.resource_version));
+    write(state, org, ns, &app.meta.name, &body, how).await
+}
+
 /// The query of the list operation.
 #[derive(serde::Deserialize)]
 pub(super) struct ListQuery {

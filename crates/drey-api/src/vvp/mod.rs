@@ -7,6 +7,7 @@
 
 mod api_tokens;
 mod artifacts;
+mod autopilot;
 mod catalogs;
 mod deployments;
 mod documents;
@@ -127,6 +128,22 @@ pub fn router() -> Router<AppState> {
                 .put(documents::replace)
                 .patch(documents::replace)
                 .delete(documents::delete),
+        )
+        .route(
+            "/autopilot/v1alpha1/namespaces/{ns}",
+            get(autopilot::list),
+        )
+        .route(
+            "/autopilot/v1alpha1/namespaces/{ns}/deployments/{deployment}/autopilotpolicy",
+            get(autopilot::get).put(autopilot::put),
+        )
+        .route(
+            "/autopilot/v1alpha1/namespaces/{ns}/deployments/{deployment}/autopilotpolicy:recommendation",
+            get(autopilot::recommendation),
+        )
+        .route(
+            "/autopilot/v1alpha1/namespaces/{ns}/deployments/{deployment}/autopilotpolicy:status",
+            get(autopilot::status),
         )
         .route("/api/v1/status", get(runs::status))
         .route("/api/v1/status/system-info", get(runs::system_info))
