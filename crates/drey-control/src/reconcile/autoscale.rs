@@ -239,15 +239,17 @@ fn target_rate(
 }
 
 /// The new parallelism of a vertex and its expected utilization, or `None`
-/// when its figures say nothing (it processed nothing, or was never busy).
+/// when its figures say nothing (it processed nothing).
 fn scaled(config: &Autoscaler, a: &Averaged, p: u32, target: f64, busy: f64) -> Option<(u32, f64)> {
     let rate = processed(a).filter(|r| *r > 0.0)?;
-    if busy <= 0.0 {
-        return None;
-    }
-    // What it could take at full use, and the share the target would use.
-    let capacity = rate / busy.min(1.0);
-    let utilization = target / capacity;
+    // What it could take at full use, and the share the target would use:
+    // none of it for a vertex that processes records without being busy
+    // (Flink reports 0 ms busy for work too small to measure).
+    let utilization = if busy > 0.0 {
+        target / (rate / busy.min(1.0))
+    } else {
+        0.0
+    };
     if (utilization - config.target_utilization).abs() <= config.boundary {
         return Some((p, utilization));
     }
@@ -413,6 +415,12 @@ mod tests {
         let mut mixed = rounds(0, 30, job(1, 1.0, 200.0));
         mixed.extend(rounds(32, 40, job(2, 0.5, 200.0)));
         assert_eq!(decide(&config(), &mixed, at(0), at(40)), Verdict::Hold);
+        // Records taken without measurable busy time: as idle as can be.
+        let idle = rounds(0, 40, job(2, 0.0, 200.0));
+        assert_eq!(rescaled(decide(&config(), &idle, at(0), at(40)))["burn"], 1);
+        // Nothing taken says nothing.
+        let still = rounds(0, 40, job(2, 0.0, 0.0));
+        assert_eq!(decide(&config(), &still, at(0), at(40)), Verdict::Hold);
         // No figures, no decision.
         let mut unknown = job(1, 0.9, 200.0);
         unknown[1].busy_ratio = None;
