@@ -203,43 +203,17 @@ impl Store for FencedStore {
         self.inner.write(write).await
     }
 
-    async fn write_status(
-        &self,
-        key: &ObjectKey,
-        expected_version: Option<i64>,
-        status: Value,
-    ) -> Result<Object, StoreError> {
-        let fence = self.fence()?;
-        let check = expected_version.map(VersionCheck::NoUserWriteSince);
-        self.inner
-            .write_status_fenced(key, check, status, &fence)
-            .await
-    }
-
-    async fn replace_status(
-        &self,
-        key: &ObjectKey,
-        version: i64,
-        status: Value,
-    ) -> Result<Object, StoreError> {
-        let fence = self.fence()?;
-        let check = Some(VersionCheck::NoWriteSince(version));
-        self.inner
-            .write_status_fenced(key, check, status, &fence)
-            .await
-    }
-
-    async fn write_status_fenced(
+    async fn put_status(
         &self,
         key: &ObjectKey,
         check: Option<VersionCheck>,
         status: Value,
-        fence: &Fence,
+        fence: Option<&Fence>,
     ) -> Result<Object, StoreError> {
-        self.fence()?;
-        self.inner
-            .write_status_fenced(key, check, status, fence)
-            .await
+        // A leader's own fence, or the one given, which must still be ours.
+        let held = self.fence()?;
+        let fence = fence.unwrap_or(&held);
+        self.inner.put_status(key, check, status, Some(fence)).await
     }
 
     async fn delete(&self, mut delete: Delete) -> Result<Option<Object>, StoreError> {

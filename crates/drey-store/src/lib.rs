@@ -150,15 +150,29 @@ pub trait Store: Send + Sync + 'static {
     /// Writes an object's user-owned parts; bumps its resourceVersion, and
     /// its generation when the spec changes.
     async fn write(&self, write: Write) -> Result<Object, StoreError>;
-    /// Replaces an object's status; bumps its resourceVersion, never its
-    /// generation. With `expected_version` it fails only when a user wrote
-    /// since that version, never because of another status write.
+    /// Replaces an object's status, bumping its resourceVersion, never its
+    /// generation: under `fence` (if any) when a reconciler writes, and
+    /// only if `check` (if any) of the version its writer read holds. The
+    /// one status write each backend implements; the others say which.
+    async fn put_status(
+        &self,
+        key: &ObjectKey,
+        check: Option<VersionCheck>,
+        status: Value,
+        fence: Option<&Fence>,
+    ) -> Result<Object, StoreError>;
+    /// Replaces an object's status. With `expected_version` it fails only
+    /// when a user wrote since that version, never because of another
+    /// status write.
     async fn write_status(
         &self,
         key: &ObjectKey,
         expected_version: Option<i64>,
         status: Value,
-    ) -> Result<Object, StoreError>;
+    ) -> Result<Object, StoreError> {
+        let check = expected_version.map(VersionCheck::NoUserWriteSince);
+        self.put_status(key, check, status, None).await
+    }
     /// Replaces an object's status only if nothing at all (a user's write or
     /// another status write) was written since `version`: for a status with
     /// more than one writer, where a write over a stale read would drop
@@ -168,16 +182,21 @@ pub trait Store: Send + Sync + 'static {
         key: &ObjectKey,
         version: i64,
         status: Value,
-    ) -> Result<Object, StoreError>;
-    /// A status write under a reconciler's fence, with `check` (if any) of
-    /// the version its writer read.
+    ) -> Result<Object, StoreError> {
+        let check = Some(VersionCheck::NoWriteSince(version));
+        self.put_status(key, check, status, None).await
+    }
+    /// [`Store::write_status`] under a reconciler's fence.
     async fn write_status_fenced(
         &self,
         key: &ObjectKey,
-        check: Option<VersionCheck>,
+        expected_version: Option<i64>,
         status: Value,
         fence: &Fence,
-    ) -> Result<Object, StoreError>;
+    ) -> Result<Object, StoreError> {
+        let check = expected_version.map(VersionCheck::NoUserWriteSince);
+        self.put_status(key, check, status, Some(fence)).await
+    }
     /// Deletes an object if its guards allow; returns what was deleted, or
     /// `None` when nothing was there.
     async fn delete(&self, delete: Delete) -> Result<Option<Object>, StoreError>;

@@ -92,39 +92,6 @@ impl PostgresStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-
-    /// Replaces a status, under `fence` when a reconciler writes.
-    async fn put_status(
-        &self,
-        key: &ObjectKey,
-        check: Option<VersionCheck>,
-        status: Value,
-        fence: Option<&Fence>,
-    ) -> Result<Object, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        check_fence(&mut tx, fence).await?;
-        let current = fetch(&mut tx, key, Lock::Write)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(key.clone()))?;
-        if let Some(check) = check {
-            current.check(check)?;
-        }
-        sqlx::query(
-            "UPDATE objects SET resource_version = resource_version + 1, updated_at = $1, \
-             status = $2 WHERE uid = $3",
-        )
-        .bind(Timestamp::now().to_string())
-        .bind(serde_json::to_string(&status).map_err(corrupt)?)
-        .bind(current.object.meta.uid.to_string())
-        .execute(&mut *tx)
-        .await?;
-        let stored = fetch(&mut tx, key, Lock::None)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?
-            .object;
-        tx.commit().await?;
-        Ok(stored)
-    }
 }
 
 /// Passes on what other replicas announce. When the connection drops,
@@ -514,34 +481,36 @@ impl Store for PostgresStore {
         Ok(stored)
     }
 
-    async fn write_status(
-        &self,
-        key: &ObjectKey,
-        expected_version: Option<i64>,
-        status: Value,
-    ) -> Result<Object, StoreError> {
-        let check = expected_version.map(VersionCheck::NoUserWriteSince);
-        self.put_status(key, check, status, None).await
-    }
-
-    async fn replace_status(
-        &self,
-        key: &ObjectKey,
-        version: i64,
-        status: Value,
-    ) -> Result<Object, StoreError> {
-        let check = Some(VersionCheck::NoWriteSince(version));
-        self.put_status(key, check, status, None).await
-    }
-
-    async fn write_status_fenced(
+    async fn put_status(
         &self,
         key: &ObjectKey,
         check: Option<VersionCheck>,
         status: Value,
-        fence: &Fence,
+        fence: Option<&Fence>,
     ) -> Result<Object, StoreError> {
-        self.put_status(key, check, status, Some(fence)).await
+        let mut tx = self.pool.begin().await?;
+        check_fence(&mut tx, fence).await?;
+        let current = fetch(&mut tx, key, Lock::Write)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(key.clone()))?;
+        if let Some(check) = check {
+            current.check(check)?;
+        }
+        sqlx::query(
+            "UPDATE objects SET resource_version = resource_version + 1, updated_at = $1, \
+             status = $2 WHERE uid = $3",
+        )
+        .bind(Timestamp::now().to_string())
+        .bind(serde_json::to_string(&status).map_err(corrupt)?)
+        .bind(current.object.meta.uid.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let stored = fetch(&mut tx, key, Lock::None)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?
+            .object;
+        tx.commit().await?;
+        Ok(stored)
     }
 
     async fn acquire_lease(

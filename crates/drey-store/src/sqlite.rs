@@ -123,45 +123,6 @@ impl SqliteStore {
         self.readers.close().await;
         self.writer.close().await;
     }
-
-    /// Replaces a status, under `fence` when a reconciler writes.
-    async fn put_status(
-        &self,
-        key: &ObjectKey,
-        check: Option<VersionCheck>,
-        status: Value,
-        fence: Option<&Fence>,
-    ) -> Result<Object, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        check_fence(&mut tx, fence).await?;
-        let current = fetch(&mut tx, key)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(key.clone()))?;
-        if let Some(check) = check {
-            current.check(check)?;
-        }
-        sqlx::query(
-            "UPDATE objects SET resource_version = resource_version + 1, updated_at = ?, \
-             status = ? WHERE uid = ?",
-        )
-        .bind(Timestamp::now().to_string())
-        .bind(serde_json::to_string(&status).map_err(corrupt)?)
-        .bind(current.object.meta.uid.to_string())
-        .execute(&mut *tx)
-        .await?;
-        let stored = fetch(&mut tx, key)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?
-            .object;
-        tx.commit().await?;
-        self.cache.change(|objects| {
-            // Only what is read is cached; a write refreshes a cached copy.
-            if let Some(cached) = objects.get_mut(&stored.key) {
-                *cached = stored.clone();
-            }
-        });
-        Ok(stored)
-    }
 }
 
 /// Fails with [`StoreError::Fenced`] unless `fence` (if any) still holds.
@@ -492,34 +453,42 @@ impl Store for SqliteStore {
         Ok(stored)
     }
 
-    async fn write_status(
-        &self,
-        key: &ObjectKey,
-        expected_version: Option<i64>,
-        status: Value,
-    ) -> Result<Object, StoreError> {
-        let check = expected_version.map(VersionCheck::NoUserWriteSince);
-        self.put_status(key, check, status, None).await
-    }
-
-    async fn replace_status(
-        &self,
-        key: &ObjectKey,
-        version: i64,
-        status: Value,
-    ) -> Result<Object, StoreError> {
-        let check = Some(VersionCheck::NoWriteSince(version));
-        self.put_status(key, check, status, None).await
-    }
-
-    async fn write_status_fenced(
+    async fn put_status(
         &self,
         key: &ObjectKey,
         check: Option<VersionCheck>,
         status: Value,
-        fence: &Fence,
+        fence: Option<&Fence>,
     ) -> Result<Object, StoreError> {
-        self.put_status(key, check, status, Some(fence)).await
+        let mut tx = self.writer.begin().await?;
+        check_fence(&mut tx, fence).await?;
+        let current = fetch(&mut tx, key)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(key.clone()))?;
+        if let Some(check) = check {
+            current.check(check)?;
+        }
+        sqlx::query(
+            "UPDATE objects SET resource_version = resource_version + 1, updated_at = ?, \
+             status = ? WHERE uid = ?",
+        )
+        .bind(Timestamp::now().to_string())
+        .bind(serde_json::to_string(&status).map_err(corrupt)?)
+        .bind(current.object.meta.uid.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let stored = fetch(&mut tx, key)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("written row vanished".into()))?
+            .object;
+        tx.commit().await?;
+        self.cache.change(|objects| {
+            // Only what is read is cached; a write refreshes a cached copy.
+            if let Some(cached) = objects.get_mut(&stored.key) {
+                *cached = stored.clone();
+            }
+        });
+        Ok(stored)
     }
 
     async fn acquire_lease(

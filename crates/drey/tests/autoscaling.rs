@@ -97,6 +97,16 @@ async fn rescale_events(s: &Server) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The `JOB_RESCALED` message that took the burn vertex `step` (`1→2`).
+async fn burn_decision(s: &Server, step: &str) -> String {
+    let events = rescale_events(s).await;
+    events
+        .iter()
+        .find(|m| m.contains("burn") && m.contains(step))
+        .cloned()
+        .unwrap_or_else(|| panic!("no rescale {step} in {events:#?}"))
+}
+
 /// Waits until the burn vertex runs at `want`, saying what drey decided.
 async fn wait_for_parallelism(s: &Server, job: &str, want: u64, limit: Duration) {
     let deadline = Instant::now() + limit;
@@ -176,11 +186,7 @@ async fn a_busy_job_is_scaled_up_in_place_and_down_when_the_load_goes() {
 
     // Past the target: scaled up in place (same job, same deployment).
     wait_for_parallelism(s, &job, 2, limit).await;
-    let events = rescale_events(s).await;
-    let up = events
-        .iter()
-        .find(|m| m.contains("burn") && m.contains("1→2"))
-        .unwrap_or_else(|| panic!("no rescale 1→2 in {events:#?}"));
+    let up = burn_decision(s, "1→2").await;
     assert!(up.starts_with(&format!("Rescaled job {job}")), "{up}");
     assert!(up.contains("busy") && up.contains("must take"), "{up}");
     let st = status(s, APP).await;
@@ -213,13 +219,7 @@ async fn a_busy_job_is_scaled_up_in_place_and_down_when_the_load_goes() {
     // The load goes: scaled back down, the counts still going on.
     std::fs::write(&cost, "0").unwrap();
     wait_for_parallelism(s, &job, 1, limit).await;
-    let events = rescale_events(s).await;
-    assert!(
-        events
-            .iter()
-            .any(|m| m.contains("burn") && m.contains("2→1")),
-        "{events:#?}"
-    );
+    burn_decision(s, "2→1").await;
     state_kept(&out).await;
     assert_eq!(status(s, APP).await["jobStatus"]["jobId"], job.as_str());
     delete_and_wait(s, &env.data, APP, limit).await;
@@ -268,11 +268,7 @@ async fn without_the_adaptive_scheduler_a_savepoint_upgrade_rescales() {
         2,
         "a TaskManager per slot the new parallelism needs"
     );
-    let events = rescale_events(s).await;
-    let why = events
-        .iter()
-        .find(|m| m.contains("burn") && m.contains("1→2"))
-        .unwrap_or_else(|| panic!("no rescale 1→2 in {events:#?}"));
+    let why = burn_decision(s, "1→2").await;
     assert!(
         why.starts_with(&format!(
             "Rescaling job {first_job} through a new deployment (savepoint"

@@ -685,8 +685,23 @@ async fn autopilot_policies_are_the_autoscaler_options() {
         assert_eq!(code, 400, "{bad}: {answer}");
         validation(&answer, attribute);
     }
+    let (code, answer) = s
+        .json(
+            Method::PUT,
+            policy,
+            Some(json!({"autoscalerConfig": "fast"})),
+        )
+        .await;
+    assert_eq!(code, 400, "{answer}");
+    validation(&answer, "policy.autoscalerConfig");
     let (code, answer) = s.json(Method::PUT, policy, Some(json!([1]))).await;
     assert_eq!(code, 400, "{answer}");
+    // Over the body limit (1 MiB): 413 in VVP's body.
+    let huge = json!({"autoscalerConfig": {"extraConfig": {
+        "job.autoscaler.padding": "x".repeat(1024 * 1024 + 10)}}});
+    let (code, answer) = s.json(Method::PUT, policy, Some(huge)).await;
+    assert_eq!(code, 413, "{answer}");
+    api_exception(&answer, 413);
     let (_, still) = s.get(policy).await;
     assert_eq!(still["policy"]["autoscalerConfig"]["targetUtilization"], 60);
     // Off again.

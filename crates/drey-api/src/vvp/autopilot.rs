@@ -52,9 +52,9 @@ fn policy_of(app: &Object, ns: &str) -> Value {
     let conf = Value::Object(configuration(app));
     let on = configuration_text(&conf, ENABLED).is_some_and(|t| t.eq_ignore_ascii_case("true"));
     // The settings as they stand, whether or not it is on.
-    let mut forced = conf.clone();
-    forced[ENABLED] = json!("true");
-    let settings = Autoscaler::of(&forced).unwrap_or_default();
+    let mut forced = configuration(app);
+    forced.insert(ENABLED.into(), json!("true"));
+    let settings = Autoscaler::of(&Value::Object(forced)).unwrap_or_default();
     let mode = match (on, settings.scaling) {
         (false, _) => DISABLED,
         (true, true) => ACTIVE,
@@ -282,6 +282,18 @@ pub(super) async fn recommendation(
     ))
 }
 
+/// VVP's `AutoscalerStatus`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AutoscalerStatus {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_action_time: Option<String>,
+    message: String,
+    metrics: String,
+    source_status: Vec<Value>,
+    update_time: String,
+}
+
 /// The autoscaler's state for the deployment: its last action, and what
 /// the job watch last saw of the job's sources.
 pub(super) async fn status(
@@ -333,15 +345,16 @@ pub(super) async fn status(
                 .collect()
         })
         .unwrap_or_default();
-    let mut autoscaler = json!({
-        "message": message,
-        "metrics": "",
-        "sourceStatus": sources,
-        "updateTime": history.last().map_or_else(Timestamp::now, |r| r.at).to_string(),
-    });
-    if let Some(at) = record.and_then(|r| r.last_rescale) {
-        autoscaler["lastActionTime"] = json!(at.to_string());
-    }
+    let autoscaler = AutoscalerStatus {
+        last_action_time: record.and_then(|r| r.last_rescale).map(|at| at.to_string()),
+        message,
+        metrics: String::new(),
+        source_status: sources,
+        update_time: history
+            .last()
+            .map_or_else(Timestamp::now, |r| r.at)
+            .to_string(),
+    };
     Ok(reply(
         StatusCode::OK,
         json!({"status": {"status": "POLICY_STATUS_OK", "autoscalerStatus": autoscaler}}),

@@ -415,7 +415,16 @@ pub(super) async fn set_flink_configuration(
     configuration: Map<String, Value>,
 ) -> Result<Object, Error> {
     let mut body = render(app, ns);
-    body["spec"]["template"]["spec"]["flinkConfiguration"] = Value::Object(configuration);
+    let template = body
+        .pointer_mut("/spec/template/spec")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| {
+            Error::Internal(format!(
+                "deployment '{}' renders no template",
+                app.meta.name
+            ))
+        })?;
+    template.insert("flinkConfiguration".into(), Value::Object(configuration));
     let how = Write::Upsert(Some(app.meta.resource_version));
     write(state, org, ns, &app.meta.name, &body, how).await
 }

@@ -929,6 +929,14 @@ mod tests {
                 keep_checkpoint: false
             }
         );
+        // A JobManager that does not answer is never stopped for a rescale,
+        // nor rescaled in place: nothing is acted on while it is unknown.
+        let silent = Observed::unknown("timed out");
+        assert_eq!(plan(&d, &deployed("a"), &silent), Action::Unanswered);
+        if let Some(r) = d.rescale.as_mut() {
+            r.how = RescaleHow::InPlace;
+        }
+        assert_eq!(plan(&d, &deployed("a"), &silent), Action::Unanswered);
     }
 
     #[test]
