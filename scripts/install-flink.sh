@@ -10,7 +10,8 @@
 #
 # Java 17 is installed with apt-get when `java` is missing; with --jdk also the JDK when
 # `javac` is missing (needed to compile the test jobs). Debian's bubblewrap (`bwrap`, the
-# sandbox of every Flink process drey starts) is installed when missing.
+# sandbox of every Flink process drey starts) and passt (`pasta`, which connects each
+# cluster's network namespace outwards) are installed when missing.
 #
 # Idempotent: a second run does nothing and prints where Flink is. The last line of
 # output is always the Flink home.
@@ -69,6 +70,11 @@ fi
 # default); without it no cluster starts.
 if ! command -v bwrap >/dev/null 2>&1; then
     apt_install bubblewrap
+fi
+# ... and each cluster in a network namespace of its own, connected outwards by Debian's
+# pasta (package passt; --cluster-network namespace, the default).
+if ! command -v pasta >/dev/null 2>&1; then
+    apt_install passt
 fi
 
 # --- Flink ----------------------------------------------------------------

@@ -20,6 +20,7 @@ pub mod backend;
 mod error;
 mod home;
 mod local;
+mod network;
 mod process;
 pub mod registry;
 mod sandbox;
@@ -34,6 +35,7 @@ pub use local::{
     ClusterSpec, ListedCluster, LocalBackend, LocalCluster, ProcessRecord, ProcessRole, Readiness,
     LOOPBACK,
 };
+pub use network::{check_network, ClusterNetwork, NetworkRecord};
 pub use registry::{ClusterRegistry, RecordedCluster};
 pub use sandbox::{check_sandbox, Isolation};
 pub use sql_gateway::{

@@ -34,6 +34,7 @@ use tokio::process::{Child, Command};
 
 use crate::error::RuntimeError;
 use crate::home::FlinkHome;
+use crate::network::{self, ClusterNetwork, NetworkRecord};
 use crate::process::{
     boot_id, free_ports, group_has_live_members, is_same_live_process, port_is_free, proc_cmdline,
     proc_stat, signal_group, tail, write_atomic,
@@ -247,6 +248,10 @@ pub struct ClusterRecord {
     /// in records of an older drey: 127.0.0.1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rest_address: Option<String>,
+    /// The cluster's network namespace; `None`: the processes use the host's network
+    /// (`--cluster-network host`, no sandbox, or a record of an older drey).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkRecord>,
 }
 
 impl ClusterRecord {
@@ -360,6 +365,8 @@ pub struct LocalBackend {
     host: String,
     /// The address the clusters' REST APIs bind and advertise.
     rest_address: String,
+    /// Whether a sandboxed cluster gets a network namespace of its own.
+    network: ClusterNetwork,
 }
 
 impl LocalBackend {
@@ -376,6 +383,7 @@ impl LocalBackend {
             registry: None,
             host: default_host_id(),
             rest_address: LOOPBACK.to_owned(),
+            network: ClusterNetwork::Namespace,
         }
     }
 
@@ -436,6 +444,19 @@ impl LocalBackend {
     /// How the clusters' processes are isolated.
     pub fn isolation(&self) -> Isolation {
         self.isolation
+    }
+
+    /// Sets whether a sandboxed cluster gets a network namespace of its own
+    /// ([`ClusterNetwork::Namespace`] by default; without the sandbox the processes always
+    /// use the host's network).
+    pub fn with_network(mut self, network: ClusterNetwork) -> Self {
+        self.network = network;
+        self
+    }
+
+    /// Whether the clusters started now get a network namespace each.
+    fn namespaced(&self) -> bool {
+        self.isolation == Isolation::Sandbox && self.network == ClusterNetwork::Namespace
     }
 
     /// A client for the REST API at `url` with `config`: when `url` is a cluster drey
@@ -588,6 +609,7 @@ impl LocalBackend {
             isolation: Some(self.isolation),
             host: Some(self.host.clone()),
             rest_address: Some(self.rest_address.clone()),
+            network: None,
         };
         LocalCluster::new(
             record,
@@ -608,6 +630,22 @@ impl LocalBackend {
             Some((m, rest)) => (Some(*m), rest),
             None => (None, tm_ports),
         };
+        if self.namespaced() {
+            // drey reaches the REST API and each process's metrics reporter; nothing else
+            // is forwarded into the namespace.
+            let mut forwarded = vec![cluster.record.rest_port];
+            forwarded.extend(jm_metrics);
+            forwarded.extend(tm_ports.chunks(3).filter_map(|p| p.get(2).copied()));
+            let network = network::start(
+                &cluster.record.id,
+                &cluster.dirs.root,
+                &self.rest_address,
+                &forwarded,
+            )
+            .await?;
+            cluster.record.network = Some(network);
+            cluster.write_record()?;
+        }
         let mut jm = self
             .spawn(cluster, ProcessRole::Jobmanager, 0, Vec::new(), None)
             .await?;
@@ -681,7 +719,13 @@ impl LocalBackend {
             .map_err(|e| RuntimeError::io("cannot open", &stdout_log, e))?;
 
         let script = self.home.bin().join(script);
-        let mut argv = sandbox::command_prefix(self.isolation, || self.mounts(cluster))?;
+        let mut argv = match &cluster.record.network {
+            Some(network) => network.enter_prefix()?,
+            None => Vec::new(),
+        };
+        argv.extend(sandbox::command_prefix(self.isolation, || {
+            self.mounts(cluster)
+        })?);
         argv.push(script.into());
         argv.push("start-foreground".into());
         argv.push("-D".into());
@@ -870,7 +914,18 @@ impl LocalBackend {
                 spec.slots_per_task_manager.to_string(),
             ),
             ("rest.address", self.rest_address.clone()),
-            ("rest.bind-address", self.rest_address.clone()),
+            // pasta hands connections from the host's loopback to the namespace's; from
+            // another address, to the namespace's copy of the host's address: there the
+            // REST API listens on every address of the namespace, which only the port
+            // pasta forwards reaches.
+            (
+                "rest.bind-address",
+                if self.namespaced() && !is_loopback(&self.rest_address) {
+                    "0.0.0.0".to_owned()
+                } else {
+                    self.rest_address.clone()
+                },
+            ),
             ("rest.port", rest_port.to_string()),
             ("blob.server.port", blob_port.to_string()),
             ("execution.checkpointing.dir", file_url(&dirs.checkpoints)),
@@ -1091,6 +1146,10 @@ impl LocalBackend {
             .filter(|p| is_same_live_process(p.pid, p.start_time, &marker))
             .count();
         if live == 0 {
+            // What is left of its network namespace serves nothing any more.
+            if let Some(network) = &record.network {
+                network.kill(&marker);
+            }
             for p in &record.processes {
                 let now = proc_stat(p.pid);
                 tracing::info!(id = %record.id, pid = p.pid, start_time = p.start_time,
@@ -1361,9 +1420,16 @@ impl LocalCluster {
         self.live_processes().iter().map(|p| p.group()).collect()
     }
 
-    /// True when every recorded process is still the live process drey started.
+    /// True when every recorded process is still the live process drey started, and so is
+    /// its network namespace's (without which its REST API is cut off).
     pub fn is_alive(&self) -> bool {
-        !self.record.processes.is_empty() && self.live_pids().len() == self.record.processes.len()
+        !self.record.processes.is_empty()
+            && self.live_pids().len() == self.record.processes.len()
+            && self
+                .record
+                .network
+                .as_ref()
+                .is_none_or(|n| n.is_alive(&self.marker()))
     }
 
     /// The JobManager's Flink log file (`flink-jobmanager-standalonesession-*.log`), or its
@@ -1522,6 +1588,9 @@ impl LocalCluster {
                 tracing::warn!(pid = p.pid, error = %e, "cannot SIGKILL Flink process group");
             }
         }
+        if let Some(network) = &self.record.network {
+            network.kill(&self.marker());
+        }
     }
 
     /// Stops the cluster: SIGTERM to each process group, up to `grace` for them to exit,
@@ -1560,6 +1629,9 @@ impl LocalCluster {
                 id: self.record.id.clone(),
                 pids: survivors,
             });
+        }
+        if let Some(network) = &self.record.network {
+            network.stop(&marker).await;
         }
         let ports = [
             self.record.rest_port,
@@ -1718,6 +1790,14 @@ fn is_port_conflict(e: &RuntimeError) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether `address` (an IP address or a name) is the host's loopback.
+fn is_loopback(address: &str) -> bool {
+    address == "localhost"
+        || address
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn setsid_binary() -> Option<PathBuf> {

@@ -20,9 +20,8 @@
 //! jars, artifacts), not the other clusters' directories, not `drey/` of its own cluster
 //! (drey's client key), not `/root` or `/home`. The environment is cleared except for
 //! `PATH`, `JAVA_HOME`, `LANG`, `LC_ALL`, `TZ` and Flink's own variables, so drey's (a
-//! database URL, a token) do not reach jobs. The network is the host's: Flink's processes
-//! talk to each other and to drey on 127.0.0.1 (see docs/security.md for what that
-//! leaves open).
+//! database URL, a token) do not reach jobs. The network is a namespace of the cluster's
+//! own ([`crate::network`]) unless `--cluster-network host` says otherwise.
 //!
 //! `bwrap` keeps a monitor process outside and an init process inside the pid namespace;
 //! the JVM is the init's child. drey records the JVM's pid (what `kill -STOP`, `kill -9` and

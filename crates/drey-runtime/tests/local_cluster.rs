@@ -56,6 +56,27 @@ async fn two_taskmanagers_start_register_and_stop_cleanly() {
         "{savepoint_dir}"
     );
 
+    // Its own network namespace: every process in the keeper's, none in drey's; the REST
+    // API and each process's metrics reporter forwarded from the host's loopback.
+    let network = cluster
+        .record()
+        .network
+        .clone()
+        .expect("a network namespace");
+    let net_of = |pid: u32| std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    for p in cluster.processes() {
+        assert_eq!(net_of(p.pid), net_of(network.keeper_pid), "{p:?}");
+    }
+    assert_ne!(net_of(network.keeper_pid), net_of(std::process::id()));
+    let mut forwarded = vec![cluster.record().rest_port];
+    forwarded.extend(cluster.processes().iter().filter_map(|p| p.metrics_port));
+    assert_eq!(network.forwarded, forwarded);
+    assert_eq!(forwarded.len(), 4);
+    for port in &forwarded[1..] {
+        let text = http_get(*port, "/metrics");
+        assert!(text.contains("flink_"), "{port}: {text:.200}");
+    }
+
     // cluster.json is on disk and a second backend (a new drey process) adopts it.
     let on_disk: ClusterRecord =
         serde_json::from_slice(&std::fs::read(cluster.dirs().record_file()).unwrap()).unwrap();
@@ -88,7 +109,7 @@ async fn two_taskmanagers_start_register_and_stop_cleanly() {
     let started = Instant::now();
     guard.stop().await;
     println!("stop took {:?}", started.elapsed());
-    for pid in &pids {
+    for pid in pids.iter().chain([&network.keeper_pid, &network.pasta_pid]) {
         assert!(process_gone(*pid), "pid {pid} still alive");
     }
     for port in [record.rest_port, record.rpc_port, record.blob_port] {
@@ -152,10 +173,15 @@ async fn cluster_outlives_its_starter_and_is_adopted() {
     struct KillOnDrop(ClusterRecord);
     impl Drop for KillOnDrop {
         fn drop(&mut self) {
-            for p in &self.0.processes {
-                if !common::process_gone(p.pid) {
+            let network = self
+                .0
+                .network
+                .iter()
+                .flat_map(|n| [n.keeper_pid, n.pasta_pid]);
+            for group in self.0.processes.iter().map(|p| p.group()).chain(network) {
+                if !common::process_gone(group) {
                     let _ = Command::new("kill")
-                        .args(["-KILL", "--", &format!("-{}", p.group())])
+                        .args(["-KILL", "--", &format!("-{group}")])
                         .status();
                 }
             }
@@ -178,6 +204,13 @@ async fn cluster_outlives_its_starter_and_is_adopted() {
     assert_eq!(overview.taskmanagers, 1);
     for p in &record.processes {
         assert!(!process_gone(p.pid), "pid {} died with its starter", p.pid);
+    }
+    let network = record.network.clone().expect("a network namespace");
+    for pid in [network.keeper_pid, network.pasta_pid] {
+        assert!(
+            !process_gone(pid),
+            "network pid {pid} died with its starter"
+        );
     }
 
     // This process adopts it and stops it.
@@ -214,6 +247,7 @@ async fn cluster_outlives_its_starter_and_is_adopted() {
     for p in &record.processes {
         assert!(process_gone(p.pid));
     }
+    assert!(process_gone(network.keeper_pid) && process_gone(network.pasta_pid));
     assert!(port_free(record.rest_port));
 
     // A record whose pids are gone (or recycled) is never adopted.
@@ -296,6 +330,72 @@ async fn a_cluster_spec_cannot_override_drey_owned_options() {
     drop(taken);
 }
 
+/// The network namespace's pasta is killed: the REST API is cut off, the cluster counts as
+/// degraded (not alive) though every JVM lives, and `ensure` replaces it whole with a new
+/// namespace, leaving nothing of the old one behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_whose_network_dies_is_restarted() {
+    let (backend, _dir) = backend();
+    let spec = ClusterSpec::new("network-fault");
+    let guard = start(&backend, &spec).await;
+    let cluster = guard.get();
+    let old = cluster.record().clone();
+    let network = old.network.clone().expect("a network namespace");
+    Command::new("kill")
+        .args(["-KILL", &network.pasta_pid.to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !process_gone(network.pasta_pid) {
+        assert!(Instant::now() < deadline, "pasta survived SIGKILL");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let err = cluster.client().overview().await.unwrap_err();
+    assert!(err.is_unreachable(), "{err:?}");
+    let adopted = backend
+        .adopt("network-fault")
+        .await
+        .unwrap()
+        .expect("adoptable");
+    assert!(!adopted.is_alive());
+    for p in &old.processes {
+        assert!(!process_gone(p.pid), "the JVMs live on");
+    }
+
+    let restarted = ClusterGuard(Some(
+        backend
+            .ensure(&spec, Duration::from_secs(180))
+            .await
+            .unwrap(),
+    ));
+    let restarted_record = restarted.get().record().clone();
+    let restarted = restarted.get();
+    assert!(restarted.is_alive());
+    assert_eq!(restarted.client().overview().await.unwrap().taskmanagers, 1);
+    let new_network = restarted.record().network.clone().unwrap();
+    assert_ne!(new_network.keeper_pid, network.keeper_pid);
+    for pid in old
+        .processes
+        .iter()
+        .map(|p| p.pid)
+        .chain([network.keeper_pid])
+    {
+        assert!(
+            process_gone(pid),
+            "pid {pid} of the old cluster still alive"
+        );
+    }
+    drop(guard);
+    backend
+        .stop("network-fault", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(process_gone(new_network.keeper_pid) && process_gone(new_network.pasta_pid));
+    for p in &restarted_record.processes {
+        assert!(process_gone(p.pid));
+    }
+}
+
 /// An unreachable cluster is a typed error within a bounded time.
 #[tokio::test]
 async fn unreachable_cluster_is_a_typed_error_in_bounded_time() {
@@ -331,4 +431,17 @@ async fn unreachable_cluster_is_a_typed_error_in_bounded_time() {
         assert!(err.is_unreachable(), "{url}: {err:?}");
     }
     drop(silent);
+}
+
+/// A plain HTTP/1.0 GET of `path` on 127.0.0.1:`port`: the whole answer.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
 }

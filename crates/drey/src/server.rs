@@ -18,7 +18,8 @@ use drey_control::retention::RetentionSettings;
 use drey_control::sql_engine::{Gateway, SqlEngine};
 use drey_control::Core;
 use drey_runtime::{
-    FlinkHome, GatewaySandbox, Isolation, LocalBackend, SqlGatewayJar, SqlGatewayService,
+    ClusterNetwork, FlinkHome, GatewaySandbox, Isolation, LocalBackend, SqlGatewayJar,
+    SqlGatewayService,
 };
 use drey_store::Sealer;
 use std::fs::File;
@@ -395,7 +396,19 @@ fn controllers(
         .unwrap_or_else(|_| data_dir.to_path_buf());
     let isolation = settings.cluster_isolation;
     let isolated = match isolation {
-        Isolation::Sandbox => drey_runtime::check_sandbox().map_err(|e| e.to_string()),
+        Isolation::Sandbox => drey_runtime::check_sandbox()
+            .and_then(|()| match settings.cluster_network {
+                ClusterNetwork::Namespace => drey_runtime::check_network(),
+                ClusterNetwork::Host => {
+                    tracing::warn!(
+                        "--cluster-network host: Flink jobs share the host's network; a job \
+                         can serve on a port of every address of this machine and reach \
+                         everything listening on its loopback"
+                    );
+                    Ok(())
+                }
+            })
+            .map_err(|e| e.to_string()),
         Isolation::None => {
             tracing::warn!(
                 "INSECURE: --cluster-isolation none: Flink jobs run as drey's user and can \
@@ -421,6 +434,7 @@ fn controllers(
                 LocalBackend::new(home.clone(), data_dir)
                     .with_memory_budget_mb(settings.cluster_memory_budget_mb)
                     .with_isolation(isolation)
+                    .with_network(settings.cluster_network)
                     .with_shared_dirs(settings.cluster_shared_dirs.clone())
                     .with_state_dir(state_dir.clone())
                     .with_registry(Arc::new(records))

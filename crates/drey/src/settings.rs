@@ -139,6 +139,18 @@ pub struct ServerSettings {
     )]
     pub cluster_isolation: drey_runtime::Isolation,
 
+    /// The network of a sandboxed Flink cluster: `namespace` (a network namespace per
+    /// cluster, connected outwards by Debian's pasta; a job cannot bind a port the host
+    /// serves nor reach the host's loopback, and only the cluster's REST and metrics ports
+    /// are forwarded, on the cluster REST address) or `host` (the host's network).
+    #[arg(
+        long,
+        env = "DREY_CLUSTER_NETWORK",
+        default_value = "namespace",
+        value_name = "MODE"
+    )]
+    pub cluster_network: drey_runtime::ClusterNetwork,
+
     /// A directory every Flink cluster drey starts may read and write besides
     /// its own, e.g. a volume jobs write their output to; repeat for several.
     /// All tenants share it: nothing in it is isolated. drey's data dir stays

@@ -11,9 +11,14 @@
 //! authentication) every read and call fails. The same job under
 //! `--cluster-isolation none` shows each would have worked without the
 //! sandbox: it reads the keys and the database, and with drey's stolen
-//! client key it calls the other tenant's JobManager. Binding a public port
-//! is not prevented (the clusters share the host's network; see
-//! docs/security.md): the test pins that as it is.
+//! client key it calls the other tenant's JobManager.
+//!
+//! The job also binds a port on every address and serves from it, and calls
+//! drey's API on the host's loopback. In its cluster's network namespace
+//! (the default) the bind works there but nothing on the host reaches it, and
+//! 127.0.0.1 is the namespace's own: drey's API, like the other cluster's
+//! REST port, is not there. Without the sandbox the host reaches the job's
+//! port and the job reaches drey.
 //!
 //! Code a statement loads runs in drey's SQL gateway, sandboxed the same
 //! way: a function that looks for drey's files there finds none.
@@ -37,20 +42,29 @@ async fn a_tenants_job_reaches_neither_drey_nor_another_tenant() {
             let line = find(lines, &format!("read {} ", path.display()));
             assert!(line.contains(" denied "), "{side}: {line}");
         }
+        // The other cluster's REST port is not even there: 127.0.0.1 is the
+        // namespace's own loopback (without the namespace, the TLS handshake
+        // refuses a client without drey's certificate: below).
         let rest = find(lines, "rest https://");
         assert!(rest.contains(" denied "), "{side}: {rest}");
-        // The port answered; the TLS handshake refused a client without
-        // drey's certificate (not a closed port).
-        assert!(!rest.contains("ConnectException"), "{side}: {rest}");
+        assert!(rest.contains("ConnectException"), "{side}: {rest}");
         let stolen = find(lines, "rest-as-drey ");
         assert!(stolen.contains(" denied "), "{side}: {stolen}");
         assert!(stolen.contains("NoSuchFile"), "{side}: {stolen}");
+        // Nor is drey's API.
+        let drey = find(lines, "drey http://");
+        assert!(drey.contains(" denied "), "{side}: {drey}");
+        assert!(drey.contains("ConnectException"), "{side}: {drey}");
         // No capability: even as root it cannot override file modes.
         let caps = find(lines, "caps ");
         assert_eq!(caps, "caps 0000000000000000", "{side}");
-        // Not prevented: see docs/security.md ("Binding a public port").
-        let bind = find(lines, "bind 0.0.0.0 ");
-        assert!(bind.contains(" ok "), "{side}: {bind}");
+        // It may bind every address of its namespace; the host does not
+        // reach what it serves there.
+        let reached = &sandboxed.reached[side];
+        assert!(
+            reached.is_err(),
+            "{side}: the job's port served {reached:?}"
+        );
     }
 
     // The same job without the sandbox: everything it tried above works,
@@ -70,14 +84,47 @@ async fn a_tenants_job_reaches_neither_drey_nor_another_tenant() {
         }
         let rest = find(lines, "rest https://");
         assert!(rest.contains(" denied "), "{side}: {rest}");
+        // The port answered; the TLS handshake refused a client without
+        // drey's certificate (not a closed port).
+        assert!(!rest.contains("ConnectException"), "{side}: {rest}");
         let stolen = find(lines, "rest-as-drey ");
         assert!(stolen.ends_with(" ok 200"), "{side}: {stolen}");
+        let drey = find(lines, "drey http://");
+        assert!(drey.ends_with(" ok 200"), "{side}: {drey}");
+        let reached = &open.reached[side];
+        assert_eq!(reached.as_deref(), Ok("attack-served\n"), "{side}");
     }
+}
+
+/// The port of a `bind 0.0.0.0 ok <port>` line.
+fn bound_port(line: &str) -> u16 {
+    line.strip_prefix("bind 0.0.0.0 ok ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the job could not bind: {line}"))
+}
+
+/// What the host gets from 127.0.0.1:`port`: the job's greeting, or why not.
+fn reach(port: u16) -> Result<String, String> {
+    reach_io(port).map_err(|e| e.to_string())
+}
+
+fn reach_io(port: u16) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect_timeout(
+        &([127, 0, 0, 1], port).into(),
+        Duration::from_secs(5),
+    )?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// What one run of the attack job reported, per process (`jm`, `tm`).
 struct Attack {
     lines: std::collections::BTreeMap<&'static str, Vec<String>>,
+    /// What the host got from the port each process bound, while the job ran.
+    reached: std::collections::BTreeMap<&'static str, Result<String, String>>,
     /// The files it tried to read.
     targets: Vec<PathBuf>,
     server_log: String,
@@ -201,7 +248,8 @@ async fn attack(extra: &[&str]) -> Attack {
                         "jarURI": format!("local://{}", jar.display()),
                         "entryClass": "io.drey.testjobs.AttackJob",
                         "args": ["--read", read.join(","), "--rest", rest_url,
-                                 "--drey-dir", victim.join("drey").display().to_string()],
+                                 "--drey-dir", victim.join("drey").display().to_string(),
+                                 "--drey", s.base.clone()],
                         "state": "running",
                         "parallelism": 1,
                         "upgradeMode": "stateless"
@@ -213,7 +261,7 @@ async fn attack(extra: &[&str]) -> Attack {
     assert_eq!(code, 201, "{body}");
 
     // One line per attempt, from the JobManager and from the TaskManager.
-    let per_side = targets.len() + 3;
+    let per_side = targets.len() + 4;
     let deadline = Instant::now() + limit;
     let lines = loop {
         let lines = attack_lines(&data.join("clusters"));
@@ -233,10 +281,16 @@ async fn attack(extra: &[&str]) -> Attack {
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     println!("{lines:#?}");
+    let reached = lines
+        .iter()
+        .map(|(side, l)| (*side, reach(bound_port(find(l, "bind 0.0.0.0 ")))))
+        .collect();
+    println!("{reached:#?}");
     let server_log = s.log();
     drop(s);
     Attack {
         lines,
+        reached,
         targets,
         server_log,
     }

@@ -34,12 +34,15 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
  * ATTACK &lt;where&gt; rest &lt;url&gt; ok &lt;status&gt;      |  ... denied &lt;why&gt;
  * ATTACK &lt;where&gt; rest-as-drey &lt;url&gt; ok ...    (with drey's client certificate for that
  *                                                cluster, when its files could be read)
+ * ATTACK &lt;where&gt; drey &lt;url&gt; ok &lt;status&gt;      |  ... denied &lt;why&gt;
  * ATTACK &lt;where&gt; bind 0.0.0.0 ok &lt;port&gt;       |  ... denied &lt;why&gt;
  * </pre>
  *
  * Arguments: {@code --read a,b,c} files to read; {@code --rest URL} another cluster's REST
  * base URL; {@code --drey-dir DIR} that cluster's {@code drey/} directory (drey's client
- * certificate for it). The job finishes after one element.
+ * certificate for it); {@code --drey URL} drey's own API on the host's loopback. A port it
+ * binds keeps serving ({@code attack-served} to whoever connects) for ten minutes, so the
+ * test can try to reach it from the host. The job finishes after one element.
  */
 public final class AttackJob {
     private AttackJob() {}
@@ -49,14 +52,15 @@ public final class AttackJob {
         String read = args.get("read", "");
         String rest = args.get("rest", "");
         String dreyDir = args.get("drey-dir", "");
-        attack("jm", read, rest, dreyDir);
+        String drey = args.get("drey", "");
+        attack("jm", read, rest, dreyDir, drey);
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.setParallelism(1);
         env.fromData("attack")
                 .map(
                         x -> {
-                            attack("tm", read, rest, dreyDir);
+                            attack("tm", read, rest, dreyDir, drey);
                             return x;
                         })
                 .name("attack")
@@ -64,7 +68,7 @@ public final class AttackJob {
         env.execute("drey-test-attack-job");
     }
 
-    static void attack(String where, String read, String rest, String dreyDir) {
+    static void attack(String where, String read, String rest, String dreyDir, String drey) {
         List<String> lines = new ArrayList<>();
         for (String path : read.split(",")) {
             if (path.isEmpty()) {
@@ -90,6 +94,13 @@ public final class AttackJob {
                 lines.add("rest-as-drey " + rest + " denied " + oneLine(e));
             }
         }
+        if (!drey.isEmpty()) {
+            try {
+                lines.add("drey " + drey + " ok " + get(drey + "/healthz", null));
+            } catch (Exception e) {
+                lines.add("drey " + drey + " denied " + oneLine(e));
+            }
+        }
         // The capabilities it holds (root outside keeps them inside unless dropped).
         try {
             String caps =
@@ -102,7 +113,9 @@ public final class AttackJob {
         } catch (Exception e) {
             lines.add("caps unknown " + oneLine(e));
         }
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName("0.0.0.0"))) {
+        try {
+            ServerSocket socket = new ServerSocket(0, 50, InetAddress.getByName("0.0.0.0"));
+            serve(socket);
             lines.add("bind 0.0.0.0 ok " + socket.getLocalPort());
         } catch (Exception e) {
             lines.add("bind 0.0.0.0 denied " + oneLine(e));
@@ -111,6 +124,33 @@ public final class AttackJob {
             System.out.println("ATTACK " + where + " " + line);
         }
         System.out.flush();
+    }
+
+    /** Answers {@code attack-served} on {@code socket} for ten minutes, in a daemon thread. */
+    static void serve(ServerSocket socket) throws Exception {
+        socket.setSoTimeout(1000);
+        long until = System.currentTimeMillis() + 600_000;
+        Thread thread =
+                new Thread(
+                        () -> {
+                            try (ServerSocket s = socket) {
+                                while (System.currentTimeMillis() < until) {
+                                    try (java.net.Socket c = s.accept()) {
+                                        c.getOutputStream()
+                                                .write(
+                                                        "attack-served\n"
+                                                                .getBytes(StandardCharsets.UTF_8));
+                                    } catch (java.net.SocketTimeoutException e) {
+                                        // look at the clock again
+                                    }
+                                }
+                            } catch (Exception e) {
+                                // the job's JVM goes away
+                            }
+                        },
+                        "attack-server");
+        thread.setDaemon(true);
+        thread.start();
     }
 
     /** GETs {@code url}, trusting any server certificate, presenting {@code keys} if given. */
