@@ -470,6 +470,11 @@ impl Core {
     }
 
     /// Where `env`'s artifacts are kept.
+    /// The artifact store, when this server keeps one.
+    pub(crate) fn artifact_root(&self) -> Option<&std::path::Path> {
+        self.artifacts.as_deref()
+    }
+
     pub(crate) fn artifact_dir(&self, org: &str, env: &str) -> Result<PathBuf, Error> {
         let root = self
             .artifacts

@@ -151,7 +151,9 @@ impl Core {
         // The engine writes the plan where it may (its own directory, when
         // it is drey's sandboxed one); drey keeps it with the deployment.
         let kept_in = self.job_graph_dir(org, env, deployment)?;
-        let scratch = engine.scratch_dir().unwrap_or_else(|| kept_in.clone());
+        let scratch = engine
+            .scratch_dir(self, org, env)
+            .unwrap_or_else(|| kept_in.clone());
         std::fs::create_dir_all(&scratch).map_err(|e| Error::Internal(e.to_string()))?;
         let written = scratch.join(format!("{id}.json"));
         let statement = spec.sql_statement.trim().trim_end_matches(';');

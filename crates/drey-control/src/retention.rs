@@ -383,7 +383,8 @@ impl Core {
         let Some(app) = self.store.get(app).await.map_err(store_error)? else {
             return Ok(());
         };
-        let owner = app.meta.uid.to_string();
+        let uid = app.meta.uid.to_string();
+        let owner = crate::reconcile::state_owner(&app.key, &uid);
         // Where the files are on this machine, savepoint dirs no record
         // names are found and removed too.
         let savepoint_dir = backend.local_state_dirs(&owner).map(|d| d.savepoints);
@@ -504,11 +505,12 @@ impl Core {
             return;
         };
         let uid = app.meta.uid.to_string();
-        let dirs = [
-            data.join("savepoints").join(&uid),
-            data.join("checkpoints").join(&uid),
-        ];
-        self.remove_app_state(&app.key, &[&dirs[0], &dirs[1]]).await;
+        let dirs = drey_runtime::backend::local::local_dirs(
+            data,
+            &crate::reconcile::state_owner(&app.key, &uid),
+        );
+        self.remove_app_state(&app.key, &[&dirs.savepoints, &dirs.checkpoints])
+            .await;
     }
 
     /// Before a deleted application's records go: removes its savepoint and

@@ -10,6 +10,7 @@ use drey_model::Error;
 use drey_runtime::SqlGatewayService;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -18,14 +19,23 @@ use tokio::sync::Mutex;
 pub enum Gateway {
     /// A gateway the user runs, at this URL.
     External(String),
-    /// drey's own gateway service, started (or adopted) on first use.
+    /// drey's own gateway service: one per environment, each started (or adopted) on
+    /// first use from this one ([`SqlGatewayService::for_environment`]), so code a
+    /// statement loads sees its environment's artifacts and clusters only.
     Local(Arc<SqlGatewayService>),
 }
+
+/// The environment a gateway serves: `(organization, environment)`; the one external
+/// gateway serves every environment.
+type Tenant = (String, String);
 
 /// The SQL engine statements run on.
 pub struct SqlEngine {
     gateway: Gateway,
-    client: Mutex<Option<SqlGatewayClient>>,
+    /// drey's gateway services by environment.
+    services: std::sync::Mutex<BTreeMap<Tenant, Arc<SqlGatewayService>>>,
+    /// Clients of running gateways, by environment.
+    clients: Mutex<BTreeMap<Tenant, SqlGatewayClient>>,
     /// Directories every environment's statements may name besides its own
     /// artifacts (the operator's jar and shared dirs).
     shared_paths: Vec<std::path::PathBuf>,
@@ -201,7 +211,8 @@ impl SqlEngine {
     pub fn new(gateway: Gateway) -> Self {
         SqlEngine {
             gateway,
-            client: Mutex::new(None),
+            services: std::sync::Mutex::new(BTreeMap::new()),
+            clients: Mutex::new(BTreeMap::new()),
             shared_paths: Vec::new(),
         }
     }
@@ -224,46 +235,82 @@ impl SqlEngine {
             .join(";")
     }
 
-    /// Where drey's client key and trust stores for the clusters go for the
-    /// gateway to read: its own directory when it is drey's (it may be
-    /// sandboxed); `None` for a gateway elsewhere.
-    pub fn client_material_dir(&self) -> Option<std::path::PathBuf> {
-        match &self.gateway {
-            // The path the sandbox binds: the canonical one, once it exists.
-            Gateway::Local(service) => Some(
-                (service.dir().canonicalize())
-                    .unwrap_or_else(|_| service.dir().to_path_buf())
-                    .join("clients"),
-            ),
-            Gateway::External(_) => None,
-        }
+    /// drey's gateway service of environment `env` of `org` (`None`: an external
+    /// gateway). Its part of the artifact store is made now, so the sandbox binds it.
+    fn service(&self, core: &Core, org: &str, env: &str) -> Option<Arc<SqlGatewayService>> {
+        let Gateway::Local(base) = &self.gateway else {
+            return None;
+        };
+        let mut services = self
+            .services
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let tenant = (org.to_owned(), env.to_owned());
+        let service = services.entry(tenant).or_insert_with(|| {
+            let service = match (core.artifact_root(), core.artifact_dir(org, env)) {
+                (Some(root), Ok(own)) => {
+                    if let Err(e) = std::fs::create_dir_all(&own) {
+                        tracing::warn!(dir = %own.display(), error = %e, "cannot create an environment's artifact dir");
+                    }
+                    base.for_environment(org, env, root, &own)
+                }
+                _ => base.for_environment(org, env, Path::new("/nonexistent"), Path::new("/nonexistent")),
+            };
+            Arc::new(service)
+        });
+        Some(service.clone())
     }
 
-    /// Where the gateway may write files drey then takes (compiled plans):
-    /// its own directory when it is drey's; `None` for a gateway elsewhere
-    /// (which writes where drey keeps them).
-    pub fn scratch_dir(&self) -> Option<std::path::PathBuf> {
-        self.client_material_dir()
+    /// Where drey's client key and trust stores for the clusters go for the
+    /// gateway of `env` to read: its own directory when it is drey's (it may
+    /// be sandboxed); `None` for a gateway elsewhere.
+    pub fn client_material_dir(&self, core: &Core, org: &str, env: &str) -> Option<PathBuf> {
+        let service = self.service(core, org, env)?;
+        // The path the sandbox binds: the canonical one, once it exists.
+        Some(
+            (service.dir().canonicalize())
+                .unwrap_or_else(|_| service.dir().to_path_buf())
+                .join("clients"),
+        )
+    }
+
+    /// Where the gateway of `env` may write files drey then takes (compiled
+    /// plans): its own directory when it is drey's; `None` for a gateway
+    /// elsewhere (which writes where drey keeps them).
+    pub fn scratch_dir(&self, core: &Core, org: &str, env: &str) -> Option<PathBuf> {
+        self.client_material_dir(core, org, env)
             .and_then(|clients| clients.parent().map(|dir| dir.join("plans")))
     }
 
-    /// A client of a running gateway; starts drey's own on first use.
-    pub async fn client(&self) -> Result<SqlGatewayClient, Error> {
-        let mut cached = self.client.lock().await;
-        if let Some(client) = cached.as_ref() {
+    /// A client of the running gateway of `env`; starts drey's own on first use.
+    pub async fn client(
+        &self,
+        core: &Core,
+        org: &str,
+        env: &str,
+    ) -> Result<SqlGatewayClient, Error> {
+        let tenant = match &self.gateway {
+            Gateway::External(_) => (String::new(), String::new()),
+            Gateway::Local(_) => (org.to_owned(), env.to_owned()),
+        };
+        let mut cached = self.clients.lock().await;
+        if let Some(client) = cached.get(&tenant) {
             if client.info().await.is_ok() {
                 return Ok(client.clone());
             }
         }
-        let url = match &self.gateway {
-            Gateway::External(url) => url.clone(),
-            Gateway::Local(service) => service
+        let url = match (&self.gateway, self.service(core, org, env)) {
+            (Gateway::External(url), _) => url.clone(),
+            (Gateway::Local(_), Some(service)) => service
                 .ensure()
                 .await
                 .map_err(|e| Error::Unavailable(format!("the SQL engine did not start: {e}")))?,
+            (Gateway::Local(_), None) => {
+                return Err(Error::Internal("no SQL gateway service".into()))
+            }
         };
         let client = SqlGatewayClient::new(&url).map_err(engine_error)?;
-        *cached = Some(client.clone());
+        cached.insert(tenant, client.clone());
         Ok(client)
     }
 
@@ -274,6 +321,8 @@ impl SqlEngine {
     pub async fn remote_target(
         &self,
         core: &Core,
+        org: &str,
+        env: &str,
         url: &str,
     ) -> Result<BTreeMap<String, String>, Error> {
         let parsed =
@@ -289,7 +338,7 @@ impl SqlEngine {
             ("rest.address".to_owned(), host.to_owned()),
             ("rest.port".to_owned(), port.to_string()),
         ]);
-        let material = self.client_material_dir();
+        let material = self.client_material_dir(core, org, env);
         if let Some(tls) = core.flink_client_tls(url, material.as_deref()).await? {
             props.extend(tls.flink_client_options());
         }
@@ -306,7 +355,7 @@ impl SqlEngine {
         name: &str,
         properties: &BTreeMap<String, String>,
     ) -> Result<Session, RunError> {
-        let client = self.client().await?;
+        let client = self.client(core, org, env).await?;
         let (mut config, uses) = session_properties(properties);
         config.insert(
             ALLOWED_PATHS_PROPERTY.to_owned(),
@@ -396,11 +445,13 @@ impl SqlEngine {
     /// longer has them.
     pub async fn fetch(
         &self,
+        core: &Core,
+        (org, env): (&str, &str),
         session: &SessionHandle,
         op: &OperationHandle,
         token: u64,
     ) -> Result<drey_flink::ResultPage, Error> {
-        let client = self.client().await?;
+        let client = self.client(core, org, env).await?;
         client
             .fetch_results(session, op, token)
             .await

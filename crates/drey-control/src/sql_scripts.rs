@@ -159,7 +159,7 @@ impl Core {
         let Some(engine) = self.sql_engine() else {
             return Err(Error::Unavailable("drey runs without a SQL engine".into()));
         };
-        let client = engine.client().await?;
+        let client = engine.client(self, org, env).await?;
         client
             .catalog_factories(&jars)
             .await
@@ -195,7 +195,7 @@ impl Core {
         let engine = self.editor_engine()?;
         let url = self.preview_cluster_url(org, env).await?;
         let mut properties = context.properties();
-        properties.extend(engine.remote_target(self, &url).await?);
+        properties.extend(engine.remote_target(self, org, env, &url).await?);
         let session = engine
             .open(self, org, env, "sql-preview", &properties)
             .await?;

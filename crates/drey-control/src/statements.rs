@@ -305,7 +305,13 @@ impl Core {
             return Err(Error::Unavailable("this server runs no SQL engine".into()));
         };
         let page = engine
-            .fetch(&SessionHandle(session), &OperationHandle(op), token)
+            .fetch(
+                self,
+                (org, env),
+                &SessionHandle(session),
+                &OperationHandle(op),
+                token,
+            )
             .await?;
         if !page.columns.is_empty() {
             let _ = self

@@ -27,7 +27,9 @@ mod sandbox;
 mod sql_gateway;
 mod tls;
 
-pub use backend::{ClusterHandle, JobBackend, LocalStateDirs, StartStep, StateLocations};
+pub use backend::{
+    ClusterHandle, JobBackend, LocalStateDirs, StartStep, StateLocations, StateOwner,
+};
 pub use error::RuntimeError;
 pub use home::{drey_data_home, FlinkHome, FLINK_VERSION};
 pub use local::{

@@ -429,8 +429,8 @@ impl LocalBackend {
         self
     }
 
-    /// Where jobs' savepoints (`savepoints/<owner>`) and checkpoints
-    /// (`checkpoints/<owner>`) go.
+    /// Where jobs' savepoints (`savepoints/<org>/<env>/<uid>`) and checkpoints
+    /// (`checkpoints/<org>/<env>/<uid>`) go ([`crate::backend::local::local_dirs`]).
     pub fn state_dir(&self) -> &Path {
         self.state_dir.as_deref().unwrap_or(&self.data_dir)
     }
@@ -817,11 +817,9 @@ impl LocalBackend {
             dirs.tmp.clone(),
             dirs.pid.clone(),
         ];
-        read_write.extend(state_dirs(&cluster.record.spec));
-        let state_roots = [
-            self.state_dir().join("checkpoints"),
-            self.state_dir().join("savepoints"),
-        ];
+        let own_state = state_dirs(&cluster.record.spec);
+        let state_roots = self.restore_roots(&own_state);
+        read_write.extend(own_state);
         for dir in &cluster.record.spec.restore_dirs {
             let Ok(real) = dir.canonicalize() else {
                 continue;
@@ -833,7 +831,7 @@ impl LocalBackend {
             let writable = read_write.iter().any(|d| real.starts_with(d));
             if !in_state {
                 tracing::warn!(cluster = %cluster.record.id, dir = %dir.display(),
-                    "not showing a restore path outside the data dir's state to a sandboxed cluster");
+                    "not showing a restore path outside its environment's state to a sandboxed cluster");
             } else if !writable {
                 read_only.push(real);
             }
@@ -856,6 +854,37 @@ impl LocalBackend {
             read_write,
             chdir: Some(dirs.root.clone()),
         }
+    }
+
+    /// The state a cluster whose own state dirs are `own` may be shown to restore from: its
+    /// environment's (`<state>/{savepoints,checkpoints}/<org>/<env>` of an own dir
+    /// `.../<org>/<env>/<uid>`); for an object an older drey keeps at `.../<uid>`, the whole
+    /// roots, as that drey did.
+    fn restore_roots(&self, own: &[PathBuf]) -> Vec<PathBuf> {
+        let roots = [
+            self.state_dir().join("savepoints"),
+            self.state_dir().join("checkpoints"),
+        ];
+        let mut out = Vec::new();
+        for dir in own {
+            for root in &roots {
+                let Ok(rest) = dir.strip_prefix(root) else {
+                    continue;
+                };
+                let parts: Vec<_> = rest.components().collect();
+                match parts.len() {
+                    1 => out.extend(roots.iter().cloned()),
+                    3 => {
+                        let env: PathBuf = parts[..2].iter().collect();
+                        out.extend(roots.iter().map(|r| r.join(&env)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Writes `conf/` and returns the effective flat configuration.

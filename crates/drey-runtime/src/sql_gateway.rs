@@ -284,6 +284,21 @@ impl SqlGatewayService {
         self
     }
 
+    /// The service for one environment's statements, beside this one's: its own
+    /// directory (`environments/<org>/<env>/` under this service's), and of the artifact
+    /// store `artifacts` (one of the read-only directories) only that environment's part,
+    /// `own`. Code a statement of the environment loads into its gateway sees no other
+    /// environment's jars, nor drey's client certificates for other environments' clusters
+    /// (which drey writes into the directory of the gateway that submits there).
+    pub fn for_environment(&self, org: &str, env: &str, artifacts: &Path, own: &Path) -> Self {
+        let mut service = self.clone();
+        service.dir = self.dir.join("environments").join(org).join(env);
+        service.sandbox.read_only.retain(|d| d != artifacts);
+        service.sandbox.read_only.push(own.to_path_buf());
+        service.lock = Arc::new(tokio::sync::Mutex::new(()));
+        service
+    }
+
     /// What the sandboxed JVM may see: `dir` is the (canonical) service directory.
     fn mounts(&self, dir: &Path) -> Mounts {
         let mut read_only = sandbox::with_resolved(self.home.root());

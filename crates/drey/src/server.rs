@@ -507,6 +507,17 @@ fn controllers(
                 };
                 let service = SqlGatewayService::new(home.clone(), jar, data_dir)
                     .with_isolation(isolation, sandbox);
+                // Statements run on a gateway per environment now; the one an older
+                // drey shared between environments is stopped (its detached INSERT
+                // jobs keep running on their clusters).
+                let shared = service.clone();
+                tokio::spawn(async move {
+                    if let Ok(true) = shared.stop(Duration::from_secs(10)).await {
+                        tracing::info!(
+                            "stopped the SQL gateway an older drey shared between environments"
+                        );
+                    }
+                });
                 Some(Gateway::Local(Arc::new(service)))
             }
             Err(e) => {

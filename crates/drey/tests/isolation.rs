@@ -20,6 +20,12 @@
 //! REST port, is not there. Without the sandbox the host reaches the job's
 //! port and the job reaches drey.
 //!
+//! A second attack job runs as a session job on a compute pool of the
+//! attacker's environment: the pool's cluster sees that environment's
+//! checkpoints and savepoints (its jobs come and go) and no other's, so the
+//! victim's state directories do not exist there; without the sandbox it
+//! lists them.
+//!
 //! Code a statement loads runs in drey's SQL gateway, sandboxed the same
 //! way: a function that looks for drey's files there finds none.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -66,6 +72,19 @@ async fn a_tenants_job_reaches_neither_drey_nor_another_tenant() {
             "{side}: the job's port served {reached:?}"
         );
     }
+    // On a pool: its own environment's state, nobody else's.
+    for side in ["pool-jm", "pool-tm"] {
+        let lines = &sandboxed.lines[side];
+        for dir in &sandboxed.victim_state {
+            let line = find(lines, &format!("list {} ", dir.display()));
+            assert!(line.contains(" denied NoSuchFile"), "{side}: {line}");
+        }
+        let own = find(lines, &format!("list {} ", sandboxed.own_state.display()));
+        assert!(own.contains(" ok "), "{side}: {own}");
+        let drey = find(lines, "drey http://");
+        assert!(drey.contains("ConnectException"), "{side}: {drey}");
+        assert!(sandboxed.reached[side].is_err(), "{side}");
+    }
 
     // The same job without the sandbox: everything it tried above works,
     // but a call without drey's client certificate (TLS alone holds).
@@ -93,6 +112,12 @@ async fn a_tenants_job_reaches_neither_drey_nor_another_tenant() {
         assert!(drey.ends_with(" ok 200"), "{side}: {drey}");
         let reached = &open.reached[side];
         assert_eq!(reached.as_deref(), Ok("attack-served\n"), "{side}");
+    }
+    for side in ["pool-jm", "pool-tm"] {
+        for dir in &open.victim_state {
+            let line = find(&open.lines[side], &format!("list {} ", dir.display()));
+            assert!(line.contains(" ok "), "{side}: {line}");
+        }
     }
 }
 
@@ -127,6 +152,10 @@ struct Attack {
     reached: std::collections::BTreeMap<&'static str, Result<String, String>>,
     /// The files it tried to read.
     targets: Vec<PathBuf>,
+    /// The victim's checkpoint and savepoint directories, which the pooled job tried to list.
+    victim_state: Vec<PathBuf>,
+    /// The attacker's environment's checkpoints directory, which it listed too.
+    own_state: PathBuf,
     server_log: String,
 }
 
@@ -150,6 +179,10 @@ async fn code_a_statement_loads_reads_nothing_of_drey() {
             .post("/namespaces/v1/namespaces", json!({"name": "peek"}))
             .await;
         assert_eq!(code, 201, "{body}");
+        // Another environment's artifact, which statements of `peek` must not see.
+        let foreign = dir.path().join("artifacts/default/other");
+        std::fs::create_dir_all(&foreign).unwrap();
+        std::fs::write(foreign.join("foreign.jar"), b"not yours").unwrap();
         let scripts = "/sql/v1beta1/namespaces/peek/sqlscripts";
         let create = format!(
             "CREATE FUNCTION peek AS 'io.drey.testjobs.PeekFunction' USING JAR '{}'",
@@ -181,6 +214,16 @@ async fn code_a_statement_loads_reads_nothing_of_drey() {
             };
             assert!(report.contains(&want), "sandboxed {sandboxed}: {report}");
         }
+        // The environment's gateway sees its own artifacts only.
+        let artifacts = if sandboxed {
+            "artifacts [default/peek]"
+        } else {
+            "artifacts [default/other, default/peek]"
+        };
+        assert!(
+            report.contains(artifacts),
+            "sandboxed {sandboxed}: {report}"
+        );
     }
 }
 
@@ -232,6 +275,27 @@ async fn attack(extra: &[&str]) -> Attack {
     for t in &targets {
         assert!(t.is_file(), "{} exists", t.display());
     }
+    // The victim's state, in its environment's directories (`<kind>/<org>/flink/<uid>`).
+    let victim_state: Vec<PathBuf> = ["checkpoints", "savepoints"]
+        .iter()
+        .map(|kind| {
+            let envs = std::fs::read_dir(data.join(kind)).unwrap();
+            let org = envs
+                .flatten()
+                .next()
+                .expect("an organization's state")
+                .path();
+            let app = std::fs::read_dir(org.join("flink")).unwrap();
+            app.flatten().next().expect("the victim's state").path()
+        })
+        .collect();
+    let org_dir = victim_state[0]
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let own_state = org_dir.join("attacker");
     let read: Vec<String> = targets.iter().map(|p| p.display().to_string()).collect();
     let jar = testjobs().join("attack-job.jar");
     let (code, body) = s
@@ -260,14 +324,60 @@ async fn attack(extra: &[&str]) -> Attack {
         .await;
     assert_eq!(code, 201, "{body}");
 
-    // One line per attempt, from the JobManager and from the TaskManager.
-    let per_side = targets.len() + 4;
+    // The same job as a session job on a compute pool of the attacker's environment.
+    let (code, body) = s
+        .post(
+            "/cmf/api/v1/environments/attacker/compute-pools",
+            json!({"apiVersion": "cmf.confluent.io/v1", "kind": "ComputePool",
+                   "metadata": {"name": "pool"},
+                   "spec": {"type": "SHARED", "clusterSpec": {
+                       "taskManager": {"resource": {"memory": "1024m"}, "replicas": 1},
+                       "jobManager": {"resource": {"memory": "768m"}}}}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let list: Vec<String> = victim_state
+        .iter()
+        .chain([&own_state])
+        .map(|p| p.display().to_string())
+        .collect();
+    let (code, body) = s
+        .post(
+            ATTACKER,
+            json!({
+                "apiVersion": "cmf.confluent.io/v1",
+                "kind": "FlinkApplication",
+                "metadata": {"name": "attack-pooled"},
+                "spec": {
+                    "deploymentName": "pool",
+                    "job": {
+                        "jarURI": format!("local://{}", jar.display()),
+                        "entryClass": "io.drey.testjobs.AttackJob",
+                        "args": ["--label", "pool", "--list", list.join(","),
+                                 "--drey", s.base.clone()],
+                        "state": "running",
+                        "parallelism": 1,
+                        "upgradeMode": "stateless"
+                    }
+                }
+            }),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+
+    // One line per attempt, from the JobManagers and from the TaskManagers.
+    let wanted = [
+        ("jm", targets.len() + 4),
+        ("tm", targets.len() + 4),
+        ("pool-jm", list.len() + 3),
+        ("pool-tm", list.len() + 3),
+    ];
     let deadline = Instant::now() + limit;
     let lines = loop {
         let lines = attack_lines(&data.join("clusters"));
-        if ["jm", "tm"]
+        if wanted
             .iter()
-            .all(|side| lines.get(side).is_some_and(|l| l.len() >= per_side))
+            .all(|(side, n)| lines.get(side).is_some_and(|l| l.len() >= *n))
         {
             break lines;
         }
@@ -292,6 +402,8 @@ async fn attack(extra: &[&str]) -> Attack {
         lines,
         reached,
         targets,
+        victim_state,
+        own_state,
         server_log,
     }
 }
@@ -314,7 +426,7 @@ fn attack_lines(clusters: &Path) -> std::collections::BTreeMap<&'static str, Vec
                 if file.path().extension().is_some_and(|e| e == "out") {
                     let text = std::fs::read_to_string(file.path()).unwrap_or_default();
                     for line in text.lines() {
-                        for side in ["jm", "tm"] {
+                        for side in ["jm", "tm", "pool-jm", "pool-tm"] {
                             if let Some(rest) = line.strip_prefix(&format!("ATTACK {side} ")) {
                                 out.entry(side)
                                     .or_insert_with(Vec::new)

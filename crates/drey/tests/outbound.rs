@@ -4,10 +4,11 @@
 //! `--download-max-bytes` are refused and their partial file removed, and
 //! whatever the target did (refused address, closed port, open port
 //! answering 404, a redirect to a refused address, a body too large) the
-//! caller reads the same text. Every address the test uses is a loopback
-//! address the test itself serves (127.0.0.1 and 127.0.0.2); the
-//! classification of link-local and private ranges is a unit test in
-//! drey-control that connects to nothing.
+//! caller reads the same text. Every address the test uses is one the test
+//! itself serves: loopback (127.0.0.1 and 127.0.0.2), and a private address
+//! inside a network namespace it makes; the classification of link-local
+//! and other ranges is a unit test in drey-control that connects to
+//! nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -237,6 +238,100 @@ async fn loopback_jar_urls_are_refused_alike_unless_allowed() {
     let st = status(&s, "fetched").await;
     assert_ne!(st["lifecycleState"], "FAILED", "{st:#}");
     delete_and_wait(&s, &data, "fetched", Duration::from_secs(180)).await;
+}
+
+/// A private address: another host, a network namespace the test makes (a
+/// veth link with addresses in 10.251.0.0/16), serving the test jar with
+/// Python's http.server. drey refuses the URL with the same text as any
+/// other, and the server gets no request; named in `--outbound-allow`, the
+/// jar downloads whole from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_address_is_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("counts.txt");
+    let host = common::standalone::Host::new(7);
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::copy(
+        testjobs().join("stateful-counter.jar"),
+        site.join("job.jar"),
+    )
+    .unwrap();
+    let mut server = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &host.namespace,
+            "python3",
+            "-m",
+            "http.server",
+        ])
+        .args(["8000", "--bind", &host.address, "--directory"])
+        .arg(&site)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("server.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let at = SocketAddr::new(host.address.parse().unwrap(), 8000);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect_timeout(&at, Duration::from_secs(1)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the server in the namespace does not answer"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Python logs each request on stderr; the readiness probe above made none.
+    let served = || std::fs::read_to_string(dir.path().join("server.err")).unwrap_or_default();
+    let jar = format!("http://{at}/job.jar");
+
+    let data = dir.path().join("default");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let s = start_server(&data, &[]);
+    environment(&s).await;
+    let error = refused(&s, "private", &out, &jar).await;
+    let closed = refused(
+        &s,
+        "closed",
+        &out,
+        &format!("http://{}/job.jar", closed_port()),
+    )
+    .await;
+    assert_eq!(error, closed, "a private address reads like a closed port");
+    assert!(
+        !served().contains("GET"),
+        "no request reached it: {}",
+        served()
+    );
+    drop(s);
+
+    let data = dir.path().join("allowed");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup_allowed = KillClusters(data.clone());
+    let allow = format!("{}/32", host.address);
+    let s = start_server(&data, &[allow.as_str()]);
+    environment(&s).await;
+    let (code, body) = s.post(APPS, app_with_jar("fetched", &out, &jar)).await;
+    assert_eq!(code, 201, "{body}");
+    let want = std::fs::read(site.join("job.jar")).unwrap();
+    let downloads = data.join("jars").join("downloads");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = leftovers(&data)
+            .iter()
+            .filter(|n| n.ends_with(".jar"))
+            .any(|n| std::fs::read(downloads.join(n)).unwrap() == want);
+        if got {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no download:\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(served().contains("GET /job.jar"), "{}", served());
+    delete_and_wait(&s, &data, "fetched", Duration::from_secs(180)).await;
+    let _ = server.kill();
+    let _ = server.wait();
 }
 
 /// drey's resident memory, bytes (VmRSS of /proc/PID/status).

@@ -285,10 +285,18 @@ async fn delete_app(s: &Server, name: &str, limit: Duration) {
 }
 
 fn assert_nothing_left(data: &Path) {
-    for what in ["savepoints", "checkpoints", "clusters"] {
-        let left = entries(&data.join(what));
+    // State lives in `<org>/<env>/<uid>` under savepoints/ and checkpoints/:
+    // the environment's directories stay, nothing of the application.
+    for what in ["savepoints", "checkpoints"] {
+        let left: Vec<PathBuf> = entries(&data.join(what))
+            .iter()
+            .flat_map(|org| entries(org))
+            .flat_map(|env| entries(&env))
+            .collect();
         assert!(left.is_empty(), "{what} left after delete: {left:?}");
     }
+    let left = entries(&data.join("clusters"));
+    assert!(left.is_empty(), "clusters left after delete: {left:?}");
     assert_eq!(flink_processes(data), 0);
 }
 

@@ -728,12 +728,18 @@ async fn pool_spec(s: &Server) -> Value {
     s.get(&format!("{ENV}/compute-pools/shared")).await.1["spec"].clone()
 }
 
-/// Kills drey's SQL service (recorded under the data dir) like a crash would.
+/// Kills drey's SQL service of the statements' environment (recorded under
+/// the data dir, `sql-gateway/environments/<org>/<env>/`) like a crash would.
 fn kill_sql_service(data: &std::path::Path) {
-    let record: Value = serde_json::from_slice(
-        &std::fs::read(data.join("sql-gateway").join("service.json")).unwrap(),
-    )
-    .unwrap();
+    let env = ENV.rsplit('/').next().unwrap();
+    let orgs = data.join("sql-gateway").join("environments");
+    let record_file = std::fs::read_dir(&orgs)
+        .unwrap()
+        .flatten()
+        .map(|org| org.path().join(env).join("service.json"))
+        .find(|f| f.is_file())
+        .expect("the environment's SQL service record");
+    let record: Value = serde_json::from_slice(&std::fs::read(record_file).unwrap()).unwrap();
     let pid = record["pid"].as_i64().unwrap();
     let _ = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])

@@ -397,8 +397,12 @@ async fn vvp_attempt_limits() {
     // The deployment's savepoint directory cannot be written (the sandboxed
     // processes have no capability to override its mode, even as root).
     let id = running["metadata"]["id"].as_str().unwrap();
-    let savepoints = dir.path().join("savepoints").join(id);
-    std::fs::create_dir_all(&savepoints).unwrap();
+    let savepoints = std::fs::read_dir(dir.path().join("savepoints"))
+        .unwrap()
+        .flatten()
+        .map(|org| org.path().join("vvp-attempts").join(id))
+        .find(|p| p.is_dir())
+        .expect("the deployment's savepoint dir (<org>/<namespace>/<id>)");
     std::fs::set_permissions(
         &savepoints,
         std::os::unix::fs::PermissionsExt::from_mode(0o500),

@@ -105,16 +105,23 @@ impl ReconcilerConfig {
         cluster
     }
 
-    /// The directories a session cluster (a compute pool's) reads and writes
-    /// besides its own: its jobs' checkpoints and savepoints, which come and
-    /// go while it runs, so all of the data dir's (every environment's: a
-    /// sandboxed session cluster sees them, an application's own cluster only
-    /// its application's).
-    pub fn session_state_dirs(&self) -> Vec<PathBuf> {
-        vec![
-            self.state_dir.join("checkpoints"),
-            self.state_dir.join("savepoints"),
-        ]
+    /// The directories a session cluster of environment `env` of `org` (a
+    /// compute pool's) reads and writes besides its own: its jobs'
+    /// checkpoints and savepoints, which come and go while it runs, so all of
+    /// its environment's (an application's own cluster sees only its
+    /// application's).
+    pub fn session_state_dirs(&self, org: &str, env: &str) -> Vec<PathBuf> {
+        drey_runtime::backend::local::session_state_dirs(&self.state_dir, org, env)
+    }
+}
+
+/// The owner of the state of the object at `key` (an application, a statement: its scope
+/// is its environment), whose state dirs are named by `uid`.
+pub(crate) fn state_owner<'a>(key: &'a ObjectKey, uid: &'a str) -> drey_runtime::StateOwner<'a> {
+    drey_runtime::StateOwner {
+        organization: &key.org,
+        environment: &key.scope,
+        uid,
     }
 }
 
@@ -502,18 +509,20 @@ impl Step<'_> {
 
     /// Where the application's savepoints and checkpoints go.
     fn state_locations(&self) -> drey_runtime::StateLocations {
+        let uid = self.app.meta.uid.to_string();
         self.backend
             .as_ref()
-            .map(|b| b.state_locations(&self.app.meta.uid.to_string()))
+            .map(|b| b.state_locations(&state_owner(&self.app.key, &uid)))
             .unwrap_or_default()
     }
 
     /// The application's state dirs, when they are on this machine.
     fn local_state_dirs(&self) -> Option<drey_runtime::LocalStateDirs> {
+        let uid = self.app.meta.uid.to_string();
         self.backend
             .as_ref()
             .ok()
-            .and_then(|b| b.local_state_dirs(&self.app.meta.uid.to_string()))
+            .and_then(|b| b.local_state_dirs(&state_owner(&self.app.key, &uid)))
     }
 }
 

@@ -89,7 +89,7 @@ impl ApplicationReconciler {
         // Where the job's state is not on this machine, drey cannot find
         // its newest checkpoint once the cluster forgets the job: ask now.
         let off_machine = backend
-            .local_state_dirs(&app.meta.uid.to_string())
+            .local_state_dirs(&super::state_owner(&app.key, &app.meta.uid.to_string()))
             .is_none();
         let latest_checkpoint = match job_state.as_deref() {
             Some("RUNNING") if off_machine => client

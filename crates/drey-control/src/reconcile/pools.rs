@@ -343,7 +343,9 @@ impl PoolReconciler {
         let mut spec = self
             .config
             .cluster_spec(id.clone(), &cluster_spec_of(effective));
-        spec.state_dirs = self.config.session_state_dirs();
+        spec.state_dirs = self
+            .config
+            .session_state_dirs(&pool.key.org, &pool.key.scope);
         spec.owner = Some(owner_of(&pool.key));
         let record = |launched: bool| {
             Some(PoolRecord {

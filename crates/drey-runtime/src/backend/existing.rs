@@ -9,7 +9,7 @@
 //! registration says (`savepointDir`, any URI the cluster can write), or
 //! where the cluster's own configuration puts it.
 
-use super::{ClusterHandle, JobBackend, LocalStateDirs, StartStep, StateLocations};
+use super::{ClusterHandle, JobBackend, LocalStateDirs, StartStep, StateLocations, StateOwner};
 use crate::{ClusterSpec, RuntimeError};
 use async_trait::async_trait;
 use drey_flink::FlinkClient;
@@ -95,8 +95,10 @@ impl JobBackend for ExistingCluster {
         false
     }
 
-    fn state_locations(&self, owner: &str) -> StateLocations {
-        match self.owner_dir(owner) {
+    /// Under the cluster's configured dir by uid: that storage is the cluster's, not
+    /// drey's, and what it lets each job read is its owner's business.
+    fn state_locations(&self, owner: &StateOwner<'_>) -> StateLocations {
+        match self.owner_dir(owner.uid) {
             Some(dir) => StateLocations {
                 checkpoints: Some(format!("{dir}/checkpoints")),
                 savepoints: Some(dir),
@@ -105,14 +107,14 @@ impl JobBackend for ExistingCluster {
         }
     }
 
-    fn local_state_dirs(&self, _owner: &str) -> Option<LocalStateDirs> {
+    fn local_state_dirs(&self, _owner: &StateOwner<'_>) -> Option<LocalStateDirs> {
         None
     }
 
     /// Through Flink (`POST /savepoint-disposal`), and only savepoints drey
     /// wrote under the owner's directory.
-    async fn dispose_savepoint(&self, owner: &str, location: &str) {
-        let Some(dir) = self.owner_dir(owner) else {
+    async fn dispose_savepoint(&self, owner: &StateOwner<'_>, location: &str) {
+        let Some(dir) = self.owner_dir(owner.uid) else {
             return;
         };
         let inside = location
@@ -141,15 +143,20 @@ mod tests {
     fn state_goes_under_the_registered_savepoint_dir() {
         let client = FlinkClient::new("http://192.0.2.1:8081").unwrap();
         let c = ExistingCluster::new("C1", "prod", client.clone(), Some("s3://b/sp/".into()));
+        let u1 = StateOwner {
+            organization: "o",
+            environment: "e",
+            uid: "u1",
+        };
         assert_eq!(
-            c.state_locations("u1"),
+            c.state_locations(&u1),
             StateLocations {
                 savepoints: Some("s3://b/sp/u1".into()),
                 checkpoints: Some("s3://b/sp/u1/checkpoints".into()),
             }
         );
-        assert!(!c.owns_clusters() && c.local_state_dirs("u1").is_none());
+        assert!(!c.owns_clusters() && c.local_state_dirs(&u1).is_none());
         let bare = ExistingCluster::new("C1", "prod", client, None);
-        assert_eq!(bare.state_locations("u1"), StateLocations::default());
+        assert_eq!(bare.state_locations(&u1), StateLocations::default());
     }
 }

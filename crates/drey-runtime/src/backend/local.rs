@@ -9,7 +9,7 @@
 //! processes cannot be seen from here); it is never launched, signalled or
 //! stopped from this host.
 
-use super::{ClusterHandle, JobBackend, LocalStateDirs, StartStep, StateLocations};
+use super::{ClusterHandle, JobBackend, LocalStateDirs, StartStep, StateLocations, StateOwner};
 use crate::local::client_with;
 use crate::{ClusterSpec, LocalBackend, LocalCluster, Readiness, RecordedCluster, RuntimeError};
 use async_trait::async_trait;
@@ -149,7 +149,7 @@ impl JobBackend for LocalBackend {
         true
     }
 
-    fn state_locations(&self, owner: &str) -> StateLocations {
+    fn state_locations(&self, owner: &StateOwner<'_>) -> StateLocations {
         let dirs = local_dirs(self.state_dir(), owner);
         StateLocations {
             savepoints: Some(file_uri(&dirs.savepoints)),
@@ -157,21 +157,85 @@ impl JobBackend for LocalBackend {
         }
     }
 
-    fn local_state_dirs(&self, owner: &str) -> Option<LocalStateDirs> {
+    fn local_state_dirs(&self, owner: &StateOwner<'_>) -> Option<LocalStateDirs> {
         Some(local_dirs(self.state_dir(), owner))
     }
 
-    async fn dispose_savepoint(&self, _owner: &str, location: &str) {
+    async fn dispose_savepoint(&self, _owner: &StateOwner<'_>, location: &str) {
         dispose_local_savepoint(location, &self.savepoints_root());
     }
 }
 
-/// Where `owner`'s state lives under a data dir: outside any cluster's dir,
-/// so checkpoints and savepoints outlive the cluster (last-state, suspend).
-pub fn local_dirs(data_dir: &Path, owner: &str) -> LocalStateDirs {
+/// Where `owner`'s state lives under a state dir: outside any cluster's dir, so
+/// checkpoints and savepoints outlive the cluster (last-state, suspend), and under its
+/// environment's (`savepoints/<org>/<env>/<uid>`, `checkpoints/<org>/<env>/<uid>`), so a
+/// compute pool's cluster, whose jobs come and go, is shown its environment's state and
+/// no other. An object whose state an older drey already keeps at `savepoints/<uid>` or
+/// `checkpoints/<uid>` keeps it there: retained checkpoints name their files by absolute
+/// path and cannot move.
+pub fn local_dirs(state_dir: &Path, owner: &StateOwner<'_>) -> LocalStateDirs {
+    let legacy = LocalStateDirs {
+        savepoints: state_dir.join("savepoints").join(owner.uid),
+        checkpoints: state_dir.join("checkpoints").join(owner.uid),
+    };
+    if legacy.savepoints.exists() || legacy.checkpoints.exists() {
+        return legacy;
+    }
+    let [savepoints, checkpoints] =
+        environment_state_dirs(state_dir, owner.organization, owner.environment);
     LocalStateDirs {
-        savepoints: data_dir.join("savepoints").join(owner),
-        checkpoints: data_dir.join("checkpoints").join(owner),
+        savepoints: savepoints.join(owner.uid),
+        checkpoints: checkpoints.join(owner.uid),
+    }
+}
+
+/// An environment's savepoint and checkpoint directories under a state dir.
+pub fn environment_state_dirs(
+    state_dir: &Path,
+    organization: &str,
+    environment: &str,
+) -> [PathBuf; 2] {
+    ["savepoints", "checkpoints"].map(|kind| {
+        state_dir
+            .join(kind)
+            .join(path_component(organization))
+            .join(path_component(environment))
+    })
+}
+
+/// The state directories a session cluster of an environment (a compute pool's) reads and
+/// writes: the environment's; and the whole `savepoints/` and `checkpoints/` of the state
+/// dir while objects of an older drey keep their state there (per uid, in no environment's
+/// dir), so their session jobs still find it.
+pub fn session_state_dirs(state_dir: &Path, organization: &str, environment: &str) -> Vec<PathBuf> {
+    let legacy_roots = [state_dir.join("savepoints"), state_dir.join("checkpoints")];
+    if legacy_roots.iter().any(|root| holds_legacy_owner(root)) {
+        tracing::warn!(state_dir = %state_dir.display(),
+            "state of an older drey (per-uid directories) is in the state dir: compute pools' \
+             clusters see all of it until those directories are gone");
+        return legacy_roots.to_vec();
+    }
+    environment_state_dirs(state_dir, organization, environment).to_vec()
+}
+
+/// Whether `root` has an entry named like an object's uid (an older drey's layout).
+fn holds_legacy_owner(root: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        e.file_name()
+            .to_str()
+            .is_some_and(|n| uuid::Uuid::try_parse(n).is_ok())
+    })
+}
+
+/// A name as one path component: object names never hold `/` nor are `.` or `..`, but a
+/// path is no place to trust that.
+fn path_component(name: &str) -> String {
+    match name {
+        "" | "." | ".." => format!("_{name}"),
+        _ => name.replace('/', "_"),
     }
 }
 
@@ -210,7 +274,8 @@ fn own_savepoint_dir(location: &str, savepoints_root: &Path) -> Option<PathBuf> 
     let named = path
         .file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with("savepoint-"));
-    (parts.len() == 2 && named).then_some(path)
+    // `<uid>/savepoint-*`, or `<org>/<env>/<uid>/savepoint-*`.
+    ((parts.len() == 2 || parts.len() == 4) && named).then_some(path)
 }
 
 /// Removes the files of the savepoint at `location`, if drey wrote them
@@ -236,6 +301,8 @@ mod tests {
         let data = tempfile::tempdir().unwrap();
         let root = data.path().join("savepoints");
         let own = root.join("app-uid").join("savepoint-abc-123");
+        let own_in_env = root.join("o/e/app-uid").join("savepoint-abc-124");
+        std::fs::create_dir_all(&own_in_env).unwrap();
         std::fs::create_dir_all(&own).unwrap();
         std::fs::write(own.join("_metadata"), b"x").unwrap();
         let owner = root.join("other-uid");
@@ -254,15 +321,45 @@ mod tests {
         assert!(owner.is_dir() && elsewhere.is_dir() && not_a_savepoint.is_dir());
         dispose_local_savepoint(&format!("file:{}", own.display()), &root);
         assert!(!own.exists());
+        dispose_local_savepoint(&format!("file:{}", own_in_env.display()), &root);
+        assert!(!own_in_env.exists() && root.join("o/e/app-uid").is_dir());
         // Gone already: nothing to do.
         dispose_local_savepoint(&format!("file:{}", own.display()), &root);
     }
 
     #[test]
-    fn state_lives_outside_the_clusters() {
-        let dirs = local_dirs(Path::new("/data"), "u1");
-        assert_eq!(dirs.savepoints, Path::new("/data/savepoints/u1"));
-        assert_eq!(dirs.checkpoints, Path::new("/data/checkpoints/u1"));
+    fn state_lives_outside_the_clusters_by_environment() {
+        let data = tempfile::tempdir().unwrap();
+        let state = data.path();
+        let uid = "9b2f6a57-27c8-4d1e-9a3c-4f1c1d1e2a3b";
+        let owner = StateOwner {
+            organization: "acme",
+            environment: "dev",
+            uid,
+        };
+        let dirs = local_dirs(state, &owner);
+        assert_eq!(dirs.savepoints, state.join("savepoints/acme/dev").join(uid));
+        assert_eq!(
+            dirs.checkpoints,
+            state.join("checkpoints/acme/dev").join(uid)
+        );
+        assert_eq!(
+            session_state_dirs(state, "acme", "dev"),
+            vec![
+                state.join("savepoints/acme/dev"),
+                state.join("checkpoints/acme/dev")
+            ]
+        );
+        // An older drey's layout: kept for that object, and pools see the roots.
+        std::fs::create_dir_all(state.join("checkpoints").join(uid)).unwrap();
+        let dirs = local_dirs(state, &owner);
+        assert_eq!(dirs.savepoints, state.join("savepoints").join(uid));
+        assert_eq!(dirs.checkpoints, state.join("checkpoints").join(uid));
+        assert_eq!(
+            session_state_dirs(state, "acme", "dev"),
+            vec![state.join("savepoints"), state.join("checkpoints")]
+        );
+        assert_eq!(path_component(".."), "_..");
         assert_eq!(local_path("file:///a/b"), Some(PathBuf::from("/a/b")));
         assert_eq!(local_path("file:/a/b"), Some(PathBuf::from("/a/b")));
         assert_eq!(local_path("s3://b/k"), None);

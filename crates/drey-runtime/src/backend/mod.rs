@@ -115,8 +115,19 @@ pub struct StateLocations {
     pub checkpoints: Option<String>,
 }
 
-/// What drey asks of the place a deployment runs. `owner` is the uid of the
-/// object whose state it is (an application).
+/// Whose state: an object (an application, a statement) of an environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateOwner<'a> {
+    /// Its organization.
+    pub organization: &'a str,
+    /// Its environment.
+    pub environment: &'a str,
+    /// Its uid, as it names the object's state directories.
+    pub uid: &'a str,
+}
+
+/// What drey asks of the place a deployment runs. `owner` is the object whose
+/// state it is (an application, a statement).
 #[async_trait]
 pub trait JobBackend: Send + Sync {
     /// A short description for messages ("this machine", "Flink cluster 'x'").
@@ -151,18 +162,18 @@ pub trait JobBackend: Send + Sync {
     fn owns_clusters(&self) -> bool;
 
     /// Where `owner`'s savepoints and checkpoints go.
-    fn state_locations(&self, owner: &str) -> StateLocations;
+    fn state_locations(&self, owner: &StateOwner<'_>) -> StateLocations;
 
     /// `owner`'s savepoint and checkpoint directories when they are on this
     /// machine's file system, where drey can scan them for the newest
     /// retained checkpoint and remove what nothing needs; `None` when the
     /// state lives where only the cluster reaches it.
-    fn local_state_dirs(&self, owner: &str) -> Option<LocalStateDirs>;
+    fn local_state_dirs(&self, owner: &StateOwner<'_>) -> Option<LocalStateDirs>;
 
     /// Disposes of the files of the savepoint at `location`, when they are
     /// drey's to dispose of. Failures are logged, never raised: retention
     /// never stops a reconcile.
-    async fn dispose_savepoint(&self, owner: &str, location: &str);
+    async fn dispose_savepoint(&self, owner: &StateOwner<'_>, location: &str);
 }
 
 /// An owner's state directories on this machine.

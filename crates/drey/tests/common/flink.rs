@@ -212,11 +212,17 @@ pub fn flink_jvms(needle: &str, main: &str) -> Vec<i32> {
         .filter_map(|e| {
             let pid = e.file_name().to_string_lossy().parse::<i32>().ok()?;
             let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
-            if comm.trim() == "bwrap" {
+            // Not Flink: the sandbox, and the cluster's network namespace (its keeper and
+            // pasta, whose binary is passt's).
+            let comm = comm.trim();
+            if comm == "bwrap" || comm.starts_with("passt") || comm == "pasta" {
                 return None;
             }
             let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
             let cmdline = String::from_utf8_lossy(&cmdline);
+            if cmdline.contains("drey-cluster-network") {
+                return None;
+            }
             (cmdline.contains(needle) && cmdline.contains(main)).then_some(pid)
         })
         .collect();

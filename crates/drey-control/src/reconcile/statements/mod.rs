@@ -254,8 +254,9 @@ impl StatementReconciler {
             .of(&self.core, &statement.key.org, &placement)
             .await
             .map_err(Error::Unavailable)?;
+        let uid = statement.meta.uid.simple().to_string();
         Ok(backend
-            .state_locations(&statement.meta.uid.simple().to_string())
+            .state_locations(&super::state_owner(&statement.key, &uid))
             .savepoints)
     }
 
@@ -295,7 +296,7 @@ impl StatementReconciler {
         match action {
             Action::Nothing => {
                 self.capture_schema(statement, &record).await;
-                self.keep_alive(&record).await;
+                self.keep_alive(statement, &record).await;
                 self.savepoints(statement, &record).await
             }
             Action::Wait => Ok(Some(PassOutcome::Wait(Duration::from_millis(500)))),
@@ -436,7 +437,9 @@ impl StatementReconciler {
         let mut spec = self
             .config
             .cluster_spec(id.clone(), &cluster_spec_of(&effective));
-        spec.state_dirs = self.config.session_state_dirs();
+        spec.state_dirs = self
+            .config
+            .session_state_dirs(&statement.key.org, &statement.key.scope);
         spec.owner = Some(super::owner_of(&statement.key));
         use super::cluster_start::{start_step, StartStep, START_POLL};
         let step = start_step(
@@ -540,7 +543,16 @@ impl StatementReconciler {
         }
         let interactive = record.execution == "query";
         let mut props = statement_properties(&self.core, &statement, interactive).await?;
-        props.extend(self.engine.remote_target(&self.core, &run.rest_url).await?);
+        props.extend(
+            self.engine
+                .remote_target(
+                    &self.core,
+                    &statement.key.org,
+                    &statement.key.scope,
+                    &run.rest_url,
+                )
+                .await?,
+        );
         props.insert("$internal.pipeline.job-id".into(), run.job_id.clone());
         props
             .entry("pipeline.name".into())
@@ -677,7 +689,7 @@ impl StatementReconciler {
         let exceptions = exceptions_with(statement, message);
         self.set(statement, record, phase::FAILED, message, Some(exceptions))
             .await?;
-        self.release(record).await;
+        self.release(statement, record).await;
         Ok(Some(PassOutcome::Settled))
     }
 
@@ -741,7 +753,7 @@ impl StatementReconciler {
         // A finished query keeps its session (and cluster): its results stay
         // readable until the statement is deleted.
         if record.execution != "query" {
-            self.release(&record).await;
+            self.release(statement, &record).await;
         }
         Ok(Some(PassOutcome::Settled))
     }
@@ -855,16 +867,19 @@ impl StatementReconciler {
                 };
                 self.set(statement, &record, phase::STOPPED, &detail, None)
                     .await?;
-                self.release(&released).await;
+                self.release(statement, &released).await;
                 Ok(Some(PassOutcome::Settled))
             }
         }
     }
 
     /// Cancels nothing; closes the run's session and stops its own cluster.
-    async fn release(&self, record: &StatementRecord) {
+    async fn release(&self, statement: &Object, record: &StatementRecord) {
         let Some(run) = &record.run else { return };
-        if let (Some(session), Ok(client)) = (&run.session, self.engine.client().await) {
+        let (org, env) = (&statement.key.org, &statement.key.scope);
+        if let (Some(session), Ok(client)) =
+            (&run.session, self.engine.client(&self.core, org, env).await)
+        {
             let _ = client.close_session(&SessionHandle(session.clone())).await;
         }
         if let (Some(id), Ok(backend)) = (&run.cluster_id, &self.backend) {
@@ -879,7 +894,7 @@ impl StatementReconciler {
         statement: &Object,
         record: &StatementRecord,
     ) -> Result<Option<PassOutcome>, Error> {
-        self.release(record).await;
+        self.release(statement, record).await;
         let mut delete = Delete::new(statement.key.clone());
         delete.expected_version = Some(statement.meta.resource_version);
         delete.cascade = vec![(
@@ -894,11 +909,12 @@ impl StatementReconciler {
     }
 
     /// Keeps a query's session (and with it its results) alive.
-    async fn keep_alive(&self, record: &StatementRecord) {
+    async fn keep_alive(&self, statement: &Object, record: &StatementRecord) {
         let Some(session) = record.run.as_ref().and_then(|r| r.session.clone()) else {
             return;
         };
-        if let Ok(client) = self.engine.client().await {
+        let (org, env) = (&statement.key.org, &statement.key.scope);
+        if let Ok(client) = self.engine.client(&self.core, org, env).await {
             let _ = client.heartbeat(&SessionHandle(session)).await;
         }
     }
@@ -916,6 +932,8 @@ impl StatementReconciler {
         let Ok(page) = self
             .engine
             .fetch(
+                &self.core,
+                (&statement.key.org, &statement.key.scope),
                 &SessionHandle(session.clone()),
                 &OperationHandle(op.clone()),
                 0,

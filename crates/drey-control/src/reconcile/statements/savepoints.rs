@@ -218,9 +218,8 @@ impl StatementReconciler {
     }
 
     pub(super) fn savepoint_dir(&self, statement: &Object) -> std::path::PathBuf {
-        self.config
-            .state_dir
-            .join("savepoints")
-            .join(statement.meta.uid.simple().to_string())
+        let uid = statement.meta.uid.simple().to_string();
+        let owner = super::super::state_owner(&statement.key, &uid);
+        drey_runtime::backend::local::local_dirs(&self.config.state_dir, &owner).savepoints
     }
 }

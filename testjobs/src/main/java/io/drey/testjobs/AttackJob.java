@@ -35,12 +35,14 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
  * ATTACK &lt;where&gt; rest-as-drey &lt;url&gt; ok ...    (with drey's client certificate for that
  *                                                cluster, when its files could be read)
  * ATTACK &lt;where&gt; drey &lt;url&gt; ok &lt;status&gt;      |  ... denied &lt;why&gt;
+ * ATTACK &lt;where&gt; list &lt;dir&gt; ok &lt;entries&gt;     |  ... denied &lt;why&gt;
  * ATTACK &lt;where&gt; bind 0.0.0.0 ok &lt;port&gt;       |  ... denied &lt;why&gt;
  * </pre>
  *
  * Arguments: {@code --read a,b,c} files to read; {@code --rest URL} another cluster's REST
  * base URL; {@code --drey-dir DIR} that cluster's {@code drey/} directory (drey's client
- * certificate for it); {@code --drey URL} drey's own API on the host's loopback. A port it
+ * certificate for it); {@code --drey URL} drey's own API on the host's loopback; {@code
+ * --list a,b} directories to list; {@code --label L} prefixes {@code where} ({@code L-jm}). A port it
  * binds keeps serving ({@code attack-served} to whoever connects) for ten minutes, so the
  * test can try to reach it from the host. The job finishes after one element.
  */
@@ -53,14 +55,17 @@ public final class AttackJob {
         String rest = args.get("rest", "");
         String dreyDir = args.get("drey-dir", "");
         String drey = args.get("drey", "");
-        attack("jm", read, rest, dreyDir, drey);
+        String list = args.get("list", "");
+        String label = args.get("label", "");
+        String prefix = label.isEmpty() ? "" : label + "-";
+        attack(prefix + "jm", read, rest, dreyDir, drey, list);
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.setParallelism(1);
         env.fromData("attack")
                 .map(
                         x -> {
-                            attack("tm", read, rest, dreyDir, drey);
+                            attack(prefix + "tm", read, rest, dreyDir, drey, list);
                             return x;
                         })
                 .name("attack")
@@ -68,8 +73,19 @@ public final class AttackJob {
         env.execute("drey-test-attack-job");
     }
 
-    static void attack(String where, String read, String rest, String dreyDir, String drey) {
+    static void attack(
+            String where, String read, String rest, String dreyDir, String drey, String list) {
         List<String> lines = new ArrayList<>();
+        for (String dir : list.split(",")) {
+            if (dir.isEmpty()) {
+                continue;
+            }
+            try (java.util.stream.Stream<Path> entries = Files.list(Path.of(dir))) {
+                lines.add("list " + dir + " ok " + entries.count());
+            } catch (Exception e) {
+                lines.add("list " + dir + " denied " + oneLine(e));
+            }
+        }
         for (String path : read.split(",")) {
             if (path.isEmpty()) {
                 continue;

@@ -11,11 +11,13 @@ import org.apache.flink.table.functions.ScalarFunction;
  * A hostile user-defined function for the attack matrix of crates/drey/tests/isolation.rs: code
  * that runs in drey's SQL gateway while a statement is planned (Flink instantiates a function to
  * infer its types). Its constructor finds drey's data dir the way an attacker would, from the
- * gateway's own command line ({@code --port-file <data-dir>/sql-gateway/port}), tries to read
- * drey's database and keys there, and fails with one line saying what it got:
+ * gateway's own command line ({@code --port-file <data-dir>/sql-gateway/.../port}), tries to
+ * read drey's database and keys there, lists the environments of the artifact store it can see,
+ * and fails with one line saying what it got:
  *
  * <pre>
- * PEEK in &lt;main class&gt;: drey.db ok &lt;bytes&gt;; secret.key denied NoSuchFileException; ...
+ * PEEK in &lt;main class&gt;: drey.db ok &lt;bytes&gt;; secret.key denied NoSuchFileException; ...;
+ * artifacts [org/env, ...]
  * </pre>
  *
  * The failure is the report: it reaches the caller as the statement's error.
@@ -40,17 +42,33 @@ public final class PeekFunction extends ScalarFunction {
                 outcomes.add(name + " denied " + e.getClass().getSimpleName());
             }
         }
+        List<String> envs = new ArrayList<>();
+        try (java.util.stream.Stream<Path> orgs = Files.list(dataDir.resolve("artifacts"))) {
+            for (Path org : (Iterable<Path>) orgs::iterator) {
+                try (java.util.stream.Stream<Path> inOrg = Files.list(org)) {
+                    inOrg.forEach(env -> envs.add(org.getFileName() + "/" + env.getFileName()));
+                }
+            }
+        } catch (Exception e) {
+            envs.add("denied " + e.getClass().getSimpleName());
+        }
+        java.util.Collections.sort(envs);
+        outcomes.add("artifacts " + envs);
         return "PEEK in " + where + " (" + dataDir + "): " + String.join("; ", outcomes);
     }
 
-    /** The parent of the directory of the gateway's port file, if the process names one. */
+    /** What lies before {@code sql-gateway} in the gateway's port file, if the process names one. */
     private static Path dataDir() {
         try {
             byte[] raw = Files.readAllBytes(Path.of("/proc/self/cmdline"));
             String[] args = new String(raw, StandardCharsets.UTF_8).split("\0");
             for (int i = 0; i + 1 < args.length; i++) {
                 if (args[i].equals("--port-file")) {
-                    return Path.of(args[i + 1]).getParent().getParent();
+                    Path dir = Path.of(args[i + 1]).getParent();
+                    while (dir != null && !dir.getFileName().toString().equals("sql-gateway")) {
+                        dir = dir.getParent();
+                    }
+                    return dir == null ? null : dir.getParent();
                 }
             }
         } catch (Exception e) {
