@@ -25,6 +25,10 @@ pub enum Gateway {
     Local(Arc<SqlGatewayService>),
 }
 
+/// A path that does not exist: the artifact store of a server that keeps none (a
+/// sandbox binds only what exists).
+const NO_ARTIFACTS: &str = "/nonexistent/drey-artifacts";
+
 /// The environment a gateway serves: `(organization, environment)`; the one external
 /// gateway serves every environment.
 type Tenant = (String, String);
@@ -36,6 +40,8 @@ pub struct SqlEngine {
     services: std::sync::Mutex<BTreeMap<Tenant, Arc<SqlGatewayService>>>,
     /// Clients of running gateways, by environment.
     clients: Mutex<BTreeMap<Tenant, SqlGatewayClient>>,
+    /// When each environment's gateway was last asked for (drey's own).
+    last_used: std::sync::Mutex<BTreeMap<Tenant, std::time::Instant>>,
     /// Directories every environment's statements may name besides its own
     /// artifacts (the operator's jar and shared dirs).
     shared_paths: Vec<std::path::PathBuf>,
@@ -209,10 +215,18 @@ impl Session {
 impl SqlEngine {
     /// An engine over a gateway.
     pub fn new(gateway: Gateway) -> Self {
+        // Gateways a drey before this process started count as used now: each is
+        // stopped once it has been left idle for the whole idle time.
+        let running = match &gateway {
+            Gateway::Local(base) => base.environments(),
+            Gateway::External(_) => Vec::new(),
+        };
+        let now = std::time::Instant::now();
         SqlEngine {
             gateway,
             services: std::sync::Mutex::new(BTreeMap::new()),
             clients: Mutex::new(BTreeMap::new()),
+            last_used: std::sync::Mutex::new(running.into_iter().map(|t| (t, now)).collect()),
             shared_paths: Vec::new(),
         }
     }
@@ -254,7 +268,10 @@ impl SqlEngine {
                     }
                     base.for_environment(org, env, root, &own)
                 }
-                _ => base.for_environment(org, env, Path::new("/nonexistent"), Path::new("/nonexistent")),
+                _ => {
+                    let none = Path::new(NO_ARTIFACTS);
+                    base.for_environment(org, env, none, none)
+                }
             };
             Arc::new(service)
         });
@@ -294,6 +311,12 @@ impl SqlEngine {
             Gateway::Local(_) => (org.to_owned(), env.to_owned()),
         };
         let mut cached = self.clients.lock().await;
+        if let Gateway::Local(_) = &self.gateway {
+            self.last_used
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(tenant.clone(), std::time::Instant::now());
+        }
         if let Some(client) = cached.get(&tenant) {
             if client.info().await.is_ok() {
                 return Ok(client.clone());
@@ -312,6 +335,68 @@ impl SqlEngine {
         let client = SqlGatewayClient::new(&url).map_err(engine_error)?;
         cached.insert(tenant, client.clone());
         Ok(client)
+    }
+
+    /// Stops drey's gateways that nobody asked for in the last `idle` (each
+    /// closed its idle sessions itself by then); returns how many. The next
+    /// statement of such an environment starts its gateway again.
+    pub async fn stop_idle(&self, idle: Duration) -> usize {
+        let Gateway::Local(base) = &self.gateway else {
+            return 0;
+        };
+        let idle_ones: Vec<Tenant> = {
+            let last_used = self
+                .last_used
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            last_used
+                .iter()
+                .filter(|(_, at)| at.elapsed() >= idle)
+                .map(|(t, _)| t.clone())
+                .collect()
+        };
+        let mut stopped = 0;
+        for tenant in idle_ones {
+            // Held while stopping, so no client of this gateway is handed out meanwhile.
+            let mut clients = self.clients.lock().await;
+            let still_idle = self
+                .last_used
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&tenant)
+                .is_some_and(|at| at.elapsed() >= idle);
+            if !still_idle {
+                continue;
+            }
+            clients.remove(&tenant);
+            let (org, env) = (&tenant.0, &tenant.1);
+            let service = self
+                .services
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&tenant)
+                .cloned()
+                .unwrap_or_else(|| {
+                    let none = Path::new(NO_ARTIFACTS);
+                    Arc::new(base.for_environment(org, env, none, none))
+                });
+            match service.stop(Duration::from_secs(10)).await {
+                Ok(was_running) => {
+                    if was_running {
+                        tracing::info!(organization = %org, environment = %env, "stopped an idle SQL gateway");
+                        stopped += 1;
+                    }
+                    self.last_used
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(&tenant);
+                }
+                Err(e) => {
+                    tracing::warn!(organization = %org, environment = %env, error = %e, "cannot stop an idle SQL gateway")
+                }
+            }
+        }
+        stopped
     }
 
     /// The session options that send a session's jobs to the cluster at

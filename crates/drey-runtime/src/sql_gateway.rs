@@ -299,6 +299,29 @@ impl SqlGatewayService {
         service
     }
 
+    /// The environments (`(org, env)`) whose services have a record under this one's
+    /// directory, running or not.
+    pub fn environments(&self) -> Vec<(String, String)> {
+        let names = |dir: &Path| -> Vec<String> {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        };
+        let root = self.dir.join("environments");
+        let mut out = Vec::new();
+        for org in names(&root) {
+            for env in names(&root.join(&org)) {
+                if root.join(&org).join(&env).join("service.json").is_file() {
+                    out.push((org.clone(), env));
+                }
+            }
+        }
+        out
+    }
+
     /// What the sandboxed JVM may see: `dir` is the (canonical) service directory.
     fn mounts(&self, dir: &Path) -> Mounts {
         let mut read_only = sandbox::with_resolved(self.home.root());

@@ -538,6 +538,16 @@ fn controllers(
                 .cloned()
                 .collect();
             let engine = Arc::new(SqlEngine::new(gateway).with_shared_paths(shared));
+            // Each environment's gateway is a JVM: the ones left unused are stopped.
+            let idle = Duration::from_secs(settings.sql_gateway_idle_seconds);
+            let sweeper = engine.clone();
+            tokio::spawn(async move {
+                let every = (idle / 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
+                loop {
+                    tokio::time::sleep(every).await;
+                    sweeper.stop_idle(idle).await;
+                }
+            });
             let core = core.with_sql_engine(engine.clone());
             let reconciler = StatementReconciler::new(
                 core.for_reconcilers(),

@@ -100,6 +100,18 @@ pub struct ServerSettings {
     #[arg(long, value_name = "FILE")]
     pub sql_gateway_jar: Option<PathBuf>,
 
+    /// Seconds an environment's SQL gateway (drey's own) may go unused before
+    /// drey stops it; the next statement of the environment starts it again.
+    /// Longer than the gateway's own session idle timeout (30 min), so no
+    /// session a statement still uses is lost.
+    #[arg(
+        long,
+        env = "DREY_SQL_GATEWAY_IDLE_SECONDS",
+        default_value_t = 2100,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub sql_gateway_idle_seconds: u64,
+
     /// Authentication: `none` (everyone acts in the default organization, as
     /// CMF out of the box) or `token` (every request but /healthz and /readyz
     /// needs `Authorization: Bearer <token>`; the first start writes a root
