@@ -367,6 +367,8 @@ pub struct LocalBackend {
     rest_address: String,
     /// Whether a sandboxed cluster gets a network namespace of its own.
     network: ClusterNetwork,
+    /// Held while a cluster's network namespace is repaired.
+    network_repairs: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl LocalBackend {
@@ -384,6 +386,7 @@ impl LocalBackend {
             host: default_host_id(),
             rest_address: LOOPBACK.to_owned(),
             network: ClusterNetwork::Namespace,
+            network_repairs: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -1156,10 +1159,53 @@ impl LocalBackend {
     /// is then false. Only processes verified in `/proc` (start time, command line) are
     /// ever signalled.
     pub async fn adopt(&self, id: &str) -> Result<Option<LocalCluster>, RuntimeError> {
-        match self.recorded(id).await? {
-            Some(found) if found.record.runs_on(&self.host) => self.adopt_record(found),
-            _ => Ok(None),
+        let adopted = match self.recorded(id).await? {
+            Some(found) if found.record.runs_on(&self.host) => self.adopt_record(found)?,
+            _ => None,
+        };
+        match adopted {
+            Some(cluster) if cluster.network_needs_repair() => self.repair_network(id).await,
+            other => Ok(other),
         }
+    }
+
+    /// Gives cluster `id`, whose JVMs all live, back the keeper or pasta its network
+    /// namespace lost ([`network::repair`]), one caller at a time; returns it as adopted
+    /// afterwards (still degraded when the repair failed, which is logged).
+    async fn repair_network(&self, id: &str) -> Result<Option<LocalCluster>, RuntimeError> {
+        let _one_at_a_time = self.network_repairs.lock().await;
+        // Another caller may have repaired it meanwhile: look again.
+        let Some(mut cluster) = (match self.recorded(id).await? {
+            Some(found) if found.record.runs_on(&self.host) => self.adopt_record(found)?,
+            _ => None,
+        }) else {
+            return Ok(None);
+        };
+        let (Some(network), Some(member)) = (
+            cluster.record.network.clone(),
+            cluster.record.processes.first().map(|p| p.pid),
+        ) else {
+            return Ok(Some(cluster));
+        };
+        if !cluster.network_needs_repair() {
+            return Ok(Some(cluster));
+        }
+        match network::repair(id, &cluster.dirs.root, &network, member).await {
+            Ok(repaired) => {
+                cluster.record.network = Some(repaired.clone());
+                if let Err(e) = self.save(&cluster).await {
+                    // Not recorded (this replica no longer leads): what was started for
+                    // it goes again.
+                    repaired.kill_replacements(&network, &cluster.marker());
+                    cluster.record.network = Some(network);
+                    tracing::warn!(cluster = %id, error = %e, "cannot record a repaired network namespace");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(cluster = %id, error = %e, "cannot repair a cluster's network namespace")
+            }
+        }
+        Ok(Some(cluster))
     }
 
     fn adopt_record(&self, found: RecordedCluster) -> Result<Option<LocalCluster>, RuntimeError> {
@@ -1439,6 +1485,22 @@ impl LocalCluster {
             .collect()
     }
 
+    /// Whether every recorded JVM is still the live process drey started (whatever
+    /// became of the network namespace).
+    pub fn jvms_alive(&self) -> bool {
+        !self.record.processes.is_empty() && self.live_pids().len() == self.record.processes.len()
+    }
+
+    /// Whether every JVM lives but the network namespace lost its keeper or pasta.
+    fn network_needs_repair(&self) -> bool {
+        self.jvms_alive()
+            && self
+                .record
+                .network
+                .as_ref()
+                .is_some_and(|n| !n.is_alive(&self.marker()))
+    }
+
     fn live_pids(&self) -> Vec<u32> {
         self.live_processes().iter().map(|p| p.pid).collect()
     }
@@ -1452,8 +1514,7 @@ impl LocalCluster {
     /// True when every recorded process is still the live process drey started, and so is
     /// its network namespace's (without which its REST API is cut off).
     pub fn is_alive(&self) -> bool {
-        !self.record.processes.is_empty()
-            && self.live_pids().len() == self.record.processes.len()
+        self.jvms_alive()
             && self
                 .record
                 .network

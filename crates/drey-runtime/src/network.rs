@@ -19,8 +19,9 @@
 //!   process's metrics reporter; `-u none`), and nothing reaches the host's loopback from
 //!   inside (`-T none -U none`, `--no-map-gw`): 127.0.0.1 there is the namespace's own.
 //!
-//! Both are recorded in `cluster.json` with their start times, like the JVMs: a cluster
-//! whose keeper or pasta died is degraded (its REST API is cut off) and is restarted; a
+//! Both are recorded in `cluster.json` with their start times, like the JVMs. One that
+//! died while the JVMs live is replaced on the next adoption ([`repair`]) without touching
+//! them; until then the cluster is not alive, and a look says *unknown*, never *gone*. A
 //! stop kills them after the JVMs. Killing drey stops neither.
 
 use std::ffi::OsString;
@@ -122,6 +123,19 @@ impl NetworkRecord {
         }
     }
 
+    /// Kills the processes of this record that `before` did not have (a repair that could
+    /// not be recorded).
+    pub(crate) fn kill_replacements(&self, before: &NetworkRecord, marker: &str) {
+        for (pid, start, old) in [
+            (self.pasta_pid, self.pasta_start_time, before.pasta_pid),
+            (self.keeper_pid, self.keeper_start_time, before.keeper_pid),
+        ] {
+            if pid != old && is_same_live_process(pid, start, marker) {
+                let _ = signal_group(pid, Signal::SIGKILL);
+            }
+        }
+    }
+
     /// Kills them and waits (bounded) until they are gone and the forwarded ports free.
     pub(crate) async fn stop(&self, marker: &str) {
         self.kill(marker);
@@ -190,129 +204,206 @@ pub(crate) async fn start(
     address: &str,
     ports: &[u16],
 ) -> Result<NetworkRecord, RuntimeError> {
-    let marker = cluster_dir.display().to_string();
-    let log_dir = cluster_dir.join("log").join("network");
-    std::fs::create_dir_all(&log_dir)
-        .map_err(|e| RuntimeError::io("cannot create", &log_dir, e))?;
-    let log = log_dir.join("network.out");
-    let failed = |reason: String| RuntimeError::StartFailed {
-        id: id.to_owned(),
-        reason,
-        log_tail: tail(&log, 20),
-        log_file: log.clone(),
-    };
-
-    // The keeper: a shell in the new namespaces that only sleeps; its command line names
-    // the cluster dir, which is what identifies it later.
+    let at = Site::new(id, cluster_dir)?;
     let unshare = tool("unshare")?;
-    let keeper_argv: Vec<OsString> = vec![
-        unshare.into(),
-        "--user".into(),
-        "--map-root-user".into(),
-        "--net".into(),
-        "--".into(),
-        "/bin/sh".into(),
-        "-c".into(),
-        "while :; do sleep 3600; done".into(),
-        "drey-cluster-network".into(),
-        marker.clone().into(),
-    ];
-    let (keeper_pid, _keeper) = spawn_in_session(&keeper_argv, &log, id, "network keeper")?;
-    let own_net = std::fs::read_link("/proc/self/ns/net").ok();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let in_own = std::fs::read_link(format!("/proc/{keeper_pid}/ns/net")).ok();
-        let execed = crate::process::proc_cmdline(keeper_pid).is_some_and(|c| c.contains(&marker));
-        if execed && in_own.is_some() && in_own != own_net {
-            break;
-        }
-        if Instant::now() >= deadline {
-            let _ = signal_group(keeper_pid, Signal::SIGKILL);
-            return Err(failed(
-                "the network namespace of the cluster was not made".into(),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let keeper_start_time = match proc_stat(keeper_pid) {
-        Some(st) => st.start_time,
-        None => {
-            return Err(failed(
-                "the network namespace's keeper exited at once".into(),
-            ))
-        }
-    };
-
-    let pasta = tool("pasta")?;
-    let mut pasta_argv: Vec<OsString> = vec![
-        pasta.into(),
-        "--config-net".into(),
-        "--no-map-gw".into(),
-        "--foreground".into(),
-        "--quiet".into(),
-        "--runas".into(),
-        nix::unistd::getuid().as_raw().to_string().into(),
-        "--pid".into(),
-        cluster_dir.join("pid").join("pasta.pid").into(),
-        "-u".into(),
-        "none".into(),
-        "-T".into(),
-        "none".into(),
-        "-U".into(),
-        "none".into(),
-    ];
-    if ports.is_empty() {
-        pasta_argv.extend(["-t".into(), "none".into()]);
-    }
-    for port in ports {
-        pasta_argv.push("-t".into());
-        pasta_argv.push(format!("{address}/{port}").into());
-    }
-    pasta_argv.push(keeper_pid.to_string().into());
-    let (pasta_pid, mut pasta_child) = match spawn_in_session(&pasta_argv, &log, id, "pasta") {
+    let (keeper_pid, keeper_start_time) = at
+        .keeper(vec![
+            unshare.into(),
+            "--user".into(),
+            "--map-root-user".into(),
+            "--net".into(),
+        ])
+        .await?;
+    let (pasta_pid, pasta_start_time) = match at.pasta(keeper_pid, address, ports).await {
         Ok(p) => p,
         Err(e) => {
             let _ = signal_group(keeper_pid, Signal::SIGKILL);
             return Err(e);
         }
     };
-    let record = NetworkRecord {
+    Ok(NetworkRecord {
         keeper_pid,
         keeper_start_time,
         pasta_pid,
-        pasta_start_time: proc_stat(pasta_pid).map(|s| s.start_time).unwrap_or(0),
+        pasta_start_time,
         address: address.to_owned(),
         forwarded: ports.to_vec(),
-    };
-    // Ready when pasta configured the namespace's interface (it binds the forwarded ports
-    // before that); an exit means it could not (a port taken, no tap device).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(Some(status)) = pasta_child.try_wait() {
-            record.kill(&marker);
-            let _ = signal_group(keeper_pid, Signal::SIGKILL);
-            return Err(failed(format!("pasta exited with {status}")));
-        }
-        if has_interface(keeper_pid) {
-            break;
-        }
-        if Instant::now() >= deadline {
-            let _ = signal_group(pasta_pid, Signal::SIGKILL);
-            let _ = signal_group(keeper_pid, Signal::SIGKILL);
-            return Err(failed(
-                "pasta did not configure the cluster's network namespace".into(),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    })
+}
+
+/// Makes the namespace of a cluster whose JVMs all live usable again, without touching
+/// them: a keeper that died is replaced by one that joins the namespaces of `member` (a
+/// live JVM of the cluster), a pasta that died by a new one with the same forwards. The
+/// jobs never notice more than a pause of their REST API.
+pub(crate) async fn repair(
+    id: &str,
+    cluster_dir: &Path,
+    record: &NetworkRecord,
+    member: u32,
+) -> Result<NetworkRecord, RuntimeError> {
+    let at = Site::new(id, cluster_dir)?;
+    let mut repaired = record.clone();
+    if !is_same_live_process(record.keeper_pid, record.keeper_start_time, &at.marker) {
+        let nsenter = tool("nsenter")?;
+        let (pid, start) = at
+            .keeper(vec![
+                nsenter.into(),
+                "--target".into(),
+                member.to_string().into(),
+                "--user".into(),
+                "--net".into(),
+                "--preserve-credentials".into(),
+            ])
+            .await?;
+        tracing::warn!(
+            cluster = id,
+            keeper = pid,
+            "replaced the dead keeper of a cluster's network namespace"
+        );
+        repaired.keeper_pid = pid;
+        repaired.keeper_start_time = start;
     }
-    tracing::debug!(
-        id,
-        keeper = keeper_pid,
-        pasta = pasta_pid,
-        ?ports,
-        "cluster network namespace ready"
-    );
-    Ok(record)
+    if !is_same_live_process(record.pasta_pid, record.pasta_start_time, &at.marker) {
+        // What is left of it (a pasta that hung rather than died) goes first: it holds
+        // the forwarded ports.
+        if proc_stat(record.pasta_pid).is_some_and(|st| st.start_time == record.pasta_start_time) {
+            let _ = signal_group(record.pasta_pid, Signal::SIGKILL);
+        }
+        let (pid, start) = at
+            .pasta(repaired.keeper_pid, &record.address, &record.forwarded)
+            .await?;
+        tracing::warn!(
+            cluster = id,
+            pasta = pid,
+            "replaced the dead pasta of a cluster's network namespace"
+        );
+        repaired.pasta_pid = pid;
+        repaired.pasta_start_time = start;
+    }
+    Ok(repaired)
+}
+
+/// Where a cluster's network processes are started from: its dir, log and marker.
+struct Site<'a> {
+    id: &'a str,
+    cluster_dir: &'a Path,
+    marker: String,
+    log: PathBuf,
+}
+
+impl<'a> Site<'a> {
+    fn new(id: &'a str, cluster_dir: &'a Path) -> Result<Self, RuntimeError> {
+        let log_dir = cluster_dir.join("log").join("network");
+        std::fs::create_dir_all(&log_dir)
+            .map_err(|e| RuntimeError::io("cannot create", &log_dir, e))?;
+        Ok(Site {
+            id,
+            cluster_dir,
+            marker: cluster_dir.display().to_string(),
+            log: log_dir.join("network.out"),
+        })
+    }
+
+    fn failed(&self, reason: String) -> RuntimeError {
+        RuntimeError::StartFailed {
+            id: self.id.to_owned(),
+            reason,
+            log_tail: tail(&self.log, 20),
+            log_file: self.log.clone(),
+        }
+    }
+
+    /// Starts a keeper: `enter` (the command that makes or joins the namespaces) running
+    /// a shell that only sleeps, whose command line names the cluster dir (what identifies
+    /// it later). Returns its pid and start time once it runs in a namespace other than
+    /// drey's.
+    async fn keeper(&self, enter: Vec<OsString>) -> Result<(u32, u64), RuntimeError> {
+        let mut argv = enter;
+        argv.extend([
+            "--".into(),
+            "/bin/sh".into(),
+            "-c".into(),
+            "while :; do sleep 3600; done".into(),
+            "drey-cluster-network".into(),
+            self.marker.clone().into(),
+        ]);
+        let (pid, _child) = spawn_in_session(&argv, &self.log, self.id, "network keeper")?;
+        let own_net = std::fs::read_link("/proc/self/ns/net").ok();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let net = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok();
+            let execed =
+                crate::process::proc_cmdline(pid).is_some_and(|c| c.contains(&self.marker));
+            if execed && net.is_some() && net != own_net {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let _ = signal_group(pid, Signal::SIGKILL);
+                return Err(self.failed("the network namespace of the cluster was not made".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        match proc_stat(pid) {
+            Some(st) => Ok((pid, st.start_time)),
+            None => Err(self.failed("the network namespace's keeper exited at once".into())),
+        }
+    }
+
+    /// Attaches a pasta to the namespace of `keeper`, forwarding `ports` from `address`;
+    /// returns its pid and start time once it configured the namespace's interface (it
+    /// binds the forwarded ports before that; an exit means it could not: a port taken,
+    /// no tap device).
+    async fn pasta(
+        &self,
+        keeper: u32,
+        address: &str,
+        ports: &[u16],
+    ) -> Result<(u32, u64), RuntimeError> {
+        let pasta = tool("pasta")?;
+        let mut argv: Vec<OsString> = vec![
+            pasta.into(),
+            "--config-net".into(),
+            "--no-map-gw".into(),
+            "--foreground".into(),
+            "--quiet".into(),
+            "--runas".into(),
+            nix::unistd::getuid().as_raw().to_string().into(),
+            "--pid".into(),
+            self.cluster_dir.join("pid").join("pasta.pid").into(),
+            "-u".into(),
+            "none".into(),
+            "-T".into(),
+            "none".into(),
+            "-U".into(),
+            "none".into(),
+        ];
+        if ports.is_empty() {
+            argv.extend(["-t".into(), "none".into()]);
+        }
+        for port in ports {
+            argv.push("-t".into());
+            argv.push(format!("{address}/{port}").into());
+        }
+        argv.push(keeper.to_string().into());
+        let (pid, mut child) = spawn_in_session(&argv, &self.log, self.id, "pasta")?;
+        let start_time = proc_stat(pid).map(|s| s.start_time).unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(self.failed(format!("pasta exited with {status}")));
+            }
+            if has_interface(keeper) {
+                return Ok((pid, start_time));
+            }
+            if Instant::now() >= deadline {
+                let _ = signal_group(pid, Signal::SIGKILL);
+                return Err(
+                    self.failed("pasta did not configure the cluster's network namespace".into())
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 /// Whether the network namespace of `pid` has an interface other than loopback that is up.

@@ -330,69 +330,66 @@ async fn a_cluster_spec_cannot_override_drey_owned_options() {
     drop(taken);
 }
 
-/// The network namespace's pasta is killed: the REST API is cut off, the cluster counts as
-/// degraded (not alive) though every JVM lives, and `ensure` replaces it whole with a new
-/// namespace, leaving nothing of the old one behind.
+/// The network namespace loses its pasta, then its keeper (kill -9): the JVMs and their
+/// jobs are never touched; the next adoption (every look of the reconcilers) replaces
+/// what died, in the same namespace, and the REST API answers again. A stop leaves nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cluster_whose_network_dies_is_restarted() {
+async fn a_dead_network_process_is_replaced_without_touching_the_jvms() {
     let (backend, _dir) = backend();
     let spec = ClusterSpec::new("network-fault");
     let guard = start(&backend, &spec).await;
     let cluster = guard.get();
-    let old = cluster.record().clone();
-    let network = old.network.clone().expect("a network namespace");
-    Command::new("kill")
-        .args(["-KILL", &network.pasta_pid.to_string()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !process_gone(network.pasta_pid) {
-        assert!(Instant::now() < deadline, "pasta survived SIGKILL");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let err = cluster.client().overview().await.unwrap_err();
-    assert!(err.is_unreachable(), "{err:?}");
-    let adopted = backend
-        .adopt("network-fault")
-        .await
-        .unwrap()
-        .expect("adoptable");
-    assert!(!adopted.is_alive());
-    for p in &old.processes {
-        assert!(!process_gone(p.pid), "the JVMs live on");
-    }
-
-    let restarted = ClusterGuard(Some(
-        backend
-            .ensure(&spec, Duration::from_secs(180))
+    let jvms: Vec<u32> = cluster.processes().iter().map(|p| p.pid).collect();
+    let net_of = |pid: u32| std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    let namespace = net_of(jvms[0]);
+    let mut network = cluster
+        .record()
+        .network
+        .clone()
+        .expect("a network namespace");
+    for victim in ["pasta", "keeper"] {
+        let pid = match victim {
+            "pasta" => network.pasta_pid,
+            _ => network.keeper_pid,
+        };
+        Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !process_gone(pid) {
+            assert!(Instant::now() < deadline, "{victim} survived SIGKILL");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if victim == "pasta" {
+            let err = cluster.client().overview().await.unwrap_err();
+            assert!(err.is_unreachable(), "{err:?}");
+        }
+        let adopted = backend
+            .adopt("network-fault")
             .await
-            .unwrap(),
-    ));
-    let restarted_record = restarted.get().record().clone();
-    let restarted = restarted.get();
-    assert!(restarted.is_alive());
-    assert_eq!(restarted.client().overview().await.unwrap().taskmanagers, 1);
-    let new_network = restarted.record().network.clone().unwrap();
-    assert_ne!(new_network.keeper_pid, network.keeper_pid);
-    for pid in old
-        .processes
-        .iter()
-        .map(|p| p.pid)
-        .chain([network.keeper_pid])
-    {
-        assert!(
-            process_gone(pid),
-            "pid {pid} of the old cluster still alive"
-        );
+            .unwrap()
+            .expect("adoptable");
+        assert!(adopted.is_alive(), "{victim} replaced");
+        let now: Vec<u32> = adopted.processes().iter().map(|p| p.pid).collect();
+        assert_eq!(now, jvms, "the JVMs are the same");
+        let repaired = adopted.record().network.clone().unwrap();
+        assert_eq!(net_of(repaired.keeper_pid), namespace, "the same namespace");
+        assert_eq!(repaired.forwarded, network.forwarded);
+        assert_eq!(adopted.client().overview().await.unwrap().taskmanagers, 1);
+        network = repaired;
     }
+    // The record on disk names the replacements; a stop takes them down too.
+    let on_disk: ClusterRecord =
+        serde_json::from_slice(&std::fs::read(cluster.dirs().record_file()).unwrap()).unwrap();
+    assert_eq!(on_disk.network.as_ref(), Some(&network));
     drop(guard);
     backend
         .stop("network-fault", Duration::from_secs(10))
         .await
         .unwrap();
-    assert!(process_gone(new_network.keeper_pid) && process_gone(new_network.pasta_pid));
-    for p in &restarted_record.processes {
-        assert!(process_gone(p.pid));
+    for pid in jvms.iter().chain([&network.keeper_pid, &network.pasta_pid]) {
+        assert!(process_gone(*pid), "pid {pid} still alive");
     }
 }
 

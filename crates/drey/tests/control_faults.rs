@@ -2,7 +2,9 @@
 //! them: a JobManager frozen with SIGSTOP is *unknown* and left alone, until
 //! it has been silent past the hung bound (then it is recovered with its
 //! state); one killed with SIGKILL is *gone*, noticed and redeployed with its
-//! state; a reconcile pass that panics is retried until the object converges.
+//! state; a killed pasta (the cluster's network namespace's way in and out)
+//! is replaced without touching the job; a reconcile pass that panics is
+//! retried until the object converges.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -236,6 +238,68 @@ async fn a_killed_jobmanager_is_noticed_and_redeployed_with_its_state() {
     println!("a killed JobManager was noticed after {noticed:?}");
 
     delete_and_wait(&s, &data, "killed", LIMIT).await;
+}
+
+/// The pasta of the application cluster's network namespace is killed: the
+/// REST API is cut off for a moment, the next look replaces pasta in the same
+/// namespace, and the job runs on untouched (same job, same instance, no
+/// CLUSTER_LOST, output growing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_network_helper_is_replaced_and_the_job_runs_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let _cleanup = KillClusters(data.clone());
+    let out = dir.path().join("counts.txt");
+    let s = start(&data);
+    environment(&s).await;
+    assert_eq!(
+        s.post(APPS, counter_app("netfault", &out, 1, "savepoint"))
+            .await
+            .0,
+        201
+    );
+    let st = wait_for(&s, "netfault", "RUNNING", LIMIT, running).await;
+    let instance = instance_of(&st);
+    let job_id = st["jobStatus"]["jobId"].as_str().unwrap().to_owned();
+    wait_for_output(&out, 5).await;
+    let (id, jm) = jobmanager_pid(&data);
+    let record_file = data.join("clusters").join(&id).join("cluster.json");
+    let pasta_of = || -> i64 {
+        let record: Value = serde_json::from_slice(&std::fs::read(&record_file).unwrap()).unwrap();
+        record["network"]["pasta_pid"]
+            .as_i64()
+            .expect("a network namespace")
+    };
+    let pasta = pasta_of();
+
+    kill(
+        Pid::from_raw(i32::try_from(pasta).unwrap()),
+        Signal::SIGKILL,
+    )
+    .unwrap();
+    let deadline = Instant::now() + LIMIT;
+    while pasta_of() == pasta {
+        assert!(
+            Instant::now() < deadline,
+            "pasta was not replaced:\n{}",
+            s.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let lines = line_count(&out);
+    wait_for_output(&out, lines + 5).await;
+    let st = wait_for(&s, "netfault", "RUNNING, answering", LIMIT, running).await;
+    assert_eq!(st["jobStatus"]["jobId"], job_id.as_str(), "{st:#}");
+    assert_eq!(instance_of(&st), instance, "{st:#}");
+    assert_eq!(
+        jobmanager_pid(&data).1,
+        jm,
+        "the JobManager is the same process"
+    );
+    let evs = events(&s, "netfault").await;
+    assert!(!has_event(&evs, "CLUSTER_LOST"), "{evs:#?}");
+    delete_and_wait(&s, &data, "netfault", LIMIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -133,6 +133,12 @@ impl JobBackend for LocalBackend {
         }
         match self.adopt(id).await {
             Ok(Some(c)) if c.is_alive() => Observation::Seen(self.handle(&c)),
+            // Its jobs run on; only their REST API is cut off (a network namespace that
+            // could not be repaired): that says nothing about the jobs.
+            Ok(Some(c)) if c.jvms_alive() => Observation::Unknown(format!(
+                "the network namespace of Flink cluster {id} is down: its processes live, \
+                 its REST API cannot be reached"
+            )),
             Ok(Some(_)) => Observation::Gone(format!("a process of Flink cluster {id} exited")),
             Ok(None) => Observation::Gone(format!("no process of Flink cluster {id} runs")),
             // The cluster's record could not be read: that says nothing
