@@ -115,6 +115,33 @@ pub async fn read_limited(body: axum::body::Body, limit: usize) -> Result<bytes:
     })
 }
 
+/// The most of a refused body that is read and thrown away (see [`drain`]).
+const DRAIN_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How long a refused body may take to arrive.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads and discards a refused body of `declared` bytes, when it is not huge, so the
+/// client finishes sending and reads the 413: a server that answers and closes while the
+/// client still writes leaves it with a broken connection instead of the answer.
+async fn drain(body: axum::body::Body, declared: u64) {
+    use futures::StreamExt;
+    if declared > DRAIN_MAX_BYTES {
+        return;
+    }
+    let mut stream = body.into_data_stream();
+    let mut read = 0u64;
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            read += chunk.len() as u64;
+            if read > DRAIN_MAX_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// A parsed request body.
 #[derive(Debug)]
 pub struct Payload(pub Value);
@@ -136,7 +163,8 @@ pub async fn read_document(req: Request, state: &AppState) -> Result<Value, Erro
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    if let Some(n) = declared.filter(|n| *n > limit as u64) {
+        drain(req.into_body(), n).await;
         return Err(Error::PayloadTooLarge { limit });
     }
     let format = req

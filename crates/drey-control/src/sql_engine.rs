@@ -12,8 +12,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::Mutex;
 
 /// Where the SQL Gateway is.
 pub enum Gateway {
@@ -23,6 +23,14 @@ pub enum Gateway {
     /// first use from this one ([`SqlGatewayService::for_environment`]), so code a
     /// statement loads sees its environment's artifacts and clusters only.
     Local(Arc<SqlGatewayService>),
+}
+
+/// The value behind `mutex`, even when a thread panicked holding it (the maps it guards
+/// stay consistent: every change is one insert or remove).
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A path that does not exist: the artifact store of a server that keeps none (a
@@ -37,11 +45,11 @@ type Tenant = (String, String);
 pub struct SqlEngine {
     gateway: Gateway,
     /// drey's gateway services by environment.
-    services: std::sync::Mutex<BTreeMap<Tenant, Arc<SqlGatewayService>>>,
+    services: Mutex<BTreeMap<Tenant, Arc<SqlGatewayService>>>,
     /// Clients of running gateways, by environment.
     clients: Mutex<BTreeMap<Tenant, SqlGatewayClient>>,
     /// When each environment's gateway was last asked for (drey's own).
-    last_used: std::sync::Mutex<BTreeMap<Tenant, std::time::Instant>>,
+    last_used: Mutex<BTreeMap<Tenant, std::time::Instant>>,
     /// Directories every environment's statements may name besides its own
     /// artifacts (the operator's jar and shared dirs).
     shared_paths: Vec<std::path::PathBuf>,
@@ -224,9 +232,9 @@ impl SqlEngine {
         let now = std::time::Instant::now();
         SqlEngine {
             gateway,
-            services: std::sync::Mutex::new(BTreeMap::new()),
+            services: Mutex::new(BTreeMap::new()),
             clients: Mutex::new(BTreeMap::new()),
-            last_used: std::sync::Mutex::new(running.into_iter().map(|t| (t, now)).collect()),
+            last_used: Mutex::new(running.into_iter().map(|t| (t, now)).collect()),
             shared_paths: Vec::new(),
         }
     }
@@ -255,10 +263,7 @@ impl SqlEngine {
         let Gateway::Local(base) = &self.gateway else {
             return None;
         };
-        let mut services = self
-            .services
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut services = locked(&self.services);
         let tenant = (org.to_owned(), env.to_owned());
         let service = services.entry(tenant).or_insert_with(|| {
             let service = match (core.artifact_root(), core.artifact_dir(org, env)) {
@@ -310,18 +315,16 @@ impl SqlEngine {
             Gateway::External(_) => (String::new(), String::new()),
             Gateway::Local(_) => (org.to_owned(), env.to_owned()),
         };
-        let mut cached = self.clients.lock().await;
         if let Gateway::Local(_) = &self.gateway {
-            self.last_used
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(tenant.clone(), std::time::Instant::now());
+            locked(&self.last_used).insert(tenant.clone(), std::time::Instant::now());
         }
-        if let Some(client) = cached.get(&tenant) {
+        let cached = locked(&self.clients).get(&tenant).cloned();
+        if let Some(client) = cached {
             if client.info().await.is_ok() {
-                return Ok(client.clone());
+                return Ok(client);
             }
         }
+        // Starting one environment's gateway holds up no other's.
         let url = match (&self.gateway, self.service(core, org, env)) {
             (Gateway::External(url), _) => url.clone(),
             (Gateway::Local(_), Some(service)) => service
@@ -333,7 +336,7 @@ impl SqlEngine {
             }
         };
         let client = SqlGatewayClient::new(&url).map_err(engine_error)?;
-        cached.insert(tenant, client.clone());
+        locked(&self.clients).insert(tenant, client.clone());
         Ok(client)
     }
 
@@ -345,10 +348,7 @@ impl SqlEngine {
             return 0;
         };
         let idle_ones: Vec<Tenant> = {
-            let last_used = self
-                .last_used
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let last_used = locked(&self.last_used);
             last_used
                 .iter()
                 .filter(|(_, at)| at.elapsed() >= idle)
@@ -356,24 +356,18 @@ impl SqlEngine {
                 .collect()
         };
         let mut stopped = 0;
+        let still_idle = |tenant: &Tenant| {
+            locked(&self.last_used)
+                .get(tenant)
+                .is_some_and(|at| at.elapsed() >= idle)
+        };
         for tenant in idle_ones {
-            // Held while stopping, so no client of this gateway is handed out meanwhile.
-            let mut clients = self.clients.lock().await;
-            let still_idle = self
-                .last_used
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(&tenant)
-                .is_some_and(|at| at.elapsed() >= idle);
-            if !still_idle {
+            if !still_idle(&tenant) {
                 continue;
             }
-            clients.remove(&tenant);
+            locked(&self.clients).remove(&tenant);
             let (org, env) = (&tenant.0, &tenant.1);
-            let service = self
-                .services
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
+            let service = locked(&self.services)
                 .get(&tenant)
                 .cloned()
                 .unwrap_or_else(|| {
@@ -386,10 +380,10 @@ impl SqlEngine {
                         tracing::info!(organization = %org, environment = %env, "stopped an idle SQL gateway");
                         stopped += 1;
                     }
-                    self.last_used
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .remove(&tenant);
+                    // Asked for again while it stopped: it starts again and counts anew.
+                    if still_idle(&tenant) {
+                        locked(&self.last_used).remove(&tenant);
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(organization = %org, environment = %env, error = %e, "cannot stop an idle SQL gateway")

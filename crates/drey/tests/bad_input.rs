@@ -332,6 +332,44 @@ async fn the_default_limit_is_one_mebibyte() {
     .await;
 }
 
+/// A body refused by its Content-Length alone is still read (and thrown
+/// away) before the connection closes, so a client that sends it after its
+/// headers reads the 413 instead of a reset connection.
+#[tokio::test]
+async fn a_client_still_sending_a_refused_body_reads_the_413() {
+    let (_dir, s) = setup(&["--max-body-bytes", "2000"]).await;
+    let address = s.base.trim_start_matches("http://").to_owned();
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let size = 2 * 1024 * 1024;
+        write!(
+            stream,
+            "POST {APPS} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Content-Length: {size}\r\n\r\n"
+        )
+        .unwrap();
+        // The server has seen the headers (and its answer is ready) before
+        // the body comes.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let chunk = vec![b' '; 64 * 1024];
+        for _ in 0..size / chunk.len() {
+            stream
+                .write_all(&chunk)
+                .expect("the server reads the whole body");
+        }
+        let mut answer = vec![0u8; 4096];
+        let n = stream.read(&mut answer).expect("the answer, not a reset");
+        String::from_utf8_lossy(&answer[..n]).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}
+
 #[tokio::test]
 async fn deep_nesting_and_yaml_bombs() {
     let (_dir, s) = setup(&[]).await;

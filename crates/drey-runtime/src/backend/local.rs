@@ -216,9 +216,12 @@ pub fn environment_state_dirs(
 pub fn session_state_dirs(state_dir: &Path, organization: &str, environment: &str) -> Vec<PathBuf> {
     let legacy_roots = [state_dir.join("savepoints"), state_dir.join("checkpoints")];
     if legacy_roots.iter().any(|root| holds_legacy_owner(root)) {
-        tracing::warn!(state_dir = %state_dir.display(),
-            "state of an older drey (per-uid directories) is in the state dir: compute pools' \
-             clusters see all of it until those directories are gone");
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!(state_dir = %state_dir.display(),
+                "state of an older drey (per-uid directories) is in the state dir: compute \
+                 pools' clusters see all of it until those directories are gone");
+        });
         return legacy_roots.to_vec();
     }
     environment_state_dirs(state_dir, organization, environment).to_vec()
