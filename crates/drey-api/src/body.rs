@@ -100,19 +100,22 @@ fn parse_yaml(text: &str) -> Result<Value, Error> {
 }
 
 /// Reads a whole body, refusing more than `limit` bytes with
-/// [`Error::PayloadTooLarge`] (a 413 in the dialect's error body).
+/// [`Error::PayloadTooLarge`] (a 413 in the dialect's error body); the rest of a refused
+/// body is read and thrown away as far as [`drain`] goes.
 pub async fn read_limited(body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, Error> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let is_limit = std::error::Error::source(&e)
-            .map(|s| s.is::<http_body_util::LengthLimitError>())
-            .unwrap_or(false)
-            || e.to_string().contains("length limit");
-        if is_limit {
-            Error::PayloadTooLarge { limit }
-        } else {
-            Error::BadRequest(format!("could not read the request body: {e}"))
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut bytes = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| Error::BadRequest(format!("could not read the request body: {e}")))?;
+        if bytes.len() + chunk.len() > limit {
+            drain_stream(stream, (bytes.len() + chunk.len()) as u64).await;
+            return Err(Error::PayloadTooLarge { limit });
         }
-    })
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.freeze())
 }
 
 /// The most of a refused body that is read and thrown away (see [`drain`]).
@@ -125,17 +128,20 @@ const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// client finishes sending and reads the 413: a server that answers and closes while the
 /// client still writes leaves it with a broken connection instead of the answer.
 async fn drain(body: axum::body::Body, declared: u64) {
-    use futures::StreamExt;
-    if declared > DRAIN_MAX_BYTES {
-        return;
+    if declared <= DRAIN_MAX_BYTES {
+        drain_stream(body.into_data_stream(), 0).await;
     }
-    let mut stream = body.into_data_stream();
-    let mut read = 0u64;
+}
+
+/// Reads and discards what is left of `stream`, of which `read` bytes were read, up to
+/// [`DRAIN_MAX_BYTES`] in all and for [`DRAIN_TIMEOUT`] at most.
+async fn drain_stream(mut stream: axum::body::BodyDataStream, mut read: u64) {
+    use futures::StreamExt;
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while let Some(Ok(chunk)) = stream.next().await {
-            read += chunk.len() as u64;
-            if read > DRAIN_MAX_BYTES {
-                break;
+        while read <= DRAIN_MAX_BYTES {
+            match stream.next().await {
+                Some(Ok(chunk)) => read += chunk.len() as u64,
+                _ => break,
             }
         }
     })

@@ -332,42 +332,67 @@ async fn the_default_limit_is_one_mebibyte() {
     .await;
 }
 
-/// A body refused by its Content-Length alone is still read (and thrown
-/// away) before the connection closes, so a client that sends it after its
-/// headers reads the 413 instead of a reset connection.
+/// A refused body is still read (and thrown away) before the connection
+/// closes — refused by its Content-Length before a byte of it came, or by the
+/// size read so far when it comes in chunks — so a client still sending it
+/// reads the 413 instead of a reset connection.
 #[tokio::test]
 async fn a_client_still_sending_a_refused_body_reads_the_413() {
     let (_dir, s) = setup(&["--max-body-bytes", "2000"]).await;
-    let address = s.base.trim_start_matches("http://").to_owned();
-    let answer = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(&address).unwrap();
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+    for chunked in [false, true] {
+        let address = s.base.trim_start_matches("http://").to_owned();
+        let answer = tokio::task::spawn_blocking(move || send_slowly(&address, chunked))
+            .await
             .unwrap();
-        let size = 2 * 1024 * 1024;
-        write!(
-            stream,
-            "POST {APPS} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-             Content-Length: {size}\r\n\r\n"
-        )
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "chunked {chunked}: {answer}"
+        );
+    }
+}
+
+/// POSTs 2 MiB of blanks to [`APPS`] on `address`, the body a moment after the
+/// headers, and returns the start of the answer.
+fn send_slowly(address: &str, chunked: bool) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
-        // The server has seen the headers (and its answer is ready) before
-        // the body comes.
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let chunk = vec![b' '; 64 * 1024];
-        for _ in 0..size / chunk.len() {
-            stream
-                .write_all(&chunk)
-                .expect("the server reads the whole body");
-        }
-        let mut answer = vec![0u8; 4096];
-        let n = stream.read(&mut answer).expect("the answer, not a reset");
-        String::from_utf8_lossy(&answer[..n]).into_owned()
-    })
-    .await
+    let size = 2 * 1024 * 1024;
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_owned()
+    } else {
+        format!("Content-Length: {size}")
+    };
+    write!(
+        stream,
+        "POST {APPS} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         {framing}\r\n\r\n"
+    )
     .unwrap();
-    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let chunk = vec![b' '; 64 * 1024];
+    for i in 0..size / chunk.len() {
+        if chunked {
+            write!(stream, "{:x}\r\n", chunk.len()).unwrap();
+        }
+        stream
+            .write_all(&chunk)
+            .expect("the server reads the whole body");
+        if chunked {
+            stream.write_all(b"\r\n").unwrap();
+        }
+        if i == 0 {
+            // The server has what it needs to refuse before the rest comes.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    }
+    if chunked {
+        stream.write_all(b"0\r\n\r\n").unwrap();
+    }
+    let mut answer = vec![0u8; 4096];
+    let n = stream.read(&mut answer).expect("the answer, not a reset");
+    String::from_utf8_lossy(&answer[..n]).into_owned()
 }
 
 #[tokio::test]
