@@ -36,6 +36,12 @@ export DREY_PYTHON_TOOLS
 # A real Prometheus and Alertmanager for the observability tests (they start their own).
 "$REPO/scripts/install-prometheus.sh"
 
+# CI builds once in a fresh clone: incremental compilation only costs it time and tens
+# of GB of disk there.
+if [ "${CI:-}" = true ]; then
+    export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+fi
+
 # Two cores: run test binaries one after another, tests inside each in parallel.
 cargo test --locked --workspace --all-targets "$@"
 
