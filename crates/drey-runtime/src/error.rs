@@ -163,6 +163,13 @@ pub enum RuntimeError {
         /// This host.
         here: String,
     },
+    /// The cluster's processes live but its network namespace is down and could not be
+    /// repaired: its jobs may run on, so nothing of it is stopped or started again.
+    #[error("the network namespace of Flink cluster {id} is down and could not be repaired; its processes live, so drey leaves them alone and tries again")]
+    NetworkDown {
+        /// The cluster.
+        id: String,
+    },
     /// A cluster cannot be started isolated as drey is set up to.
     #[error("{0}")]
     Isolation(String),

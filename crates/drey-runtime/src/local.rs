@@ -1021,14 +1021,29 @@ impl LocalBackend {
         timeout: Duration,
     ) -> Result<LocalCluster, RuntimeError> {
         self.refuse_elsewhere(&spec.id).await?;
-        if let Some(existing) = self.adopt(&spec.id).await? {
-            if existing.is_alive() {
-                return Ok(existing);
-            }
-            tracing::warn!(id = %spec.id, "cluster is degraded; restarting it");
-            existing.stop(Duration::from_secs(10)).await?;
+        match self.running_or_cleared(&spec.id).await? {
+            Some(running) => Ok(running),
+            None => self.start(spec, timeout).await,
         }
-        self.start(spec, timeout).await
+    }
+
+    /// Cluster `id` when every process of it lives; otherwise what is left of it is
+    /// stopped and `None` returned. A cluster whose JVMs live but whose network namespace
+    /// could not be repaired is neither: its jobs may run on, so it is left alone
+    /// ([`RuntimeError::NetworkDown`]).
+    async fn running_or_cleared(&self, id: &str) -> Result<Option<LocalCluster>, RuntimeError> {
+        let Some(existing) = self.adopt(id).await? else {
+            return Ok(None);
+        };
+        if existing.is_alive() {
+            return Ok(Some(existing));
+        }
+        if existing.jvms_alive() {
+            return Err(RuntimeError::NetworkDown { id: id.to_owned() });
+        }
+        tracing::warn!(id, "cluster is degraded; restarting it");
+        existing.stop(Duration::from_secs(10)).await?;
+        Ok(None)
     }
 
     /// Starts cluster `spec.id` without waiting for it: adopts it when all its
@@ -1038,14 +1053,10 @@ impl LocalBackend {
     pub async fn launch(&self, spec: &ClusterSpec) -> Result<LocalCluster, RuntimeError> {
         spec.validate()?;
         self.refuse_elsewhere(&spec.id).await?;
-        if let Some(existing) = self.adopt(&spec.id).await? {
-            if existing.is_alive() {
-                return Ok(existing);
-            }
-            tracing::warn!(id = %spec.id, "cluster is degraded; restarting it");
-            existing.stop(Duration::from_secs(10)).await?;
+        match self.running_or_cleared(&spec.id).await? {
+            Some(running) => Ok(running),
+            None => self.spawn_recorded(spec).await,
         }
-        self.spawn_recorded(spec).await
     }
 
     /// Spawns the cluster's processes and records them, without waiting.
@@ -1575,6 +1586,14 @@ impl LocalCluster {
     /// One look at a starting cluster: ready when its REST API answers with
     /// every TaskManager and slot registered.
     pub async fn readiness(&self) -> Readiness {
+        if self.jvms_alive() && !self.is_alive() {
+            return Readiness::Starting(
+                RuntimeError::NetworkDown {
+                    id: self.record.id.clone(),
+                }
+                .to_string(),
+            );
+        }
         if !self.is_alive() {
             let log_file = self.jobmanager_log();
             return Readiness::Failed(format!(

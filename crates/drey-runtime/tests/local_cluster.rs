@@ -398,6 +398,65 @@ async fn a_dead_network_process_is_replaced_without_touching_the_jvms() {
     }
 }
 
+/// pasta is killed and another process takes the REST port it forwarded, so no new pasta
+/// can be made: the cluster is *unknown* (never gone), `launch` and `ensure` refuse to
+/// touch it (its JVMs live on), and once the port is free again the next look repairs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_that_cannot_be_repaired_leaves_the_jvms_alone() {
+    use drey_runtime::JobBackend;
+    let (backend, _dir) = backend();
+    let spec = ClusterSpec::new("network-stuck");
+    let guard = start(&backend, &spec).await;
+    let cluster = guard.get();
+    let jvms: Vec<u32> = cluster.processes().iter().map(|p| p.pid).collect();
+    let network = cluster.record().network.clone().expect("a network namespace");
+    Command::new("kill")
+        .args(["-KILL", &network.pasta_pid.to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let squatter = loop {
+        // pasta's listening socket goes with it; then the port is ours.
+        if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", cluster.record().rest_port)) {
+            break l;
+        }
+        assert!(Instant::now() < deadline, "the REST port stayed taken");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let look = backend.look("network-stuck").await;
+    assert!(
+        matches!(look, drey_model::Observation::Unknown(_)),
+        "{look:?}"
+    );
+    let refused = backend.launch(&spec).await;
+    assert!(
+        matches!(refused, Err(RuntimeError::NetworkDown { .. })),
+        "{refused:?}"
+    );
+    let refused = backend.ensure(&spec, Duration::from_secs(5)).await;
+    assert!(
+        matches!(refused, Err(RuntimeError::NetworkDown { .. })),
+        "{refused:?}"
+    );
+    for pid in &jvms {
+        assert!(!process_gone(*pid), "JVM {pid} was touched");
+    }
+
+    drop(squatter);
+    let repaired = backend.adopt("network-stuck").await.unwrap().unwrap();
+    assert!(repaired.is_alive());
+    let now: Vec<u32> = repaired.processes().iter().map(|p| p.pid).collect();
+    assert_eq!(now, jvms);
+    assert_eq!(repaired.client().overview().await.unwrap().taskmanagers, 1);
+    drop(repaired);
+    drop(guard);
+    backend
+        .stop("network-stuck", Duration::from_secs(10))
+        .await
+        .unwrap();
+}
+
 /// An unreachable cluster is a typed error within a bounded time.
 #[tokio::test]
 async fn unreachable_cluster_is_a_typed_error_in_bounded_time() {
