@@ -409,7 +409,11 @@ async fn a_network_that_cannot_be_repaired_leaves_the_jvms_alone() {
     let guard = start(&backend, &spec).await;
     let cluster = guard.get();
     let jvms: Vec<u32> = cluster.processes().iter().map(|p| p.pid).collect();
-    let network = cluster.record().network.clone().expect("a network namespace");
+    let network = cluster
+        .record()
+        .network
+        .clone()
+        .expect("a network namespace");
     Command::new("kill")
         .args(["-KILL", &network.pasta_pid.to_string()])
         .status()
